@@ -1,0 +1,134 @@
+# apu: the one entry point.
+#
+#   make          set up (installs packages when missing) and build everything
+#   make check    set up, build, run every test tier; ends with "N passed, N failed"
+#   make demo     boot the emulated APU, load the driver, show what the HAL reads
+#   make clean    remove build outputs in the tree (not the QEMU cache)
+#
+# Variables: KDIR (kernel build tree for apu.ko; default: Debian's
+# $(KERNEL_SERIES) headers), APU_CACHE (downloads and the QEMU build; default
+# ~/.cache/apu), APU_ACCEL (auto|kvm|tcg), V=1 (verbose).
+
+include scripts/versions.env
+
+APU_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/apu
+export APU_CACHE
+BUILD := $(CURDIR)/build
+export APU_BUILD := $(BUILD)
+
+CC ?= gcc
+CFLAGS ?= -O2 -g
+HARNESS_DIR := $(APU_CACHE)/linux-extract/tools/testing/selftests
+KVER = $(shell ls -1 /boot/vmlinuz-$(KERNEL_SERIES).*-amd64 2>/dev/null | sort -V | tail -n 1 | sed 's|/boot/vmlinuz-||')
+KDIR ?= /lib/modules/$(KVER)/build
+
+DRM_CFLAGS = $(shell pkg-config --cflags libdrm)
+DRM_LIBS = $(shell pkg-config --libs libdrm)
+WARN := -Wall -Wextra -Werror
+HAL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -Ihal/include -Ihal/src -Iuapi $(DRM_CFLAGS)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+HAL_VERSION := 0.1.0
+HAL_SONAME := libapu.so.0
+HAL_SRCS := $(wildcard hal/src/*.c)
+HAL_HDRS := $(wildcard hal/include/apu/*.h hal/src/*.h) uapi/drm/apu_accel.h
+TOOLS := $(patsubst hal/tools/%.c,$(BUILD)/bin/%,$(wildcard hal/tools/*.c))
+HOST_TESTS := $(patsubst tests/host/%.c,$(BUILD)/tests/host/%,$(wildcard tests/host/*.c))
+GUEST_TESTS := $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%,$(wildcard tests/guest/*.c))
+
+ifneq ($(V),1)
+Q := @
+endif
+
+.PHONY: all build setup check demo hal tools module qemu sources host-tests \
+	guest-tests initramfs clean
+.DEFAULT_GOAL := all
+
+# Targets a newcomer runs: each does its own set-up first, then continues in
+# a sub-make so that variables read from installed packages are right.
+all: setup
+	$(Q)$(MAKE) --no-print-directory build
+check: setup
+	$(Q)scripts/check.sh
+demo: setup
+	$(Q)$(MAKE) --no-print-directory build
+	$(Q)scripts/vm.sh demo
+
+setup:
+	$(Q)scripts/setup.sh
+
+build: hal tools module qemu host-tests guest-tests initramfs
+
+sources:
+	$(Q)scripts/fetch-sources.sh
+
+# --- libapu -------------------------------------------------------------
+hal: $(BUILD)/lib/libapu.so $(BUILD)/lib/libapu.a $(BUILD)/lib/pkgconfig/libapu.pc
+
+$(BUILD)/hal/%.o: hal/src/%.c $(HAL_HDRS)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HAL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(BUILD)/hal-san/%.o: hal/src/%.c $(HAL_HDRS)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HAL_CFLAGS) $(SAN) -c $< -o $@
+
+HAL_OBJS := $(patsubst hal/src/%.c,$(BUILD)/hal/%.o,$(HAL_SRCS))
+HAL_SAN_OBJS := $(patsubst hal/src/%.c,$(BUILD)/hal-san/%.o,$(HAL_SRCS))
+
+$(BUILD)/lib/libapu.so.$(HAL_VERSION): $(HAL_OBJS)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -shared -Wl,-soname,$(HAL_SONAME) -Wl,--no-undefined -o $@ $^ $(DRM_LIBS)
+
+$(BUILD)/lib/libapu.so: $(BUILD)/lib/libapu.so.$(HAL_VERSION)
+	$(Q)ln -sf libapu.so.$(HAL_VERSION) $(BUILD)/lib/$(HAL_SONAME)
+	$(Q)ln -sf $(HAL_SONAME) $@
+
+$(BUILD)/lib/libapu.a: $(HAL_OBJS)
+	@mkdir -p $(@D)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/lib/libapu-san.a: $(HAL_SAN_OBJS)
+	@mkdir -p $(@D)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/lib/pkgconfig/libapu.pc: hal/libapu.pc.in Makefile
+	@mkdir -p $(@D)
+	$(Q)sed -e 's|@PREFIX@|/usr/local|' -e 's|@VERSION@|$(HAL_VERSION)|' $< >$@
+
+tools: $(TOOLS)
+$(BUILD)/bin/%: hal/tools/%.c $(BUILD)/lib/libapu.so
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HAL_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu -Wl,-rpath,'$$ORIGIN/../lib'
+
+# --- kernel module --------------------------------------------------------
+module:
+	@test -d "$(KDIR)" || { echo "module: no kernel build tree at KDIR=$(KDIR); run 'make setup' or pass KDIR=" >&2; exit 1; }
+	$(Q)$(MAKE) --no-print-directory -C kernel KDIR=$(KDIR) $(if $(Q),-s) modules
+
+# --- QEMU with the APU ----------------------------------------------------
+qemu:
+	$(Q)scripts/build-qemu.sh
+
+# --- tests ----------------------------------------------------------------
+$(HARNESS_DIR)/kselftest_harness.h:
+	$(Q)scripts/fetch-sources.sh linux
+
+TEST_CFLAGS = -std=gnu11 $(WARN) -Wno-unused-parameter $(CFLAGS) -I$(HARNESS_DIR) -Ihal/include -Ihal/src -Iuapi -Iinclude $(DRM_CFLAGS)
+
+host-tests: $(HOST_TESTS)
+$(BUILD)/tests/host/%: tests/host/%.c $(BUILD)/lib/libapu-san.a $(HARNESS_DIR)/kselftest_harness.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TEST_CFLAGS) $(SAN) $< -o $@ $(BUILD)/lib/libapu-san.a $(DRM_LIBS)
+
+guest-tests: $(GUEST_TESTS)
+$(BUILD)/tests/guest/%: tests/guest/%.c $(BUILD)/lib/libapu.so $(HARNESS_DIR)/kselftest_harness.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TEST_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu $(DRM_LIBS) -pthread
+
+initramfs: hal tools module guest-tests
+	$(Q)KVER=$(KVER) scripts/mkinitramfs.sh
+
+clean:
+	rm -rf $(BUILD)
+	$(MAKE) -C kernel KDIR=$(KDIR) clean >/dev/null 2>&1 || true

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+/* Opening an APU and reading its identity. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <xf86drm.h>
+#include <drm/apu_accel.h>
+
+#include "apu_internal.h"
+
+struct apu_device {
+	int fd;
+	struct apu_device_info info;
+};
+
+/* Size-negotiated DRM_IOCTL_APU_QUERY into a zeroed @buf of @size bytes. */
+static int apu_query(int fd, uint32_t type, void *buf, uint32_t size)
+{
+	struct drm_apu_query q = {
+		.type = type,
+		.size = size,
+		.data = (uintptr_t)buf,
+	};
+
+	memset(buf, 0, size);
+	if (drmIoctl(fd, DRM_IOCTL_APU_QUERY, &q))
+		return -errno;
+	if (q.size == 0 || q.size > size)
+		return -EPROTO;
+	return 0;
+}
+
+int apu_device_open(const char *node, struct apu_device **out)
+{
+	struct drm_apu_query_device qd;
+	struct apu_device *dev;
+	drmVersionPtr ver;
+	int ret;
+
+	if (!node || !out)
+		return -EINVAL;
+	*out = NULL;
+	if (strlen(node) >= APU_PATH_MAX)
+		return -ENAMETOOLONG;
+
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->fd = open(node, O_RDWR | O_CLOEXEC);
+	if (dev->fd < 0) {
+		ret = -errno;
+		goto err_free;
+	}
+
+	ver = drmGetVersion(dev->fd);
+	if (!ver) {
+		ret = -ENODEV;
+		goto err_close;
+	}
+	if (!ver->name || strcmp(ver->name, APU_DRIVER_NAME) != 0) {
+		drmFreeVersion(ver);
+		ret = -ENODEV;
+		goto err_close;
+	}
+	strcpy(dev->info.driver_name, APU_DRIVER_NAME);
+	dev->info.driver_major = ver->version_major;
+	dev->info.driver_minor = ver->version_minor;
+	dev->info.driver_patch = ver->version_patchlevel;
+	drmFreeVersion(ver);
+
+	ret = apu_query(dev->fd, DRM_APU_QUERY_DEVICE, &qd, sizeof(qd));
+	if (ret)
+		goto err_close;
+	dev->info.hw_id = qd.hw_id;
+	dev->info.hw_major = (qd.hw_version >> 16) & 0xff;
+	dev->info.hw_minor = (qd.hw_version >> 8) & 0xff;
+	dev->info.hw_patch = qd.hw_version & 0xff;
+	strcpy(dev->info.node, node);
+
+	*out = dev;
+	return 0;
+
+err_close:
+	close(dev->fd);
+err_free:
+	free(dev);
+	return ret;
+}
+
+int apu_device_open_index(unsigned int index, struct apu_device **out)
+{
+	struct apu_device_entry *entries;
+	size_t count;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	ret = apu_enumerate(NULL, 0, &count);
+	if (ret)
+		return ret;
+	if (index >= count)
+		return -ENODEV;
+	entries = calloc(count, sizeof(*entries));
+	if (!entries)
+		return -ENOMEM;
+	ret = apu_enumerate(entries, count, &count);
+	if (!ret)
+		ret = index < count ? apu_device_open(entries[index].node, out) : -ENODEV;
+	free(entries);
+	return ret;
+}
+
+void apu_device_close(struct apu_device *dev)
+{
+	if (!dev)
+		return;
+	close(dev->fd);
+	free(dev);
+}
+
+int apu_device_fd(const struct apu_device *dev)
+{
+	return dev ? dev->fd : -EINVAL;
+}
+
+int apu_device_get_info(const struct apu_device *dev,
+			struct apu_device_info *info)
+{
+	if (!dev || !info)
+		return -EINVAL;
+	*info = dev->info;
+	return 0;
+}

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+/* apu-info: list the APUs of this system and what the HAL reads from them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apu/apu.h>
+
+static int show(const struct apu_device_entry *e)
+{
+	struct apu_device_info info;
+	struct apu_device *dev;
+	int ret;
+
+	ret = apu_device_open(e->node, &dev);
+	if (ret) {
+		fprintf(stderr, "apu-info: %s: %s\n", e->node, apu_strerror(ret));
+		return 1;
+	}
+	ret = apu_device_get_info(dev, &info);
+	if (ret) {
+		fprintf(stderr, "apu-info: %s: %s\n", e->node, apu_strerror(ret));
+		apu_device_close(dev);
+		return 1;
+	}
+	printf("%s (bus %s)\n", info.node, e->bus_id[0] ? e->bus_id : "?");
+	printf("  driver:           %s %d.%d.%d\n", info.driver_name,
+	       info.driver_major, info.driver_minor, info.driver_patch);
+	printf("  hardware id:      0x%08x (\"%c%c%c%c\")\n", info.hw_id,
+	       info.hw_id & 0xff, (info.hw_id >> 8) & 0xff,
+	       (info.hw_id >> 16) & 0xff, info.hw_id >> 24);
+	printf("  hardware version: %u.%u.%u\n", info.hw_major, info.hw_minor,
+	       info.hw_patch);
+	apu_device_close(dev);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct apu_device_entry *entries;
+	size_t count, i;
+	int ret, bad = 0;
+
+	if (argc > 1) {
+		fprintf(stderr, "usage: %s\nLists the APUs of this system.\n", argv[0]);
+		return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 2 : 0;
+	}
+	ret = apu_enumerate(NULL, 0, &count);
+	if (ret) {
+		fprintf(stderr, "apu-info: cannot list devices: %s\n", apu_strerror(ret));
+		return 1;
+	}
+	if (count == 0) {
+		fprintf(stderr, "apu-info: no APU found (is the apu module loaded?)\n");
+		return 1;
+	}
+	entries = calloc(count, sizeof(*entries));
+	if (!entries)
+		return 1;
+	ret = apu_enumerate(entries, count, &count);
+	if (ret) {
+		fprintf(stderr, "apu-info: cannot list devices: %s\n", apu_strerror(ret));
+		free(entries);
+		return 1;
+	}
+	printf("%zu APU%s found\n", count, count == 1 ? "" : "s");
+	for (i = 0; i < count; i++)
+		bad |= show(&entries[i]);
+	free(entries);
+	return bad;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Copyright (c) 2026 The apu authors
+ */
+#ifndef __APU_DEVICE_H__
+#define __APU_DEVICE_H__
+
+#include <linux/io.h>
+#include <linux/types.h>
+#include <drm/drm_device.h>
+
+#include <hw/apu_hw.h>
+
+/**
+ * struct apu_device - one APU
+ * @drm: the DRM device; its lifetime is the lifetime of this struct
+ * @regs: BAR0 register block
+ * @hw_version: APU_REG_VERSION, read once at probe
+ *
+ * Locking: every field is written once during probe, before the DRM device
+ * is registered, and only read afterwards, so none needs a lock.
+ */
+struct apu_device {
+	struct drm_device drm;
+	void __iomem *regs;
+	u32 hw_version;
+};
+
+static inline struct apu_device *to_apu_device(struct drm_device *drm)
+{
+	return container_of(drm, struct apu_device, drm);
+}
+
+static inline u32 apu_read(struct apu_device *adev, u32 reg)
+{
+	return readl(adev->regs + reg);
+}
+
+static inline void apu_write(struct apu_device *adev, u32 reg, u32 val)
+{
+	writel(val, adev->regs + reg);
+}
+
+extern const struct drm_driver apu_drm_driver;
+extern struct pci_driver apu_pci_driver;
+
+int apu_device_init(struct apu_device *adev);
+
+int apu_ioctl_query(struct drm_device *drm, void *data, struct drm_file *file);
+
+#endif /* __APU_DEVICE_H__ */

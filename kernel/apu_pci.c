@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * apu: PCI front end.
+ *
+ * Copyright (c) 2026 The apu authors
+ */
+
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <drm/drm_drv.h>
+
+#include "apu_device.h"
+
+static int apu_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct apu_device *adev;
+	int ret;
+
+	adev = devm_drm_dev_alloc(&pdev->dev, &apu_drm_driver,
+				  struct apu_device, drm);
+	if (IS_ERR(adev))
+		return PTR_ERR(adev);
+	pci_set_drvdata(pdev, adev);
+
+	ret = pcim_enable_device(pdev);
+	if (ret)
+		return dev_err_probe(&pdev->dev, ret, "cannot enable the PCI device\n");
+
+	if (pci_resource_len(pdev, 0) < APU_BAR0_SIZE)
+		return dev_err_probe(&pdev->dev, -ENODEV,
+				     "BAR0 is %llu bytes, the registers need %u\n",
+				     (unsigned long long)pci_resource_len(pdev, 0),
+				     APU_BAR0_SIZE);
+
+	adev->regs = pcim_iomap_region(pdev, 0, KBUILD_MODNAME);
+	if (IS_ERR(adev->regs))
+		return dev_err_probe(&pdev->dev, PTR_ERR(adev->regs),
+				     "cannot map BAR0\n");
+
+	ret = apu_device_init(adev);
+	if (ret)
+		return ret;
+
+	ret = drm_dev_register(&adev->drm, 0);
+	if (ret)
+		return dev_err_probe(&pdev->dev, ret, "cannot register the DRM device\n");
+
+	return 0;
+}
+
+static void apu_pci_remove(struct pci_dev *pdev)
+{
+	struct apu_device *adev = pci_get_drvdata(pdev);
+
+	drm_dev_unplug(&adev->drm);
+}
+
+static const struct pci_device_id apu_pci_ids[] = {
+	{ PCI_DEVICE(APU_PCI_VENDOR_ID, APU_PCI_DEVICE_ID) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, apu_pci_ids);
+
+struct pci_driver apu_pci_driver = {
+	.name = KBUILD_MODNAME,
+	.id_table = apu_pci_ids,
+	.probe = apu_pci_probe,
+	.remove = apu_pci_remove,
+};

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# make check: build and run every test tier, then print one line
+#   N passed, N failed
+# Tiers:
+#   static  checkpatch --strict and sparse on the driver, UAPI and shared
+#           headers; QEMU's checkpatch on the device and its qtest
+#   host    unit tests of libapu (ASan + UBSan), no device
+#   qtest   the QEMU device through libqtest, no guest OS
+#   guest   kselftest-harness tests in a VM: Debian's kernel, apu.ko, the
+#           emulated APU (scripts/vm.sh)
+# A tier that cannot be built or run counts as a failure, never as a skip.
+set -uo pipefail
+. "$(dirname "$0")/common.sh"
+cd "$APU_TOP"
+
+PASS=0
+FAIL=0
+declare -a SUMMARY=()
+LOGDIR="$APU_BUILD/check"
+mkdir -p "$LOGDIR"
+
+tier() { echo; echo "=== $1 ==="; }
+count() { # tier pass fail
+	PASS=$((PASS + $2))
+	FAIL=$((FAIL + $3))
+	SUMMARY+=("$(printf '%-7s %4d passed, %d failed' "$1" "$2" "$3")")
+}
+# One check that passes or fails as a whole.
+one() { # tier description command...
+	local t=$1 d=$2
+	shift 2
+	if "$@" >"$LOGDIR/one.log" 2>&1; then
+		echo "ok     $d"
+		return 0
+	fi
+	echo "FAIL   $d"
+	sed 's/^/       /' "$LOGDIR/one.log" | head -n 40
+	return 1
+}
+mk() { make --no-print-directory "$@"; }
+
+# ---------------------------------------------------------------- static
+tier static
+sp=0
+sf=0
+if mk sources >"$LOGDIR/static-build.log" 2>&1; then
+	CHECKPATCH="$APU_CACHE/linux-extract/scripts/checkpatch.pl"
+	for f in $(ls kernel/*.[ch] uapi/drm/*.h include/hw/*.h | grep -v "\.mod\.c$"); do
+		if one static "checkpatch --strict $f" perl "$CHECKPATCH" --strict --no-tree --quiet -f "$f"; then
+			sp=$((sp + 1)); else sf=$((sf + 1)); fi
+	done
+	sparse_check() {
+		local out
+		command -v sparse >/dev/null || { echo "sparse is not installed; run scripts/setup.sh (as root)"; return 1; }
+		out=$(make -s -C "$KDIR" M="$APU_TOP/kernel" C=2 modules 2>&1) || { echo "$out"; return 1; }
+		out=$(grep -E 'warning|error' <<<"$out" || true)
+		[ -z "$out" ] || { echo "$out"; return 1; }
+	}
+	KDIR=${KDIR:-/lib/modules/$(apu_kver)/build}
+	if one static "sparse kernel/" sparse_check; then
+		sp=$((sp + 1)); else sf=$((sf + 1)); fi
+else
+	echo "FAIL   could not fetch the kernel checkers (see $LOGDIR/static-build.log)"
+	sf=$((sf + 1))
+fi
+if mk qemu >"$LOGDIR/qemu-build.log" 2>&1; then
+	for f in qemu/hw/misc/*.c tests/qtest/*.c; do
+		if one static "QEMU checkpatch $f" perl "$APU_CACHE/qemu/src/scripts/checkpatch.pl" --no-tree -q -f "$f"; then
+			sp=$((sp + 1)); else sf=$((sf + 1)); fi
+	done
+else
+	echo "FAIL   QEMU did not build; its checkpatch is not available"
+	sf=$((sf + 1))
+fi
+count static $sp $sf
+
+# ---------------------------------------------------------------- host
+tier host
+hp=0
+hf=0
+if mk hal host-tests >"$LOGDIR/host-build.log" 2>&1; then
+	for t in "$APU_BUILD"/tests/host/*; do
+		[ -x "$t" ] || continue
+		"$t" >"$LOGDIR/host-$(basename "$t").log" 2>&1
+		rc=$?
+		grep -E '^(ok|not ok) ' "$LOGDIR/host-$(basename "$t").log"
+		read -r p f < <(sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\).*/\1 \2/p' \
+			"$LOGDIR/host-$(basename "$t").log")
+		if [ -z "${p:-}" ]; then
+			echo "FAIL   $(basename "$t") ended without a summary (exit $rc); see $LOGDIR/host-$(basename "$t").log"
+			hf=$((hf + 1))
+			continue
+		fi
+		hp=$((hp + p))
+		hf=$((hf + f))
+		if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+			echo "FAIL   $(basename "$t") exited with $rc"
+			hf=$((hf + 1))
+		fi
+	done
+else
+	tail -n 20 "$LOGDIR/host-build.log"
+	echo "FAIL   host tests did not build (log: $LOGDIR/host-build.log)"
+	hf=$((hf + 1))
+fi
+count host $hp $hf
+
+# ---------------------------------------------------------------- qtest
+tier qtest
+qp=0
+qf=0
+QB="$APU_CACHE/qemu/build"
+if mk qemu >"$LOGDIR/qemu-build.log" 2>&1; then
+	for t in "$QB"/tests/qtest/apu-test; do
+		(cd "$QB" && QTEST_QEMU_BINARY=./qemu-system-x86_64 timeout 300 "$t" --tap) \
+			>"$LOGDIR/qtest.log" 2>&1
+		rc=$?
+		grep -E '^(ok|not ok) |^Bail out|ERROR' "$LOGDIR/qtest.log"
+		p=$(grep -c '^ok ' "$LOGDIR/qtest.log")
+		f=$(grep -c '^not ok ' "$LOGDIR/qtest.log")
+		planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$LOGDIR/qtest.log" | head -n 1)
+		qp=$((qp + p))
+		qf=$((qf + f))
+		if [ "$rc" != 0 ] || [ "$((p + f))" != "${planned:-0}" ]; then
+			echo "FAIL   $(basename "$t"): exit $rc, $((p + f)) of ${planned:-?} tests reported (log: $LOGDIR/qtest.log)"
+			qf=$((qf + 1))
+		fi
+	done
+else
+	tail -n 20 "$LOGDIR/qemu-build.log"
+	echo "FAIL   QEMU did not build (log: $LOGDIR/qemu-build.log)"
+	qf=$((qf + 1))
+fi
+count qtest $qp $qf
+
+# ---------------------------------------------------------------- guest
+tier guest
+gp=0
+gf=0
+if mk module hal tools guest-tests initramfs qemu >"$LOGDIR/guest-build.log" 2>&1; then
+	rm -f "$APU_BUILD/vm/check.result"
+	if [ -n "${V:-}" ]; then
+		scripts/vm.sh check
+	else
+		scripts/vm.sh check | grep -E 'guest\| (ok|not ok) |guest\| APU-GUEST:|guest\| #  (FAIL|SKIP)'
+	fi
+	if [ -f "$APU_BUILD/vm/check.result" ]; then
+		gp=$(awk '$1 == "pass" { print $2 }' "$APU_BUILD/vm/check.result")
+		gf=$(awk '$1 == "fail" { print $2 }' "$APU_BUILD/vm/check.result")
+	else
+		gf=1
+	fi
+else
+	tail -n 20 "$LOGDIR/guest-build.log"
+	echo "FAIL   the guest side did not build (log: $LOGDIR/guest-build.log)"
+	gf=1
+fi
+count guest "$gp" "$gf"
+
+echo
+echo "=== summary ==="
+printf '%s\n' "${SUMMARY[@]}"
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Build the guest initramfs: busybox, the DRM modules apu.ko needs (from the
+# installed Debian kernel $KVER), apu.ko, libapu and the tools, the guest test
+# binaries and every shared library they load, and tests/vm/init.
+# Output: $APU_BUILD/vm/initramfs.cpio.gz
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+KVER=${KVER:-$(apu_kver)}
+MODDIR=/lib/modules/$KVER
+OUT="$APU_BUILD/vm"
+ROOT="$OUT/root"
+APU_KO="$APU_TOP/kernel/apu.ko"
+
+[ -f "$MODDIR/modules.dep" ] || apu_die "no $MODDIR/modules.dep; run scripts/setup.sh (as root)"
+[ -f "$APU_KO" ] || apu_die "$APU_KO is not built; run 'make module'"
+command -v busybox >/dev/null && [ -x /bin/busybox ] || apu_die "/bin/busybox missing; run scripts/setup.sh (as root)"
+file -L /bin/busybox | grep -q 'statically linked' || apu_die "/bin/busybox is not static; install busybox-static"
+
+rm -rf "$ROOT"
+mkdir -p "$ROOT"/{bin,dev,proc,sys,tmp,usr/bin,usr/lib,lib/modules,lib/firmware,tests}
+cp /bin/busybox "$ROOT/bin/busybox"
+install -m 0755 "$APU_TOP/tests/vm/init" "$ROOT/init"
+
+# Kernel modules: the DRM helpers the driver uses, and everything they need,
+# dependencies first (modules.dep lists a module's dependencies after it,
+# deepest last).
+WANT="kernel/drivers/gpu/drm/drm.ko.xz kernel/drivers/gpu/drm/drm_kms_helper.ko.xz
+kernel/drivers/gpu/drm/drm_shmem_helper.ko.xz kernel/drivers/gpu/drm/scheduler/gpu-sched.ko.xz"
+declare -A seen=()
+order=()
+add_mod() {
+	local m=$1 deps d
+	[ -n "${seen[$m]:-}" ] && return 0
+	seen[$m]=1
+	deps=$(awk -v m="$m:" '$1 == m { $1 = ""; print }' "$MODDIR/modules.dep")
+	for d in $deps; do
+		add_mod "$d"
+	done
+	order+=("$m")
+}
+for m in $WANT; do
+	grep -q "^$m:" "$MODDIR/modules.dep" || apu_die "$m is not in $MODDIR (kernel $KVER)"
+	add_mod "$m"
+done
+: >"$ROOT/lib/modules/load-order"
+for m in "${order[@]}"; do
+	base=$(basename "$m" .xz)
+	case "$m" in
+	*.xz) xz -dc "$MODDIR/$m" >"$ROOT/lib/modules/$base" ;;
+	*) cp "$MODDIR/$m" "$ROOT/lib/modules/$base" ;;
+	esac
+	echo "$base" >>"$ROOT/lib/modules/load-order"
+done
+cp "$APU_KO" "$ROOT/lib/modules/apu.ko"
+
+# Our programs and libraries.
+cp -a "$APU_BUILD"/lib/libapu.so* "$ROOT/usr/lib/"
+for f in "$APU_BUILD"/bin/*; do
+	[ -f "$f" ] && cp "$f" "$ROOT/usr/bin/"
+done
+for f in "$APU_BUILD"/tests/guest/*; do
+	[ -f "$f" ] && cp "$f" "$ROOT/tests/"
+done
+
+# Shared libraries, at the paths the host resolves them to.
+for f in "$ROOT"/usr/bin/* "$ROOT"/tests/*; do
+	LD_LIBRARY_PATH="$APU_BUILD/lib" ldd "$f" 2>/dev/null | awk '
+		/=> \// { print $3 } /^\t\// { print $1 }'
+done | sort -u | while read -r lib; do
+	case "$lib" in "$APU_BUILD"/*) continue ;; esac
+	mkdir -p "$ROOT$(dirname "$lib")"
+	cp -L "$lib" "$ROOT$lib"
+done
+if [ -e /lib64/ld-linux-x86-64.so.2 ]; then
+	mkdir -p "$ROOT/lib64"
+	cp -L /lib64/ld-linux-x86-64.so.2 "$ROOT/lib64/"
+fi
+# Firmware, once the device needs it.
+if [ -d "$APU_BUILD/firmware" ]; then
+	cp -a "$APU_BUILD/firmware/." "$ROOT/lib/firmware/"
+fi
+
+(cd "$ROOT" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 >"$OUT/initramfs.cpio.gz.tmp"
+mv "$OUT/initramfs.cpio.gz.tmp" "$OUT/initramfs.cpio.gz"

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Boot Debian's kernel with the emulated APU and run the guest side.
+#
+#   scripts/vm.sh check   run the guest tests; exit 0 only if all passed
+#   scripts/vm.sh demo    load the driver and run apu-info
+#   scripts/vm.sh shell   interactive shell in the guest (Ctrl-A X quits)
+#
+# The serial console is streamed to stdout and saved in $APU_BUILD/vm/<mode>.log.
+# The run fails on any kernel WARNING, BUG, Oops, panic, KFENCE or slab-debug
+# report, on a guest that does not finish within APU_VM_TIMEOUT seconds (default
+# 300), and on any failed test. In check mode the tallies are written to
+# $APU_BUILD/vm/check.result as "pass N" / "fail N" lines.
+#
+# APU_ACCEL=kvm|tcg|auto (default auto: KVM only when a probe boot works).
+set -uo pipefail
+. "$(dirname "$0")/common.sh"
+
+mode=${1:-check}
+case "$mode" in check | demo | shell) ;; *) apu_die "usage: $0 check|demo|shell" ;; esac
+
+KVER=${KVER:-$(apu_kver)}
+KERNEL=/boot/vmlinuz-$KVER
+QEMU="$APU_CACHE/qemu/build/qemu-system-x86_64"
+INITRD="$APU_BUILD/vm/initramfs.cpio.gz"
+TIMEOUT=${APU_VM_TIMEOUT:-300}
+LOG="$APU_BUILD/vm/$mode.log"
+
+[ -r "$KERNEL" ] || apu_die "cannot read $KERNEL; run scripts/setup.sh (as root)"
+[ -x "$QEMU" ] || apu_die "$QEMU is not built; run 'make qemu'"
+[ -f "$INITRD" ] || apu_die "$INITRD is not built; run 'make initramfs'"
+
+# Debug options: KFENCE sampling and SLUB checks on; any WARN, oops or soft
+# lockup panics the guest, and a panic powers it off at once (-no-reboot).
+CMDLINE="console=ttyS0 loglevel=4 panic=-1 panic_on_warn=1 oops=panic
+softlockup_panic=1 kfence.sample_interval=100 slub_debug=FZPU"
+
+qemu_cmd() {
+	local accel=$1 cpu=max
+	# qboot: a minimal firmware that boots -kernel in milliseconds, where
+	# SeaBIOS takes about 30 s under TCG.
+	echo "$QEMU" -machine q35 -bios qboot.rom -accel "$accel" -cpu "$cpu" -m 1024 -smp 2 \
+		-nographic -no-reboot -nic none -vga none -device apu \
+		-kernel "$KERNEL" -initrd "$INITRD"
+}
+
+probe_kvm() {
+	local out
+	[ -w /dev/kvm ] || return 1
+	# shellcheck disable=SC2046
+	out=$(timeout 60 $(qemu_cmd kvm) -append "console=ttyS0 quiet panic=-1 APU_MODE=probe" \
+		</dev/null 2>&1) || return 1
+	grep -q 'APU-GUEST: probe ok' <<<"$out"
+}
+
+accel=${APU_ACCEL:-auto}
+if [ "$accel" = auto ]; then
+	if probe_kvm; then accel=kvm; else accel=tcg; fi
+fi
+apu_log "booting $KVER under $accel ($mode; console log: $LOG)"
+
+mkdir -p "$(dirname "$LOG")"
+start=$(date +%s)
+if [ "$mode" = shell ]; then
+	# shellcheck disable=SC2046
+	exec $(qemu_cmd "$accel") -append "$(echo $CMDLINE) APU_MODE=shell"
+fi
+# shellcheck disable=SC2046
+timeout -k 10 "$TIMEOUT" $(qemu_cmd "$accel") -append "$(echo $CMDLINE) APU_MODE=$mode" \
+	</dev/null 2>&1 | sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tee "$LOG" | sed -u 's/^/  guest| /'
+rc=${PIPESTATUS[0]}
+elapsed=$(( $(date +%s) - start ))
+
+fail=0
+pass=0
+problems=()
+
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	problems+=("the guest did not finish within ${TIMEOUT}s (hung?); raise APU_VM_TIMEOUT or read $LOG")
+elif [ "$rc" != 0 ]; then
+	problems+=("QEMU exited with status $rc")
+fi
+grep -q '^APU-GUEST: done' "$LOG" ||
+	problems+=("the guest stopped before reporting 'done' (panic, crash or hang; see $LOG)")
+
+# Kernel reports.
+reports=$(grep -E 'WARNING:|BUG:|BUG [^ ]+ \(|Oops|Kernel panic|KFENCE:|general protection fault|INFO: task .* blocked|Call Trace:' "$LOG" |
+	grep -v '^APU-GUEST:' | sort -u)
+if [ -n "$reports" ]; then
+	while IFS= read -r r; do problems+=("kernel report: $r"); done <<<"$reports"
+fi
+
+# Guest verdicts.
+while IFS= read -r r; do problems+=("guest: ${r#APU-GUEST: }"); done < <(grep '^APU-GUEST: .*FAIL' "$LOG")
+
+if [ "$mode" = check ]; then
+	# kselftest totals, one line per binary.
+	while read -r p f; do
+		pass=$((pass + p))
+		fail=$((fail + f))
+	done < <(sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\).*/\1 \2/p' "$LOG")
+	ran=$(grep -c '^APU-GUEST: run ' "$LOG")
+	totals=$(grep -c '^# Totals:' "$LOG")
+	[ "$ran" -gt 0 ] || problems+=("no guest test binary ran")
+	[ "$ran" = "$totals" ] || problems+=("$((ran - totals)) guest test binaries ended without a kselftest summary (crashed?)")
+	while read -r name code; do
+		[ "$code" = 0 ] || [ "$code" = 4 ] || grep -q "^# Totals: .*fail:[1-9]" "$LOG" ||
+			problems+=("guest test $name exited with status $code")
+	done < <(sed -n 's/^APU-GUEST: exit \([^ ]*\) \([0-9]*\)$/\1 \2/p' "$LOG")
+	fail=$((fail + ${#problems[@]}))
+	printf 'pass %d\nfail %d\n' "$pass" "$fail" >"$APU_BUILD/vm/check.result"
+fi
+
+for p in "${problems[@]}"; do
+	echo "vm.sh: FAIL: $p" >&2
+done
+apu_log "guest finished in ${elapsed}s under $accel"
+[ ${#problems[@]} = 0 ] && [ "$fail" = 0 ]

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Guest tests of libapu on the real driver and the emulated device:
+ * discovery through sysfs, opening, and the identity read through
+ * HAL -> ioctl -> driver -> device.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include <apu/apu.h>
+#include <hw/apu_hw.h>
+
+TEST(enumerate_finds_the_device)
+{
+	struct apu_device_entry e[4];
+	char path[128], buf[32] = { 0 };
+	size_t n = 0;
+	FILE *f;
+
+	ASSERT_EQ(0, apu_enumerate(e, 4, &n));
+	ASSERT_EQ(1u, n);
+	EXPECT_STREQ("/dev/accel/accel0", e[0].node);
+	EXPECT_EQ(0u, e[0].minor);
+	EXPECT_EQ(0, strncmp(e[0].bus_id, "0000:", 5));
+
+	/* The bus device really is the APU. */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", e[0].bus_id);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(buf, sizeof(buf), f));
+	fclose(f);
+	EXPECT_EQ(APU_PCI_VENDOR_ID, (int)strtol(buf, NULL, 16));
+}
+
+TEST(open_index_reads_identity)
+{
+	struct apu_device_info info;
+	struct apu_device *dev;
+
+	ASSERT_EQ(0, apu_device_open_index(0, &dev));
+	ASSERT_EQ(0, apu_device_get_info(dev, &info));
+	EXPECT_STREQ("/dev/accel/accel0", info.node);
+	EXPECT_STREQ("apu", info.driver_name);
+	EXPECT_EQ((uint32_t)APU_ID_MAGIC, info.hw_id);
+	EXPECT_EQ(APU_HW_VERSION_MAJOR, (int)info.hw_major);
+	EXPECT_EQ(APU_HW_VERSION_MINOR, (int)info.hw_minor);
+	EXPECT_EQ(APU_HW_VERSION_PATCH, (int)info.hw_patch);
+	EXPECT_LE(0, apu_device_fd(dev));
+	apu_device_close(dev);
+}
+
+TEST(open_index_past_the_end_is_enodev)
+{
+	struct apu_device *dev;
+
+	EXPECT_EQ(-ENODEV, apu_device_open_index(1, &dev));
+	EXPECT_EQ(NULL, dev);
+	EXPECT_EQ(-ENODEV, apu_device_open_index(~0u, &dev));
+}
+
+TEST(open_by_path)
+{
+	struct apu_device *dev;
+
+	ASSERT_EQ(0, apu_device_open("/dev/accel/accel0", &dev));
+	apu_device_close(dev);
+	EXPECT_EQ(-ENOENT, apu_device_open("/dev/accel/accel7", &dev));
+	/* A character device that is not a DRM device. */
+	EXPECT_EQ(-ENODEV, apu_device_open("/dev/null", &dev));
+}
+
+static void *open_close_loop(void *arg)
+{
+	long bad = 0;
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 100; i++) {
+		struct apu_device_info info;
+		struct apu_device *dev;
+
+		if (apu_device_open_index(0, &dev)) {
+			bad++;
+			continue;
+		}
+		if (apu_device_get_info(dev, &info) || info.hw_id != APU_ID_MAGIC)
+			bad++;
+		apu_device_close(dev);
+	}
+	return (void *)bad;
+}
+
+TEST(threads_open_and_query)
+{
+	pthread_t t[8];
+	void *bad;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, open_close_loop, NULL));
+	for (i = 0; i < 8; i++) {
+		ASSERT_EQ(0, pthread_join(t[i], &bad));
+		EXPECT_EQ(NULL, bad);
+	}
+}
+
+/* One handle shared by threads: documented as safe. */
+static void *shared_info(void *arg)
+{
+	struct apu_device *dev = arg;
+	long bad = 0;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		struct apu_device_info info;
+
+		if (apu_device_get_info(dev, &info) || info.hw_id != APU_ID_MAGIC)
+			bad++;
+	}
+	return (void *)bad;
+}
+
+TEST(shared_handle_across_threads)
+{
+	struct apu_device *dev;
+	pthread_t t[4];
+	void *bad;
+	int i;
+
+	ASSERT_EQ(0, apu_device_open_index(0, &dev));
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, shared_info, dev));
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, pthread_join(t[i], &bad));
+		EXPECT_EQ(NULL, bad);
+	}
+	apu_device_close(dev);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Guest tests of DRM_IOCTL_APU_QUERY against the real driver and the
+ * emulated device, with raw ioctls (no libapu): success paths, size
+ * negotiation, and every bad argument the kernel must reject.
+ *
+ * The node is $APU_NODE, or /dev/accel/accel0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include <drm/apu_accel.h>
+#include <hw/apu_hw.h>
+
+static const char *node(void)
+{
+	const char *n = getenv("APU_NODE");
+
+	return n ? n : "/dev/accel/accel0";
+}
+
+static int query(int fd, uint32_t type, void *data, uint32_t *size)
+{
+	struct drm_apu_query q = {
+		.type = type,
+		.size = *size,
+		.data = (uintptr_t)data,
+	};
+	int ret = ioctl(fd, DRM_IOCTL_APU_QUERY, &q);
+
+	*size = q.size;
+	return ret ? -errno : 0;
+}
+
+FIXTURE(apu)
+{
+	int fd;
+};
+
+FIXTURE_SETUP(apu)
+{
+	self->fd = open(node(), O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd) TH_LOG("cannot open %s: %s", node(), strerror(errno));
+}
+
+FIXTURE_TEARDOWN(apu)
+{
+	close(self->fd);
+}
+
+TEST(node_is_accel_char_device)
+{
+	struct stat st;
+
+	ASSERT_EQ(0, stat(node(), &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	/* The accel major is dynamic but never the DRM one (226). */
+	EXPECT_NE(226u, major(st.st_rdev));
+}
+
+TEST_F(apu, drm_version_names_apu)
+{
+	struct drm_version v = { 0 };
+	char name[32] = { 0 };
+
+	v.name = name;
+	v.name_len = sizeof(name) - 1;
+	ASSERT_EQ(0, ioctl(self->fd, DRM_IOCTL_VERSION, &v));
+	EXPECT_STREQ("apu", name);
+}
+
+TEST_F(apu, query_device)
+{
+	struct drm_apu_query_device d;
+	uint32_t size = sizeof(d);
+
+	memset(&d, 0xa5, sizeof(d));
+	ASSERT_EQ(0, query(self->fd, DRM_APU_QUERY_DEVICE, &d, &size));
+	EXPECT_EQ(sizeof(d), size);
+	EXPECT_EQ((uint32_t)APU_ID_MAGIC, d.hw_id);
+	EXPECT_EQ((uint32_t)APU_VERSION(APU_HW_VERSION_MAJOR, APU_HW_VERSION_MINOR,
+					APU_HW_VERSION_PATCH), d.hw_version);
+}
+
+TEST_F(apu, query_size_zero_returns_size_only)
+{
+	unsigned char buf[64];
+	uint32_t size = 0;
+	size_t i;
+
+	memset(buf, 0xa5, sizeof(buf));
+	ASSERT_EQ(0, query(self->fd, DRM_APU_QUERY_DEVICE, buf, &size));
+	EXPECT_EQ(sizeof(struct drm_apu_query_device), size);
+	for (i = 0; i < sizeof(buf); i++)
+		ASSERT_EQ(0xa5, buf[i]);
+}
+
+/* A newer userspace with a larger struct: unknown fields read as zero. */
+TEST_F(apu, query_larger_buffer_is_zero_filled)
+{
+	unsigned char buf[sizeof(struct drm_apu_query_device) + 40];
+	struct drm_apu_query_device d;
+	uint32_t size = sizeof(buf) - 8;
+	size_t i;
+
+	memset(buf, 0xa5, sizeof(buf));
+	ASSERT_EQ(0, query(self->fd, DRM_APU_QUERY_DEVICE, buf, &size));
+	EXPECT_EQ(sizeof(d), size);
+	memcpy(&d, buf, sizeof(d));
+	EXPECT_EQ((uint32_t)APU_ID_MAGIC, d.hw_id);
+	for (i = sizeof(d); i < sizeof(buf) - 8; i++)
+		ASSERT_EQ(0, buf[i]);
+	/* Past the size userspace gave, nothing is written. */
+	for (; i < sizeof(buf); i++)
+		ASSERT_EQ(0xa5, buf[i]);
+}
+
+TEST_F(apu, query_too_small_is_einval)
+{
+	uint32_t buf[4] = { 0 };
+	uint32_t size = 4;
+
+	EXPECT_EQ(-EINVAL, query(self->fd, DRM_APU_QUERY_DEVICE, buf, &size));
+	size = 1;
+	EXPECT_EQ(-EINVAL, query(self->fd, DRM_APU_QUERY_DEVICE, buf, &size));
+}
+
+TEST_F(apu, query_unknown_type_is_einval)
+{
+	struct drm_apu_query_device d;
+	uint32_t types[] = { 1, 2, 0x7fffffff, 0xffffffff };
+	size_t i;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		uint32_t size = sizeof(d);
+
+		EXPECT_EQ(-EINVAL, query(self->fd, types[i], &d, &size));
+	}
+}
+
+TEST_F(apu, query_nonzero_pad_is_einval)
+{
+	struct drm_apu_query_device d;
+	struct drm_apu_query q = {
+		.type = DRM_APU_QUERY_DEVICE,
+		.size = sizeof(d),
+		.data = (uintptr_t)&d,
+		.pad = 1,
+	};
+
+	EXPECT_EQ(-1, ioctl(self->fd, DRM_IOCTL_APU_QUERY, &q));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(apu, query_bad_pointers_are_efault)
+{
+	const uintptr_t bad[] = {
+		0,			/* NULL */
+		1,			/* unmapped, unaligned */
+		0xffff800000000000ull,	/* kernel address */
+		(uintptr_t)-8,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint32_t size = sizeof(struct drm_apu_query_device);
+
+		EXPECT_EQ(-EFAULT, query(self->fd, DRM_APU_QUERY_DEVICE,
+					 (void *)bad[i], &size));
+	}
+}
+
+/* A buffer whose tail runs into an unmapped page. */
+TEST_F(apu, query_partly_unmapped_buffer_is_efault)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint32_t size = sizeof(struct drm_apu_query_device) + 64;
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, munmap(p + page, page));
+	EXPECT_EQ(-EFAULT, query(self->fd, DRM_APU_QUERY_DEVICE,
+				 p + page - 4, &size));
+	munmap(p, page);
+}
+
+TEST_F(apu, read_only_buffer_is_efault)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint32_t size = sizeof(struct drm_apu_query_device);
+
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-EFAULT, query(self->fd, DRM_APU_QUERY_DEVICE, p, &size));
+	munmap(p, page);
+}
+
+TEST_F(apu, unknown_driver_ioctl_is_rejected)
+{
+	struct drm_apu_query q = { 0 };
+	unsigned long bad = DRM_IOWR(DRM_COMMAND_BASE + 0x3f, struct drm_apu_query);
+
+	EXPECT_EQ(-1, ioctl(self->fd, bad, &q));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+/* Many files at once, and from several processes at once. */
+TEST(many_files_many_processes)
+{
+	enum { FILES = 64, PROCS = 8, ROUNDS = 200 };
+	int fds[FILES], i, status;
+	pid_t pids[PROCS];
+
+	for (i = 0; i < FILES; i++) {
+		fds[i] = open(node(), O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, fds[i]);
+	}
+	for (i = 0; i < PROCS; i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (pids[i] == 0) {
+			int r, bad = 0;
+
+			for (r = 0; r < ROUNDS; r++) {
+				struct drm_apu_query_device d;
+				uint32_t size = sizeof(d);
+
+				if (query(fds[(i * ROUNDS + r) % FILES],
+					  DRM_APU_QUERY_DEVICE, &d, &size) ||
+				    d.hw_id != APU_ID_MAGIC)
+					bad++;
+			}
+			_exit(bad ? 1 : 0);
+		}
+	}
+	for (i = 0; i < PROCS; i++) {
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	for (i = 0; i < FILES; i++)
+		close(fds[i]);
+}
+
+TEST_HARNESS_MAIN
