@@ -15,7 +15,7 @@ log() { echo "setup: $*"; }
 	log "warning: written for Debian 12 (bookworm), this is ${PRETTY_NAME:-unknown}"
 
 # Packages from bookworm itself.
-BASE_PKGS="build-essential bc bison flex pkg-config ninja-build python3-venv
+BASE_PKGS="build-essential bison flex pkg-config ninja-build python3 python3-venv patch
  libglib2.0-dev libpixman-1-dev libfdt-dev dpkg-dev xz-utils cpio
  busybox-static libdrm-dev kmod seabios file sparse"
 # Packages taken from bookworm-backports.
