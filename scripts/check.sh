@@ -63,6 +63,7 @@ else
 	echo "FAIL   could not fetch the kernel checkers (see $LOGDIR/static-build.log)"
 	sf=$((sf + 1))
 fi
+echo "building QEMU with the APU (first time: about 3 minutes; log: $LOGDIR/qemu-build.log)"
 if mk qemu >"$LOGDIR/qemu-build.log" 2>&1; then
 	for f in qemu/hw/misc/*.c tests/qtest/*.c; do
 		if one static "QEMU checkpatch $f" perl "$APU_CACHE/qemu/src/scripts/checkpatch.pl" --no-tree -q -f "$f"; then

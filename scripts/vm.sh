@@ -113,5 +113,5 @@ fi
 for p in "${problems[@]}"; do
 	echo "vm.sh: FAIL: $p" >&2
 done
-apu_log "guest finished in ${elapsed}s under $accel"
+apu_log "guest ran for ${elapsed}s under $accel"
 [ ${#problems[@]} = 0 ] && [ "$fail" = 0 ]
