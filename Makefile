@@ -40,8 +40,8 @@ ifneq ($(V),1)
 Q := @
 endif
 
-.PHONY: all build setup check demo hal tools module qemu sources host-tests \
-	guest-tests initramfs clean
+.PHONY: all build setup check demo hal tools firmware module qemu sources \
+	host-tests guest-tests initramfs clean
 .DEFAULT_GOAL := all
 
 # Targets a newcomer runs: each does its own set-up first, then continues in
@@ -57,7 +57,7 @@ demo: setup
 setup:
 	$(Q)scripts/setup.sh
 
-build: hal tools module qemu host-tests guest-tests initramfs
+build: hal tools firmware module qemu host-tests guest-tests initramfs
 
 sources:
 	$(Q)scripts/fetch-sources.sh
@@ -101,6 +101,28 @@ $(BUILD)/bin/%: hal/tools/%.c $(BUILD)/lib/libapu.so
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HAL_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu -Wl,-rpath,'$$ORIGIN/../lib'
 
+# --- firmware -------------------------------------------------------------
+# The device-side firmware code is QEMU-style C, built here for the host
+# tools and tests; QEMU builds its own copy into the device.
+FW_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -Iinclude -Ifirmware-stub/include -Ifirmware-stub
+FW_SRCS := $(wildcard firmware-stub/apu_*.c)
+FW_HDRS := $(wildcard include/hw/*.h firmware-stub/include/hw/*.h firmware-stub/*.h)
+
+firmware: $(BUILD)/firmware/apu/apu-fw.bin
+
+$(BUILD)/firmware-tools/mkfw: firmware-stub/mkfw.c $(FW_SRCS) $(FW_HDRS)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(FW_CFLAGS) firmware-stub/mkfw.c $(FW_SRCS) -o $@
+
+$(BUILD)/firmware/apu/apu-fw.bin: $(BUILD)/firmware-tools/mkfw
+	@mkdir -p $(@D)
+	$(Q)$< $@.tmp && mv $@.tmp $@
+
+$(BUILD)/lib/libapu-fw-san.a: $(FW_SRCS) $(FW_HDRS)
+	@mkdir -p $(BUILD)/fw-san
+	$(Q)for f in $(FW_SRCS); do $(CC) $(FW_CFLAGS) $(SAN) -c $$f -o $(BUILD)/fw-san/$$(basename $$f .c).o || exit 1; done
+	$(Q)rm -f $@ && ar rcs $@ $(patsubst firmware-stub/%.c,$(BUILD)/fw-san/%.o,$(FW_SRCS))
+
 # --- kernel module --------------------------------------------------------
 module:
 	@test -d "$(KDIR)" || { echo "module: no kernel build tree at KDIR=$(KDIR); run 'make setup' or pass KDIR=" >&2; exit 1; }
@@ -114,19 +136,19 @@ qemu:
 $(HARNESS_DIR)/kselftest_harness.h:
 	$(Q)scripts/fetch-sources.sh linux
 
-TEST_CFLAGS = -std=gnu11 $(WARN) -Wno-unused-parameter $(CFLAGS) -I$(HARNESS_DIR) -Ihal/include -Ihal/src -Iuapi -Iinclude $(DRM_CFLAGS)
+TEST_CFLAGS = -std=gnu11 $(WARN) -Wno-unused-parameter $(CFLAGS) -I$(HARNESS_DIR) -Ihal/include -Ihal/src -Iuapi -Iinclude -Ifirmware-stub/include -Ifirmware-stub $(DRM_CFLAGS)
 
-host-tests: $(HOST_TESTS)
-$(BUILD)/tests/host/%: tests/host/%.c $(BUILD)/lib/libapu-san.a $(HARNESS_DIR)/kselftest_harness.h
+host-tests: $(HOST_TESTS) $(BUILD)/firmware-tools/mkfw
+$(BUILD)/tests/host/%: tests/host/%.c $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(HARNESS_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(TEST_CFLAGS) $(SAN) $< -o $@ $(BUILD)/lib/libapu-san.a $(DRM_LIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) $(SAN) $< -o $@ $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(DRM_LIBS)
 
 guest-tests: $(GUEST_TESTS)
 $(BUILD)/tests/guest/%: tests/guest/%.c $(BUILD)/lib/libapu.so $(HARNESS_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu $(DRM_LIBS) -pthread
 
-initramfs: hal tools module guest-tests
+initramfs: hal tools firmware module guest-tests
 	$(Q)KVER=$(KVER) scripts/mkinitramfs.sh
 
 clean:

@@ -16,6 +16,8 @@
  * @drm: the DRM device; its lifetime is the lifetime of this struct
  * @regs: BAR0 register block
  * @hw_version: APU_REG_VERSION, read once at probe
+ * @fw_version: version of the running firmware (APU_REG_FW_VERSION)
+ * @fw_abi: firmware ABI of the device (APU_REG_FW_ABI)
  *
  * Locking: every field is written once during probe, before the DRM device
  * is registered, and only read afterwards, so none needs a lock.
@@ -24,6 +26,8 @@ struct apu_device {
 	struct drm_device drm;
 	void __iomem *regs;
 	u32 hw_version;
+	u32 fw_version;
+	u32 fw_abi;
 };
 
 static inline struct apu_device *to_apu_device(struct drm_device *drm)
@@ -45,6 +49,7 @@ extern const struct drm_driver apu_drm_driver;
 extern struct pci_driver apu_pci_driver;
 
 int apu_device_init(struct apu_device *adev);
+int apu_fw_boot(struct apu_device *adev);
 
 int apu_ioctl_query(struct drm_device *drm, void *data, struct drm_file *file);
 

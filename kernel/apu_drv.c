@@ -43,11 +43,13 @@ const struct drm_driver apu_drm_driver = {
 };
 
 /**
- * apu_device_init() - check the hardware identity and read its version
- * @adev: the device, with @adev->regs mapped
+ * apu_device_init() - check the hardware identity and boot the firmware
+ * @adev: the device, with @adev->regs mapped and DMA set up by the bus
+ *	  front end
  *
- * Return: 0, or -ENODEV when the registers do not belong to an APU this
- * driver supports.
+ * Return: 0; -ENODEV when the registers do not belong to an APU this
+ * driver supports; the error of apu_fw_boot() when the firmware does not
+ * start.
  */
 int apu_device_init(struct apu_device *adev)
 {
@@ -73,7 +75,8 @@ int apu_device_init(struct apu_device *adev)
 
 	drm_info(&adev->drm, "APU hardware %u.%u.%u\n", APU_VERSION_MAJOR(ver),
 		 APU_VERSION_MINOR(ver), APU_VERSION_PATCH(ver));
-	return 0;
+
+	return apu_fw_boot(adev);
 }
 
 static int __init apu_init(void)

@@ -5,6 +5,7 @@
  * Copyright (c) 2026 The apu authors
  */
 
+#include <linux/dma-mapping.h>
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <drm/drm_drv.h>
@@ -36,6 +37,11 @@ static int apu_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (IS_ERR(adev->regs))
 		return dev_err_probe(&pdev->dev, PTR_ERR(adev->regs),
 				     "cannot map BAR0\n");
+
+	pci_set_master(pdev);
+	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
+	if (ret)
+		return dev_err_probe(&pdev->dev, ret, "no usable DMA configuration\n");
 
 	ret = apu_device_init(adev);
 	if (ret)

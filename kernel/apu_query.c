@@ -46,6 +46,8 @@ static int apu_query_device(struct apu_device *adev, struct drm_apu_query *args)
 	struct drm_apu_query_device info = {
 		.hw_id = APU_ID_MAGIC,
 		.hw_version = adev->hw_version,
+		.fw_version = adev->fw_version,
+		.fw_abi = adev->fw_abi,
 	};
 
 	return apu_query_copy(args, &info, sizeof(info),

@@ -68,7 +68,13 @@ sync_file() {
 (cd "$APU_TOP/qemu" && find hw configs -type f) | while read -r f; do
 	sync_file "$APU_TOP/qemu/$f" "$SRC/$f"
 done
-sync_file "$APU_TOP/include/hw/apu_hw.h" "$SRC/include/hw/misc/apu_hw.h"
+for f in "$APU_TOP"/include/hw/*.h "$APU_TOP"/firmware-stub/include/hw/*.h; do
+	sync_file "$f" "$SRC/include/hw/$(basename "$f")"
+done
+# The firmware's device-side logic is plain C, linked into the device.
+for f in "$APU_TOP"/firmware-stub/apu_*.c; do
+	sync_file "$f" "$SRC/hw/misc/$(basename "$f")"
+done
 for f in "$APU_TOP"/tests/qtest/*.c; do
 	sync_file "$f" "$SRC/tests/qtest/$(basename "$f")"
 done
@@ -101,6 +107,6 @@ done
 # 5. Build (incremental).
 apu_log "building QEMU (ninja; log: $Q/build.log)"
 if ! ninja -C "$BLD" -j"$(nproc)" qemu-system-x86_64 tests/qtest/apu-test >"$Q/build.log" 2>&1; then
-	grep -E 'error|FAILED' "$Q/build.log" | head -n 20 >&2
+	grep -E ' error: |^FAILED:|undefined reference' "$Q/build.log" | head -n 20 >&2
 	apu_die "QEMU build failed (full log: $Q/build.log)"
 fi

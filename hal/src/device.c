@@ -79,6 +79,11 @@ int apu_device_open(const char *node, struct apu_device **out)
 	dev->info.hw_major = (qd.hw_version >> 16) & 0xff;
 	dev->info.hw_minor = (qd.hw_version >> 8) & 0xff;
 	dev->info.hw_patch = qd.hw_version & 0xff;
+	dev->info.fw_major = (qd.fw_version >> 16) & 0xff;
+	dev->info.fw_minor = (qd.fw_version >> 8) & 0xff;
+	dev->info.fw_patch = qd.fw_version & 0xff;
+	dev->info.fw_abi_major = qd.fw_abi >> 16;
+	dev->info.fw_abi_minor = qd.fw_abi & 0xffff;
 	strcpy(dev->info.node, node);
 
 	*out = dev;

@@ -31,6 +31,8 @@ static int show(const struct apu_device_entry *e)
 	       (info.hw_id >> 16) & 0xff, info.hw_id >> 24);
 	printf("  hardware version: %u.%u.%u\n", info.hw_major, info.hw_minor,
 	       info.hw_patch);
+	printf("  firmware:         %u.%u.%u (ABI %u.%u)\n", info.fw_major,
+	       info.fw_minor, info.fw_patch, info.fw_abi_major, info.fw_abi_minor);
 	apu_device_close(dev);
 	return 0;
 }

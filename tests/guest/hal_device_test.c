@@ -13,6 +13,7 @@
 #include "kselftest_harness.h"
 #include <apu/apu.h>
 #include <hw/apu_hw.h>
+#include "version.h"
 
 TEST(enumerate_finds_the_device)
 {
@@ -49,6 +50,11 @@ TEST(open_index_reads_identity)
 	EXPECT_EQ(APU_HW_VERSION_MAJOR, (int)info.hw_major);
 	EXPECT_EQ(APU_HW_VERSION_MINOR, (int)info.hw_minor);
 	EXPECT_EQ(APU_HW_VERSION_PATCH, (int)info.hw_patch);
+	EXPECT_EQ(APU_FW_STUB_VERSION_MAJOR, (int)info.fw_major);
+	EXPECT_EQ(APU_FW_STUB_VERSION_MINOR, (int)info.fw_minor);
+	EXPECT_EQ(APU_FW_STUB_VERSION_PATCH, (int)info.fw_patch);
+	EXPECT_EQ(APU_FW_ABI_MAJOR, (int)info.fw_abi_major);
+	EXPECT_EQ(APU_FW_ABI_MINOR, (int)info.fw_abi_minor);
 	EXPECT_LE(0, apu_device_fd(dev));
 	apu_device_close(dev);
 }

@@ -21,6 +21,7 @@
 #include "kselftest_harness.h"
 #include <drm/apu_accel.h>
 #include <hw/apu_hw.h>
+#include "version.h"
 
 static const char *node(void)
 {
@@ -90,6 +91,23 @@ TEST_F(apu, query_device)
 	EXPECT_EQ((uint32_t)APU_ID_MAGIC, d.hw_id);
 	EXPECT_EQ((uint32_t)APU_VERSION(APU_HW_VERSION_MAJOR, APU_HW_VERSION_MINOR,
 					APU_HW_VERSION_PATCH), d.hw_version);
+	EXPECT_EQ((uint32_t)APU_VERSION(APU_FW_STUB_VERSION_MAJOR,
+					APU_FW_STUB_VERSION_MINOR,
+					APU_FW_STUB_VERSION_PATCH), d.fw_version);
+	EXPECT_EQ((uint32_t)APU_FW_ABI(APU_FW_ABI_MAJOR, APU_FW_ABI_MINOR), d.fw_abi);
+}
+
+/* An older userspace that knows only the first version of the block. */
+TEST_F(apu, query_first_version_size)
+{
+	unsigned char buf[16];
+	uint32_t size = 8;
+
+	memset(buf, 0xa5, sizeof(buf));
+	ASSERT_EQ(0, query(self->fd, DRM_APU_QUERY_DEVICE, buf, &size));
+	EXPECT_EQ(8u, size);
+	EXPECT_EQ(0, memcmp(buf, &(uint32_t){ APU_ID_MAGIC }, 4));
+	EXPECT_EQ(0xa5, buf[8]);
 }
 
 TEST_F(apu, query_size_zero_returns_size_only)

@@ -58,6 +58,18 @@ struct drm_apu_query_device {
 	 * minor in bits 15:8, patch in bits 7:0.
 	 */
 	__u32 hw_version;
+
+	/**
+	 * @fw_version: version of the running firmware, encoded as
+	 * @hw_version.
+	 */
+	__u32 fw_version;
+
+	/**
+	 * @fw_abi: firmware ABI of the device: major in bits 31:16, minor in
+	 * bits 15:0.
+	 */
+	__u32 fw_abi;
 };
 
 /**

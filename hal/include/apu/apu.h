@@ -97,6 +97,10 @@ struct apu_device_info {
 	uint32_t hw_id;
 	/** Hardware version. */
 	unsigned int hw_major, hw_minor, hw_patch;
+	/** Version of the firmware the device runs. */
+	unsigned int fw_major, fw_minor, fw_patch;
+	/** Firmware ABI (command formats) of the device. */
+	unsigned int fw_abi_major, fw_abi_minor;
 };
 
 /**
