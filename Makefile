@@ -136,7 +136,8 @@ qemu:
 $(HARNESS_DIR)/kselftest_harness.h:
 	$(Q)scripts/fetch-sources.sh linux
 
-TEST_CFLAGS = -std=gnu11 $(WARN) -Wno-unused-parameter $(CFLAGS) -I$(HARNESS_DIR) -Ihal/include -Ihal/src -Iuapi -Iinclude -Ifirmware-stub/include -Ifirmware-stub $(DRM_CFLAGS)
+# The kselftest harness itself trips -Wunused-parameter and -Wclobbered.
+TEST_CFLAGS = -std=gnu11 $(WARN) -Wno-unused-parameter -Wno-clobbered $(CFLAGS) -I$(HARNESS_DIR) -Ihal/include -Ihal/src -Iuapi -Iinclude -Ifirmware-stub/include -Ifirmware-stub $(DRM_CFLAGS)
 
 host-tests: $(HOST_TESTS) $(BUILD)/firmware-tools/mkfw
 $(BUILD)/tests/host/%: tests/host/%.c $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(HARNESS_DIR)/kselftest_harness.h
@@ -144,9 +145,9 @@ $(BUILD)/tests/host/%: tests/host/%.c $(BUILD)/lib/libapu-san.a $(BUILD)/lib/lib
 	$(Q)$(CC) $(TEST_CFLAGS) $(SAN) $< -o $@ $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(DRM_LIBS)
 
 guest-tests: $(GUEST_TESTS)
-$(BUILD)/tests/guest/%: tests/guest/%.c $(BUILD)/lib/libapu.so $(HARNESS_DIR)/kselftest_harness.h
+$(BUILD)/tests/guest/%: tests/guest/%.c $(BUILD)/lib/libapu.so $(FW_SRCS) $(FW_HDRS) $(HARNESS_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(TEST_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu $(DRM_LIBS) -pthread
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(FW_SRCS) -o $@ -L$(BUILD)/lib -lapu $(DRM_LIBS) -pthread
 
 initramfs: hal tools firmware module guest-tests
 	$(Q)KVER=$(KVER) scripts/mkinitramfs.sh

@@ -2,7 +2,7 @@
  * mkfw: build apu-fw.bin, the APU firmware image.
  *
  *   mkfw [options] OUTPUT
- *     --payload FILE     payload bytes (default: a build note naming the version)
+ *     --payload FILE     payload bytes (default: a note naming the version)
  *     --version M.m.p    firmware version (default: this tree's, version.h)
  *     --abi M.m          firmware ABI (default: the device's, apu_hw.h)
  *     --build-id TEXT    up to 31 characters
@@ -58,8 +58,8 @@ static uint8_t *read_file(const char *path, size_t *size)
     if (!f) {
         return NULL;
     }
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-        fseek(f, 0, SEEK_SET) == 0) {
+    n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) {
         buf = malloc(n ? n : 1);
         if (buf && fread(buf, 1, n, f) != (size_t)n) {
             free(buf);
@@ -149,10 +149,16 @@ int main(int argc, char **argv)
     put_le32(&h.header_crc32, apu_fw_crc32(0, &h, sizeof(h)));
 
     f = fopen(out, "wb");
-    if (!f || fwrite(&h, sizeof(h), 1, f) != 1 ||
-        fwrite(payload, 1, payload_size, f) != payload_size ||
-        fclose(f) != 0) {
-        fprintf(stderr, "mkfw: cannot write %s: %s\n", out, strerror(errno));
+    if (!f) {
+        fprintf(stderr, "mkfw: cannot create %s: %s\n", out, strerror(errno));
+        free(payload);
+        return 1;
+    }
+    i = fwrite(&h, sizeof(h), 1, f) == 1 &&
+        fwrite(payload, 1, payload_size, f) == payload_size;
+    if (fclose(f) != 0 || !i) {
+        fprintf(stderr, "mkfw: cannot write %s\n", out);
+        remove(out);
         free(payload);
         return 1;
     }

@@ -76,7 +76,22 @@ int apu_device_init(struct apu_device *adev)
 	drm_info(&adev->drm, "APU hardware %u.%u.%u\n", APU_VERSION_MAJOR(ver),
 		 APU_VERSION_MINOR(ver), APU_VERSION_PATCH(ver));
 
+	/* Whatever ran before (an earlier driver instance), start clean. */
+	apu_write(adev, APU_REG_RESET, APU_RESET_DEVICE);
+
 	return apu_fw_boot(adev);
+}
+
+/**
+ * apu_device_fini() - quiesce the device when the driver lets it go
+ * @adev: the device; its DRM device is already unplugged
+ *
+ * Stops the firmware, so that nothing runs or reads memory without a
+ * driver.
+ */
+void apu_device_fini(struct apu_device *adev)
+{
+	apu_write(adev, APU_REG_RESET, APU_RESET_DEVICE);
 }
 
 static int __init apu_init(void)

@@ -59,6 +59,7 @@ static void apu_pci_remove(struct pci_dev *pdev)
 	struct apu_device *adev = pci_get_drvdata(pdev);
 
 	drm_dev_unplug(&adev->drm);
+	apu_device_fini(adev);
 }
 
 static const struct pci_device_id apu_pci_ids[] = {

@@ -31,6 +31,8 @@
 #define APU_ID_MAGIC			0x31555041	/* "APU1" in memory order */
 #define APU_REG_VERSION			0x0004	/* RO: hardware version */
 #define APU_REG_SCRATCH			0x0008	/* RW: bus test, reset to 0 */
+#define APU_REG_RESET			0x000c	/* WO: APU_RESET_* */
+#define APU_RESET_DEVICE		0x1	/* whole device to its reset state */
 
 /* APU_REG_VERSION layout: major [23:16], minor [15:8], patch [7:0]. */
 #define APU_VERSION(maj, min, pat)	(((maj) << 16) | ((min) << 8) | (pat))

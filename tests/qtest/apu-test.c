@@ -283,6 +283,44 @@ static void test_fw_boot_good(void)
     apu_stop(&t);
 }
 
+/* APU_REG_RESET stops the firmware and clears the device, as a bus reset. */
+static void test_reset_register(void)
+{
+    uint8_t img[256];
+    size_t n = make_image(img, APU_FW_ABI_MAJOR, APU_FW_ABI_MINOR,
+                          APU_VERSION(1, 0, 0), "reset");
+    ApuTest t;
+
+    apu_start(&t);
+    g_assert_cmpuint(rd(&t, APU_REG_RESET), ==, 0);
+    wr(&t, APU_REG_SCRATCH, 0x1234);
+    g_assert_cmpuint(fw_boot(&t, img, n, n), ==, APU_FW_STATUS_READY);
+    /* Writes without the reset bit do nothing. */
+    wr(&t, APU_REG_RESET, 0xfffffffe);
+    g_assert_cmpuint(rd(&t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_READY);
+    g_assert_cmphex(rd(&t, APU_REG_SCRATCH), ==, 0x1234);
+
+    wr(&t, APU_REG_RESET, APU_RESET_DEVICE);
+    g_assert_cmpuint(rd(&t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
+    g_assert_cmpuint(rd(&t, APU_REG_FW_VERSION), ==, 0);
+    g_assert_cmpuint(rd(&t, APU_REG_FW_SIZE), ==, 0);
+    g_assert_cmpuint(rd(&t, APU_REG_FW_ADDR_LO), ==, 0);
+    g_assert_cmphex(rd(&t, APU_REG_SCRATCH), ==, 0);
+    g_assert_cmphex(rd(&t, APU_REG_ID), ==, APU_ID_MAGIC);
+
+    /* Reset while the boot is pending: the boot never completes. */
+    qtest_memwrite(t.qts, FW_GPA, img, n);
+    wr(&t, APU_REG_FW_ADDR_LO, (uint32_t)FW_GPA);
+    wr(&t, APU_REG_FW_SIZE, n);
+    wr(&t, APU_REG_FW_CTRL, APU_FW_CTRL_BOOT);
+    wr(&t, APU_REG_RESET, APU_RESET_DEVICE);
+    g_assert_cmpuint(rd(&t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
+    g_assert_cmpuint(rd(&t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
+
+    g_assert_cmpuint(fw_boot(&t, img, n, n), ==, APU_FW_STATUS_READY);
+    apu_stop(&t);
+}
+
 typedef struct FwCase {
     const char *name;
     uint32_t error;
@@ -438,5 +476,6 @@ int main(int argc, char **argv)
     qtest_add_func("/apu/fw/boot-good", test_fw_boot_good);
     qtest_add_func("/apu/fw/refusals", test_fw_refusals);
     qtest_add_func("/apu/fw/dma-errors", test_fw_dma_errors);
+    qtest_add_func("/apu/reset-register", test_reset_register);
     return g_test_run();
 }

@@ -104,6 +104,18 @@ static void apu_fw_boot_bh(void *opaque)
     trace_apu_fw_boot_done(s->fw_status, 0);
 }
 
+/* The device's reset state; used by bus reset and by APU_REG_RESET. */
+static void apu_reset(ApuState *s)
+{
+    qemu_bh_cancel(s->fw_bh);
+    s->scratch = 0;
+    s->fw_addr = 0;
+    s->fw_size = 0;
+    s->fw_status = APU_FW_STATUS_OFF;
+    s->fw_error = APU_FW_ERR_NONE;
+    s->fw_version = 0;
+}
+
 static void apu_fw_ctrl(ApuState *s, uint32_t val)
 {
     if (!(val & APU_FW_CTRL_BOOT)) {
@@ -155,6 +167,7 @@ static uint64_t apu_mmio_read(void *opaque, hwaddr addr, unsigned size)
         val = s->fw_size;
         break;
     case APU_REG_FW_CTRL:
+    case APU_REG_RESET:
         val = 0;
         break;
     case APU_REG_FW_STATUS:
@@ -201,6 +214,12 @@ static void apu_mmio_write(void *opaque, hwaddr addr, uint64_t val,
         break;
     case APU_REG_FW_CTRL:
         apu_fw_ctrl(s, val);
+        break;
+    case APU_REG_RESET:
+        if (val & APU_RESET_DEVICE) {
+            trace_apu_reset();
+            apu_reset(s);
+        }
         break;
     case APU_REG_ID:
     case APU_REG_VERSION:
@@ -261,15 +280,7 @@ static void apu_exit(PCIDevice *pdev)
 
 static void apu_reset_hold(Object *obj, ResetType type)
 {
-    ApuState *s = APU_PCI(obj);
-
-    qemu_bh_cancel(s->fw_bh);
-    s->scratch = 0;
-    s->fw_addr = 0;
-    s->fw_size = 0;
-    s->fw_status = APU_FW_STATUS_OFF;
-    s->fw_error = APU_FW_ERR_NONE;
-    s->fw_version = 0;
+    apu_reset(APU_PCI(obj));
 }
 
 static int apu_post_load(void *opaque, int version_id)

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Guest tests of the driver's firmware loading: with a missing or bad
+ * apu/apu-fw.bin the probe fails cleanly with a message naming the reason,
+ * no node appears, the module still unloads, and with the good image back
+ * the device works again.
+ *
+ * Each test unloads apu.ko, installs a variant of the image, loads the
+ * module, checks, and restores the good image and the module. Needs root,
+ * insmod/rmmod/dmesg (busybox) and a writable /lib/firmware.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "hw/apu_hw.h"
+#include "hw/apu_fw.h"
+
+#define FW_PATH "/lib/firmware/" APU_FW_NAME
+#define NODE "/dev/accel/accel0"
+#define MODULE "/lib/modules/apu.ko"
+
+static unsigned char good[APU_FW_MAX_SIZE];
+static size_t good_size;
+
+static int sh(const char *cmd)
+{
+	int st = system(cmd);
+
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int write_file(const char *path, const void *buf, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fwrite(buf, 1, n, f) == n;
+	return fclose(f) == 0 && ok ? 0 : -EIO;
+}
+
+static int node_appears(int tenths)
+{
+	while (tenths-- > 0) {
+		if (access(NODE, F_OK) == 0)
+			return 1;
+		usleep(100000);
+	}
+	return access(NODE, F_OK) == 0;
+}
+
+/* Does the kernel log since the last clear contain @text? */
+static int dmesg_has(const char *text)
+{
+	char line[512];
+	FILE *p = popen("dmesg", "r");
+	int found = 0;
+
+	if (!p)
+		return 0;
+	while (fgets(line, sizeof(line), p))
+		if (strstr(line, text))
+			found = 1;
+	pclose(p);
+	return found;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+	p[2] = v >> 16;
+	p[3] = v >> 24;
+}
+
+static void reseal(unsigned char *img)
+{
+	size_t off = offsetof(struct apu_fw_header, header_crc32);
+
+	put32(img + off, 0);
+	put32(img + off, apu_fw_crc32(0, img, APU_FW_HEADER_SIZE));
+}
+
+FIXTURE(fw)
+{
+	unsigned char *img;
+	size_t size;
+};
+
+FIXTURE_SETUP(fw)
+{
+	FILE *f;
+
+	if (!good_size) {
+		f = fopen(FW_PATH, "rb");
+		ASSERT_NE(NULL, f) TH_LOG("no %s", FW_PATH);
+		good_size = fread(good, 1, sizeof(good), f);
+		fclose(f);
+		ASSERT_LT((size_t)APU_FW_HEADER_SIZE, good_size);
+	}
+	self->img = malloc(good_size);
+	ASSERT_NE(NULL, self->img);
+	memcpy(self->img, good, good_size);
+	self->size = good_size;
+	ASSERT_EQ(0, sh("rmmod apu")) TH_LOG("apu.ko busy or not loaded");
+	ASSERT_EQ(0, access(NODE, F_OK) == 0);
+	sh("dmesg -c >/dev/null");
+}
+
+FIXTURE_TEARDOWN(fw)
+{
+	int fd;
+
+	free(self->img);
+	sh("rmmod apu 2>/dev/null");
+	EXPECT_EQ(0, write_file(FW_PATH, good, good_size));
+	sh("dmesg -c >/dev/null");
+	EXPECT_EQ(0, sh("insmod " MODULE));
+	EXPECT_TRUE(node_appears(50));
+	fd = open(NODE, O_RDWR);
+	EXPECT_LE(0, fd);
+	close(fd);
+	EXPECT_TRUE(dmesg_has("firmware 0.1.0 running"));
+}
+
+/* Install @size bytes of self->img, load the module, expect no device. */
+static void load_expect_refusal(struct __test_metadata *_metadata,
+				FIXTURE_DATA(fw) *self, const char *message)
+{
+	ASSERT_EQ(0, write_file(FW_PATH, self->img, self->size));
+	/* The module loads; only the probe fails. */
+	ASSERT_EQ(0, sh("insmod " MODULE));
+	EXPECT_FALSE(node_appears(5));
+	EXPECT_TRUE(dmesg_has(message)) TH_LOG("no \"%s\" in the kernel log", message);
+	EXPECT_EQ(0, sh("rmmod apu"));
+}
+
+TEST_F(fw, good_image_boots)
+{
+	ASSERT_EQ(0, write_file(FW_PATH, self->img, self->size));
+	ASSERT_EQ(0, sh("insmod " MODULE));
+	EXPECT_TRUE(node_appears(50));
+	EXPECT_TRUE(dmesg_has("firmware 0.1.0 running (ABI 1.0)"));
+}
+
+TEST_F(fw, missing_image)
+{
+	ASSERT_EQ(0, unlink(FW_PATH));
+	ASSERT_EQ(0, sh("insmod " MODULE));
+	EXPECT_FALSE(node_appears(5));
+	EXPECT_TRUE(dmesg_has("cannot load firmware apu/apu-fw.bin: -2"));
+	EXPECT_EQ(0, sh("rmmod apu"));
+}
+
+TEST_F(fw, not_an_image)
+{
+	memcpy(self->img, "\x7f" "ELF", 4);
+	load_expect_refusal(_metadata, self, "is not an APU firmware image");
+}
+
+TEST_F(fw, empty_file)
+{
+	self->size = 0;
+	/* The firmware loader itself refuses an empty file. */
+	load_expect_refusal(_metadata, self, "cannot load firmware apu/apu-fw.bin: -22");
+}
+
+TEST_F(fw, truncated)
+{
+	self->size -= 1;
+	load_expect_refusal(_metadata, self, "truncated or too large");
+}
+
+TEST_F(fw, bad_payload_crc)
+{
+	self->img[self->size - 1] ^= 0x01;
+	load_expect_refusal(_metadata, self,
+			    "the device refused firmware apu/apu-fw.bin: payload CRC mismatch (4)");
+}
+
+TEST_F(fw, bad_header_crc)
+{
+	self->img[offsetof(struct apu_fw_header, build_id)] ^= 0x01;
+	load_expect_refusal(_metadata, self,
+			    "the device refused firmware apu/apu-fw.bin: bad header");
+}
+
+TEST_F(fw, unsupported_abi)
+{
+	self->img[offsetof(struct apu_fw_header, abi_major)] = APU_FW_ABI_MAJOR + 1;
+	reseal(self->img);
+	load_expect_refusal(_metadata, self, "has firmware ABI 2.0");
+}
+
+TEST_F(fw, newer_abi_minor)
+{
+	self->img[offsetof(struct apu_fw_header, abi_minor)] = APU_FW_ABI_MINOR + 1;
+	reseal(self->img);
+	load_expect_refusal(_metadata, self, "has firmware ABI 1.1");
+}
+
+/* Load and unload with the good image, many times. */
+TEST_F(fw, load_unload_cycles)
+{
+	int i;
+
+	ASSERT_EQ(0, write_file(FW_PATH, self->img, self->size));
+	for (i = 0; i < 10; i++) {
+		ASSERT_EQ(0, sh("insmod " MODULE));
+		ASSERT_TRUE(node_appears(50));
+		ASSERT_EQ(0, sh("rmmod apu"));
+	}
+}
+
+TEST_HARNESS_MAIN
