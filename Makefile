@@ -112,7 +112,7 @@ firmware: $(BUILD)/firmware/apu/apu-fw.bin
 
 $(BUILD)/firmware-tools/mkfw: firmware-stub/mkfw.c $(FW_SRCS) $(FW_HDRS)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(FW_CFLAGS) firmware-stub/mkfw.c $(FW_SRCS) -o $@
+	$(Q)$(CC) $(FW_CFLAGS) firmware-stub/mkfw.c $(FW_SRCS) -o $@ -lm
 
 $(BUILD)/firmware/apu/apu-fw.bin: $(BUILD)/firmware-tools/mkfw
 	@mkdir -p $(@D)
@@ -140,14 +140,19 @@ $(HARNESS_DIR)/kselftest_harness.h:
 TEST_CFLAGS = -std=gnu11 $(WARN) -Wno-unused-parameter -Wno-clobbered $(CFLAGS) -I$(HARNESS_DIR) -Ihal/include -Ihal/src -Iuapi -Iinclude -Ifirmware-stub/include -Ifirmware-stub $(DRM_CFLAGS)
 
 host-tests: $(HOST_TESTS) $(BUILD)/firmware-tools/mkfw
-$(BUILD)/tests/host/%: tests/host/%.c $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(HARNESS_DIR)/kselftest_harness.h
+# An independent oracle for the requantization arithmetic: gemmlowp (C++).
+$(BUILD)/tests/host/oracle.o: tests/host/oracle/gemmlowp_oracle.cc
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(TEST_CFLAGS) $(SAN) $< -o $@ $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(DRM_LIBS)
+	$(Q)$(CXX) -std=c++14 $(WARN) $(CFLAGS) $(SAN) -c $< -o $@
+
+$(BUILD)/tests/host/%: tests/host/%.c $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(BUILD)/tests/host/oracle.o $(HARNESS_DIR)/kselftest_harness.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TEST_CFLAGS) $(SAN) $< -o $@ $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(BUILD)/tests/host/oracle.o $(DRM_LIBS) -lm -lstdc++
 
 guest-tests: $(GUEST_TESTS)
 $(BUILD)/tests/guest/%: tests/guest/%.c $(BUILD)/lib/libapu.so $(FW_SRCS) $(FW_HDRS) $(HARNESS_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(TEST_CFLAGS) $< $(FW_SRCS) -o $@ -L$(BUILD)/lib -lapu $(DRM_LIBS) -pthread
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(FW_SRCS) -o $@ -L$(BUILD)/lib -lapu $(DRM_LIBS) -pthread -lm
 
 initramfs: hal tools firmware module guest-tests
 	$(Q)KVER=$(KVER) scripts/mkinitramfs.sh

@@ -1,5 +1,8 @@
 /*
- * Device-side firmware logic: image checks (apu_fw_image.c).
+ * The APU firmware, as run by the device model (see docs/firmware.md):
+ * image checks, requantization arithmetic, the int8 ops, the device MMU and
+ * the command processor. Plain C with no QEMU dependency; the hardware is
+ * reached through ApuHwOps, so the host tests can mock it.
  *
  * Copyright (c) 2026 The apu authors
  *
@@ -8,10 +11,14 @@
 #ifndef APU_FW_H
 #define APU_FW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "hw/apu_fw_image.h"
+#include "hw/apu_cmd.h"
+
+/* ---- firmware image (apu_fw_image.c) ---------------------------------- */
 
 /* CRC-32 (IEEE 802.3, reflected, as zlib's crc32()): pass 0 to start. */
 uint32_t apu_fw_crc32(uint32_t crc, const void *buf, size_t len);
@@ -23,5 +30,121 @@ uint32_t apu_fw_crc32(uint32_t crc, const void *buf, size_t len);
  */
 uint32_t apu_fw_image_check(const void *image, size_t size, uint32_t dev_abi,
                             uint32_t *version);
+
+/* ---- requantization (apu_quant.c), TFLite reference semantics --------- */
+
+int32_t apu_srdhm(int32_t a, int32_t b);
+int32_t apu_rdbpot(int32_t x, int exponent);
+/* MultiplyByQuantizedMultiplier, "double rounding"; shift in [-31, 30]. */
+int32_t apu_mbqm(int32_t acc, int32_t mult, int shift);
+/* One rounding step: (acc * mult + 2^(t-1)) >> t, t = 31 - shift. */
+int32_t apu_mbqm_single(int32_t acc, int32_t mult, int shift);
+/* QuantizeMultiplier: a real scale to (mult, shift). */
+void apu_quantize_multiplier(double scale, int32_t *mult, int *shift);
+
+/* ---- ops on host buffers (apu_ops.c) ----------------------------------- */
+
+typedef struct ApuConvParams {
+    int in_h, in_w, in_c, out_h, out_w, out_c;
+    int k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
+    int groups;
+    int in_zp, out_zp, act_min, act_max;
+    bool single_rounding;
+} ApuConvParams;
+
+typedef struct ApuAddParams {
+    uint32_t count;
+    int left_shift;
+    int32_t in1_offset, in1_mult, in1_shift;
+    int32_t in2_offset, in2_mult, in2_shift;
+    int32_t out_mult, out_shift, out_zp;
+    int act_min, act_max;
+} ApuAddParams;
+
+typedef struct ApuPoolParams {
+    int in_h, in_w, channels, out_h, out_w;
+    int k_h, k_w, stride_h, stride_w, pad_top, pad_left;
+    int act_min, act_max;
+} ApuPoolParams;
+
+/* Validation: 0, or APU_STATUS_BAD_PARAMS / APU_STATUS_TOO_LARGE. */
+uint32_t apu_conv_check(const ApuConvParams *p);
+uint32_t apu_add_check(const ApuAddParams *p);
+uint32_t apu_pool_check(const ApuPoolParams *p);
+
+/* Element counts of a checked convolution's tensors, and its MACs. */
+uint64_t apu_conv_in_size(const ApuConvParams *p);
+uint64_t apu_conv_weights_size(const ApuConvParams *p);
+uint64_t apu_conv_out_size(const ApuConvParams *p);
+uint64_t apu_conv_macs(const ApuConvParams *p);
+
+/* @bias may be NULL. All pointers are to host memory. */
+void apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
+                const int32_t *bias, const int32_t *mult,
+                const int32_t *shift, int8_t *out);
+void apu_add(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,
+             int8_t *out);
+void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out);
+
+/* ---- hardware access, MMU and command processor (apu_cp.c) ------------- */
+
+typedef struct ApuHwOps {
+    /* Bus (DMA) access; return 0, or -1 when the address does not decode. */
+    int (*dma_read)(void *opaque, uint64_t addr, void *buf, uint64_t len);
+    int (*dma_write)(void *opaque, uint64_t addr, const void *buf,
+                     uint64_t len);
+} ApuHwOps;
+
+typedef struct ApuMmu {
+    const ApuHwOps *ops;
+    void *opaque;
+    uint64_t ctx_base;      /* bus address of the context table */
+    uint32_t ctx_count;     /* entries in it; 0 = MMU not set up */
+} ApuMmu;
+
+typedef struct ApuFault {
+    uint64_t addr;          /* faulting VA */
+    uint32_t flags;         /* APU_FAULT_* */
+    uint32_t status;        /* APU_STATUS_MMU_FAULT or _BAD_CONTEXT */
+} ApuFault;
+
+/* Translate one VA; 0, or -1 with *@fault filled in. */
+int apu_mmu_translate(const ApuMmu *mmu, uint16_t asid, uint64_t va,
+                      bool write, uint64_t *pa, ApuFault *fault);
+/* Copy through the MMU, page by page; 0, or -1 with *@fault filled in. */
+int apu_mmu_read(const ApuMmu *mmu, uint16_t asid, uint64_t va, void *buf,
+                 uint64_t len, ApuFault *fault);
+int apu_mmu_write(const ApuMmu *mmu, uint16_t asid, uint64_t va,
+                  const void *buf, uint64_t len, ApuFault *fault);
+
+/* What the timing model needs of a core. */
+typedef struct ApuCoreModel {
+    uint32_t macs_per_cycle;
+    uint32_t bytes_per_cycle;
+    uint32_t op_overhead_cycles;
+} ApuCoreModel;
+
+typedef struct ApuJobResult {
+    uint32_t status;        /* APU_STATUS_* */
+    uint32_t op_index;
+    uint64_t fault_addr;
+    uint32_t fault_flags;
+    uint64_t cycles, macs, bytes_read, bytes_written;
+} ApuJobResult;
+
+/* Largest tensor or command buffer the device handles, in bytes. */
+#define APU_FW_MAX_TENSOR       (64u << 20)
+/* Most multiply-accumulates one op may ask for. */
+#define APU_FW_MAX_OP_MACS      (1ull << 32)
+
+/*
+ * Run the job whose command buffer is at @cmdbuf (@size bytes) in @asid.
+ * @abort, if not NULL, is polled before each op; when it returns true
+ * the job ends with APU_STATUS_ABORTED.
+ */
+void apu_cp_run_job(const ApuMmu *mmu, const ApuCoreModel *core,
+                    uint16_t asid, uint64_t cmdbuf, uint32_t size,
+                    bool (*abort)(void *opaque), void *abort_opaque,
+                    ApuJobResult *res);
 
 #endif /* APU_FW_H */

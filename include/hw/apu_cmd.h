@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * apu_cmd.h - APU command buffers and ring entries (firmware ABI 1.0).
+ *
+ * Shared by the firmware's command processor (firmware-stub/apu_cp.c, run
+ * by the QEMU device), the driver (rings, completion records) and libapu
+ * (command buffers). Documented in docs/hw.md. Everything is little endian;
+ * signed fields are two's complement.
+ */
+#ifndef APU_CMD_H
+#define APU_CMD_H
+
+#include <linux/types.h>
+
+/*
+ * Device MMU. Every device access is translated: rings and completion
+ * records in address space 0 (the driver's own), command buffers and
+ * tensors in the address space of the job. Virtual addresses have 39 bits;
+ * three levels of 512 64-bit entries map 4 KiB pages.
+ */
+#define APU_MMU_VA_BITS			39
+#define APU_MMU_PAGE_SHIFT		12
+#define APU_MMU_PAGE_SIZE		0x1000ULL	/* 1 << APU_MMU_PAGE_SHIFT */
+#define APU_MMU_LEVELS			3
+#define APU_MMU_LEVEL_BITS		9
+#define APU_PTE_VALID			0x1ULL
+#define APU_PTE_WRITE			0x2ULL	/* device may write */
+#define APU_PTE_ADDR_MASK		0x000ffffffffff000ULL
+
+/* Context table entry: address space n is entry n of MMU_CTX_BASE. */
+struct apu_mmu_ctx {
+	__le64 root;		/* L0 table bus address | APU_CTX_VALID */
+	__le64 reserved;	/* must be zero */
+};
+
+#define APU_CTX_VALID			0x1ULL
+#define APU_CTX_ROOT_MASK		0x000ffffffffff000ULL
+
+/* Ring entry: one job. The ring is an array of these in address space 0. */
+struct apu_ring_entry {
+	__le64 cmdbuf;		/* VA of the command buffer in @asid */
+	__le32 cmdbuf_size;	/* bytes */
+	__le16 asid;		/* address space of the job */
+	__le16 flags;		/* APU_RING_F_* */
+	__le64 seqno;		/* written to APU_CORE_COMPLETED_SEQ when done */
+	__le64 completion;	/* VA in address space 0 of a struct apu_completion */
+	__le64 reserved[4];	/* must be zero */
+};
+
+#define APU_RING_F_IRQ			0x1	/* interrupt on completion */
+
+/* Written by the device when a job ends, at the ring entry's @completion. */
+struct apu_completion {
+	__le64 seqno;
+	__le32 status;		/* APU_STATUS_* */
+	__le32 op_index;	/* the op that failed, or the op count */
+	__le64 fault_addr;	/* faulting VA for APU_STATUS_MMU_FAULT */
+	__le64 cycles;		/* modeled core cycles */
+	__le64 macs;		/* multiply-accumulates done */
+	__le64 bytes_read;	/* tensor and command bytes read */
+	__le64 bytes_written;	/* tensor bytes written */
+	__le32 fault_flags;	/* APU_FAULT_* for APU_STATUS_MMU_FAULT */
+	__le32 reserved;
+};
+
+/* Job status. */
+#define APU_STATUS_OK			0
+#define APU_STATUS_BAD_CMDBUF		1	/* header, size or op count wrong */
+#define APU_STATUS_BAD_OP		2	/* unknown opcode or flags */
+#define APU_STATUS_BAD_PARAMS		3	/* shape or parameters invalid */
+#define APU_STATUS_MMU_FAULT		4	/* see fault_addr, fault_flags */
+#define APU_STATUS_BAD_CONTEXT		5	/* asid invalid or not set up */
+#define APU_STATUS_INJECTED		6	/* failed by fault injection */
+#define APU_STATUS_ABORTED		7	/* core reset while running */
+#define APU_STATUS_TOO_LARGE		8	/* over the device's limits */
+
+/* MMU fault kinds (fault_flags). */
+#define APU_FAULT_WRITE			0x1	/* the access was a write */
+#define APU_FAULT_NOT_PRESENT		0x2	/* no valid mapping */
+#define APU_FAULT_READ_ONLY		0x4	/* write to a read-only page */
+#define APU_FAULT_RANGE			0x8	/* VA beyond APU_MMU_VA_BITS */
+#define APU_FAULT_BUS			0x10	/* table or page unreadable */
+#define APU_FAULT_INJECTED		0x20	/* spurious, by fault injection */
+
+/* Command buffer: a header, then num_ops ops of APU_OP_SIZE bytes. */
+#define APU_CMD_MAGIC			0x43555041	/* "APUC" in memory order */
+#define APU_CMD_VERSION			1
+#define APU_CMD_MAX_OPS			1024
+#define APU_OP_SIZE			128
+
+struct apu_cmd_header {
+	__le32 magic;
+	__le16 version;
+	__le16 num_ops;
+	__le32 flags;		/* must be zero */
+	__le32 reserved;
+};
+
+/* Opcodes. */
+#define APU_OP_CONV2D			1
+#define APU_OP_ADD			2
+#define APU_OP_AVGPOOL			3
+
+/* Op flags. */
+#define APU_OPF_SINGLE_ROUNDING		0x1	/* conv: one rounding step */
+
+/*
+ * 2-D convolution, NHWC int8, batch 1, TFLite semantics. Weights int8:
+ * [out_c][k_h][k_w][in_c / groups], except depthwise (groups == in_c):
+ * [k_h][k_w][out_c], out channel oc = ic * (out_c / in_c) + m. Bias int32
+ * [out_c] (bias 0 = none); mult and shift int32 [out_c]. Fully connected is
+ * a 1x1 convolution of a 1x1xC input.
+ */
+struct apu_op_conv2d {
+	__le16 opcode;
+	__le16 flags;
+	__le16 in_h, in_w, in_c;
+	__le16 out_h, out_w, out_c;
+	__le16 k_h, k_w;
+	__le16 stride_h, stride_w;
+	__le16 dil_h, dil_w;
+	__le16 pad_top, pad_left;
+	__le16 groups;
+	__le16 reserved0;
+	__le32 in_zp, out_zp;
+	__le32 act_min, act_max;
+	__le32 reserved1;
+	__le64 input, weights, bias, mult, shift, output;
+	__le64 reserved[3];
+};
+
+/*
+ * Requantized elementwise add (TFLite int8 ADD): for each of @count
+ * elements, x_i = (in_i + in_offset_i) << left_shift, scaled by
+ * (mult_i, shift_i); the sum is scaled by (out_mult, out_shift), offset by
+ * out_zp and clamped.
+ */
+struct apu_op_add {
+	__le16 opcode;
+	__le16 flags;
+	__le32 count;
+	__le32 left_shift;
+	__le32 in1_offset, in1_mult, in1_shift;
+	__le32 in2_offset, in2_mult, in2_shift;
+	__le32 out_mult, out_shift, out_zp;
+	__le32 act_min, act_max;
+	__le64 input1, input2, output;
+	__le64 reserved[6];
+};
+
+/*
+ * Average pooling, NHWC int8 (TFLite int8 AVERAGE_POOL_2D): the mean of
+ * the window's taps that lie inside the input, rounded half away from zero,
+ * clamped. Same quantization in and out.
+ */
+struct apu_op_avgpool {
+	__le16 opcode;
+	__le16 flags;
+	__le16 in_h, in_w, channels;
+	__le16 out_h, out_w;
+	__le16 k_h, k_w;
+	__le16 stride_h, stride_w;
+	__le16 pad_top, pad_left;
+	__le16 reserved0;
+	__le32 act_min, act_max;
+	__le32 reserved1;
+	__le64 input, output;
+	__le64 reserved[9];
+};
+
+#endif /* APU_CMD_H */

@@ -1,0 +1,571 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Host tests of the firmware's device MMU and command processor
+ * (firmware-stub/apu_cp.c) over a mock bus: a flat array standing for
+ * guest memory. Page tables, command buffers and tensors are built in it
+ * the way the driver and libapu will build them.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "hw/apu_fw.h"
+
+#define BUS_SIZE (32u << 20)
+
+struct bus {
+	uint8_t *mem;
+	uint64_t next;		/* bump allocator for pages */
+	uint64_t ctx_table;
+	uint64_t writes;
+};
+
+static int bus_read(void *opaque, uint64_t addr, void *buf, uint64_t len)
+{
+	struct bus *b = opaque;
+
+	if (addr >= BUS_SIZE || len > BUS_SIZE - addr)
+		return -1;
+	memcpy(buf, b->mem + addr, len);
+	return 0;
+}
+
+static int bus_write(void *opaque, uint64_t addr, const void *buf, uint64_t len)
+{
+	struct bus *b = opaque;
+
+	if (addr >= BUS_SIZE || len > BUS_SIZE - addr)
+		return -1;
+	memcpy(b->mem + addr, buf, len);
+	b->writes++;
+	return 0;
+}
+
+static const ApuHwOps bus_ops = { bus_read, bus_write };
+
+static uint64_t page_alloc(struct bus *b)
+{
+	uint64_t p = b->next;
+
+	b->next += APU_MMU_PAGE_SIZE;
+	memset(b->mem + p, 0, APU_MMU_PAGE_SIZE);
+	return p;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void ctx_set(struct bus *b, int asid, uint64_t root)
+{
+	put64(b->mem + b->ctx_table + asid * 16, root | APU_CTX_VALID);
+}
+
+/* Map one page at @va in the context whose root table is @root. */
+static void map_page(struct bus *b, uint64_t root, uint64_t va, uint64_t pa, int writable)
+{
+	uint64_t table = root;
+
+	for (int level = 0; level < APU_MMU_LEVELS; level++) {
+		int sh = APU_MMU_PAGE_SHIFT + APU_MMU_LEVEL_BITS * (APU_MMU_LEVELS - 1 - level);
+		uint8_t *e = b->mem + table + ((va >> sh) & 511) * 8;
+
+		if (level == APU_MMU_LEVELS - 1) {
+			put64(e, pa | APU_PTE_VALID | (writable ? APU_PTE_WRITE : 0));
+			return;
+		}
+		if (!(get64(e) & APU_PTE_VALID))
+			put64(e, page_alloc(b) | APU_PTE_VALID);
+		table = get64(e) & APU_PTE_ADDR_MASK;
+	}
+}
+
+/*
+ * Back [va, va + len) with fresh pages, every other one skipped so that
+ * physically the buffer is scattered.
+ */
+static void map_range(struct bus *b, uint64_t root, uint64_t va, uint64_t len, int writable)
+{
+	uint64_t end = va + len;
+
+	for (va &= ~(APU_MMU_PAGE_SIZE - 1); va < end; va += APU_MMU_PAGE_SIZE) {
+		page_alloc(b);	/* a hole */
+		map_page(b, root, va, page_alloc(b), writable);
+	}
+}
+
+FIXTURE(cp)
+{
+	struct bus bus;
+	ApuMmu mmu;
+	uint64_t root[4];
+	ApuCoreModel core;
+};
+
+FIXTURE_SETUP(cp)
+{
+	self->bus.mem = calloc(1, BUS_SIZE);
+	ASSERT_NE(NULL, self->bus.mem);
+	self->bus.next = APU_MMU_PAGE_SIZE;	/* page 0 stays unused */
+	self->bus.ctx_table = page_alloc(&self->bus);
+	for (int i = 1; i < 4; i++) {
+		self->root[i] = page_alloc(&self->bus);
+		ctx_set(&self->bus, i, self->root[i]);
+	}
+	self->mmu = (ApuMmu){ &bus_ops, &self->bus, self->bus.ctx_table, 8 };
+	self->core = (ApuCoreModel){ 256, 32, 100 };
+}
+
+FIXTURE_TEARDOWN(cp)
+{
+	free(self->bus.mem);
+}
+
+static uint64_t va_to_pa(FIXTURE_DATA(cp) *self, int asid, uint64_t va)
+{
+	ApuFault f;
+	uint64_t pa = ~0ull;
+
+	apu_mmu_translate(&self->mmu, asid, va, false, &pa, &f);
+	return pa;
+}
+
+/*
+ * Write @len bytes at @va of @asid (already mapped) from the test side, as
+ * the CPU would: read-only device mappings do not stop it.
+ */
+static void poke(FIXTURE_DATA(cp) *self, int asid, uint64_t va, const void *src, uint64_t len)
+{
+	const uint8_t *p = src;
+
+	while (len) {
+		uint64_t pa = va_to_pa(self, asid, va);
+		uint64_t n = APU_MMU_PAGE_SIZE - (va & (APU_MMU_PAGE_SIZE - 1));
+
+		if (pa == ~0ull) {
+			fprintf(stderr, "poke: %llx not mapped\n", (unsigned long long)va);
+			abort();
+		}
+		n = n < len ? n : len;
+		memcpy(self->bus.mem + pa, p, n);
+		p += n;
+		va += n;
+		len -= n;
+	}
+}
+
+static void peek(FIXTURE_DATA(cp) *self, int asid, uint64_t va, void *dst, uint64_t len)
+{
+	ApuFault f;
+
+	if (apu_mmu_read(&self->mmu, asid, va, dst, len, &f)) {
+		fprintf(stderr, "peek asid %d va %llx: fault at %llx flags %x\n", asid,
+			(unsigned long long)va, (unsigned long long)f.addr, f.flags);
+		abort();
+	}
+}
+
+TEST_F(cp, translate_and_faults)
+{
+	uint64_t pa;
+	ApuFault f;
+
+	map_page(&self->bus, self->root[1], 0x5000, 0x123000, 1);
+	map_page(&self->bus, self->root[1], 0x7fff000, 0x124000, 0);
+	ASSERT_EQ(0, apu_mmu_translate(&self->mmu, 1, 0x5abc, true, &pa, &f));
+	EXPECT_EQ(0x123abcull, pa);
+	ASSERT_EQ(0, apu_mmu_translate(&self->mmu, 1, 0x7fff010, false, &pa, &f));
+	EXPECT_EQ(0x124010ull, pa);
+
+	EXPECT_EQ(-1, apu_mmu_translate(&self->mmu, 1, 0x6000, false, &pa, &f));
+	EXPECT_EQ(APU_STATUS_MMU_FAULT, (int)f.status);
+	EXPECT_EQ(0x6000ull, f.addr);
+	EXPECT_EQ(APU_FAULT_NOT_PRESENT, (int)f.flags);
+
+	EXPECT_EQ(-1, apu_mmu_translate(&self->mmu, 1, 0x7fff008, true, &pa, &f));
+	EXPECT_EQ(APU_FAULT_READ_ONLY | APU_FAULT_WRITE, (int)f.flags);
+	EXPECT_EQ(0x7fff008ull, f.addr);
+
+	/* The same VA in another context is not mapped. */
+	EXPECT_EQ(-1, apu_mmu_translate(&self->mmu, 2, 0x5abc, false, &pa, &f));
+	EXPECT_EQ(APU_FAULT_NOT_PRESENT, (int)f.flags);
+
+	EXPECT_EQ(-1, apu_mmu_translate(&self->mmu, 1, 1ull << 39, false, &pa, &f));
+	EXPECT_EQ(APU_FAULT_RANGE, (int)f.flags);
+
+	/* Context 0 has no valid entry; 8 is past the table. */
+	EXPECT_EQ(-1, apu_mmu_translate(&self->mmu, 0, 0x5000, false, &pa, &f));
+	EXPECT_EQ(APU_STATUS_BAD_CONTEXT, (int)f.status);
+	EXPECT_EQ(-1, apu_mmu_translate(&self->mmu, 8, 0x5000, false, &pa, &f));
+	EXPECT_EQ(APU_STATUS_BAD_CONTEXT, (int)f.status);
+	/* A reserved bit in the context entry. */
+	put64(self->bus.mem + self->bus.ctx_table + 3 * 16 + 8, 1);
+	EXPECT_EQ(-1, apu_mmu_translate(&self->mmu, 3, 0x5000, false, &pa, &f));
+	EXPECT_EQ(APU_STATUS_BAD_CONTEXT, (int)f.status);
+
+	/* A table pointer that does not decode on the bus. */
+	put64(self->bus.mem + self->root[2], (64ull << 30) | APU_PTE_VALID);
+	EXPECT_EQ(-1, apu_mmu_translate(&self->mmu, 2, 0x1000, false, &pa, &f));
+	EXPECT_EQ(APU_FAULT_BUS, (int)f.flags);
+}
+
+TEST_F(cp, copies_across_scattered_pages)
+{
+	uint8_t src[3 * 4096 + 100], dst[sizeof(src) + 4096];
+	ApuFault f;
+
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 7 + 3);
+	map_range(&self->bus, self->root[1], 0x10f00, sizeof(src), 1);
+	ASSERT_EQ(0, apu_mmu_write(&self->mmu, 1, 0x10f00, src, sizeof(src), &f));
+	ASSERT_EQ(0, apu_mmu_read(&self->mmu, 1, 0x10f00, dst, sizeof(src), &f));
+	EXPECT_EQ(0, memcmp(src, dst, sizeof(src)));
+	/* Reading on past the mapping faults, at the first unmapped page. */
+	EXPECT_EQ(-1, apu_mmu_read(&self->mmu, 1, 0x10f00, dst, sizeof(dst), &f));
+	EXPECT_EQ(0x14000ull, f.addr);
+}
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+struct cmd {
+	uint8_t buf[16 + 8 * APU_OP_SIZE];
+	int n;
+};
+
+static void cmd_init(struct cmd *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->buf[0] = 'A'; c->buf[1] = 'P'; c->buf[2] = 'U'; c->buf[3] = 'C';
+	c->buf[4] = APU_CMD_VERSION;
+}
+
+static uint8_t *cmd_op(struct cmd *c)
+{
+	uint8_t *op = c->buf + 16 + c->n * APU_OP_SIZE;
+
+	c->n++;
+	c->buf[6] = (uint8_t)c->n;
+	return op;
+}
+
+static uint32_t cmd_size(const struct cmd *c)
+{
+	return 16 + c->n * APU_OP_SIZE;
+}
+
+static void st16(void *p, int v) { uint8_t *b = p; b[0] = v; b[1] = v >> 8; }
+static void st32(void *p, int64_t v) { for (int i = 0; i < 4; i++) ((uint8_t *)p)[i] = v >> (8 * i); }
+
+/* Layout of the test's conv in context 1. */
+#define VA_CMD	0x100000ull
+#define VA_IN	0x200000ull
+#define VA_W	0x300000ull
+#define VA_BIAS	0x380000ull
+#define VA_MULT	0x390000ull
+#define VA_SHIFT 0x3a0000ull
+#define VA_OUT	0x400000ull
+#define VA_OUT2	0x500000ull
+#define VA_POOL	0x600000ull
+
+static const ApuConvParams conv = {
+	20, 20, 24, 10, 10, 40, 3, 3, 2, 2, 1, 1, 0, 0, 1, -3, 5, -128, 127, false
+};
+
+static void conv_op(uint8_t *op, const ApuConvParams *p, uint64_t in, uint64_t out)
+{
+	struct apu_op_conv2d *c = (void *)op;
+
+	memset(op, 0, APU_OP_SIZE);
+	st16(&c->opcode, APU_OP_CONV2D);
+	st16(&c->in_h, p->in_h); st16(&c->in_w, p->in_w); st16(&c->in_c, p->in_c);
+	st16(&c->out_h, p->out_h); st16(&c->out_w, p->out_w); st16(&c->out_c, p->out_c);
+	st16(&c->k_h, p->k_h); st16(&c->k_w, p->k_w);
+	st16(&c->stride_h, p->stride_h); st16(&c->stride_w, p->stride_w);
+	st16(&c->dil_h, p->dil_h); st16(&c->dil_w, p->dil_w);
+	st16(&c->pad_top, p->pad_top); st16(&c->pad_left, p->pad_left);
+	st16(&c->groups, p->groups);
+	st32(&c->in_zp, p->in_zp); st32(&c->out_zp, p->out_zp);
+	st32(&c->act_min, p->act_min); st32(&c->act_max, p->act_max);
+	put64((uint8_t *)&c->input, in);
+	put64((uint8_t *)&c->weights, VA_W);
+	put64((uint8_t *)&c->bias, VA_BIAS);
+	put64((uint8_t *)&c->mult, VA_MULT);
+	put64((uint8_t *)&c->shift, VA_SHIFT);
+	put64((uint8_t *)&c->output, out);
+}
+
+struct data {
+	int8_t in[20 * 20 * 24], w[40 * 3 * 3 * 24], out[10 * 10 * 40];
+	int32_t bias[40], mult[40], shift[40];
+};
+
+/* Map and fill the tensors of the test conv in @asid; the expected output. */
+static void setup_conv(FIXTURE_DATA(cp) *self, int asid, struct data *d, int out_writable)
+{
+	uint64_t r = self->root[asid];
+
+	srand(7);
+	for (size_t i = 0; i < sizeof(d->in); i++)
+		d->in[i] = (int8_t)(rand() % 256 - 128);
+	for (size_t i = 0; i < sizeof(d->w); i++)
+		d->w[i] = (int8_t)(rand() % 255 - 127);
+	for (int c = 0; c < 40; c++) {
+		int s;
+
+		d->bias[c] = rand() % 20001 - 10000;
+		apu_quantize_multiplier(0.0005 * (1 + c % 7), &d->mult[c], &s);
+		d->shift[c] = s;
+	}
+	apu_conv2d(&conv, d->in, d->w, d->bias, d->mult, d->shift, d->out);
+
+	map_range(&self->bus, r, VA_CMD, 4096, 0);
+	map_range(&self->bus, r, VA_IN, sizeof(d->in), 0);
+	map_range(&self->bus, r, VA_W, sizeof(d->w), 0);
+	map_range(&self->bus, r, VA_BIAS, 160, 0);
+	map_range(&self->bus, r, VA_MULT, 160, 0);
+	map_range(&self->bus, r, VA_SHIFT, 160, 0);
+	map_range(&self->bus, r, VA_OUT, sizeof(d->out), out_writable);
+	map_range(&self->bus, r, VA_OUT2, sizeof(d->out), 1);
+	map_range(&self->bus, r, VA_POOL, 4096, 1);
+	poke(self, asid, VA_IN, d->in, sizeof(d->in));
+	poke(self, asid, VA_W, d->w, sizeof(d->w));
+	poke(self, asid, VA_BIAS, d->bias, 160);	/* little-endian host */
+	poke(self, asid, VA_MULT, d->mult, 160);
+	poke(self, asid, VA_SHIFT, d->shift, 160);
+}
+
+static void run(FIXTURE_DATA(cp) *self, int asid, struct cmd *c, ApuJobResult *res)
+{
+	poke(self, asid, VA_CMD, c->buf, cmd_size(c));
+	apu_cp_run_job(&self->mmu, &self->core, asid, VA_CMD, cmd_size(c), NULL, NULL, res);
+}
+
+TEST_F(cp, conv_job_through_the_mmu)
+{
+	static struct data d;
+	int8_t got[sizeof(d.out)];
+	ApuJobResult res;
+	struct cmd c;
+	uint64_t macs = 10 * 10 * 40 * 3 * 3 * 24;
+	uint64_t bytes = sizeof(d.in) + sizeof(d.w) + sizeof(d.out) + 12 * 40;
+
+	setup_conv(self, 1, &d, 1);
+	cmd_init(&c);
+	conv_op(cmd_op(&c), &conv, VA_IN, VA_OUT);
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	EXPECT_EQ(1u, res.op_index);
+	peek(self, 1, VA_OUT, got, sizeof(got));
+	EXPECT_EQ(0, memcmp(got, d.out, sizeof(got)));
+	EXPECT_EQ(macs, res.macs);
+	EXPECT_EQ(sizeof(d.out), res.bytes_written);
+	EXPECT_EQ(16u + APU_OP_SIZE + sizeof(d.in) + sizeof(d.w) + 12 * 40, res.bytes_read);
+	/* Compute-bound on this core: macs / 256 per cycle + overhead. */
+	EXPECT_EQ((macs + 255) / 256 + 100 > (bytes + 31) / 32 + 100 ?
+		  (macs + 255) / 256 + 100 : (bytes + 31) / 32 + 100, res.cycles);
+}
+
+/* conv -> add (residual) -> avgpool, as in a MobileNet V2 tail. */
+TEST_F(cp, chained_ops)
+{
+	static struct data d;
+	int8_t sum[sizeof(d.out)], pooled[40], got[40];
+	ApuAddParams ap = { sizeof(d.out), 20, 5, 1 << 30, -1, 5, 1 << 30, -1,
+			    1 << 30, -19, -5, -128, 127 };
+	ApuPoolParams pp = { 10, 10, 40, 1, 1, 10, 10, 10, 10, 0, 0, -128, 127 };
+	struct apu_op_add *a;
+	struct apu_op_avgpool *p;
+	ApuJobResult res;
+	struct cmd c;
+
+	setup_conv(self, 1, &d, 1);
+	apu_add(&ap, d.out, d.out, sum);
+	apu_avgpool(&pp, sum, pooled);
+
+	cmd_init(&c);
+	conv_op(cmd_op(&c), &conv, VA_IN, VA_OUT);
+	a = (void *)cmd_op(&c);
+	st16(&a->opcode, APU_OP_ADD);
+	st32(&a->count, ap.count); st32(&a->left_shift, 20);
+	st32(&a->in1_offset, 5); st32(&a->in1_mult, 1 << 30); st32(&a->in1_shift, -1);
+	st32(&a->in2_offset, 5); st32(&a->in2_mult, 1 << 30); st32(&a->in2_shift, -1);
+	st32(&a->out_mult, 1 << 30); st32(&a->out_shift, -19); st32(&a->out_zp, -5);
+	st32(&a->act_min, -128); st32(&a->act_max, 127);
+	put64((uint8_t *)&a->input1, VA_OUT);
+	put64((uint8_t *)&a->input2, VA_OUT);
+	put64((uint8_t *)&a->output, VA_OUT2);
+	p = (void *)cmd_op(&c);
+	st16(&p->opcode, APU_OP_AVGPOOL);
+	st16(&p->in_h, 10); st16(&p->in_w, 10); st16(&p->channels, 40);
+	st16(&p->out_h, 1); st16(&p->out_w, 1); st16(&p->k_h, 10); st16(&p->k_w, 10);
+	st16(&p->stride_h, 10); st16(&p->stride_w, 10);
+	st32(&p->act_min, -128); st32(&p->act_max, 127);
+	put64((uint8_t *)&p->input, VA_OUT2);
+	put64((uint8_t *)&p->output, VA_POOL);
+
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	EXPECT_EQ(3u, res.op_index);
+	peek(self, 1, VA_POOL, got, sizeof(got));
+	EXPECT_EQ(0, memcmp(got, pooled, sizeof(got)));
+}
+
+/* A job of context 2 aimed at context 1's addresses faults; nothing of 1 changes. */
+TEST_F(cp, contexts_are_isolated)
+{
+	static struct data d;
+	uint8_t *before = malloc(BUS_SIZE);
+	ApuJobResult res;
+	struct cmd c;
+
+	setup_conv(self, 1, &d, 1);
+	map_range(&self->bus, self->root[2], VA_CMD, 4096, 0);
+	cmd_init(&c);
+	conv_op(cmd_op(&c), &conv, VA_IN, VA_OUT);
+	poke(self, 2, VA_CMD, c.buf, cmd_size(&c));
+	memcpy(before, self->bus.mem, BUS_SIZE);
+	apu_cp_run_job(&self->mmu, &self->core, 2, VA_CMD, cmd_size(&c), NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_MMU_FAULT, (int)res.status);
+	EXPECT_EQ(VA_IN, res.fault_addr);
+	EXPECT_EQ(APU_FAULT_NOT_PRESENT, (int)res.fault_flags);
+	EXPECT_EQ(0u, res.op_index);
+	EXPECT_EQ(0, memcmp(before, self->bus.mem, BUS_SIZE));
+	free(before);
+}
+
+TEST_F(cp, read_only_output_faults_that_op)
+{
+	static struct data d;
+	ApuJobResult res;
+	struct cmd c;
+
+	setup_conv(self, 1, &d, 0);
+	cmd_init(&c);
+	conv_op(cmd_op(&c), &conv, VA_IN, VA_OUT2);	/* fine */
+	conv_op(cmd_op(&c), &conv, VA_IN, VA_OUT);	/* read-only */
+	run(self, 1, &c, &res);
+	EXPECT_EQ(APU_STATUS_MMU_FAULT, (int)res.status);
+	EXPECT_EQ(1u, res.op_index);
+	EXPECT_EQ(VA_OUT, res.fault_addr);
+	EXPECT_EQ(APU_FAULT_WRITE | APU_FAULT_READ_ONLY, (int)res.fault_flags);
+	EXPECT_EQ(sizeof(d.out), res.bytes_written);	/* the first op's */
+}
+
+static bool always(void *opaque)
+{
+	(void)opaque;
+	return true;
+}
+
+TEST_F(cp, bad_command_buffers)
+{
+	static struct data d;
+	ApuJobResult res;
+	struct cmd c;
+	uint8_t *op;
+
+	setup_conv(self, 1, &d, 1);
+#define EXPECT_JOB(want, want_idx) do {				\
+		run(self, 1, &c, &res);					\
+		EXPECT_EQ(want, (int)res.status);			\
+		EXPECT_EQ((uint32_t)(want_idx), res.op_index);		\
+	} while (0)
+	cmd_init(&c);
+	conv_op(cmd_op(&c), &conv, VA_IN, VA_OUT);
+
+	c.buf[0] = 'X';
+	EXPECT_JOB(APU_STATUS_BAD_CMDBUF, 0);
+	c.buf[0] = 'A';
+	c.buf[4] = 2;			/* version */
+	EXPECT_JOB(APU_STATUS_BAD_CMDBUF, 0);
+	c.buf[4] = 1;
+	c.buf[8] = 1;			/* flags */
+	EXPECT_JOB(APU_STATUS_BAD_CMDBUF, 0);
+	c.buf[8] = 0;
+	c.buf[6] = 0;			/* no ops */
+	EXPECT_JOB(APU_STATUS_BAD_CMDBUF, 0);
+	c.buf[6] = 2;			/* more ops than the size holds */
+	EXPECT_JOB(APU_STATUS_BAD_CMDBUF, 0);
+	c.buf[6] = 1;
+	apu_cp_run_job(&self->mmu, &self->core, 1, VA_CMD, 15, NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_BAD_CMDBUF, (int)res.status);
+	/* The command buffer itself unmapped. */
+	apu_cp_run_job(&self->mmu, &self->core, 1, 0x7770000, 144, NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_MMU_FAULT, (int)res.status);
+	EXPECT_EQ(0x7770000ull, res.fault_addr);
+	/* Bad context. */
+	apu_cp_run_job(&self->mmu, &self->core, 0, VA_CMD, 144, NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_BAD_CONTEXT, (int)res.status);
+
+	op = cmd_op(&c);		/* op 1 */
+	st16(op, 99);
+	EXPECT_JOB(APU_STATUS_BAD_OP, 1);
+	conv_op(op, &conv, VA_IN, VA_OUT);
+	op[2] = 0x80;			/* unknown flag */
+	EXPECT_JOB(APU_STATUS_BAD_OP, 1);
+	conv_op(op, &conv, VA_IN, VA_OUT);
+	op[34] = 1;			/* reserved0 */
+	EXPECT_JOB(APU_STATUS_BAD_OP, 1);
+	conv_op(op, &conv, VA_IN, VA_OUT);
+	st16(op + 32, 7);		/* groups 7: 24 channels do not divide */
+	EXPECT_JOB(APU_STATUS_BAD_PARAMS, 1);
+	conv_op(op, &conv, VA_IN, VA_OUT);
+	st16(op + 4, 60000); st16(op + 6, 60000); st16(op + 8, 60000);
+	EXPECT_JOB(APU_STATUS_TOO_LARGE, 1);
+	/* A shift out of range in the per-channel table (both ops use it). */
+	conv_op(op, &conv, VA_IN, VA_OUT);
+	poke(self, 1, VA_SHIFT + 8, &(int32_t){ 31 }, 4);
+	EXPECT_JOB(APU_STATUS_BAD_PARAMS, 0);
+	poke(self, 1, VA_SHIFT + 8, &d.shift[2], 4);
+	EXPECT_JOB(APU_STATUS_OK, 2);
+
+	/* Abort before the first op. */
+	poke(self, 1, VA_CMD, c.buf, cmd_size(&c));
+	apu_cp_run_job(&self->mmu, &self->core, 1, VA_CMD, cmd_size(&c), always, NULL, &res);
+	EXPECT_EQ(APU_STATUS_ABORTED, (int)res.status);
+#undef EXPECT_JOB
+}
+
+/* Random corruption of a valid job: always a status, never a crash. */
+TEST_F(cp, mutated_command_buffers)
+{
+	static struct data d;
+	ApuJobResult res;
+	struct cmd good, c;
+	int counts[16] = { 0 };
+
+	setup_conv(self, 1, &d, 1);
+	cmd_init(&good);
+	conv_op(cmd_op(&good), &conv, VA_IN, VA_OUT);
+	conv_op(cmd_op(&good), &conv, VA_IN, VA_OUT2);
+	srand(11);
+	for (int n = 0; n < 3000; n++) {
+		int flips = 1 + rand() % 4;
+
+		c = good;
+		for (int k = 0; k < flips; k++)
+			c.buf[rand() % cmd_size(&c)] ^= (uint8_t)(1 << (rand() % 8));
+		run(self, 1, &c, &res);
+		ASSERT_LE(res.status, (uint32_t)APU_STATUS_TOO_LARGE);
+		counts[res.status]++;
+	}
+	/* The mutations reach more than the header check. */
+	EXPECT_LT(0, counts[APU_STATUS_OK]);
+	EXPECT_LT(0, counts[APU_STATUS_BAD_CMDBUF]);
+	EXPECT_LT(0, counts[APU_STATUS_BAD_PARAMS] + counts[APU_STATUS_BAD_OP]);
+	EXPECT_LT(0, counts[APU_STATUS_MMU_FAULT]);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Host tests of the firmware's compute engine (firmware-stub/apu_quant.c,
+ * apu_ops.c): the requantization arithmetic against gemmlowp, and every op
+ * bit-exact against naive reference loops written here, on hundreds of
+ * seeded random shapes and quantization parameters plus edge cases.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "hw/apu_fw.h"
+
+int32_t oracle_srdhm(int32_t a, int32_t b);
+int32_t oracle_rdbpot(int32_t x, int exponent);
+int32_t oracle_mbqm(int32_t x, int32_t mult, int shift);
+
+/* xorshift64*: reproducible on every machine. */
+static uint64_t rng_state;
+
+static void rng_seed(uint64_t s)
+{
+	rng_state = s * 0x9e3779b97f4a7c15ull + 1;
+}
+
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+static int rnd_range(int lo, int hi)	/* inclusive */
+{
+	return lo + (int)(rnd() % (uint32_t)(hi - lo + 1));
+}
+
+/* ---- requantization ------------------------------------------------------ */
+
+TEST(srdhm_and_rdbpot_match_gemmlowp)
+{
+	static const int32_t edge[] = {
+		0, 1, -1, 2, -2, 3, -3, 127, -128, 255, -256, 1 << 15,
+		-(1 << 15), (1 << 30) - 1, 1 << 30, -(1 << 30), INT32_MAX,
+		INT32_MIN, INT32_MAX - 1, INT32_MIN + 1, 0x55555555, -0x55555555,
+	};
+	size_t i, k;
+	int e, n;
+
+	for (i = 0; i < sizeof(edge) / sizeof(edge[0]); i++)
+		for (k = 0; k < sizeof(edge) / sizeof(edge[0]); k++)
+			ASSERT_EQ(oracle_srdhm(edge[i], edge[k]),
+				  apu_srdhm(edge[i], edge[k]));
+	for (i = 0; i < sizeof(edge) / sizeof(edge[0]); i++)
+		for (e = 0; e <= 31; e++)
+			ASSERT_EQ(oracle_rdbpot(edge[i], e), apu_rdbpot(edge[i], e));
+
+	rng_seed(1);
+	for (n = 0; n < 200000; n++) {
+		int32_t a = (int32_t)rnd(), b = (int32_t)rnd();
+
+		e = rnd_range(0, 31);
+		ASSERT_EQ(oracle_srdhm(a, b), apu_srdhm(a, b));
+		ASSERT_EQ(oracle_rdbpot(a, e), apu_rdbpot(a, e));
+	}
+}
+
+TEST(mbqm_matches_tflite_via_gemmlowp)
+{
+	int n;
+
+	rng_seed(2);
+	for (n = 0; n < 200000; n++) {
+		int32_t acc = (int32_t)rnd() >> rnd_range(0, 16);
+		int32_t mult = (int32_t)(rnd() >> 1);
+		int shift = rnd_range(-31, 30);
+
+		if (n % 4 == 0)
+			mult |= 1 << 30;	/* as QuantizeMultiplier makes them */
+		ASSERT_EQ(oracle_mbqm(acc, mult, shift), apu_mbqm(acc, mult, shift));
+	}
+	/* RDBPOT: ties round away from zero. */
+	EXPECT_EQ(1, apu_rdbpot(1, 1));
+	EXPECT_EQ(-1, apu_rdbpot(-1, 1));
+	EXPECT_EQ(2, apu_rdbpot(3, 1));
+	EXPECT_EQ(-2, apu_rdbpot(-3, 1));
+	EXPECT_EQ(0, apu_rdbpot(-1, 2));	/* -0.25 */
+	/* SRDHM: (a * b + 2^30) / 2^31, a negative product nudged down. */
+	EXPECT_EQ(1, apu_srdhm(1, 1 << 30));	/* 0.5 -> 1 */
+	EXPECT_EQ(0, apu_srdhm(-1, 1 << 30));	/* -0.5 -> 0 */
+	EXPECT_EQ(INT32_MAX, apu_srdhm(INT32_MIN, INT32_MIN));
+	/* MBQM with a left shift: 3 * 2^2 * 0.5 = 6. */
+	EXPECT_EQ(6, apu_mbqm(3, 1 << 30, 2));
+}
+
+TEST(single_rounding)
+{
+	/* (acc * M + 2^(t-1)) >> t with t = 31 - shift. */
+	EXPECT_EQ(1, apu_mbqm_single(1, 1 << 30, 0));	/* 0.5 -> 1 */
+	EXPECT_EQ(0, apu_mbqm_single(-1, 1 << 30, 0));	/* -0.5 -> 0 */
+	EXPECT_EQ(0, apu_mbqm_single(1, 1 << 30, -1));	/* 0.25 -> 0 */
+	EXPECT_EQ(50, apu_mbqm_single(100, 1 << 30, 0));
+	EXPECT_EQ(200, apu_mbqm_single(100, 1 << 30, 2));
+	EXPECT_EQ(-50, apu_mbqm_single(-100, 1 << 30, 0));
+}
+
+TEST(quantize_multiplier_as_tflite)
+{
+	int32_t m;
+	int s;
+
+	apu_quantize_multiplier(0.5, &m, &s);
+	EXPECT_EQ(1 << 30, m);
+	EXPECT_EQ(0, s);
+	apu_quantize_multiplier(1.0, &m, &s);
+	EXPECT_EQ(1 << 30, m);
+	EXPECT_EQ(1, s);
+	apu_quantize_multiplier(0.75, &m, &s);
+	EXPECT_EQ(1610612736, m);
+	EXPECT_EQ(0, s);
+	apu_quantize_multiplier(0.0, &m, &s);
+	EXPECT_EQ(0, m);
+	EXPECT_EQ(0, s);
+	/* Rounds up to 2^31: renormalised. */
+	apu_quantize_multiplier(0.99999999999, &m, &s);
+	EXPECT_EQ(1 << 30, m);
+	EXPECT_EQ(1, s);
+	/* Too small: zero. */
+	apu_quantize_multiplier(1e-12, &m, &s);
+	EXPECT_EQ(0, m);
+	EXPECT_EQ(0, s);
+	/* A typical conv scale: 1/128 * 0.02 / (6/255). */
+	apu_quantize_multiplier((double)(1.0f / 128) * (double)0.02f / (double)(6.0f / 255),
+				&m, &s);
+	EXPECT_EQ(-7, s);
+	EXPECT_EQ((int32_t)llround(frexp((double)(1.0f / 128) * (double)0.02f /
+					 (double)(6.0f / 255), &s) * 2147483648.0), m);
+}
+
+/* ---- naive reference ops ------------------------------------------------- */
+
+static int8_t ref_requant(int32_t acc, int32_t mult, int shift, int zp,
+			  int lo, int hi, bool single)
+{
+	int64_t v;
+
+	if (single) {
+		int t = 31 - shift;
+
+		v = ((int64_t)acc * mult + (1ll << (t - 1))) >> t;
+	} else {
+		v = oracle_mbqm(acc, mult, shift);
+	}
+	v += zp;
+	return (int8_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+static void ref_conv(const ApuConvParams *p, const int8_t *in, const int8_t *w,
+		     const int32_t *bias, const int32_t *mult,
+		     const int32_t *shift, int8_t *out)
+{
+	int cin_g = p->in_c / p->groups, cout_g = p->out_c / p->groups;
+	int dw = p->groups == p->in_c && p->groups > 1;
+
+	for (int oy = 0; oy < p->out_h; oy++)
+	for (int ox = 0; ox < p->out_w; ox++)
+	for (int oc = 0; oc < p->out_c; oc++) {
+		int g = oc / cout_g;
+		int64_t acc = bias ? bias[oc] : 0;
+
+		for (int ky = 0; ky < p->k_h; ky++)
+		for (int kx = 0; kx < p->k_w; kx++)
+		for (int i = 0; i < cin_g; i++) {
+			int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+			int ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
+			int ic = g * cin_g + i;
+			int wv;
+
+			if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+				continue;
+			wv = dw ? w[(ky * p->k_w + kx) * p->out_c + oc]
+				: w[((oc * p->k_h + ky) * p->k_w + kx) * cin_g + i];
+			acc += (in[(iy * p->in_w + ix) * p->in_c + ic] - p->in_zp) * wv;
+		}
+		out[(oy * p->out_w + ox) * p->out_c + oc] =
+			ref_requant((int32_t)acc, mult[oc], shift[oc], p->out_zp,
+				    p->act_min, p->act_max, p->single_rounding);
+	}
+}
+
+static int same_out(int in, int k, int s, int d, int *pad_before)
+{
+	int eff = (k - 1) * d + 1, out = (in + s - 1) / s;
+	int total = (out - 1) * s + eff - in;
+
+	*pad_before = total > 0 ? total / 2 : 0;
+	return out;
+}
+
+static void fill(int8_t *p, size_t n, int lo, int hi)
+{
+	while (n--)
+		*p++ = (int8_t)rnd_range(lo, hi);
+}
+
+/* One randomized convolution: engine against the reference. */
+static int conv_case(ApuConvParams *p, int bias_big)
+{
+	size_t nin = apu_conv_in_size(p), nw = apu_conv_weights_size(p);
+	size_t nout = apu_conv_out_size(p);
+	int8_t *in = malloc(nin), *w = malloc(nw);
+	int8_t *o1 = malloc(nout), *o2 = malloc(nout);
+	int32_t *bias = malloc(4 * p->out_c), *mult = malloc(4 * p->out_c);
+	int32_t *shift = malloc(4 * p->out_c);
+	int ok;
+
+	fill(in, nin, -128, 127);
+	fill(w, nw, -127, 127);
+	for (int c = 0; c < p->out_c; c++) {
+		double scale = (0.5 + rnd() / 4294967296.0) * pow(2, -rnd_range(4, 12));
+		int s;
+
+		apu_quantize_multiplier(scale, &mult[c], &s);
+		shift[c] = s;
+		bias[c] = bias_big ? (int32_t)rnd() >> 4 : rnd_range(-5000, 5000);
+	}
+	apu_conv2d(p, in, w, rnd() % 5 ? bias : NULL, mult, shift, o1);
+	ref_conv(p, in, w, bias, mult, shift, o2);
+	/* The NULL-bias case: redo the reference without bias. */
+	ok = 1;
+	if (memcmp(o1, o2, nout)) {
+		ApuConvParams q = *p;
+		int32_t *zero = calloc(p->out_c, 4);
+
+		ref_conv(&q, in, w, zero, mult, shift, o2);
+		ok = !memcmp(o1, o2, nout);
+		free(zero);
+	}
+	free(in); free(w); free(o1); free(o2);
+	free(bias); free(mult); free(shift);
+	return ok;
+}
+
+static void random_conv(ApuConvParams *p)
+{
+	static const int ks[] = { 1, 1, 3, 3, 3, 5, 7 };
+	int kind = rnd_range(0, 3);
+
+	memset(p, 0, sizeof(*p));
+	p->in_h = rnd_range(1, 17);
+	p->in_w = rnd_range(1, 17);
+	p->k_h = ks[rnd_range(0, 6)];
+	p->k_w = rnd() % 4 ? p->k_h : ks[rnd_range(0, 6)];
+	p->stride_h = rnd_range(1, 3);
+	p->stride_w = rnd() % 4 ? p->stride_h : rnd_range(1, 3);
+	p->dil_h = rnd() % 4 ? 1 : rnd_range(2, 3);
+	p->dil_w = rnd() % 4 ? p->dil_h : rnd_range(1, 3);
+	switch (kind) {
+	case 0:	/* plain */
+		p->in_c = rnd_range(1, 37);
+		p->out_c = rnd_range(1, 37);
+		p->groups = 1;
+		break;
+	case 1:	/* depthwise, multiplier 1..3 */
+		p->in_c = rnd_range(2, 37);
+		p->groups = p->in_c;
+		p->out_c = p->in_c * rnd_range(1, 3);
+		break;
+	case 2:	/* grouped */
+		p->groups = rnd_range(2, 4);
+		p->in_c = p->groups * rnd_range(1, 9);
+		p->out_c = p->groups * rnd_range(1, 9);
+		break;
+	default:	/* fully connected */
+		p->in_h = p->in_w = p->k_h = p->k_w = 1;
+		p->stride_h = p->stride_w = p->dil_h = p->dil_w = 1;
+		p->in_c = rnd_range(1, 300);
+		p->out_c = rnd_range(1, 64);
+		p->groups = 1;
+		break;
+	}
+	if (rnd() % 2) {	/* SAME */
+		p->out_h = same_out(p->in_h, p->k_h, p->stride_h, p->dil_h, &p->pad_top);
+		p->out_w = same_out(p->in_w, p->k_w, p->stride_w, p->dil_w, &p->pad_left);
+	} else {		/* VALID, where the kernel fits */
+		int eh = (p->k_h - 1) * p->dil_h + 1, ew = (p->k_w - 1) * p->dil_w + 1;
+
+		if (p->in_h < eh)
+			p->in_h = eh;
+		if (p->in_w < ew)
+			p->in_w = ew;
+		p->out_h = (p->in_h - eh) / p->stride_h + 1;
+		p->out_w = (p->in_w - ew) / p->stride_w + 1;
+	}
+	p->in_zp = rnd_range(-128, 127);
+	p->out_zp = rnd_range(-128, 127);
+	p->act_min = -128;
+	p->act_max = 127;
+	if (rnd() % 3 == 0) {		/* ReLU6-like clamp */
+		p->act_min = p->out_zp;
+		p->act_max = p->out_zp + rnd_range(0, 127 - p->out_zp);
+	}
+	p->single_rounding = rnd() % 5 == 0;
+}
+
+TEST(conv2d_randomized_bit_exact)
+{
+	ApuConvParams p;
+	int n;
+
+	rng_seed(3);
+	for (n = 0; n < 600; n++) {
+		random_conv(&p);
+		ASSERT_EQ(APU_STATUS_OK, (int)apu_conv_check(&p));
+		ASSERT_TRUE(conv_case(&p, n % 7 == 0))
+			TH_LOG("case %d: in %dx%dx%d out %dx%dx%d k %dx%d s %d,%d d %d,%d pad %d,%d groups %d",
+			       n, p.in_h, p.in_w, p.in_c, p.out_h, p.out_w, p.out_c,
+			       p.k_h, p.k_w, p.stride_h, p.stride_w, p.dil_h, p.dil_w,
+			       p.pad_top, p.pad_left, p.groups);
+	}
+}
+
+TEST(conv2d_edge_shapes)
+{
+	/* MobileNet-like and awkward shapes, fixed. */
+	static const ApuConvParams cases[] = {
+		/* 224x224x3 3x3 s2 SAME -> 112x112x32: pad top/left 0. */
+		{ 32, 32, 3, 16, 16, 8, 3, 3, 2, 2, 1, 1, 0, 0, 1, 0, -5, -128, 127, false },
+		/* 7x7 s2 (ResNet stem shape, small). */
+		{ 23, 23, 3, 12, 12, 16, 7, 7, 2, 2, 1, 1, 3, 3, 1, -3, 4, -128, 127, false },
+		/* depthwise 3x3 s2, 13 channels. */
+		{ 9, 9, 13, 5, 5, 13, 3, 3, 2, 2, 1, 1, 1, 1, 13, 7, 0, -128, 127, false },
+		/* depthwise with multiplier 2, dilation 2. */
+		{ 11, 11, 5, 11, 11, 10, 3, 3, 1, 1, 2, 2, 2, 2, 5, 0, 0, -128, 127, false },
+		/* 1x1 output from a 1x1 input with 1x1 kernel, 1 channel. */
+		{ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, -128, 127, -128, 127, false },
+		/* single rounding. */
+		{ 6, 6, 17, 6, 6, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 12, -7, -128, 127, true },
+	};
+	size_t i;
+
+	rng_seed(4);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ApuConvParams p = cases[i];
+
+		ASSERT_EQ(APU_STATUS_OK, (int)apu_conv_check(&p)) TH_LOG("case %zu", i);
+		ASSERT_TRUE(conv_case(&p, 0)) TH_LOG("case %zu", i);
+		ASSERT_TRUE(conv_case(&p, 1)) TH_LOG("case %zu, saturating", i);
+	}
+}
+
+/* Saturation: huge accumulators clamp to the activation range. */
+TEST(conv2d_saturates)
+{
+	ApuConvParams p = { 1, 1, 4, 1, 1, 2, 1, 1, 1, 1, 1, 1, 0, 0, 1,
+			    0, 0, -128, 127, false };
+	int8_t in[4] = { 127, 127, 127, 127 }, w[8] = { 127, 127, 127, 127,
+						     -127, -127, -127, -127 };
+	int32_t mult[2] = { 1 << 30, 1 << 30 }, shift[2] = { 0, 0 };
+	int8_t out[2];
+
+	apu_conv2d(&p, in, w, NULL, mult, shift, out);
+	EXPECT_EQ(127, out[0]);
+	EXPECT_EQ(-128, out[1]);
+	p.act_min = -10;
+	p.act_max = 10;
+	apu_conv2d(&p, in, w, NULL, mult, shift, out);
+	EXPECT_EQ(10, out[0]);
+	EXPECT_EQ(-10, out[1]);
+}
+
+TEST(conv2d_rejects_bad_params)
+{
+	ApuConvParams good = { 8, 8, 4, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1,
+			       0, 0, -128, 127, false }, p;
+
+	ASSERT_EQ(APU_STATUS_OK, (int)apu_conv_check(&good));
+#define BAD(field, val, want) do { p = good; p.field = val; \
+	EXPECT_EQ(want, (int)apu_conv_check(&p)) TH_LOG(#field " = " #val); } while (0)
+	BAD(in_h, 0, APU_STATUS_BAD_PARAMS);
+	BAD(out_c, 0, APU_STATUS_BAD_PARAMS);
+	BAD(k_w, 0, APU_STATUS_BAD_PARAMS);
+	BAD(stride_h, 0, APU_STATUS_BAD_PARAMS);
+	BAD(dil_w, 0, APU_STATUS_BAD_PARAMS);
+	BAD(groups, 0, APU_STATUS_BAD_PARAMS);
+	BAD(groups, 3, APU_STATUS_BAD_PARAMS);
+	BAD(pad_top, 3, APU_STATUS_BAD_PARAMS);
+	BAD(pad_left, -1, APU_STATUS_BAD_PARAMS);
+	BAD(in_zp, 128, APU_STATUS_BAD_PARAMS);
+	BAD(out_zp, -129, APU_STATUS_BAD_PARAMS);
+	BAD(act_min, 100, APU_STATUS_OK);
+	BAD(act_max, -129, APU_STATUS_BAD_PARAMS);
+	BAD(in_h, 65535, APU_STATUS_OK);
+	p = good;
+	p.in_h = p.in_w = 65535;
+	p.in_c = 65535;
+	EXPECT_EQ(APU_STATUS_TOO_LARGE, (int)apu_conv_check(&p));
+	p = good;
+	p.out_h = p.out_w = 4000;
+	p.k_h = p.k_w = 15;
+	p.in_c = p.out_c = 64;
+	EXPECT_EQ(APU_STATUS_TOO_LARGE, (int)apu_conv_check(&p));
+#undef BAD
+}
+
+/* ---- add and average pooling ---------------------------------------------- */
+
+TEST(add_randomized_bit_exact)
+{
+	int n;
+
+	rng_seed(5);
+	for (n = 0; n < 300; n++) {
+		ApuAddParams p = { 0 };
+		double s1 = 0.01 + rnd() / 4294967296.0 * 0.1, s2 = s1 * (0.3 + rnd() % 4);
+		double so = (s1 > s2 ? s1 : s2) * (1 + rnd() % 3), twice = 2 * (s1 > s2 ? s1 : s2);
+		int32_t m;
+		int s;
+		int8_t a[97], b[97], o[97];
+		uint32_t i;
+
+		p.count = rnd_range(1, 97);
+		p.left_shift = 20;
+		p.in1_offset = -rnd_range(-128, 127);
+		p.in2_offset = -rnd_range(-128, 127);
+		apu_quantize_multiplier(s1 / twice, &m, &s);
+		p.in1_mult = m;
+		p.in1_shift = s;
+		apu_quantize_multiplier(s2 / twice, &m, &s);
+		p.in2_mult = m;
+		p.in2_shift = s;
+		apu_quantize_multiplier(twice / ((1 << 20) * so), &m, &s);
+		p.out_mult = m;
+		p.out_shift = s;
+		p.out_zp = rnd_range(-128, 127);
+		p.act_min = -128;
+		p.act_max = 127;
+		ASSERT_EQ(APU_STATUS_OK, (int)apu_add_check(&p));
+		fill(a, p.count, -128, 127);
+		fill(b, p.count, -128, 127);
+		apu_add(&p, a, b, o);
+		for (i = 0; i < p.count; i++) {
+			int32_t x = oracle_mbqm((a[i] + p.in1_offset) * (1 << 20), p.in1_mult, p.in1_shift);
+			int32_t y = oracle_mbqm((b[i] + p.in2_offset) * (1 << 20), p.in2_mult, p.in2_shift);
+			int32_t v = oracle_mbqm(x + y, p.out_mult, p.out_shift) + p.out_zp;
+
+			v = v < -128 ? -128 : v > 127 ? 127 : v;
+			ASSERT_EQ(v, o[i]) TH_LOG("case %d element %u", n, i);
+		}
+	}
+}
+
+TEST(avgpool_randomized_bit_exact)
+{
+	int n;
+
+	rng_seed(6);
+	for (n = 0; n < 300; n++) {
+		ApuPoolParams p = { 0 };
+		int8_t *in, *out;
+
+		p.in_h = rnd_range(1, 15);
+		p.in_w = rnd_range(1, 15);
+		p.channels = rnd_range(1, 19);
+		p.k_h = rnd_range(1, p.in_h < 7 ? p.in_h : 7);
+		p.k_w = rnd_range(1, p.in_w < 7 ? p.in_w : 7);
+		p.stride_h = rnd_range(1, 3);
+		p.stride_w = rnd_range(1, 3);
+		if (rnd() % 2) {
+			p.out_h = same_out(p.in_h, p.k_h, p.stride_h, 1, &p.pad_top);
+			p.out_w = same_out(p.in_w, p.k_w, p.stride_w, 1, &p.pad_left);
+		} else {
+			p.out_h = (p.in_h - p.k_h) / p.stride_h + 1;
+			p.out_w = (p.in_w - p.k_w) / p.stride_w + 1;
+		}
+		p.act_min = rnd() % 3 ? -128 : -20;
+		p.act_max = 127;
+		ASSERT_EQ(APU_STATUS_OK, (int)apu_pool_check(&p));
+		in = malloc((size_t)p.in_h * p.in_w * p.channels);
+		out = malloc((size_t)p.out_h * p.out_w * p.channels);
+		fill(in, (size_t)p.in_h * p.in_w * p.channels, -128, 127);
+		apu_avgpool(&p, in, out);
+		for (int oy = 0; oy < p.out_h; oy++)
+		for (int ox = 0; ox < p.out_w; ox++)
+		for (int c = 0; c < p.channels; c++) {
+			int sum = 0, cnt = 0, v;
+
+			for (int ky = 0; ky < p.k_h; ky++)
+			for (int kx = 0; kx < p.k_w; kx++) {
+				int iy = oy * p.stride_h - p.pad_top + ky;
+				int ix = ox * p.stride_w - p.pad_left + kx;
+
+				if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w)
+					continue;
+				sum += in[(iy * p.in_w + ix) * p.channels + c];
+				cnt++;
+			}
+			/* TFLite: round half away from zero. */
+			v = sum > 0 ? (sum + cnt / 2) / cnt : (sum - cnt / 2) / cnt;
+			v = v < p.act_min ? p.act_min : v > p.act_max ? p.act_max : v;
+			ASSERT_EQ(v, out[(oy * p.out_w + ox) * p.channels + c])
+				TH_LOG("case %d", n);
+		}
+		free(in);
+		free(out);
+	}
+}
+
+TEST(pool_rejects_windows_off_the_input)
+{
+	ApuPoolParams p = { 4, 4, 2, 2, 2, 2, 2, 2, 2, 0, 0, -128, 127 };
+
+	EXPECT_EQ(APU_STATUS_OK, (int)apu_pool_check(&p));
+	p.out_h = 3;
+	EXPECT_EQ(APU_STATUS_BAD_PARAMS, (int)apu_pool_check(&p));
+	p.out_h = 2;
+	p.pad_left = 2;
+	EXPECT_EQ(APU_STATUS_BAD_PARAMS, (int)apu_pool_check(&p));
+}
+
+TEST_HARNESS_MAIN
