@@ -33,6 +33,122 @@
 #define APU_REG_SCRATCH			0x0008	/* RW: bus test, reset to 0 */
 #define APU_REG_RESET			0x000c	/* WO: APU_RESET_* */
 #define APU_RESET_DEVICE		0x1	/* whole device to its reset state */
+#define APU_RESET_CORE(n)		(0x100 << (n))	/* core n only */
+
+/* Capabilities (RO). */
+#define APU_REG_NUM_CORES		0x0010
+#define APU_REG_FEATURES		0x0014	/* APU_FEATURE_* */
+#define APU_FEATURE_MMU			0x1
+#define APU_FEATURE_TIME_ACCURATE	0x2	/* APU_CTRL_TIME_ACCURATE works */
+#define APU_FEATURE_FAULT_INJECT	0x4	/* the debug block works */
+#define APU_REG_MAX_CONTEXTS		0x0018	/* MMU_CTX_COUNT limit */
+#define APU_REG_OPS			0x001c	/* bit n: opcode n supported */
+
+/*
+ * Interrupts. Bit n of IRQ_STATUS is core n's completion (MSI-X vector n),
+ * APU_IRQ_ERROR a device-level error (vector NUM_CORES). A
+ * status bit is set when the event happens; an unmasked bit sends its
+ * vector (MSI-X) or raises INTx while set. Writing 1 clears a bit.
+ */
+#define APU_REG_IRQ_STATUS		0x0020	/* RW1C */
+#define APU_REG_IRQ_MASK		0x0024	/* RW: 1 = enabled */
+#define APU_IRQ_CORE(n)			(0x1 << (n))
+#define APU_IRQ_ERROR			0x10000
+/* MSI-X: vector n for core n, vector NUM_CORES for APU_IRQ_ERROR. */
+
+#define APU_REG_CTRL			0x0028	/* RW */
+#define APU_CTRL_TIME_ACCURATE		0x1	/* complete at the modeled time */
+/*
+ * Time-accurate mode completes a job no earlier than TIME_SCALE times its
+ * modeled duration after it started (reset value 1; 0 reads as 1), so
+ * that scheduling policies show in wall time even when the emulation is
+ * slower or faster than the modeled hardware.
+ */
+#define APU_REG_TIME_SCALE		0x002c	/* RW */
+
+/*
+ * Device MMU (format in apu_cmd.h). Address space n uses entry n of the
+ * context table at MMU_CTX_BASE; MMU_CTX_COUNT entries are valid (0: the
+ * MMU is off and every access faults). The device walks the tables on
+ * every access and caches nothing, so updates need no invalidation.
+ * The fault registers hold the last device-level fault: a ring entry or a
+ * completion record the device could not access.
+ */
+#define APU_REG_MMU_CTX_BASE_LO		0x0200
+#define APU_REG_MMU_CTX_BASE_HI		0x0204
+#define APU_REG_MMU_CTX_COUNT		0x0208
+#define APU_REG_MMU_FAULT_ADDR_LO	0x0210	/* RO */
+#define APU_REG_MMU_FAULT_ADDR_HI	0x0214	/* RO */
+#define APU_REG_MMU_FAULT_INFO		0x0218	/* RO: see below */
+#define APU_MMU_FAULT_INFO(core, flags)	(((core) << 24) | (flags))
+#define APU_MMU_FAULT_INFO_CORE(v)	(((v) >> 24) & 0xff)
+#define APU_MMU_FAULT_INFO_FLAGS(v)	((v) & 0xffffff)
+
+/*
+ * Debug block: fault injection. Writing APU_DBG_INJECT(core, kind) arms one
+ * fault on that core (for APU_INJECT_REFUSE_FW the core is ignored):
+ *   HANG_CORE   the core takes its next job and never finishes it; it
+ *               reads APU_CORE_HUNG until APU_RESET_CORE(n)
+ *   DROP_IRQ    the core's next completion interrupt is lost (the
+ *               completion itself is written)
+ *   FAIL_JOB    the next job ends with APU_STATUS_INJECTED
+ *   MMU_FAULT   the next job ends with APU_STATUS_MMU_FAULT and
+ *               APU_FAULT_INJECTED, at its command buffer's address
+ *   REFUSE_FW   the next firmware boot ends with APU_FW_ERR_INJECTED
+ * DBG_PENDING reads the armed faults: bit (core * 8 + kind).
+ */
+#define APU_REG_DBG_INJECT		0x0300	/* WO */
+#define APU_DBG_INJECT(core, kind)	(((core) << 8) | (kind))
+#define APU_INJECT_HANG_CORE		1
+#define APU_INJECT_DROP_IRQ		2
+#define APU_INJECT_FAIL_JOB		3
+#define APU_INJECT_MMU_FAULT		4
+#define APU_INJECT_REFUSE_FW		5
+#define APU_REG_DBG_PENDING_LO		0x0304	/* RO: cores 0-3 */
+#define APU_REG_DBG_PENDING_HI		0x0308	/* RO: cores 4-7 */
+#define APU_REG_DBG_FW_PENDING		0x030c	/* RO: 1 = REFUSE_FW armed */
+
+/*
+ * Cores. Core n's registers are at APU_CORE_BASE(n); APU_REG_NUM_CORES
+ * says how many there are (at most APU_MAX_CORES).
+ */
+#define APU_MAX_CORES			8
+#define APU_CORE_BASE(n)		(0x1000 + (n) * 0x100)
+#define APU_CORE_CLASS			0x00	/* RO: APU_CLASS_* */
+#define APU_CLASS_BIG			0
+#define APU_CLASS_LITTLE		1
+#define APU_CLASS_TINY			2
+#define APU_CORE_MACS_PER_CYCLE		0x04	/* RO: int8 MACs per cycle */
+#define APU_CORE_CLOCK_MHZ		0x08	/* RO */
+#define APU_CORE_SRAM_BYTES		0x0c	/* RO: local SRAM */
+#define APU_CORE_ENERGY_FJ_PER_MAC	0x10	/* RO: femtojoules per MAC */
+#define APU_CORE_IDLE_POWER_UW		0x14	/* RO: microwatts when idle */
+#define APU_CORE_BYTES_PER_CYCLE	0x18	/* RO: data movement rate */
+/*
+ * The ring: RING_SIZE entries (a power of two up to APU_RING_MAX, 0 = no
+ * ring) of struct apu_ring_entry at VA RING_BASE in address space 0.
+ * RING_HEAD and RING_TAIL are free-running 32-bit indices; entry i is at
+ * slot i % RING_SIZE. Writing RING_TAIL is the doorbell: the core runs
+ * entries from RING_HEAD up to RING_TAIL, in order, while CTRL.ENABLE.
+ */
+#define APU_CORE_RING_BASE_LO		0x20	/* RW */
+#define APU_CORE_RING_BASE_HI		0x24	/* RW */
+#define APU_CORE_RING_SIZE		0x28	/* RW */
+#define APU_CORE_RING_HEAD		0x2c	/* RO: next entry the core takes */
+#define APU_CORE_RING_TAIL		0x30	/* RW: doorbell */
+#define APU_CORE_STATUS			0x34	/* RO: APU_CORE_* */
+#define APU_CORE_IDLE			0
+#define APU_CORE_BUSY			1
+#define APU_CORE_HUNG			2
+#define APU_CORE_ERROR			3	/* ring or completion faulted */
+#define APU_CORE_CTRL			0x38	/* RW */
+#define APU_CORE_CTRL_ENABLE		0x1
+#define APU_CORE_COMPLETED_SEQ_LO	0x3c	/* RO: seqno of the last job */
+#define APU_CORE_COMPLETED_SEQ_HI	0x40	/* RO */
+#define APU_CORE_BUSY_CYCLES_LO		0x44	/* RO: modeled cycles, total */
+#define APU_CORE_BUSY_CYCLES_HI		0x48	/* RO */
+#define APU_CORE_JOBS_DONE		0x4c	/* RO: jobs completed */
+#define APU_RING_MAX			4096
 
 /* APU_REG_VERSION layout: major [23:16], minor [15:8], patch [7:0]. */
 #define APU_VERSION(maj, min, pat)	(((maj) << 16) | ((min) << 8) | (pat))
@@ -79,6 +195,7 @@
 #define APU_FW_ERR_TOO_LARGE		6	/* larger than APU_FW_MAX_SIZE */
 #define APU_FW_ERR_DMA			7	/* the device could not read the image */
 #define APU_FW_ERR_BUSY			8	/* boot requested while booting/ready */
+#define APU_FW_ERR_INJECTED		9	/* refused by fault injection */
 
 /* Largest image the device accepts, in bytes. */
 #define APU_FW_MAX_SIZE			(1024 * 1024)

@@ -157,9 +157,9 @@ static void test_bad_accesses(void)
     (void)qpci_io_readb(t.dev, t.bar, APU_REG_ID);
     (void)qpci_io_readw(t.dev, t.bar, APU_REG_ID + 2);
     /* A 64-bit access is split into two 32-bit ones. */
-    qpci_io_writeq(t.dev, t.bar, 0x200, ~0ULL);
-    g_assert_cmphex(rd(&t, 0x200), ==, 0);
-    g_assert_cmphex(rd(&t, 0x204), ==, 0);
+    qpci_io_writeq(t.dev, t.bar, 0x400, ~0ULL);
+    g_assert_cmphex(rd(&t, 0x400), ==, 0);
+    g_assert_cmphex(rd(&t, 0x404), ==, 0);
     g_assert_cmphex(qpci_io_readq(t.dev, t.bar, APU_REG_ID), ==,
                     ((uint64_t)APU_VERSION(APU_HW_VERSION_MAJOR,
                                            APU_HW_VERSION_MINOR,
@@ -464,6 +464,690 @@ static void test_fw_dma_errors(void)
     apu_stop(&t);
 }
 
+/* ---- capabilities ------------------------------------------------------ */
+
+static void test_capabilities(void)
+{
+    static const uint32_t cls[] = {
+        APU_CLASS_BIG, APU_CLASS_BIG, APU_CLASS_LITTLE, APU_CLASS_LITTLE,
+        APU_CLASS_LITTLE, APU_CLASS_TINY,
+    };
+    static const uint32_t macs[] = { 1024, 256, 64 };
+    static const uint32_t mhz[] = { 1000, 800, 500 };
+    static const uint32_t sram[] = { 1 << 20, 256 << 10, 64 << 10 };
+    static const uint32_t fj[] = { 1000, 600, 350 };
+    ApuTest t;
+    int i;
+
+    apu_start(&t);
+    g_assert_cmpuint(rd(&t, APU_REG_NUM_CORES), ==, 6);
+    g_assert_cmphex(rd(&t, APU_REG_FEATURES), ==,
+                    APU_FEATURE_MMU | APU_FEATURE_TIME_ACCURATE |
+                    APU_FEATURE_FAULT_INJECT);
+    g_assert_cmpuint(rd(&t, APU_REG_MAX_CONTEXTS), ==, 256);
+    g_assert_cmphex(rd(&t, APU_REG_OPS), ==,
+                    (1 << APU_OP_CONV2D) | (1 << APU_OP_ADD) |
+                    (1 << APU_OP_AVGPOOL));
+    g_assert_cmpuint(rd(&t, APU_REG_TIME_SCALE), ==, 1);
+    for (i = 0; i < 6; i++) {
+        uint64_t b = APU_CORE_BASE(i);
+        uint32_t c = rd(&t, b + APU_CORE_CLASS);
+
+        g_assert_cmpuint(c, ==, cls[i]);
+        g_assert_cmpuint(rd(&t, b + APU_CORE_MACS_PER_CYCLE), ==, macs[c]);
+        g_assert_cmpuint(rd(&t, b + APU_CORE_CLOCK_MHZ), ==, mhz[c]);
+        g_assert_cmpuint(rd(&t, b + APU_CORE_SRAM_BYTES), ==, sram[c]);
+        g_assert_cmpuint(rd(&t, b + APU_CORE_ENERGY_FJ_PER_MAC), ==, fj[c]);
+        g_assert_cmpuint(rd(&t, b + APU_CORE_IDLE_POWER_UW), >, 0);
+        g_assert_cmpuint(rd(&t, b + APU_CORE_BYTES_PER_CYCLE), >, 0);
+        g_assert_cmpuint(rd(&t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
+        /* Read-only. */
+        wr(&t, b + APU_CORE_CLASS, 7);
+        wr(&t, b + APU_CORE_RING_HEAD, 7);
+        g_assert_cmpuint(rd(&t, b + APU_CORE_CLASS), ==, cls[i]);
+        g_assert_cmpuint(rd(&t, b + APU_CORE_RING_HEAD), ==, 0);
+    }
+    /* Tiny idles lowest. */
+    g_assert_cmpuint(rd(&t, APU_CORE_BASE(5) + APU_CORE_IDLE_POWER_UW), <,
+                     rd(&t, APU_CORE_BASE(2) + APU_CORE_IDLE_POWER_UW));
+    wr(&t, APU_REG_NUM_CORES, 1);
+    g_assert_cmpuint(rd(&t, APU_REG_NUM_CORES), ==, 6);
+    /* Past the last core: nothing. */
+    g_assert_cmpuint(rd(&t, APU_CORE_BASE(6) + APU_CORE_CLASS), ==, 0);
+    apu_stop(&t);
+}
+
+/* ---- rings, MMU and jobs ------------------------------------------------ */
+
+/*
+ * Guest memory of the job tests. Page tables and mapped pages come from a
+ * bump allocator; each mapped range is physically contiguous, and the test
+ * remembers where, to fill and read buffers by VA.
+ */
+#define CTX_TABLE   0x100000ULL
+#define PT_POOL     0x1000000ULL
+#define MSI_ADDR    0x90000ULL
+#define RING_VA(c)  (0x10000000ULL + (c) * 0x10000)
+#define DONE_VA(c)  (0x20000000ULL + (c) * 0x1000)
+#define JOB_VA(c)   (0x40000000ULL + (c) * 0x1000000)
+
+typedef struct Range {
+    int asid;
+    uint64_t va, pa, len;
+} Range;
+
+typedef struct Mem {
+    ApuTest t;
+    uint64_t next;
+    uint64_t root[2];
+    Range ranges[64];
+    int nranges;
+} Mem;
+
+static uint64_t pt_alloc(Mem *m, uint64_t len)
+{
+    uint64_t pa = m->next;
+
+    len = ROUND_UP(len, 4096);
+    m->next += len;
+    qtest_memset(m->t.qts, pa, 0, len);
+    return pa;
+}
+
+static void map_page(Mem *m, int asid, uint64_t va, uint64_t pa, bool w)
+{
+    uint64_t table = m->root[asid];
+    int level;
+
+    for (level = 0; level < APU_MMU_LEVELS; level++) {
+        int sh = APU_MMU_PAGE_SHIFT +
+                 APU_MMU_LEVEL_BITS * (APU_MMU_LEVELS - 1 - level);
+        uint64_t e = table + ((va >> sh) & 511) * 8;
+        uint64_t pte = qtest_readq(m->t.qts, e);
+
+        if (level == APU_MMU_LEVELS - 1) {
+            qtest_writeq(m->t.qts, e, pa | APU_PTE_VALID |
+                         (w ? APU_PTE_WRITE : 0));
+            return;
+        }
+        if (!(pte & APU_PTE_VALID)) {
+            pte = pt_alloc(m, 4096) | APU_PTE_VALID;
+            qtest_writeq(m->t.qts, e, pte);
+        }
+        table = pte & APU_PTE_ADDR_MASK;
+    }
+}
+
+static void map_range(Mem *m, int asid, uint64_t va, uint64_t len, bool w)
+{
+    uint64_t pa = pt_alloc(m, len), off;
+
+    for (off = 0; off < len; off += 4096) {
+        map_page(m, asid, va + off, pa + off, w);
+    }
+    g_assert(m->nranges < G_N_ELEMENTS(m->ranges));
+    m->ranges[m->nranges++] = (Range){ asid, va, pa, len };
+}
+
+static uint64_t va2pa(Mem *m, int asid, uint64_t va)
+{
+    int i;
+
+    for (i = 0; i < m->nranges; i++) {
+        Range *r = &m->ranges[i];
+
+        if (r->asid == asid && va >= r->va && va < r->va + r->len) {
+            return r->pa + (va - r->va);
+        }
+    }
+    g_assert_not_reached();
+}
+
+static void vwrite(Mem *m, int asid, uint64_t va, const void *p, size_t n)
+{
+    qtest_memwrite(m->t.qts, va2pa(m, asid, va), p, n);
+}
+
+static void vread(Mem *m, int asid, uint64_t va, void *p, size_t n)
+{
+    qtest_memread(m->t.qts, va2pa(m, asid, va), p, n);
+}
+
+/* Device with two address spaces (0: driver, 1: jobs) and rings. */
+static void mem_start(Mem *m, uint32_t ring_size)
+{
+    int c;
+
+    memset(m, 0, sizeof(*m));
+    apu_start(&m->t);
+    m->next = PT_POOL;
+    qtest_memset(m->t.qts, CTX_TABLE, 0, 4096);
+    m->root[0] = pt_alloc(m, 4096);
+    m->root[1] = pt_alloc(m, 4096);
+    qtest_writeq(m->t.qts, CTX_TABLE, m->root[0] | APU_CTX_VALID);
+    qtest_writeq(m->t.qts, CTX_TABLE + 16, m->root[1] | APU_CTX_VALID);
+    wr(&m->t, APU_REG_MMU_CTX_BASE_LO, (uint32_t)CTX_TABLE);
+    wr(&m->t, APU_REG_MMU_CTX_BASE_HI, 0);
+    wr(&m->t, APU_REG_MMU_CTX_COUNT, 2);
+    g_assert_cmpuint(rd(&m->t, APU_REG_MMU_CTX_COUNT), ==, 2);
+    for (c = 0; c < 6; c++) {
+        uint64_t b = APU_CORE_BASE(c);
+
+        map_range(m, 0, RING_VA(c), ring_size * 64, false);
+        map_range(m, 0, DONE_VA(c), 4096, true);
+        wr(&m->t, b + APU_CORE_RING_BASE_LO, (uint32_t)RING_VA(c));
+        wr(&m->t, b + APU_CORE_RING_BASE_HI, RING_VA(c) >> 32);
+        wr(&m->t, b + APU_CORE_RING_SIZE, ring_size);
+        wr(&m->t, b + APU_CORE_CTRL, APU_CORE_CTRL_ENABLE);
+    }
+    wr(&m->t, APU_REG_IRQ_MASK, 0xffffffff);
+}
+
+/* A small conv job of context 1 for core @c, with its expected output. */
+typedef struct ConvJob {
+    ApuConvParams p;
+    uint64_t cmd, in, w, mult, shift, out;
+    uint32_t cmd_size;
+    int8_t expect[8 * 8 * 24];
+} ConvJob;
+
+static void conv_job(Mem *m, int c, ConvJob *j, int seed, uint64_t out_w)
+{
+    ApuConvParams p = {
+        9, 9, 16, 8, 8, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 3, -2, -128, 127,
+        false,
+    };
+    uint8_t cmd[16 + APU_OP_SIZE] = { 0 };
+    struct apu_op_conv2d *op = (void *)(cmd + 16);
+    int8_t in[9 * 9 * 16], w[24 * 3 * 3 * 16];
+    int32_t mult[24], shift[24];
+    uint64_t base = JOB_VA(c);
+    size_t i;
+
+    j->p = p;
+    j->cmd = base;
+    j->in = base + 0x1000;
+    j->w = base + 0x3000;
+    j->mult = base + 0x8000;
+    j->shift = base + 0x9000;
+    j->out = base + 0xa000;
+    for (i = 0; i < sizeof(in); i++) {
+        in[i] = (int8_t)(i * 7 + seed * 13);
+    }
+    for (i = 0; i < sizeof(w); i++) {
+        w[i] = (int8_t)((i * 5 + seed) % 255 - 127);
+    }
+    for (i = 0; i < 24; i++) {
+        int s;
+
+        apu_quantize_multiplier(0.0004 * (i + 1), &mult[i], &s);
+        shift[i] = s;
+    }
+    apu_conv2d(&p, in, w, NULL, mult, shift, j->expect);
+
+    map_range(m, 1, j->cmd, 4096, false);
+    map_range(m, 1, j->in, sizeof(in), false);
+    map_range(m, 1, j->w, sizeof(w), false);
+    map_range(m, 1, j->mult, 96, false);
+    map_range(m, 1, j->shift, 96, false);
+    map_range(m, 1, j->out, sizeof(j->expect), out_w);
+    vwrite(m, 1, j->in, in, sizeof(in));
+    vwrite(m, 1, j->w, w, sizeof(w));
+    vwrite(m, 1, j->mult, mult, 96);
+    vwrite(m, 1, j->shift, shift, 96);
+
+    stl_le_p(cmd, APU_CMD_MAGIC);
+    stw_le_p(cmd + 4, APU_CMD_VERSION);
+    stw_le_p(cmd + 6, 1);
+    stw_le_p(&op->opcode, APU_OP_CONV2D);
+    stw_le_p(&op->in_h, 9);
+    stw_le_p(&op->in_w, 9);
+    stw_le_p(&op->in_c, 16);
+    stw_le_p(&op->out_h, 8);
+    stw_le_p(&op->out_w, 8);
+    stw_le_p(&op->out_c, 24);
+    stw_le_p(&op->k_h, 3);
+    stw_le_p(&op->k_w, 3);
+    stw_le_p(&op->stride_h, 1);
+    stw_le_p(&op->stride_w, 1);
+    stw_le_p(&op->dil_h, 1);
+    stw_le_p(&op->dil_w, 1);
+    stw_le_p(&op->pad_top, 1);
+    stw_le_p(&op->pad_left, 1);
+    stw_le_p(&op->groups, 1);
+    stl_le_p(&op->in_zp, 3);
+    stl_le_p(&op->out_zp, (uint32_t)-2);
+    stl_le_p(&op->act_min, (uint32_t)-128);
+    stl_le_p(&op->act_max, 127);
+    stq_le_p(&op->input, j->in);
+    stq_le_p(&op->weights, j->w);
+    stq_le_p(&op->mult, j->mult);
+    stq_le_p(&op->shift, j->shift);
+    stq_le_p(&op->output, j->out);
+    j->cmd_size = sizeof(cmd);
+    vwrite(m, 1, j->cmd, cmd, sizeof(cmd));
+}
+
+/* Put a ring entry for @j at index @idx of core @c and ring the doorbell. */
+static void submit(Mem *m, int c, uint32_t ring_size, uint32_t idx,
+                   uint64_t cmd, uint32_t size, uint16_t asid, uint64_t seq)
+{
+    struct apu_ring_entry e = { 0 };
+
+    stq_le_p(&e.cmdbuf, cmd);
+    stl_le_p(&e.cmdbuf_size, size);
+    stw_le_p(&e.asid, asid);
+    stw_le_p(&e.flags, APU_RING_F_IRQ);
+    stq_le_p(&e.seqno, seq);
+    stq_le_p(&e.completion, DONE_VA(c) + (idx % 8) * 64);
+    vwrite(m, 0, RING_VA(c) + (idx % ring_size) * 64, &e, sizeof(e));
+    wr(&m->t, APU_CORE_BASE(c) + APU_CORE_RING_TAIL, idx + 1);
+}
+
+/* Wait until core @c's head reaches @head (the core threads run freely). */
+static bool wait_head(Mem *m, int c, uint32_t head)
+{
+    gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+
+    while (rd(&m->t, APU_CORE_BASE(c) + APU_CORE_RING_HEAD) != head) {
+        if (g_get_monotonic_time() > end) {
+            return false;
+        }
+        g_usleep(1000);
+    }
+    return true;
+}
+
+static void read_done(Mem *m, int c, uint32_t idx, struct apu_completion *d)
+{
+    vread(m, 0, DONE_VA(c) + (idx % 8) * 64, d, sizeof(*d));
+}
+
+static uint64_t model_cycles(Mem *m, int c, uint64_t macs, uint64_t bytes)
+{
+    uint64_t mpc = rd(&m->t, APU_CORE_BASE(c) + APU_CORE_MACS_PER_CYCLE);
+    uint64_t bpc = rd(&m->t, APU_CORE_BASE(c) + APU_CORE_BYTES_PER_CYCLE);
+
+    return MAX(DIV_ROUND_UP(macs, mpc), DIV_ROUND_UP(bytes, bpc)) + 200;
+}
+
+/* One job on every core: bit-exact output, completion, counters, IRQ. */
+static void test_job_every_core(void)
+{
+    static ConvJob j[6];
+    Mem m;
+    int c;
+
+    mem_start(&m, 8);
+    for (c = 0; c < 6; c++) {
+        conv_job(&m, c, &j[c], c, true);
+    }
+    for (c = 0; c < 6; c++) {
+        submit(&m, c, 8, 0, j[c].cmd, j[c].cmd_size, 1, 100 + c);
+    }
+    for (c = 0; c < 6; c++) {
+        uint64_t b = APU_CORE_BASE(c), macs = 8 * 8 * 24 * 9 * 16;
+        struct apu_completion d;
+        int8_t out[sizeof(j[c].expect)];
+
+        g_assert_true(wait_head(&m, c, 1));
+        read_done(&m, c, 0, &d);
+        g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
+        g_assert_cmpuint(ldq_le_p(&d.seqno), ==, 100 + c);
+        g_assert_cmpuint(ldl_le_p(&d.op_index), ==, 1);
+        g_assert_cmpuint(ldq_le_p(&d.macs), ==, macs);
+        g_assert_cmpuint(ldq_le_p(&d.bytes_written), ==, sizeof(out));
+        g_assert_cmpuint(ldq_le_p(&d.cycles), ==,
+                         model_cycles(&m, c, macs,
+                                      9 * 9 * 16 + 24 * 9 * 16 + sizeof(out) +
+                                      12 * 24));
+        vread(&m, 1, j[c].out, out, sizeof(out));
+        g_assert_cmpmem(out, sizeof(out), j[c].expect, sizeof(out));
+        g_assert_cmpuint(rd(&m.t, b + APU_CORE_COMPLETED_SEQ_LO), ==, 100 + c);
+        g_assert_cmpuint(rd(&m.t, b + APU_CORE_JOBS_DONE), ==, 1);
+        g_assert_cmpuint(rd(&m.t, b + APU_CORE_BUSY_CYCLES_LO), ==,
+                         ldq_le_p(&d.cycles));
+        g_assert_cmpuint(rd(&m.t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
+    }
+    /* Each core's completion interrupt is pending; W1C clears it. */
+    g_assert_cmphex(rd(&m.t, APU_REG_IRQ_STATUS), ==, 0x3f);
+    wr(&m.t, APU_REG_IRQ_STATUS, 0x5);
+    g_assert_cmphex(rd(&m.t, APU_REG_IRQ_STATUS), ==, 0x3a);
+    apu_stop(&m.t);
+}
+
+/* Many jobs through a small ring: wrap-around, order, the last seqno. */
+static void test_ring_wraps(void)
+{
+    static ConvJob j;
+    Mem m;
+    uint32_t i;
+
+    mem_start(&m, 2);
+    conv_job(&m, 3, &j, 9, true);
+    for (i = 0; i < 7; i++) {
+        struct apu_completion d;
+
+        submit(&m, 3, 2, i, j.cmd, j.cmd_size, 1, 1000 + i);
+        g_assert_true(wait_head(&m, 3, i + 1));
+        read_done(&m, 3, i, &d);
+        g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
+        g_assert_cmpuint(ldq_le_p(&d.seqno), ==, 1000 + i);
+    }
+    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(3) + APU_CORE_JOBS_DONE), ==, 7);
+    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(3) + APU_CORE_COMPLETED_SEQ_LO),
+                     ==, 1006);
+    /* A bad ring size disables the ring. */
+    wr(&m.t, APU_CORE_BASE(3) + APU_CORE_RING_SIZE, 3);
+    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(3) + APU_CORE_RING_SIZE), ==, 0);
+    wr(&m.t, APU_CORE_BASE(3) + APU_CORE_RING_SIZE, 8192);
+    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(3) + APU_CORE_RING_SIZE), ==, 0);
+    apu_stop(&m.t);
+}
+
+/* All six cores work at once and all results are right. */
+static void test_all_cores_at_once(void)
+{
+    static ConvJob j[6];
+    Mem m;
+    int c, round, most_busy = 0;
+
+    mem_start(&m, 8);
+    for (c = 0; c < 6; c++) {
+        conv_job(&m, c, &j[c], c + 20, true);
+    }
+    /* Time-accurate mode, scaled so that every job lasts >= 50 ms. */
+    wr(&m.t, APU_REG_TIME_SCALE, 20000);
+    wr(&m.t, APU_REG_CTRL, APU_CTRL_TIME_ACCURATE);
+    for (round = 0; round < 2; round++) {
+        for (c = 0; c < 6; c++) {
+            submit(&m, c, 8, round, j[c].cmd, j[c].cmd_size, 1, round);
+        }
+        for (;;) {
+            int busy = 0, done = 0;
+
+            for (c = 0; c < 6; c++) {
+                uint64_t b = APU_CORE_BASE(c);
+
+                busy += rd(&m.t, b + APU_CORE_STATUS) == APU_CORE_BUSY;
+                done += rd(&m.t, b + APU_CORE_RING_HEAD) == round + 1;
+            }
+            most_busy = MAX(most_busy, busy);
+            if (done == 6) {
+                break;
+            }
+            g_usleep(2000);
+        }
+    }
+    g_assert_cmpint(most_busy, ==, 6);
+    for (c = 0; c < 6; c++) {
+        int8_t out[sizeof(j[c].expect)];
+        struct apu_completion d;
+
+        read_done(&m, c, 1, &d);
+        g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
+        vread(&m, 1, j[c].out, out, sizeof(out));
+        g_assert_cmpmem(out, sizeof(out), j[c].expect, sizeof(out));
+    }
+    apu_stop(&m.t);
+}
+
+/* Time-accurate mode: a job completes no earlier than its scaled time. */
+static void test_time_accurate(void)
+{
+    static ConvJob j;
+    struct apu_completion d;
+    uint64_t ns;
+    gint64 t0, t1;
+    Mem m;
+
+    mem_start(&m, 8);
+    conv_job(&m, 5, &j, 1, true);
+    wr(&m.t, APU_REG_TIME_SCALE, 100000);
+    wr(&m.t, APU_REG_CTRL, APU_CTRL_TIME_ACCURATE);
+    t0 = g_get_monotonic_time();
+    submit(&m, 5, 8, 0, j.cmd, j.cmd_size, 1, 1);
+    g_assert_true(wait_head(&m, 5, 1));
+    t1 = g_get_monotonic_time();
+    read_done(&m, 5, 0, &d);
+    /* Tiny core: 500 MHz. */
+    ns = ldq_le_p(&d.cycles) * 1000 * 100000 / 500;
+    g_assert_cmpint((t1 - t0) * 1000, >=, ns);
+    apu_stop(&m.t);
+}
+
+/* MMU faults end the job alone; the core keeps going. */
+static void test_mmu_faults(void)
+{
+    static ConvJob j;
+    struct apu_completion d;
+    Mem m;
+
+    mem_start(&m, 8);
+    conv_job(&m, 0, &j, 2, false);          /* output read-only */
+    submit(&m, 0, 8, 0, j.cmd, j.cmd_size, 1, 1);
+    g_assert_true(wait_head(&m, 0, 1));
+    read_done(&m, 0, 0, &d);
+    g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_MMU_FAULT);
+    g_assert_cmphex(ldq_le_p(&d.fault_addr), ==, j.out);
+    g_assert_cmphex(ldl_le_p(&d.fault_flags), ==,
+                    APU_FAULT_WRITE | APU_FAULT_READ_ONLY);
+
+    /* The same job in address space 0, where nothing of it is mapped. */
+    submit(&m, 0, 8, 1, j.cmd, j.cmd_size, 0, 2);
+    g_assert_true(wait_head(&m, 0, 2));
+    read_done(&m, 0, 1, &d);
+    g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_MMU_FAULT);
+    g_assert_cmphex(ldq_le_p(&d.fault_addr), ==, j.cmd);
+    g_assert_cmphex(ldl_le_p(&d.fault_flags), ==, APU_FAULT_NOT_PRESENT);
+
+    /* An address space past MMU_CTX_COUNT. */
+    submit(&m, 0, 8, 2, j.cmd, j.cmd_size, 7, 3);
+    g_assert_true(wait_head(&m, 0, 3));
+    read_done(&m, 0, 2, &d);
+    g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_BAD_CONTEXT);
+    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(0) + APU_CORE_STATUS), ==,
+                     APU_CORE_IDLE);
+
+    /* A completion record the device cannot write: a device error. */
+    {
+        struct apu_ring_entry e = { 0 };
+
+        stq_le_p(&e.cmdbuf, j.cmd);
+        stl_le_p(&e.cmdbuf_size, j.cmd_size);
+        stw_le_p(&e.asid, 1);
+        stq_le_p(&e.seqno, 4);
+        stq_le_p(&e.completion, 0x7000000);
+        vwrite(&m, 0, RING_VA(0) + 3 * 64, &e, sizeof(e));
+        wr(&m.t, APU_REG_IRQ_STATUS, 0xffffffff);
+        wr(&m.t, APU_CORE_BASE(0) + APU_CORE_RING_TAIL, 4);
+        while (rd(&m.t, APU_CORE_BASE(0) + APU_CORE_STATUS) !=
+               APU_CORE_ERROR) {
+            g_usleep(1000);
+        }
+        while (!(rd(&m.t, APU_REG_IRQ_STATUS) & APU_IRQ_ERROR)) {
+            g_usleep(1000);
+        }
+        g_assert_cmphex(rd(&m.t, APU_REG_MMU_FAULT_ADDR_LO), ==, 0x7000000);
+        g_assert_cmphex(rd(&m.t, APU_REG_MMU_FAULT_INFO), ==,
+                        APU_MMU_FAULT_INFO(0, APU_FAULT_WRITE |
+                                           APU_FAULT_NOT_PRESENT));
+        g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(0) + APU_CORE_RING_HEAD),
+                         ==, 3);
+    }
+    apu_stop(&m.t);
+}
+
+/* MSI-X: core n's completion writes vector n's message. */
+static void test_msix(void)
+{
+    static ConvJob j;
+    Mem m;
+    int v;
+
+    mem_start(&m, 8);
+    qpci_msix_enable(m.t.dev);
+    g_assert_cmpuint(qpci_msix_table_size(m.t.dev), ==, 7);
+    for (v = 0; v < 7; v++) {
+        uint64_t e = m.t.dev->msix_table_off + v * 16;
+
+        qpci_io_writel(m.t.dev, m.t.dev->msix_table_bar, e, MSI_ADDR + v * 4);
+        qpci_io_writel(m.t.dev, m.t.dev->msix_table_bar, e + 4, 0);
+        qpci_io_writel(m.t.dev, m.t.dev->msix_table_bar, e + 8, 0xa0 + v);
+        qpci_io_writel(m.t.dev, m.t.dev->msix_table_bar, e + 12, 0);
+    }
+    qtest_memset(m.t.qts, MSI_ADDR, 0, 64);
+    conv_job(&m, 4, &j, 3, true);
+    wr(&m.t, APU_REG_IRQ_MASK, 0);
+    submit(&m, 4, 8, 0, j.cmd, j.cmd_size, 1, 1);
+    g_assert_true(wait_head(&m, 4, 1));
+    while (!(rd(&m.t, APU_REG_IRQ_STATUS) & APU_IRQ_CORE(4))) {
+        g_usleep(1000);
+    }
+    /* Masked: pending but not sent. */
+    g_assert_cmpuint(qtest_readl(m.t.qts, MSI_ADDR + 16), ==, 0);
+    /* Unmasking a pending event sends it. */
+    wr(&m.t, APU_REG_IRQ_MASK, APU_IRQ_CORE(4));
+    g_assert_cmphex(qtest_readl(m.t.qts, MSI_ADDR + 16), ==, 0xa4);
+    /* The next completion too. */
+    qtest_writel(m.t.qts, MSI_ADDR + 16, 0);
+    submit(&m, 4, 8, 1, j.cmd, j.cmd_size, 1, 2);
+    g_assert_true(wait_head(&m, 4, 2));
+    for (v = 0; v < 1000 && !qtest_readl(m.t.qts, MSI_ADDR + 16); v++) {
+        g_usleep(1000);
+        (void)rd(&m.t, APU_REG_IRQ_STATUS);
+    }
+    g_assert_cmphex(qtest_readl(m.t.qts, MSI_ADDR + 16), ==, 0xa4);
+    g_assert_cmphex(qtest_readl(m.t.qts, MSI_ADDR), ==, 0);
+    apu_stop(&m.t);
+}
+
+/* Every kind of fault injection, and recovery by core reset. */
+static void test_fault_injection(void)
+{
+    static ConvJob j;
+    struct apu_completion d;
+    uint8_t img[256];
+    size_t n;
+    Mem m;
+
+    mem_start(&m, 8);
+    conv_job(&m, 1, &j, 4, true);
+
+    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(1, APU_INJECT_FAIL_JOB));
+    g_assert_cmphex(rd(&m.t, APU_REG_DBG_PENDING_LO), ==,
+                    (1u << APU_INJECT_FAIL_JOB) << 8);
+    submit(&m, 1, 8, 0, j.cmd, j.cmd_size, 1, 1);
+    g_assert_true(wait_head(&m, 1, 1));
+    read_done(&m, 1, 0, &d);
+    g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_INJECTED);
+    g_assert_cmphex(rd(&m.t, APU_REG_DBG_PENDING_LO), ==, 0);
+
+    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(1, APU_INJECT_MMU_FAULT));
+    submit(&m, 1, 8, 1, j.cmd, j.cmd_size, 1, 2);
+    g_assert_true(wait_head(&m, 1, 2));
+    read_done(&m, 1, 1, &d);
+    g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_MMU_FAULT);
+    g_assert_cmphex(ldl_le_p(&d.fault_flags), ==, APU_FAULT_INJECTED);
+    g_assert_cmphex(ldq_le_p(&d.fault_addr), ==, j.cmd);
+
+    /* A lost interrupt: the job completes, its interrupt never comes. */
+    wr(&m.t, APU_REG_IRQ_STATUS, 0xffffffff);
+    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(1, APU_INJECT_DROP_IRQ));
+    submit(&m, 1, 8, 2, j.cmd, j.cmd_size, 1, 3);
+    g_assert_true(wait_head(&m, 1, 3));
+    read_done(&m, 1, 2, &d);
+    g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
+    g_usleep(20000);
+    g_assert_cmphex(rd(&m.t, APU_REG_IRQ_STATUS) & APU_IRQ_CORE(1), ==, 0);
+    submit(&m, 1, 8, 3, j.cmd, j.cmd_size, 1, 4);
+    g_assert_true(wait_head(&m, 1, 4));
+    while (!(rd(&m.t, APU_REG_IRQ_STATUS) & APU_IRQ_CORE(1))) {
+        g_usleep(1000);
+    }
+
+    /* A hung core: takes the job, never finishes; others carry on. */
+    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(1, APU_INJECT_HANG_CORE));
+    submit(&m, 1, 8, 4, j.cmd, j.cmd_size, 1, 5);
+    while (rd(&m.t, APU_CORE_BASE(1) + APU_CORE_STATUS) != APU_CORE_HUNG) {
+        g_usleep(1000);
+    }
+    {
+        static ConvJob k;
+
+        conv_job(&m, 2, &k, 5, true);
+        submit(&m, 2, 8, 0, k.cmd, k.cmd_size, 1, 77);
+        g_assert_true(wait_head(&m, 2, 1));
+    }
+    g_usleep(20000);
+    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(1) + APU_CORE_RING_HEAD), ==, 4);
+    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(1) + APU_CORE_STATUS), ==,
+                     APU_CORE_HUNG);
+    /* Core reset: idle, ring cleared; set up again, it works. */
+    wr(&m.t, APU_REG_RESET, APU_RESET_CORE(1));
+    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(1) + APU_CORE_STATUS), ==,
+                     APU_CORE_IDLE);
+    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(1) + APU_CORE_RING_SIZE), ==, 0);
+    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(1) + APU_CORE_JOBS_DONE), ==, 0);
+    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(2) + APU_CORE_JOBS_DONE), ==, 1);
+    wr(&m.t, APU_CORE_BASE(1) + APU_CORE_RING_BASE_LO, (uint32_t)RING_VA(1));
+    wr(&m.t, APU_CORE_BASE(1) + APU_CORE_RING_SIZE, 8);
+    wr(&m.t, APU_CORE_BASE(1) + APU_CORE_CTRL, APU_CORE_CTRL_ENABLE);
+    submit(&m, 1, 8, 0, j.cmd, j.cmd_size, 1, 6);
+    g_assert_true(wait_head(&m, 1, 1));
+    read_done(&m, 1, 0, &d);
+    g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
+
+    /* Refused firmware boot. */
+    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(0, APU_INJECT_REFUSE_FW));
+    g_assert_cmpuint(rd(&m.t, APU_REG_DBG_FW_PENDING), ==, 1);
+    n = make_image(img, APU_FW_ABI_MAJOR, APU_FW_ABI_MINOR,
+                   APU_VERSION(1, 0, 0), "inject");
+    g_assert_cmpuint(fw_boot(&m.t, img, n, n), ==, APU_FW_STATUS_ERROR);
+    g_assert_cmpuint(rd(&m.t, APU_REG_FW_ERROR), ==, APU_FW_ERR_INJECTED);
+    g_assert_cmpuint(fw_boot(&m.t, img, n, n), ==, APU_FW_STATUS_READY);
+
+    /* Bad injections are ignored. */
+    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(9, APU_INJECT_FAIL_JOB));
+    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(0, 77));
+    g_assert_cmphex(rd(&m.t, APU_REG_DBG_PENDING_LO), ==, 0);
+    g_assert_cmphex(rd(&m.t, APU_REG_DBG_PENDING_HI), ==, 0);
+    apu_stop(&m.t);
+}
+
+/* Device reset while all cores are busy: everything idle, nothing hangs. */
+static void test_reset_while_busy(void)
+{
+    static ConvJob j[6];
+    Mem m;
+    int c;
+
+    mem_start(&m, 8);
+    for (c = 0; c < 6; c++) {
+        conv_job(&m, c, &j[c], c, true);
+    }
+    wr(&m.t, APU_REG_TIME_SCALE, 1000000);
+    wr(&m.t, APU_REG_CTRL, APU_CTRL_TIME_ACCURATE);
+    for (c = 0; c < 6; c++) {
+        submit(&m, c, 8, 0, j[c].cmd, j[c].cmd_size, 1, 1);
+    }
+    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(5, APU_INJECT_HANG_CORE));
+    g_usleep(20000);
+    wr(&m.t, APU_REG_RESET, APU_RESET_DEVICE);
+    for (c = 0; c < 6; c++) {
+        uint64_t b = APU_CORE_BASE(c);
+
+        g_assert_cmpuint(rd(&m.t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
+        g_assert_cmpuint(rd(&m.t, b + APU_CORE_RING_HEAD), ==, 0);
+        g_assert_cmpuint(rd(&m.t, b + APU_CORE_CTRL), ==, 0);
+    }
+    g_assert_cmpuint(rd(&m.t, APU_REG_MMU_CTX_COUNT), ==, 0);
+    g_assert_cmpuint(rd(&m.t, APU_REG_CTRL), ==, 0);
+    g_assert_cmpuint(rd(&m.t, APU_REG_TIME_SCALE), ==, 1);
+    g_assert_cmphex(rd(&m.t, APU_REG_IRQ_STATUS), ==, 0);
+    apu_stop(&m.t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -477,5 +1161,14 @@ int main(int argc, char **argv)
     qtest_add_func("/apu/fw/refusals", test_fw_refusals);
     qtest_add_func("/apu/fw/dma-errors", test_fw_dma_errors);
     qtest_add_func("/apu/reset-register", test_reset_register);
+    qtest_add_func("/apu/capabilities", test_capabilities);
+    qtest_add_func("/apu/jobs/every-core", test_job_every_core);
+    qtest_add_func("/apu/jobs/ring-wraps", test_ring_wraps);
+    qtest_add_func("/apu/jobs/all-cores-at-once", test_all_cores_at_once);
+    qtest_add_func("/apu/jobs/time-accurate", test_time_accurate);
+    qtest_add_func("/apu/jobs/mmu-faults", test_mmu_faults);
+    qtest_add_func("/apu/jobs/msix", test_msix);
+    qtest_add_func("/apu/jobs/fault-injection", test_fault_injection);
+    qtest_add_func("/apu/jobs/reset-while-busy", test_reset_while_busy);
     return g_test_run();
 }

@@ -1,14 +1,20 @@
 /*
  * apu: an emulated NPU with big, little and tiny int8 cores.
  *
- * This is the PCI front end of the device: its identity, the BAR0 register
- * block and the firmware boot handshake. The register map is defined once,
- * in apu_hw.h, which the guest driver and the firmware include too;
- * docs/hw.md and docs/firmware.md describe it.
+ * The PCI front end of the device: identity and capabilities, interrupts
+ * (MSI-X, or INTx), the firmware boot handshake, the device MMU registers,
+ * fault injection, and six cores - 2 big, 3 little, 1 tiny - each run by
+ * a host thread that takes jobs from its ring. What the firmware does with
+ * a job (MMU walk, command processing, the int8 ops, the timing model) is
+ * in firmware-stub/, plain C linked in here.
+ *
+ * The register map is defined once, in apu_hw.h and apu_cmd.h, which the
+ * guest driver and the firmware include too; docs/hw.md describes it.
  *
  * Nothing a guest writes may crash or hang QEMU: unknown registers read as
- * zero and ignore writes, read-only registers ignore writes, and both are
- * logged as guest errors.
+ * zero and ignore writes, bad rings and command buffers end as job or
+ * device errors, and core threads reach guest memory only where it is RAM
+ * (never MMIO), so they never need the BQL and never re-enter a device.
  *
  * Copyright (c) 2026 The apu authors
  *
@@ -18,7 +24,13 @@
 #include "qemu/osdep.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
+#include "qemu/thread.h"
+#include "qemu/timer.h"
+#include "qemu/atomic.h"
+#include "qemu/rcu.h"
+#include "qapi/error.h"
 #include "hw/pci/pci_device.h"
+#include "hw/pci/msix.h"
 #include "system/dma.h"
 #include "migration/vmstate.h"
 #include "qom/object.h"
@@ -29,20 +41,526 @@
 #define TYPE_APU_PCI "apu"
 OBJECT_DECLARE_SIMPLE_TYPE(ApuState, APU_PCI)
 
+#define APU_NUM_CORES 6
+#define APU_MAX_CTX 256
+#define APU_OPS_MASK ((1u << APU_OP_CONV2D) | (1u << APU_OP_ADD) | \
+                      (1u << APU_OP_AVGPOOL))
+
+typedef struct ApuCoreClass {
+    uint32_t cls, macs_per_cycle, clock_mhz, sram_bytes;
+    uint32_t energy_fj_per_mac, idle_power_uw, bytes_per_cycle;
+} ApuCoreClass;
+
+static const ApuCoreClass apu_classes[] = {
+    [APU_CLASS_BIG] = { APU_CLASS_BIG, 1024, 1000, 1024 * 1024,
+                        1000, 20000, 64 },
+    [APU_CLASS_LITTLE] = { APU_CLASS_LITTLE, 256, 800, 256 * 1024,
+                           600, 5000, 32 },
+    [APU_CLASS_TINY] = { APU_CLASS_TINY, 64, 500, 64 * 1024,
+                         350, 500, 16 },
+};
+
+/* The Dimensity 1000 shape: 2 big, 3 little, 1 tiny. */
+static const int apu_core_layout[APU_NUM_CORES] = {
+    APU_CLASS_BIG, APU_CLASS_BIG, APU_CLASS_LITTLE, APU_CLASS_LITTLE,
+    APU_CLASS_LITTLE, APU_CLASS_TINY,
+};
+
+typedef struct ApuCore {
+    struct ApuState *s;
+    int index;
+    const ApuCoreClass *cls;
+    QemuThread thread;
+    bool thread_started;
+
+    /* @lock protects every field below, and @cond signals changes. */
+    QemuMutex lock;
+    QemuCond cond;
+    uint64_t ring_base;
+    uint32_t ring_size, head, tail, ctrl, status;
+    uint64_t completed_seq, busy_cycles;
+    uint32_t jobs_done;
+    uint32_t gen;           /* bumped by a reset: older jobs are dropped */
+    uint32_t inject;        /* armed faults, bit (1 << kind) */
+    bool stop;
+} ApuCore;
+
 struct ApuState {
     PCIDevice parent_obj;
 
     MemoryRegion mmio;
-    uint32_t scratch;
 
-    /* Firmware boot block. */
+    /* Under the BQL. */
+    uint32_t scratch;
+    uint32_t irq_status, irq_mask;
+    uint32_t ctrl;          /* also read by core threads: qatomic */
+    uint32_t time_scale;    /* also read by core threads: qatomic */
+    uint64_t mmu_ctx_base;  /* also read by core threads: qatomic */
+    uint32_t mmu_ctx_count; /* also read by core threads: qatomic */
+    uint64_t fault_addr;
+    uint32_t fault_info;
+    bool inject_refuse_fw;
+
+    /* Firmware boot block, under the BQL. */
     uint64_t fw_addr;
     uint32_t fw_size;
     uint32_t fw_status;
     uint32_t fw_error;
     uint32_t fw_version;
     QEMUBH *fw_bh;
+
+    /*
+     * Events from core threads, raised in the main loop by irq_bh:
+     * bits for IRQ_STATUS, and the last device-level fault.
+     */
+    QemuMutex event_lock;   /* protects the three fields below */
+    uint32_t pending_irq;
+    uint64_t pending_fault_addr;
+    uint32_t pending_fault_info;
+    QEMUBH *irq_bh;
+
+    ApuCore cores[APU_NUM_CORES];
 };
+
+/* ---- interrupts (BQL) ---------------------------------------------------- */
+
+static unsigned apu_irq_vector(uint32_t bit)
+{
+    return bit == APU_IRQ_ERROR ? APU_NUM_CORES : ctz32(bit);
+}
+
+static void apu_update_intx(ApuState *s)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    if (!msix_enabled(pdev)) {
+        pci_set_irq(pdev, (s->irq_status & s->irq_mask) != 0);
+    } else {
+        pci_set_irq(pdev, 0);
+    }
+}
+
+/* Send the MSI-X vectors of @bits that are enabled. */
+static void apu_msix_send(ApuState *s, uint32_t bits)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    bits &= s->irq_mask;
+    if (!msix_enabled(pdev)) {
+        return;
+    }
+    while (bits) {
+        uint32_t bit = bits & -bits;
+
+        msix_notify(pdev, apu_irq_vector(bit));
+        bits &= ~bit;
+    }
+}
+
+static void apu_raise(ApuState *s, uint32_t bits)
+{
+    s->irq_status |= bits;
+    trace_apu_irq(bits, s->irq_status, s->irq_mask);
+    apu_msix_send(s, bits);
+    apu_update_intx(s);
+}
+
+static void apu_irq_bh(void *opaque)
+{
+    ApuState *s = opaque;
+    uint32_t bits;
+
+    qemu_mutex_lock(&s->event_lock);
+    bits = s->pending_irq;
+    s->pending_irq = 0;
+    if (bits & APU_IRQ_ERROR) {
+        s->fault_addr = s->pending_fault_addr;
+        s->fault_info = s->pending_fault_info;
+    }
+    qemu_mutex_unlock(&s->event_lock);
+    if (bits) {
+        apu_raise(s, bits);
+    }
+}
+
+/* From any thread. */
+static void apu_post_event(ApuState *s, uint32_t bits, uint64_t fault_addr,
+                           uint32_t fault_info)
+{
+    qemu_mutex_lock(&s->event_lock);
+    s->pending_irq |= bits;
+    if (bits & APU_IRQ_ERROR) {
+        s->pending_fault_addr = fault_addr;
+        s->pending_fault_info = fault_info;
+    }
+    qemu_mutex_unlock(&s->event_lock);
+    qemu_bh_schedule(s->irq_bh);
+}
+
+/* ---- DMA for core threads: RAM only, no BQL --------------------------- */
+
+static int apu_dma_rw(ApuState *s, uint64_t addr, void *buf, uint64_t len,
+                      bool is_write)
+{
+    AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
+    uint8_t *p = buf;
+
+    while (len) {
+        hwaddr xlat, l = len;
+        MemoryRegion *mr;
+        MemTxResult r;
+
+        if (addr + len < addr) {
+            return -1;
+        }
+        RCU_READ_LOCK_GUARD();
+        mr = address_space_translate(as, addr, &xlat, &l, is_write,
+                                     MEMTXATTRS_UNSPECIFIED);
+        if (!memory_region_is_ram(mr) || (is_write && mr->readonly) ||
+            l == 0) {
+            return -1;
+        }
+        r = is_write ? address_space_write(as, addr, MEMTXATTRS_UNSPECIFIED,
+                                           p, l)
+                     : address_space_read(as, addr, MEMTXATTRS_UNSPECIFIED,
+                                          p, l);
+        if (r != MEMTX_OK) {
+            return -1;
+        }
+        addr += l;
+        p += l;
+        len -= l;
+    }
+    return 0;
+}
+
+static int apu_dma_read(void *opaque, uint64_t addr, void *buf, uint64_t len)
+{
+    return apu_dma_rw(opaque, addr, buf, len, false);
+}
+
+static int apu_dma_write(void *opaque, uint64_t addr, const void *buf,
+                         uint64_t len)
+{
+    return apu_dma_rw(opaque, addr, (void *)buf, len, true);
+}
+
+static const ApuHwOps apu_hw_ops = {
+    .dma_read = apu_dma_read,
+    .dma_write = apu_dma_write,
+};
+
+/* ---- cores ------------------------------------------------------------- */
+
+typedef struct ApuJobCtx {
+    ApuCore *core;
+    uint32_t gen;
+} ApuJobCtx;
+
+static bool apu_job_aborted(void *opaque)
+{
+    ApuJobCtx *j = opaque;
+
+    return qatomic_read(&j->core->gen) != j->gen ||
+           qatomic_read(&j->core->stop);
+}
+
+/* Called with c->lock held. */
+static bool apu_core_runnable(ApuCore *c)
+{
+    return (c->ctrl & APU_CORE_CTRL_ENABLE) && c->ring_size &&
+           c->head != c->tail && c->status == APU_CORE_IDLE;
+}
+
+static void apu_put_le64(void *p, uint64_t v)
+{
+    stq_le_p(p, v);
+}
+
+/*
+ * Run ring entry @idx. Returns false when the ring itself or the
+ * completion record could not be accessed (a device-level error).
+ */
+static bool apu_core_run_entry(ApuCore *c, uint64_t base, uint32_t size,
+                               uint32_t idx, uint32_t gen, uint32_t inject,
+                               uint64_t *seqno, uint64_t *cycles)
+{
+    ApuState *s = c->s;
+    ApuMmu mmu = {
+        .ops = &apu_hw_ops,
+        .opaque = s,
+        .ctx_base = qatomic_read(&s->mmu_ctx_base),
+        .ctx_count = qatomic_read(&s->mmu_ctx_count),
+    };
+    ApuCoreModel model = {
+        .macs_per_cycle = c->cls->macs_per_cycle,
+        .bytes_per_cycle = c->cls->bytes_per_cycle,
+        .op_overhead_cycles = 200,
+    };
+    ApuJobCtx jc = { .core = c, .gen = gen };
+    uint64_t va = base + (uint64_t)(idx & (size - 1)) * sizeof(struct apu_ring_entry);
+    struct apu_ring_entry e;
+    struct apu_completion done;
+    ApuJobResult res;
+    ApuFault f;
+    int64_t start = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    int i;
+
+    if (apu_mmu_read(&mmu, 0, va, &e, sizeof(e), &f)) {
+        apu_post_event(s, APU_IRQ_ERROR, f.addr,
+                       APU_MMU_FAULT_INFO(c->index, f.flags));
+        return false;
+    }
+    *seqno = ldq_le_p(&e.seqno);
+    memset(&res, 0, sizeof(res));
+    for (i = 0; i < ARRAY_SIZE(e.reserved); i++) {
+        if (e.reserved[i]) {
+            res.status = APU_STATUS_BAD_CMDBUF;
+        }
+    }
+    if (lduw_le_p(&e.flags) & ~APU_RING_F_IRQ) {
+        res.status = APU_STATUS_BAD_CMDBUF;
+    }
+    if (res.status) {
+        /* Nothing run. */
+    } else if (inject & (1u << APU_INJECT_FAIL_JOB)) {
+        res.status = APU_STATUS_INJECTED;
+    } else if (inject & (1u << APU_INJECT_MMU_FAULT)) {
+        res.status = APU_STATUS_MMU_FAULT;
+        res.fault_addr = ldq_le_p(&e.cmdbuf);
+        res.fault_flags = APU_FAULT_INJECTED;
+    } else {
+        apu_cp_run_job(&mmu, &model, lduw_le_p(&e.asid), ldq_le_p(&e.cmdbuf),
+                       ldl_le_p(&e.cmdbuf_size), apu_job_aborted, &jc, &res);
+    }
+    *cycles = res.cycles;
+
+    /* Time-accurate mode: complete at the modeled time. */
+    if (qatomic_read(&s->ctrl) & APU_CTRL_TIME_ACCURATE) {
+        uint32_t scale = MAX(qatomic_read(&s->time_scale), 1);
+        double ns = (double)res.cycles * 1000.0 * scale / c->cls->clock_mhz;
+        int64_t end = start + (int64_t)MIN(ns, 1e15);
+
+        qemu_mutex_lock(&c->lock);
+        while (!c->stop && c->gen == gen &&
+               qemu_clock_get_ns(QEMU_CLOCK_REALTIME) < end) {
+            int64_t left = end - qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+
+            qemu_cond_timedwait(&c->cond, &c->lock,
+                                MAX(1, MIN(left / SCALE_MS, 1000)));
+        }
+        qemu_mutex_unlock(&c->lock);
+    }
+    if (apu_job_aborted(&jc)) {
+        return true;
+    }
+
+    memset(&done, 0, sizeof(done));
+    apu_put_le64(&done.seqno, *seqno);
+    stl_le_p(&done.status, res.status);
+    stl_le_p(&done.op_index, res.op_index);
+    apu_put_le64(&done.fault_addr, res.fault_addr);
+    apu_put_le64(&done.cycles, res.cycles);
+    apu_put_le64(&done.macs, res.macs);
+    apu_put_le64(&done.bytes_read, res.bytes_read);
+    apu_put_le64(&done.bytes_written, res.bytes_written);
+    stl_le_p(&done.fault_flags, res.fault_flags);
+    trace_apu_job_done(c->index, *seqno, res.status, res.cycles);
+    if (apu_mmu_write(&mmu, 0, ldq_le_p(&e.completion), &done, sizeof(done),
+                      &f)) {
+        apu_post_event(s, APU_IRQ_ERROR, f.addr,
+                       APU_MMU_FAULT_INFO(c->index, f.flags));
+        return false;
+    }
+    return true;
+}
+
+static void *apu_core_thread(void *opaque)
+{
+    ApuCore *c = opaque;
+
+    qemu_mutex_lock(&c->lock);
+    while (!c->stop) {
+        uint64_t base, seqno = 0, cycles = 0;
+        uint32_t size, idx, gen, inject;
+        bool ok, drop_irq;
+
+        if (!apu_core_runnable(c)) {
+            qemu_cond_wait(&c->cond, &c->lock);
+            continue;
+        }
+        base = c->ring_base;
+        size = c->ring_size;
+        idx = c->head;
+        gen = c->gen;
+        inject = c->inject;
+        c->inject &= ~((1u << APU_INJECT_FAIL_JOB) |
+                       (1u << APU_INJECT_MMU_FAULT) |
+                       (1u << APU_INJECT_HANG_CORE));
+        if (inject & (1u << APU_INJECT_HANG_CORE)) {
+            /* Took the job and never comes back, until a reset. */
+            c->status = APU_CORE_HUNG;
+            continue;
+        }
+        c->status = APU_CORE_BUSY;
+        qemu_mutex_unlock(&c->lock);
+
+        ok = apu_core_run_entry(c, base, size, idx, gen, inject, &seqno,
+                                &cycles);
+
+        qemu_mutex_lock(&c->lock);
+        if (c->gen != gen) {
+            continue;           /* reset while running: dropped */
+        }
+        if (!ok) {
+            c->status = APU_CORE_ERROR;
+            continue;
+        }
+        c->status = APU_CORE_IDLE;
+        c->head = idx + 1;
+        c->completed_seq = seqno;
+        c->busy_cycles += cycles;
+        c->jobs_done++;
+        drop_irq = c->inject & (1u << APU_INJECT_DROP_IRQ);
+        c->inject &= ~(1u << APU_INJECT_DROP_IRQ);
+        if (!drop_irq) {
+            apu_post_event(c->s, APU_IRQ_CORE(c->index), 0, 0);
+        }
+    }
+    qemu_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/* Return core @c to its reset state; a job in flight is dropped. */
+static void apu_core_reset(ApuCore *c)
+{
+    qemu_mutex_lock(&c->lock);
+    qatomic_set(&c->gen, c->gen + 1);
+    c->ring_base = 0;
+    c->ring_size = 0;
+    c->head = 0;
+    c->tail = 0;
+    c->ctrl = 0;
+    c->status = APU_CORE_IDLE;
+    c->completed_seq = 0;
+    c->busy_cycles = 0;
+    c->jobs_done = 0;
+    c->inject = 0;
+    qemu_cond_broadcast(&c->cond);
+    qemu_mutex_unlock(&c->lock);
+}
+
+static uint64_t apu_core_read(ApuCore *c, hwaddr off)
+{
+    uint64_t val = 0;
+
+    qemu_mutex_lock(&c->lock);
+    switch (off) {
+    case APU_CORE_CLASS:
+        val = c->cls->cls;
+        break;
+    case APU_CORE_MACS_PER_CYCLE:
+        val = c->cls->macs_per_cycle;
+        break;
+    case APU_CORE_CLOCK_MHZ:
+        val = c->cls->clock_mhz;
+        break;
+    case APU_CORE_SRAM_BYTES:
+        val = c->cls->sram_bytes;
+        break;
+    case APU_CORE_ENERGY_FJ_PER_MAC:
+        val = c->cls->energy_fj_per_mac;
+        break;
+    case APU_CORE_IDLE_POWER_UW:
+        val = c->cls->idle_power_uw;
+        break;
+    case APU_CORE_BYTES_PER_CYCLE:
+        val = c->cls->bytes_per_cycle;
+        break;
+    case APU_CORE_RING_BASE_LO:
+        val = (uint32_t)c->ring_base;
+        break;
+    case APU_CORE_RING_BASE_HI:
+        val = c->ring_base >> 32;
+        break;
+    case APU_CORE_RING_SIZE:
+        val = c->ring_size;
+        break;
+    case APU_CORE_RING_HEAD:
+        val = c->head;
+        break;
+    case APU_CORE_RING_TAIL:
+        val = c->tail;
+        break;
+    case APU_CORE_STATUS:
+        val = c->status;
+        break;
+    case APU_CORE_CTRL:
+        val = c->ctrl;
+        break;
+    case APU_CORE_COMPLETED_SEQ_LO:
+        val = (uint32_t)c->completed_seq;
+        break;
+    case APU_CORE_COMPLETED_SEQ_HI:
+        val = c->completed_seq >> 32;
+        break;
+    case APU_CORE_BUSY_CYCLES_LO:
+        val = (uint32_t)c->busy_cycles;
+        break;
+    case APU_CORE_BUSY_CYCLES_HI:
+        val = c->busy_cycles >> 32;
+        break;
+    case APU_CORE_JOBS_DONE:
+        val = c->jobs_done;
+        break;
+    default:
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "apu: read of unknown core %d register 0x%" HWADDR_PRIx
+                      "\n", c->index, off);
+        break;
+    }
+    qemu_mutex_unlock(&c->lock);
+    return val;
+}
+
+static void apu_core_write(ApuCore *c, hwaddr off, uint32_t val)
+{
+    qemu_mutex_lock(&c->lock);
+    switch (off) {
+    case APU_CORE_RING_BASE_LO:
+        c->ring_base = deposit64(c->ring_base, 0, 32, val);
+        break;
+    case APU_CORE_RING_BASE_HI:
+        c->ring_base = deposit64(c->ring_base, 32, 32, val);
+        break;
+    case APU_CORE_RING_SIZE:
+        if (val > APU_RING_MAX || (val & (val - 1))) {
+            qemu_log_mask(LOG_GUEST_ERROR,
+                          "apu: core %d ring size %u is not a power of two "
+                          "up to %u; ring disabled\n", c->index, val,
+                          APU_RING_MAX);
+            val = 0;
+        }
+        c->ring_size = val;
+        break;
+    case APU_CORE_RING_TAIL:
+        c->tail = val;
+        trace_apu_doorbell(c->index, val);
+        break;
+    case APU_CORE_CTRL:
+        c->ctrl = val & APU_CORE_CTRL_ENABLE;
+        break;
+    default:
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "apu: write to read-only or unknown core %d register "
+                      "0x%" HWADDR_PRIx "\n", c->index, off);
+        break;
+    }
+    qemu_cond_broadcast(&c->cond);
+    qemu_mutex_unlock(&c->lock);
+}
+
+/* ---- firmware boot ------------------------------------------------------ */
 
 static const char *const apu_fw_err_names[] = {
     [APU_FW_ERR_NONE] = "none",
@@ -54,6 +572,7 @@ static const char *const apu_fw_err_names[] = {
     [APU_FW_ERR_TOO_LARGE] = "too large",
     [APU_FW_ERR_DMA] = "DMA error",
     [APU_FW_ERR_BUSY] = "busy",
+    [APU_FW_ERR_INJECTED] = "injected",
 };
 
 static void apu_fw_fail(ApuState *s, uint32_t err)
@@ -81,6 +600,11 @@ static void apu_fw_boot_bh(void *opaque)
     if (s->fw_status != APU_FW_STATUS_BOOTING) {
         return;
     }
+    if (s->inject_refuse_fw) {
+        s->inject_refuse_fw = false;
+        apu_fw_fail(s, APU_FW_ERR_INJECTED);
+        return;
+    }
     if (s->fw_size > APU_FW_MAX_SIZE) {
         apu_fw_fail(s, APU_FW_ERR_TOO_LARGE);
         return;
@@ -104,18 +628,6 @@ static void apu_fw_boot_bh(void *opaque)
     trace_apu_fw_boot_done(s->fw_status, 0);
 }
 
-/* The device's reset state; used by bus reset and by APU_REG_RESET. */
-static void apu_reset(ApuState *s)
-{
-    qemu_bh_cancel(s->fw_bh);
-    s->scratch = 0;
-    s->fw_addr = 0;
-    s->fw_size = 0;
-    s->fw_status = APU_FW_STATUS_OFF;
-    s->fw_error = APU_FW_ERR_NONE;
-    s->fw_version = 0;
-}
-
 static void apu_fw_ctrl(ApuState *s, uint32_t val)
 {
     if (!(val & APU_FW_CTRL_BOOT)) {
@@ -136,26 +648,153 @@ static void apu_fw_ctrl(ApuState *s, uint32_t val)
     qemu_bh_schedule(s->fw_bh);
 }
 
-static uint32_t apu_hw_version(void)
+/* ---- device registers ---------------------------------------------------- */
+
+/* The device's reset state; used by bus reset and by APU_REG_RESET. */
+static void apu_reset(ApuState *s)
 {
-    return APU_VERSION(APU_HW_VERSION_MAJOR, APU_HW_VERSION_MINOR,
-                       APU_HW_VERSION_PATCH);
+    int i;
+
+    for (i = 0; i < APU_NUM_CORES; i++) {
+        apu_core_reset(&s->cores[i]);
+    }
+    qemu_bh_cancel(s->fw_bh);
+    qemu_mutex_lock(&s->event_lock);
+    s->pending_irq = 0;
+    qemu_mutex_unlock(&s->event_lock);
+    s->scratch = 0;
+    s->irq_status = 0;
+    s->irq_mask = 0;
+    qatomic_set(&s->ctrl, 0);
+    qatomic_set(&s->time_scale, 1);
+    qatomic_set(&s->mmu_ctx_base, 0);
+    qatomic_set(&s->mmu_ctx_count, 0);
+    s->fault_addr = 0;
+    s->fault_info = 0;
+    s->inject_refuse_fw = false;
+    s->fw_addr = 0;
+    s->fw_size = 0;
+    s->fw_status = APU_FW_STATUS_OFF;
+    s->fw_error = APU_FW_ERR_NONE;
+    s->fw_version = 0;
+    apu_update_intx(s);
+}
+
+static uint32_t apu_dbg_pending(ApuState *s, int first)
+{
+    uint32_t val = 0;
+    int i;
+
+    for (i = first; i < first + 4 && i < APU_NUM_CORES; i++) {
+        ApuCore *c = &s->cores[i];
+
+        qemu_mutex_lock(&c->lock);
+        val |= (c->inject & 0xff) << ((i - first) * 8);
+        qemu_mutex_unlock(&c->lock);
+    }
+    return val;
+}
+
+static void apu_dbg_inject(ApuState *s, uint32_t val)
+{
+    unsigned core = (val >> 8) & 0xff, kind = val & 0xff;
+    ApuCore *c;
+
+    if (kind == APU_INJECT_REFUSE_FW) {
+        s->inject_refuse_fw = true;
+        return;
+    }
+    if (core >= APU_NUM_CORES || kind < APU_INJECT_HANG_CORE ||
+        kind > APU_INJECT_MMU_FAULT) {
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "apu: bad fault injection 0x%x\n", val);
+        return;
+    }
+    c = &s->cores[core];
+    qemu_mutex_lock(&c->lock);
+    c->inject |= 1u << kind;
+    qemu_mutex_unlock(&c->lock);
+    trace_apu_inject(core, kind);
 }
 
 static uint64_t apu_mmio_read(void *opaque, hwaddr addr, unsigned size)
 {
     ApuState *s = opaque;
-    uint32_t val;
+    uint32_t val = 0;
 
+    if (addr >= APU_CORE_BASE(0) && addr < APU_CORE_BASE(APU_NUM_CORES)) {
+        val = apu_core_read(&s->cores[(addr - APU_CORE_BASE(0)) / 0x100],
+                            addr & 0xff);
+        trace_apu_mmio_read(addr, val);
+        return val;
+    }
     switch (addr) {
     case APU_REG_ID:
         val = APU_ID_MAGIC;
         break;
     case APU_REG_VERSION:
-        val = apu_hw_version();
+        val = APU_VERSION(APU_HW_VERSION_MAJOR, APU_HW_VERSION_MINOR,
+                          APU_HW_VERSION_PATCH);
         break;
     case APU_REG_SCRATCH:
         val = s->scratch;
+        break;
+    case APU_REG_RESET:
+    case APU_REG_FW_CTRL:
+    case APU_REG_DBG_INJECT:
+        val = 0;
+        break;
+    case APU_REG_NUM_CORES:
+        val = APU_NUM_CORES;
+        break;
+    case APU_REG_FEATURES:
+        val = APU_FEATURE_MMU | APU_FEATURE_TIME_ACCURATE |
+              APU_FEATURE_FAULT_INJECT;
+        break;
+    case APU_REG_MAX_CONTEXTS:
+        val = APU_MAX_CTX;
+        break;
+    case APU_REG_OPS:
+        val = APU_OPS_MASK;
+        break;
+    case APU_REG_IRQ_STATUS:
+        val = s->irq_status;
+        break;
+    case APU_REG_IRQ_MASK:
+        val = s->irq_mask;
+        break;
+    case APU_REG_CTRL:
+        val = qatomic_read(&s->ctrl);
+        break;
+    case APU_REG_TIME_SCALE:
+        val = MAX(qatomic_read(&s->time_scale), 1);
+        break;
+    case APU_REG_MMU_CTX_BASE_LO:
+        val = (uint32_t)qatomic_read(&s->mmu_ctx_base);
+        break;
+    case APU_REG_MMU_CTX_BASE_HI:
+        val = qatomic_read(&s->mmu_ctx_base) >> 32;
+        break;
+    case APU_REG_MMU_CTX_COUNT:
+        val = qatomic_read(&s->mmu_ctx_count);
+        break;
+    case APU_REG_MMU_FAULT_ADDR_LO:
+        val = (uint32_t)s->fault_addr;
+        break;
+    case APU_REG_MMU_FAULT_ADDR_HI:
+        val = s->fault_addr >> 32;
+        break;
+    case APU_REG_MMU_FAULT_INFO:
+        val = s->fault_info;
+        break;
+    case APU_REG_DBG_PENDING_LO:
+        val = apu_dbg_pending(s, 0);
+        break;
+    case APU_REG_DBG_PENDING_HI:
+        val = apu_dbg_pending(s, 4);
+        break;
+    case APU_REG_DBG_FW_PENDING:
+        val = s->inject_refuse_fw;
         break;
     case APU_REG_FW_ADDR_LO:
         val = (uint32_t)s->fw_addr;
@@ -165,10 +804,6 @@ static uint64_t apu_mmio_read(void *opaque, hwaddr addr, unsigned size)
         break;
     case APU_REG_FW_SIZE:
         val = s->fw_size;
-        break;
-    case APU_REG_FW_CTRL:
-    case APU_REG_RESET:
-        val = 0;
         break;
     case APU_REG_FW_STATUS:
         val = s->fw_status;
@@ -186,22 +821,80 @@ static uint64_t apu_mmio_read(void *opaque, hwaddr addr, unsigned size)
         qemu_log_mask(LOG_GUEST_ERROR,
                       "apu: read of unknown register 0x%" HWADDR_PRIx "\n",
                       addr);
-        val = 0;
         break;
     }
     trace_apu_mmio_read(addr, val);
     return val;
 }
 
-static void apu_mmio_write(void *opaque, hwaddr addr, uint64_t val,
+static void apu_mmio_write(void *opaque, hwaddr addr, uint64_t val64,
                            unsigned size)
 {
     ApuState *s = opaque;
+    uint32_t val = val64, old;
+    int i;
 
     trace_apu_mmio_write(addr, val);
+    if (addr >= APU_CORE_BASE(0) && addr < APU_CORE_BASE(APU_NUM_CORES)) {
+        apu_core_write(&s->cores[(addr - APU_CORE_BASE(0)) / 0x100],
+                       addr & 0xff, val);
+        return;
+    }
     switch (addr) {
     case APU_REG_SCRATCH:
         s->scratch = val;
+        break;
+    case APU_REG_RESET:
+        if (val & APU_RESET_DEVICE) {
+            trace_apu_reset(~0u);
+            apu_reset(s);
+            break;
+        }
+        for (i = 0; i < APU_NUM_CORES; i++) {
+            if (val & APU_RESET_CORE(i)) {
+                trace_apu_reset(i);
+                apu_core_reset(&s->cores[i]);
+                s->irq_status &= ~APU_IRQ_CORE(i);
+            }
+        }
+        apu_update_intx(s);
+        break;
+    case APU_REG_IRQ_STATUS:
+        s->irq_status &= ~val;
+        apu_update_intx(s);
+        break;
+    case APU_REG_IRQ_MASK:
+        old = s->irq_mask;
+        s->irq_mask = val & (((1u << APU_NUM_CORES) - 1) | APU_IRQ_ERROR);
+        /* Newly enabled events that are pending are sent now. */
+        apu_msix_send(s, s->irq_status & s->irq_mask & ~old);
+        apu_update_intx(s);
+        break;
+    case APU_REG_CTRL:
+        qatomic_set(&s->ctrl, val & APU_CTRL_TIME_ACCURATE);
+        break;
+    case APU_REG_TIME_SCALE:
+        qatomic_set(&s->time_scale, MIN(MAX(val, 1), 1000000));
+        break;
+    case APU_REG_MMU_CTX_BASE_LO:
+        qatomic_set(&s->mmu_ctx_base,
+                    deposit64(qatomic_read(&s->mmu_ctx_base), 0, 32, val));
+        break;
+    case APU_REG_MMU_CTX_BASE_HI:
+        qatomic_set(&s->mmu_ctx_base,
+                    deposit64(qatomic_read(&s->mmu_ctx_base), 32, 32, val));
+        break;
+    case APU_REG_MMU_CTX_COUNT:
+        if (val > APU_MAX_CTX) {
+            qemu_log_mask(LOG_GUEST_ERROR,
+                          "apu: %u contexts, at most %u; MMU off\n", val,
+                          APU_MAX_CTX);
+            val = 0;
+        }
+        qatomic_set(&s->mmu_ctx_count, val);
+        break;
+    case APU_REG_DBG_INJECT:
+        apu_dbg_inject(s, val);
         break;
     case APU_REG_FW_ADDR_LO:
         s->fw_addr = deposit64(s->fw_addr, 0, 32, val);
@@ -215,14 +908,18 @@ static void apu_mmio_write(void *opaque, hwaddr addr, uint64_t val,
     case APU_REG_FW_CTRL:
         apu_fw_ctrl(s, val);
         break;
-    case APU_REG_RESET:
-        if (val & APU_RESET_DEVICE) {
-            trace_apu_reset();
-            apu_reset(s);
-        }
-        break;
     case APU_REG_ID:
     case APU_REG_VERSION:
+    case APU_REG_NUM_CORES:
+    case APU_REG_FEATURES:
+    case APU_REG_MAX_CONTEXTS:
+    case APU_REG_OPS:
+    case APU_REG_MMU_FAULT_ADDR_LO:
+    case APU_REG_MMU_FAULT_ADDR_HI:
+    case APU_REG_MMU_FAULT_INFO:
+    case APU_REG_DBG_PENDING_LO:
+    case APU_REG_DBG_PENDING_HI:
+    case APU_REG_DBG_FW_PENDING:
     case APU_REG_FW_STATUS:
     case APU_REG_FW_ERROR:
     case APU_REG_FW_VERSION:
@@ -255,13 +952,67 @@ static const MemoryRegionOps apu_mmio_ops = {
     },
 };
 
+/* ---- QOM ------------------------------------------------------------------ */
+
+static void apu_stop_threads(ApuState *s)
+{
+    int i;
+
+    for (i = 0; i < APU_NUM_CORES; i++) {
+        ApuCore *c = &s->cores[i];
+
+        qemu_mutex_lock(&c->lock);
+        qatomic_set(&c->stop, true);
+        qemu_cond_broadcast(&c->cond);
+        qemu_mutex_unlock(&c->lock);
+    }
+    /* Core threads never take the BQL, so joining under it is safe. */
+    for (i = 0; i < APU_NUM_CORES; i++) {
+        ApuCore *c = &s->cores[i];
+
+        if (c->thread_started) {
+            qemu_thread_join(&c->thread);
+            c->thread_started = false;
+        }
+        qemu_cond_destroy(&c->cond);
+        qemu_mutex_destroy(&c->lock);
+    }
+}
+
 static void apu_realize(PCIDevice *pdev, Error **errp)
 {
     ApuState *s = APU_PCI(pdev);
     DeviceState *dev = DEVICE(pdev);
+    int i;
+
+    if (msix_init_exclusive_bar(pdev, APU_NUM_CORES + 1, 2, errp)) {
+        return;
+    }
+    for (i = 0; i <= APU_NUM_CORES; i++) {
+        msix_vector_use(pdev, i);
+    }
+    pci_config_set_interrupt_pin(pdev->config, 1);
 
     s->fw_bh = qemu_bh_new_guarded(apu_fw_boot_bh, s,
                                    &dev->mem_reentrancy_guard);
+    s->irq_bh = qemu_bh_new_guarded(apu_irq_bh, s,
+                                    &dev->mem_reentrancy_guard);
+    qemu_mutex_init(&s->event_lock);
+
+    for (i = 0; i < APU_NUM_CORES; i++) {
+        ApuCore *c = &s->cores[i];
+        char name[16];
+
+        c->s = s;
+        c->index = i;
+        c->cls = &apu_classes[apu_core_layout[i]];
+        qemu_mutex_init(&c->lock);
+        qemu_cond_init(&c->cond);
+        snprintf(name, sizeof(name), "apu-core%d", i);
+        qemu_thread_create(&c->thread, name, apu_core_thread, c,
+                           QEMU_THREAD_JOINABLE);
+        c->thread_started = true;
+    }
 
     memory_region_init_io(&s->mmio, OBJECT(s), &apu_mmio_ops, s,
                           "apu-mmio", APU_BAR0_SIZE);
@@ -275,7 +1026,11 @@ static void apu_exit(PCIDevice *pdev)
 {
     ApuState *s = APU_PCI(pdev);
 
+    apu_stop_threads(s);
     qemu_bh_delete(s->fw_bh);
+    qemu_bh_delete(s->irq_bh);
+    qemu_mutex_destroy(&s->event_lock);
+    msix_uninit_exclusive_bar(pdev);
 }
 
 static void apu_reset_hold(Object *obj, ResetType type)
@@ -283,35 +1038,10 @@ static void apu_reset_hold(Object *obj, ResetType type)
     apu_reset(APU_PCI(obj));
 }
 
-static int apu_post_load(void *opaque, int version_id)
-{
-    ApuState *s = opaque;
-
-    if (s->fw_status > APU_FW_STATUS_ERROR) {
-        return -EINVAL;
-    }
-    /* A boot that was in flight is redone on the destination. */
-    if (s->fw_status == APU_FW_STATUS_BOOTING) {
-        qemu_bh_schedule(s->fw_bh);
-    }
-    return 0;
-}
-
+/* Jobs run on host threads: their state does not migrate. */
 static const VMStateDescription vmstate_apu = {
     .name = TYPE_APU_PCI,
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .post_load = apu_post_load,
-    .fields = (const VMStateField[]) {
-        VMSTATE_PCI_DEVICE(parent_obj, ApuState),
-        VMSTATE_UINT32(scratch, ApuState),
-        VMSTATE_UINT64(fw_addr, ApuState),
-        VMSTATE_UINT32(fw_size, ApuState),
-        VMSTATE_UINT32(fw_status, ApuState),
-        VMSTATE_UINT32(fw_error, ApuState),
-        VMSTATE_UINT32(fw_version, ApuState),
-        VMSTATE_END_OF_LIST()
-    },
+    .unmigratable = 1,
 };
 
 static void apu_class_init(ObjectClass *klass, void *data)
@@ -327,7 +1057,7 @@ static void apu_class_init(ObjectClass *klass, void *data)
     k->revision = APU_PCI_REVISION;
     k->class_id = APU_PCI_CLASS_ACCEL;
     rc->phases.hold = apu_reset_hold;
-    dc->desc = "APU neural processing unit";
+    dc->desc = "APU neural processing unit (2 big, 3 little, 1 tiny core)";
     dc->vmsd = &vmstate_apu;
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }
