@@ -439,3 +439,77 @@ void apu_cp_run_job(const ApuMmu *mmu, const ApuCoreModel *core,
     }
     free(ops);
 }
+
+/* ---- rings -------------------------------------------------------------- */
+
+static void put_le32(void *p, uint32_t v)
+{
+    uint8_t *b = p;
+
+    b[0] = v;
+    b[1] = v >> 8;
+    b[2] = v >> 16;
+    b[3] = v >> 24;
+}
+
+static void put_le64(void *p, uint64_t v)
+{
+    put_le32(p, (uint32_t)v);
+    put_le32((uint8_t *)p + 4, v >> 32);
+}
+
+int apu_cp_fetch(const ApuMmu *mmu, uint64_t va, struct apu_ring_entry *e,
+                 ApuFault *f)
+{
+    return apu_mmu_read(mmu, 0, va, e, sizeof(*e), f);
+}
+
+void apu_cp_run_entry(const ApuMmu *mmu, const ApuCoreModel *core,
+                      const struct apu_ring_entry *e, uint32_t inject,
+                      bool (*abort)(void *opaque), void *abort_opaque,
+                      ApuJobResult *res)
+{
+    size_t i;
+
+    memset(res, 0, sizeof(*res));
+    for (i = 0; i < sizeof(e->reserved) / sizeof(e->reserved[0]); i++) {
+        if (e->reserved[i]) {
+            res->status = APU_STATUS_BAD_CMDBUF;
+            return;
+        }
+    }
+    if (le16(&e->flags) & ~APU_RING_F_IRQ) {
+        res->status = APU_STATUS_BAD_CMDBUF;
+        return;
+    }
+    if (inject & (1u << APU_INJECT_FAIL_JOB)) {
+        res->status = APU_STATUS_INJECTED;
+        return;
+    }
+    if (inject & (1u << APU_INJECT_MMU_FAULT)) {
+        res->status = APU_STATUS_MMU_FAULT;
+        res->fault_addr = le64(&e->cmdbuf);
+        res->fault_flags = APU_FAULT_INJECTED;
+        return;
+    }
+    apu_cp_run_job(mmu, core, le16(&e->asid), le64(&e->cmdbuf),
+                   le32(&e->cmdbuf_size), abort, abort_opaque, res);
+}
+
+int apu_cp_complete(const ApuMmu *mmu, const struct apu_ring_entry *e,
+                    const ApuJobResult *res, ApuFault *f)
+{
+    struct apu_completion d;
+
+    memset(&d, 0, sizeof(d));
+    put_le64(&d.seqno, le64(&e->seqno));
+    put_le32(&d.status, res->status);
+    put_le32(&d.op_index, res->op_index);
+    put_le64(&d.fault_addr, res->fault_addr);
+    put_le64(&d.cycles, res->cycles);
+    put_le64(&d.macs, res->macs);
+    put_le64(&d.bytes_read, res->bytes_read);
+    put_le64(&d.bytes_written, res->bytes_written);
+    put_le32(&d.fault_flags, res->fault_flags);
+    return apu_mmu_write(mmu, 0, le64(&e->completion), &d, sizeof(d), f);
+}

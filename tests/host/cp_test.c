@@ -568,4 +568,84 @@ TEST_F(cp, mutated_command_buffers)
 	EXPECT_LT(0, counts[APU_STATUS_MMU_FAULT]);
 }
 
+/* ---- rings ----------------------------------------------------------------- */
+
+#define VA_RING 0x7000000ull
+#define VA_DONE 0x7100000ull
+
+static void ring_entry(struct apu_ring_entry *e, uint64_t cmd, uint32_t size,
+		       uint16_t asid, uint64_t seq)
+{
+	memset(e, 0, sizeof(*e));
+	put64((uint8_t *)&e->cmdbuf, cmd);
+	st32(&e->cmdbuf_size, size);
+	st16(&e->asid, asid);
+	st16(&e->flags, APU_RING_F_IRQ);
+	put64((uint8_t *)&e->seqno, seq);
+	put64((uint8_t *)&e->completion, VA_DONE);
+}
+
+TEST_F(cp, ring_entry_fetch_run_complete)
+{
+	static struct data d;
+	struct apu_ring_entry e, got;
+	struct apu_completion done;
+	ApuJobResult res;
+	struct cmd c;
+	ApuFault f;
+
+	setup_conv(self, 1, &d, 1);
+	/* Address space 0, the driver's own, uses the tables of root[3]. */
+	ctx_set(&self->bus, 0, self->root[3]);
+	map_range(&self->bus, self->root[3], VA_RING, 4096, 0);
+	map_range(&self->bus, self->root[3], VA_DONE, 4096, 1);
+
+	cmd_init(&c);
+	conv_op(cmd_op(&c), &conv, VA_IN, VA_OUT);
+	poke(self, 1, VA_CMD, c.buf, cmd_size(&c));
+	ring_entry(&e, VA_CMD, cmd_size(&c), 1, 0x1122334455667788ull);
+	poke(self, 0, VA_RING + 64, &e, sizeof(e));
+
+	ASSERT_EQ(0, apu_cp_fetch(&self->mmu, VA_RING + 64, &got, &f));
+	EXPECT_EQ(0, memcmp(&e, &got, sizeof(e)));
+	apu_cp_run_entry(&self->mmu, &self->core, &got, 0, NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_OK, (int)res.status);
+	ASSERT_EQ(0, apu_cp_complete(&self->mmu, &got, &res, &f));
+	peek(self, 0, VA_DONE, &done, sizeof(done));
+	EXPECT_EQ(0x1122334455667788ull, get64((uint8_t *)&done.seqno));
+	EXPECT_EQ(0u, done.status);
+	EXPECT_EQ(1u, done.op_index);
+	EXPECT_EQ(res.cycles, get64((uint8_t *)&done.cycles));
+	EXPECT_EQ(res.macs, get64((uint8_t *)&done.macs));
+	EXPECT_EQ(res.bytes_read, get64((uint8_t *)&done.bytes_read));
+	EXPECT_EQ(res.bytes_written, get64((uint8_t *)&done.bytes_written));
+
+	/* Injected faults, without running the job. */
+	apu_cp_run_entry(&self->mmu, &self->core, &got, 1u << APU_INJECT_FAIL_JOB,
+			 NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_INJECTED, (int)res.status);
+	EXPECT_EQ(0u, res.macs);
+	apu_cp_run_entry(&self->mmu, &self->core, &got, 1u << APU_INJECT_MMU_FAULT,
+			 NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_MMU_FAULT, (int)res.status);
+	EXPECT_EQ(VA_CMD, res.fault_addr);
+	EXPECT_EQ(APU_FAULT_INJECTED, (int)res.fault_flags);
+
+	/* Reserved fields and unknown flags. */
+	got.reserved[2] = 1;
+	apu_cp_run_entry(&self->mmu, &self->core, &got, 0, NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_BAD_CMDBUF, (int)res.status);
+	got.reserved[2] = 0;
+	st16(&got.flags, 0x8001);
+	apu_cp_run_entry(&self->mmu, &self->core, &got, 0, NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_BAD_CMDBUF, (int)res.status);
+
+	/* A ring or completion the device cannot reach: a device error. */
+	EXPECT_EQ(-1, apu_cp_fetch(&self->mmu, VA_RING + 4096, &got, &f));
+	EXPECT_EQ(VA_RING + 4096, f.addr);
+	put64((uint8_t *)&e.completion, VA_RING);	/* read-only */
+	EXPECT_EQ(-1, apu_cp_complete(&self->mmu, &e, &res, &f));
+	EXPECT_EQ(APU_FAULT_WRITE | APU_FAULT_READ_ONLY, (int)f.flags);
+}
+
 TEST_HARNESS_MAIN

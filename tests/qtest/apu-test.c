@@ -613,13 +613,12 @@ static void vread(Mem *m, int asid, uint64_t va, void *p, size_t n)
     qtest_memread(m->t.qts, va2pa(m, asid, va), p, n);
 }
 
-/* Device with two address spaces (0: driver, 1: jobs) and rings. */
-static void mem_start(Mem *m, uint32_t ring_size)
+/* Program two address spaces (0: driver, 1: jobs) and the rings. */
+static void mem_setup(Mem *m, uint32_t ring_size)
 {
     int c;
 
-    memset(m, 0, sizeof(*m));
-    apu_start(&m->t);
+    m->nranges = 0;
     m->next = PT_POOL;
     qtest_memset(m->t.qts, CTX_TABLE, 0, 4096);
     m->root[0] = pt_alloc(m, 4096);
@@ -641,6 +640,13 @@ static void mem_start(Mem *m, uint32_t ring_size)
         wr(&m->t, b + APU_CORE_CTRL, APU_CORE_CTRL_ENABLE);
     }
     wr(&m->t, APU_REG_IRQ_MASK, 0xffffffff);
+}
+
+static void mem_start(Mem *m, uint32_t ring_size)
+{
+    memset(m, 0, sizeof(*m));
+    apu_start(&m->t);
+    mem_setup(m, ring_size);
 }
 
 /* A small conv job of context 1 for core @c, with its expected output. */
@@ -1148,6 +1154,61 @@ static void test_reset_while_busy(void)
     apu_stop(&m.t);
 }
 
+/*
+ * Whatever the guest writes, QEMU survives and the device recovers: random
+ * values to every register (cores, MMU, doorbells, firmware, debug), with
+ * rings and tables pointing into memory full of random bytes.
+ */
+static void test_random_guest(void)
+{
+    static ConvJob j;
+    struct apu_completion d;
+    uint8_t junk[4096];
+    GRand *r = g_rand_new_with_seed(1234);
+    Mem m;
+    int i, k;
+
+    mem_start(&m, 8);
+    for (k = 0; k < 64; k++) {
+        for (i = 0; i < sizeof(junk); i++) {
+            junk[i] = g_rand_int(r);
+        }
+        qtest_memwrite(m.t.qts, 0x2000000 + k * 4096, junk, sizeof(junk));
+    }
+    for (i = 0; i < 3000; i++) {
+        uint32_t off = g_rand_int_range(r, 0, 0x1700) & ~3u;
+        uint32_t val = g_rand_int(r);
+
+        switch (g_rand_int_range(r, 0, 4)) {
+        case 0:     /* small values are the interesting ones */
+            val &= 0xff;
+            break;
+        case 1:     /* addresses into the junk */
+            val = 0x2000000 + (val & 0x3fff8);
+            break;
+        }
+        if (off == APU_REG_TIME_SCALE) {
+            continue;   /* keeps time-accurate waits short */
+        }
+        wr(&m.t, off, val);
+        if (i % 100 == 0) {
+            g_assert_cmphex(rd(&m.t, APU_REG_ID), ==, APU_ID_MAGIC);
+        }
+    }
+    g_assert_cmphex(rd(&m.t, APU_REG_ID), ==, APU_ID_MAGIC);
+
+    /* A device reset brings back a device that runs jobs. */
+    wr(&m.t, APU_REG_RESET, APU_RESET_DEVICE);
+    mem_setup(&m, 8);
+    conv_job(&m, 0, &j, 1, true);
+    submit(&m, 0, 8, 0, j.cmd, j.cmd_size, 1, 9);
+    g_assert_true(wait_head(&m, 0, 1));
+    read_done(&m, 0, 0, &d);
+    g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
+    g_rand_free(r);
+    apu_stop(&m.t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1170,5 +1231,6 @@ int main(int argc, char **argv)
     qtest_add_func("/apu/jobs/msix", test_msix);
     qtest_add_func("/apu/jobs/fault-injection", test_fault_injection);
     qtest_add_func("/apu/jobs/reset-while-busy", test_reset_while_busy);
+    qtest_add_func("/apu/random-guest", test_random_guest);
     return g_test_run();
 }

@@ -17,6 +17,7 @@
 
 #include "hw/apu_fw_image.h"
 #include "hw/apu_cmd.h"
+#include "hw/apu_hw.h"
 
 /* ---- firmware image (apu_fw_image.c) ---------------------------------- */
 
@@ -146,5 +147,28 @@ void apu_cp_run_job(const ApuMmu *mmu, const ApuCoreModel *core,
                     uint16_t asid, uint64_t cmdbuf, uint32_t size,
                     bool (*abort)(void *opaque), void *abort_opaque,
                     ApuJobResult *res);
+
+/* ---- rings (apu_cp.c) ----------------------------------------------- */
+
+/* Read the ring entry at @va in address space 0; 0, or -1 with *@fault. */
+int apu_cp_fetch(const ApuMmu *mmu, uint64_t va, struct apu_ring_entry *e,
+                 ApuFault *fault);
+
+/*
+ * Run a fetched ring entry: check its reserved fields and flags, apply the
+ * faults armed in @inject (bits 1 << APU_INJECT_FAIL_JOB, _MMU_FAULT), else
+ * run its job. Arguments as apu_cp_run_job().
+ */
+void apu_cp_run_entry(const ApuMmu *mmu, const ApuCoreModel *core,
+                      const struct apu_ring_entry *e, uint32_t inject,
+                      bool (*abort)(void *opaque), void *abort_opaque,
+                      ApuJobResult *res);
+
+/*
+ * Write the completion record of @e (address space 0); 0, or -1 with
+ * *@fault: a device error.
+ */
+int apu_cp_complete(const ApuMmu *mmu, const struct apu_ring_entry *e,
+                    const ApuJobResult *res, ApuFault *fault);
 
 #endif /* APU_FW_H */

@@ -272,18 +272,13 @@ static bool apu_core_runnable(ApuCore *c)
            c->head != c->tail && c->status == APU_CORE_IDLE;
 }
 
-static void apu_put_le64(void *p, uint64_t v)
-{
-    stq_le_p(p, v);
-}
-
 /*
  * Run ring entry @idx. Returns false when the ring itself or the
  * completion record could not be accessed (a device-level error).
  */
 static bool apu_core_run_entry(ApuCore *c, uint64_t base, uint32_t size,
                                uint32_t idx, uint32_t gen, uint32_t inject,
-                               uint64_t *seqno, uint64_t *cycles)
+                               uint64_t *seqno, uint64_t *cycles, bool *irq)
 {
     ApuState *s = c->s;
     ApuMmu mmu = {
@@ -298,41 +293,20 @@ static bool apu_core_run_entry(ApuCore *c, uint64_t base, uint32_t size,
         .op_overhead_cycles = 200,
     };
     ApuJobCtx jc = { .core = c, .gen = gen };
-    uint64_t va = base + (uint64_t)(idx & (size - 1)) * sizeof(struct apu_ring_entry);
+    uint64_t va = base +
+        (uint64_t)(idx & (size - 1)) * sizeof(struct apu_ring_entry);
     struct apu_ring_entry e;
-    struct apu_completion done;
     ApuJobResult res;
     ApuFault f;
     int64_t start = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
-    int i;
 
-    if (apu_mmu_read(&mmu, 0, va, &e, sizeof(e), &f)) {
+    if (apu_cp_fetch(&mmu, va, &e, &f)) {
         apu_post_event(s, APU_IRQ_ERROR, f.addr,
                        APU_MMU_FAULT_INFO(c->index, f.flags));
         return false;
     }
     *seqno = ldq_le_p(&e.seqno);
-    memset(&res, 0, sizeof(res));
-    for (i = 0; i < ARRAY_SIZE(e.reserved); i++) {
-        if (e.reserved[i]) {
-            res.status = APU_STATUS_BAD_CMDBUF;
-        }
-    }
-    if (lduw_le_p(&e.flags) & ~APU_RING_F_IRQ) {
-        res.status = APU_STATUS_BAD_CMDBUF;
-    }
-    if (res.status) {
-        /* Nothing run. */
-    } else if (inject & (1u << APU_INJECT_FAIL_JOB)) {
-        res.status = APU_STATUS_INJECTED;
-    } else if (inject & (1u << APU_INJECT_MMU_FAULT)) {
-        res.status = APU_STATUS_MMU_FAULT;
-        res.fault_addr = ldq_le_p(&e.cmdbuf);
-        res.fault_flags = APU_FAULT_INJECTED;
-    } else {
-        apu_cp_run_job(&mmu, &model, lduw_le_p(&e.asid), ldq_le_p(&e.cmdbuf),
-                       ldl_le_p(&e.cmdbuf_size), apu_job_aborted, &jc, &res);
-    }
+    apu_cp_run_entry(&mmu, &model, &e, inject, apu_job_aborted, &jc, &res);
     *cycles = res.cycles;
 
     /* Time-accurate mode: complete at the modeled time. */
@@ -354,24 +328,13 @@ static bool apu_core_run_entry(ApuCore *c, uint64_t base, uint32_t size,
     if (apu_job_aborted(&jc)) {
         return true;
     }
-
-    memset(&done, 0, sizeof(done));
-    apu_put_le64(&done.seqno, *seqno);
-    stl_le_p(&done.status, res.status);
-    stl_le_p(&done.op_index, res.op_index);
-    apu_put_le64(&done.fault_addr, res.fault_addr);
-    apu_put_le64(&done.cycles, res.cycles);
-    apu_put_le64(&done.macs, res.macs);
-    apu_put_le64(&done.bytes_read, res.bytes_read);
-    apu_put_le64(&done.bytes_written, res.bytes_written);
-    stl_le_p(&done.fault_flags, res.fault_flags);
     trace_apu_job_done(c->index, *seqno, res.status, res.cycles);
-    if (apu_mmu_write(&mmu, 0, ldq_le_p(&e.completion), &done, sizeof(done),
-                      &f)) {
+    if (apu_cp_complete(&mmu, &e, &res, &f)) {
         apu_post_event(s, APU_IRQ_ERROR, f.addr,
                        APU_MMU_FAULT_INFO(c->index, f.flags));
         return false;
     }
+    *irq = lduw_le_p(&e.flags) & APU_RING_F_IRQ;
     return true;
 }
 
@@ -383,7 +346,7 @@ static void *apu_core_thread(void *opaque)
     while (!c->stop) {
         uint64_t base, seqno = 0, cycles = 0;
         uint32_t size, idx, gen, inject;
-        bool ok, drop_irq;
+        bool ok, drop_irq, irq = false;
 
         if (!apu_core_runnable(c)) {
             qemu_cond_wait(&c->cond, &c->lock);
@@ -406,7 +369,7 @@ static void *apu_core_thread(void *opaque)
         qemu_mutex_unlock(&c->lock);
 
         ok = apu_core_run_entry(c, base, size, idx, gen, inject, &seqno,
-                                &cycles);
+                                &cycles, &irq);
 
         qemu_mutex_lock(&c->lock);
         if (c->gen != gen) {
@@ -423,7 +386,7 @@ static void *apu_core_thread(void *opaque)
         c->jobs_done++;
         drop_irq = c->inject & (1u << APU_INJECT_DROP_IRQ);
         c->inject &= ~(1u << APU_INJECT_DROP_IRQ);
-        if (!drop_irq) {
+        if (irq && !drop_irq) {
             apu_post_event(c->s, APU_IRQ_CORE(c->index), 0, 0);
         }
     }
@@ -952,7 +915,7 @@ static const MemoryRegionOps apu_mmio_ops = {
     },
 };
 
-/* ---- QOM ------------------------------------------------------------------ */
+/* ---- QOM --------------------------------------------------------------- */
 
 static void apu_stop_threads(ApuState *s)
 {
