@@ -3,6 +3,7 @@
 #   make          set up (installs packages when missing) and build everything
 #   make check    set up, build, run every test tier; ends with "N passed, N failed"
 #   make demo     boot the emulated APU, load the driver, show what the HAL reads
+#   make bench    measure (not test) speed: see docs/performance.md
 #   make clean    remove build outputs in the tree (not the QEMU cache)
 #
 # Variables: KDIR (kernel build tree for apu.ko; default: Debian's
@@ -40,7 +41,7 @@ ifneq ($(V),1)
 Q := @
 endif
 
-.PHONY: all build setup check demo hal tools firmware module qemu sources \
+.PHONY: all build setup check demo bench hal tools firmware module qemu sources \
 	host-tests guest-tests initramfs clean
 .DEFAULT_GOAL := all
 
@@ -53,6 +54,9 @@ check: setup
 demo: setup
 	$(Q)$(MAKE) --no-print-directory build
 	$(Q)scripts/vm.sh demo
+
+bench: setup
+	$(Q)$(MAKE) --no-print-directory bench-run
 
 setup:
 	$(Q)scripts/setup.sh
@@ -156,6 +160,18 @@ $(BUILD)/tests/guest/%: tests/guest/%.c $(BUILD)/lib/libapu.so $(FW_SRCS) $(FW_H
 
 initramfs: hal tools firmware module guest-tests
 	$(Q)KVER=$(KVER) scripts/mkinitramfs.sh
+
+# --- benchmarks (timings are never tests) ---------------------------------
+$(BUILD)/bench/engine_bench: tests/bench/engine_bench.c $(FW_SRCS) $(FW_HDRS)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) $< $(FW_SRCS) -o $@ \
+		-lXNNPACK -lpthreadpool -lcpuinfo -lm -lpthread
+
+.PHONY: bench-run
+bench-run: $(BUILD)/bench/engine_bench
+	@echo "== compute engine vs XNNPACK (one thread, MobileNet V2 convolutions)"
+	$(Q)$(BUILD)/bench/engine_bench --json $(BUILD)/bench/engine.json | tee $(BUILD)/bench/engine.txt
+	@echo "results: $(BUILD)/bench/engine.json, $(BUILD)/bench/engine.txt"
 
 clean:
 	rm -rf $(BUILD)

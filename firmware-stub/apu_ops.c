@@ -11,7 +11,13 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define APU_HAVE_AVX2_KERNEL 1
+#endif
 
 #include "hw/apu_fw.h"
 
@@ -124,7 +130,7 @@ static int8_t requant(const ApuConvParams *p, int32_t acc, int32_t mult,
     }
     v = p->single_rounding ? apu_mbqm_single(acc, mult, shift)
                            : apu_mbqm(acc, mult, shift);
-    v += p->out_zp;
+    v = (int32_t)((uint32_t)v + (uint32_t)p->out_zp);  /* wraps, as TFLite */
     v = v < p->act_min ? p->act_min : v;
     v = v > p->act_max ? p->act_max : v;
     return (int8_t)v;
@@ -148,62 +154,457 @@ static void tap_range(int base, int dil, int kn, int n, int *lo, int *hi)
     *hi = b > a ? b : a;
 }
 
-void apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
-                const int32_t *bias, const int32_t *mult,
-                const int32_t *shift, int8_t *out)
-{
-    const int cin_g = p->in_c / p->groups;
-    const int cout_g = p->out_c / p->groups;
-    const bool dw = p->groups == p->in_c && p->groups > 1;
-    const int32_t zp = p->in_zp;
-    int oy, ox, oc;
+/*
+ * The inner products. Accumulation is modulo 2^32 (unsigned), so the order
+ * of the sums does not change the result and the compiler may vectorize
+ * freely; on x86-64 an AVX2 clone is picked at run time.
+ */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define APU_SIMD_CLONES \
+    __attribute__((target_clones("avx2", "default"), optimize("O3")))
+#else
+#define APU_SIMD_CLONES
+#endif
 
+/* Four dot products of @a with the rows @b, @b + n, ... of length @n. */
+static inline void dot4_s16(const int16_t *a, const int16_t *b, size_t n,
+                     uint32_t *out)
+{
+    const int16_t *b0 = b, *b1 = b + n, *b2 = b + 2 * n, *b3 = b + 3 * n;
+    uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        int32_t x = a[i];
+
+        s0 += (uint32_t)(x * b0[i]);
+        s1 += (uint32_t)(x * b1[i]);
+        s2 += (uint32_t)(x * b2[i]);
+        s3 += (uint32_t)(x * b3[i]);
+    }
+    out[0] = s0;
+    out[1] = s1;
+    out[2] = s2;
+    out[3] = s3;
+}
+
+static inline uint32_t dot_s16(const int16_t *a, const int16_t *b, size_t n)
+{
+    uint32_t s = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        s += (uint32_t)(a[i] * b[i]);
+    }
+    return s;
+}
+
+/* acc[c] += (x[c] - zp) * w[c] over @n channels. */
+static inline void mac_channels(uint32_t *acc, const int8_t *x, const int8_t *w,
+                         int zp, size_t n)
+{
+    size_t c;
+
+    for (c = 0; c < n; c++) {
+        /* |x - zp| <= 255 and |w| <= 128: the product fits int16. */
+        int16_t xv = (int16_t)(x[c] - zp);
+        int16_t prod = (int16_t)(xv * w[c]);
+
+        acc[c] += (uint32_t)(int32_t)prod;
+    }
+}
+
+/*
+ * Requantize @n accumulators (double rounding, TFLite): the same arithmetic
+ * as apu_mbqm(), in a form that vectorizes (32-bit lanes, one widening
+ * multiply, 64-bit logical shifts); shifts are in [-31, 30].
+ * SRDHM(x, m) = trunc((x * m + nudge) / 2^31) is computed on the magnitude
+ * of the product: (|p| + 2^30 - (p < 0)) >> 31, with the sign put back.
+ */
+static inline void requant_row_inline(const uint32_t *acc,
+                                      const int32_t *mult,
+                                      const int32_t *shift, int out_zp,
+                                      int lo, int hi, size_t n, int8_t *out)
+{
+    size_t c;
+
+    for (c = 0; c < n; c++) {
+        int32_t s = shift[c];
+        uint32_t left = s > 0 ? s : 0, right = s > 0 ? 0 : -s;
+        int32_t x = (int32_t)(acc[c] << left);
+        int64_t prod = (int64_t)x * mult[c];
+        uint64_t mag = prod < 0 ? -(uint64_t)prod : (uint64_t)prod;
+        uint64_t q = (mag + (1u << 30) - (prod < 0 ? 1 : 0)) >> 31;
+        int32_t hm = prod < 0 ? -(int32_t)q : (int32_t)q;
+        int32_t mask, rem, thr, v;
+
+        hm = (x == INT32_MIN && mult[c] == INT32_MIN) ? INT32_MAX : hm;
+        mask = (int32_t)((1u << right) - 1);
+        rem = hm & mask;
+        thr = (mask >> 1) + (hm < 0 ? 1 : 0);
+        /* Wraps on overflow, as TFLite's int32 addition does in practice. */
+        v = (int32_t)((uint32_t)((hm >> right) + (rem > thr ? 1 : 0)) +
+                      (uint32_t)out_zp);
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        out[c] = (int8_t)v;
+    }
+}
+
+APU_SIMD_CLONES
+void apu_requant_row(const uint32_t *acc, const int32_t *mult,
+                     const int32_t *shift, int out_zp, int lo, int hi,
+                     size_t n, int8_t *out)
+{
+    requant_row_inline(acc, mult, shift, out_zp, lo, hi, n, out);
+}
+
+/* Depthwise with multiplier 1: vectorized across channels. */
+APU_SIMD_CLONES
+static void conv_dw1(const ApuConvParams *p, const int8_t *in,
+                     const int8_t *w, const int32_t *bias,
+                     const int32_t *mult, const int32_t *shift, int8_t *out)
+{
+    uint32_t *acc = malloc(sizeof(*acc) * p->out_c);
+    int oy, ox, c;
+
+    if (!acc) {
+        return;
+    }
     for (oy = 0; oy < p->out_h; oy++) {
         int y0 = oy * p->stride_h - p->pad_top, ky0, ky1;
 
         tap_range(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
         for (ox = 0; ox < p->out_w; ox++) {
-            int x0 = ox * p->stride_w - p->pad_left, kx0, kx1;
+            int x0 = ox * p->stride_w - p->pad_left, kx0, kx1, ky, kx;
             int8_t *o = out + ((size_t)oy * p->out_w + ox) * p->out_c;
 
             tap_range(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
-            for (oc = 0; oc < p->out_c; oc++) {
-                int g = oc / cout_g;
-                uint32_t acc = bias ? (uint32_t)bias[oc] : 0;
-                int ky, kx, ic;
+            for (c = 0; c < p->out_c; c++) {
+                acc[c] = bias ? (uint32_t)bias[c] : 0;
+            }
+            for (ky = ky0; ky < ky1; ky++) {
+                for (kx = kx0; kx < kx1; kx++) {
+                    int iy = y0 + ky * p->dil_h, ix = x0 + kx * p->dil_w;
 
-                for (ky = ky0; ky < ky1; ky++) {
-                    int iy = y0 + ky * p->dil_h;
+                    mac_channels(acc, in + ((size_t)iy * p->in_w + ix) *
+                                 p->in_c,
+                                 w + ((size_t)ky * p->k_w + kx) * p->out_c,
+                                 p->in_zp, p->out_c);
+                }
+            }
+            if (p->single_rounding) {
+                for (c = 0; c < p->out_c; c++) {
+                    o[c] = requant(p, (int32_t)acc[c], mult[c], shift[c]);
+                }
+            } else {
+                requant_row_inline(acc, mult, shift, p->out_zp, p->act_min,
+                            p->act_max, p->out_c, o);
+            }
+        }
+    }
+    free(acc);
+}
 
-                    for (kx = kx0; kx < kx1; kx++) {
-                        int ix = x0 + kx * p->dil_w;
-                        const int8_t *px = in +
-                            ((size_t)iy * p->in_w + ix) * p->in_c + g * cin_g;
+/*
+ * One output pixel, visiting only the taps on the input: for pixels whose
+ * window hangs over the edge (and, with large kernels, that can be most of
+ * the window).
+ */
+static void conv_pixel_direct(const ApuConvParams *p, const int8_t *in,
+                              const int8_t *w, const int32_t *bias,
+                              const int32_t *mult, const int32_t *shift,
+                              int oy, int ox, int8_t *o)
+{
+    const int cin_g = p->in_c / p->groups;
+    const int cout_g = p->out_c / p->groups;
+    const bool dw = p->groups == p->in_c && p->groups > 1;
+    const int32_t zp = p->in_zp;
+    int y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
+    int ky0, ky1, kx0, kx1, oc;
 
-                        if (dw) {
-                            /* [k_h][k_w][out_c]; one input channel. */
-                            int8_t wv = w[((size_t)ky * p->k_w + kx) *
-                                          p->out_c + oc];
+    tap_range(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+    tap_range(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+    for (oc = 0; oc < p->out_c; oc++) {
+        int g = oc / cout_g;
+        uint32_t acc = bias ? (uint32_t)bias[oc] : 0;
+        int ky, kx, ic;
 
-                            acc += (uint32_t)((px[0] - zp) * wv);
-                            continue;
-                        }
-                        {
-                            const int8_t *wp = w +
-                                (((size_t)oc * p->k_h + ky) * p->k_w + kx) *
-                                cin_g;
-                            uint32_t s = 0;
+        for (ky = ky0; ky < ky1; ky++) {
+            int iy = y0 + ky * p->dil_h;
 
-                            for (ic = 0; ic < cin_g; ic++) {
-                                s += (uint32_t)((px[ic] - zp) * wp[ic]);
+            for (kx = kx0; kx < kx1; kx++) {
+                int ix = x0 + kx * p->dil_w;
+                const int8_t *px = in + ((size_t)iy * p->in_w + ix) *
+                                   p->in_c + g * cin_g;
+
+                if (dw) {
+                    acc += (uint32_t)((px[0] - zp) *
+                                      w[((size_t)ky * p->k_w + kx) *
+                                        p->out_c + oc]);
+                    continue;
+                }
+                for (ic = 0; ic < cin_g; ic++) {
+                    acc += (uint32_t)((px[ic] - zp) *
+                                      w[(((size_t)oc * p->k_h + ky) *
+                                         p->k_w + kx) * cin_g + ic]);
+                }
+            }
+        }
+        o[oc] = requant(p, (int32_t)acc, mult[oc], shift[oc]);
+    }
+}
+
+#ifdef APU_HAVE_AVX2_KERNEL
+/*
+ * Weights for the AVX2 kernel: per group, [k / 2][n][2] int16 (pairs of
+ * taps side by side), n padded to a multiple of 16, k to a multiple of 2,
+ * padding zero.
+ */
+static int16_t *pack_pairs(const ApuConvParams *p, const int8_t *w,
+                           size_t k, size_t npad)
+{
+    const int cout_g = p->out_c / p->groups;
+    const bool dw = p->groups == p->in_c && p->groups > 1;
+    size_t kp = (k + 1) / 2, per_group = kp * npad * 2;
+    int16_t *wp = calloc(per_group * p->groups, sizeof(*wp));
+    int g, n;
+    size_t i;
+
+    if (!wp) {
+        return NULL;
+    }
+    for (g = 0; g < p->groups; g++) {
+        for (n = 0; n < cout_g; n++) {
+            int oc = g * cout_g + n;
+
+            for (i = 0; i < k; i++) {
+                wp[g * per_group + (i / 2) * npad * 2 + n * 2 + (i & 1)] =
+                    dw ? w[i * p->out_c + oc] : w[oc * k + i];
+            }
+        }
+    }
+    return wp;
+}
+
+/*
+ * For four pixels j: acc[j][n] = sum over k of patch_j[k] * w[k][n], for
+ * n < npad, 16 channels at a time, two taps per vpmaddwd; each weight load
+ * serves the four pixels. Exact: every product fits int16 * int16 with
+ * |patch| <= 255, and the int32 sums wrap like the scalar code.
+ */
+__attribute__((target("avx2")))
+static void gemm4_pairs_avx2(const int16_t *patch, size_t pstride,
+                             const int16_t *wp, size_t kp, size_t npad,
+                             uint32_t *acc)
+{
+    size_t nb, i;
+    int j;
+
+    for (nb = 0; nb < npad; nb += 16) {
+        __m256i a[4][2];
+        const int16_t *wrow = wp + nb * 2;
+
+        for (j = 0; j < 4; j++) {
+            a[j][0] = _mm256_setzero_si256();
+            a[j][1] = _mm256_setzero_si256();
+        }
+        for (i = 0; i < kp; i++) {
+            const int16_t *wi = wrow + i * npad * 2;
+            __m256i w0 = _mm256_loadu_si256((const __m256i *)wi);
+            __m256i w1 = _mm256_loadu_si256((const __m256i *)(wi + 16));
+
+            for (j = 0; j < 4; j++) {
+                int32_t pair;
+                __m256i x;
+
+                memcpy(&pair, patch + j * pstride + 2 * i, sizeof(pair));
+                x = _mm256_set1_epi32(pair);
+                a[j][0] = _mm256_add_epi32(a[j][0], _mm256_madd_epi16(x, w0));
+                a[j][1] = _mm256_add_epi32(a[j][1], _mm256_madd_epi16(x, w1));
+            }
+        }
+        for (j = 0; j < 4; j++) {
+            _mm256_storeu_si256((__m256i *)(acc + j * npad + nb), a[j][0]);
+            _mm256_storeu_si256((__m256i *)(acc + j * npad + nb + 8),
+                                a[j][1]);
+        }
+    }
+}
+#endif
+
+/*
+ * Everything else. Pixels whose window hangs over the edge go the direct
+ * way. For the others, the patch of taps of each group (zero point
+ * subtracted, int16, padded to an even length) is gathered, four pixels at
+ * a time, and multiplied with the weights: by the AVX2 kernel where the
+ * CPU has it, else by plain inner products per output channel.
+ */
+#define APU_PIX 4
+
+APU_SIMD_CLONES
+static void conv_patch(const ApuConvParams *p, const int8_t *in,
+                       const int8_t *w, const int32_t *bias,
+                       const int32_t *mult, const int32_t *shift,
+                       int8_t *out)
+{
+    const int cin_g = p->in_c / p->groups;
+    const int cout_g = p->out_c / p->groups;
+    const bool dw = p->groups == p->in_c && p->groups > 1;
+    const size_t k = (size_t)p->k_h * p->k_w * cin_g;
+    const size_t kp = (k + 1) / 2, kpad = kp * 2;
+    const size_t pstride = kpad * p->groups;    /* between pixels */
+    const size_t npad = ((size_t)cout_g + 15) & ~(size_t)15;
+    int16_t *patch = calloc(APU_PIX * pstride, sizeof(*patch));
+    uint32_t *accs = malloc(sizeof(*accs) * APU_PIX * p->out_c);
+    int16_t *wt = NULL, *wp = NULL;
+    uint32_t *acc_pad = NULL;
+    int bx[APU_PIX];
+    int oy, ox, oc, g, j, nbat;
+    size_t i;
+
+    if (!patch || !accs) {
+        goto out;
+    }
+#ifdef APU_HAVE_AVX2_KERNEL
+    /*
+     * Short patches gain most from sharing weight loads across pixels;
+     * long ones run as fast through the per-channel inner products.
+     */
+    if (k < 256 && __builtin_cpu_supports("avx2")) {
+        wp = pack_pairs(p, w, k, npad);
+        acc_pad = malloc(sizeof(*acc_pad) * APU_PIX * npad);
+        if (!wp || !acc_pad) {
+            goto out;
+        }
+    }
+#endif
+    if (!wp) {
+        wt = malloc(sizeof(*wt) * k * p->out_c);
+        if (!wt) {
+            goto out;
+        }
+        for (oc = 0; oc < p->out_c; oc++) {
+            for (i = 0; i < k; i++) {
+                /* dw: [k_h][k_w][out_c], one input channel per group. */
+                wt[oc * k + i] = dw ? w[i * p->out_c + oc] : w[oc * k + i];
+            }
+        }
+    }
+
+    for (oy = 0; oy < p->out_h; oy++) {
+        int y0 = oy * p->stride_h - p->pad_top;
+
+        nbat = 0;
+        for (ox = 0; ox < p->out_w; ox++) {
+            int x0 = ox * p->stride_w - p->pad_left;
+            int ky, kx, c;
+
+            if (y0 < 0 || x0 < 0 ||
+                y0 + (p->k_h - 1) * p->dil_h >= p->in_h ||
+                x0 + (p->k_w - 1) * p->dil_w >= p->in_w) {
+                conv_pixel_direct(p, in, w, bias, mult, shift, oy, ox,
+                                  out + ((size_t)oy * p->out_w + ox) *
+                                  p->out_c);
+            } else {
+                for (g = 0; g < p->groups; g++) {
+                    int16_t *pp = patch + nbat * pstride + g * kpad;
+
+                    for (ky = 0; ky < p->k_h; ky++) {
+                        int iy = y0 + ky * p->dil_h;
+
+                        for (kx = 0; kx < p->k_w; kx++) {
+                            int ix = x0 + kx * p->dil_w;
+                            const int8_t *px = in + ((size_t)iy * p->in_w +
+                                                     ix) * p->in_c +
+                                               g * cin_g;
+
+                            for (c = 0; c < cin_g; c++) {
+                                pp[c] = px[c] - p->in_zp;
                             }
-                            acc += s;
+                            pp += cin_g;
                         }
                     }
                 }
-                o[oc] = requant(p, (int32_t)acc, mult[oc], shift[oc]);
+                bx[nbat++] = ox;
             }
+            if (nbat == 0 || (nbat < APU_PIX && ox + 1 < p->out_w)) {
+                continue;
+            }
+
+            /* A batch of nbat pixels: accumulate, then requantize. */
+            for (g = 0; g < p->groups; g++) {
+#ifdef APU_HAVE_AVX2_KERNEL
+                if (wp) {
+                    gemm4_pairs_avx2(patch + g * kpad, pstride,
+                                     wp + g * kp * npad * 2, kp, npad,
+                                     acc_pad);
+                    for (j = 0; j < nbat; j++) {
+                        for (oc = 0; oc < cout_g; oc++) {
+                            accs[j * p->out_c + g * cout_g + oc] =
+                                acc_pad[j * npad + oc];
+                        }
+                    }
+                    continue;
+                }
+#endif
+                for (j = 0; j < nbat; j++) {
+                    const int16_t *pp = patch + j * pstride + g * kpad;
+
+                    for (oc = g * cout_g; oc < (g + 1) * cout_g; ) {
+                        uint32_t acc[4];
+                        int n = 1, m;
+
+                        if (oc + 4 <= (g + 1) * cout_g) {
+                            dot4_s16(pp, wt + oc * k, k, acc);
+                            n = 4;
+                        } else {
+                            acc[0] = dot_s16(pp, wt + oc * k, k);
+                        }
+                        for (m = 0; m < n; m++, oc++) {
+                            accs[j * p->out_c + oc] = acc[m];
+                        }
+                    }
+                }
+            }
+            for (j = 0; j < nbat; j++) {
+                uint32_t *a = accs + j * p->out_c;
+                int8_t *o = out + ((size_t)oy * p->out_w + bx[j]) * p->out_c;
+
+                if (bias) {
+                    for (oc = 0; oc < p->out_c; oc++) {
+                        a[oc] += (uint32_t)bias[oc];
+                    }
+                }
+                if (p->single_rounding) {
+                    for (oc = 0; oc < p->out_c; oc++) {
+                        o[oc] = requant(p, (int32_t)a[oc], mult[oc],
+                                        shift[oc]);
+                    }
+                } else {
+                    requant_row_inline(a, mult, shift, p->out_zp, p->act_min,
+                                       p->act_max, p->out_c, o);
+                }
+            }
+            nbat = 0;
         }
+    }
+out:
+    free(patch);
+    free(accs);
+    free(wt);
+    free(wp);
+    free(acc_pad);
+}
+
+void apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
+                const int32_t *bias, const int32_t *mult,
+                const int32_t *shift, int8_t *out)
+{
+    if (p->groups == p->in_c && p->groups > 1 && p->out_c == p->in_c) {
+        conv_dw1(p, in, w, bias, mult, shift, out);
+    } else {
+        conv_patch(p, in, w, bias, mult, shift, out);
     }
 }
 
@@ -219,8 +620,10 @@ void apu_add(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,
                               << p->left_shift);
         int32_t sa = apu_mbqm(a, p->in1_mult, p->in1_shift);
         int32_t sb = apu_mbqm(b, p->in2_mult, p->in2_shift);
-        int32_t v = apu_mbqm((int32_t)((uint32_t)sa + (uint32_t)sb),
-                             p->out_mult, p->out_shift) + p->out_zp;
+        int32_t v = (int32_t)((uint32_t)apu_mbqm(
+                                  (int32_t)((uint32_t)sa + (uint32_t)sb),
+                                  p->out_mult, p->out_shift) +
+                              (uint32_t)p->out_zp);
 
         v = v < p->act_min ? p->act_min : v;
         v = v > p->act_max ? p->act_max : v;

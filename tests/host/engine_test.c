@@ -96,6 +96,43 @@ TEST(mbqm_matches_tflite_via_gemmlowp)
 	EXPECT_EQ(6, apu_mbqm(3, 1 << 30, 2));
 }
 
+/* The vectorized requantization equals apu_mbqm() + clamp, lane by lane. */
+TEST(requant_row_matches_mbqm)
+{
+	enum { N = 67 };
+	uint32_t acc[N];
+	int32_t mult[N], shift[N];
+	int8_t out[N];
+	int n, i;
+
+	rng_seed(7);
+	for (n = 0; n < 3000; n++) {
+		int zp = rnd_range(-128, 127), lo = rnd_range(-128, 0), hi = rnd_range(0, 127);
+
+		for (i = 0; i < N; i++) {
+			acc[i] = rnd() >> rnd_range(0, 20);
+			mult[i] = (int32_t)rnd();
+			shift[i] = rnd_range(-31, 30);
+		}
+		if (n == 0) {
+			acc[0] = (uint32_t)INT32_MIN;
+			mult[0] = INT32_MIN;
+			shift[0] = 0;
+			acc[1] = (uint32_t)INT32_MIN;
+			mult[1] = INT32_MIN;
+			shift[1] = -5;
+		}
+		apu_requant_row(acc, mult, shift, zp, lo, hi, N, out);
+		for (i = 0; i < N; i++) {
+			int32_t v = (int32_t)((uint32_t)apu_mbqm((int32_t)acc[i], mult[i],
+								 shift[i]) + (uint32_t)zp);
+
+			v = v < lo ? lo : v > hi ? hi : v;
+			ASSERT_EQ(v, out[i]) TH_LOG("round %d lane %d", n, i);
+		}
+	}
+}
+
 TEST(single_rounding)
 {
 	/* (acc * M + 2^(t-1)) >> t with t = 31 - shift. */
@@ -154,7 +191,7 @@ static int8_t ref_requant(int32_t acc, int32_t mult, int shift, int zp,
 	} else {
 		v = oracle_mbqm(acc, mult, shift);
 	}
-	v += zp;
+	v = (int32_t)((uint32_t)v + (uint32_t)zp);	/* int32, wrapping */
 	return (int8_t)(v < lo ? lo : v > hi ? hi : v);
 }
 

@@ -40,6 +40,13 @@ int32_t apu_rdbpot(int32_t x, int exponent);
 int32_t apu_mbqm(int32_t acc, int32_t mult, int shift);
 /* One rounding step: (acc * mult + 2^(t-1)) >> t, t = 31 - shift. */
 int32_t apu_mbqm_single(int32_t acc, int32_t mult, int shift);
+/*
+ * apu_mbqm() of @n accumulators (taken as int32), plus @out_zp, clamped to
+ * [@lo, @hi]: the vectorized form the engine uses.
+ */
+void apu_requant_row(const uint32_t *acc, const int32_t *mult,
+                     const int32_t *shift, int out_zp, int lo, int hi,
+                     size_t n, int8_t *out);
 /* QuantizeMultiplier: a real scale to (mult, shift). */
 void apu_quantize_multiplier(double scale, int32_t *mult, int *shift);
 
