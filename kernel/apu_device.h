@@ -11,6 +11,21 @@
 
 #include <hw/apu_hw.h>
 
+#define APU_DRV_MAX_CORES APU_MAX_CORES
+
+/**
+ * struct apu_core - one core's figures, read at probe
+ */
+struct apu_core {
+	u32 core_class;
+	u32 macs_per_cycle;
+	u32 clock_mhz;
+	u32 sram_bytes;
+	u32 energy_fj_per_mac;
+	u32 idle_power_uw;
+	u32 bytes_per_cycle;
+};
+
 /**
  * struct apu_device - one APU
  * @drm: the DRM device; its lifetime is the lifetime of this struct
@@ -18,6 +33,8 @@
  * @hw_version: APU_REG_VERSION, read once at probe
  * @fw_version: version of the running firmware (APU_REG_FW_VERSION)
  * @fw_abi: firmware ABI of the device (APU_REG_FW_ABI)
+ * @num_cores: number of cores (APU_REG_NUM_CORES)
+ * @cores: their figures
  *
  * Locking: every field is written once during probe, before the DRM device
  * is registered, and only read afterwards, so none needs a lock.
@@ -28,6 +45,8 @@ struct apu_device {
 	u32 hw_version;
 	u32 fw_version;
 	u32 fw_abi;
+	u32 num_cores;
+	struct apu_core cores[APU_DRV_MAX_CORES];
 };
 
 static inline struct apu_device *to_apu_device(struct drm_device *drm)

@@ -42,6 +42,38 @@ const struct drm_driver apu_drm_driver = {
 	.patchlevel = APU_DRIVER_PATCHLEVEL,
 };
 
+/* Read the core count and each core's figures; refuse what makes no sense. */
+static int apu_read_cores(struct apu_device *adev)
+{
+	u32 n = apu_read(adev, APU_REG_NUM_CORES), i;
+
+	if (n < 1 || n > APU_DRV_MAX_CORES) {
+		drm_err(&adev->drm, "the device reports %u cores; 1 to %u are supported\n",
+			n, APU_DRV_MAX_CORES);
+		return -ENODEV;
+	}
+	for (i = 0; i < n; i++) {
+		struct apu_core *c = &adev->cores[i];
+		u32 base = APU_CORE_BASE(i);
+
+		c->core_class = apu_read(adev, base + APU_CORE_CLASS);
+		c->macs_per_cycle = apu_read(adev, base + APU_CORE_MACS_PER_CYCLE);
+		c->clock_mhz = apu_read(adev, base + APU_CORE_CLOCK_MHZ);
+		c->sram_bytes = apu_read(adev, base + APU_CORE_SRAM_BYTES);
+		c->energy_fj_per_mac = apu_read(adev, base + APU_CORE_ENERGY_FJ_PER_MAC);
+		c->idle_power_uw = apu_read(adev, base + APU_CORE_IDLE_POWER_UW);
+		c->bytes_per_cycle = apu_read(adev, base + APU_CORE_BYTES_PER_CYCLE);
+		if (c->core_class > APU_CLASS_TINY || !c->macs_per_cycle ||
+		    !c->clock_mhz || !c->bytes_per_cycle) {
+			drm_err(&adev->drm, "core %u reports class %u, %u MACs/cycle, %u MHz: not usable\n",
+				i, c->core_class, c->macs_per_cycle, c->clock_mhz);
+			return -ENODEV;
+		}
+	}
+	adev->num_cores = n;
+	return 0;
+}
+
 /**
  * apu_device_init() - check the hardware identity and boot the firmware
  * @adev: the device, with @adev->regs mapped and DMA set up by the bus
@@ -55,6 +87,7 @@ int apu_device_init(struct apu_device *adev)
 {
 	u32 id = apu_read(adev, APU_REG_ID);
 	u32 ver;
+	int ret;
 
 	if (id != APU_ID_MAGIC) {
 		drm_err(&adev->drm,
@@ -75,6 +108,10 @@ int apu_device_init(struct apu_device *adev)
 
 	drm_info(&adev->drm, "APU hardware %u.%u.%u\n", APU_VERSION_MAJOR(ver),
 		 APU_VERSION_MINOR(ver), APU_VERSION_PATCH(ver));
+
+	ret = apu_read_cores(adev);
+	if (ret)
+		return ret;
 
 	/* Whatever ran before (an earlier driver instance), start clean. */
 	apu_write(adev, APU_REG_RESET, APU_RESET_DEVICE);

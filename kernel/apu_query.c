@@ -6,12 +6,18 @@
  */
 
 #include <linux/minmax.h>
+#include <linux/slab.h>
 #include <linux/stddef.h>
 #include <linux/uaccess.h>
 #include <drm/drm_file.h>
 #include <drm/apu_accel.h>
 
 #include "apu_device.h"
+
+/* The UAPI's core classes are the hardware's: passed through unchanged. */
+static_assert(DRM_APU_CLASS_BIG == APU_CLASS_BIG);
+static_assert(DRM_APU_CLASS_LITTLE == APU_CLASS_LITTLE);
+static_assert(DRM_APU_CLASS_TINY == APU_CLASS_TINY);
 
 /*
  * Copy one information block to userspace following the rules documented
@@ -48,10 +54,42 @@ static int apu_query_device(struct apu_device *adev, struct drm_apu_query *args)
 		.hw_version = adev->hw_version,
 		.fw_version = adev->fw_version,
 		.fw_abi = adev->fw_abi,
+		.num_cores = adev->num_cores,
 	};
 
 	return apu_query_copy(args, &info, sizeof(info),
 			      offsetofend(struct drm_apu_query_device, hw_version));
+}
+
+static int apu_query_cores(struct apu_device *adev, struct drm_apu_query *args)
+{
+	struct drm_apu_query_cores *h;
+	struct drm_apu_core_info *e;
+	size_t size = sizeof(*h) + adev->num_cores * sizeof(*e);
+	u32 i;
+	int ret;
+
+	h = kzalloc(size, GFP_KERNEL);
+	if (!h)
+		return -ENOMEM;
+	h->num_cores = adev->num_cores;
+	h->entry_size = sizeof(*e);
+	e = (struct drm_apu_core_info *)(h + 1);
+	for (i = 0; i < adev->num_cores; i++) {
+		const struct apu_core *c = &adev->cores[i];
+
+		e[i].core = i;
+		e[i].core_class = c->core_class;
+		e[i].macs_per_cycle = c->macs_per_cycle;
+		e[i].clock_mhz = c->clock_mhz;
+		e[i].sram_bytes = c->sram_bytes;
+		e[i].energy_fj_per_mac = c->energy_fj_per_mac;
+		e[i].idle_power_uw = c->idle_power_uw;
+		e[i].bytes_per_cycle = c->bytes_per_cycle;
+	}
+	ret = apu_query_copy(args, h, size, sizeof(*h));
+	kfree(h);
+	return ret;
 }
 
 int apu_ioctl_query(struct drm_device *drm, void *data, struct drm_file *file)
@@ -65,6 +103,8 @@ int apu_ioctl_query(struct drm_device *drm, void *data, struct drm_file *file)
 	switch (args->type) {
 	case DRM_APU_QUERY_DEVICE:
 		return apu_query_device(adev, args);
+	case DRM_APU_QUERY_CORES:
+		return apu_query_cores(adev, args);
 	default:
 		return -EINVAL;
 	}

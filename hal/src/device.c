@@ -15,6 +15,7 @@
 struct apu_device {
 	int fd;
 	struct apu_device_info info;
+	struct apu_core_info *cores;	/* info.num_cores of them */
 };
 
 /* Size-negotiated DRM_IOCTL_APU_QUERY into a zeroed @buf of @size bytes. */
@@ -32,6 +33,58 @@ static int apu_query(int fd, uint32_t type, void *buf, uint32_t size)
 	if (q.size == 0 || q.size > size)
 		return -EPROTO;
 	return 0;
+}
+
+/* The cores, read with DRM_APU_QUERY_CORES (size first, then the block). */
+static int read_cores(struct apu_device *dev)
+{
+	struct drm_apu_query q = { .type = DRM_APU_QUERY_CORES };
+	struct drm_apu_query_cores *h;
+	uint32_t size, i;
+	uint8_t *buf;
+	int ret = 0;
+
+	if (drmIoctl(dev->fd, DRM_IOCTL_APU_QUERY, &q))
+		return -errno;
+	size = q.size;
+	if (size < sizeof(*h) || size > 1u << 20)
+		return -EPROTO;
+	buf = calloc(1, size);
+	if (!buf)
+		return -ENOMEM;
+	ret = apu_query(dev->fd, DRM_APU_QUERY_CORES, buf, size);
+	if (ret)
+		goto out;
+	h = (struct drm_apu_query_cores *)buf;
+	if (h->num_cores == 0 || h->entry_size < sizeof(struct drm_apu_core_info) ||
+	    (uint64_t)h->entry_size * h->num_cores > size - sizeof(*h)) {
+		ret = -EPROTO;
+		goto out;
+	}
+	dev->cores = calloc(h->num_cores, sizeof(*dev->cores));
+	if (!dev->cores) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < h->num_cores; i++) {
+		struct drm_apu_core_info e;
+
+		memcpy(&e, buf + sizeof(*h) + (size_t)i * h->entry_size, sizeof(e));
+		dev->cores[i] = (struct apu_core_info){
+			.index = e.core,
+			.core_class = (enum apu_core_class)e.core_class,
+			.macs_per_cycle = e.macs_per_cycle,
+			.clock_mhz = e.clock_mhz,
+			.sram_bytes = e.sram_bytes,
+			.energy_fj_per_mac = e.energy_fj_per_mac,
+			.idle_power_uw = e.idle_power_uw,
+			.bytes_per_cycle = e.bytes_per_cycle,
+		};
+	}
+	dev->info.num_cores = h->num_cores;
+out:
+	free(buf);
+	return ret;
 }
 
 int apu_device_open(const char *node, struct apu_device **out)
@@ -86,12 +139,17 @@ int apu_device_open(const char *node, struct apu_device **out)
 	dev->info.fw_abi_minor = qd.fw_abi & 0xffff;
 	strcpy(dev->info.node, node);
 
+	ret = read_cores(dev);
+	if (ret)
+		goto err_close;
+
 	*out = dev;
 	return 0;
 
 err_close:
 	close(dev->fd);
 err_free:
+	free(dev->cores);
 	free(dev);
 	return ret;
 }
@@ -125,12 +183,35 @@ void apu_device_close(struct apu_device *dev)
 	if (!dev)
 		return;
 	close(dev->fd);
+	free(dev->cores);
 	free(dev);
 }
 
 int apu_device_fd(const struct apu_device *dev)
 {
 	return dev ? dev->fd : -EINVAL;
+}
+
+int apu_device_get_core(const struct apu_device *dev, unsigned int index,
+			struct apu_core_info *info)
+{
+	if (!dev || !info || index >= dev->info.num_cores)
+		return -EINVAL;
+	*info = dev->cores[index];
+	return 0;
+}
+
+const char *apu_core_class_name(enum apu_core_class core_class)
+{
+	switch (core_class) {
+	case APU_CORE_BIG:
+		return "big";
+	case APU_CORE_LITTLE:
+		return "little";
+	case APU_CORE_TINY:
+		return "tiny";
+	}
+	return "unknown";
 }
 
 int apu_device_get_info(const struct apu_device *dev,

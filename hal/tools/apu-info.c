@@ -10,6 +10,7 @@ static int show(const struct apu_device_entry *e)
 {
 	struct apu_device_info info;
 	struct apu_device *dev;
+	unsigned int i;
 	int ret;
 
 	ret = apu_device_open(e->node, &dev);
@@ -33,6 +34,18 @@ static int show(const struct apu_device_entry *e)
 	       info.hw_patch);
 	printf("  firmware:         %u.%u.%u (ABI %u.%u)\n", info.fw_major,
 	       info.fw_minor, info.fw_patch, info.fw_abi_major, info.fw_abi_minor);
+	printf("  cores:            %u\n", info.num_cores);
+	printf("    core  class   MACs/cycle  clock MHz  SRAM KiB  fJ/MAC  idle uW  GMAC/s\n");
+	for (i = 0; i < info.num_cores; i++) {
+		struct apu_core_info c;
+
+		if (apu_device_get_core(dev, i, &c))
+			continue;
+		printf("    %4u  %-6s  %10u  %9u  %8u  %6u  %7u  %6.1f\n", c.index,
+		       apu_core_class_name(c.core_class), c.macs_per_cycle,
+		       c.clock_mhz, c.sram_bytes / 1024, c.energy_fj_per_mac,
+		       c.idle_power_uw, c.macs_per_cycle * (double)c.clock_mhz / 1000);
+	}
 	apu_device_close(dev);
 	return 0;
 }

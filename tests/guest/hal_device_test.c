@@ -59,6 +59,36 @@ TEST(open_index_reads_identity)
 	apu_device_close(dev);
 }
 
+TEST(cores_big_little_tiny)
+{
+	struct apu_device_info info;
+	struct apu_core_info c;
+	struct apu_device *dev;
+	int counts[3] = { 0 };
+	unsigned int i;
+
+	ASSERT_EQ(0, apu_device_open_index(0, &dev));
+	ASSERT_EQ(0, apu_device_get_info(dev, &info));
+	ASSERT_EQ(6u, info.num_cores);
+	for (i = 0; i < info.num_cores; i++) {
+		ASSERT_EQ(0, apu_device_get_core(dev, i, &c));
+		EXPECT_EQ(i, c.index);
+		ASSERT_LE((int)c.core_class, 2);
+		counts[c.core_class]++;
+	}
+	EXPECT_EQ(2, counts[APU_CORE_BIG]);
+	EXPECT_EQ(3, counts[APU_CORE_LITTLE]);
+	EXPECT_EQ(1, counts[APU_CORE_TINY]);
+	ASSERT_EQ(0, apu_device_get_core(dev, 0, &c));
+	EXPECT_STREQ("big", apu_core_class_name(c.core_class));
+	ASSERT_EQ(0, apu_device_get_core(dev, 5, &c));
+	EXPECT_STREQ("tiny", apu_core_class_name(c.core_class));
+	EXPECT_EQ(64u, c.macs_per_cycle);
+	EXPECT_EQ(-EINVAL, apu_device_get_core(dev, 6, &c));
+	EXPECT_EQ(-EINVAL, apu_device_get_core(dev, 0, NULL));
+	apu_device_close(dev);
+}
+
 TEST(open_index_past_the_end_is_enodev)
 {
 	struct apu_device *dev;

@@ -95,6 +95,49 @@ TEST_F(apu, query_device)
 					APU_FW_STUB_VERSION_MINOR,
 					APU_FW_STUB_VERSION_PATCH), d.fw_version);
 	EXPECT_EQ((uint32_t)APU_FW_ABI(APU_FW_ABI_MAJOR, APU_FW_ABI_MINOR), d.fw_abi);
+	EXPECT_EQ(6u, d.num_cores);
+	EXPECT_EQ(0u, d.pad);
+}
+
+/* The figures qtests check on the device: 2 big, 3 little, 1 tiny. */
+TEST_F(apu, query_cores)
+{
+	static const uint32_t cls[] = { 0, 0, 1, 1, 1, 2 };
+	static const uint32_t macs[] = { 1024, 256, 64 }, mhz[] = { 1000, 800, 500 };
+	unsigned char buf[8 + 6 * sizeof(struct drm_apu_core_info) + 16];
+	struct drm_apu_query_cores h;
+	uint32_t size = 0, i;
+
+	ASSERT_EQ(0, query(self->fd, DRM_APU_QUERY_CORES, buf, &size));
+	ASSERT_EQ(8 + 6 * sizeof(struct drm_apu_core_info), size);
+	/* Just the header: the count. */
+	size = sizeof(h);
+	ASSERT_EQ(0, query(self->fd, DRM_APU_QUERY_CORES, &h, &size));
+	EXPECT_EQ(6u, h.num_cores);
+	EXPECT_EQ(sizeof(struct drm_apu_core_info), h.entry_size);
+
+	memset(buf, 0xa5, sizeof(buf));
+	size = sizeof(buf);
+	ASSERT_EQ(0, query(self->fd, DRM_APU_QUERY_CORES, buf, &size));
+	EXPECT_EQ(8 + 6 * sizeof(struct drm_apu_core_info), size);
+	for (i = 0; i < 6; i++) {
+		struct drm_apu_core_info c;
+
+		memcpy(&c, buf + 8 + i * sizeof(c), sizeof(c));
+		EXPECT_EQ(i, c.core);
+		EXPECT_EQ(cls[i], c.core_class);
+		EXPECT_EQ(macs[cls[i]], c.macs_per_cycle);
+		EXPECT_EQ(mhz[cls[i]], c.clock_mhz);
+		EXPECT_LT(0u, c.sram_bytes);
+		EXPECT_LT(0u, c.energy_fj_per_mac);
+		EXPECT_LT(0u, c.bytes_per_cycle);
+	}
+	/* The rest of the buffer is zeroed. */
+	for (i = size; i < sizeof(buf); i++)
+		ASSERT_EQ(0, buf[i]);
+	/* Smaller than the header: refused. */
+	size = 4;
+	EXPECT_EQ(-EINVAL, query(self->fd, DRM_APU_QUERY_CORES, buf, &size));
 }
 
 /* An older userspace that knows only the first version of the block. */
@@ -156,7 +199,7 @@ TEST_F(apu, query_too_small_is_einval)
 TEST_F(apu, query_unknown_type_is_einval)
 {
 	struct drm_apu_query_device d;
-	uint32_t types[] = { 1, 2, 0x7fffffff, 0xffffffff };
+	uint32_t types[] = { 2, 3, 0x7fffffff, 0xffffffff };
 	size_t i;
 
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {

@@ -34,6 +34,15 @@ TEST(uapi_struct_layout)
 	EXPECT_EQ(0u, sizeof(struct drm_apu_query_device) % 8);
 	EXPECT_EQ(0u, offsetof(struct drm_apu_query_device, hw_id));
 	EXPECT_EQ(4u, offsetof(struct drm_apu_query_device, hw_version));
+	EXPECT_EQ(16u, offsetof(struct drm_apu_query_device, num_cores));
+	EXPECT_EQ(24u, sizeof(struct drm_apu_query_device));
+	EXPECT_EQ(8u, sizeof(struct drm_apu_query_cores));
+	EXPECT_EQ(32u, sizeof(struct drm_apu_core_info));
+	/* The UAPI classes are the hardware's. */
+	EXPECT_EQ(APU_CLASS_BIG, DRM_APU_CLASS_BIG);
+	EXPECT_EQ(APU_CLASS_LITTLE, DRM_APU_CLASS_LITTLE);
+	EXPECT_EQ(APU_CLASS_TINY, DRM_APU_CLASS_TINY);
+	EXPECT_EQ((int)APU_CORE_TINY, DRM_APU_CLASS_TINY);
 }
 
 TEST(uapi_ioctl_numbers)
@@ -222,6 +231,8 @@ TEST(open_bad_arguments)
 	EXPECT_EQ(-EINVAL, apu_device_open_index(0, NULL));
 	EXPECT_EQ(-EINVAL, apu_device_get_info(NULL, &(struct apu_device_info){ 0 }));
 	EXPECT_EQ(-EINVAL, apu_device_fd(NULL));
+	EXPECT_EQ(-EINVAL, apu_device_get_core(NULL, 0, &(struct apu_core_info){ 0 }));
+	EXPECT_STREQ("unknown", apu_core_class_name((enum apu_core_class)9));
 	apu_device_close(NULL);
 }
 

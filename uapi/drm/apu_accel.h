@@ -39,6 +39,61 @@ enum drm_apu_query_type {
 	 * &struct drm_apu_query_device.
 	 */
 	DRM_APU_QUERY_DEVICE = 0,
+
+	/**
+	 * @DRM_APU_QUERY_CORES: the cores and their figures, returned as
+	 * &struct drm_apu_query_cores.
+	 */
+	DRM_APU_QUERY_CORES = 1,
+};
+
+/**
+ * enum drm_apu_core_class - kinds of core
+ * @DRM_APU_CLASS_BIG: fastest, most energy per MAC
+ * @DRM_APU_CLASS_LITTLE: slower, less energy per MAC
+ * @DRM_APU_CLASS_TINY: slowest, least energy, lowest idle power
+ */
+enum drm_apu_core_class {
+	DRM_APU_CLASS_BIG = 0,
+	DRM_APU_CLASS_LITTLE = 1,
+	DRM_APU_CLASS_TINY = 2,
+};
+
+/**
+ * struct drm_apu_core_info - one core, as the device reports it
+ */
+struct drm_apu_core_info {
+	/** @core: index of the core, 0 to &drm_apu_query_cores.num_cores - 1. */
+	__u32 core;
+	/** @core_class: one of &enum drm_apu_core_class. */
+	__u32 core_class;
+	/** @macs_per_cycle: int8 multiply-accumulates per cycle. */
+	__u32 macs_per_cycle;
+	/** @clock_mhz: core clock. */
+	__u32 clock_mhz;
+	/** @sram_bytes: local SRAM. */
+	__u32 sram_bytes;
+	/** @energy_fj_per_mac: energy per MAC in femtojoules. */
+	__u32 energy_fj_per_mac;
+	/** @idle_power_uw: power when idle, in microwatts. */
+	__u32 idle_power_uw;
+	/** @bytes_per_cycle: data the core moves per cycle. */
+	__u32 bytes_per_cycle;
+};
+
+/**
+ * struct drm_apu_query_cores - the cores of the device
+ *
+ * Returned by %DRM_APU_QUERY_CORES: this header, then @num_cores entries of
+ * @entry_size bytes each (a &struct drm_apu_core_info, which may grow in
+ * later kernels: step through the entries by @entry_size). A query with a
+ * @size of just this header tells how many cores there are.
+ */
+struct drm_apu_query_cores {
+	/** @num_cores: number of cores. */
+	__u32 num_cores;
+	/** @entry_size: bytes of each entry that follows. */
+	__u32 entry_size;
 };
 
 /**
@@ -70,6 +125,12 @@ struct drm_apu_query_device {
 	 * bits 15:0.
 	 */
 	__u32 fw_abi;
+
+	/** @num_cores: number of cores (see %DRM_APU_QUERY_CORES). */
+	__u32 num_cores;
+
+	/** @pad: zero. */
+	__u32 pad;
 };
 
 /**

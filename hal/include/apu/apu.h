@@ -101,7 +101,39 @@ struct apu_device_info {
 	unsigned int fw_major, fw_minor, fw_patch;
 	/** Firmware ABI (command formats) of the device. */
 	unsigned int fw_abi_major, fw_abi_minor;
+	/** Number of cores; see apu_device_get_core(). */
+	unsigned int num_cores;
 };
+
+/** Kinds of core. */
+enum apu_core_class {
+	APU_CORE_BIG = 0,	/**< fastest, most energy per MAC */
+	APU_CORE_LITTLE = 1,	/**< slower, less energy per MAC */
+	APU_CORE_TINY = 2,	/**< slowest, least energy, lowest idle power */
+};
+
+/** One core, as the device reports it. */
+struct apu_core_info {
+	unsigned int index;
+	enum apu_core_class core_class;
+	unsigned int macs_per_cycle;	/**< int8 multiply-accumulates per cycle */
+	unsigned int clock_mhz;
+	unsigned int sram_bytes;
+	unsigned int energy_fj_per_mac;	/**< femtojoules per MAC */
+	unsigned int idle_power_uw;	/**< microwatts when idle */
+	unsigned int bytes_per_cycle;	/**< data movement rate */
+};
+
+/**
+ * apu_device_get_core() - figures of core @index of an opened APU
+ *
+ * Return: 0; -EINVAL for NULL arguments or @index >= num_cores.
+ */
+APU_API int apu_device_get_core(const struct apu_device *dev, unsigned int index,
+				struct apu_core_info *info);
+
+/** apu_core_class_name() - "big", "little", "tiny" or "unknown". */
+APU_API const char *apu_core_class_name(enum apu_core_class core_class);
 
 /**
  * apu_device_get_info() - identity and versions of an opened APU
