@@ -15,32 +15,13 @@
 #include <string.h>
 
 #include "hw/apu_fw.h"
+#include "hw/apu_le.h"
 
 _Static_assert(sizeof(struct apu_op_conv2d) == APU_OP_SIZE, "op size");
 _Static_assert(sizeof(struct apu_op_add) == APU_OP_SIZE, "op size");
 _Static_assert(sizeof(struct apu_op_avgpool) == APU_OP_SIZE, "op size");
 _Static_assert(sizeof(struct apu_ring_entry) == 64, "ring entry size");
 _Static_assert(sizeof(struct apu_completion) == 64, "completion size");
-
-static uint16_t le16(const void *p)
-{
-    const uint8_t *b = p;
-
-    return (uint16_t)(b[0] | b[1] << 8);
-}
-
-static uint32_t le32(const void *p)
-{
-    const uint8_t *b = p;
-
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-           (uint32_t)b[3] << 24;
-}
-
-static uint64_t le64(const void *p)
-{
-    return le32(p) | (uint64_t)le32((const uint8_t *)p + 4) << 32;
-}
 
 /* ---- MMU ----------------------------------------------------------------- */
 
@@ -67,8 +48,8 @@ int apu_mmu_translate(const ApuMmu *mmu, uint16_t asid, uint64_t va,
                            mmu->ctx_base + (uint64_t)asid * 16, buf, 16)) {
         return mmu_fail(f, va, wflag | APU_FAULT_BUS, APU_STATUS_BAD_CONTEXT);
     }
-    table = le64(buf);
-    if (!(table & APU_CTX_VALID) || le64(buf + 8) != 0) {
+    table = apu_ld64(buf);
+    if (!(table & APU_CTX_VALID) || apu_ld64(buf + 8) != 0) {
         return mmu_fail(f, va, wflag, APU_STATUS_BAD_CONTEXT);
     }
     table &= APU_CTX_ROOT_MASK;
@@ -84,7 +65,7 @@ int apu_mmu_translate(const ApuMmu *mmu, uint16_t asid, uint64_t va,
             return mmu_fail(f, va, wflag | APU_FAULT_BUS,
                             APU_STATUS_MMU_FAULT);
         }
-        pte = le64(buf);
+        pte = apu_ld64(buf);
         if (!(pte & APU_PTE_VALID)) {
             return mmu_fail(f, va, wflag | APU_FAULT_NOT_PRESENT,
                             APU_STATUS_MMU_FAULT);
@@ -204,7 +185,7 @@ static uint64_t op_cycles(const ApuCoreModel *core, uint64_t macs,
 
 static int32_t s32(const uint8_t *p)
 {
-    return (int32_t)le32(p);
+    return (int32_t)apu_ld32(p);
 }
 
 
@@ -212,27 +193,27 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
 {
     const struct apu_op_conv2d *c = (const void *)op;
     ApuConvParams p = {
-        .in_h = le16(&c->in_h), .in_w = le16(&c->in_w),
-        .in_c = le16(&c->in_c), .out_h = le16(&c->out_h),
-        .out_w = le16(&c->out_w), .out_c = le16(&c->out_c),
-        .k_h = le16(&c->k_h), .k_w = le16(&c->k_w),
-        .stride_h = le16(&c->stride_h), .stride_w = le16(&c->stride_w),
-        .dil_h = le16(&c->dil_h), .dil_w = le16(&c->dil_w),
-        .pad_top = le16(&c->pad_top), .pad_left = le16(&c->pad_left),
-        .groups = le16(&c->groups),
+        .in_h = apu_ld16(&c->in_h), .in_w = apu_ld16(&c->in_w),
+        .in_c = apu_ld16(&c->in_c), .out_h = apu_ld16(&c->out_h),
+        .out_w = apu_ld16(&c->out_w), .out_c = apu_ld16(&c->out_c),
+        .k_h = apu_ld16(&c->k_h), .k_w = apu_ld16(&c->k_w),
+        .stride_h = apu_ld16(&c->stride_h), .stride_w = apu_ld16(&c->stride_w),
+        .dil_h = apu_ld16(&c->dil_h), .dil_w = apu_ld16(&c->dil_w),
+        .pad_top = apu_ld16(&c->pad_top), .pad_left = apu_ld16(&c->pad_left),
+        .groups = apu_ld16(&c->groups),
         .in_zp = s32((const uint8_t *)&c->in_zp),
         .out_zp = s32((const uint8_t *)&c->out_zp),
         .act_min = s32((const uint8_t *)&c->act_min),
         .act_max = s32((const uint8_t *)&c->act_max),
-        .single_rounding = le16(&c->flags) & APU_OPF_SINGLE_ROUNDING,
+        .single_rounding = apu_ld16(&c->flags) & APU_OPF_SINGLE_ROUNDING,
     };
     int8_t *in = NULL, *w = NULL, *out = NULL;
     int32_t *bias = NULL, *mult = NULL, *shift = NULL;
     uint64_t nin, nw, nout, bias_va;
     int i;
 
-    if ((le16(&c->flags) & ~APU_OPF_SINGLE_ROUNDING) ||
-        le16(&c->reserved0) || le32(&c->reserved1)) {
+    if ((apu_ld16(&c->flags) & ~APU_OPF_SINGLE_ROUNDING) ||
+        apu_ld16(&c->reserved0) || apu_ld32(&c->reserved1)) {
         j->res->status = APU_STATUS_BAD_OP;
         return;
     }
@@ -243,12 +224,12 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
     nin = apu_conv_in_size(&p);
     nw = apu_conv_weights_size(&p);
     nout = apu_conv_out_size(&p);
-    bias_va = le64(&c->bias);
+    bias_va = apu_ld64(&c->bias);
 
-    in = job_read(j, le64(&c->input), nin);
-    w = in ? job_read(j, le64(&c->weights), nw) : NULL;
-    mult = w ? job_read(j, le64(&c->mult), 4ull * p.out_c) : NULL;
-    shift = mult ? job_read(j, le64(&c->shift), 4ull * p.out_c) : NULL;
+    in = job_read(j, apu_ld64(&c->input), nin);
+    w = in ? job_read(j, apu_ld64(&c->weights), nw) : NULL;
+    mult = w ? job_read(j, apu_ld64(&c->mult), 4ull * p.out_c) : NULL;
+    shift = mult ? job_read(j, apu_ld64(&c->shift), 4ull * p.out_c) : NULL;
     if (shift && bias_va) {
         bias = job_read(j, bias_va, 4ull * p.out_c);
     }
@@ -273,7 +254,7 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
         goto out;
     }
     apu_conv2d(&p, in, w, bias, mult, shift, out);
-    if (job_write(j, le64(&c->output), out, nout)) {
+    if (job_write(j, apu_ld64(&c->output), out, nout)) {
         goto out;
     }
     j->res->macs += apu_conv_macs(&p);
@@ -292,7 +273,7 @@ static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
 {
     const struct apu_op_add *a = (const void *)op;
     ApuAddParams p = {
-        .count = le32(&a->count),
+        .count = apu_ld32(&a->count),
         .left_shift = s32((const uint8_t *)&a->left_shift),
         .in1_offset = s32((const uint8_t *)&a->in1_offset),
         .in1_mult = s32((const uint8_t *)&a->in1_mult),
@@ -308,7 +289,7 @@ static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
     };
     int8_t *in1 = NULL, *in2 = NULL, *out = NULL;
 
-    if (le16(&a->flags)) {
+    if (apu_ld16(&a->flags)) {
         j->res->status = APU_STATUS_BAD_OP;
         return;
     }
@@ -316,15 +297,15 @@ static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
     if (j->res->status) {
         return;
     }
-    in1 = job_read(j, le64(&a->input1), p.count);
-    in2 = in1 ? job_read(j, le64(&a->input2), p.count) : NULL;
+    in1 = job_read(j, apu_ld64(&a->input1), p.count);
+    in2 = in1 ? job_read(j, apu_ld64(&a->input2), p.count) : NULL;
     out = in2 ? malloc(p.count) : NULL;
     if (in2 && !out) {
         j->res->status = APU_STATUS_TOO_LARGE;
     }
     if (out) {
         apu_add(&p, in1, in2, out);
-        if (!job_write(j, le64(&a->output), out, p.count)) {
+        if (!job_write(j, apu_ld64(&a->output), out, p.count)) {
             j->res->macs += p.count;
             j->res->cycles += op_cycles(core, p.count, 3ull * p.count);
         }
@@ -338,19 +319,19 @@ static void run_pool(Job *j, const ApuCoreModel *core, const uint8_t *op)
 {
     const struct apu_op_avgpool *a = (const void *)op;
     ApuPoolParams p = {
-        .in_h = le16(&a->in_h), .in_w = le16(&a->in_w),
-        .channels = le16(&a->channels),
-        .out_h = le16(&a->out_h), .out_w = le16(&a->out_w),
-        .k_h = le16(&a->k_h), .k_w = le16(&a->k_w),
-        .stride_h = le16(&a->stride_h), .stride_w = le16(&a->stride_w),
-        .pad_top = le16(&a->pad_top), .pad_left = le16(&a->pad_left),
+        .in_h = apu_ld16(&a->in_h), .in_w = apu_ld16(&a->in_w),
+        .channels = apu_ld16(&a->channels),
+        .out_h = apu_ld16(&a->out_h), .out_w = apu_ld16(&a->out_w),
+        .k_h = apu_ld16(&a->k_h), .k_w = apu_ld16(&a->k_w),
+        .stride_h = apu_ld16(&a->stride_h), .stride_w = apu_ld16(&a->stride_w),
+        .pad_top = apu_ld16(&a->pad_top), .pad_left = apu_ld16(&a->pad_left),
         .act_min = s32((const uint8_t *)&a->act_min),
         .act_max = s32((const uint8_t *)&a->act_max),
     };
     uint64_t nin, nout, macs;
     int8_t *in = NULL, *out = NULL;
 
-    if (le16(&a->flags) || le16(&a->reserved0) || le32(&a->reserved1)) {
+    if (apu_ld16(&a->flags) || apu_ld16(&a->reserved0) || apu_ld32(&a->reserved1)) {
         j->res->status = APU_STATUS_BAD_OP;
         return;
     }
@@ -361,14 +342,14 @@ static void run_pool(Job *j, const ApuCoreModel *core, const uint8_t *op)
     nin = (uint64_t)p.in_h * p.in_w * p.channels;
     nout = (uint64_t)p.out_h * p.out_w * p.channels;
     macs = nout * p.k_h * p.k_w;
-    in = job_read(j, le64(&a->input), nin);
+    in = job_read(j, apu_ld64(&a->input), nin);
     out = in ? malloc(nout) : NULL;
     if (in && !out) {
         j->res->status = APU_STATUS_TOO_LARGE;
     }
     if (out) {
         apu_avgpool(&p, in, out);
-        if (!job_write(j, le64(&a->output), out, nout)) {
+        if (!job_write(j, apu_ld64(&a->output), out, nout)) {
             j->res->macs += macs;
             j->res->cycles += op_cycles(core, macs, nin + nout);
         }
@@ -399,10 +380,10 @@ void apu_cp_run_job(const ApuMmu *mmu, const ApuCoreModel *core,
         return;
     }
     res->bytes_read += sizeof(h);
-    n = le16(&h.num_ops);
-    if (le32(&h.magic) != APU_CMD_MAGIC ||
-        le16(&h.version) != APU_CMD_VERSION || le32(&h.flags) ||
-        le32(&h.reserved) || n == 0 || n > APU_CMD_MAX_OPS ||
+    n = apu_ld16(&h.num_ops);
+    if (apu_ld32(&h.magic) != APU_CMD_MAGIC ||
+        apu_ld16(&h.version) != APU_CMD_VERSION || apu_ld32(&h.flags) ||
+        apu_ld32(&h.reserved) || n == 0 || n > APU_CMD_MAX_OPS ||
         size < sizeof(h) + (uint64_t)n * APU_OP_SIZE) {
         res->status = APU_STATUS_BAD_CMDBUF;
         return;
@@ -419,7 +400,7 @@ void apu_cp_run_job(const ApuMmu *mmu, const ApuCoreModel *core,
             res->status = APU_STATUS_ABORTED;
             break;
         }
-        switch (le16(op)) {
+        switch (apu_ld16(op)) {
         case APU_OP_CONV2D:
             run_conv(&j, core, op);
             break;
@@ -442,22 +423,6 @@ void apu_cp_run_job(const ApuMmu *mmu, const ApuCoreModel *core,
 
 /* ---- rings -------------------------------------------------------------- */
 
-static void put_le32(void *p, uint32_t v)
-{
-    uint8_t *b = p;
-
-    b[0] = v;
-    b[1] = v >> 8;
-    b[2] = v >> 16;
-    b[3] = v >> 24;
-}
-
-static void put_le64(void *p, uint64_t v)
-{
-    put_le32(p, (uint32_t)v);
-    put_le32((uint8_t *)p + 4, v >> 32);
-}
-
 int apu_cp_fetch(const ApuMmu *mmu, uint64_t va, struct apu_ring_entry *e,
                  ApuFault *f)
 {
@@ -478,7 +443,7 @@ void apu_cp_run_entry(const ApuMmu *mmu, const ApuCoreModel *core,
             return;
         }
     }
-    if (le16(&e->flags) & ~APU_RING_F_IRQ) {
+    if (apu_ld16(&e->flags) & ~APU_RING_F_IRQ) {
         res->status = APU_STATUS_BAD_CMDBUF;
         return;
     }
@@ -488,12 +453,12 @@ void apu_cp_run_entry(const ApuMmu *mmu, const ApuCoreModel *core,
     }
     if (inject & (1u << APU_INJECT_MMU_FAULT)) {
         res->status = APU_STATUS_MMU_FAULT;
-        res->fault_addr = le64(&e->cmdbuf);
+        res->fault_addr = apu_ld64(&e->cmdbuf);
         res->fault_flags = APU_FAULT_INJECTED;
         return;
     }
-    apu_cp_run_job(mmu, core, le16(&e->asid), le64(&e->cmdbuf),
-                   le32(&e->cmdbuf_size), abort, abort_opaque, res);
+    apu_cp_run_job(mmu, core, apu_ld16(&e->asid), apu_ld64(&e->cmdbuf),
+                   apu_ld32(&e->cmdbuf_size), abort, abort_opaque, res);
 }
 
 int apu_cp_complete(const ApuMmu *mmu, const struct apu_ring_entry *e,
@@ -502,14 +467,14 @@ int apu_cp_complete(const ApuMmu *mmu, const struct apu_ring_entry *e,
     struct apu_completion d;
 
     memset(&d, 0, sizeof(d));
-    put_le64(&d.seqno, le64(&e->seqno));
-    put_le32(&d.status, res->status);
-    put_le32(&d.op_index, res->op_index);
-    put_le64(&d.fault_addr, res->fault_addr);
-    put_le64(&d.cycles, res->cycles);
-    put_le64(&d.macs, res->macs);
-    put_le64(&d.bytes_read, res->bytes_read);
-    put_le64(&d.bytes_written, res->bytes_written);
-    put_le32(&d.fault_flags, res->fault_flags);
-    return apu_mmu_write(mmu, 0, le64(&e->completion), &d, sizeof(d), f);
+    apu_st64(&d.seqno, apu_ld64(&e->seqno));
+    apu_st32(&d.status, res->status);
+    apu_st32(&d.op_index, res->op_index);
+    apu_st64(&d.fault_addr, res->fault_addr);
+    apu_st64(&d.cycles, res->cycles);
+    apu_st64(&d.macs, res->macs);
+    apu_st64(&d.bytes_read, res->bytes_read);
+    apu_st64(&d.bytes_written, res->bytes_written);
+    apu_st32(&d.fault_flags, res->fault_flags);
+    return apu_mmu_write(mmu, 0, apu_ld64(&e->completion), &d, sizeof(d), f);
 }

@@ -22,25 +22,8 @@
 
 #include "hw/apu_hw.h"
 #include "hw/apu_fw.h"
+#include "hw/apu_le.h"
 #include "version.h"
-
-static void put_le32(void *p, uint32_t v)
-{
-    uint8_t *b = p;
-
-    b[0] = v;
-    b[1] = v >> 8;
-    b[2] = v >> 16;
-    b[3] = v >> 24;
-}
-
-static void put_le16(void *p, uint16_t v)
-{
-    uint8_t *b = p;
-
-    b[0] = v;
-    b[1] = v >> 8;
-}
 
 static int usage(void)
 {
@@ -138,15 +121,15 @@ int main(int argc, char **argv)
     }
 
     memset(&h, 0, sizeof(h));
-    put_le32(&h.magic, APU_FW_MAGIC);
-    put_le32(&h.header_size, APU_FW_HEADER_SIZE);
-    put_le16(&h.abi_major, amaj);
-    put_le16(&h.abi_minor, amin);
-    put_le32(&h.fw_version, APU_VERSION(vmaj, vmin, vpat));
-    put_le32(&h.payload_size, payload_size);
-    put_le32(&h.payload_crc32, apu_fw_crc32(0, payload, payload_size));
+    apu_st32(&h.magic, APU_FW_MAGIC);
+    apu_st32(&h.header_size, APU_FW_HEADER_SIZE);
+    apu_st16(&h.abi_major, amaj);
+    apu_st16(&h.abi_minor, amin);
+    apu_st32(&h.fw_version, APU_VERSION(vmaj, vmin, vpat));
+    apu_st32(&h.payload_size, payload_size);
+    apu_st32(&h.payload_crc32, apu_fw_crc32(0, payload, payload_size));
     strncpy(h.build_id, build_id, sizeof(h.build_id) - 1);
-    put_le32(&h.header_crc32, apu_fw_crc32(0, &h, sizeof(h)));
+    apu_fw_header_seal(&h);
 
     f = fopen(out, "wb");
     if (!f) {

@@ -72,20 +72,13 @@ static int dmesg_has(const char *text)
 	return found;
 }
 
-static void put32(unsigned char *p, uint32_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-	p[2] = v >> 16;
-	p[3] = v >> 24;
-}
-
 static void reseal(unsigned char *img)
 {
-	size_t off = offsetof(struct apu_fw_header, header_crc32);
+	struct apu_fw_header h;
 
-	put32(img + off, 0);
-	put32(img + off, apu_fw_crc32(0, img, APU_FW_HEADER_SIZE));
+	memcpy(&h, img, sizeof(h));
+	apu_fw_header_seal(&h);
+	memcpy(img, &h, sizeof(h));
 }
 
 FIXTURE(fw)

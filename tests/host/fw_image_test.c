@@ -14,6 +14,7 @@
 #include "kselftest_harness.h"
 #include "hw/apu_hw.h"
 #include "hw/apu_fw.h"
+#include "hw/apu_le.h"
 #include "version.h"
 
 #define DEV_ABI APU_FW_ABI(APU_FW_ABI_MAJOR, APU_FW_ABI_MINOR)
@@ -56,17 +57,16 @@ static int chk(const void *img, size_t size, uint32_t abi, uint32_t *version)
 
 static void put32(unsigned char *p, uint32_t v)
 {
-	p[0] = v;
-	p[1] = v >> 8;
-	p[2] = v >> 16;
-	p[3] = v >> 24;
+	apu_st32(p, v);
 }
 
 static void reseal(unsigned char *img)
 {
-	put32(img + offsetof(struct apu_fw_header, header_crc32), 0);
-	put32(img + offsetof(struct apu_fw_header, header_crc32),
-	      apu_fw_crc32(0, img, APU_FW_HEADER_SIZE));
+	struct apu_fw_header h;
+
+	memcpy(&h, img, sizeof(h));
+	apu_fw_header_seal(&h);
+	memcpy(img, &h, sizeof(h));
 }
 
 TEST(crc32_known_vectors)

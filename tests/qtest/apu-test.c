@@ -43,6 +43,15 @@ static void apu_stop(ApuTest *t)
     qtest_quit(t->qts);
 }
 
+/* A system reset clears the BARs: map BAR0 again afterwards. */
+static void system_reset(ApuTest *t)
+{
+    qtest_system_reset(t->qts);
+    qpci_iounmap(t->dev, t->bar);
+    t->bar = qpci_iomap(t->dev, 0, NULL);
+    qpci_device_enable(t->dev);
+}
+
 static uint32_t rd(ApuTest *t, uint64_t reg)
 {
     return qpci_io_readl(t->dev, t->bar, reg);
@@ -122,10 +131,7 @@ static void test_scratch_and_reset(void)
      * clears the BAR, so map it again and check the identity first: that
      * proves the zero is read from the device.
      */
-    qtest_system_reset(t.qts);
-    qpci_iounmap(t.dev, t.bar);
-    t.bar = qpci_iomap(t.dev, 0, NULL);
-    qpci_device_enable(t.dev);
+    system_reset(&t);
     g_assert_cmphex(rd(&t, APU_REG_ID), ==, APU_ID_MAGIC);
     g_assert_cmphex(rd(&t, APU_REG_SCRATCH), ==, 0);
     apu_stop(&t);
@@ -189,7 +195,7 @@ static size_t make_image(uint8_t *buf, uint16_t abi_major, uint16_t abi_minor,
     h.payload_size = cpu_to_le32(n);
     h.payload_crc32 = cpu_to_le32(apu_fw_crc32(0, payload, n));
     strcpy(h.build_id, "qtest");
-    h.header_crc32 = cpu_to_le32(apu_fw_crc32(0, &h, sizeof(h)));
+    apu_fw_header_seal(&h);
     memcpy(buf, &h, sizeof(h));
     memcpy(buf + sizeof(h), payload, n);
     return sizeof(h) + n;
@@ -197,10 +203,7 @@ static size_t make_image(uint8_t *buf, uint16_t abi_major, uint16_t abi_minor,
 
 static void reseal_header(uint8_t *buf)
 {
-    struct apu_fw_header *h = (struct apu_fw_header *)buf;
-
-    h->header_crc32 = 0;
-    h->header_crc32 = cpu_to_le32(apu_fw_crc32(0, h, sizeof(*h)));
+    apu_fw_header_seal((struct apu_fw_header *)buf);
 }
 
 /* Run the handshake with @size as the size register; returns FW_STATUS. */
@@ -271,10 +274,7 @@ static void test_fw_boot_good(void)
     g_assert_cmphex(rd(&t, APU_REG_FW_VERSION), ==, APU_VERSION(2, 3, 4));
 
     /* Reset stops the firmware; it boots again afterwards. */
-    qtest_system_reset(t.qts);
-    qpci_iounmap(t.dev, t.bar);
-    t.bar = qpci_iomap(t.dev, 0, NULL);
-    qpci_device_enable(t.dev);
+    system_reset(&t);
     g_assert_cmpuint(rd(&t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
     g_assert_cmpuint(rd(&t, APU_REG_FW_VERSION), ==, 0);
     g_assert_cmpuint(rd(&t, APU_REG_FW_SIZE), ==, 0);

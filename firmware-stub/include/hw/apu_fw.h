@@ -32,6 +32,9 @@ uint32_t apu_fw_crc32(uint32_t crc, const void *buf, size_t len);
 uint32_t apu_fw_image_check(const void *image, size_t size, uint32_t dev_abi,
                             uint32_t *version);
 
+/* Set @h's header CRC for its current contents. */
+void apu_fw_header_seal(struct apu_fw_header *h);
+
 /* ---- requantization (apu_quant.c), TFLite reference semantics --------- */
 
 int32_t apu_srdhm(int32_t a, int32_t b);
