@@ -21,6 +21,11 @@
 
 #include "hw/apu_fw.h"
 
+/* Output pixels the patch kernels handle at once. */
+#ifndef APU_PIX
+#define APU_PIX 4
+#endif
+
 static bool in_i8(int v)
 {
     return v >= -128 && v <= 127;
@@ -251,12 +256,114 @@ static inline void requant_row_inline(const uint32_t *acc,
     }
 }
 
+#ifdef APU_HAVE_AVX2_KERNEL
+/*
+ * Eight lanes of requant_row_inline() with AVX2 intrinsics, the same
+ * arithmetic: SRDHM on the magnitude of the 64-bit product (even and odd
+ * lanes separately), RDBPOT with per-lane shifts, wrapping zero-point add,
+ * clamp, narrowing to int8.
+ */
+__attribute__((target("avx2")))
+static void requant8_avx2(const uint32_t *acc, const int32_t *mult,
+                          const int32_t *shift, __m256i zp, __m256i lo,
+                          __m256i hi, int8_t *out)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i one = _mm256_set1_epi32(1);
+    const __m256i c30 = _mm256_set1_epi64x(1ll << 30);
+    __m256i a = _mm256_loadu_si256((const __m256i *)acc);
+    __m256i m = _mm256_loadu_si256((const __m256i *)mult);
+    __m256i s = _mm256_loadu_si256((const __m256i *)shift);
+    __m256i left = _mm256_max_epi32(s, zero);
+    __m256i right = _mm256_sub_epi32(left, s);
+    __m256i x = _mm256_sllv_epi32(a, left);
+    __m256i pe = _mm256_mul_epi32(x, m);
+    __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32),
+                                  _mm256_srli_epi64(m, 32));
+    __m256i se = _mm256_cmpgt_epi64(zero, pe);
+    __m256i so = _mm256_cmpgt_epi64(zero, po);
+    __m256i qe, qo, hm, mask, rem, thr, v, mn, sat;
+    __m128i lo128, hi128, p16, p8;
+
+    /* q = (|p| + 2^30 - (p < 0)) >> 31, then the sign back. */
+    qe = _mm256_sub_epi64(_mm256_xor_si256(pe, se), se);
+    qe = _mm256_srli_epi64(_mm256_add_epi64(_mm256_add_epi64(qe, c30), se),
+                           31);
+    qe = _mm256_sub_epi64(_mm256_xor_si256(qe, se), se);
+    qo = _mm256_sub_epi64(_mm256_xor_si256(po, so), so);
+    qo = _mm256_srli_epi64(_mm256_add_epi64(_mm256_add_epi64(qo, c30), so),
+                           31);
+    qo = _mm256_sub_epi64(_mm256_xor_si256(qo, so), so);
+    hm = _mm256_blend_epi32(qe, _mm256_slli_epi64(qo, 32), 0xaa);
+    /* INT32_MIN * INT32_MIN saturates to INT32_MAX. */
+    mn = _mm256_set1_epi32(INT32_MIN);
+    sat = _mm256_and_si256(_mm256_cmpeq_epi32(x, mn),
+                           _mm256_cmpeq_epi32(m, mn));
+    hm = _mm256_blendv_epi8(hm, _mm256_set1_epi32(INT32_MAX), sat);
+    /* RDBPOT. */
+    mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, right), one);
+    rem = _mm256_and_si256(hm, mask);
+    thr = _mm256_sub_epi32(_mm256_srli_epi32(mask, 1),
+                           _mm256_cmpgt_epi32(zero, hm));
+    v = _mm256_sub_epi32(_mm256_srav_epi32(hm, right),
+                         _mm256_cmpgt_epi32(rem, thr));
+    v = _mm256_add_epi32(v, zp);
+    v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+    lo128 = _mm256_castsi256_si128(v);
+    hi128 = _mm256_extracti128_si256(v, 1);
+    p16 = _mm_packs_epi32(lo128, hi128);
+    p8 = _mm_packs_epi16(p16, p16);
+    _mm_storel_epi64((__m128i *)out, p8);
+}
+
+__attribute__((target("avx2")))
+static void requant_row_avx2(const uint32_t *acc, const int32_t *mult,
+                             const int32_t *shift, int out_zp, int lo, int hi,
+                             size_t n, int8_t *out)
+{
+    __m256i vzp = _mm256_set1_epi32(out_zp);
+    __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
+    size_t c;
+
+    for (c = 0; c + 8 <= n; c += 8) {
+        requant8_avx2(acc + c, mult + c, shift + c, vzp, vlo, vhi, out + c);
+    }
+    if (c < n) {
+        requant_row_inline(acc + c, mult + c, shift + c, out_zp, lo, hi,
+                           n - c, out + c);
+    }
+}
+#endif
+
+/* Requantize a row, with the AVX2 kernel when @avx2. */
+static void requant_row_any(bool avx2, const uint32_t *acc,
+                            const int32_t *mult, const int32_t *shift,
+                            int out_zp, int lo, int hi, size_t n, int8_t *out)
+{
+#ifdef APU_HAVE_AVX2_KERNEL
+    if (avx2) {
+        requant_row_avx2(acc, mult, shift, out_zp, lo, hi, n, out);
+        return;
+    }
+#endif
+    requant_row_inline(acc, mult, shift, out_zp, lo, hi, n, out);
+}
+
+static bool cpu_avx2(void)
+{
+#ifdef APU_HAVE_AVX2_KERNEL
+    return __builtin_cpu_supports("avx2");
+#else
+    return false;
+#endif
+}
+
 APU_SIMD_CLONES
 void apu_requant_row(const uint32_t *acc, const int32_t *mult,
                      const int32_t *shift, int out_zp, int lo, int hi,
                      size_t n, int8_t *out)
 {
-    requant_row_inline(acc, mult, shift, out_zp, lo, hi, n, out);
+    requant_row_any(cpu_avx2(), acc, mult, shift, out_zp, lo, hi, n, out);
 }
 
 /* Depthwise with multiplier 1: vectorized across channels. */
@@ -266,6 +373,7 @@ static void conv_dw1(const ApuConvParams *p, const int8_t *in,
                      const int32_t *mult, const int32_t *shift, int8_t *out)
 {
     uint32_t *acc = malloc(sizeof(*acc) * p->out_c);
+    bool avx2 = cpu_avx2();
     int oy, ox, c;
 
     if (!acc) {
@@ -298,8 +406,8 @@ static void conv_dw1(const ApuConvParams *p, const int8_t *in,
                     o[c] = requant(p, (int32_t)acc[c], mult[c], shift[c]);
                 }
             } else {
-                requant_row_inline(acc, mult, shift, p->out_zp, p->act_min,
-                            p->act_max, p->out_c, o);
+                requant_row_any(avx2, acc, mult, shift, p->out_zp,
+                                p->act_min, p->act_max, p->out_c, o);
             }
         }
     }
@@ -388,33 +496,34 @@ static int16_t *pack_pairs(const ApuConvParams *p, const int8_t *w,
 }
 
 /*
- * For four pixels j: acc[j][n] = sum over k of patch_j[k] * w[k][n], for
- * n < npad, 16 channels at a time, two taps per vpmaddwd; each weight load
- * serves the four pixels. Exact: every product fits int16 * int16 with
- * |patch| <= 255, and the int32 sums wrap like the scalar code.
+ * For APU_PIX pixels j: acc[j][n] = init[n] + sum over k of
+ * patch_j[k] * w[k][n], for n < npad: 16 channels at a time, two taps per
+ * vpmaddwd, each weight load serving every pixel. Exact: each product fits
+ * int16 * int16 (|patch| <= 255), and the int32 sums wrap like the scalar
+ * code.
  */
 __attribute__((target("avx2")))
-static void gemm4_pairs_avx2(const int16_t *patch, size_t pstride,
+static void gemm_pairs_avx2(const int16_t *patch, size_t pstride,
                              const int16_t *wp, size_t kp, size_t npad,
-                             uint32_t *acc)
+                             const uint32_t *init, uint32_t *acc)
 {
     size_t nb, i;
     int j;
 
     for (nb = 0; nb < npad; nb += 16) {
-        __m256i a[4][2];
+        __m256i a[APU_PIX][2];
         const int16_t *wrow = wp + nb * 2;
 
-        for (j = 0; j < 4; j++) {
-            a[j][0] = _mm256_setzero_si256();
-            a[j][1] = _mm256_setzero_si256();
+        for (j = 0; j < APU_PIX; j++) {
+            a[j][0] = _mm256_loadu_si256((const __m256i *)(init + nb));
+            a[j][1] = _mm256_loadu_si256((const __m256i *)(init + nb + 8));
         }
         for (i = 0; i < kp; i++) {
             const int16_t *wi = wrow + i * npad * 2;
             __m256i w0 = _mm256_loadu_si256((const __m256i *)wi);
             __m256i w1 = _mm256_loadu_si256((const __m256i *)(wi + 16));
 
-            for (j = 0; j < 4; j++) {
+            for (j = 0; j < APU_PIX; j++) {
                 int32_t pair;
                 __m256i x;
 
@@ -424,7 +533,7 @@ static void gemm4_pairs_avx2(const int16_t *patch, size_t pstride,
                 a[j][1] = _mm256_add_epi32(a[j][1], _mm256_madd_epi16(x, w1));
             }
         }
-        for (j = 0; j < 4; j++) {
+        for (j = 0; j < APU_PIX; j++) {
             _mm256_storeu_si256((__m256i *)(acc + j * npad + nb), a[j][0]);
             _mm256_storeu_si256((__m256i *)(acc + j * npad + nb + 8),
                                 a[j][1]);
@@ -440,8 +549,6 @@ static void gemm4_pairs_avx2(const int16_t *patch, size_t pstride,
  * a time, and multiplied with the weights: by the AVX2 kernel where the
  * CPU has it, else by plain inner products per output channel.
  */
-#define APU_PIX 4
-
 APU_SIMD_CLONES
 static void conv_patch(const ApuConvParams *p, const int8_t *in,
                        const int8_t *w, const int32_t *bias,
@@ -458,7 +565,8 @@ static void conv_patch(const ApuConvParams *p, const int8_t *in,
     int16_t *patch = calloc(APU_PIX * pstride, sizeof(*patch));
     uint32_t *accs = malloc(sizeof(*accs) * APU_PIX * p->out_c);
     int16_t *wt = NULL, *wp = NULL;
-    uint32_t *acc_pad = NULL;
+    uint32_t *acc_pad = NULL, *bias_pad = NULL;
+    bool avx2 = cpu_avx2();
     int bx[APU_PIX];
     int oy, ox, oc, g, j, nbat;
     size_t i;
@@ -471,11 +579,17 @@ static void conv_patch(const ApuConvParams *p, const int8_t *in,
      * Short patches gain most from sharing weight loads across pixels;
      * long ones run as fast through the per-channel inner products.
      */
-    if (k < 256 && __builtin_cpu_supports("avx2")) {
+    if (k < 128 && __builtin_cpu_supports("avx2")) {
         wp = pack_pairs(p, w, k, npad);
         acc_pad = malloc(sizeof(*acc_pad) * APU_PIX * npad);
-        if (!wp || !acc_pad) {
+        bias_pad = calloc(npad * p->groups, sizeof(*bias_pad));
+        if (!wp || !acc_pad || !bias_pad) {
             goto out;
+        }
+        for (g = 0; g < p->groups && bias; g++) {
+            for (oc = 0; oc < cout_g; oc++) {
+                bias_pad[g * npad + oc] = (uint32_t)bias[g * cout_g + oc];
+            }
         }
     }
 #endif
@@ -536,9 +650,12 @@ static void conv_patch(const ApuConvParams *p, const int8_t *in,
             for (g = 0; g < p->groups; g++) {
 #ifdef APU_HAVE_AVX2_KERNEL
                 if (wp) {
-                    gemm4_pairs_avx2(patch + g * kpad, pstride,
+                    gemm_pairs_avx2(patch + g * kpad, pstride,
                                      wp + g * kp * npad * 2, kp, npad,
-                                     acc_pad);
+                                     bias_pad + g * npad, acc_pad);
+                    if (p->groups == 1) {
+                        continue;   /* requantized from acc_pad below */
+                    }
                     for (j = 0; j < nbat; j++) {
                         for (oc = 0; oc < cout_g; oc++) {
                             accs[j * p->out_c + g * cout_g + oc] =
@@ -571,7 +688,9 @@ static void conv_patch(const ApuConvParams *p, const int8_t *in,
                 uint32_t *a = accs + j * p->out_c;
                 int8_t *o = out + ((size_t)oy * p->out_w + bx[j]) * p->out_c;
 
-                if (bias) {
+                if (wp && p->groups == 1) {
+                    a = acc_pad + j * npad;     /* bias included */
+                } else if (!wp && bias) {
                     for (oc = 0; oc < p->out_c; oc++) {
                         a[oc] += (uint32_t)bias[oc];
                     }
@@ -582,8 +701,8 @@ static void conv_patch(const ApuConvParams *p, const int8_t *in,
                                         shift[oc]);
                     }
                 } else {
-                    requant_row_inline(a, mult, shift, p->out_zp, p->act_min,
-                                       p->act_max, p->out_c, o);
+                    requant_row_any(avx2, a, mult, shift, p->out_zp,
+                                    p->act_min, p->act_max, p->out_c, o);
                 }
             }
             nbat = 0;
@@ -595,6 +714,7 @@ out:
     free(wt);
     free(wp);
     free(acc_pad);
+    free(bias_pad);
 }
 
 void apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
