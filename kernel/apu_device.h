@@ -70,6 +70,7 @@ extern struct pci_driver apu_pci_driver;
 int apu_device_init(struct apu_device *adev);
 void apu_device_fini(struct apu_device *adev);
 int apu_fw_boot(struct apu_device *adev);
+void apu_debugfs_init(struct apu_device *adev);
 
 int apu_ioctl_query(struct drm_device *drm, void *data, struct drm_file *file);
 

@@ -36,6 +36,7 @@ static const char *const apu_fw_errors[] = {
 	[APU_FW_ERR_TOO_LARGE] = "image too large",
 	[APU_FW_ERR_DMA] = "the device could not read the image (DMA error)",
 	[APU_FW_ERR_BUSY] = "firmware already running",
+	[APU_FW_ERR_INJECTED] = "refused by fault injection",
 };
 
 static const char *apu_fw_strerror(u32 err)

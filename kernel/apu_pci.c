@@ -51,6 +51,7 @@ static int apu_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		return dev_err_probe(&pdev->dev, ret, "cannot register the DRM device\n");
 
+	apu_debugfs_init(adev);
 	return 0;
 }
 

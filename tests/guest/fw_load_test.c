@@ -81,6 +81,21 @@ static void reseal(unsigned char *img)
 	memcpy(img, &h, sizeof(h));
 }
 
+/* Open a file of accel0's debugfs directory (named after its bus id). */
+static int open_debugfs(const char *name, int flags)
+{
+	char link[256], path[384], *base;
+	ssize_t n = readlink("/sys/class/accel/accel0/device", link, sizeof(link) - 1);
+
+	if (n < 0)
+		return -1;
+	link[n] = '\0';
+	base = strrchr(link, '/');
+	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/%s/%s",
+		 base ? base + 1 : link, name);
+	return open(path, flags);
+}
+
 FIXTURE(fw)
 {
 	unsigned char *img;
@@ -197,6 +212,30 @@ TEST_F(fw, newer_abi_minor)
 	self->img[offsetof(struct apu_fw_header, abi_minor)] = APU_FW_ABI_MINOR + 1;
 	reseal(self->img);
 	load_expect_refusal(_metadata, self, "has firmware ABI 1.1");
+}
+
+/*
+ * The device's injected refusal: armed through debugfs, it survives the
+ * driver's reset, so the next probe fails with its reason; the boot after
+ * that works.
+ */
+TEST_F(fw, injected_refusal)
+{
+	int fd;
+
+	ASSERT_EQ(0, write_file(FW_PATH, self->img, self->size));
+	ASSERT_EQ(0, sh("insmod " MODULE));
+	ASSERT_TRUE(node_appears(50));
+	fd = open_debugfs("fault_inject", O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(9, write(fd, "refuse_fw", 9));
+	close(fd);
+	ASSERT_EQ(0, sh("rmmod apu"));
+	sh("dmesg -c >/dev/null");
+	ASSERT_EQ(0, sh("insmod " MODULE));
+	EXPECT_FALSE(node_appears(5));
+	EXPECT_TRUE(dmesg_has("refused by fault injection (9)"));
+	EXPECT_EQ(0, sh("rmmod apu"));
 }
 
 /* Load and unload with the good image, many times. */

@@ -1104,8 +1104,10 @@ static void test_fault_injection(void)
     read_done(&m, 1, 0, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
 
-    /* Refused firmware boot. */
+    /* Refused firmware boot; armed across a device reset. */
     wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(0, APU_INJECT_REFUSE_FW));
+    g_assert_cmpuint(rd(&m.t, APU_REG_DBG_FW_PENDING), ==, 1);
+    wr(&m.t, APU_REG_RESET, APU_RESET_DEVICE);
     g_assert_cmpuint(rd(&m.t, APU_REG_DBG_FW_PENDING), ==, 1);
     n = make_image(img, APU_FW_ABI_MAJOR, APU_FW_ABI_MINOR,
                    APU_VERSION(1, 0, 0), "inject");

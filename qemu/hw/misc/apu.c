@@ -634,7 +634,7 @@ static void apu_reset(ApuState *s)
     qatomic_set(&s->mmu_ctx_count, 0);
     s->fault_addr = 0;
     s->fault_info = 0;
-    s->inject_refuse_fw = false;
+    /* An armed firmware refusal survives, for the driver's next boot. */
     s->fw_addr = 0;
     s->fw_size = 0;
     s->fw_status = APU_FW_STATUS_OFF;
@@ -998,7 +998,10 @@ static void apu_exit(PCIDevice *pdev)
 
 static void apu_reset_hold(Object *obj, ResetType type)
 {
-    apu_reset(APU_PCI(obj));
+    ApuState *s = APU_PCI(obj);
+
+    apu_reset(s);
+    s->inject_refuse_fw = false;    /* a bus reset clears everything */
 }
 
 /* Jobs run on host threads: their state does not migrate. */
