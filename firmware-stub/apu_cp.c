@@ -253,7 +253,10 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
         j->res->status = APU_STATUS_TOO_LARGE;
         goto out;
     }
-    apu_conv2d(&p, in, w, bias, mult, shift, out);
+    if (apu_conv2d(&p, in, w, bias, mult, shift, out)) {
+        j->res->status = APU_STATUS_TOO_LARGE;  /* no working memory */
+        goto out;
+    }
     if (job_write(j, apu_ld64(&c->output), out, nout)) {
         goto out;
     }

@@ -368,7 +368,7 @@ void apu_requant_row(const uint32_t *acc, const int32_t *mult,
 
 /* Depthwise with multiplier 1: vectorized across channels. */
 APU_SIMD_CLONES
-static void conv_dw1(const ApuConvParams *p, const int8_t *in,
+static int conv_dw1(const ApuConvParams *p, const int8_t *in,
                      const int8_t *w, const int32_t *bias,
                      const int32_t *mult, const int32_t *shift, int8_t *out)
 {
@@ -377,7 +377,7 @@ static void conv_dw1(const ApuConvParams *p, const int8_t *in,
     int oy, ox, c;
 
     if (!acc) {
-        return;
+        return -1;
     }
     for (oy = 0; oy < p->out_h; oy++) {
         int y0 = oy * p->stride_h - p->pad_top, ky0, ky1;
@@ -412,6 +412,7 @@ static void conv_dw1(const ApuConvParams *p, const int8_t *in,
         }
     }
     free(acc);
+    return 0;
 }
 
 /*
@@ -550,7 +551,7 @@ static void gemm_pairs_avx2(const int16_t *patch, size_t pstride,
  * CPU has it, else by plain inner products per output channel.
  */
 APU_SIMD_CLONES
-static void conv_patch(const ApuConvParams *p, const int8_t *in,
+static int conv_patch(const ApuConvParams *p, const int8_t *in,
                        const int8_t *w, const int32_t *bias,
                        const int32_t *mult, const int32_t *shift,
                        int8_t *out)
@@ -567,6 +568,7 @@ static void conv_patch(const ApuConvParams *p, const int8_t *in,
     int16_t *wt = NULL, *wp = NULL;
     uint32_t *acc_pad = NULL, *bias_pad = NULL;
     bool avx2 = cpu_avx2();
+    int ret = -1;
     int bx[APU_PIX];
     int oy, ox, oc, g, j, nbat;
     size_t i;
@@ -708,6 +710,7 @@ static void conv_patch(const ApuConvParams *p, const int8_t *in,
             nbat = 0;
         }
     }
+    ret = 0;
 out:
     free(patch);
     free(accs);
@@ -715,17 +718,17 @@ out:
     free(wp);
     free(acc_pad);
     free(bias_pad);
+    return ret;
 }
 
-void apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
-                const int32_t *bias, const int32_t *mult,
-                const int32_t *shift, int8_t *out)
+int apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
+               const int32_t *bias, const int32_t *mult,
+               const int32_t *shift, int8_t *out)
 {
     if (p->groups == p->in_c && p->groups > 1 && p->out_c == p->in_c) {
-        conv_dw1(p, in, w, bias, mult, shift, out);
-    } else {
-        conv_patch(p, in, w, bias, mult, shift, out);
+        return conv_dw1(p, in, w, bias, mult, shift, out);
     }
+    return conv_patch(p, in, w, bias, mult, shift, out);
 }
 
 void apu_add(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,

@@ -146,7 +146,7 @@ static ssize_t fault_inject_write(struct file *file, const char __user *ubuf,
 	struct apu_device *adev = file_inode(file)->i_private;
 	char buf[32], name[16];
 	u32 core = 0, kind;
-	int ret, idx;
+	int ret, idx, end = 0;
 
 	ret = apu_debugfs_line(ubuf, len, buf, sizeof(buf));
 	if (ret)
@@ -154,8 +154,9 @@ static ssize_t fault_inject_write(struct file *file, const char __user *ubuf,
 	if (!strcmp(buf, "refuse_fw")) {
 		kind = APU_INJECT_REFUSE_FW;
 	} else {
-		if (sscanf(buf, "%u %15s", &core, name) != 2 ||
-		    core >= adev->num_cores)
+		/* Exactly "<core> <kind>": nothing may follow. */
+		if (sscanf(buf, "%u %15s%n", &core, name, &end) != 2 ||
+		    buf[end] || core >= adev->num_cores)
 			return -EINVAL;
 		for (kind = APU_INJECT_HANG_CORE; kind <= APU_INJECT_MMU_FAULT; kind++)
 			if (!strcmp(name, apu_inject_names[kind]))

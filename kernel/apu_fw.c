@@ -26,26 +26,6 @@ MODULE_PARM_DESC(fw_boot_timeout_ms, "Firmware boot handshake timeout in ms (def
 
 MODULE_FIRMWARE(APU_FW_NAME);
 
-static const char *const apu_fw_errors[] = {
-	[APU_FW_ERR_NONE] = "no error",
-	[APU_FW_ERR_BAD_MAGIC] = "bad magic: not an APU firmware image",
-	[APU_FW_ERR_BAD_HEADER] = "bad header (size, flags or header CRC)",
-	[APU_FW_ERR_TRUNCATED] = "image truncated",
-	[APU_FW_ERR_BAD_CRC] = "payload CRC mismatch",
-	[APU_FW_ERR_ABI] = "unsupported firmware ABI",
-	[APU_FW_ERR_TOO_LARGE] = "image too large",
-	[APU_FW_ERR_DMA] = "the device could not read the image (DMA error)",
-	[APU_FW_ERR_BUSY] = "firmware already running",
-	[APU_FW_ERR_INJECTED] = "refused by fault injection",
-};
-
-static const char *apu_fw_strerror(u32 err)
-{
-	if (err < ARRAY_SIZE(apu_fw_errors) && apu_fw_errors[err])
-		return apu_fw_errors[err];
-	return "unknown reason";
-}
-
 /* What the driver checks before handing the image to the device. */
 static int apu_fw_check(struct apu_device *adev, const struct firmware *fw)
 {
@@ -102,12 +82,7 @@ int apu_fw_boot(struct apu_device *adev)
 	if (ret)
 		goto out_release;
 
-	/*
-	 * Device-managed: if the device never answers, the buffer is freed
-	 * when the failed probe releases the device, not while it may still
-	 * be read.
-	 */
-	buf = dmam_alloc_coherent(dev, fw->size, &dma, GFP_KERNEL);
+	buf = dma_alloc_coherent(dev, fw->size, &dma, GFP_KERNEL);
 	if (!buf) {
 		ret = -ENOMEM;
 		goto out_release;
@@ -125,9 +100,13 @@ int apu_fw_boot(struct apu_device *adev)
 	if (ret) {
 		drm_err(&adev->drm, "firmware boot timed out after %u ms\n",
 			fw_boot_timeout_ms);
-		goto out_release;
+		/* Stop the device before its buffer goes away. */
+		apu_write(adev, APU_REG_RESET, APU_RESET_DEVICE);
 	}
-	dmam_free_coherent(dev, fw->size, buf, dma);
+	/* The device keeps its own copy once it has left BOOTING. */
+	dma_free_coherent(dev, fw->size, buf, dma);
+	if (ret)
+		goto out_release;
 
 	switch (status) {
 	case APU_FW_STATUS_READY:
@@ -144,7 +123,7 @@ int apu_fw_boot(struct apu_device *adev)
 	case APU_FW_STATUS_ERROR:
 		err = apu_read(adev, APU_REG_FW_ERROR);
 		drm_err(&adev->drm, "the device refused firmware %s: %s (%u)\n",
-			APU_FW_NAME, apu_fw_strerror(err), err);
+			APU_FW_NAME, apu_fw_err_text(err), err);
 		ret = -EINVAL;
 		break;
 	default:

@@ -48,8 +48,10 @@ static int apu_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return ret;
 
 	ret = drm_dev_register(&adev->drm, 0);
-	if (ret)
+	if (ret) {
+		apu_device_fini(adev);
 		return dev_err_probe(&pdev->dev, ret, "cannot register the DRM device\n");
+	}
 
 	apu_debugfs_init(adev);
 	return 0;

@@ -194,8 +194,35 @@
 #define APU_FW_ERR_ABI			5	/* ABI major differs, or minor too new */
 #define APU_FW_ERR_TOO_LARGE		6	/* larger than APU_FW_MAX_SIZE */
 #define APU_FW_ERR_DMA			7	/* the device could not read the image */
-#define APU_FW_ERR_BUSY			8	/* boot requested while booting/ready */
+/* 8 is reserved (a boot request while booting or running is ignored). */
 #define APU_FW_ERR_INJECTED		9	/* refused by fault injection */
+
+/* The text of a refusal reason, for every layer that reports one. */
+static inline const char *apu_fw_err_text(unsigned int err)
+{
+	switch (err) {
+	case APU_FW_ERR_NONE:
+		return "no error";
+	case APU_FW_ERR_BAD_MAGIC:
+		return "bad magic: not an APU firmware image";
+	case APU_FW_ERR_BAD_HEADER:
+		return "bad header (size, flags or header CRC)";
+	case APU_FW_ERR_TRUNCATED:
+		return "image truncated";
+	case APU_FW_ERR_BAD_CRC:
+		return "payload CRC mismatch";
+	case APU_FW_ERR_ABI:
+		return "unsupported firmware ABI";
+	case APU_FW_ERR_TOO_LARGE:
+		return "image too large";
+	case APU_FW_ERR_DMA:
+		return "the device could not read the image (DMA error)";
+	case APU_FW_ERR_INJECTED:
+		return "refused by fault injection";
+	default:
+		return "unknown reason";
+	}
+}
 
 /* Largest image the device accepts, in bytes. */
 #define APU_FW_MAX_SIZE			(1024 * 1024)

@@ -127,6 +127,9 @@ TEST(bad_input_is_einval)
 	EXPECT_EQ(-EINVAL, put(file("fault_inject"), "6 fail_job"));
 	EXPECT_EQ(-EINVAL, put(file("fault_inject"), "1 explode"));
 	EXPECT_EQ(-EINVAL, put(file("fault_inject"), "fail_job"));
+	EXPECT_EQ(-EINVAL, put(file("fault_inject"), "1 fail_job now"));
+	EXPECT_EQ(-EINVAL, put(file("fault_inject"), "1 fail_jobs"));
+	EXPECT_EQ(-EINVAL, put(file("fault_inject"), "refuse_fw 1"));
 	EXPECT_EQ(-EINVAL, put(file("fault_inject"), "\n"));
 	EXPECT_EQ(-EINVAL, put(file("fault_inject"),
 			       "1 fail_job                                        "));

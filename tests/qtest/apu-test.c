@@ -862,8 +862,12 @@ static void test_all_cores_at_once(void)
     for (c = 0; c < 6; c++) {
         conv_job(&m, c, &j[c], c + 20, true);
     }
-    /* Time-accurate mode, scaled so that every job lasts >= 50 ms. */
-    wr(&m.t, APU_REG_TIME_SCALE, 20000);
+    /*
+     * Time-accurate mode, scaled so that even a big core's job (about 420
+     * modeled cycles at 1 GHz) lasts about 80 ms: far longer than the six
+     * submissions take, so all six cores are seen busy together.
+     */
+    wr(&m.t, APU_REG_TIME_SCALE, 200000);
     wr(&m.t, APU_REG_CTRL, APU_CTRL_TIME_ACCURATE);
     for (round = 0; round < 2; round++) {
         for (c = 0; c < 6; c++) {

@@ -89,10 +89,14 @@ uint64_t apu_conv_weights_size(const ApuConvParams *p);
 uint64_t apu_conv_out_size(const ApuConvParams *p);
 uint64_t apu_conv_macs(const ApuConvParams *p);
 
-/* @bias may be NULL. All pointers are to host memory. */
-void apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
-                const int32_t *bias, const int32_t *mult,
-                const int32_t *shift, int8_t *out);
+/*
+ * @bias may be NULL. All pointers are to host memory. Returns 0, or -1
+ * when the engine's working memory cannot be allocated (then @out is not
+ * written).
+ */
+int apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
+               const int32_t *bias, const int32_t *mult,
+               const int32_t *shift, int8_t *out);
 void apu_add(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,
              int8_t *out);
 void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out);

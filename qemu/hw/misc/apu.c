@@ -525,19 +525,6 @@ static void apu_core_write(ApuCore *c, hwaddr off, uint32_t val)
 
 /* ---- firmware boot ------------------------------------------------------ */
 
-static const char *const apu_fw_err_names[] = {
-    [APU_FW_ERR_NONE] = "none",
-    [APU_FW_ERR_BAD_MAGIC] = "bad magic",
-    [APU_FW_ERR_BAD_HEADER] = "bad header",
-    [APU_FW_ERR_TRUNCATED] = "truncated",
-    [APU_FW_ERR_BAD_CRC] = "bad CRC",
-    [APU_FW_ERR_ABI] = "unsupported ABI",
-    [APU_FW_ERR_TOO_LARGE] = "too large",
-    [APU_FW_ERR_DMA] = "DMA error",
-    [APU_FW_ERR_BUSY] = "busy",
-    [APU_FW_ERR_INJECTED] = "injected",
-};
-
 static void apu_fw_fail(ApuState *s, uint32_t err)
 {
     s->fw_status = APU_FW_STATUS_ERROR;
@@ -545,8 +532,7 @@ static void apu_fw_fail(ApuState *s, uint32_t err)
     s->fw_version = 0;
     trace_apu_fw_boot_done(s->fw_status, err);
     qemu_log_mask(LOG_GUEST_ERROR, "apu: firmware refused: %s\n",
-                  err < ARRAY_SIZE(apu_fw_err_names) ? apu_fw_err_names[err]
-                                                     : "?");
+                  apu_fw_err_text(err));
 }
 
 /*
