@@ -20,10 +20,18 @@ LOGDIR="$APU_BUILD/check"
 mkdir -p "$LOGDIR"
 
 tier() { echo; echo "=== $1 ==="; }
-count() { # tier pass fail
+SKIP=0
+count() { # tier pass fail [skipped]
+	local s=${4:-0}
+
 	PASS=$((PASS + $2))
 	FAIL=$((FAIL + $3))
-	SUMMARY+=("$(printf '%-7s %4d passed, %d failed' "$1" "$2" "$3")")
+	SKIP=$((SKIP + s))
+	if [ "$s" -gt 0 ]; then
+		SUMMARY+=("$(printf '%-7s %4d passed, %d failed, %d skipped' "$1" "$2" "$3" "$s")")
+	else
+		SUMMARY+=("$(printf '%-7s %4d passed, %d failed' "$1" "$2" "$3")")
+	fi
 }
 # One check that passes or fails as a whole.
 one() { # tier description command...
@@ -79,13 +87,14 @@ count static $sp $sf
 tier host
 hp=0
 hf=0
+hs=0
 if mk hal host-tests >"$LOGDIR/host-build.log" 2>&1; then
 	for t in "$APU_BUILD"/tests/host/*; do
 		[ -x "$t" ] || continue
 		"$t" >"$LOGDIR/host-$(basename "$t").log" 2>&1
 		rc=$?
 		grep -E '^(ok|not ok) ' "$LOGDIR/host-$(basename "$t").log"
-		read -r p f < <(sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\).*/\1 \2/p' \
+		read -r p f s < <(sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\).*skip:\([0-9]*\).*/\1 \2 \3/p' \
 			"$LOGDIR/host-$(basename "$t").log")
 		if [ -z "${p:-}" ]; then
 			echo "FAIL   $(basename "$t") ended without a summary (exit $rc); see $LOGDIR/host-$(basename "$t").log"
@@ -94,6 +103,9 @@ if mk hal host-tests >"$LOGDIR/host-build.log" 2>&1; then
 		fi
 		hp=$((hp + p))
 		hf=$((hf + f))
+		hs=$((hs + s))
+		grep -E '^#[[:space:]]+SKIP' "$LOGDIR/host-$(basename "$t").log" | sed 's/^/skipped: /'
+		unset p f s
 		if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 			echo "FAIL   $(basename "$t") exited with $rc"
 			hf=$((hf + 1))
@@ -104,12 +116,13 @@ else
 	echo "FAIL   host tests did not build (log: $LOGDIR/host-build.log)"
 	hf=$((hf + 1))
 fi
-count host $hp $hf
+count host $hp $hf $hs
 
 # ---------------------------------------------------------------- qtest
 tier qtest
 qp=0
 qf=0
+qs=0
 QB="$APU_CACHE/qemu/build"
 if mk qemu >"$LOGDIR/qemu-build.log" 2>&1; then
 	for t in "$QB"/tests/qtest/apu-test; do
@@ -117,7 +130,10 @@ if mk qemu >"$LOGDIR/qemu-build.log" 2>&1; then
 			>"$LOGDIR/qtest.log" 2>&1
 		rc=$?
 		grep -E '^(ok|not ok) |^Bail out|ERROR' "$LOGDIR/qtest.log"
-		p=$(grep -c '^ok ' "$LOGDIR/qtest.log")
+		s=$(grep -c '^ok .*# SKIP' "$LOGDIR/qtest.log")
+		grep '^ok .*# SKIP' "$LOGDIR/qtest.log" | sed 's/^/skipped: /'
+		p=$(($(grep -c '^ok ' "$LOGDIR/qtest.log") - s))
+		qs=$((qs + s))
 		f=$(grep -c '^not ok ' "$LOGDIR/qtest.log")
 		planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$LOGDIR/qtest.log" | head -n 1)
 		qp=$((qp + p))
@@ -132,12 +148,13 @@ else
 	echo "FAIL   QEMU did not build (log: $LOGDIR/qemu-build.log)"
 	qf=$((qf + 1))
 fi
-count qtest $qp $qf
+count qtest $qp $qf $qs
 
 # ---------------------------------------------------------------- guest
 tier guest
 gp=0
 gf=0
+gs=0
 if mk module hal tools guest-tests initramfs qemu >"$LOGDIR/guest-build.log" 2>&1; then
 	rm -f "$APU_BUILD/vm/check.result"
 	if [ -n "${V:-}" ]; then
@@ -148,6 +165,8 @@ if mk module hal tools guest-tests initramfs qemu >"$LOGDIR/guest-build.log" 2>&
 	if [ -f "$APU_BUILD/vm/check.result" ]; then
 		gp=$(awk '$1 == "pass" { print $2 }' "$APU_BUILD/vm/check.result")
 		gf=$(awk '$1 == "fail" { print $2 }' "$APU_BUILD/vm/check.result")
+		gs=$(awk '$1 == "skip" { print $2 }' "$APU_BUILD/vm/check.result")
+		grep -E '^#[[:space:]]+SKIP' "$APU_BUILD/vm/check.log" | sed 's/^/skipped: /' 
 	else
 		gf=1
 	fi
@@ -156,10 +175,15 @@ else
 	echo "FAIL   the guest side did not build (log: $LOGDIR/guest-build.log)"
 	gf=1
 fi
-count guest "$gp" "$gf"
+count guest "$gp" "$gf" "${gs:-0}"
 
 echo
 echo "=== summary ==="
 printf '%s\n' "${SUMMARY[@]}"
-echo "$PASS passed, $FAIL failed"
+if [ "$SKIP" -gt 0 ]; then
+	echo "($SKIP skipped: the tests' reasons are listed above as 'skipped:')"
+	echo "$PASS passed, $FAIL failed, $SKIP skipped"
+else
+	echo "$PASS passed, $FAIL failed"
+fi
 [ "$FAIL" = 0 ]
