@@ -68,6 +68,16 @@ uint32_t apu_conv_check(const ApuConvParams *p)
     if (p->in_c % p->groups || p->out_c % p->groups) {
         return APU_STATUS_BAD_PARAMS;
     }
+    /*
+     * Windows and their positions stay far inside int range: every index
+     * computed later fits, whatever 16-bit values the guest passed.
+     */
+    if ((int64_t)(p->k_h - 1) * p->dil_h >= APU_FW_MAX_SPAN ||
+        (int64_t)(p->k_w - 1) * p->dil_w >= APU_FW_MAX_SPAN ||
+        (int64_t)(p->out_h - 1) * p->stride_h >= APU_FW_MAX_SPAN ||
+        (int64_t)(p->out_w - 1) * p->stride_w >= APU_FW_MAX_SPAN) {
+        return APU_STATUS_BAD_PARAMS;
+    }
     /* Padding never covers a whole window. */
     if (p->pad_top >= (p->k_h - 1) * p->dil_h + 1 ||
         p->pad_left >= (p->k_w - 1) * p->dil_w + 1) {

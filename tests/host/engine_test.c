@@ -431,6 +431,17 @@ TEST(conv2d_rejects_bad_params)
 	p.in_h = p.in_w = 65535;
 	p.in_c = 65535;
 	EXPECT_EQ(APU_STATUS_TOO_LARGE, (int)apu_conv_check(&p));
+	/* Spans that would overflow int index arithmetic. */
+	p = good;
+	p.k_h = 65535;
+	p.dil_h = 65535;
+	p.pad_top = 0;
+	p.in_c = p.out_c = 1;
+	EXPECT_EQ(APU_STATUS_BAD_PARAMS, (int)apu_conv_check(&p));
+	p = good;
+	p.out_h = 65535;
+	p.stride_h = 65535;
+	EXPECT_EQ(APU_STATUS_BAD_PARAMS, (int)apu_conv_check(&p));
 	p = good;
 	p.out_h = p.out_w = 4000;
 	p.k_h = p.k_w = 15;

@@ -149,6 +149,8 @@ typedef struct ApuJobResult {
 
 /* Largest tensor or command buffer the device handles, in bytes. */
 #define APU_FW_MAX_TENSOR       (64u << 20)
+/* Largest dilated kernel extent or output stride span, in pixels. */
+#define APU_FW_MAX_SPAN         (1 << 20)
 /* Most multiply-accumulates one op may ask for. */
 #define APU_FW_MAX_OP_MACS      (1ull << 32)
 
