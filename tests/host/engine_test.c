@@ -450,6 +450,61 @@ TEST(conv2d_rejects_bad_params)
 #undef BAD
 }
 
+/*
+ * Parameters straight from a guest: any 16-bit shape, any zero points.
+ * The check never misbehaves (UBSan aborts on overflow), and whatever it
+ * accepts, small enough to run here, runs inside its buffers (ASan).
+ */
+static int rnd_field(void)
+{
+	switch (rnd() % 16) {
+	case 0:
+		return (int)(rnd() & 0xffff);
+	case 1:
+		return rnd_range(0, 4);
+	default:
+		return rnd_range(1, 9);
+	}
+}
+
+TEST(conv2d_guest_parameters)
+{
+	int n, ran = 0;
+
+	rng_seed(8);
+	for (n = 0; n < 60000; n++) {
+		ApuConvParams p = {
+			rnd_field(), rnd_field(), rnd_field(), rnd_field(), rnd_field(),
+			rnd_field(), rnd_field(), rnd_field(), rnd_field(), rnd_field(),
+			rnd_field(), rnd_field(), rnd_field(), rnd_field(), rnd_field(),
+			rnd_range(-135, 135), rnd_range(-135, 135), rnd_range(-135, 0),
+			rnd_range(0, 135), rnd() % 2,
+		};
+		int8_t *in, *w, *out;
+		int32_t *mult, *shift;
+
+		if (apu_conv_check(&p) != APU_STATUS_OK || apu_conv_macs(&p) > 200000 ||
+		    apu_conv_in_size(&p) > 100000 || apu_conv_out_size(&p) > 100000)
+			continue;
+		in = malloc(apu_conv_in_size(&p));
+		w = malloc(apu_conv_weights_size(&p));
+		out = malloc(apu_conv_out_size(&p));
+		mult = malloc(4 * p.out_c);
+		shift = malloc(4 * p.out_c);
+		fill(in, apu_conv_in_size(&p), -128, 127);
+		fill(w, apu_conv_weights_size(&p), -127, 127);
+		for (int c = 0; c < p.out_c; c++) {
+			mult[c] = (int32_t)rnd();
+			shift[c] = rnd_range(-31, 30);
+		}
+		ASSERT_EQ(0, apu_conv2d(&p, in, w, NULL, mult, shift, out));
+		ran++;
+		free(in); free(w); free(out); free(mult); free(shift);
+	}
+	/* The generator reaches the engine, not only the check. */
+	EXPECT_LT(1000, ran) TH_LOG("ran %d", ran);
+}
+
 /* ---- add and average pooling ---------------------------------------------- */
 
 TEST(add_randomized_bit_exact)
