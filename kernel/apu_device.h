@@ -5,16 +5,78 @@
 #ifndef __APU_DEVICE_H__
 #define __APU_DEVICE_H__
 
+#include <linux/atomic.h>
+#include <linux/idr.h>
+#include <linux/interrupt.h>
 #include <linux/io.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/xarray.h>
 #include <drm/drm_device.h>
+#include <drm/drm_mm.h>
+#include <drm/gpu_scheduler.h>
 
 #include <hw/apu_hw.h>
+#include <hw/apu_cmd.h>
 
-#define APU_DRV_MAX_CORES APU_MAX_CORES
+#define APU_DRV_MAX_CORES	APU_MAX_CORES
+/* Ring entries per core: one page of entries, one page of completions. */
+#define APU_RING_ENTRIES	64
+/* Scheduling priorities a file can use (LOW, NORMAL, HIGH). */
+#define APU_NUM_PRIOS		3
+
+struct apu_device;
+struct apu_pt;
 
 /**
- * struct apu_core - one core's figures, read at probe
+ * struct apu_vm - one device address space (an ASID and its page tables)
+ * @refcount: held by the owning file, by every mapping and by every job
+ * @adev: the device
+ * @lock: protects @mm and the page tables under @root
+ * @mm: allocator of device virtual addresses
+ * @root: level-0 page table
+ * @asid: address-space id: the entry of the device's context table
+ */
+struct apu_vm {
+	struct kref refcount;
+	struct apu_device *adev;
+	struct mutex lock; /* protects @mm and the page tables */
+	struct drm_mm mm;
+	struct apu_pt *root;
+	u32 asid;
+};
+
+/**
+ * struct apu_core - one core: its figures, read at probe, and its queue
+ * @core_class: APU_CLASS_*
+ * @macs_per_cycle: int8 MACs per cycle
+ * @clock_mhz: clock
+ * @sram_bytes: local SRAM
+ * @energy_fj_per_mac: energy per MAC
+ * @idle_power_uw: idle power
+ * @bytes_per_cycle: data movement rate
+ * @index: core number
+ * @name: "big0", "little1", ...; the scheduler and fdinfo name
+ * @adev: the device
+ * @sched: the core's scheduler; @sched_list points at it for entities
+ * @sched_list: one-element list for drm_sched_entity_init()
+ * @fence_context: dma-fence context of the core's hardware fences
+ * @fence_lock: lock of those fences
+ * @lock: protects the ring (@ring, @compl, @tail), @seqno, @inflight,
+ *	  @last_done and the core's ring registers; taken in hard-irq
+ *	  context, so always with interrupts off
+ * @ring: ring entries (CPU view), @ring_dma and @ring_va their addresses
+ * @compl: completion records, one per ring slot
+ * @ring_node: @ring's range in address space 0, @compl_node @compl's
+ * @tail: next ring index the driver writes (free-running)
+ * @seqno: last hardware-fence seqno handed out
+ * @inflight: jobs posted to the ring, oldest first
+ * @last_done: when the last job ended, for busy-time accounting
+ * @queued: jobs queued or running on the core, to pick the least loaded
+ * @resets: core resets done for timeouts or device errors
  */
 struct apu_core {
 	u32 core_class;
@@ -24,6 +86,31 @@ struct apu_core {
 	u32 energy_fj_per_mac;
 	u32 idle_power_uw;
 	u32 bytes_per_cycle;
+
+	u32 index;
+	char name[16];
+	struct apu_device *adev;
+	struct drm_gpu_scheduler sched;
+	struct drm_gpu_scheduler *sched_list[1];
+	u64 fence_context;
+	spinlock_t fence_lock; /* the hardware fences' lock */
+
+	spinlock_t lock; /* see above */
+	struct apu_ring_entry *ring;
+	dma_addr_t ring_dma;
+	u64 ring_va;
+	struct apu_completion *compl;
+	dma_addr_t compl_dma;
+	u64 compl_va;
+	struct drm_mm_node ring_node;
+	struct drm_mm_node compl_node;
+	u32 tail;
+	u64 seqno;
+	struct list_head inflight;
+	ktime_t last_done;
+
+	atomic_t queued;
+	atomic_t resets;
 };
 
 /**
@@ -34,10 +121,20 @@ struct apu_core {
  * @fw_version: version of the running firmware (APU_REG_FW_VERSION)
  * @fw_abi: firmware ABI of the device (APU_REG_FW_ABI)
  * @num_cores: number of cores (APU_REG_NUM_CORES)
- * @cores: their figures
+ * @cores: the cores
+ * @num_vectors: interrupt vectors: num_cores + 1 with MSI-X, else 1
+ * @ctx_table: the device's context table (CPU view), @ctx_dma its address
+ * @num_ctx: entries in it; ASIDs are 0 (the driver's own) to num_ctx - 1
+ * @asid_ida: allocator of ASIDs for files
+ * @kvm: address space 0: rings and completion records
+ * @fault_log: the last device faults, for debugfs (under @fault_lock)
+ * @fault_lock: protects @fault_log and @fault_next
+ * @fault_next: next slot of @fault_log
  *
- * Locking: every field is written once during probe, before the DRM device
- * is registered, and only read afterwards, so none needs a lock.
+ * Locking: the identity fields and @cores' figures are written once during
+ * probe, before the DRM device is registered, and only read afterwards.
+ * The context table entries are written under the owning VM's creation
+ * and destruction, one entry per VM, so need no lock of their own.
  */
 struct apu_device {
 	struct drm_device drm;
@@ -47,6 +144,56 @@ struct apu_device {
 	u32 fw_abi;
 	u32 num_cores;
 	struct apu_core cores[APU_DRV_MAX_CORES];
+	unsigned int num_vectors;
+
+	struct apu_mmu_ctx *ctx_table;
+	dma_addr_t ctx_dma;
+	u32 num_ctx;
+	struct ida asid_ida;
+	struct apu_vm *kvm;
+
+	spinlock_t fault_lock; /* see above */
+	struct {
+		ktime_t when;
+		u64 addr;
+		u32 core;
+		u32 flags;
+		u32 asid;
+		u32 status;
+	} fault_log[16];
+	u32 fault_next;
+};
+
+/**
+ * struct apu_file - what an open file of the accel node owns
+ * @refcount: held by the DRM file and by each of its jobs
+ * @adev: the device
+ * @vm: the file's device address space
+ * @entities: a scheduler entity per priority and core
+ * @results_lock: protects @results, @num_results and @next_job_id
+ * @results: records of the file's recent jobs, oldest first
+ * @results_xa: the same records, by job id
+ * @num_results: how many
+ * @next_job_id: id of the next job
+ * @faults: jobs of this file that hung a core or faulted the device MMU
+ * @banned: set once @faults reaches the ban limit; submits fail with -EIO
+ * @busy_ns: per core, time the file's jobs ran
+ * @jobs_done: per core, jobs of the file that ended
+ */
+struct apu_file {
+	struct kref refcount;
+	struct apu_device *adev;
+	struct apu_vm *vm;
+	struct drm_sched_entity entities[APU_NUM_PRIOS][APU_DRV_MAX_CORES];
+	struct mutex results_lock; /* see above */
+	struct list_head results;
+	struct xarray results_xa;
+	u32 num_results;
+	u64 next_job_id;
+	atomic_t faults;
+	bool banned;
+	atomic64_t busy_ns[APU_DRV_MAX_CORES];
+	atomic64_t jobs_done[APU_DRV_MAX_CORES];
 };
 
 static inline struct apu_device *to_apu_device(struct drm_device *drm)
@@ -64,14 +211,71 @@ static inline void apu_write(struct apu_device *adev, u32 reg, u32 val)
 	writel(val, adev->regs + reg);
 }
 
+static inline u32 apu_core_read(struct apu_core *core, u32 reg)
+{
+	return apu_read(core->adev, APU_CORE_BASE(core->index) + reg);
+}
+
+static inline void apu_core_write(struct apu_core *core, u32 reg, u32 val)
+{
+	apu_write(core->adev, APU_CORE_BASE(core->index) + reg, val);
+}
+
 extern const struct drm_driver apu_drm_driver;
 extern struct pci_driver apu_pci_driver;
+extern unsigned int apu_job_timeout_ms;
+extern unsigned int apu_ban_limit;
 
 int apu_device_init(struct apu_device *adev);
 void apu_device_fini(struct apu_device *adev);
+void apu_device_start(struct apu_device *adev);
 int apu_fw_boot(struct apu_device *adev);
 void apu_debugfs_init(struct apu_device *adev);
 
+/* apu_mmu.c */
+int apu_mmu_init(struct apu_device *adev);
+void apu_mmu_hw_init(struct apu_device *adev);
+struct apu_vm *apu_vm_create(struct apu_device *adev, bool kernel);
+void apu_vm_release(struct kref *kref);
+int apu_vm_map_sgt(struct apu_vm *vm, struct drm_mm_node *node,
+		   struct sg_table *sgt, u64 size, bool writable);
+int apu_vm_map_dma(struct apu_vm *vm, struct drm_mm_node *node,
+		   dma_addr_t dma, u64 size, bool writable);
+void apu_vm_unmap(struct apu_vm *vm, struct drm_mm_node *node);
+
+static inline struct apu_vm *apu_vm_get(struct apu_vm *vm)
+{
+	kref_get(&vm->refcount);
+	return vm;
+}
+
+static inline void apu_vm_put(struct apu_vm *vm)
+{
+	if (vm)
+		kref_put(&vm->refcount, apu_vm_release);
+}
+
+/* apu_ring.c */
+int apu_cores_init(struct apu_device *adev);
+void apu_cores_hw_init(struct apu_device *adev);
+void apu_cores_cancel(struct apu_device *adev);
+irqreturn_t apu_irq_core(int irq, void *arg);
+irqreturn_t apu_irq_error(int irq, void *arg);
+irqreturn_t apu_irq_shared(int irq, void *arg);
+
+/* apu_drv.c */
+void apu_file_release(struct kref *kref);
+
+static inline void apu_file_put(struct apu_file *afile)
+{
+	kref_put(&afile->refcount, apu_file_release);
+}
+
 int apu_ioctl_query(struct drm_device *drm, void *data, struct drm_file *file);
+int apu_ioctl_bo_create(struct drm_device *drm, void *data, struct drm_file *file);
+int apu_ioctl_bo_info(struct drm_device *drm, void *data, struct drm_file *file);
+int apu_ioctl_bo_wait(struct drm_device *drm, void *data, struct drm_file *file);
+int apu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file);
+int apu_ioctl_job_info(struct drm_device *drm, void *data, struct drm_file *file);
 
 #endif /* __APU_DEVICE_H__ */

@@ -11,14 +11,19 @@
 
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/slab.h>
 #include <drm/drm_accel.h>
 #include <drm/drm_drv.h>
+#include <drm/drm_file.h>
 #include <drm/drm_gem.h>
+#include <drm/drm_gem_shmem_helper.h>
 #include <drm/drm_ioctl.h>
 #include <drm/drm_print.h>
 #include <drm/apu_accel.h>
 
 #include "apu_device.h"
+#include "apu_gem.h"
+#include "apu_job.h"
 
 #define APU_DRIVER_MAJOR	0
 #define APU_DRIVER_MINOR	1
@@ -26,12 +31,135 @@
 
 static const struct drm_ioctl_desc apu_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(APU_QUERY, apu_ioctl_query, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(APU_BO_CREATE, apu_ioctl_bo_create, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(APU_BO_INFO, apu_ioctl_bo_info, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(APU_BO_WAIT, apu_ioctl_bo_wait, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(APU_SUBMIT, apu_ioctl_submit, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(APU_JOB_INFO, apu_ioctl_job_info, DRM_RENDER_ALLOW),
 };
 
-DEFINE_DRM_ACCEL_FOPS(apu_fops);
+/**
+ * apu_file_release() - free a file's state once its last job is gone
+ * @kref: &apu_file.refcount
+ */
+void apu_file_release(struct kref *kref)
+{
+	struct apu_file *afile = container_of(kref, struct apu_file, refcount);
+	struct apu_job_result *r, *tmp;
+
+	list_for_each_entry_safe(r, tmp, &afile->results, node) {
+		list_del(&r->node);
+		apu_job_result_put(r);
+	}
+	xa_destroy(&afile->results_xa);
+	apu_vm_put(afile->vm);
+	mutex_destroy(&afile->results_lock);
+	kfree(afile);
+}
+
+static const enum drm_sched_priority apu_sched_prio[APU_NUM_PRIOS] = {
+	[DRM_APU_JOB_PRIORITY_LOW] = DRM_SCHED_PRIORITY_LOW,
+	[DRM_APU_JOB_PRIORITY_NORMAL] = DRM_SCHED_PRIORITY_NORMAL,
+	[DRM_APU_JOB_PRIORITY_HIGH] = DRM_SCHED_PRIORITY_HIGH,
+};
+
+/* Destroy the first @count entities (in [prio][core] order) of @afile. */
+static void apu_file_entities_fini(struct apu_device *adev,
+				   struct apu_file *afile, u32 count)
+{
+	u32 i;
+
+	for (i = 0; i < count; i++)
+		if (i % APU_DRV_MAX_CORES < adev->num_cores)
+			drm_sched_entity_destroy(&afile->entities[i / APU_DRV_MAX_CORES]
+								 [i % APU_DRV_MAX_CORES]);
+}
+
+/* A new file: its own address space, and an entity per priority and core. */
+static int apu_open(struct drm_device *drm, struct drm_file *file)
+{
+	struct apu_device *adev = to_apu_device(drm);
+	struct apu_file *afile;
+	u32 i, n = 0;
+	int ret;
+
+	afile = kzalloc(sizeof(*afile), GFP_KERNEL);
+	if (!afile)
+		return -ENOMEM;
+	kref_init(&afile->refcount);
+	afile->adev = adev;
+	mutex_init(&afile->results_lock);
+	INIT_LIST_HEAD(&afile->results);
+	xa_init(&afile->results_xa);
+
+	afile->vm = apu_vm_create(adev, false);
+	if (IS_ERR(afile->vm)) {
+		ret = PTR_ERR(afile->vm);
+		drm_dbg_driver(drm, "no address space for a new file: %d\n", ret);
+		afile->vm = NULL;
+		goto err;
+	}
+
+	for (i = 0; i < APU_NUM_PRIOS * APU_DRV_MAX_CORES; i++) {
+		u32 prio = i / APU_DRV_MAX_CORES, c = i % APU_DRV_MAX_CORES;
+
+		if (c >= adev->num_cores)
+			continue;
+		ret = drm_sched_entity_init(&afile->entities[prio][c],
+					    apu_sched_prio[prio],
+					    adev->cores[c].sched_list, 1, NULL);
+		if (ret)
+			goto err;
+		n = i + 1;
+	}
+	file->driver_priv = afile;
+	return 0;
+
+err:
+	apu_file_entities_fini(adev, afile, n);
+	apu_file_put(afile);
+	return ret;
+}
+
+static void apu_postclose(struct drm_device *drm, struct drm_file *file)
+{
+	struct apu_device *adev = to_apu_device(drm);
+	struct apu_file *afile = file->driver_priv;
+
+	/* Queued jobs still run; those that cannot are canceled. */
+	apu_file_entities_fini(adev, afile, APU_NUM_PRIOS * APU_DRV_MAX_CORES);
+	apu_file_put(afile);
+}
+
+/* DRM fdinfo: busy time per core, and memory. */
+static void apu_show_fdinfo(struct drm_printer *p, struct drm_file *file)
+{
+	struct apu_device *adev = to_apu_device(file->minor->dev);
+	struct apu_file *afile = file->driver_priv;
+	u32 i;
+
+	for (i = 0; i < adev->num_cores; i++)
+		drm_printf(p, "drm-engine-%s:\t%llu ns\n", adev->cores[i].name,
+			   (u64)atomic64_read(&afile->busy_ns[i]));
+	for (i = 0; i < adev->num_cores; i++)
+		drm_printf(p, "apu-jobs-%s:\t%llu\n", adev->cores[i].name,
+			   (u64)atomic64_read(&afile->jobs_done[i]));
+	drm_show_memory_stats(p, file);
+}
+
+static const struct file_operations apu_fops = {
+	.owner = THIS_MODULE,
+	DRM_ACCEL_FOPS,
+	.show_fdinfo = drm_show_fdinfo,
+};
 
 const struct drm_driver apu_drm_driver = {
-	.driver_features = DRIVER_COMPUTE_ACCEL,
+	.driver_features = DRIVER_GEM | DRIVER_SYNCOBJ | DRIVER_COMPUTE_ACCEL,
+	.open = apu_open,
+	.postclose = apu_postclose,
+	.gem_create_object = apu_gem_create_object,
+	.gem_prime_import_sg_table = drm_gem_shmem_prime_import_sg_table,
+	.show_fdinfo = apu_show_fdinfo,
 	.ioctls = apu_ioctls,
 	.num_ioctls = ARRAY_SIZE(apu_ioctls),
 	.fops = &apu_fops,
@@ -116,19 +244,38 @@ int apu_device_init(struct apu_device *adev)
 	/* Whatever ran before (an earlier driver instance), start clean. */
 	apu_write(adev, APU_REG_RESET, APU_RESET_DEVICE);
 
+	ret = apu_mmu_init(adev);
+	if (ret)
+		return ret;
+	ret = apu_cores_init(adev);
+	if (ret)
+		return ret;
 	return apu_fw_boot(adev);
+}
+
+/**
+ * apu_device_start() - let the cores take jobs
+ * @adev: the device, booted, with its interrupts requested
+ */
+void apu_device_start(struct apu_device *adev)
+{
+	apu_mmu_hw_init(adev);
+	apu_cores_hw_init(adev);
 }
 
 /**
  * apu_device_fini() - quiesce the device when the driver lets it go
  * @adev: the device; its DRM device is already unplugged
  *
- * Stops the firmware, so that nothing runs or reads memory without a
- * driver.
+ * Stops the firmware and the cores (the reset is synchronous), so that
+ * nothing runs or reads memory without a driver, and ends the jobs that
+ * were in the rings. The rest goes with the DRM device, after the last
+ * file is closed.
  */
 void apu_device_fini(struct apu_device *adev)
 {
 	apu_write(adev, APU_REG_RESET, APU_RESET_DEVICE);
+	apu_cores_cancel(adev);
 }
 
 static int __init apu_init(void)

@@ -12,6 +12,42 @@
 
 #include "apu_device.h"
 
+/*
+ * One MSI-X vector per core and one for device errors; with fewer vectors
+ * (MSI or INTx), one shared handler reads the interrupt status.
+ */
+static int apu_pci_irqs(struct pci_dev *pdev, struct apu_device *adev)
+{
+	unsigned int want = adev->num_cores + 1, i;
+	int n, ret;
+
+	n = pci_alloc_irq_vectors(pdev, want, want, PCI_IRQ_MSIX);
+	if (n < 0)
+		n = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_ALL_TYPES);
+	if (n < 0)
+		return dev_err_probe(&pdev->dev, n, "no interrupt available\n");
+	adev->num_vectors = n;
+
+	if (n == want) {
+		for (i = 0; i < adev->num_cores; i++) {
+			ret = devm_request_irq(&pdev->dev, pci_irq_vector(pdev, i),
+					       apu_irq_core, 0, adev->cores[i].name,
+					       &adev->cores[i]);
+			if (ret)
+				return dev_err_probe(&pdev->dev, ret,
+						     "no interrupt for core %u\n", i);
+		}
+		ret = devm_request_irq(&pdev->dev, pci_irq_vector(pdev, i),
+				       apu_irq_error, 0, "apu-error", adev);
+	} else {
+		ret = devm_request_irq(&pdev->dev, pci_irq_vector(pdev, 0),
+				       apu_irq_shared, IRQF_SHARED, KBUILD_MODNAME, adev);
+	}
+	if (ret)
+		return dev_err_probe(&pdev->dev, ret, "cannot request interrupts\n");
+	return 0;
+}
+
 static int apu_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct apu_device *adev;
@@ -45,16 +81,24 @@ static int apu_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 	ret = apu_device_init(adev);
 	if (ret)
-		return ret;
+		goto err_stop;
+	ret = apu_pci_irqs(pdev, adev);
+	if (ret)
+		goto err_stop;
+	apu_device_start(adev);
 
 	ret = drm_dev_register(&adev->drm, 0);
 	if (ret) {
-		apu_device_fini(adev);
-		return dev_err_probe(&pdev->dev, ret, "cannot register the DRM device\n");
+		dev_err_probe(&pdev->dev, ret, "cannot register the DRM device\n");
+		goto err_stop;
 	}
 
 	apu_debugfs_init(adev);
 	return 0;
+
+err_stop:
+	apu_device_fini(adev);
+	return ret;
 }
 
 static void apu_pci_remove(struct pci_dev *pdev)

@@ -22,11 +22,18 @@ mkdir -p "$ROOT"/{bin,dev,proc,sys,tmp,usr/bin,usr/lib,lib/modules,lib/firmware,
 cp /bin/busybox "$ROOT/bin/busybox"
 install -m 0755 "$APU_TOP/tests/vm/init" "$ROOT/init"
 
-# Kernel modules: the DRM helpers the driver uses, and everything they need,
-# dependencies first (modules.dep lists a module's dependencies after it,
-# deepest last).
-WANT="kernel/drivers/gpu/drm/drm.ko.xz kernel/drivers/gpu/drm/drm_kms_helper.ko.xz
-kernel/drivers/gpu/drm/drm_shmem_helper.ko.xz kernel/drivers/gpu/drm/scheduler/gpu-sched.ko.xz"
+# Kernel modules: the ones apu.ko depends on (its modinfo "depends"), and
+# everything they need, dependencies first (modules.dep lists a module's
+# dependencies after it, deepest last).
+[ -f "$APU_KO" ] || apu_die "$APU_KO is not built; run make"
+WANT=
+for d in $("$(command -v modinfo || echo /usr/sbin/modinfo)" -F depends "$APU_KO" | tr ',' ' '); do
+	path=$(awk -F: -v n="$d" '{ b = $1; sub(/.*\//, "", b); sub(/\.ko(\.xz)?$/, "", b);
+		gsub(/-/, "_", b); m = n; gsub(/-/, "_", m); if (b == m) { print $1; exit } }' \
+		"$MODDIR/modules.dep")
+	[ -n "$path" ] || apu_die "apu.ko needs module $d, which kernel $KVER does not have"
+	WANT="$WANT $path"
+done
 declare -A seen=()
 order=()
 add_mod() {

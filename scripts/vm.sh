@@ -11,6 +11,7 @@
 # 300), and on any failed test. In check mode the tallies are written to
 # $APU_BUILD/vm/check.result as "pass N" / "fail N" lines.
 #
+# APU_TESTS: see CMDLINE below.
 # APU_ACCEL=kvm|tcg|auto (default auto: KVM only when a probe boot works).
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
@@ -33,6 +34,10 @@ LOG="$APU_BUILD/vm/$mode.log"
 # lockup panics the guest, and a panic powers it off at once (-no-reboot).
 CMDLINE="console=ttyS0 loglevel=4 panic=-1 panic_on_warn=1 oops=panic
 softlockup_panic=1 kfence.sample_interval=100 slub_debug=FZPU"
+# APU_TESTS="a_test b_test" runs only those guest tests (while developing).
+if [ -n "${APU_TESTS:-}" ]; then
+	CMDLINE="$CMDLINE APU_TESTS=$(echo "$APU_TESTS" | tr ' ' ',')"
+fi
 
 qemu_cmd() {
 	local accel=$1 cpu=max

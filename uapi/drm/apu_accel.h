@@ -26,9 +26,24 @@ extern "C" {
  */
 
 #define DRM_APU_QUERY			0x00
+#define DRM_APU_BO_CREATE		0x01
+#define DRM_APU_BO_INFO			0x02
+#define DRM_APU_BO_WAIT			0x03
+#define DRM_APU_SUBMIT			0x04
+#define DRM_APU_JOB_INFO		0x05
 
 #define DRM_IOCTL_APU_QUERY \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_APU_QUERY, struct drm_apu_query)
+#define DRM_IOCTL_APU_BO_CREATE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_APU_BO_CREATE, struct drm_apu_bo_create)
+#define DRM_IOCTL_APU_BO_INFO \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_APU_BO_INFO, struct drm_apu_bo_info)
+#define DRM_IOCTL_APU_BO_WAIT \
+	DRM_IOW(DRM_COMMAND_BASE + DRM_APU_BO_WAIT, struct drm_apu_bo_wait)
+#define DRM_IOCTL_APU_SUBMIT \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_APU_SUBMIT, struct drm_apu_submit)
+#define DRM_IOCTL_APU_JOB_INFO \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_APU_JOB_INFO, struct drm_apu_job_info)
 
 /**
  * enum drm_apu_query_type - what &struct drm_apu_query reads
@@ -162,6 +177,293 @@ struct drm_apu_query {
 
 	/** @pad: must be zero. */
 	__u64 pad;
+};
+
+/**
+ * DOC: buffer objects
+ *
+ * A buffer object (BO) is memory that both the CPU (through mmap() of the
+ * accel node at &drm_apu_bo_info.mmap_offset) and the device (at
+ * &drm_apu_bo_create.device_addr) can reach. Each open file of the node has
+ * its own device address space: a BO gets an address in every file that
+ * holds a handle to it (the creator, and files that import it through
+ * PRIME), and the device can reach, on behalf of a file's jobs, only the
+ * BOs that file holds. Handles are closed with %DRM_IOCTL_GEM_CLOSE; a BO
+ * stays mapped while a job that names it runs.
+ */
+
+/* Flags of &struct drm_apu_bo_create. */
+/** DRM_APU_BO_DEVICE_READ_ONLY - the device may read the BO, not write it. */
+#define DRM_APU_BO_DEVICE_READ_ONLY	0x1
+#define DRM_APU_BO_FLAGS		DRM_APU_BO_DEVICE_READ_ONLY
+
+/**
+ * struct drm_apu_bo_create - argument of %DRM_IOCTL_APU_BO_CREATE
+ *
+ * Creates a BO, zero-filled, and maps it in the caller's device address
+ * space.
+ *
+ * Errors: -EINVAL for a zero @size, unknown @flags or non-zero @pad;
+ * -E2BIG for a @size over the driver's limit (1 GiB); -ENOMEM, -ENOSPC
+ * when memory or device address space runs out.
+ */
+struct drm_apu_bo_create {
+	/** @size: in: bytes wanted; out: bytes allocated (whole pages). */
+	__u64 size;
+	/** @flags: DRM_APU_BO_* flags. */
+	__u32 flags;
+	/** @handle: out: GEM handle of the new BO. */
+	__u32 handle;
+	/** @device_addr: out: address of the BO in the caller's device address space. */
+	__u64 device_addr;
+};
+
+/**
+ * struct drm_apu_bo_info - argument of %DRM_IOCTL_APU_BO_INFO
+ *
+ * Errors: -ENOENT for a handle the caller does not hold.
+ */
+struct drm_apu_bo_info {
+	/** @handle: in: GEM handle. */
+	__u32 handle;
+	/** @flags: out: the BO's DRM_APU_BO_* flags. */
+	__u32 flags;
+	/** @size: out: bytes. */
+	__u64 size;
+	/** @device_addr: out: address in the caller's device address space. */
+	__u64 device_addr;
+	/** @mmap_offset: out: offset to pass to mmap() on the accel node. */
+	__u64 mmap_offset;
+};
+
+/**
+ * struct drm_apu_bo_wait - argument of %DRM_IOCTL_APU_BO_WAIT
+ *
+ * Waits until no job that uses the BO is queued or running.
+ *
+ * Errors: -ENOENT for an unknown handle; -EINVAL for non-zero @flags;
+ * -ETIME when @timeout_ns passed first; -ERESTARTSYS on a signal.
+ */
+struct drm_apu_bo_wait {
+	/** @handle: GEM handle. */
+	__u32 handle;
+	/** @flags: must be zero. */
+	__u32 flags;
+	/**
+	 * @timeout_ns: absolute CLOCK_MONOTONIC time to give up at; a time
+	 * in the past (0) only polls.
+	 */
+	__s64 timeout_ns;
+};
+
+/**
+ * DOC: jobs
+ *
+ * A job runs one command buffer (a &struct apu_cmd_header and its ops, see
+ * docs/hw.md) from a BO of the caller on one core. The job names the BOs
+ * its ops use: they stay mapped until the job ends, and the job waits for
+ * earlier jobs that write what it reads, or read or write what it writes
+ * (implicit synchronisation through the BOs' reservation objects). Explicit
+ * synchronisation uses &drm_syncobj: a job waits for every in-syncobj and
+ * replaces the fence of its out-syncobj with its own completion fence, so
+ * sync_file export and import work through %DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD.
+ * Jobs of one %DRM_IOCTL_APU_SUBMIT are queued in order, so a job may wait
+ * for the out-syncobj of an earlier job of the same call.
+ *
+ * A job's fence signals when the job ends, with an error when it failed:
+ * -EFAULT (device MMU fault), -EINVAL (bad command buffer), -ETIMEDOUT (the
+ * core hung and was reset), -EIO (device error), -ECANCELED (not run).
+ * %DRM_IOCTL_APU_JOB_INFO then reads its status and counters.
+ */
+
+/* Targets of &struct drm_apu_job. */
+/** DRM_APU_TARGET_CORE - run on core @n only. */
+#define DRM_APU_TARGET_CORE(n)		(0x000 | (n))
+/** DRM_APU_TARGET_CLASS - run on the least-loaded core of class @c. */
+#define DRM_APU_TARGET_CLASS(c)		(0x100 | (c))
+#define DRM_APU_TARGET_KIND(t)		((t) & 0xff00)
+#define DRM_APU_TARGET_INDEX(t)		((t) & 0xff)
+
+/**
+ * enum drm_apu_job_priority - scheduling priority of a job
+ * @DRM_APU_JOB_PRIORITY_LOW: runs when nothing else waits
+ * @DRM_APU_JOB_PRIORITY_NORMAL: the default
+ * @DRM_APU_JOB_PRIORITY_HIGH: runs first; needs CAP_SYS_NICE
+ */
+enum drm_apu_job_priority {
+	DRM_APU_JOB_PRIORITY_LOW = 0,
+	DRM_APU_JOB_PRIORITY_NORMAL = 1,
+	DRM_APU_JOB_PRIORITY_HIGH = 2,
+};
+
+/* Flags of &struct drm_apu_job_bo. */
+/** DRM_APU_JOB_BO_WRITE - the job writes the BO. */
+#define DRM_APU_JOB_BO_WRITE		0x1
+
+/**
+ * struct drm_apu_job_bo - a BO a job uses
+ */
+struct drm_apu_job_bo {
+	/** @handle: GEM handle. */
+	__u32 handle;
+	/** @flags: DRM_APU_JOB_BO_* flags. */
+	__u32 flags;
+};
+
+/** DRM_APU_MAX_JOB_BOS - most BOs one job may name. */
+#define DRM_APU_MAX_JOB_BOS		256
+/** DRM_APU_MAX_JOB_SYNCOBJS - most in-syncobjs of one job. */
+#define DRM_APU_MAX_JOB_SYNCOBJS	64
+/** DRM_APU_MAX_SUBMIT_JOBS - most jobs of one %DRM_IOCTL_APU_SUBMIT. */
+#define DRM_APU_MAX_SUBMIT_JOBS		64
+
+/**
+ * struct drm_apu_job - one job of &struct drm_apu_submit
+ */
+struct drm_apu_job {
+	/** @cmdbuf_handle: BO holding the command buffer. */
+	__u32 cmdbuf_handle;
+	/** @cmdbuf_offset: its offset in the BO; a multiple of 8. */
+	__u32 cmdbuf_offset;
+	/** @cmdbuf_size: its size in bytes, header included. */
+	__u32 cmdbuf_size;
+	/** @target: DRM_APU_TARGET_CORE() or DRM_APU_TARGET_CLASS(). */
+	__u32 target;
+	/** @priority: one of &enum drm_apu_job_priority. */
+	__u32 priority;
+	/** @flags: must be zero. */
+	__u32 flags;
+	/** @bos: user pointer to @num_bos &struct drm_apu_job_bo. */
+	__u64 bos;
+	/** @num_bos: number of BOs, at most %DRM_APU_MAX_JOB_BOS. */
+	__u32 num_bos;
+	/** @num_in_syncobjs: number of in-syncobjs, at most %DRM_APU_MAX_JOB_SYNCOBJS. */
+	__u32 num_in_syncobjs;
+	/** @in_syncobjs: user pointer to @num_in_syncobjs __u32 syncobj handles. */
+	__u64 in_syncobjs;
+	/** @out_syncobj: syncobj to signal when the job ends, or 0. */
+	__u32 out_syncobj;
+	/** @core: out: the core the job was queued on. */
+	__u32 core;
+	/** @job_id: out: the job's id, for %DRM_IOCTL_APU_JOB_INFO. */
+	__u64 job_id;
+};
+
+/**
+ * struct drm_apu_submit - argument of %DRM_IOCTL_APU_SUBMIT
+ *
+ * Queues @num_jobs jobs, in order. Every job is checked before any is
+ * queued: a bad handle, flag, target, size or pointer fails the whole call
+ * and queues nothing. The kernel writes each job's @core and @job_id back.
+ *
+ * Errors: -EINVAL for bad fields (non-zero @pad or flags, a @job_size
+ * under the first version of &struct drm_apu_job, @num_jobs 0 or over
+ * %DRM_APU_MAX_SUBMIT_JOBS, a misaligned or out-of-range command buffer,
+ * an unknown target or priority, too many BOs or syncobjs); -ENOENT for a
+ * handle or syncobj the caller does not hold; -EFAULT for a bad pointer;
+ * -EACCES for high priority without CAP_SYS_NICE; -EIO once the caller's
+ * context has been banned for hanging the device; -ENODEV after the device
+ * was removed. A failure after the checks (out of memory, a signal while
+ * locking) can leave the earlier jobs of the call queued: their @job_id is
+ * non-zero.
+ */
+struct drm_apu_submit {
+	/** @jobs: user pointer to @num_jobs jobs, @job_size bytes apart. */
+	__u64 jobs;
+	/** @num_jobs: number of jobs. */
+	__u32 num_jobs;
+	/** @job_size: sizeof(struct drm_apu_job) as userspace knows it. */
+	__u32 job_size;
+	/** @flags: must be zero. */
+	__u32 flags;
+	/** @pad: must be zero. */
+	__u32 pad;
+};
+
+/**
+ * enum drm_apu_job_state - where a job is
+ * @DRM_APU_JOB_QUEUED: waiting for dependencies or for its core
+ * @DRM_APU_JOB_RUNNING: handed to the core
+ * @DRM_APU_JOB_DONE: ended; the status and counters are valid
+ */
+enum drm_apu_job_state {
+	DRM_APU_JOB_QUEUED = 0,
+	DRM_APU_JOB_RUNNING = 1,
+	DRM_APU_JOB_DONE = 2,
+};
+
+/**
+ * enum drm_apu_job_status - how a job ended
+ * @DRM_APU_STATUS_OK: ran to the end
+ * @DRM_APU_STATUS_BAD_CMDBUF: command buffer header, size or op count wrong
+ * @DRM_APU_STATUS_BAD_OP: unknown opcode or op flags
+ * @DRM_APU_STATUS_BAD_PARAMS: an op's shape or parameters are invalid
+ * @DRM_APU_STATUS_MMU_FAULT: an access hit no mapping or a read-only one;
+ *	see &drm_apu_job_info.fault_addr and fault_flags
+ * @DRM_APU_STATUS_BAD_CONTEXT: the device found no address space for it
+ * @DRM_APU_STATUS_INJECTED: failed by fault injection
+ * @DRM_APU_STATUS_ABORTED: the core was reset while it ran
+ * @DRM_APU_STATUS_TOO_LARGE: over the device's limits
+ * @DRM_APU_STATUS_TIMEOUT: the core did not finish in time and was reset
+ * @DRM_APU_STATUS_CANCELED: never ran (a dependency failed, or the file
+ *	was closed or the device removed first)
+ *
+ * Values below 256 are the device's own status codes (docs/hw.md).
+ */
+enum drm_apu_job_status {
+	DRM_APU_STATUS_OK = 0,
+	DRM_APU_STATUS_BAD_CMDBUF = 1,
+	DRM_APU_STATUS_BAD_OP = 2,
+	DRM_APU_STATUS_BAD_PARAMS = 3,
+	DRM_APU_STATUS_MMU_FAULT = 4,
+	DRM_APU_STATUS_BAD_CONTEXT = 5,
+	DRM_APU_STATUS_INJECTED = 6,
+	DRM_APU_STATUS_ABORTED = 7,
+	DRM_APU_STATUS_TOO_LARGE = 8,
+	DRM_APU_STATUS_TIMEOUT = 256,
+	DRM_APU_STATUS_CANCELED = 257,
+};
+
+/**
+ * struct drm_apu_job_info - argument of %DRM_IOCTL_APU_JOB_INFO
+ *
+ * Reads the state, status and device counters of one of the caller's
+ * jobs. The kernel keeps the records of a file's last 4096 jobs.
+ *
+ * Errors: -ENOENT for an unknown or forgotten @job_id; -EINVAL for non-zero
+ * @pad.
+ */
+struct drm_apu_job_info {
+	/** @job_id: in: from &drm_apu_job.job_id. */
+	__u64 job_id;
+	/** @state: out: one of &enum drm_apu_job_state. */
+	__u32 state;
+	/** @status: out: one of &enum drm_apu_job_status (when done). */
+	__u32 status;
+	/** @core: out: the core. */
+	__u32 core;
+	/** @op_index: out: the op that failed, or the number of ops run. */
+	__u32 op_index;
+	/** @fault_addr: out: faulting device address (MMU faults). */
+	__u64 fault_addr;
+	/** @fault_flags: out: fault kind bits, as in docs/hw.md. */
+	__u32 fault_flags;
+	/** @pad: in: must be zero. */
+	__u32 pad;
+	/** @cycles: out: modeled core cycles. */
+	__u64 cycles;
+	/** @macs: out: multiply-accumulates. */
+	__u64 macs;
+	/** @bytes_read: out: bytes the job read. */
+	__u64 bytes_read;
+	/** @bytes_written: out: bytes the job wrote. */
+	__u64 bytes_written;
+	/** @queue_ns: out: CLOCK_MONOTONIC time of the submission. */
+	__u64 queue_ns;
+	/** @start_ns: out: when the core started it (0 if it never ran). */
+	__u64 start_ns;
+	/** @end_ns: out: when it ended (0 until done). */
+	__u64 end_ns;
 };
 
 #if defined(__cplusplus)

@@ -82,6 +82,7 @@ typedef struct ApuCore {
     uint32_t jobs_done;
     uint32_t gen;           /* bumped by a reset: older jobs are dropped */
     uint32_t inject;        /* armed faults, bit (1 << kind) */
+    bool running;           /* the thread is inside a job, without @lock */
     bool stop;
 } ApuCore;
 
@@ -366,12 +367,15 @@ static void *apu_core_thread(void *opaque)
             continue;
         }
         c->status = APU_CORE_BUSY;
+        c->running = true;
         qemu_mutex_unlock(&c->lock);
 
         ok = apu_core_run_entry(c, base, size, idx, gen, inject, &seqno,
                                 &cycles, &irq);
 
         qemu_mutex_lock(&c->lock);
+        c->running = false;
+        qemu_cond_broadcast(&c->cond);
         if (c->gen != gen) {
             continue;           /* reset while running: dropped */
         }
@@ -394,11 +398,19 @@ static void *apu_core_thread(void *opaque)
     return NULL;
 }
 
-/* Return core @c to its reset state; a job in flight is dropped. */
+/*
+ * Return core @c to its reset state; a job in flight is dropped. Like a
+ * real reset, this is synchronous: when it returns, the dropped job does
+ * not touch memory any more (the thread stops at its next op boundary).
+ */
 static void apu_core_reset(ApuCore *c)
 {
     qemu_mutex_lock(&c->lock);
     qatomic_set(&c->gen, c->gen + 1);
+    qemu_cond_broadcast(&c->cond);
+    while (c->running && !c->stop) {
+        qemu_cond_wait(&c->cond, &c->lock);
+    }
     c->ring_base = 0;
     c->ring_size = 0;
     c->head = 0;

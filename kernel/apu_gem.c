@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * apu: buffer objects.
+ *
+ * BOs are shmem GEM objects. A BO is mapped in the device address space of
+ * every file that holds a handle to it: the mapping is made when the file
+ * gets its handle (GEM .open: creation, PRIME import) and its last
+ * reference dropped when the file closes the handle (GEM .close). Jobs
+ * take their own references on the mappings they use, so a buffer stays
+ * mapped while a job that names it runs, even if its handle is closed.
+ *
+ * Copyright (c) 2026 The apu authors
+ */
+
+#include <linux/dma-resv.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <drm/drm_file.h>
+#include <drm/drm_gem_shmem_helper.h>
+#include <drm/drm_print.h>
+#include <drm/drm_utils.h>
+#include <drm/apu_accel.h>
+
+#include "apu_device.h"
+#include "apu_gem.h"
+
+#define APU_BO_MAX_SIZE		BIT_ULL(30)
+
+static struct apu_bo_map *apu_bo_find_map_locked(struct apu_bo *bo,
+						 struct apu_vm *vm)
+{
+	struct apu_bo_map *map;
+
+	lockdep_assert_held(&bo->maps_lock);
+	list_for_each_entry(map, &bo->maps, node_bo)
+		if (map->vm == vm)
+			return map;
+	return NULL;
+}
+
+/**
+ * apu_bo_map_get() - the mapping of a BO in an address space, referenced
+ * @bo: the BO
+ * @vm: the address space
+ *
+ * Return: the mapping with a new reference, or NULL when @vm's file holds
+ * no handle to @bo (or is still getting one).
+ */
+struct apu_bo_map *apu_bo_map_get(struct apu_bo *bo, struct apu_vm *vm)
+{
+	struct apu_bo_map *map;
+
+	mutex_lock(&bo->maps_lock);
+	map = apu_bo_find_map_locked(bo, vm);
+	if (map)
+		kref_get(&map->refcount);
+	mutex_unlock(&bo->maps_lock);
+	return map;
+}
+
+static void apu_bo_map_release(struct kref *kref)
+{
+	struct apu_bo_map *map = container_of(kref, struct apu_bo_map, refcount);
+
+	apu_vm_unmap(map->vm, &map->node);
+	apu_vm_put(map->vm);
+	kfree(map);
+}
+
+/**
+ * apu_bo_map_put() - drop a reference taken by apu_bo_map_get()
+ * @map: the mapping
+ */
+void apu_bo_map_put(struct apu_bo_map *map)
+{
+	kref_put(&map->refcount, apu_bo_map_release);
+}
+
+/* GEM .open: a file got a handle; map the BO in its address space. */
+static int apu_bo_open(struct drm_gem_object *obj, struct drm_file *file)
+{
+	struct apu_file *afile = file->driver_priv;
+	struct apu_bo *bo = to_apu_bo(obj);
+	struct apu_bo_map *map;
+	struct sg_table *sgt;
+	int ret = 0;
+
+	mutex_lock(&bo->maps_lock);
+	map = apu_bo_find_map_locked(bo, afile->vm);
+	if (map) {
+		map->handles++;
+		goto out;
+	}
+
+	sgt = drm_gem_shmem_get_pages_sgt(&bo->base);
+	if (IS_ERR(sgt)) {
+		ret = PTR_ERR(sgt);
+		goto out;
+	}
+	map = kzalloc(sizeof(*map), GFP_KERNEL);
+	if (!map) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	kref_init(&map->refcount);
+	map->vm = apu_vm_get(afile->vm);
+	map->handles = 1;
+	ret = apu_vm_map_sgt(map->vm, &map->node, sgt, obj->size,
+			     !(bo->flags & DRM_APU_BO_DEVICE_READ_ONLY));
+	if (ret) {
+		apu_vm_put(map->vm);
+		kfree(map);
+		goto out;
+	}
+	list_add_tail(&map->node_bo, &bo->maps);
+out:
+	mutex_unlock(&bo->maps_lock);
+	return ret;
+}
+
+/* GEM .close: a file closed its handle. */
+static void apu_bo_close(struct drm_gem_object *obj, struct drm_file *file)
+{
+	struct apu_file *afile = file->driver_priv;
+	struct apu_bo *bo = to_apu_bo(obj);
+	struct apu_bo_map *map;
+
+	mutex_lock(&bo->maps_lock);
+	map = apu_bo_find_map_locked(bo, afile->vm);
+	if (map && --map->handles == 0)
+		list_del(&map->node_bo);
+	else
+		map = NULL;
+	mutex_unlock(&bo->maps_lock);
+	if (map)
+		apu_bo_map_put(map);
+}
+
+static void apu_bo_free(struct drm_gem_object *obj)
+{
+	struct apu_bo *bo = to_apu_bo(obj);
+
+	drm_WARN_ON(obj->dev, !list_empty(&bo->maps));
+	mutex_destroy(&bo->maps_lock);
+	drm_gem_shmem_free(&bo->base);
+}
+
+static const struct drm_gem_object_funcs apu_bo_funcs = {
+	.free = apu_bo_free,
+	.open = apu_bo_open,
+	.close = apu_bo_close,
+	.print_info = drm_gem_shmem_object_print_info,
+	.pin = drm_gem_shmem_object_pin,
+	.unpin = drm_gem_shmem_object_unpin,
+	.get_sg_table = drm_gem_shmem_object_get_sg_table,
+	.vmap = drm_gem_shmem_object_vmap,
+	.vunmap = drm_gem_shmem_object_vunmap,
+	.mmap = drm_gem_shmem_object_mmap,
+	.vm_ops = &drm_gem_shmem_vm_ops,
+};
+
+/**
+ * apu_gem_create_object() - &drm_driver.gem_create_object: allocate an
+ * &struct apu_bo for the shmem helpers (creation and PRIME import)
+ * @drm: the DRM device
+ * @size: bytes
+ *
+ * Return: the GEM object or an ERR_PTR.
+ */
+struct drm_gem_object *apu_gem_create_object(struct drm_device *drm, size_t size)
+{
+	struct apu_bo *bo;
+
+	bo = kzalloc(sizeof(*bo), GFP_KERNEL);
+	if (!bo)
+		return ERR_PTR(-ENOMEM);
+	bo->base.base.funcs = &apu_bo_funcs;
+	bo->base.map_wc = false;
+	mutex_init(&bo->maps_lock);
+	INIT_LIST_HEAD(&bo->maps);
+	return &bo->base.base;
+}
+
+/**
+ * apu_bo_lookup_map() - look up a handle of @file and its mapping
+ * @file: the DRM file
+ * @handle: GEM handle
+ * @map: receives the mapping, referenced
+ *
+ * Return: the BO, referenced, or NULL for a handle @file does not hold.
+ */
+struct apu_bo *apu_bo_lookup_map(struct drm_file *file, u32 handle,
+				 struct apu_bo_map **map)
+{
+	struct apu_file *afile = file->driver_priv;
+	struct drm_gem_object *obj;
+
+	obj = drm_gem_object_lookup(file, handle);
+	if (!obj)
+		return NULL;
+	*map = apu_bo_map_get(to_apu_bo(obj), afile->vm);
+	if (!*map) {
+		drm_gem_object_put(obj);
+		return NULL;
+	}
+	return to_apu_bo(obj);
+}
+
+int apu_ioctl_bo_create(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct drm_apu_bo_create *args = data;
+	struct drm_gem_shmem_object *shmem;
+	struct apu_bo_map *map;
+	struct apu_bo *bo;
+	u32 handle;
+	int ret;
+
+	if (!args->size || (args->flags & ~DRM_APU_BO_FLAGS))
+		return -EINVAL;
+	if (args->size > APU_BO_MAX_SIZE)
+		return -E2BIG;
+
+	shmem = drm_gem_shmem_create(drm, PAGE_ALIGN(args->size));
+	if (IS_ERR(shmem))
+		return PTR_ERR(shmem);
+	bo = to_apu_bo(&shmem->base);
+	bo->flags = args->flags;
+
+	/* Maps the BO in the caller's address space, through apu_bo_open(). */
+	ret = drm_gem_handle_create(file, &shmem->base, &handle);
+	drm_gem_object_put(&shmem->base);
+	if (ret)
+		return ret;
+
+	map = apu_bo_map_get(bo, ((struct apu_file *)file->driver_priv)->vm);
+	if (!map) {
+		/* Another thread closed the new handle already. */
+		return -ENOENT;
+	}
+	args->handle = handle;
+	args->size = shmem->base.size;
+	args->device_addr = map->node.start;
+	apu_bo_map_put(map);
+	return 0;
+}
+
+int apu_ioctl_bo_info(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct drm_apu_bo_info *args = data;
+	struct apu_bo_map *map;
+	struct apu_bo *bo;
+	int ret;
+
+	bo = apu_bo_lookup_map(file, args->handle, &map);
+	if (!bo)
+		return -ENOENT;
+
+	ret = drm_gem_create_mmap_offset(&bo->base.base);
+	if (!ret) {
+		args->flags = bo->flags;
+		args->size = bo->base.base.size;
+		args->device_addr = map->node.start;
+		args->mmap_offset = drm_vma_node_offset_addr(&bo->base.base.vma_node);
+	}
+	apu_bo_map_put(map);
+	drm_gem_object_put(&bo->base.base);
+	return ret;
+}
+
+int apu_ioctl_bo_wait(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct drm_apu_bo_wait *args = data;
+	struct drm_gem_object *obj;
+	unsigned long timeout = drm_timeout_abs_to_jiffies(args->timeout_ns);
+	long ret;
+
+	if (args->flags)
+		return -EINVAL;
+	obj = drm_gem_object_lookup(file, args->handle);
+	if (!obj)
+		return -ENOENT;
+
+	ret = dma_resv_wait_timeout(obj->resv, DMA_RESV_USAGE_READ, true, timeout);
+	drm_gem_object_put(obj);
+	if (ret == 0)
+		return -ETIME;
+	return ret < 0 ? ret : 0;
+}

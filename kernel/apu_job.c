@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * apu: job submission (DRM_IOCTL_APU_SUBMIT), the scheduler callbacks and
+ * job records (DRM_IOCTL_APU_JOB_INFO).
+ *
+ * A submit runs in two passes. The first checks every job of the call and
+ * takes everything a job needs (BO and mapping references, syncobjs, the
+ * hardware fence, the record, the scheduler job): a bad job fails the
+ * call before anything is queued. The second queues the jobs in order:
+ * dependencies (in-syncobjs, implicit fences of the BOs, which may be
+ * fences of the call's earlier jobs), then drm_sched_job_arm(), after
+ * which nothing allocates or fails, then the push and the fences.
+ *
+ * Copyright (c) 2026 The apu authors
+ */
+
+#include <linux/capability.h>
+#include <linux/dma-resv.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <drm/drm_drv.h>
+#include <drm/drm_exec.h>
+#include <drm/drm_file.h>
+#include <drm/drm_gem.h>
+#include <drm/drm_syncobj.h>
+#include <drm/apu_accel.h>
+
+#include "apu_device.h"
+#include "apu_gem.h"
+#include "apu_job.h"
+#include "apu_trace.h"
+
+/* Records of finished jobs kept per file. */
+#define APU_MAX_RESULTS		4096
+#define APU_CMDBUF_MAX_SIZE \
+	(sizeof(struct apu_cmd_header) + APU_CMD_MAX_OPS * APU_OP_SIZE)
+
+static const enum drm_sched_priority apu_sched_prio[APU_NUM_PRIOS] = {
+	[DRM_APU_JOB_PRIORITY_LOW] = DRM_SCHED_PRIORITY_LOW,
+	[DRM_APU_JOB_PRIORITY_NORMAL] = DRM_SCHED_PRIORITY_NORMAL,
+	[DRM_APU_JOB_PRIORITY_HIGH] = DRM_SCHED_PRIORITY_HIGH,
+};
+
+/* The UAPI's device statuses are the hardware's. */
+static_assert(DRM_APU_STATUS_MMU_FAULT == APU_STATUS_MMU_FAULT);
+static_assert(DRM_APU_STATUS_TOO_LARGE == APU_STATUS_TOO_LARGE);
+
+static void apu_job_result_release(struct kref *kref)
+{
+	kfree(container_of(kref, struct apu_job_result, refcount));
+}
+
+/**
+ * apu_job_result_put() - drop a reference to a job record
+ * @r: the record
+ */
+void apu_job_result_put(struct apu_job_result *r)
+{
+	kref_put(&r->refcount, apu_job_result_release);
+}
+
+/* Undo what apu_job_prepare() took; the scheduler job is cleaned up. */
+static void apu_job_cleanup(struct apu_job *job)
+{
+	u32 i;
+
+	for (i = 0; i < job->num_bos; i++) {
+		if (job->maps[i])
+			apu_bo_map_put(job->maps[i]);
+		if (job->bos[i])
+			drm_gem_object_put(job->bos[i]);
+	}
+	kvfree(job->bos);
+	kvfree(job->maps);
+	kvfree(job->bo_write);
+	kvfree(job->in_handles);
+	if (job->out_syncobj)
+		drm_syncobj_put(job->out_syncobj);
+	dma_fence_put(job->done_fence);
+	if (job->hw_fence_live)
+		dma_fence_put(&job->hw_fence->base);
+	else
+		kfree(job->hw_fence);
+	if (job->result)
+		apu_job_result_put(job->result);
+	if (job->vm)
+		apu_vm_put(job->vm);
+	if (job->afile)
+		apu_file_put(job->afile);
+	if (job->core)
+		atomic_dec(&job->core->queued);
+	kfree(job);
+}
+
+static struct dma_fence *apu_job_run(struct drm_sched_job *sched_job)
+{
+	struct apu_job *job = to_apu_job(sched_job);
+	struct apu_device *adev = job->core->adev;
+	int error = sched_job->s_fence->finished.error;
+	struct dma_fence *fence;
+	bool entered = false;
+	int idx;
+
+	if (!error) {
+		entered = drm_dev_enter(&adev->drm, &idx);
+		if (!entered)
+			error = -ENODEV;
+	}
+	fence = apu_core_run(job->core, job, error);
+	if (entered)
+		drm_dev_exit(idx);
+	return fence;
+}
+
+static void apu_job_free(struct drm_sched_job *sched_job)
+{
+	struct apu_job *job = to_apu_job(sched_job);
+
+	drm_sched_job_cleanup(sched_job);
+	apu_job_cleanup(job);
+}
+
+const struct drm_sched_backend_ops apu_sched_ops = {
+	.run_job = apu_job_run,
+	.timedout_job = apu_job_timedout,
+	.free_job = apu_job_free,
+};
+
+/* The core for @target: that core, or the least-loaded core of a class. */
+static struct apu_core *apu_pick_core(struct apu_device *adev, u32 target)
+{
+	struct apu_core *best = NULL;
+	u32 i, n = DRM_APU_TARGET_INDEX(target);
+
+	if (target & ~0x1ffu)
+		return NULL;
+	if (DRM_APU_TARGET_KIND(target) == DRM_APU_TARGET_CORE(0))
+		return n < adev->num_cores ? &adev->cores[n] : NULL;
+	for (i = 0; i < adev->num_cores; i++) {
+		struct apu_core *c = &adev->cores[i];
+
+		if (c->core_class != n)
+			continue;
+		if (!best || atomic_read(&c->queued) < atomic_read(&best->queued))
+			best = c;
+	}
+	return best;
+}
+
+/* Does an earlier job of the call signal syncobj @handle? */
+static bool apu_signalled_earlier(const struct drm_apu_job *ujobs, u32 index,
+				  u32 handle)
+{
+	u32 i;
+
+	for (i = 0; i < index; i++)
+		if (ujobs[i].out_syncobj == handle)
+			return true;
+	return false;
+}
+
+static int apu_job_add_bo(struct drm_file *file, struct apu_job *job,
+			  u32 handle, bool write)
+{
+	struct apu_bo_map *map;
+	struct apu_bo *bo;
+
+	bo = apu_bo_lookup_map(file, handle, &map);
+	if (!bo)
+		return -ENOENT;
+	job->bos[job->num_bos] = &bo->base.base;
+	job->maps[job->num_bos] = map;
+	job->bo_write[job->num_bos] = write;
+	job->num_bos++;
+	return 0;
+}
+
+static int apu_job_get_bos(struct drm_file *file, struct apu_job *job,
+			   const struct drm_apu_job *uj)
+{
+	struct drm_apu_job_bo *ubos;
+	u32 n = uj->num_bos + 1, i;
+	int ret;
+
+	job->bos = kvcalloc(n, sizeof(*job->bos), GFP_KERNEL);
+	job->maps = kvcalloc(n, sizeof(*job->maps), GFP_KERNEL);
+	job->bo_write = kvcalloc(n, sizeof(*job->bo_write), GFP_KERNEL);
+	if (!job->bos || !job->maps || !job->bo_write)
+		return -ENOMEM;
+
+	/* The command buffer first: the device reads it. */
+	ret = apu_job_add_bo(file, job, uj->cmdbuf_handle, false);
+	if (ret)
+		return ret;
+	if ((u64)uj->cmdbuf_offset + uj->cmdbuf_size > job->bos[0]->size)
+		return -EINVAL;
+	job->cmdbuf_va = job->maps[0]->node.start + uj->cmdbuf_offset;
+	job->cmdbuf_size = uj->cmdbuf_size;
+
+	if (!uj->num_bos)
+		return 0;
+	ubos = kvmalloc_array(uj->num_bos, sizeof(*ubos), GFP_KERNEL);
+	if (!ubos)
+		return -ENOMEM;
+	if (copy_from_user(ubos, u64_to_user_ptr(uj->bos),
+			   uj->num_bos * sizeof(*ubos))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	for (i = 0; i < uj->num_bos; i++) {
+		if (ubos[i].flags & ~DRM_APU_JOB_BO_WRITE) {
+			ret = -EINVAL;
+			goto out;
+		}
+		ret = apu_job_add_bo(file, job, ubos[i].handle,
+				     ubos[i].flags & DRM_APU_JOB_BO_WRITE);
+		if (ret)
+			goto out;
+	}
+out:
+	kvfree(ubos);
+	return ret;
+}
+
+static int apu_job_get_syncobjs(struct drm_file *file, struct apu_job *job,
+				const struct drm_apu_job *ujobs, u32 index)
+{
+	const struct drm_apu_job *uj = &ujobs[index];
+	u32 i;
+
+	if (uj->num_in_syncobjs) {
+		job->in_handles = kvmalloc_array(uj->num_in_syncobjs,
+						 sizeof(u32), GFP_KERNEL);
+		if (!job->in_handles)
+			return -ENOMEM;
+		if (copy_from_user(job->in_handles, u64_to_user_ptr(uj->in_syncobjs),
+				   uj->num_in_syncobjs * sizeof(u32)))
+			return -EFAULT;
+		job->num_in = uj->num_in_syncobjs;
+	}
+	for (i = 0; i < job->num_in; i++) {
+		struct drm_syncobj *s = drm_syncobj_find(file, job->in_handles[i]);
+		struct dma_fence *f;
+
+		if (!s)
+			return -ENOENT;
+		f = drm_syncobj_fence_get(s);
+		drm_syncobj_put(s);
+		/* Nothing will ever signal it: the job could never run. */
+		if (!f && !apu_signalled_earlier(ujobs, index, job->in_handles[i]))
+			return -EINVAL;
+		dma_fence_put(f);
+	}
+	if (uj->out_syncobj) {
+		job->out_syncobj = drm_syncobj_find(file, uj->out_syncobj);
+		if (!job->out_syncobj)
+			return -ENOENT;
+	}
+	return 0;
+}
+
+/* Pass one: check job @index of the call and take what it needs. */
+static int apu_job_prepare(struct apu_device *adev, struct drm_file *file,
+			   const struct drm_apu_job *ujobs, u32 index,
+			   struct apu_job **out)
+{
+	const struct drm_apu_job *uj = &ujobs[index];
+	struct apu_file *afile = file->driver_priv;
+	struct apu_core *core;
+	struct apu_job *job;
+	int ret;
+
+	if (uj->flags || uj->priority >= APU_NUM_PRIOS ||
+	    uj->num_bos > DRM_APU_MAX_JOB_BOS ||
+	    uj->num_in_syncobjs > DRM_APU_MAX_JOB_SYNCOBJS ||
+	    !IS_ALIGNED(uj->cmdbuf_offset, 8) ||
+	    uj->cmdbuf_size < sizeof(struct apu_cmd_header) ||
+	    uj->cmdbuf_size > APU_CMDBUF_MAX_SIZE)
+		return -EINVAL;
+	if (uj->priority == DRM_APU_JOB_PRIORITY_HIGH && !capable(CAP_SYS_NICE))
+		return -EACCES;
+	core = apu_pick_core(adev, uj->target);
+	if (!core)
+		return -EINVAL;
+
+	job = kzalloc(sizeof(*job), GFP_KERNEL);
+	if (!job)
+		return -ENOMEM;
+	INIT_LIST_HEAD(&job->node);
+	job->core = core;
+	atomic_inc(&core->queued);
+	kref_get(&afile->refcount);
+	job->afile = afile;
+	job->vm = apu_vm_get(afile->vm);
+
+	ret = apu_job_get_bos(file, job, uj);
+	if (ret)
+		goto err;
+	ret = apu_job_get_syncobjs(file, job, ujobs, index);
+	if (ret)
+		goto err;
+
+	job->hw_fence = kzalloc(sizeof(*job->hw_fence), GFP_KERNEL);
+	job->result = kzalloc(sizeof(*job->result), GFP_KERNEL);
+	if (!job->hw_fence || !job->result) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	job->hw_fence->core = core;
+	kref_init(&job->result->refcount);
+	INIT_LIST_HEAD(&job->result->node);
+	job->result->core = core->index;
+	job->result->state = DRM_APU_JOB_QUEUED;
+
+	ret = drm_sched_job_init(&job->base,
+				 &afile->entities[uj->priority][core->index],
+				 1, afile);
+	if (ret)
+		goto err;
+	*out = job;
+	return 0;
+
+err:
+	apu_job_cleanup(job);
+	return ret;
+}
+
+/* Give the job an id and a place in the file's records. */
+static int apu_job_record(struct apu_file *afile, struct apu_job *job)
+{
+	struct apu_job_result *r = job->result, *old = NULL;
+	int ret;
+
+	mutex_lock(&afile->results_lock);
+	r->id = ++afile->next_job_id;
+	ret = xa_insert(&afile->results_xa, (unsigned long)r->id, r, GFP_KERNEL);
+	if (ret) {
+		mutex_unlock(&afile->results_lock);
+		return ret;
+	}
+	kref_get(&r->refcount);
+	list_add_tail(&r->node, &afile->results);
+	if (++afile->num_results > APU_MAX_RESULTS) {
+		old = list_first_entry(&afile->results, struct apu_job_result, node);
+		list_del(&old->node);
+		xa_erase(&afile->results_xa, (unsigned long)old->id);
+		afile->num_results--;
+	}
+	mutex_unlock(&afile->results_lock);
+	if (old)
+		apu_job_result_put(old);
+	r->queue_ns = ktime_get_ns();
+	return 0;
+}
+
+/*
+ * Pass two: dependencies, then arm and push. On error the job was not
+ * armed and still belongs to the caller.
+ */
+static int apu_job_push(struct drm_file *file, struct apu_job *job, u64 *id)
+{
+	struct drm_exec exec;
+	u32 i;
+	int ret = 0;
+
+	for (i = 0; i < job->num_in; i++) {
+		ret = drm_sched_job_add_syncobj_dependency(&job->base, file,
+							   job->in_handles[i], 0);
+		if (ret)
+			return ret;
+	}
+
+	drm_exec_init(&exec, DRM_EXEC_INTERRUPTIBLE_WAIT | DRM_EXEC_IGNORE_DUPLICATES,
+		      job->num_bos);
+	drm_exec_until_all_locked(&exec) {
+		for (i = 0; i < job->num_bos; i++) {
+			ret = drm_exec_prepare_obj(&exec, job->bos[i], 1);
+			drm_exec_retry_on_contention(&exec);
+			if (ret)
+				goto out;
+		}
+	}
+	for (i = 0; i < job->num_bos; i++) {
+		ret = drm_sched_job_add_implicit_dependencies(&job->base, job->bos[i],
+							      job->bo_write[i]);
+		if (ret)
+			goto out;
+	}
+	ret = apu_job_record(job->afile, job);
+	if (ret)
+		goto out;
+	*id = job->result->id;
+	trace_apu_job_submit(job->core->index, *id, job->vm->asid, job->num_bos);
+
+	/* No allocation and no failure from here on. */
+	drm_sched_job_arm(&job->base);
+	job->done_fence = dma_fence_get(&job->base.s_fence->finished);
+	for (i = 0; i < job->num_bos; i++)
+		dma_resv_add_fence(job->bos[i]->resv, job->done_fence,
+				   job->bo_write[i] ? DMA_RESV_USAGE_WRITE :
+						      DMA_RESV_USAGE_READ);
+	if (job->out_syncobj)
+		drm_syncobj_replace_fence(job->out_syncobj, job->done_fence);
+	drm_sched_entity_push_job(&job->base);
+out:
+	drm_exec_fini(&exec);
+	return ret;
+}
+
+static void apu_job_abort(struct apu_job *job)
+{
+	drm_sched_job_cleanup(&job->base);
+	apu_job_cleanup(job);
+}
+
+int apu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct apu_device *adev = to_apu_device(drm);
+	struct apu_file *afile = file->driver_priv;
+	struct drm_apu_submit *args = data;
+	struct drm_apu_job *ujobs = NULL;
+	struct apu_job **jobs = NULL;
+	u32 i, prepared = 0, pushed = 0;
+	int ret, idx;
+
+	if (args->flags || args->pad || !args->num_jobs ||
+	    args->num_jobs > DRM_APU_MAX_SUBMIT_JOBS ||
+	    args->job_size < sizeof(struct drm_apu_job))
+		return -EINVAL;
+	if (READ_ONCE(afile->banned))
+		return -EIO;
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
+
+	ujobs = kvcalloc(args->num_jobs, sizeof(*ujobs), GFP_KERNEL);
+	jobs = kvcalloc(args->num_jobs, sizeof(*jobs), GFP_KERNEL);
+	if (!ujobs || !jobs) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < args->num_jobs; i++) {
+		ret = copy_struct_from_user(&ujobs[i], sizeof(ujobs[i]),
+					    u64_to_user_ptr(args->jobs + (u64)i * args->job_size),
+					    args->job_size);
+		if (ret) {
+			/* Non-zero bytes of a newer struct: unknown fields. */
+			ret = ret == -E2BIG ? -EINVAL : ret;
+			goto out;
+		}
+	}
+
+	for (prepared = 0; prepared < args->num_jobs; prepared++) {
+		ret = apu_job_prepare(adev, file, ujobs, prepared, &jobs[prepared]);
+		if (ret)
+			goto out;
+	}
+
+	for (pushed = 0; pushed < args->num_jobs; pushed++) {
+		struct apu_job *job = jobs[pushed];
+
+		ujobs[pushed].core = job->core->index;
+		ret = apu_job_push(file, job, &ujobs[pushed].job_id);
+		if (ret)
+			break;
+		/* The scheduler owns the job now: it may already be freed. */
+		jobs[pushed] = NULL;
+	}
+
+	for (i = 0; i < pushed; i++) {
+		u64 uptr = args->jobs + (u64)i * args->job_size;
+
+		if (copy_to_user(u64_to_user_ptr(uptr + offsetof(struct drm_apu_job, core)),
+				 &ujobs[i].core, sizeof(ujobs[i].core)) ||
+		    copy_to_user(u64_to_user_ptr(uptr + offsetof(struct drm_apu_job, job_id)),
+				 &ujobs[i].job_id, sizeof(ujobs[i].job_id))) {
+			ret = -EFAULT;
+			break;
+		}
+	}
+
+out:
+	for (i = pushed; i < prepared; i++)
+		if (jobs[i])
+			apu_job_abort(jobs[i]);
+	kvfree(jobs);
+	kvfree(ujobs);
+	drm_dev_exit(idx);
+	return ret;
+}
+
+int apu_ioctl_job_info(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct apu_file *afile = file->driver_priv;
+	struct drm_apu_job_info *args = data;
+	struct apu_job_result *r;
+	u32 state;
+
+	if (args->pad)
+		return -EINVAL;
+	if (!args->job_id || args->job_id > ULONG_MAX)
+		return -ENOENT;
+
+	mutex_lock(&afile->results_lock);
+	r = xa_load(&afile->results_xa, (unsigned long)args->job_id);
+	if (r)
+		kref_get(&r->refcount);
+	mutex_unlock(&afile->results_lock);
+	if (!r)
+		return -ENOENT;
+
+	/* Pairs with the release in apu_job_end_locked(): DONE => fields set. */
+	state = smp_load_acquire(&r->state);
+	memset(args, 0, sizeof(*args));
+	args->job_id = r->id;
+	args->state = state;
+	args->core = r->core;
+	args->queue_ns = r->queue_ns;
+	if (state == DRM_APU_JOB_DONE) {
+		args->status = r->status;
+		args->op_index = r->op_index;
+		args->fault_addr = r->fault_addr;
+		args->fault_flags = r->fault_flags;
+		args->cycles = r->cycles;
+		args->macs = r->macs;
+		args->bytes_read = r->bytes_read;
+		args->bytes_written = r->bytes_written;
+		args->start_ns = r->start_ns;
+		args->end_ns = r->end_ns;
+	}
+	apu_job_result_put(r);
+	return 0;
+}

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers of the guest driver tests: raw ioctls (no libapu), buffers,
+ * command buffers, a plain reference convolution, debugfs fault injection.
+ * Header-only; every function returns 0 or a negative errno.
+ */
+#ifndef APU_GUEST_H
+#define APU_GUEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <xf86drm.h>
+
+#include <drm/apu_accel.h>
+#include <hw/apu_cmd.h>
+#include <hw/apu_fw.h>
+
+static inline const char *apu_node(void)
+{
+	const char *n = getenv("APU_NODE");
+
+	return n ? n : "/dev/accel/accel0";
+}
+
+static inline int apu_open(void)
+{
+	return open(apu_node(), O_RDWR | O_CLOEXEC);
+}
+
+static inline int apu_ioctl(int fd, unsigned long req, void *arg)
+{
+	return drmIoctl(fd, req, arg) ? -errno : 0;
+}
+
+/* A BO of the caller, mapped for the CPU. */
+struct apu_buf {
+	uint32_t handle;
+	uint64_t size;
+	uint64_t va;
+	void *cpu;
+};
+
+static inline int apu_buf_new(int fd, uint64_t size, uint32_t flags,
+			      struct apu_buf *b)
+{
+	struct drm_apu_bo_create c = { .size = size, .flags = flags };
+	struct drm_apu_bo_info i = { 0 };
+	int ret = apu_ioctl(fd, DRM_IOCTL_APU_BO_CREATE, &c);
+
+	if (ret)
+		return ret;
+	i.handle = c.handle;
+	ret = apu_ioctl(fd, DRM_IOCTL_APU_BO_INFO, &i);
+	if (ret)
+		return ret;
+	b->handle = c.handle;
+	b->size = c.size;
+	b->va = c.device_addr;
+	b->cpu = mmap(NULL, c.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		      i.mmap_offset);
+	return b->cpu == MAP_FAILED ? -errno : 0;
+}
+
+static inline void apu_buf_free(int fd, struct apu_buf *b)
+{
+	struct drm_gem_close c = { .handle = b->handle };
+
+	if (b->cpu && b->cpu != MAP_FAILED)
+		munmap(b->cpu, b->size);
+	drmIoctl(fd, DRM_IOCTL_GEM_CLOSE, &c);
+	memset(b, 0, sizeof(*b));
+}
+
+static inline int apu_gem_close(int fd, uint32_t handle)
+{
+	struct drm_gem_close c = { .handle = handle };
+
+	return apu_ioctl(fd, DRM_IOCTL_GEM_CLOSE, &c);
+}
+
+/* Write a command buffer header for @n ops at @p. */
+static inline void *apu_cmd_header(void *p, uint16_t n)
+{
+	struct apu_cmd_header *h = p;
+
+	memset(h, 0, sizeof(*h));
+	h->magic = APU_CMD_MAGIC;
+	h->version = APU_CMD_VERSION;
+	h->num_ops = n;
+	return h + 1;
+}
+
+static inline size_t apu_cmd_size(uint16_t n)
+{
+	return sizeof(struct apu_cmd_header) + (size_t)n * APU_OP_SIZE;
+}
+
+/*
+ * A small convolution: in h x w x ic, k x k, stride 1, pad k/2 (same
+ * size), oc outputs, per-channel requantization, random data.
+ */
+struct apu_conv {
+	ApuConvParams p;
+	uint64_t in_va, w_va, bias_va, mult_va, shift_va, out_va;
+	int8_t *in, *w;
+	int32_t *bias, *mult, *shift;
+};
+
+static inline void apu_op_conv(void *op, const struct apu_conv *c)
+{
+	struct apu_op_conv2d *o = op;
+
+	memset(o, 0, APU_OP_SIZE);
+	o->opcode = APU_OP_CONV2D;
+	o->in_h = c->p.in_h;
+	o->in_w = c->p.in_w;
+	o->in_c = c->p.in_c;
+	o->out_h = c->p.out_h;
+	o->out_w = c->p.out_w;
+	o->out_c = c->p.out_c;
+	o->k_h = c->p.k_h;
+	o->k_w = c->p.k_w;
+	o->stride_h = c->p.stride_h;
+	o->stride_w = c->p.stride_w;
+	o->dil_h = c->p.dil_h;
+	o->dil_w = c->p.dil_w;
+	o->pad_top = c->p.pad_top;
+	o->pad_left = c->p.pad_left;
+	o->groups = c->p.groups;
+	o->in_zp = c->p.in_zp;
+	o->out_zp = c->p.out_zp;
+	o->act_min = c->p.act_min;
+	o->act_max = c->p.act_max;
+	o->input = c->in_va;
+	o->weights = c->w_va;
+	o->bias = c->bias_va;
+	o->mult = c->mult_va;
+	o->shift = c->shift_va;
+	o->output = c->out_va;
+}
+
+/* The plain reference: TFLite int8 convolution, double rounding. */
+static inline void apu_ref_conv(const ApuConvParams *p, const int8_t *in,
+				const int8_t *w, const int32_t *bias,
+				const int32_t *mult, const int32_t *shift,
+				int8_t *out)
+{
+	int icg = p->in_c / p->groups, ocg = p->out_c / p->groups;
+
+	for (int oy = 0; oy < p->out_h; oy++)
+		for (int ox = 0; ox < p->out_w; ox++)
+			for (int oc = 0; oc < p->out_c; oc++) {
+				int g = oc / ocg;
+				int32_t acc = bias ? bias[oc] : 0, v;
+
+				for (int ky = 0; ky < p->k_h; ky++)
+					for (int kx = 0; kx < p->k_w; kx++)
+						for (int i = 0; i < icg; i++) {
+							int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+							int ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
+							int ic = g * icg + i;
+
+							if (iy < 0 || ix < 0 || iy >= p->in_h || ix >= p->in_w)
+								continue;
+							acc += (in[(iy * p->in_w + ix) * p->in_c + ic] - p->in_zp) *
+							       w[((oc * p->k_h + ky) * p->k_w + kx) * icg + i];
+						}
+				v = apu_mbqm(acc, mult[oc], shift[oc]) + p->out_zp;
+				v = v < p->act_min ? p->act_min : v > p->act_max ? p->act_max : v;
+				out[(oy * p->out_w + ox) * p->out_c + oc] = (int8_t)v;
+			}
+}
+
+/*
+ * Fill @c for a same-size k x k convolution with random data placed in
+ * @b (layout: in, weights, bias, mult, shift, then the output at @out_off).
+ */
+static inline void apu_conv_setup(struct apu_conv *c, struct apu_buf *b,
+				  int h, int w, int ic, int oc, int k,
+				  uint64_t out_off, unsigned int seed)
+{
+	uint8_t *base = b->cpu;
+	size_t in_n = (size_t)h * w * ic, w_n = (size_t)oc * k * k * ic;
+	size_t off = 0;
+
+	srand(seed);
+	memset(c, 0, sizeof(*c));
+	c->p = (ApuConvParams){
+		.in_h = h, .in_w = w, .in_c = ic, .out_h = h, .out_w = w,
+		.out_c = oc, .k_h = k, .k_w = k, .stride_h = 1, .stride_w = 1,
+		.dil_h = 1, .dil_w = 1, .pad_top = k / 2, .pad_left = k / 2,
+		.groups = 1, .in_zp = 3, .out_zp = -5, .act_min = -128,
+		.act_max = 127,
+	};
+#define APU_PLACE(field, ptr, bytes) do { \
+		c->field = b->va + off; ptr = (void *)(base + off); \
+		off += ((bytes) + 63) & ~(size_t)63; } while (0)
+	APU_PLACE(in_va, c->in, in_n);
+	APU_PLACE(w_va, c->w, w_n);
+	APU_PLACE(bias_va, c->bias, oc * 4);
+	APU_PLACE(mult_va, c->mult, oc * 4);
+	APU_PLACE(shift_va, c->shift, oc * 4);
+#undef APU_PLACE
+	for (size_t i = 0; i < in_n; i++)
+		c->in[i] = (int8_t)(rand() & 0xff);
+	for (size_t i = 0; i < w_n; i++)
+		c->w[i] = (int8_t)(rand() & 0xff);
+	for (int i = 0; i < oc; i++) {
+		c->bias[i] = rand() % 2001 - 1000;
+		c->mult[i] = (1 << 30) + rand() % (1 << 29);
+		c->shift[i] = -7 - rand() % 3;
+	}
+	c->out_va = b->va + out_off;
+}
+
+/* Submit one job; returns its id in *id (may be NULL). */
+static inline int apu_submit1(int fd, uint32_t cmd_handle, uint32_t cmd_off,
+			      uint32_t cmd_size, uint32_t target,
+			      const struct drm_apu_job_bo *bos, uint32_t nbos,
+			      const uint32_t *in, uint32_t nin, uint32_t out,
+			      uint64_t *id, uint32_t *core)
+{
+	struct drm_apu_job j = {
+		.cmdbuf_handle = cmd_handle,
+		.cmdbuf_offset = cmd_off,
+		.cmdbuf_size = cmd_size,
+		.target = target,
+		.priority = DRM_APU_JOB_PRIORITY_NORMAL,
+		.bos = (uintptr_t)bos,
+		.num_bos = nbos,
+		.in_syncobjs = (uintptr_t)in,
+		.num_in_syncobjs = nin,
+		.out_syncobj = out,
+	};
+	struct drm_apu_submit s = {
+		.jobs = (uintptr_t)&j,
+		.num_jobs = 1,
+		.job_size = sizeof(j),
+	};
+	int ret = apu_ioctl(fd, DRM_IOCTL_APU_SUBMIT, &s);
+
+	if (!ret && id)
+		*id = j.job_id;
+	if (!ret && core)
+		*core = j.core;
+	return ret;
+}
+
+static inline int64_t apu_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Wait for a syncobj, at most @ms milliseconds. */
+static inline int apu_sync_wait(int fd, uint32_t syncobj, int ms)
+{
+	int ret = drmSyncobjWait(fd, &syncobj, 1, apu_now_ns() + (int64_t)ms * 1000000,
+				 0, NULL);
+
+	return ret ? (errno ? -errno : ret) : 0;
+}
+
+static inline int apu_job_info(int fd, uint64_t id, struct drm_apu_job_info *i)
+{
+	memset(i, 0, sizeof(*i));
+	i->job_id = id;
+	return apu_ioctl(fd, DRM_IOCTL_APU_JOB_INFO, i);
+}
+
+/* The debugfs directory of accel0, with a trailing slash. */
+static inline const char *apu_debugfs_dir(void)
+{
+	static char path[512];
+	char link[256];
+	ssize_t n = readlink("/sys/class/accel/accel0/device", link, sizeof(link) - 1);
+
+	if (n < 0)
+		return NULL;
+	link[n] = 0;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/%s/", basename(link));
+	return path;
+}
+
+static inline int apu_debugfs_write(const char *file, const char *text)
+{
+	char path[600];
+	const char *dir = apu_debugfs_dir();
+	int fd, ret = 0;
+
+	if (!dir)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "%s%s", dir, file);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Read @file of debugfs into @buf (NUL-terminated). */
+static inline int apu_debugfs_read(const char *file, char *buf, size_t size)
+{
+	char path[600];
+	const char *dir = apu_debugfs_dir();
+	ssize_t n;
+	int fd;
+
+	if (!dir)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "%s%s", dir, file);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return 0;
+}
+
+#endif /* APU_GUEST_H */

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Guest tests of buffers and jobs on their success paths: BO create, info,
+ * mmap, wait; a convolution on every core, checked against a plain
+ * reference; class targets; chains across cores through syncobjs, in one
+ * submit and across submits; implicit ordering through shared BOs; job
+ * records; fdinfo.
+ */
+#include <inttypes.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "apu_guest.h"
+
+#define NUM_CORES 6
+
+FIXTURE(job)
+{
+	int fd;
+	struct apu_buf cmd, data;
+};
+
+FIXTURE_SETUP(job)
+{
+	self->fd = apu_open();
+	ASSERT_LE(0, self->fd) TH_LOG("cannot open %s: %s", apu_node(), strerror(errno));
+	ASSERT_EQ(0, apu_buf_new(self->fd, 64 * 1024, 0, &self->cmd));
+	ASSERT_EQ(0, apu_buf_new(self->fd, 1024 * 1024, 0, &self->data));
+}
+
+FIXTURE_TEARDOWN(job)
+{
+	apu_buf_free(self->fd, &self->data);
+	apu_buf_free(self->fd, &self->cmd);
+	close(self->fd);
+}
+
+TEST_F(job, bo_create_info_mmap)
+{
+	struct drm_apu_bo_create c = { .size = 5000, .flags = DRM_APU_BO_DEVICE_READ_ONLY };
+	struct drm_apu_bo_info i = { 0 };
+	uint8_t *p;
+
+	ASSERT_EQ(0, apu_ioctl(self->fd, DRM_IOCTL_APU_BO_CREATE, &c));
+	EXPECT_EQ(8192, c.size);
+	EXPECT_NE(0, c.handle);
+	EXPECT_NE(0, c.device_addr);
+	EXPECT_EQ(0, c.device_addr & 4095);
+	i.handle = c.handle;
+	ASSERT_EQ(0, apu_ioctl(self->fd, DRM_IOCTL_APU_BO_INFO, &i));
+	EXPECT_EQ((uint32_t)DRM_APU_BO_DEVICE_READ_ONLY, i.flags);
+	EXPECT_EQ(8192, i.size);
+	EXPECT_EQ(c.device_addr, i.device_addr);
+	p = mmap(NULL, i.size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, i.mmap_offset);
+	ASSERT_NE(MAP_FAILED, p);
+	for (int k = 0; k < 8192; k++)
+		ASSERT_EQ(0, p[k]) TH_LOG("new BOs read zero");
+	memset(p, 0x5a, 8192);
+	munmap(p, i.size);
+	/* Addresses of two live BOs do not overlap. */
+	EXPECT_TRUE(self->data.va + self->data.size <= c.device_addr ||
+		    c.device_addr + c.size <= self->data.va);
+	EXPECT_EQ(0, apu_gem_close(self->fd, c.handle));
+	EXPECT_EQ(-ENOENT, apu_ioctl(self->fd, DRM_IOCTL_APU_BO_INFO, &i));
+}
+
+/* One convolution on @target; checks the output and the job record. */
+static void run_conv(struct __test_metadata *_metadata, int fd, struct apu_buf *cmd,
+		     struct apu_buf *data, uint32_t target, uint32_t *core_out)
+{
+	struct apu_conv c;
+	struct drm_apu_job_bo bos[] = { { data->handle, DRM_APU_JOB_BO_WRITE } };
+	struct drm_apu_job_info info;
+	int8_t ref[8 * 8 * 24];
+	uint32_t syncobj, core;
+	uint64_t id;
+
+	apu_conv_setup(&c, data, 8, 8, 16, 24, 3, 512 * 1024, target);
+	memset((uint8_t *)data->cpu + 512 * 1024, 0x77, sizeof(ref));
+	apu_op_conv(apu_cmd_header(cmd->cpu, 1), &c);
+	ASSERT_EQ(0, drmSyncobjCreate(fd, 0, &syncobj));
+	ASSERT_EQ(0, apu_submit1(fd, cmd->handle, 0, apu_cmd_size(1), target, bos, 1,
+				 NULL, 0, syncobj, &id, &core));
+	EXPECT_NE(0, id);
+	ASSERT_EQ(0, apu_sync_wait(fd, syncobj, 20000));
+	apu_ref_conv(&c.p, c.in, c.w, c.bias, c.mult, c.shift, ref);
+	EXPECT_EQ(0, memcmp(ref, (uint8_t *)data->cpu + 512 * 1024, sizeof(ref)));
+	ASSERT_EQ(0, apu_job_info(fd, id, &info));
+	EXPECT_EQ((uint32_t)DRM_APU_JOB_DONE, info.state);
+	EXPECT_EQ((uint32_t)DRM_APU_STATUS_OK, info.status);
+	EXPECT_EQ(core, info.core);
+	EXPECT_EQ(1, info.op_index);
+	EXPECT_EQ(8ull * 8 * 24 * 3 * 3 * 16, info.macs);
+	EXPECT_LT(0, info.cycles);
+	EXPECT_LT(0, info.bytes_read);
+	EXPECT_EQ(sizeof(ref), info.bytes_written);
+	EXPECT_LE(info.queue_ns, info.start_ns);
+	EXPECT_LE(info.start_ns, info.end_ns);
+	drmSyncobjDestroy(fd, syncobj);
+	if (core_out)
+		*core_out = core;
+}
+
+TEST_F(job, conv_on_every_core)
+{
+	for (uint32_t n = 0; n < NUM_CORES; n++) {
+		uint32_t core;
+
+		run_conv(_metadata, self->fd, &self->cmd, &self->data,
+			 DRM_APU_TARGET_CORE(n), &core);
+		EXPECT_EQ(n, core);
+	}
+}
+
+TEST_F(job, class_targets)
+{
+	static const uint32_t first[] = { 0, 2, 5 }, last[] = { 1, 4, 5 };
+
+	for (uint32_t cls = 0; cls < 3; cls++) {
+		uint32_t core;
+
+		run_conv(_metadata, self->fd, &self->cmd, &self->data,
+			 DRM_APU_TARGET_CLASS(cls), &core);
+		EXPECT_LE(first[cls], core);
+		EXPECT_GE(last[cls], core);
+	}
+}
+
+/*
+ * Three jobs in one submit on three cores: A computes X from the input, B
+ * copies X to Y with an identity 1x1 convolution, C copies Y to Z; B waits
+ * for A's out-syncobj and C for B's. Z must equal the reference of A.
+ */
+static void identity_conv(struct apu_conv *c, const struct apu_conv *a,
+			  uint64_t in_va, uint64_t out_va, int32_t *mult, int32_t *shift,
+			  int8_t *w, uint64_t mult_va, uint64_t shift_va, uint64_t w_va)
+{
+	int ch = a->p.out_c;
+
+	memset(c, 0, sizeof(*c));
+	c->p = (ApuConvParams){
+		.in_h = a->p.out_h, .in_w = a->p.out_w, .in_c = ch,
+		.out_h = a->p.out_h, .out_w = a->p.out_w, .out_c = ch,
+		.k_h = 1, .k_w = 1, .stride_h = 1, .stride_w = 1, .dil_h = 1,
+		.dil_w = 1, .groups = ch, .act_min = -128, .act_max = 127,
+	};
+	for (int i = 0; i < ch; i++) {
+		mult[i] = 1 << 30;	/* x * 2^30 * 2^1 / 2^31 = x */
+		shift[i] = 1;
+		w[i] = 1;
+	}
+	c->in_va = in_va;
+	c->out_va = out_va;
+	c->w_va = w_va;
+	c->mult_va = mult_va;
+	c->shift_va = shift_va;
+}
+
+TEST_F(job, chain_across_cores_in_one_submit)
+{
+	uint8_t *d = self->data.cpu;
+	struct apu_conv a, b, c;
+	struct drm_apu_job_bo bos[] = { { self->data.handle, DRM_APU_JOB_BO_WRITE } };
+	uint32_t s[3], in_b[1], in_c[1];
+	struct drm_apu_job jobs[3];
+	struct drm_apu_submit sub = { .jobs = (uintptr_t)jobs, .num_jobs = 3,
+				      .job_size = sizeof(jobs[0]) };
+	int8_t ref[8 * 8 * 24];
+	uint8_t *ops;
+
+	apu_conv_setup(&a, &self->data, 8, 8, 16, 24, 3, 512 * 1024, 7);
+	identity_conv(&b, &a, a.out_va, self->data.va + 600 * 1024,
+		      (int32_t *)(d + 700 * 1024), (int32_t *)(d + 701 * 1024),
+		      (int8_t *)(d + 702 * 1024), self->data.va + 700 * 1024,
+		      self->data.va + 701 * 1024, self->data.va + 702 * 1024);
+	identity_conv(&c, &a, b.out_va, self->data.va + 650 * 1024,
+		      (int32_t *)(d + 700 * 1024), (int32_t *)(d + 701 * 1024),
+		      (int8_t *)(d + 702 * 1024), self->data.va + 700 * 1024,
+		      self->data.va + 701 * 1024, self->data.va + 702 * 1024);
+	memset(d + 650 * 1024, 0, sizeof(ref));
+	ops = self->cmd.cpu;
+	apu_op_conv(apu_cmd_header(ops, 1), &a);
+	apu_op_conv(apu_cmd_header(ops + 4096, 1), &b);
+	apu_op_conv(apu_cmd_header(ops + 8192, 1), &c);
+
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s[i]));
+	in_b[0] = s[0];
+	in_c[0] = s[1];
+	memset(jobs, 0, sizeof(jobs));
+	for (int i = 0; i < 3; i++) {
+		jobs[i].cmdbuf_handle = self->cmd.handle;
+		jobs[i].cmdbuf_offset = 4096 * i;
+		jobs[i].cmdbuf_size = apu_cmd_size(1);
+		jobs[i].priority = DRM_APU_JOB_PRIORITY_NORMAL;
+		jobs[i].bos = (uintptr_t)bos;
+		jobs[i].num_bos = 1;
+		jobs[i].out_syncobj = s[i];
+	}
+	jobs[0].target = DRM_APU_TARGET_CORE(5);	/* tiny: slowest first */
+	jobs[1].target = DRM_APU_TARGET_CORE(0);
+	jobs[1].in_syncobjs = (uintptr_t)in_b;
+	jobs[1].num_in_syncobjs = 1;
+	jobs[2].target = DRM_APU_TARGET_CORE(3);
+	jobs[2].in_syncobjs = (uintptr_t)in_c;
+	jobs[2].num_in_syncobjs = 1;
+	ASSERT_EQ(0, apu_ioctl(self->fd, DRM_IOCTL_APU_SUBMIT, &sub));
+	EXPECT_EQ(5, jobs[0].core);
+	EXPECT_EQ(0, jobs[1].core);
+	EXPECT_EQ(3, jobs[2].core);
+	EXPECT_EQ(jobs[0].job_id + 1, jobs[1].job_id);
+	EXPECT_EQ(jobs[1].job_id + 1, jobs[2].job_id);
+	ASSERT_EQ(0, apu_sync_wait(self->fd, s[2], 20000));
+
+	apu_ref_conv(&a.p, a.in, a.w, a.bias, a.mult, a.shift, ref);
+	EXPECT_EQ(0, memcmp(ref, d + 650 * 1024, sizeof(ref)));
+	struct drm_apu_job_info info[3];
+
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(0, apu_job_info(self->fd, jobs[i].job_id, &info[i]));
+		EXPECT_EQ((uint32_t)DRM_APU_STATUS_OK, info[i].status);
+		/* Each started after the one it waits for ended. */
+		if (i)
+			EXPECT_LE(info[i - 1].end_ns, info[i].start_ns);
+		drmSyncobjDestroy(self->fd, s[i]);
+	}
+}
+
+/*
+ * Implicit ordering: two submits writing the same BO from two cores, no
+ * syncobjs; the second waits for the first, so the final data is the
+ * second job's.
+ */
+TEST_F(job, implicit_write_after_write)
+{
+	struct apu_conv a, b;
+	struct drm_apu_job_bo bos[] = { { self->data.handle, DRM_APU_JOB_BO_WRITE } };
+	int8_t ref[8 * 8 * 24];
+	uint32_t s;
+
+	apu_conv_setup(&a, &self->data, 8, 8, 16, 24, 3, 512 * 1024, 11);
+	apu_op_conv(apu_cmd_header(self->cmd.cpu, 1), &a);
+	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
+				 DRM_APU_TARGET_CORE(5), bos, 1, NULL, 0, 0, NULL, NULL));
+	/* Same shapes, other data in another part of the BO, same output. */
+	b = a;
+	b.in_va += 256 * 1024;
+	memcpy((uint8_t *)self->data.cpu + 256 * 1024, a.in, 8 * 8 * 16);
+	for (int i = 0; i < 8 * 8 * 16; i++)
+		((int8_t *)self->data.cpu)[256 * 1024 + i] ^= 0x55;
+	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 4096, 1), &b);
+	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
+	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 4096, apu_cmd_size(1),
+				 DRM_APU_TARGET_CORE(0), bos, 1, NULL, 0, s, NULL, NULL));
+	ASSERT_EQ(0, apu_sync_wait(self->fd, s, 20000));
+	apu_ref_conv(&b.p, (int8_t *)self->data.cpu + 256 * 1024, b.w, b.bias, b.mult,
+		     b.shift, ref);
+	EXPECT_EQ(0, memcmp(ref, (uint8_t *)self->data.cpu + 512 * 1024, sizeof(ref)));
+	drmSyncobjDestroy(self->fd, s);
+}
+
+TEST_F(job, bo_wait)
+{
+	struct apu_conv a;
+	struct drm_apu_job_bo bos[] = { { self->data.handle, DRM_APU_JOB_BO_WRITE } };
+	struct drm_apu_bo_wait w = { .handle = self->data.handle };
+	int8_t ref[8 * 8 * 24];
+
+	apu_conv_setup(&a, &self->data, 8, 8, 16, 24, 3, 512 * 1024, 5);
+	apu_op_conv(apu_cmd_header(self->cmd.cpu, 1), &a);
+	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
+				 DRM_APU_TARGET_CORE(2), bos, 1, NULL, 0, 0, NULL, NULL));
+	w.timeout_ns = apu_now_ns() + 20000000000ll;
+	ASSERT_EQ(0, apu_ioctl(self->fd, DRM_IOCTL_APU_BO_WAIT, &w));
+	apu_ref_conv(&a.p, a.in, a.w, a.bias, a.mult, a.shift, ref);
+	EXPECT_EQ(0, memcmp(ref, (uint8_t *)self->data.cpu + 512 * 1024, sizeof(ref)));
+	/* Idle BO: a poll succeeds at once. */
+	w.timeout_ns = 0;
+	EXPECT_EQ(0, apu_ioctl(self->fd, DRM_IOCTL_APU_BO_WAIT, &w));
+}
+
+TEST_F(job, sync_file_export_and_import)
+{
+	struct apu_conv a;
+	struct drm_apu_job_bo bos[] = { { self->data.handle, DRM_APU_JOB_BO_WRITE } };
+	uint32_t s, s2;
+	int sync_fd = -1;
+
+	apu_conv_setup(&a, &self->data, 8, 8, 16, 24, 3, 512 * 1024, 9);
+	apu_op_conv(apu_cmd_header(self->cmd.cpu, 1), &a);
+	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
+	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s2));
+	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
+				 DRM_APU_TARGET_CORE(1), bos, 1, NULL, 0, s, NULL, NULL));
+	ASSERT_EQ(0, drmSyncobjExportSyncFile(self->fd, s, &sync_fd));
+	ASSERT_LE(0, sync_fd);
+	/* Another process imports it into its own file and waits for it. */
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int fd = apu_open();
+		uint32_t t;
+
+		if (fd < 0 || drmSyncobjCreate(fd, 0, &t) ||
+		    drmSyncobjImportSyncFile(fd, t, sync_fd) ||
+		    apu_sync_wait(fd, t, 20000))
+			_exit(1);
+		_exit(0);
+	}
+	int status;
+
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* And the importing side of this process works too. */
+	ASSERT_EQ(0, drmSyncobjImportSyncFile(self->fd, s2, sync_fd));
+	ASSERT_EQ(0, apu_sync_wait(self->fd, s2, 20000));
+	close(sync_fd);
+	drmSyncobjDestroy(self->fd, s);
+	drmSyncobjDestroy(self->fd, s2);
+}
+
+TEST_F(job, fdinfo_busy_time_and_memory)
+{
+	char path[64], buf[4096];
+	uint64_t busy = 0, mem = 0;
+	FILE *f;
+
+	run_conv(_metadata, self->fd, &self->cmd, &self->data, DRM_APU_TARGET_CORE(4), NULL);
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", self->fd);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(buf, sizeof(buf), f)) {
+		sscanf(buf, "drm-engine-little2: %" SCNu64, &busy);
+		sscanf(buf, "drm-total-memory: %" SCNu64, &mem);
+	}
+	fclose(f);
+	EXPECT_LT(0, busy);
+	EXPECT_LT(0, mem);
+}
+
+TEST_F(job, many_jobs_all_cores)
+{
+	struct apu_conv a;
+	struct drm_apu_job_bo bos[] = { { self->data.handle, 0 } };
+	uint32_t s;
+	uint64_t first = 0, last = 0, id;
+
+	/* Only reads the BO: the jobs do not wait for one another. */
+	apu_conv_setup(&a, &self->data, 4, 4, 8, 8, 1, 512 * 1024, 3);
+	a.out_va = self->cmd.va + 32 * 1024;
+	apu_op_conv(apu_cmd_header(self->cmd.cpu, 1), &a);
+	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
+	for (int i = 0; i < 600; i++) {
+		ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
+					 DRM_APU_TARGET_CORE(i % NUM_CORES), bos, 1,
+					 NULL, 0, s, &id, NULL));
+		if (!first)
+			first = id;
+		last = id;
+	}
+	EXPECT_EQ(first + 599, last);
+	ASSERT_EQ(0, apu_sync_wait(self->fd, s, 60000));
+	for (id = first; id <= last; id++) {
+		struct drm_apu_job_info info;
+
+		ASSERT_EQ(0, apu_job_info(self->fd, id, &info));
+		/* The last job of each core may still be running. */
+		if (id <= last - NUM_CORES)
+			ASSERT_EQ((uint32_t)DRM_APU_JOB_DONE, info.state);
+		if (info.state == DRM_APU_JOB_DONE)
+			ASSERT_EQ((uint32_t)DRM_APU_STATUS_OK, info.status);
+	}
+	drmSyncobjDestroy(self->fd, s);
+}
+
+TEST_HARNESS_MAIN
