@@ -4,11 +4,15 @@
  * on 6.12):
  *
  *   fw_info       hardware and firmware versions, firmware state
- *   cores         each core's class, state, ring indices and counters
+ *   cores         each core's class, state, ring indices and counters,
+ *                 and the driver's queue: jobs queued, in the ring, resets
+ *   faults        the last device faults: time, core, ASID, status,
+ *                 address, fault flags
  *   fault_inject  write "<core> <kind>" to arm a device fault (kinds:
  *                 hang, drop_irq, fail_job, mmu_fault; "refuse_fw" takes
  *                 no core); read the armed faults
- *   reset_core    write a core index to reset that core
+ *   reset_core    write a core index to reset that core; the jobs in its
+ *                 ring run again
  *
  * Every access to the device is inside drm_dev_enter()/drm_dev_exit(), so
  * the files answer -ENODEV once the device is gone.
@@ -25,6 +29,7 @@
 #include <drm/drm_file.h>
 
 #include "apu_device.h"
+#include "apu_job.h"
 
 static const char *const apu_class_names[] = {
 	[APU_CLASS_BIG] = "big",
@@ -76,7 +81,7 @@ static int cores_show(struct seq_file *m, void *unused)
 
 	if (!drm_dev_enter(&adev->drm, &idx))
 		return -ENODEV;
-	seq_puts(m, "core class  state  ring_size head tail completed_seq jobs busy_cycles\n");
+	seq_puts(m, "core class  state  ring_size head tail completed_seq jobs busy_cycles queued inflight resets\n");
 	for (i = 0; i < adev->num_cores; i++) {
 		u32 b = APU_CORE_BASE(i);
 		u32 st = apu_read(adev, b + APU_CORE_STATUS);
@@ -85,18 +90,49 @@ static int cores_show(struct seq_file *m, void *unused)
 		u64 cyc = apu_read(adev, b + APU_CORE_BUSY_CYCLES_LO) |
 			  (u64)apu_read(adev, b + APU_CORE_BUSY_CYCLES_HI) << 32;
 
-		seq_printf(m, "%4u %-6s %-6s %9u %4u %4u %13llu %4u %llu\n", i,
-			   apu_class_names[adev->cores[i].core_class],
+		struct apu_core *core = &adev->cores[i];
+		unsigned long flags;
+		struct apu_job *job;
+		u32 inflight = 0;
+
+		spin_lock_irqsave(&core->lock, flags);
+		list_for_each_entry(job, &core->inflight, node)
+			inflight++;
+		spin_unlock_irqrestore(&core->lock, flags);
+		seq_printf(m, "%4u %-6s %-6s %9u %4u %4u %13llu %4u %11llu %6d %8u %6d\n", i,
+			   apu_class_names[core->core_class],
 			   st < ARRAY_SIZE(apu_core_states) ? apu_core_states[st] : "?",
 			   apu_read(adev, b + APU_CORE_RING_SIZE),
 			   apu_read(adev, b + APU_CORE_RING_HEAD),
 			   apu_read(adev, b + APU_CORE_RING_TAIL), seq,
-			   apu_read(adev, b + APU_CORE_JOBS_DONE), cyc);
+			   apu_read(adev, b + APU_CORE_JOBS_DONE), cyc,
+			   atomic_read(&core->queued), inflight,
+			   atomic_read(&core->resets));
 	}
 	drm_dev_exit(idx);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(cores);
+
+static int faults_show(struct seq_file *m, void *unused)
+{
+	struct apu_device *adev = m->private;
+	u32 n = ARRAY_SIZE(adev->fault_log), i, first;
+	unsigned long flags;
+
+	seq_puts(m, "time_ns core asid status address flags\n");
+	spin_lock_irqsave(&adev->fault_lock, flags);
+	first = adev->fault_next > n ? adev->fault_next - n : 0;
+	for (i = first; i < adev->fault_next; i++) {
+		const typeof(adev->fault_log[0]) *f = &adev->fault_log[i % n];
+
+		seq_printf(m, "%lld %u %u %u 0x%llx 0x%x\n", ktime_to_ns(f->when),
+			   f->core, f->asid, f->status, f->addr, f->flags);
+	}
+	spin_unlock_irqrestore(&adev->fault_lock, flags);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(faults);
 
 static int fault_inject_show(struct seq_file *m, void *unused)
 {
@@ -195,8 +231,8 @@ static ssize_t reset_core_write(struct file *file, const char __user *ubuf,
 		return -EINVAL;
 	if (!drm_dev_enter(&adev->drm, &idx))
 		return -ENODEV;
-	apu_write(adev, APU_REG_RESET, APU_RESET_CORE(core));
 	drm_dev_exit(idx);
+	apu_core_reset(&adev->cores[core]);
 	return len;
 }
 
@@ -219,6 +255,7 @@ void apu_debugfs_init(struct apu_device *adev)
 		return;
 	debugfs_create_file("fw_info", 0444, root, adev, &fw_info_fops);
 	debugfs_create_file("cores", 0444, root, adev, &cores_fops);
+	debugfs_create_file("faults", 0444, root, adev, &faults_fops);
 	debugfs_create_file("fault_inject", 0600, root, adev, &fault_inject_fops);
 	debugfs_create_file("reset_core", 0200, root, adev, &reset_core_fops);
 }

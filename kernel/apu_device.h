@@ -65,6 +65,7 @@ struct apu_vm {
  * @sched_list: one-element list for drm_sched_entity_init()
  * @fence_context: dma-fence context of the core's hardware fences
  * @fence_lock: lock of those fences
+ * @reset_lock: serialises recoveries (timeouts, device errors, debugfs)
  * @lock: protects the ring (@ring, @compl, @tail), @seqno, @inflight,
  *	  @last_done and the core's ring registers; taken in hard-irq
  *	  context, so always with interrupts off
@@ -94,6 +95,7 @@ struct apu_core {
 	struct drm_gpu_scheduler *sched_list[1];
 	u64 fence_context;
 	spinlock_t fence_lock; /* the hardware fences' lock */
+	struct mutex reset_lock; /* serialises recoveries of the core */
 
 	spinlock_t lock; /* see above */
 	struct apu_ring_entry *ring;
@@ -259,6 +261,7 @@ static inline void apu_vm_put(struct apu_vm *vm)
 int apu_cores_init(struct apu_device *adev);
 void apu_cores_hw_init(struct apu_device *adev);
 void apu_cores_cancel(struct apu_device *adev);
+void apu_core_reset(struct apu_core *core);
 irqreturn_t apu_irq_core(int irq, void *arg);
 irqreturn_t apu_irq_error(int irq, void *arg);
 irqreturn_t apu_irq_shared(int irq, void *arg);

@@ -217,6 +217,7 @@ int apu_device_init(struct apu_device *adev)
 	u32 ver;
 	int ret;
 
+	spin_lock_init(&adev->fault_lock);
 	if (id != APU_ID_MAGIC) {
 		drm_err(&adev->drm,
 			"identity register reads 0x%08x, expected 0x%08x: not an APU, or the device does not respond\n",

@@ -268,46 +268,50 @@ struct dma_fence *apu_core_run(struct apu_core *core, struct apu_job *job,
 	return fence;
 }
 
-/**
- * apu_job_timedout() - the scheduler's timedout_job: recover the core
- * @sched_job: the oldest job of the core
- *
- * Return: DRM_GPU_SCHED_STAT_NOMINAL.
+/*
+ * Stop @core's scheduler, retire what ended, and when @bad (the oldest job)
+ * did not end, or @force, reset the core: @bad fails with TIMEOUT, the
+ * other jobs of the ring go back to the scheduler, which posts them again
+ * in order when it restarts. Serialised by @core->reset_lock.
  */
-enum drm_gpu_sched_stat apu_job_timedout(struct drm_sched_job *sched_job)
+static void apu_core_recover(struct apu_core *core, struct apu_job *bad,
+			     bool force)
 {
-	struct apu_job *job = to_apu_job(sched_job);
-	struct apu_core *core = job->core;
 	struct apu_device *adev = core->adev;
 	struct apu_job *j, *tmp;
 	unsigned long flags;
-	bool hung;
+	bool reset;
 	int idx;
 
-	drm_sched_stop(&core->sched, sched_job);
+	mutex_lock(&core->reset_lock);
+	drm_sched_stop(&core->sched, bad ? &bad->base : NULL);
 
 	spin_lock_irqsave(&core->lock, flags);
 	apu_core_retire_locked(core);
-	hung = job->posted;
+	reset = force || (bad && bad->posted);
 	spin_unlock_irqrestore(&core->lock, flags);
 
-	if (hung && drm_dev_enter(&adev->drm, &idx)) {
+	if (reset && drm_dev_enter(&adev->drm, &idx)) {
 		u32 state = apu_core_read(core, APU_CORE_STATUS);
 
-		drm_warn(&adev->drm, "%s: job %llu (asid %u) did not end in %u ms (core state %u): resetting the core\n",
-			 core->name, job->result->id, job->vm->asid,
-			 apu_job_timeout_ms, state);
+		if (bad && bad->posted)
+			drm_warn(&adev->drm, "%s: job %llu (asid %u) did not end in %u ms (core state %u): resetting the core\n",
+				 core->name, bad->result->id, bad->vm->asid,
+				 apu_job_timeout_ms, state);
+		else
+			drm_info(&adev->drm, "%s: resetting the core (state %u)\n",
+				 core->name, state);
 		/* Synchronous: the core touches no memory after this. */
 		apu_write(adev, APU_REG_RESET, APU_RESET_CORE(core->index));
 		atomic_inc(&core->resets);
-		trace_apu_core_reset(core->index, job->result->id);
+		trace_apu_core_reset(core->index, bad ? bad->result->id : 0);
 
 		spin_lock_irqsave(&core->lock, flags);
 		apu_core_retire_locked(core);
-		if (job->posted)
-			apu_job_end_locked(core, job, DRM_APU_STATUS_TIMEOUT,
+		if (bad && bad->posted)
+			apu_job_end_locked(core, bad, DRM_APU_STATUS_TIMEOUT,
 					   -ETIMEDOUT, NULL);
-		/* The others did not start: the scheduler posts them again. */
+		/* The others did not end: the scheduler posts them again. */
 		list_for_each_entry_safe(j, tmp, &core->inflight, node) {
 			list_del_init(&j->node);
 			j->posted = false;
@@ -319,7 +323,35 @@ enum drm_gpu_sched_stat apu_job_timedout(struct drm_sched_job *sched_job)
 
 	drm_sched_resubmit_jobs(&core->sched);
 	drm_sched_start(&core->sched);
+	mutex_unlock(&core->reset_lock);
+}
+
+/**
+ * apu_job_timedout() - the scheduler's timedout_job: recover the core
+ * @sched_job: the oldest job of the core
+ *
+ * A job that did end (its interrupt was lost) is retired; one that did
+ * not is failed and its core reset.
+ *
+ * Return: DRM_GPU_SCHED_STAT_NOMINAL.
+ */
+enum drm_gpu_sched_stat apu_job_timedout(struct drm_sched_job *sched_job)
+{
+	struct apu_job *job = to_apu_job(sched_job);
+
+	apu_core_recover(job->core, job, false);
 	return DRM_GPU_SCHED_STAT_NOMINAL;
+}
+
+/**
+ * apu_core_reset() - reset a core on request (debugfs)
+ * @core: the core
+ *
+ * The jobs in its ring are posted again; none fails.
+ */
+void apu_core_reset(struct apu_core *core)
+{
+	apu_core_recover(core, NULL, true);
 }
 
 static void apu_core_irq(struct apu_core *core)
@@ -486,6 +518,7 @@ static int apu_core_init(struct apu_device *adev, struct apu_core *core, u32 i)
 		 apu_class_prefix[core->core_class], same);
 	spin_lock_init(&core->lock);
 	spin_lock_init(&core->fence_lock);
+	mutex_init(&core->reset_lock);
 	INIT_LIST_HEAD(&core->inflight);
 	core->fence_context = dma_fence_context_alloc(1);
 	core->sched_list[0] = &core->sched;

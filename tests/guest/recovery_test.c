@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Guest tests of faults and recovery: device MMU faults (unmapped and
+ * read-only), bad command buffers, and every fault injection of the
+ * device (fail_job, mmu_fault, hang, drop_irq). The guilty job fails with
+ * the right status and fence error, jobs on other cores and innocent jobs
+ * behind it complete, and the core works afterwards. Repeated faults ban
+ * a file.
+ *
+ * Needs debugfs; the driver's job timeout is its default (2 s).
+ */
+#include <linux/sync_file.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "apu_guest.h"
+
+FIXTURE(rec)
+{
+	int fd;
+	struct apu_buf cmd, data;
+	struct apu_conv c;
+	int8_t ref[8 * 8 * 24];
+};
+
+#define OUT_OFF (512 * 1024)
+
+FIXTURE_SETUP(rec)
+{
+	self->fd = apu_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, apu_buf_new(self->fd, 64 * 1024, 0, &self->cmd));
+	ASSERT_EQ(0, apu_buf_new(self->fd, 1024 * 1024, 0, &self->data));
+	apu_conv_setup(&self->c, &self->data, 8, 8, 16, 24, 3, OUT_OFF, 1);
+	apu_ref_conv(&self->c.p, self->c.in, self->c.w, self->c.bias, self->c.mult,
+		     self->c.shift, self->ref);
+	/* A good job at offset 0 of the command BO. */
+	apu_op_conv(apu_cmd_header(self->cmd.cpu, 1), &self->c);
+}
+
+FIXTURE_TEARDOWN(rec)
+{
+	apu_buf_free(self->fd, &self->data);
+	apu_buf_free(self->fd, &self->cmd);
+	close(self->fd);
+}
+
+/* Submit the command buffer at @off on @core; returns the job id. */
+static uint64_t submit(struct __test_metadata *_metadata, int fd, struct apu_buf *cmd,
+		       struct apu_buf *data, uint32_t off, uint32_t core, uint32_t *syncobj)
+{
+	struct drm_apu_job_bo bos[] = { { data->handle, DRM_APU_JOB_BO_WRITE } };
+	uint64_t id = 0;
+
+	if (syncobj)
+		EXPECT_EQ(0, drmSyncobjCreate(fd, 0, syncobj));
+	EXPECT_EQ(0, apu_submit1(fd, cmd->handle, off, apu_cmd_size(1),
+				 DRM_APU_TARGET_CORE(core), bos, 1, NULL, 0,
+				 syncobj ? *syncobj : 0, &id, NULL));
+	return id;
+}
+
+/* The error of a signalled syncobj's fence (0, or a negative errno). */
+static int fence_error(int fd, uint32_t syncobj)
+{
+	struct sync_file_info info = { 0 };
+	struct sync_fence_info fi = { 0 };
+	int sync_fd, ret;
+
+	if (drmSyncobjExportSyncFile(fd, syncobj, &sync_fd))
+		return 1;
+	info.num_fences = 1;
+	info.sync_fence_info = (uintptr_t)&fi;
+	ret = ioctl(sync_fd, SYNC_IOC_FILE_INFO, &info);
+	close(sync_fd);
+	if (ret)
+		return 2;
+	return fi.status < 0 ? fi.status : 0;
+}
+
+static void expect_ok(struct __test_metadata *_metadata, struct _test_data_rec *self,
+		      uint32_t core)
+{
+	struct drm_apu_job_info info;
+	uint32_t s;
+	uint64_t id;
+
+	memset((uint8_t *)self->data.cpu + OUT_OFF, 0, sizeof(self->ref));
+	id = submit(_metadata, self->fd, &self->cmd, &self->data, 0, core, &s);
+	ASSERT_EQ(0, apu_sync_wait(self->fd, s, 30000));
+	ASSERT_EQ(0, apu_job_info(self->fd, id, &info));
+	EXPECT_EQ(DRM_APU_STATUS_OK, info.status) TH_LOG("core %u", core);
+	EXPECT_EQ(0, fence_error(self->fd, s));
+	EXPECT_EQ(0, memcmp(self->ref, (uint8_t *)self->data.cpu + OUT_OFF, sizeof(self->ref)));
+	drmSyncobjDestroy(self->fd, s);
+}
+
+/* Run the op at @off on @core and check how it fails. */
+static void expect_fail(struct __test_metadata *_metadata, struct _test_data_rec *self,
+			uint32_t off, uint32_t core, uint32_t status, int error,
+			struct drm_apu_job_info *info)
+{
+	uint32_t s;
+	uint64_t id = submit(_metadata, self->fd, &self->cmd, &self->data, off, core, &s);
+
+	ASSERT_EQ(0, apu_sync_wait(self->fd, s, 30000));
+	ASSERT_EQ(0, apu_job_info(self->fd, id, info));
+	EXPECT_EQ(DRM_APU_JOB_DONE, info->state);
+	EXPECT_EQ(status, info->status);
+	EXPECT_EQ(error, fence_error(self->fd, s));
+	drmSyncobjDestroy(self->fd, s);
+}
+
+TEST_F(rec, mmu_fault_unmapped_write)
+{
+	struct apu_conv bad = self->c;
+	struct drm_apu_job_info info;
+
+	/* Just past the data BO: its guard page. */
+	bad.out_va = self->data.va + self->data.size;
+	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 4096, 1), &bad);
+	expect_fail(_metadata, self, 4096, 0, DRM_APU_STATUS_MMU_FAULT, -EFAULT, &info);
+	EXPECT_EQ(self->data.va + self->data.size, info.fault_addr);
+	EXPECT_EQ(APU_FAULT_WRITE | APU_FAULT_NOT_PRESENT, info.fault_flags);
+	EXPECT_EQ(0, info.op_index);
+	expect_ok(_metadata, self, 0);
+}
+
+TEST_F(rec, mmu_fault_read_only_buffer)
+{
+	struct apu_buf ro;
+	struct apu_conv bad = self->c;
+	struct drm_apu_job_info info;
+
+	ASSERT_EQ(0, apu_buf_new(self->fd, 64 * 1024, DRM_APU_BO_DEVICE_READ_ONLY, &ro));
+	memset(ro.cpu, 0x3c, ro.size);
+	bad.out_va = ro.va;
+	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 4096, 1), &bad);
+	expect_fail(_metadata, self, 4096, 2, DRM_APU_STATUS_MMU_FAULT, -EFAULT, &info);
+	EXPECT_EQ(ro.va, info.fault_addr);
+	EXPECT_EQ(APU_FAULT_WRITE | APU_FAULT_READ_ONLY, info.fault_flags);
+	for (uint64_t i = 0; i < ro.size; i++)
+		ASSERT_EQ(0x3c, ((uint8_t *)ro.cpu)[i]) TH_LOG("read-only data changed");
+	/* Reading from it is fine. */
+	bad = self->c;
+	bad.in_va = ro.va;
+	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 8192, 1), &bad);
+	expect_fail(_metadata, self, 8192, 2, DRM_APU_STATUS_OK, 0, &info);
+	apu_buf_free(self->fd, &ro);
+}
+
+TEST_F(rec, bad_command_buffers)
+{
+	uint8_t *p = (uint8_t *)self->cmd.cpu + 4096;
+	struct drm_apu_job_info info;
+	struct apu_conv bad = self->c;
+
+	/* Bad magic. */
+	apu_op_conv(apu_cmd_header(p, 1), &self->c);
+	((struct apu_cmd_header *)p)->magic = 0x12345678;
+	expect_fail(_metadata, self, 4096, 1, DRM_APU_STATUS_BAD_CMDBUF, -EINVAL, &info);
+	/* Unknown opcode. */
+	apu_op_conv(apu_cmd_header(p, 1), &self->c);
+	((struct apu_op_conv2d *)(p + sizeof(struct apu_cmd_header)))->opcode = 99;
+	expect_fail(_metadata, self, 4096, 1, DRM_APU_STATUS_BAD_OP, -EINVAL, &info);
+	/* Impossible shape. */
+	bad.p.groups = 5;	/* 16 input channels do not split in 5 */
+	apu_op_conv(apu_cmd_header(p, 1), &bad);
+	expect_fail(_metadata, self, 4096, 1, DRM_APU_STATUS_BAD_PARAMS, -EINVAL, &info);
+	/* More ops than the buffer holds. */
+	apu_op_conv(apu_cmd_header(p, 1), &self->c);
+	((struct apu_cmd_header *)p)->num_ops = 2;
+	expect_fail(_metadata, self, 4096, 1, DRM_APU_STATUS_BAD_CMDBUF, -EINVAL, &info);
+	expect_ok(_metadata, self, 1);
+}
+
+TEST_F(rec, injected_job_failure)
+{
+	struct drm_apu_job_info info;
+
+	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "3 fail_job"));
+	expect_fail(_metadata, self, 0, 3, DRM_APU_STATUS_INJECTED, -EIO, &info);
+	expect_ok(_metadata, self, 3);
+}
+
+TEST_F(rec, injected_mmu_fault)
+{
+	struct drm_apu_job_info info;
+
+	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "4 mmu_fault"));
+	expect_fail(_metadata, self, 0, 4, DRM_APU_STATUS_MMU_FAULT, -EFAULT, &info);
+	EXPECT_TRUE(info.fault_flags & APU_FAULT_INJECTED);
+	EXPECT_EQ(self->cmd.va, info.fault_addr);
+	expect_ok(_metadata, self, 4);
+}
+
+/*
+ * A hung core: its job fails with TIMEOUT after the driver's timeout; a
+ * job queued behind it on the same core, and a job on another core
+ * submitted later, complete correctly; the core works afterwards.
+ */
+TEST_F(rec, hang_reset_and_recovery)
+{
+	struct drm_apu_job_info hung, behind, other;
+	uint32_t s_hung, s_behind, s_other;
+	uint64_t id_hung, id_behind, id_other;
+	struct apu_buf data2, data3;
+	struct apu_conv c2, c3;
+	int8_t ref2[sizeof(self->ref)], ref3[sizeof(self->ref)];
+	char buf[4096];
+
+	/* The innocent jobs write their own BOs: no implicit wait on the hung one. */
+	ASSERT_EQ(0, apu_buf_new(self->fd, 1024 * 1024, 0, &data2));
+	ASSERT_EQ(0, apu_buf_new(self->fd, 1024 * 1024, 0, &data3));
+	apu_conv_setup(&c2, &data2, 8, 8, 16, 24, 3, OUT_OFF, 2);
+	apu_ref_conv(&c2.p, c2.in, c2.w, c2.bias, c2.mult, c2.shift, ref2);
+	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 4096, 1), &c2);
+	apu_conv_setup(&c3, &data3, 8, 8, 16, 24, 3, OUT_OFF, 3);
+	apu_ref_conv(&c3.p, c3.in, c3.w, c3.bias, c3.mult, c3.shift, ref3);
+	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 8192, 1), &c3);
+
+	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "1 hang"));
+	id_hung = submit(_metadata, self->fd, &self->cmd, &self->data, 0, 1, &s_hung);
+	id_behind = submit(_metadata, self->fd, &self->cmd, &data2, 4096, 1, &s_behind);
+	id_other = submit(_metadata, self->fd, &self->cmd, &data3, 8192, 0, &s_other);
+
+	ASSERT_EQ(0, apu_sync_wait(self->fd, s_other, 30000));
+	ASSERT_EQ(0, apu_job_info(self->fd, id_hung, &hung));
+	/* The other core did not wait for the hung one. */
+	EXPECT_NE(DRM_APU_JOB_DONE, hung.state);
+
+	ASSERT_EQ(0, apu_sync_wait(self->fd, s_behind, 30000));
+	ASSERT_EQ(0, apu_job_info(self->fd, id_hung, &hung));
+	ASSERT_EQ(0, apu_job_info(self->fd, id_behind, &behind));
+	ASSERT_EQ(0, apu_job_info(self->fd, id_other, &other));
+	EXPECT_EQ(DRM_APU_STATUS_TIMEOUT, hung.status);
+	EXPECT_EQ(-ETIMEDOUT, fence_error(self->fd, s_hung));
+	EXPECT_EQ(DRM_APU_STATUS_OK, behind.status);
+	EXPECT_EQ(0, fence_error(self->fd, s_behind));
+	EXPECT_EQ(DRM_APU_STATUS_OK, other.status);
+	EXPECT_LT(other.end_ns, hung.end_ns);
+	EXPECT_LE(1500000000ull, hung.end_ns - hung.start_ns);
+	EXPECT_EQ(0, memcmp(ref2, (uint8_t *)data2.cpu + OUT_OFF, sizeof(ref2)));
+	EXPECT_EQ(0, memcmp(ref3, (uint8_t *)data3.cpu + OUT_OFF, sizeof(ref3)));
+
+	/* Reported in the fault log and the core's reset count. */
+	ASSERT_EQ(0, apu_debugfs_read("faults", buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, " 1 ")) TH_LOG("%s", buf);
+	expect_ok(_metadata, self, 1);
+	drmSyncobjDestroy(self->fd, s_hung);
+	drmSyncobjDestroy(self->fd, s_behind);
+	drmSyncobjDestroy(self->fd, s_other);
+	apu_buf_free(self->fd, &data2);
+	apu_buf_free(self->fd, &data3);
+}
+
+/* A lost interrupt is not a hang: the job ends OK, at the timeout. */
+TEST_F(rec, lost_interrupt)
+{
+	struct drm_apu_job_info info;
+
+	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "5 drop_irq"));
+	expect_fail(_metadata, self, 0, 5, DRM_APU_STATUS_OK, 0, &info);
+	EXPECT_EQ(0, memcmp(self->ref, (uint8_t *)self->data.cpu + OUT_OFF, sizeof(self->ref)));
+	expect_ok(_metadata, self, 5);
+}
+
+/* A core reset from debugfs while jobs queue: nothing is lost. */
+TEST_F(rec, reset_core_under_load)
+{
+	struct drm_apu_job_bo bos[] = { { self->data.handle, 0 } };
+	uint64_t first = 0, id = 0;
+	uint32_t s;
+
+	apu_conv_setup(&self->c, &self->data, 4, 4, 8, 8, 1, 0, 3);
+	self->c.out_va = self->cmd.va + 32 * 1024;
+	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 4096, 1), &self->c);
+	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
+	for (int i = 0; i < 100; i++) {
+		ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 4096, apu_cmd_size(1),
+					 DRM_APU_TARGET_CORE(2), bos, 1, NULL, 0, s, &id, NULL));
+		if (!first)
+			first = id;
+		if (i == 50)
+			ASSERT_EQ(0, apu_debugfs_write("reset_core", "2"));
+	}
+	ASSERT_EQ(0, apu_sync_wait(self->fd, s, 30000));
+	for (uint64_t j = first; j <= id; j++) {
+		struct drm_apu_job_info info;
+
+		ASSERT_EQ(0, apu_job_info(self->fd, j, &info));
+		ASSERT_EQ(DRM_APU_STATUS_OK, info.status) TH_LOG("job %llu", (unsigned long long)j);
+	}
+	drmSyncobjDestroy(self->fd, s);
+}
+
+/* After ban_limit (8) faults a file may not submit; other files may. */
+TEST_F(rec, ban_after_repeated_faults)
+{
+	struct apu_conv bad = self->c;
+	struct drm_apu_job_bo bos[] = { { self->data.handle, DRM_APU_JOB_BO_WRITE } };
+	struct apu_buf c2, d2;
+	struct apu_conv conv;
+	uint32_t s;
+	int fd2;
+
+	bad.out_va = 0x4000000000ull - 4096;	/* nothing mapped there */
+	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 4096, 1), &bad);
+	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
+	for (int i = 0; i < 8; i++) {
+		ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 4096, apu_cmd_size(1),
+					 DRM_APU_TARGET_CORE(i % 6), bos, 1, NULL, 0, s,
+					 NULL, NULL));
+		ASSERT_EQ(0, apu_sync_wait(self->fd, s, 30000));
+	}
+	EXPECT_EQ(-EIO, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
+				    DRM_APU_TARGET_CORE(0), bos, 1, NULL, 0, 0, NULL, NULL));
+	drmSyncobjDestroy(self->fd, s);
+
+	/* Another file works. */
+	fd2 = apu_open();
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, apu_buf_new(fd2, 64 * 1024, 0, &c2));
+	ASSERT_EQ(0, apu_buf_new(fd2, 1024 * 1024, 0, &d2));
+	apu_conv_setup(&conv, &d2, 8, 8, 16, 24, 3, OUT_OFF, 1);
+	apu_op_conv(apu_cmd_header(c2.cpu, 1), &conv);
+	ASSERT_EQ(0, drmSyncobjCreate(fd2, 0, &s));
+	bos[0].handle = d2.handle;
+	ASSERT_EQ(0, apu_submit1(fd2, c2.handle, 0, apu_cmd_size(1), DRM_APU_TARGET_CORE(0),
+				 bos, 1, NULL, 0, s, NULL, NULL));
+	ASSERT_EQ(0, apu_sync_wait(fd2, s, 30000));
+	EXPECT_EQ(0, fence_error(fd2, s));
+	EXPECT_EQ(0, memcmp(self->ref, (uint8_t *)d2.cpu + OUT_OFF, sizeof(self->ref)));
+	apu_buf_free(fd2, &c2);
+	apu_buf_free(fd2, &d2);
+	close(fd2);
+}
+
+TEST_HARNESS_MAIN
