@@ -42,6 +42,7 @@ static const char *const apu_core_states[] = {
 	[APU_CORE_BUSY] = "busy",
 	[APU_CORE_HUNG] = "hung",
 	[APU_CORE_ERROR] = "error",
+	[APU_CORE_OFF] = "off",
 };
 
 static const char *const apu_inject_names[] = {
@@ -81,7 +82,7 @@ static int cores_show(struct seq_file *m, void *unused)
 
 	if (!drm_dev_enter(&adev->drm, &idx))
 		return -ENODEV;
-	seq_puts(m, "core class  state  ring_size head tail completed_seq jobs busy_cycles queued inflight resets\n");
+	seq_puts(m, "core class  state  ring_size head tail completed_seq jobs busy_cycles queued inflight resets power_ons\n");
 	for (i = 0; i < adev->num_cores; i++) {
 		u32 b = APU_CORE_BASE(i);
 		u32 st = apu_read(adev, b + APU_CORE_STATUS);
@@ -99,7 +100,7 @@ static int cores_show(struct seq_file *m, void *unused)
 		list_for_each_entry(job, &core->inflight, node)
 			inflight++;
 		spin_unlock_irqrestore(&core->lock, flags);
-		seq_printf(m, "%4u %-6s %-6s %9u %4u %4u %13llu %4u %11llu %6d %8u %6d\n", i,
+		seq_printf(m, "%4u %-6s %-6s %9u %4u %4u %13llu %4u %11llu %6d %8u %6d %9u\n", i,
 			   apu_class_names[core->core_class],
 			   st < ARRAY_SIZE(apu_core_states) ? apu_core_states[st] : "?",
 			   apu_read(adev, b + APU_CORE_RING_SIZE),
@@ -107,7 +108,8 @@ static int cores_show(struct seq_file *m, void *unused)
 			   apu_read(adev, b + APU_CORE_RING_TAIL), seq,
 			   apu_read(adev, b + APU_CORE_JOBS_DONE), cyc,
 			   atomic_read(&core->queued), inflight,
-			   atomic_read(&core->resets));
+			   atomic_read(&core->resets),
+			   apu_read(adev, b + APU_CORE_POWER_ONS));
 	}
 	drm_dev_exit(idx);
 	return 0;

@@ -13,6 +13,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
 #include <drm/drm_device.h>
@@ -78,6 +79,8 @@ struct apu_vm {
  * @last_done: when the last job ended, for busy-time accounting
  * @queued: jobs queued or running on the core, to pick the least loaded
  * @resets: core resets done for timeouts or device errors
+ * @powered: the core is powered up (under @lock)
+ * @idle_work: powers the core down once its ring stayed empty
  */
 struct apu_core {
 	u32 core_class;
@@ -113,6 +116,8 @@ struct apu_core {
 
 	atomic_t queued;
 	atomic_t resets;
+	bool powered;
+	struct delayed_work idle_work;
 };
 
 /**
@@ -125,6 +130,7 @@ struct apu_core {
  * @num_cores: number of cores (APU_REG_NUM_CORES)
  * @cores: the cores
  * @num_vectors: interrupt vectors: num_cores + 1 with MSI-X, else 1
+ * @power_gating: the cores can be powered down (APU_FEATURE_POWER_GATING)
  * @ctx_table: the device's context table (CPU view), @ctx_dma its address
  * @num_ctx: entries in it; ASIDs are 0 (the driver's own) to num_ctx - 1
  * @asid_ida: allocator of ASIDs for files
@@ -147,6 +153,7 @@ struct apu_device {
 	u32 num_cores;
 	struct apu_core cores[APU_DRV_MAX_CORES];
 	unsigned int num_vectors;
+	bool power_gating;
 
 	struct apu_mmu_ctx *ctx_table;
 	dma_addr_t ctx_dma;
@@ -265,6 +272,15 @@ void apu_core_reset(struct apu_core *core);
 irqreturn_t apu_irq_core(int irq, void *arg);
 irqreturn_t apu_irq_error(int irq, void *arg);
 irqreturn_t apu_irq_shared(int irq, void *arg);
+
+/* apu_pm.c */
+extern const struct dev_pm_ops apu_pm_ops;
+void apu_pm_init(struct apu_device *adev, struct device *dev);
+void apu_pm_fini(struct apu_device *adev, struct device *dev);
+int apu_pm_get(struct apu_device *adev);
+void apu_pm_put(struct apu_device *adev);
+void apu_core_power_up_locked(struct apu_core *core);
+void apu_core_idle_locked(struct apu_core *core);
 
 /* apu_drv.c */
 void apu_file_release(struct kref *kref);

@@ -89,6 +89,8 @@ static void apu_job_cleanup(struct apu_job *job)
 		apu_file_put(job->afile);
 	if (job->core)
 		atomic_dec(&job->core->queued);
+	if (job->pm_ref)
+		apu_pm_put(job->core->adev);
 	kfree(job);
 }
 
@@ -307,6 +309,10 @@ static int apu_job_prepare(struct apu_device *adev, struct drm_file *file,
 		goto err;
 	}
 	job->hw_fence->core = core;
+	ret = apu_pm_get(adev);
+	if (ret)
+		goto err;
+	job->pm_ref = true;
 	kref_init(&job->result->refcount);
 	INIT_LIST_HEAD(&job->result->node);
 	job->result->core = core->index;

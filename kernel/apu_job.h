@@ -91,6 +91,7 @@ struct apu_hw_fence {
  * @node: in &apu_core.inflight (under &apu_core.lock)
  * @post_time: when it was posted
  * @result: its record, referenced
+ * @pm_ref: holds a runtime PM reference of the device
  */
 struct apu_job {
 	struct drm_sched_job base;
@@ -114,6 +115,7 @@ struct apu_job {
 	struct list_head node;
 	ktime_t post_time;
 	struct apu_job_result *result;
+	bool pm_ref;
 };
 
 static inline struct apu_job *to_apu_job(struct drm_sched_job *job)

@@ -94,6 +94,7 @@ static int apu_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 
 	apu_debugfs_init(adev);
+	apu_pm_init(adev, &pdev->dev);
 	return 0;
 
 err_stop:
@@ -105,6 +106,7 @@ static void apu_pci_remove(struct pci_dev *pdev)
 {
 	struct apu_device *adev = pci_get_drvdata(pdev);
 
+	apu_pm_fini(adev, &pdev->dev);
 	drm_dev_unplug(&adev->drm);
 	apu_device_fini(adev);
 }
@@ -120,4 +122,5 @@ struct pci_driver apu_pci_driver = {
 	.id_table = apu_pci_ids,
 	.probe = apu_pci_probe,
 	.remove = apu_pci_remove,
+	.driver.pm = pm_ptr(&apu_pm_ops),
 };

@@ -184,6 +184,7 @@ static void apu_core_retire_locked(struct apu_core *core)
 		status = le32_to_cpu(c->status);
 		apu_job_end_locked(core, job, status, apu_status_errno(status), c);
 	}
+	apu_core_idle_locked(core);
 }
 
 /* Program the core's ring after a reset; the ring is empty. */
@@ -261,6 +262,7 @@ struct dma_fence *apu_core_run(struct apu_core *core, struct apu_job *job,
 			job->hw_fence_live = true;
 		}
 		WRITE_ONCE(job->result->state, DRM_APU_JOB_RUNNING);
+		apu_core_power_up_locked(core);
 		apu_core_post_locked(core, job);
 		fence = dma_fence_get(&job->hw_fence->base);
 	}
@@ -307,6 +309,7 @@ static void apu_core_recover(struct apu_core *core, struct apu_job *bad,
 		trace_apu_core_reset(core->index, bad ? bad->result->id : 0);
 
 		spin_lock_irqsave(&core->lock, flags);
+		core->powered = true;	/* the reset state */
 		apu_core_retire_locked(core);
 		if (bad && bad->posted)
 			apu_job_end_locked(core, bad, DRM_APU_STATUS_TIMEOUT,

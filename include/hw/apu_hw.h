@@ -41,6 +41,7 @@
 #define APU_FEATURE_MMU			0x1
 #define APU_FEATURE_TIME_ACCURATE	0x2	/* APU_CTRL_TIME_ACCURATE works */
 #define APU_FEATURE_FAULT_INJECT	0x4	/* the debug block works */
+#define APU_FEATURE_POWER_GATING	0x8	/* APU_CORE_POWER works */
 #define APU_REG_MAX_CONTEXTS		0x0018	/* MMU_CTX_COUNT limit */
 #define APU_REG_OPS			0x001c	/* bit n: opcode n supported */
 
@@ -141,6 +142,7 @@
 #define APU_CORE_BUSY			1
 #define APU_CORE_HUNG			2
 #define APU_CORE_ERROR			3	/* ring or completion faulted */
+#define APU_CORE_OFF			4	/* powered down (APU_CORE_POWER) */
 #define APU_CORE_CTRL			0x38	/* RW */
 #define APU_CORE_CTRL_ENABLE		0x1
 #define APU_CORE_COMPLETED_SEQ_LO	0x3c	/* RO: seqno of the last job */
@@ -148,6 +150,16 @@
 #define APU_CORE_BUSY_CYCLES_LO		0x44	/* RO: modeled cycles, total */
 #define APU_CORE_BUSY_CYCLES_HI		0x48	/* RO */
 #define APU_CORE_JOBS_DONE		0x4c	/* RO: jobs completed */
+/*
+ * Power gating. A core whose POWER reads 0 takes no job from its ring (a
+ * job it is running finishes first) and reads APU_CORE_OFF once idle; its
+ * registers and ring keep their values. Writing APU_CORE_POWER_ON powers
+ * it up and it resumes at RING_HEAD. Reset value: on. POWER_ONS counts the
+ * off-to-on transitions since reset.
+ */
+#define APU_CORE_POWER			0x50	/* RW */
+#define APU_CORE_POWER_ON		0x1
+#define APU_CORE_POWER_ONS		0x54	/* RO */
 #define APU_RING_MAX			4096
 
 /* APU_REG_VERSION layout: major [23:16], minor [15:8], patch [7:0]. */

@@ -94,8 +94,9 @@ TEST(cores)
 		big += strstr(line, " big ") != NULL;
 		little += strstr(line, " little ") != NULL;
 		tiny += strstr(line, " tiny ") != NULL;
+		/* Idle cores are powered down (after core_idle_ms). */
 		if (n > 1)
-			EXPECT_NE(NULL, strstr(line, " idle "));
+			EXPECT_TRUE(strstr(line, " idle ") || strstr(line, " off ")) TH_LOG("%s", line);
 	}
 	EXPECT_EQ(7, n);	/* header + 6 cores */
 	EXPECT_EQ(2, big);

@@ -483,7 +483,7 @@ static void test_capabilities(void)
     g_assert_cmpuint(rd(&t, APU_REG_NUM_CORES), ==, 6);
     g_assert_cmphex(rd(&t, APU_REG_FEATURES), ==,
                     APU_FEATURE_MMU | APU_FEATURE_TIME_ACCURATE |
-                    APU_FEATURE_FAULT_INJECT);
+                    APU_FEATURE_FAULT_INJECT | APU_FEATURE_POWER_GATING);
     g_assert_cmpuint(rd(&t, APU_REG_MAX_CONTEXTS), ==, 256);
     g_assert_cmphex(rd(&t, APU_REG_OPS), ==,
                     (1 << APU_OP_CONV2D) | (1 << APU_OP_ADD) |
@@ -819,6 +819,46 @@ static void test_job_every_core(void)
     g_assert_cmphex(rd(&m.t, APU_REG_IRQ_STATUS), ==, 0x3f);
     wr(&m.t, APU_REG_IRQ_STATUS, 0x5);
     g_assert_cmphex(rd(&m.t, APU_REG_IRQ_STATUS), ==, 0x3a);
+    apu_stop(&m.t);
+}
+
+/*
+ * Power gating: a core powered down takes no job and reads OFF; powered
+ * up, it runs what its ring holds. A reset powers it up again.
+ */
+static void test_power_gating(void)
+{
+    static ConvJob j;
+    uint64_t b = APU_CORE_BASE(3);
+    struct apu_completion d;
+    Mem m;
+
+    mem_start(&m, 8);
+    conv_job(&m, 3, &j, 3, true);
+    g_assert_cmpuint(rd(&m.t, b + APU_CORE_POWER), ==, APU_CORE_POWER_ON);
+    g_assert_cmpuint(rd(&m.t, b + APU_CORE_POWER_ONS), ==, 0);
+    wr(&m.t, b + APU_CORE_POWER, 0);
+    g_assert_cmpuint(rd(&m.t, b + APU_CORE_STATUS), ==, APU_CORE_OFF);
+    submit(&m, 3, 8, 0, j.cmd, j.cmd_size, 1, 42);
+    g_usleep(100 * 1000);
+    g_assert_cmpuint(rd(&m.t, b + APU_CORE_RING_HEAD), ==, 0);
+    g_assert_cmpuint(rd(&m.t, b + APU_CORE_STATUS), ==, APU_CORE_OFF);
+    /* Other cores are not affected. */
+    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(2) + APU_CORE_STATUS), ==,
+                     APU_CORE_IDLE);
+
+    wr(&m.t, b + APU_CORE_POWER, APU_CORE_POWER_ON);
+    g_assert_true(wait_head(&m, 3, 1));
+    read_done(&m, 3, 0, &d);
+    g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
+    g_assert_cmpuint(ldq_le_p(&d.seqno), ==, 42);
+    g_assert_cmpuint(rd(&m.t, b + APU_CORE_POWER_ONS), ==, 1);
+    g_assert_cmpuint(rd(&m.t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
+
+    wr(&m.t, b + APU_CORE_POWER, 0);
+    wr(&m.t, APU_REG_RESET, APU_RESET_CORE(3));
+    g_assert_cmpuint(rd(&m.t, b + APU_CORE_POWER), ==, APU_CORE_POWER_ON);
+    g_assert_cmpuint(rd(&m.t, b + APU_CORE_POWER_ONS), ==, 0);
     apu_stop(&m.t);
 }
 
@@ -1237,6 +1277,7 @@ int main(int argc, char **argv)
     qtest_add_func("/apu/jobs/msix", test_msix);
     qtest_add_func("/apu/jobs/fault-injection", test_fault_injection);
     qtest_add_func("/apu/jobs/reset-while-busy", test_reset_while_busy);
+    qtest_add_func("/apu/jobs/power-gating", test_power_gating);
     qtest_add_func("/apu/random-guest", test_random_guest);
     return g_test_run();
 }

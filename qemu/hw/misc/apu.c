@@ -83,6 +83,8 @@ typedef struct ApuCore {
     uint32_t gen;           /* bumped by a reset: older jobs are dropped */
     uint32_t inject;        /* armed faults, bit (1 << kind) */
     bool running;           /* the thread is inside a job, without @lock */
+    bool powered;           /* APU_CORE_POWER */
+    uint32_t power_ons;
     bool stop;
 } ApuCore;
 
@@ -269,7 +271,7 @@ static bool apu_job_aborted(void *opaque)
 /* Called with c->lock held. */
 static bool apu_core_runnable(ApuCore *c)
 {
-    return (c->ctrl & APU_CORE_CTRL_ENABLE) && c->ring_size &&
+    return c->powered && (c->ctrl & APU_CORE_CTRL_ENABLE) && c->ring_size &&
            c->head != c->tail && c->status == APU_CORE_IDLE;
 }
 
@@ -421,6 +423,8 @@ static void apu_core_reset(ApuCore *c)
     c->busy_cycles = 0;
     c->jobs_done = 0;
     c->inject = 0;
+    c->powered = true;
+    c->power_ons = 0;
     qemu_cond_broadcast(&c->cond);
     qemu_mutex_unlock(&c->lock);
 }
@@ -468,7 +472,14 @@ static uint64_t apu_core_read(ApuCore *c, hwaddr off)
         val = c->tail;
         break;
     case APU_CORE_STATUS:
-        val = c->status;
+        val = !c->powered && c->status == APU_CORE_IDLE ? APU_CORE_OFF
+                                                         : c->status;
+        break;
+    case APU_CORE_POWER:
+        val = c->powered;
+        break;
+    case APU_CORE_POWER_ONS:
+        val = c->power_ons;
         break;
     case APU_CORE_CTRL:
         val = c->ctrl;
@@ -524,6 +535,12 @@ static void apu_core_write(ApuCore *c, hwaddr off, uint32_t val)
         break;
     case APU_CORE_CTRL:
         c->ctrl = val & APU_CORE_CTRL_ENABLE;
+        break;
+    case APU_CORE_POWER:
+        if ((val & APU_CORE_POWER_ON) && !c->powered) {
+            c->power_ons++;
+        }
+        c->powered = val & APU_CORE_POWER_ON;
         break;
     default:
         qemu_log_mask(LOG_GUEST_ERROR,
@@ -710,7 +727,7 @@ static uint64_t apu_mmio_read(void *opaque, hwaddr addr, unsigned size)
         break;
     case APU_REG_FEATURES:
         val = APU_FEATURE_MMU | APU_FEATURE_TIME_ACCURATE |
-              APU_FEATURE_FAULT_INJECT;
+              APU_FEATURE_FAULT_INJECT | APU_FEATURE_POWER_GATING;
         break;
     case APU_REG_MAX_CONTEXTS:
         val = APU_MAX_CTX;

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * apu: power management.
+ *
+ * Two levels:
+ * - Core power gating: a core is powered up (APU_CORE_POWER) when a job
+ *   is posted to it, and powered down core_idle_ms after its ring drained.
+ * - Runtime PM of the device, with autosuspend: every job holds a runtime
+ *   PM reference from submission (taken before drm_sched_job_arm()) to its
+ *   end; runtime suspend powers every core down.
+ *
+ * Copyright (c) 2026 The apu authors
+ */
+
+#include <linux/module.h>
+#include <linux/pm_runtime.h>
+#include <drm/drm_drv.h>
+
+#include "apu_device.h"
+
+static unsigned int apu_autosuspend_ms = 100;
+module_param_named(autosuspend_ms, apu_autosuspend_ms, uint, 0444);
+MODULE_PARM_DESC(autosuspend_ms, "Idle time before the device runtime-suspends, in ms (default 100)");
+
+static unsigned int apu_core_idle_ms = 10;
+module_param_named(core_idle_ms, apu_core_idle_ms, uint, 0444);
+MODULE_PARM_DESC(core_idle_ms, "Idle time before a core is powered down, in ms (default 10)");
+
+static void apu_core_set_power_locked(struct apu_core *core, bool on)
+{
+	lockdep_assert_held(&core->lock);
+	if (core->powered == on)
+		return;
+	apu_core_write(core, APU_CORE_POWER, on ? APU_CORE_POWER_ON : 0);
+	core->powered = on;
+}
+
+/**
+ * apu_core_power_up_locked() - power a core up before posting a job
+ * @core: the core, with @core->lock held, inside drm_dev_enter()
+ */
+void apu_core_power_up_locked(struct apu_core *core)
+{
+	if (core->adev->power_gating)
+		apu_core_set_power_locked(core, true);
+}
+
+/**
+ * apu_core_idle_locked() - a core's ring drained: power it down later
+ * @core: the core, with @core->lock held
+ */
+void apu_core_idle_locked(struct apu_core *core)
+{
+	lockdep_assert_held(&core->lock);
+	if (core->adev->power_gating && list_empty(&core->inflight))
+		mod_delayed_work(system_wq, &core->idle_work,
+				 msecs_to_jiffies(apu_core_idle_ms));
+}
+
+static void apu_core_idle_work(struct work_struct *work)
+{
+	struct apu_core *core = container_of(to_delayed_work(work),
+					     struct apu_core, idle_work);
+	unsigned long flags;
+	int idx;
+
+	if (!drm_dev_enter(&core->adev->drm, &idx))
+		return;
+	spin_lock_irqsave(&core->lock, flags);
+	if (list_empty(&core->inflight))
+		apu_core_set_power_locked(core, false);
+	spin_unlock_irqrestore(&core->lock, flags);
+	drm_dev_exit(idx);
+}
+
+/* Power every idle core down, or every core up (after a device reset). */
+static void apu_cores_set_power(struct apu_device *adev, bool on)
+{
+	unsigned long flags;
+	u32 i;
+
+	for (i = 0; i < adev->num_cores; i++) {
+		struct apu_core *core = &adev->cores[i];
+
+		spin_lock_irqsave(&core->lock, flags);
+		if (on || list_empty(&core->inflight))
+			apu_core_set_power_locked(core, on);
+		spin_unlock_irqrestore(&core->lock, flags);
+	}
+}
+
+/**
+ * apu_pm_init() - start power management of a probed device
+ * @adev: the device, started
+ * @dev: the bus device whose runtime PM state is the device's
+ */
+void apu_pm_init(struct apu_device *adev, struct device *dev)
+{
+	u32 i;
+
+	adev->power_gating = apu_read(adev, APU_REG_FEATURES) & APU_FEATURE_POWER_GATING;
+	for (i = 0; i < adev->num_cores; i++) {
+		INIT_DELAYED_WORK(&adev->cores[i].idle_work, apu_core_idle_work);
+		adev->cores[i].powered = true;	/* the reset state */
+	}
+	if (adev->power_gating)
+		apu_cores_set_power(adev, false);
+
+	pm_runtime_set_autosuspend_delay(dev, apu_autosuspend_ms);
+	pm_runtime_use_autosuspend(dev);
+	pm_runtime_mark_last_busy(dev);
+	pm_runtime_allow(dev);
+	/* The bus held a reference over the probe. */
+	pm_runtime_put_autosuspend(dev);
+}
+
+/**
+ * apu_pm_fini() - stop power management before the device goes
+ * @adev: the device
+ * @dev: the bus device
+ */
+void apu_pm_fini(struct apu_device *adev, struct device *dev)
+{
+	u32 i;
+
+	pm_runtime_get_sync(dev);
+	pm_runtime_forbid(dev);
+	pm_runtime_dont_use_autosuspend(dev);
+	for (i = 0; i < adev->num_cores; i++)
+		cancel_delayed_work_sync(&adev->cores[i].idle_work);
+}
+
+/**
+ * apu_pm_get() - a runtime PM reference for a job
+ * @adev: the device
+ *
+ * Return: 0 or a negative errno.
+ */
+int apu_pm_get(struct apu_device *adev)
+{
+	return pm_runtime_resume_and_get(adev->drm.dev);
+}
+
+/**
+ * apu_pm_put() - drop a job's runtime PM reference
+ * @adev: the device
+ */
+void apu_pm_put(struct apu_device *adev)
+{
+	pm_runtime_mark_last_busy(adev->drm.dev);
+	pm_runtime_put_autosuspend(adev->drm.dev);
+}
+
+static int apu_runtime_suspend(struct device *dev)
+{
+	struct apu_device *adev = dev_get_drvdata(dev);
+	int idx;
+
+	if (!drm_dev_enter(&adev->drm, &idx))
+		return 0;
+	if (adev->power_gating)
+		apu_cores_set_power(adev, false);
+	drm_dev_exit(idx);
+	return 0;
+}
+
+static int apu_runtime_resume(struct device *dev)
+{
+	return 0;	/* cores are powered up on demand */
+}
+
+const struct dev_pm_ops apu_pm_ops = {
+	RUNTIME_PM_OPS(apu_runtime_suspend, apu_runtime_resume, NULL)
+};
