@@ -6,6 +6,7 @@
 #define __APU_DEVICE_H__
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/idr.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>
@@ -26,6 +27,10 @@
 #define APU_DRV_MAX_CORES	APU_MAX_CORES
 /* Ring entries per core: one page of entries, one page of completions. */
 #define APU_RING_ENTRIES	64
+/* Largest BO, and largest command buffer of a job. */
+#define APU_BO_MAX_SIZE		BIT_ULL(30)
+#define APU_CMDBUF_MAX_SIZE \
+	(sizeof(struct apu_cmd_header) + APU_CMD_MAX_OPS * APU_OP_SIZE)
 /* Scheduling priorities a file can use (LOW, NORMAL, HIGH). */
 #define APU_NUM_PRIOS		3
 

@@ -32,8 +32,6 @@
 
 /* Records of finished jobs kept per file. */
 #define APU_MAX_RESULTS		4096
-#define APU_CMDBUF_MAX_SIZE \
-	(sizeof(struct apu_cmd_header) + APU_CMD_MAX_OPS * APU_OP_SIZE)
 
 static const enum drm_sched_priority apu_sched_prio[APU_NUM_PRIOS] = {
 	[DRM_APU_JOB_PRIORITY_LOW] = DRM_SCHED_PRIORITY_LOW,

@@ -18,6 +18,11 @@
 static_assert(DRM_APU_CLASS_BIG == APU_CLASS_BIG);
 static_assert(DRM_APU_CLASS_LITTLE == APU_CLASS_LITTLE);
 static_assert(DRM_APU_CLASS_TINY == APU_CLASS_TINY);
+/* So are the capability bits. */
+static_assert(DRM_APU_CAP_MMU == APU_FEATURE_MMU);
+static_assert(DRM_APU_CAP_TIME_ACCURATE == APU_FEATURE_TIME_ACCURATE);
+static_assert(DRM_APU_CAP_FAULT_INJECT == APU_FEATURE_FAULT_INJECT);
+static_assert(DRM_APU_CAP_POWER_GATING == APU_FEATURE_POWER_GATING);
 
 /*
  * Copy one information block to userspace following the rules documented
@@ -55,6 +60,18 @@ static int apu_query_device(struct apu_device *adev, struct drm_apu_query *args)
 		.fw_version = adev->fw_version,
 		.fw_abi = adev->fw_abi,
 		.num_cores = adev->num_cores,
+		.caps = apu_read(adev, APU_REG_FEATURES) &
+			(DRM_APU_CAP_MMU | DRM_APU_CAP_TIME_ACCURATE |
+			 DRM_APU_CAP_FAULT_INJECT | DRM_APU_CAP_POWER_GATING),
+		.ops = apu_read(adev, APU_REG_OPS),
+		.va_bits = APU_MMU_VA_BITS,
+		.max_bo_size = APU_BO_MAX_SIZE,
+		.max_cmdbuf_size = APU_CMDBUF_MAX_SIZE,
+		.max_submit_jobs = DRM_APU_MAX_SUBMIT_JOBS,
+		.max_job_bos = DRM_APU_MAX_JOB_BOS,
+		.max_job_syncobjs = DRM_APU_MAX_JOB_SYNCOBJS,
+		.max_contexts = adev->num_ctx - 1,
+		.ring_entries = APU_RING_ENTRIES,
 	};
 
 	return apu_query_copy(args, &info, sizeof(info),

@@ -374,4 +374,78 @@ TEST_F(job, many_jobs_all_cores)
 	drmSyncobjDestroy(self->fd, s);
 }
 
+/* Write @text to tracefs file @name. */
+static int tracefs_write(const char *name, const char *text)
+{
+	char path[256];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/%s", name);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+TEST_F(job, tracepoints)
+{
+	static char trace[1 << 16];
+	struct apu_conv bad;
+	struct drm_apu_job_bo bos[] = { { self->data.handle, DRM_APU_JOB_BO_WRITE } };
+	uint32_t s;
+	ssize_t n;
+	int fd;
+
+	ASSERT_EQ(0, tracefs_write("trace", ""));
+	ASSERT_EQ(0, tracefs_write("events/apu/enable", "1"));
+	run_conv(_metadata, self->fd, &self->cmd, &self->data, DRM_APU_TARGET_CORE(3), NULL);
+	/* A faulting job, and a core reset. */
+	apu_conv_setup(&bad, &self->data, 4, 4, 8, 8, 1, 0, 1);
+	bad.out_va = 0x10000000ull;
+	apu_op_conv(apu_cmd_header(self->cmd.cpu, 1), &bad);
+	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
+	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
+				 DRM_APU_TARGET_CORE(4), bos, 1, NULL, 0, s, NULL, NULL));
+	ASSERT_EQ(0, apu_sync_wait(self->fd, s, 20000));
+	drmSyncobjDestroy(self->fd, s);
+	ASSERT_EQ(0, apu_debugfs_write("reset_core", "4"));
+	ASSERT_EQ(0, tracefs_write("events/apu/enable", "0"));
+
+	fd = open("/sys/kernel/debug/tracing/trace", O_RDONLY);
+	ASSERT_LE(0, fd);
+	n = read(fd, trace, sizeof(trace) - 1);
+	close(fd);
+	ASSERT_LT(0, n);
+	trace[n] = 0;
+	EXPECT_NE(NULL, strstr(trace, "apu_job_submit: core=3")) TH_LOG("%s", trace);
+	EXPECT_NE(NULL, strstr(trace, "apu_job_run: core=3"));
+	EXPECT_NE(NULL, strstr(trace, "apu_job_done: core=3"));
+	EXPECT_NE(NULL, strstr(trace, "status=0"));
+	EXPECT_NE(NULL, strstr(trace, "apu_fault: core=4 addr=0x10000000"));
+	EXPECT_NE(NULL, strstr(trace, "status=4"));
+	EXPECT_NE(NULL, strstr(trace, "apu_core_reset: core=4 guilty_job=0"));
+}
+
+/* A wait with a timeout on a job that does not end in time: -ETIME. */
+TEST_F(job, syncobj_wait_times_out)
+{
+	struct apu_conv a;
+	struct drm_apu_job_bo bos[] = { { self->data.handle, DRM_APU_JOB_BO_WRITE } };
+	uint32_t s;
+
+	apu_conv_setup(&a, &self->data, 4, 4, 8, 8, 1, 512 * 1024, 2);
+	apu_op_conv(apu_cmd_header(self->cmd.cpu, 1), &a);
+	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "5 hang"));
+	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
+	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
+				 DRM_APU_TARGET_CORE(5), bos, 1, NULL, 0, s, NULL, NULL));
+	EXPECT_EQ(-ETIME, apu_sync_wait(self->fd, s, 200));
+	/* The driver's timeout ends it. */
+	EXPECT_EQ(0, apu_sync_wait(self->fd, s, 30000));
+	drmSyncobjDestroy(self->fd, s);
+}
+
 TEST_HARNESS_MAIN

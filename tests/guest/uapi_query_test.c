@@ -20,6 +20,7 @@
 
 #include "kselftest_harness.h"
 #include <drm/apu_accel.h>
+#include <hw/apu_cmd.h>
 #include <hw/apu_hw.h>
 #include "version.h"
 
@@ -96,7 +97,17 @@ TEST_F(apu, query_device)
 					APU_FW_STUB_VERSION_PATCH), d.fw_version);
 	EXPECT_EQ((uint32_t)APU_FW_ABI(APU_FW_ABI_MAJOR, APU_FW_ABI_MINOR), d.fw_abi);
 	EXPECT_EQ(6u, d.num_cores);
-	EXPECT_EQ(0u, d.pad);
+	EXPECT_EQ((uint32_t)(DRM_APU_CAP_MMU | DRM_APU_CAP_TIME_ACCURATE |
+			     DRM_APU_CAP_FAULT_INJECT | DRM_APU_CAP_POWER_GATING), d.caps);
+	EXPECT_EQ((1u << APU_OP_CONV2D) | (1u << APU_OP_ADD) | (1u << APU_OP_AVGPOOL), d.ops);
+	EXPECT_EQ(39u, d.va_bits);
+	EXPECT_EQ(1ull << 30, d.max_bo_size);
+	EXPECT_EQ(16u + 1024 * 128, d.max_cmdbuf_size);
+	EXPECT_EQ((uint32_t)DRM_APU_MAX_SUBMIT_JOBS, d.max_submit_jobs);
+	EXPECT_EQ((uint32_t)DRM_APU_MAX_JOB_BOS, d.max_job_bos);
+	EXPECT_EQ((uint32_t)DRM_APU_MAX_JOB_SYNCOBJS, d.max_job_syncobjs);
+	EXPECT_EQ(255u, d.max_contexts);
+	EXPECT_EQ(64u, d.ring_entries);
 }
 
 /* The figures qtests check on the device: 2 big, 3 little, 1 tiny. */

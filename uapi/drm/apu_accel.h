@@ -114,7 +114,8 @@ struct drm_apu_query_cores {
 /**
  * struct drm_apu_query_device - identity of the device
  *
- * Returned by %DRM_APU_QUERY_DEVICE. Fields are only ever appended.
+ * Returned by %DRM_APU_QUERY_DEVICE. Fields are only ever appended; the
+ * first version ended at @hw_version.
  */
 struct drm_apu_query_device {
 	/**
@@ -144,9 +145,46 @@ struct drm_apu_query_device {
 	/** @num_cores: number of cores (see %DRM_APU_QUERY_CORES). */
 	__u32 num_cores;
 
-	/** @pad: zero. */
-	__u32 pad;
+	/** @caps: DRM_APU_CAP_* bits: what the device and driver can do. */
+	__u32 caps;
+
+	/** @ops: bit n set: opcode n of the command buffer ABI is supported. */
+	__u32 ops;
+
+	/** @va_bits: width of a device address. */
+	__u32 va_bits;
+
+	/** @max_bo_size: largest BO %DRM_IOCTL_APU_BO_CREATE makes. */
+	__u64 max_bo_size;
+
+	/** @max_cmdbuf_size: largest command buffer of a job, in bytes. */
+	__u32 max_cmdbuf_size;
+
+	/** @max_submit_jobs: most jobs per %DRM_IOCTL_APU_SUBMIT. */
+	__u32 max_submit_jobs;
+
+	/** @max_job_bos: most BOs per job. */
+	__u32 max_job_bos;
+
+	/** @max_job_syncobjs: most in-syncobjs per job. */
+	__u32 max_job_syncobjs;
+
+	/** @max_contexts: open files (address spaces) the device can hold. */
+	__u32 max_contexts;
+
+	/** @ring_entries: jobs each core queues in hardware. */
+	__u32 ring_entries;
 };
+
+/* Capability bits of &drm_apu_query_device.caps. */
+/** DRM_APU_CAP_MMU - per-file device address spaces. */
+#define DRM_APU_CAP_MMU			0x1
+/** DRM_APU_CAP_TIME_ACCURATE - the device can complete jobs at their modeled time. */
+#define DRM_APU_CAP_TIME_ACCURATE	0x2
+/** DRM_APU_CAP_FAULT_INJECT - the device's fault injection works (debugfs). */
+#define DRM_APU_CAP_FAULT_INJECT	0x4
+/** DRM_APU_CAP_POWER_GATING - idle cores are powered down. */
+#define DRM_APU_CAP_POWER_GATING	0x8
 
 /**
  * struct drm_apu_query - argument of %DRM_IOCTL_APU_QUERY
