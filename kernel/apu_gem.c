@@ -24,7 +24,6 @@
 #include "apu_device.h"
 #include "apu_gem.h"
 
-
 static struct apu_bo_map *apu_bo_find_map_locked(struct apu_bo *bo,
 						 struct apu_vm *vm)
 {

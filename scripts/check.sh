@@ -105,11 +105,11 @@ if mk hal host-tests >"$LOGDIR/host-build.log" 2>&1; then
 		hf=$((hf + f))
 		hs=$((hs + s))
 		grep -E '^#[[:space:]]+SKIP' "$LOGDIR/host-$(basename "$t").log" | sed 's/^/skipped: /'
-		unset p f s
 		if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 			echo "FAIL   $(basename "$t") exited with $rc"
 			hf=$((hf + 1))
 		fi
+		unset p f s
 	done
 else
 	tail -n 20 "$LOGDIR/host-build.log"

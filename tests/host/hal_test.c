@@ -35,8 +35,25 @@ TEST(uapi_struct_layout)
 	EXPECT_EQ(0u, offsetof(struct drm_apu_query_device, hw_id));
 	EXPECT_EQ(4u, offsetof(struct drm_apu_query_device, hw_version));
 	EXPECT_EQ(16u, offsetof(struct drm_apu_query_device, num_cores));
-	EXPECT_EQ(24u, sizeof(struct drm_apu_query_device));
+	EXPECT_EQ(20u, offsetof(struct drm_apu_query_device, caps));
+	EXPECT_EQ(32u, offsetof(struct drm_apu_query_device, max_bo_size));
+	EXPECT_EQ(60u, offsetof(struct drm_apu_query_device, ring_entries));
+	EXPECT_EQ(64u, sizeof(struct drm_apu_query_device));
 	EXPECT_EQ(8u, sizeof(struct drm_apu_query_cores));
+	/* Buffers and jobs: 64-bit aligned, no implicit padding. */
+	EXPECT_EQ(24u, sizeof(struct drm_apu_bo_create));
+	EXPECT_EQ(16u, offsetof(struct drm_apu_bo_create, device_addr));
+	EXPECT_EQ(32u, sizeof(struct drm_apu_bo_info));
+	EXPECT_EQ(16u, sizeof(struct drm_apu_bo_wait));
+	EXPECT_EQ(8u, sizeof(struct drm_apu_job_bo));
+	EXPECT_EQ(64u, sizeof(struct drm_apu_job));
+	EXPECT_EQ(24u, offsetof(struct drm_apu_job, bos));
+	EXPECT_EQ(40u, offsetof(struct drm_apu_job, in_syncobjs));
+	EXPECT_EQ(52u, offsetof(struct drm_apu_job, core));
+	EXPECT_EQ(56u, offsetof(struct drm_apu_job, job_id));
+	EXPECT_EQ(24u, sizeof(struct drm_apu_submit));
+	EXPECT_EQ(96u, sizeof(struct drm_apu_job_info));
+	EXPECT_EQ(40u, offsetof(struct drm_apu_job_info, cycles));
 	EXPECT_EQ(32u, sizeof(struct drm_apu_core_info));
 	/* The UAPI classes are the hardware's. */
 	EXPECT_EQ(APU_CLASS_BIG, DRM_APU_CLASS_BIG);
@@ -52,6 +69,14 @@ TEST(uapi_ioctl_numbers)
 	EXPECT_EQ((unsigned int)(_IOC_READ | _IOC_WRITE), _IOC_DIR(DRM_IOCTL_APU_QUERY));
 	EXPECT_EQ(sizeof(struct drm_apu_query), _IOC_SIZE(DRM_IOCTL_APU_QUERY));
 	EXPECT_EQ((unsigned int)'d', _IOC_TYPE(DRM_IOCTL_APU_QUERY));
+	/* The others follow in order; none is ever renumbered. */
+	EXPECT_EQ((unsigned int)DRM_COMMAND_BASE + 1, _IOC_NR(DRM_IOCTL_APU_BO_CREATE));
+	EXPECT_EQ((unsigned int)DRM_COMMAND_BASE + 2, _IOC_NR(DRM_IOCTL_APU_BO_INFO));
+	EXPECT_EQ((unsigned int)DRM_COMMAND_BASE + 3, _IOC_NR(DRM_IOCTL_APU_BO_WAIT));
+	EXPECT_EQ((unsigned int)_IOC_WRITE, _IOC_DIR(DRM_IOCTL_APU_BO_WAIT));
+	EXPECT_EQ((unsigned int)DRM_COMMAND_BASE + 4, _IOC_NR(DRM_IOCTL_APU_SUBMIT));
+	EXPECT_EQ((unsigned int)DRM_COMMAND_BASE + 5, _IOC_NR(DRM_IOCTL_APU_JOB_INFO));
+	EXPECT_EQ(sizeof(struct drm_apu_job_info), _IOC_SIZE(DRM_IOCTL_APU_JOB_INFO));
 }
 
 TEST(hw_version_encoding)
