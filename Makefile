@@ -26,7 +26,7 @@ KDIR ?= /lib/modules/$(KVER)/build
 DRM_CFLAGS = $(shell pkg-config --cflags libdrm)
 DRM_LIBS = $(shell pkg-config --libs libdrm)
 WARN := -Wall -Wextra -Werror
-HAL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -Ihal/include -Ihal/src -Iuapi $(DRM_CFLAGS)
+HAL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -Ihal/include -Ihal/src -Iuapi -Iinclude $(DRM_CFLAGS)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 HAL_VERSION := 0.1.0
@@ -82,7 +82,7 @@ HAL_SAN_OBJS := $(patsubst hal/src/%.c,$(BUILD)/hal-san/%.o,$(HAL_SRCS))
 
 $(BUILD)/lib/libapu.so.$(HAL_VERSION): $(HAL_OBJS)
 	@mkdir -p $(@D)
-	$(Q)$(CC) -shared -Wl,-soname,$(HAL_SONAME) -Wl,--no-undefined -o $@ $^ $(DRM_LIBS)
+	$(Q)$(CC) -shared -Wl,-soname,$(HAL_SONAME) -Wl,--no-undefined -o $@ $^ $(DRM_LIBS) -lm
 
 $(BUILD)/lib/libapu.so: $(BUILD)/lib/libapu.so.$(HAL_VERSION)
 	$(Q)ln -sf libapu.so.$(HAL_VERSION) $(BUILD)/lib/$(HAL_SONAME)

@@ -53,7 +53,7 @@ int32_t apu_mbqm_single(int32_t acc, int32_t mult, int shift)
     return (int32_t)(((int64_t)acc * mult + round) >> t);
 }
 
-void apu_quantize_multiplier(double scale, int32_t *mult, int *shift)
+void apu_fw_quantize_multiplier(double scale, int32_t *mult, int *shift)
 {
     double q;
     int64_t q_fixed;

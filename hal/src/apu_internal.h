@@ -19,4 +19,106 @@ int apu_enumerate_in(const char *sysfs_accel, const char *dev_accel,
 		     struct apu_device_entry *entries, size_t max,
 		     size_t *count);
 
+#include <stdbool.h>
+
+/* An opened APU, or the CPU backend (fd -1). */
+struct apu_device {
+	int fd;
+	bool cpu;
+	struct apu_device_info info;
+	struct apu_core_info *cores;	/* info.num_cores of them */
+	uint64_t max_bo_size;
+	uint64_t next_fake_va;		/* CPU backend: addresses for its buffers */
+};
+
+/* A buffer: a BO mapped for the CPU, or host memory on the CPU backend. */
+struct apu_buffer {
+	struct apu_device *dev;
+	uint32_t handle;
+	size_t size;
+	uint64_t va;
+	void *cpu;
+};
+
+/*
+ * Job @i of a compiled network: its command buffer (CPU view), size and
+ * core. -ENOENT past the last job. For tests, which run the command
+ * buffers through the device's engine on the host.
+ */
+int apu_network_job(const struct apu_network *net, int i, const void **cmd, uint32_t *size,
+		    unsigned int *core);
+/* The network's buffers: 0 activations, 1 constants, 2 command buffers. */
+struct apu_buffer *apu_network_buffer(const struct apu_network *net, int which);
+/* Byte offset and size of tensor @t in the activation buffer. */
+int apu_network_tensor_place(const struct apu_network *net, int t, size_t *off, size_t *size);
+
+/* ---- CPU reference (ref.c) ---- */
+struct apu_ref_conv {
+	int in_h, in_w, in_c, out_h, out_w, out_c;
+	int k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, groups;
+	int32_t in_zp, out_zp, act_min, act_max;
+};
+
+struct apu_ref_pool {
+	int in_h, in_w, channels, out_h, out_w;
+	int k_h, k_w, stride_h, stride_w, pad_top, pad_left;
+	int32_t act_min, act_max;
+};
+
+int32_t apu_ref_mbqm(int32_t acc, int32_t mult, int shift);
+void apu_ref_conv2d(const struct apu_ref_conv *p, const int8_t *in, const int8_t *w,
+		    const int32_t *bias, const int32_t *mult, const int32_t *shift,
+		    int8_t *out);
+void apu_ref_add(size_t count, const struct apu_add *p, const int8_t *a,
+		 const int8_t *b, int8_t *out);
+void apu_ref_avgpool(const struct apu_ref_pool *p, const int8_t *in, int8_t *out);
+
+/* ---- planning (plan.c) ---- */
+
+/* The cost of a piece of work on a core, as the device's timing model. */
+struct apu_plan_work {
+	uint64_t macs;
+	uint64_t bytes;
+};
+
+/* Modeled cycles of one op: max(MACs / rate, bytes / bandwidth) + overhead. */
+uint64_t apu_plan_op_cycles(const struct apu_core_info *c, uint64_t macs, uint64_t bytes);
+
+/*
+ * A layer to split: @units units of work (output rows, or output channels
+ * of a fully connected layer); each unit costs @unit_macs MACs and moves
+ * @unit_bytes bytes; a tile of n units also needs @fixed_bytes (weights,
+ * parameters, input rows shared by neighbours) once; @unit_sram bytes of
+ * SRAM per unit, @fixed_sram once, and the weights (@weight_sram).
+ */
+struct apu_plan_layer {
+	unsigned int units;
+	uint64_t unit_macs, unit_bytes, fixed_bytes;
+	uint64_t unit_sram, fixed_sram;
+	/* Weights: held in SRAM when they fit in half of it, else streamed
+	 * through a block of half the SRAM. */
+	uint64_t weight_sram;
+};
+
+/* One core's share of a layer: units [first, first + count), in tiles of
+ * at most tile_units. */
+struct apu_plan_share {
+	unsigned int core;
+	unsigned int first, count, tile_units, tiles;
+	uint64_t cycles;
+	double us;
+};
+
+/*
+ * Split @l over the cores of @mask (bit n: core n) so that they finish
+ * together. Returns the number of shares written to @out (cores that got
+ * work), or -E2BIG when no core of the mask fits one unit in its SRAM.
+ */
+int apu_plan_split(const struct apu_core_info *cores, unsigned int num_cores,
+		   unsigned int mask, const struct apu_plan_layer *l,
+		   struct apu_plan_share *out, double *time_us, double *energy_uj);
+
+/* The largest tile (in units) of @l that fits core @c's SRAM; 0 if none. */
+unsigned int apu_plan_max_tile(const struct apu_core_info *c, const struct apu_plan_layer *l);
+
 #endif /* APU_INTERNAL_H */

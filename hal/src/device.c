@@ -12,12 +12,6 @@
 
 #include "apu_internal.h"
 
-struct apu_device {
-	int fd;
-	struct apu_device_info info;
-	struct apu_core_info *cores;	/* info.num_cores of them */
-};
-
 /* Size-negotiated DRM_IOCTL_APU_QUERY into a zeroed @buf of @size bytes. */
 static int apu_query(int fd, uint32_t type, void *buf, uint32_t size)
 {
@@ -137,6 +131,7 @@ int apu_device_open(const char *node, struct apu_device **out)
 	dev->info.fw_patch = qd.fw_version & 0xff;
 	dev->info.fw_abi_major = qd.fw_abi >> 16;
 	dev->info.fw_abi_minor = qd.fw_abi & 0xffff;
+	dev->max_bo_size = qd.max_bo_size ? qd.max_bo_size : (1ull << 30);
 	strcpy(dev->info.node, node);
 
 	ret = read_cores(dev);
@@ -160,9 +155,13 @@ int apu_device_open_index(unsigned int index, struct apu_device **out)
 	size_t count;
 	int ret;
 
+	const char *backend = getenv("APU_BACKEND");
+
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
+	if (backend && strcmp(backend, "cpu") == 0)
+		return index == 0 ? apu_device_open_cpu(out) : -ENODEV;
 	ret = apu_enumerate(NULL, 0, &count);
 	if (ret)
 		return ret;
@@ -178,11 +177,54 @@ int apu_device_open_index(unsigned int index, struct apu_device **out)
 	return ret;
 }
 
+/* The figures of the emulated APU (qemu/hw/misc/apu.c, docs/hw.md). */
+static const struct apu_core_info cpu_cores[] = {
+	{ 0, APU_CORE_BIG, 1024, 1000, 1024 * 1024, 1000, 20000, 64 },
+	{ 1, APU_CORE_BIG, 1024, 1000, 1024 * 1024, 1000, 20000, 64 },
+	{ 2, APU_CORE_LITTLE, 256, 800, 256 * 1024, 600, 5000, 32 },
+	{ 3, APU_CORE_LITTLE, 256, 800, 256 * 1024, 600, 5000, 32 },
+	{ 4, APU_CORE_LITTLE, 256, 800, 256 * 1024, 600, 5000, 32 },
+	{ 5, APU_CORE_TINY, 64, 500, 64 * 1024, 350, 500, 16 },
+};
+
+int apu_device_open_cpu(struct apu_device **out)
+{
+	struct apu_device *dev;
+
+	if (!out)
+		return -EINVAL;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->cores = malloc(sizeof(cpu_cores));
+	if (!dev->cores) {
+		free(dev);
+		return -ENOMEM;
+	}
+	memcpy(dev->cores, cpu_cores, sizeof(cpu_cores));
+	dev->fd = -1;
+	dev->cpu = true;
+	dev->max_bo_size = 1ull << 30;
+	strcpy(dev->info.node, "cpu");
+	strcpy(dev->info.driver_name, "cpu-reference");
+	dev->info.hw_id = 0x31555041;
+	dev->info.hw_major = 1;
+	dev->info.num_cores = sizeof(cpu_cores) / sizeof(cpu_cores[0]);
+	*out = dev;
+	return 0;
+}
+
+int apu_device_is_cpu(const struct apu_device *dev)
+{
+	return dev && dev->cpu;
+}
+
 void apu_device_close(struct apu_device *dev)
 {
 	if (!dev)
 		return;
-	close(dev->fd);
+	if (dev->fd >= 0)
+		close(dev->fd);
 	free(dev->cores);
 	free(dev);
 }

@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 			kscale[j] = 0.002f + 0.001f * (j % 5);
 			bias[j] = rand() % 2001 - 1000;
 			eff = (double)(1.0f / 128) * (double)kscale[j] / (double)(6.0f / 255);
-			apu_quantize_multiplier(eff, &mult[j], &s);
+			apu_fw_quantize_multiplier(eff, &mult[j], &s);
 			shift[j] = s;
 		}
 		if (xnn_create_convolution2d_nhwc_qc8(

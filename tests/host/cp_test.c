@@ -325,7 +325,7 @@ static void setup_conv(FIXTURE_DATA(cp) *self, int asid, struct data *d, int out
 		int s;
 
 		d->bias[c] = rand() % 20001 - 10000;
-		apu_quantize_multiplier(0.0005 * (1 + c % 7), &d->mult[c], &s);
+		apu_fw_quantize_multiplier(0.0005 * (1 + c % 7), &d->mult[c], &s);
 		d->shift[c] = s;
 	}
 	apu_conv2d(&conv, d->in, d->w, d->bias, d->mult, d->shift, d->out);

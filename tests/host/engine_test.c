@@ -149,28 +149,28 @@ TEST(quantize_multiplier_as_tflite)
 	int32_t m;
 	int s;
 
-	apu_quantize_multiplier(0.5, &m, &s);
+	apu_fw_quantize_multiplier(0.5, &m, &s);
 	EXPECT_EQ(1 << 30, m);
 	EXPECT_EQ(0, s);
-	apu_quantize_multiplier(1.0, &m, &s);
+	apu_fw_quantize_multiplier(1.0, &m, &s);
 	EXPECT_EQ(1 << 30, m);
 	EXPECT_EQ(1, s);
-	apu_quantize_multiplier(0.75, &m, &s);
+	apu_fw_quantize_multiplier(0.75, &m, &s);
 	EXPECT_EQ(1610612736, m);
 	EXPECT_EQ(0, s);
-	apu_quantize_multiplier(0.0, &m, &s);
+	apu_fw_quantize_multiplier(0.0, &m, &s);
 	EXPECT_EQ(0, m);
 	EXPECT_EQ(0, s);
 	/* Rounds up to 2^31: renormalised. */
-	apu_quantize_multiplier(0.99999999999, &m, &s);
+	apu_fw_quantize_multiplier(0.99999999999, &m, &s);
 	EXPECT_EQ(1 << 30, m);
 	EXPECT_EQ(1, s);
 	/* Too small: zero. */
-	apu_quantize_multiplier(1e-12, &m, &s);
+	apu_fw_quantize_multiplier(1e-12, &m, &s);
 	EXPECT_EQ(0, m);
 	EXPECT_EQ(0, s);
 	/* A typical conv scale: 1/128 * 0.02 / (6/255). */
-	apu_quantize_multiplier((double)(1.0f / 128) * (double)0.02f / (double)(6.0f / 255),
+	apu_fw_quantize_multiplier((double)(1.0f / 128) * (double)0.02f / (double)(6.0f / 255),
 				&m, &s);
 	EXPECT_EQ(-7, s);
 	EXPECT_EQ((int32_t)llround(frexp((double)(1.0f / 128) * (double)0.02f /
@@ -260,7 +260,7 @@ static int conv_case(ApuConvParams *p, int bias_big)
 		double scale = (0.5 + rnd() / 4294967296.0) * pow(2, -rnd_range(4, 12));
 		int s;
 
-		apu_quantize_multiplier(scale, &mult[c], &s);
+		apu_fw_quantize_multiplier(scale, &mult[c], &s);
 		shift[c] = s;
 		bias[c] = bias_big ? (int32_t)rnd() >> 4 : rnd_range(-5000, 5000);
 	}
@@ -525,13 +525,13 @@ TEST(add_randomized_bit_exact)
 		p.left_shift = 20;
 		p.in1_offset = -rnd_range(-128, 127);
 		p.in2_offset = -rnd_range(-128, 127);
-		apu_quantize_multiplier(s1 / twice, &m, &s);
+		apu_fw_quantize_multiplier(s1 / twice, &m, &s);
 		p.in1_mult = m;
 		p.in1_shift = s;
-		apu_quantize_multiplier(s2 / twice, &m, &s);
+		apu_fw_quantize_multiplier(s2 / twice, &m, &s);
 		p.in2_mult = m;
 		p.in2_shift = s;
-		apu_quantize_multiplier(twice / ((1 << 20) * so), &m, &s);
+		apu_fw_quantize_multiplier(twice / ((1 << 20) * so), &m, &s);
 		p.out_mult = m;
 		p.out_shift = s;
 		p.out_zp = rnd_range(-128, 127);

@@ -686,7 +686,7 @@ static void conv_job(Mem *m, int c, ConvJob *j, int seed, uint64_t out_w)
     for (i = 0; i < 24; i++) {
         int s;
 
-        apu_quantize_multiplier(0.0004 * (i + 1), &mult[i], &s);
+        apu_fw_quantize_multiplier(0.0004 * (i + 1), &mult[i], &s);
         shift[i] = s;
     }
     apu_conv2d(&p, in, w, NULL, mult, shift, j->expect);

@@ -51,7 +51,7 @@ void apu_requant_row(const uint32_t *acc, const int32_t *mult,
                      const int32_t *shift, int out_zp, int lo, int hi,
                      size_t n, int8_t *out);
 /* QuantizeMultiplier: a real scale to (mult, shift). */
-void apu_quantize_multiplier(double scale, int32_t *mult, int *shift);
+void apu_fw_quantize_multiplier(double scale, int32_t *mult, int *shift);
 
 /* ---- ops on host buffers (apu_ops.c) ----------------------------------- */
 

@@ -143,6 +143,324 @@ APU_API const char *apu_core_class_name(enum apu_core_class core_class);
 APU_API int apu_device_get_info(const struct apu_device *dev,
 				struct apu_device_info *info);
 
+/* ---- CPU backend -------------------------------------------------------- */
+
+/**
+ * apu_device_open_cpu() - a device without hardware: networks run on the
+ * bit-exact CPU reference, with the core figures of the emulated APU
+ * (2 big, 3 little, 1 tiny) for planning and modeled timing
+ *
+ * apu_device_open_index() returns one too when the environment variable
+ * APU_BACKEND is "cpu".
+ *
+ * Return: 0, -EINVAL, -ENOMEM.
+ */
+APU_API int apu_device_open_cpu(struct apu_device **out);
+
+/** apu_device_is_cpu() - whether @dev is the CPU backend. */
+APU_API int apu_device_is_cpu(const struct apu_device *dev);
+
+/* ---- buffers ------------------------------------------------------------- */
+
+struct apu_buffer;
+
+/** Flags of apu_buffer_alloc(). */
+#define APU_BUFFER_DEVICE_READ_ONLY 0x1	/**< the device may only read it */
+
+/**
+ * apu_buffer_alloc() - memory the CPU and the device share
+ * @dev:   the device
+ * @size:  bytes (rounded up to whole pages)
+ * @flags: APU_BUFFER_* flags
+ * @out:   the new buffer, mapped for the CPU (apu_buffer_cpu())
+ *
+ * CPU access rule: after submitting work that uses a buffer, call
+ * apu_buffer_wait() (or wait for the work's fence) before the CPU reads
+ * or writes it.
+ *
+ * Return: 0; -EINVAL; -E2BIG over the device's largest buffer; -ENOMEM;
+ * -ENODEV when the device is gone.
+ */
+APU_API int apu_buffer_alloc(struct apu_device *dev, size_t size, unsigned int flags,
+			     struct apu_buffer **out);
+
+/** apu_buffer_free() - unmap and release; NULL is ignored. */
+APU_API void apu_buffer_free(struct apu_buffer *buf);
+
+/** apu_buffer_cpu() - the CPU mapping of the buffer. */
+APU_API void *apu_buffer_cpu(const struct apu_buffer *buf);
+
+/** apu_buffer_size() - its size in bytes. */
+APU_API size_t apu_buffer_size(const struct apu_buffer *buf);
+
+/** apu_buffer_device_addr() - its address for the device (0 on the CPU backend). */
+APU_API uint64_t apu_buffer_device_addr(const struct apu_buffer *buf);
+
+/**
+ * apu_buffer_wait() - wait until no device work uses the buffer
+ * @timeout_ns: relative timeout; 0 polls, negative waits forever
+ *
+ * Return: 0; -ETIME when the timeout passed first.
+ */
+APU_API int apu_buffer_wait(struct apu_buffer *buf, int64_t timeout_ns);
+
+/**
+ * apu_buffer_export_dmabuf() - a dma-buf file descriptor of the buffer
+ * @fd: set to a new descriptor the caller owns (O_CLOEXEC, read-write)
+ *
+ * Return: 0, -ENOTSUP on the CPU backend, or the kernel's error.
+ */
+APU_API int apu_buffer_export_dmabuf(struct apu_buffer *buf, int *fd);
+
+/**
+ * apu_buffer_import_dmabuf() - a buffer for a dma-buf of this or another
+ * device; the caller keeps its descriptor
+ *
+ * Return: 0, -ENOTSUP on the CPU backend, or the kernel's error.
+ */
+APU_API int apu_buffer_import_dmabuf(struct apu_device *dev, int fd,
+				     struct apu_buffer **out);
+
+/* ---- quantization ---------------------------------------------------------- */
+
+/**
+ * apu_quantize_multiplier() - a real scale as TFLite's QuantizeMultiplier:
+ * @scale = @mult * 2^(@shift - 31), @mult in [2^30, 2^31) (or 0 for a zero
+ * scale)
+ *
+ * Return: 0; -EINVAL for a negative, NaN or infinite scale, or one whose
+ * shift is out of the range the device takes ([-31, 30]).
+ */
+APU_API int apu_quantize_multiplier(double scale, int32_t *mult, int *shift);
+
+/**
+ * apu_conv_requant() - per-channel requantization of a convolution:
+ * channel i uses @in_scale * @w_scales[i] / @out_scale
+ *
+ * Return: 0 or -EINVAL (see apu_quantize_multiplier()).
+ */
+APU_API int apu_conv_requant(double in_scale, const float *w_scales, double out_scale,
+			     unsigned int channels, int32_t *mult, int32_t *shift);
+
+/* ---- networks ------------------------------------------------------------ */
+
+/** A tensor shape: NHWC, batch 1, int8. */
+struct apu_shape {
+	unsigned int h, w, c;
+};
+
+/** Padding of a convolution or pooling. */
+enum apu_padding {
+	APU_PAD_VALID = 0,	/**< no padding */
+	APU_PAD_SAME = 1,	/**< TFLite SAME: output = ceil(input / stride) */
+	APU_PAD_EXPLICIT = 2,	/**< pad_top, pad_left, pad_bottom, pad_right */
+};
+
+/**
+ * struct apu_conv2d - a 2-D convolution (TFLite int8 semantics)
+ *
+ * Weights are [out_c][k_h][k_w][in_c / groups], except depthwise (groups
+ * == in_c), which is [k_h][k_w][out_c] with out_c a multiple of in_c.
+ * Per output channel: bias (may be NULL), requantization multiplier and
+ * shift (apu_conv_requant()). The network copies every array.
+ */
+struct apu_conv2d {
+	unsigned int out_c, k_h, k_w, stride_h, stride_w, dil_h, dil_w, groups;
+	enum apu_padding padding;
+	unsigned int pad_top, pad_left, pad_bottom, pad_right;
+	int32_t in_zp, out_zp, act_min, act_max;
+	const int8_t *weights;
+	const int32_t *bias, *mult, *shift;
+};
+
+/** A requantized elementwise add (TFLite int8 ADD); see docs/hw.md. */
+struct apu_add {
+	int32_t left_shift;
+	int32_t in1_offset, in1_mult, in1_shift;
+	int32_t in2_offset, in2_mult, in2_shift;
+	int32_t out_mult, out_shift, out_zp, act_min, act_max;
+};
+
+/** Average pooling (TFLite int8 AVERAGE_POOL_2D). */
+struct apu_avgpool {
+	unsigned int k_h, k_w, stride_h, stride_w;
+	enum apu_padding padding;
+	unsigned int pad_top, pad_left, pad_bottom, pad_right;
+	int32_t act_min, act_max;
+};
+
+struct apu_network;
+
+/**
+ * apu_network_create() - an empty network for @dev
+ *
+ * A network is built by adding an input and then ops, each taking
+ * tensors made earlier and making a new one; compiled once; run many
+ * times. A network is used by one thread at a time; different networks
+ * of one device may run from different threads at once.
+ */
+APU_API int apu_network_create(struct apu_device *dev, struct apu_network **out);
+
+/** apu_network_destroy() - waits for a run in flight; NULL is ignored. */
+APU_API void apu_network_destroy(struct apu_network *net);
+
+/** apu_network_add_input() - an input tensor; @tensor gets its id. */
+APU_API int apu_network_add_input(struct apu_network *net, const struct apu_shape *shape,
+				  int *tensor);
+
+/**
+ * apu_network_add_conv2d() - convolution of @input
+ * @output: set to the id of the new tensor
+ *
+ * Return: 0; -EINVAL for bad parameters (with the shape they give); -ENOMEM;
+ * -EBUSY once compiled.
+ */
+APU_API int apu_network_add_conv2d(struct apu_network *net, int input,
+				   const struct apu_conv2d *p, int *output);
+
+/**
+ * apu_network_add_fully_connected() - @input flattened (H x W x C) times
+ * weights [out_c][H*W*C]; @p->k_*, strides and padding are ignored
+ */
+APU_API int apu_network_add_fully_connected(struct apu_network *net, int input,
+					    const struct apu_conv2d *p, int *output);
+
+/** apu_network_add_add() - elementwise add of two tensors of one shape. */
+APU_API int apu_network_add_add(struct apu_network *net, int a, int b,
+				const struct apu_add *p, int *output);
+
+/** apu_network_add_avgpool() - average pooling of @input. */
+APU_API int apu_network_add_avgpool(struct apu_network *net, int input,
+				    const struct apu_avgpool *p, int *output);
+
+/** apu_network_shape() - the shape of tensor @tensor. */
+APU_API int apu_network_shape(const struct apu_network *net, int tensor,
+			      struct apu_shape *shape);
+
+/** Scheduling policies of apu_network_compile(). */
+enum apu_policy {
+	APU_POLICY_PERFORMANCE = 0,	/**< shortest time: every core */
+	APU_POLICY_BALANCED = 1,	/**< least energy x time, per layer */
+	APU_POLICY_LOW_POWER = 2,	/**< least energy */
+	APU_POLICY_DEADLINE = 3,	/**< least energy that meets deadline_us */
+};
+
+/** Options of apu_network_compile(). */
+struct apu_compile_options {
+	enum apu_policy policy;
+	/** Modeled time to meet with APU_POLICY_DEADLINE, in microseconds. */
+	double deadline_us;
+	/** Job priority: 0 low, 1 normal (default), 2 high (CAP_SYS_NICE). */
+	unsigned int priority;
+};
+
+/**
+ * apu_network_compile() - plan and prepare the network
+ *
+ * Splits every layer into tiles that fit the SRAM of the cores chosen for
+ * it, balances the tiles so that those cores finish together (from the
+ * rates the device reports), and builds the command buffers.
+ *
+ * Return: 0; -EINVAL for a network with no op or bad options; -ETIME when
+ * @opts asks for a deadline the device cannot meet (even with every
+ * core); -ENOMEM; -E2BIG when a layer fits no core.
+ */
+APU_API int apu_network_compile(struct apu_network *net,
+				const struct apu_compile_options *opts);
+
+/** apu_network_modeled_us() - the planner's estimate of one run, in microseconds. */
+APU_API double apu_network_modeled_us(const struct apu_network *net);
+
+/** apu_network_write() - copy @size bytes into tensor @tensor (an input). */
+APU_API int apu_network_write(struct apu_network *net, int tensor, const void *src,
+			      size_t size);
+
+/** apu_network_read() - copy tensor @tensor out (after a run ended). */
+APU_API int apu_network_read(struct apu_network *net, int tensor, void *dst, size_t size);
+
+/** Per-core figures of a run. */
+struct apu_core_stats {
+	unsigned int jobs;
+	uint64_t cycles;	/**< modeled cycles the core ran */
+	uint64_t macs;
+	double busy_us;		/**< modeled busy time */
+	double energy_uj;	/**< modeled dynamic energy */
+};
+
+/** What a run did. */
+struct apu_run_stats {
+	double makespan_us;	/**< modeled time from start to the last job's end */
+	double energy_uj;	/**< modeled energy: dynamic + idle power of the cores used */
+	double wall_us;		/**< real time of the run */
+	double queue_us;	/**< real time from submission to the first job's start */
+	unsigned int jobs;
+	unsigned int num_cores;
+	struct apu_core_stats cores[8];
+};
+
+/**
+ * apu_network_run() - run the compiled network and wait for it
+ * @stats: filled when not NULL
+ *
+ * Return: 0; -EINVAL when not compiled; a job's error: -EFAULT (device MMU
+ * fault), -ETIMEDOUT (a core hung and was reset), -EIO (device error),
+ * -ECANCELED; -ENODEV when the device is gone.
+ */
+APU_API int apu_network_run(struct apu_network *net, struct apu_run_stats *stats);
+
+/**
+ * apu_network_submit() - start a run and return at once
+ * @in_fence: a sync_file the run waits for first, or -1
+ * @out_fence: set to a sync_file that signals when the run ends (may be
+ *             NULL); the caller owns it
+ *
+ * Return: 0 or a negative errno; -EBUSY while an earlier run is not waited for.
+ */
+APU_API int apu_network_submit(struct apu_network *net, int in_fence, int *out_fence);
+
+/**
+ * apu_network_wait() - wait for the run apu_network_submit() started
+ * @timeout_ns: relative; negative waits forever
+ *
+ * Return: as apu_network_run(); -ETIME when the timeout passed first (the
+ * run goes on: wait again).
+ */
+APU_API int apu_network_wait(struct apu_network *net, int64_t timeout_ns,
+			     struct apu_run_stats *stats);
+
+/**
+ * apu_network_run_reference() - compute every tensor with the CPU
+ * reference from the current inputs; read the results with
+ * apu_network_read_reference()
+ */
+APU_API int apu_network_run_reference(struct apu_network *net);
+
+/** apu_network_read_reference() - a tensor as the CPU reference computed it. */
+APU_API int apu_network_read_reference(struct apu_network *net, int tensor, void *dst,
+				       size_t size);
+
+/**
+ * apu_network_write_trace() - the last run as Chrome/Perfetto trace JSON
+ * (one track per core, one slice per job, modeled times)
+ *
+ * Return: 0, -EINVAL before a run, or the error of writing @path.
+ */
+APU_API int apu_network_write_trace(const struct apu_network *net, const char *path);
+
+/** Built-in networks of apu_network_build_model(). */
+enum apu_model {
+	APU_MODEL_MOBILENET_V1 = 1,	/**< 224x224x3, 569 M MACs */
+	APU_MODEL_MOBILENET_V2 = 2,	/**< 224x224x3, 300 M MACs */
+};
+
+/**
+ * apu_network_build_model() - add a built-in network at its real layer
+ * shapes, int8, with weights and quantization from @seed
+ * @input: set to the input tensor; @output: to the output tensor
+ */
+APU_API int apu_network_build_model(struct apu_network *net, enum apu_model model,
+				    unsigned int seed, int *input, int *output);
+
 /**
  * apu_strerror() - a message for a libapu return value
  * @err: a negative errno value returned by libapu (positive values are

@@ -1,0 +1,1370 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Networks: a sequence of int8 ops over tensors, compiled once (planned,
+ * tiled, placed, command buffers built) and run many times on the device
+ * (or on the CPU reference backend).
+ *
+ * Memory: one buffer holds every activation tensor (each at its own
+ * offset, so a run has no write-after-read hazard), one read-only buffer
+ * the weights and requantization parameters, one the command buffers.
+ *
+ * Jobs: one per layer and core that got a share of the layer; the job's
+ * command buffer holds its tiles. A job waits (syncobjs) for the jobs of
+ * the layers that produce its inputs, so the cores of one layer run side
+ * by side and layers follow one another. Synchronisation is explicit: the
+ * jobs name the buffers as read-only users, so that the kernel adds no
+ * implicit ordering between them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/sync_file.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xf86drm.h>
+#include <drm/apu_accel.h>
+#include <hw/apu_cmd.h>
+
+#include "apu_internal.h"
+
+enum op_kind { OP_CONV, OP_ADD, OP_POOL };
+
+struct tensor {
+	struct apu_shape s;
+	size_t size, off;
+	int producer;		/* op index, or -1 for an input */
+};
+
+struct op {
+	enum op_kind kind;
+	int in[2], out;
+	bool fc;		/* fully connected: split by output channel */
+	struct apu_ref_conv conv;
+	size_t w_off, w_size, b_off, m_off, s_off;
+	bool has_bias;
+	struct apu_add add;
+	struct apu_ref_pool pool;
+	uint64_t macs;
+	struct apu_plan_layer layer;
+	int nshares;
+	struct apu_plan_share shares[8];
+	double est_us, est_uj;
+};
+
+struct job {
+	int op;
+	struct apu_plan_share share;
+	uint32_t cmd_off, cmd_size;
+	uint32_t syncobj;
+	uint32_t dep_first, ndeps;	/* in net->deps */
+	uint64_t id;
+	uint64_t cycles, macs;
+	double start_us, end_us;
+};
+
+struct apu_network {
+	struct apu_device *dev;
+	struct tensor *t;
+	int nt, cap_t;
+	struct op *ops;
+	int nops, cap_ops;
+	uint8_t *consts;
+	size_t consts_size, consts_cap;
+	size_t act_size;
+
+	bool compiled;
+	struct apu_compile_options opts;
+	struct apu_buffer *act, *cst, *cmd;
+	int8_t *ref;
+	struct job *jobs;
+	int njobs;
+	uint32_t *deps;		/* syncobj handles */
+	uint32_t ndeps_total;
+	uint32_t in_fence_syncobj;
+	double modeled_us;
+
+	bool in_flight, have_run;
+	int64_t submit_ns, end_ns;
+	struct apu_run_stats last;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int apu_network_create(struct apu_device *dev, struct apu_network **out)
+{
+	struct apu_network *net;
+
+	if (!dev || !out)
+		return -EINVAL;
+	net = calloc(1, sizeof(*net));
+	if (!net)
+		return -ENOMEM;
+	net->dev = dev;
+	*out = net;
+	return 0;
+}
+
+static void net_release_compiled(struct apu_network *net)
+{
+	int i;
+
+	if (!net->dev->cpu)
+		for (i = 0; i < net->njobs; i++)
+			if (net->jobs[i].syncobj)
+				drmSyncobjDestroy(net->dev->fd, net->jobs[i].syncobj);
+	if (net->in_fence_syncobj)
+		drmSyncobjDestroy(net->dev->fd, net->in_fence_syncobj);
+	apu_buffer_free(net->act);
+	apu_buffer_free(net->cst);
+	apu_buffer_free(net->cmd);
+	free(net->jobs);
+	free(net->deps);
+	free(net->ref);
+	net->act = net->cst = net->cmd = NULL;
+	net->jobs = NULL;
+	net->deps = NULL;
+	net->ref = NULL;
+	net->njobs = 0;
+	net->in_fence_syncobj = 0;
+	net->compiled = false;
+}
+
+void apu_network_destroy(struct apu_network *net)
+{
+	if (!net)
+		return;
+	if (net->in_flight)
+		apu_network_wait(net, -1, NULL);
+	net_release_compiled(net);
+	free(net->t);
+	free(net->ops);
+	free(net->consts);
+	free(net);
+}
+
+static int add_tensor(struct apu_network *net, const struct apu_shape *s, int producer)
+{
+	if (!s->h || !s->w || !s->c || s->h > 65535 || s->w > 65535 || s->c > 65535)
+		return -EINVAL;
+	if (net->nt == net->cap_t) {
+		int cap = net->cap_t ? net->cap_t * 2 : 16;
+		struct tensor *t = realloc(net->t, sizeof(*t) * cap);
+
+		if (!t)
+			return -ENOMEM;
+		net->t = t;
+		net->cap_t = cap;
+	}
+	net->t[net->nt] = (struct tensor){
+		.s = *s,
+		.size = (size_t)s->h * s->w * s->c,
+		.producer = producer,
+	};
+	return net->nt++;
+}
+
+static struct op *new_op(struct apu_network *net)
+{
+	if (net->nops == net->cap_ops) {
+		int cap = net->cap_ops ? net->cap_ops * 2 : 16;
+		struct op *o = realloc(net->ops, sizeof(*o) * cap);
+
+		if (!o)
+			return NULL;
+		net->ops = o;
+		net->cap_ops = cap;
+	}
+	memset(&net->ops[net->nops], 0, sizeof(struct op));
+	return &net->ops[net->nops];
+}
+
+/* Copy @size bytes of constants; returns their offset (64-byte aligned). */
+static int add_const(struct apu_network *net, const void *src, size_t size, size_t *off)
+{
+	size_t at = (net->consts_size + 63) & ~(size_t)63;
+
+	if (at + size > net->consts_cap) {
+		size_t cap = net->consts_cap ? net->consts_cap : 1 << 16;
+		uint8_t *p;
+
+		while (cap < at + size)
+			cap *= 2;
+		p = realloc(net->consts, cap);
+		if (!p)
+			return -ENOMEM;
+		net->consts = p;
+		net->consts_cap = cap;
+	}
+	if (src)
+		memcpy(net->consts + at, src, size);
+	else
+		memset(net->consts + at, 0, size);
+	*off = at;
+	net->consts_size = at + size;
+	return 0;
+}
+
+static bool valid_tensor(const struct apu_network *net, int t)
+{
+	return t >= 0 && t < net->nt;
+}
+
+int apu_network_add_input(struct apu_network *net, const struct apu_shape *shape,
+			  int *tensor)
+{
+	int t;
+
+	if (!net || !shape || !tensor)
+		return -EINVAL;
+	if (net->compiled)
+		return -EBUSY;
+	t = add_tensor(net, shape, -1);
+	if (t < 0)
+		return t;
+	*tensor = t;
+	return 0;
+}
+
+/* Output size and leading padding of one dimension. */
+static int out_dim(unsigned int in, unsigned int k, unsigned int stride, unsigned int dil,
+		   enum apu_padding pad, unsigned int pad_lo, unsigned int pad_hi,
+		   unsigned int *out, unsigned int *lo)
+{
+	unsigned int ek = (k - 1) * dil + 1;
+
+	switch (pad) {
+	case APU_PAD_VALID:
+		if (in < ek)
+			return -EINVAL;
+		*out = (in - ek) / stride + 1;
+		*lo = 0;
+		return 0;
+	case APU_PAD_SAME: {
+		unsigned int o = (in + stride - 1) / stride;
+		long total = (long)(o - 1) * stride + ek - in;
+
+		*out = o;
+		*lo = total > 0 ? (unsigned int)(total / 2) : 0;
+		return 0;
+	}
+	case APU_PAD_EXPLICIT:
+		if (in + pad_lo + pad_hi < ek)
+			return -EINVAL;
+		*out = (in + pad_lo + pad_hi - ek) / stride + 1;
+		*lo = pad_lo;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int add_conv(struct apu_network *net, int input, const struct apu_conv2d *p,
+		    bool fc, int *output)
+{
+	struct tensor *in;
+	struct apu_shape os;
+	struct op *o;
+	unsigned int oh, ow, pt, pl, icg, k_in;
+	size_t wn;
+	int ret, t;
+
+	if (!net || !p || !output || !valid_tensor(net, input) || !p->weights ||
+	    !p->mult || !p->shift || !p->out_c)
+		return -EINVAL;
+	if (net->compiled)
+		return -EBUSY;
+	in = &net->t[input];
+	o = new_op(net);
+	if (!o)
+		return -ENOMEM;
+	if (fc) {
+		k_in = in->s.h * in->s.w * in->s.c;
+		if (k_in > 65535)
+			return -EINVAL;
+		o->conv = (struct apu_ref_conv){
+			.in_h = 1, .in_w = 1, .in_c = (int)k_in, .out_h = 1, .out_w = 1,
+			.out_c = (int)p->out_c, .k_h = 1, .k_w = 1, .stride_h = 1,
+			.stride_w = 1, .dil_h = 1, .dil_w = 1, .groups = 1,
+		};
+		oh = ow = 1;
+		wn = (size_t)p->out_c * k_in;
+	} else {
+		if (!p->k_h || !p->k_w || !p->stride_h || !p->stride_w || !p->dil_h ||
+		    !p->dil_w || !p->groups || in->s.c % p->groups || p->out_c % p->groups)
+			return -EINVAL;
+		ret = out_dim(in->s.h, p->k_h, p->stride_h, p->dil_h, p->padding,
+			      p->pad_top, p->pad_bottom, &oh, &pt);
+		if (!ret)
+			ret = out_dim(in->s.w, p->k_w, p->stride_w, p->dil_w, p->padding,
+				      p->pad_left, p->pad_right, &ow, &pl);
+		if (ret)
+			return ret;
+		icg = in->s.c / p->groups;
+		o->conv = (struct apu_ref_conv){
+			.in_h = (int)in->s.h, .in_w = (int)in->s.w, .in_c = (int)in->s.c,
+			.out_h = (int)oh, .out_w = (int)ow, .out_c = (int)p->out_c,
+			.k_h = (int)p->k_h, .k_w = (int)p->k_w,
+			.stride_h = (int)p->stride_h, .stride_w = (int)p->stride_w,
+			.dil_h = (int)p->dil_h, .dil_w = (int)p->dil_w,
+			.pad_top = (int)pt, .pad_left = (int)pl, .groups = (int)p->groups,
+		};
+		wn = (size_t)p->out_c * p->k_h * p->k_w * icg;
+	}
+	if (p->in_zp < -128 || p->in_zp > 127 || p->out_zp < -128 || p->out_zp > 127 ||
+	    p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max)
+		return -EINVAL;
+	o->conv.in_zp = p->in_zp;
+	o->conv.out_zp = p->out_zp;
+	o->conv.act_min = p->act_min;
+	o->conv.act_max = p->act_max;
+	o->kind = OP_CONV;
+	o->fc = fc;
+	o->in[0] = input;
+	o->in[1] = -1;
+	o->w_size = wn;
+	o->has_bias = p->bias != NULL;
+	ret = add_const(net, p->weights, wn, &o->w_off);
+	if (!ret)
+		ret = add_const(net, p->bias, 4 * (size_t)p->out_c, &o->b_off);
+	if (!ret)
+		ret = add_const(net, p->mult, 4 * (size_t)p->out_c, &o->m_off);
+	if (!ret)
+		ret = add_const(net, p->shift, 4 * (size_t)p->out_c, &o->s_off);
+	if (ret)
+		return ret;
+	o->macs = (uint64_t)oh * ow * p->out_c * o->conv.k_h * o->conv.k_w *
+		  (o->conv.in_c / o->conv.groups);
+	os = (struct apu_shape){ oh, ow, p->out_c };
+	t = add_tensor(net, &os, net->nops);
+	if (t < 0)
+		return t;
+	o->out = t;
+	net->nops++;
+	*output = t;
+	return 0;
+}
+
+int apu_network_add_conv2d(struct apu_network *net, int input, const struct apu_conv2d *p,
+			   int *output)
+{
+	return add_conv(net, input, p, false, output);
+}
+
+int apu_network_add_fully_connected(struct apu_network *net, int input,
+				    const struct apu_conv2d *p, int *output)
+{
+	return add_conv(net, input, p, true, output);
+}
+
+int apu_network_add_add(struct apu_network *net, int a, int b, const struct apu_add *p,
+			int *output)
+{
+	struct op *o;
+	int t;
+
+	if (!net || !p || !output || !valid_tensor(net, a) || !valid_tensor(net, b))
+		return -EINVAL;
+	if (net->compiled)
+		return -EBUSY;
+	if (memcmp(&net->t[a].s, &net->t[b].s, sizeof(struct apu_shape)) ||
+	    p->left_shift < 0 || p->left_shift > 30 || p->act_min > p->act_max)
+		return -EINVAL;
+	o = new_op(net);
+	if (!o)
+		return -ENOMEM;
+	o->kind = OP_ADD;
+	o->in[0] = a;
+	o->in[1] = b;
+	o->add = *p;
+	o->macs = net->t[a].size;
+	t = add_tensor(net, &net->t[a].s, net->nops);
+	if (t < 0)
+		return t;
+	o->out = t;
+	net->nops++;
+	*output = t;
+	return 0;
+}
+
+int apu_network_add_avgpool(struct apu_network *net, int input, const struct apu_avgpool *p,
+			    int *output)
+{
+	struct apu_shape os;
+	struct tensor *in;
+	unsigned int oh, ow, pt, pl;
+	struct op *o;
+	int ret, t;
+
+	if (!net || !p || !output || !valid_tensor(net, input) || !p->k_h || !p->k_w ||
+	    !p->stride_h || !p->stride_w || p->act_min > p->act_max)
+		return -EINVAL;
+	if (net->compiled)
+		return -EBUSY;
+	in = &net->t[input];
+	ret = out_dim(in->s.h, p->k_h, p->stride_h, 1, p->padding, p->pad_top,
+		      p->pad_bottom, &oh, &pt);
+	if (!ret)
+		ret = out_dim(in->s.w, p->k_w, p->stride_w, 1, p->padding, p->pad_left,
+			      p->pad_right, &ow, &pl);
+	if (ret)
+		return ret;
+	o = new_op(net);
+	if (!o)
+		return -ENOMEM;
+	o->kind = OP_POOL;
+	o->in[0] = input;
+	o->in[1] = -1;
+	o->pool = (struct apu_ref_pool){
+		.in_h = (int)in->s.h, .in_w = (int)in->s.w, .channels = (int)in->s.c,
+		.out_h = (int)oh, .out_w = (int)ow, .k_h = (int)p->k_h, .k_w = (int)p->k_w,
+		.stride_h = (int)p->stride_h, .stride_w = (int)p->stride_w,
+		.pad_top = (int)pt, .pad_left = (int)pl,
+		.act_min = p->act_min, .act_max = p->act_max,
+	};
+	o->macs = (uint64_t)oh * ow * in->s.c * p->k_h * p->k_w;
+	os = (struct apu_shape){ oh, ow, in->s.c };
+	t = add_tensor(net, &os, net->nops);
+	if (t < 0)
+		return t;
+	o->out = t;
+	net->nops++;
+	*output = t;
+	return 0;
+}
+
+int apu_network_shape(const struct apu_network *net, int tensor, struct apu_shape *shape)
+{
+	if (!net || !shape || !valid_tensor(net, tensor))
+		return -EINVAL;
+	*shape = net->t[tensor].s;
+	return 0;
+}
+
+/* ---- planning ------------------------------------------------------------ */
+
+/* The layer description the planner splits. */
+static void describe_layer(const struct apu_network *net, struct op *o)
+{
+	struct apu_plan_layer *l = &o->layer;
+	const struct tensor *in = &net->t[o->in[0]];
+
+	memset(l, 0, sizeof(*l));
+	if (o->kind == OP_CONV && o->fc) {
+		uint64_t k = (uint64_t)o->conv.in_c;
+
+		l->units = (unsigned int)o->conv.out_c;
+		l->unit_macs = k;
+		l->unit_bytes = k + 1 + 12;
+		l->fixed_bytes = k;
+		/* Each unit brings its own row of weights. */
+		l->unit_sram = l->unit_bytes;
+		l->fixed_sram = l->fixed_bytes;
+		return;
+	} else if (o->kind == OP_CONV) {
+		const struct apu_ref_conv *c = &o->conv;
+		uint64_t row_in = (uint64_t)c->in_w * c->in_c;
+		long halo = (long)(c->k_h - 1) * c->dil_h + 1 - c->stride_h;
+
+		l->units = (unsigned int)c->out_h;
+		l->unit_macs = (uint64_t)c->out_w * c->out_c * c->k_h * c->k_w *
+			       (c->in_c / c->groups);
+		l->unit_bytes = (uint64_t)c->out_w * c->out_c + row_in * c->stride_h;
+		l->fixed_bytes = o->w_size + 12ull * c->out_c +
+				 (halo > 0 ? (uint64_t)halo * row_in : 0);
+		l->unit_sram = l->unit_bytes;
+		l->fixed_sram = l->fixed_bytes - o->w_size;
+		l->weight_sram = o->w_size;
+		return;
+	} else if (o->kind == OP_ADD) {
+		uint64_t row = (uint64_t)in->s.w * in->s.c;
+
+		l->units = in->s.h;
+		l->unit_macs = row;
+		l->unit_bytes = 3 * row;
+	} else {
+		const struct apu_ref_pool *p = &o->pool;
+		uint64_t row_in = (uint64_t)p->in_w * p->channels;
+		long halo = (long)p->k_h - p->stride_h;
+
+		l->units = (unsigned int)p->out_h;
+		l->unit_macs = (uint64_t)p->out_w * p->channels * p->k_h * p->k_w;
+		l->unit_bytes = (uint64_t)p->out_w * p->channels + row_in * p->stride_h;
+		l->fixed_bytes = halo > 0 ? (uint64_t)halo * row_in : 0;
+	}
+	l->unit_sram = l->unit_bytes;
+	l->fixed_sram = l->fixed_bytes;
+}
+
+/* Core sets a policy chooses from: a mask per set. */
+static unsigned int class_mask(const struct apu_device *dev, int cls)
+{
+	unsigned int m = 0, i;
+
+	for (i = 0; i < dev->info.num_cores; i++)
+		if (cls < 0 || (int)dev->cores[i].core_class == cls)
+			m |= 1u << i;
+	return m;
+}
+
+struct choice {
+	unsigned int mask;
+	double us, uj;
+	int nshares;
+	struct apu_plan_share shares[8];
+};
+
+static int plan_op(struct apu_network *net, struct op *o, enum apu_policy policy,
+		   struct choice *all, int *nall)
+{
+	const struct apu_device *dev = net->dev;
+	unsigned int masks[6], nm = 0, i;
+	int best = -1, n = 0;
+
+	masks[nm++] = class_mask(dev, -1);
+	masks[nm++] = class_mask(dev, APU_CORE_BIG);
+	masks[nm++] = class_mask(dev, APU_CORE_LITTLE);
+	masks[nm++] = class_mask(dev, APU_CORE_TINY);
+	masks[nm++] = class_mask(dev, APU_CORE_BIG) | class_mask(dev, APU_CORE_LITTLE);
+	masks[nm++] = class_mask(dev, APU_CORE_LITTLE) | class_mask(dev, APU_CORE_TINY);
+
+	describe_layer(net, o);
+	for (i = 0; i < nm; i++) {
+		struct choice *c = &all[n];
+		int k;
+
+		if (!masks[i])
+			continue;
+		k = apu_plan_split(dev->cores, dev->info.num_cores, masks[i], &o->layer,
+				   c->shares, &c->us, &c->uj);
+		if (k <= 0)
+			continue;
+		c->mask = masks[i];
+		c->nshares = k;
+		n++;
+	}
+	if (!n)
+		return -E2BIG;
+	for (i = 0; i < (unsigned int)n; i++) {
+		double score, bscore = 0;
+
+		switch (policy) {
+		case APU_POLICY_PERFORMANCE:
+			score = all[i].us + all[i].uj * 1e-9;	/* ties: less energy */
+			break;
+		case APU_POLICY_BALANCED:
+			score = all[i].us * all[i].uj;
+			break;
+		default:	/* low power; deadline starts from it */
+			score = all[i].uj + all[i].us * 1e-9;
+			break;
+		}
+		if (best >= 0) {
+			const struct choice *b = &all[best];
+
+			bscore = policy == APU_POLICY_PERFORMANCE ? b->us + b->uj * 1e-9 :
+				 policy == APU_POLICY_BALANCED ? b->us * b->uj :
+				 b->uj + b->us * 1e-9;
+		}
+		if (best < 0 || score < bscore)
+			best = (int)i;
+	}
+	*nall = n;
+	return best;
+}
+
+static void take_choice(struct op *o, const struct choice *c)
+{
+	o->nshares = c->nshares;
+	memcpy(o->shares, c->shares, sizeof(c->shares[0]) * c->nshares);
+	o->est_us = c->us;
+	o->est_uj = c->uj;
+}
+
+static int plan(struct apu_network *net)
+{
+	struct choice (*choices)[6];
+	int *nchoices, *pick, i, ret = 0;
+	double total = 0;
+
+	choices = calloc((size_t)net->nops, sizeof(*choices));
+	nchoices = calloc((size_t)net->nops, sizeof(int));
+	pick = calloc((size_t)net->nops, sizeof(int));
+	if (!choices || !nchoices || !pick) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < net->nops; i++) {
+		pick[i] = plan_op(net, &net->ops[i], net->opts.policy, choices[i], &nchoices[i]);
+		if (pick[i] < 0) {
+			ret = pick[i];
+			goto out;
+		}
+		total += choices[i][pick[i]].us;
+	}
+	if (net->opts.policy == APU_POLICY_DEADLINE) {
+		double fastest = 0;
+
+		for (i = 0; i < net->nops; i++) {
+			double f = choices[i][0].us;
+
+			for (int k = 1; k < nchoices[i]; k++)
+				if (choices[i][k].us < f)
+					f = choices[i][k].us;
+			fastest += f;
+		}
+		if (fastest > net->opts.deadline_us) {
+			ret = -ETIME;
+			goto out;
+		}
+		/* Speed up the layers that buy the most time per energy. */
+		while (total > net->opts.deadline_us) {
+			double best_ratio = 0;
+			int bi = -1, bk = -1;
+
+			for (i = 0; i < net->nops; i++) {
+				const struct choice *cur = &choices[i][pick[i]];
+
+				for (int k = 0; k < nchoices[i]; k++) {
+					const struct choice *c = &choices[i][k];
+					double dt = cur->us - c->us, de = c->uj - cur->uj, r;
+
+					if (dt <= 0)
+						continue;
+					r = de <= 0 ? 1e300 : dt / de;
+					if (bi < 0 || r > best_ratio) {
+						best_ratio = r;
+						bi = i;
+						bk = k;
+					}
+				}
+			}
+			if (bi < 0) {
+				ret = -ETIME;
+				goto out;
+			}
+			total -= choices[bi][pick[bi]].us - choices[bi][bk].us;
+			pick[bi] = bk;
+		}
+	}
+	net->modeled_us = 0;
+	for (i = 0; i < net->nops; i++) {
+		take_choice(&net->ops[i], &choices[i][pick[i]]);
+		net->modeled_us += net->ops[i].est_us;
+	}
+out:
+	free(choices);
+	free(nchoices);
+	free(pick);
+	return ret;
+}
+
+/* ---- command buffers ----------------------------------------------------- */
+
+static uint64_t act_va(const struct apu_network *net, int t, size_t byte)
+{
+	return apu_buffer_device_addr(net->act) + net->t[t].off + byte;
+}
+
+static uint64_t cst_va(const struct apu_network *net, size_t off)
+{
+	return apu_buffer_device_addr(net->cst) + off;
+}
+
+/* Rows [r0, r1) of a row-tiled conv or pool: input base row, rows, pad. */
+static void tile_rows(int r0, int r1, int stride, int pad, int ek, int in_h,
+		      int *base, int *rows, int *tpad)
+{
+	int start = r0 * stride - pad, end = (r1 - 1) * stride - pad + ek;
+	int b = start > 0 ? start : 0, e = end < in_h ? end : in_h;
+
+	if (b > in_h - 1)
+		b = in_h - 1;
+	if (e <= b)
+		e = b + 1;
+	*base = b;
+	*rows = e - b;
+	*tpad = b - start;
+}
+
+static void put16(uint8_t *p, size_t off, unsigned int v)
+{
+	p[off] = (uint8_t)v;
+	p[off + 1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, size_t off, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[off + i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, size_t off, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[off + i] = (uint8_t)(v >> (8 * i));
+}
+
+#define F(type, field) offsetof(struct type, field)
+
+/* Write the op for units [u0, u1) of @o at @p (APU_OP_SIZE bytes). */
+static void emit_tile(const struct apu_network *net, const struct op *o, unsigned int u0,
+		      unsigned int u1, uint8_t *p)
+{
+	memset(p, 0, APU_OP_SIZE);
+	if (o->kind == OP_CONV) {
+		const struct apu_ref_conv *c = &o->conv;
+		int base = 0, rows = 1, tpad = 0, out_h = 1, out_c = c->out_c;
+		uint64_t in = act_va(net, o->in[0], 0), out, w = cst_va(net, o->w_off);
+		uint64_t b = cst_va(net, o->b_off), m = cst_va(net, o->m_off);
+		uint64_t s = cst_va(net, o->s_off);
+
+		if (o->fc) {
+			out_c = (int)(u1 - u0);
+			w += (uint64_t)u0 * c->in_c;
+			b += 4ull * u0;
+			m += 4ull * u0;
+			s += 4ull * u0;
+			out = act_va(net, o->out, u0);
+		} else {
+			tile_rows((int)u0, (int)u1, c->stride_h, c->pad_top,
+				  (c->k_h - 1) * c->dil_h + 1, c->in_h, &base, &rows, &tpad);
+			in += (uint64_t)base * c->in_w * c->in_c;
+			out_h = (int)(u1 - u0);
+			out = act_va(net, o->out, (size_t)u0 * c->out_w * c->out_c);
+		}
+		put16(p, F(apu_op_conv2d, opcode), APU_OP_CONV2D);
+		put16(p, F(apu_op_conv2d, in_h), (unsigned int)rows);
+		put16(p, F(apu_op_conv2d, in_w), (unsigned int)c->in_w);
+		put16(p, F(apu_op_conv2d, in_c), (unsigned int)c->in_c);
+		put16(p, F(apu_op_conv2d, out_h), (unsigned int)out_h);
+		put16(p, F(apu_op_conv2d, out_w), (unsigned int)c->out_w);
+		put16(p, F(apu_op_conv2d, out_c), (unsigned int)out_c);
+		put16(p, F(apu_op_conv2d, k_h), (unsigned int)c->k_h);
+		put16(p, F(apu_op_conv2d, k_w), (unsigned int)c->k_w);
+		put16(p, F(apu_op_conv2d, stride_h), (unsigned int)c->stride_h);
+		put16(p, F(apu_op_conv2d, stride_w), (unsigned int)c->stride_w);
+		put16(p, F(apu_op_conv2d, dil_h), (unsigned int)c->dil_h);
+		put16(p, F(apu_op_conv2d, dil_w), (unsigned int)c->dil_w);
+		put16(p, F(apu_op_conv2d, pad_top), (unsigned int)tpad);
+		put16(p, F(apu_op_conv2d, pad_left), (unsigned int)c->pad_left);
+		put16(p, F(apu_op_conv2d, groups), (unsigned int)c->groups);
+		put32(p, F(apu_op_conv2d, in_zp), (uint32_t)c->in_zp);
+		put32(p, F(apu_op_conv2d, out_zp), (uint32_t)c->out_zp);
+		put32(p, F(apu_op_conv2d, act_min), (uint32_t)c->act_min);
+		put32(p, F(apu_op_conv2d, act_max), (uint32_t)c->act_max);
+		put64(p, F(apu_op_conv2d, input), in);
+		put64(p, F(apu_op_conv2d, weights), w);
+		put64(p, F(apu_op_conv2d, bias), o->has_bias ? b : 0);
+		put64(p, F(apu_op_conv2d, mult), m);
+		put64(p, F(apu_op_conv2d, shift), s);
+		put64(p, F(apu_op_conv2d, output), out);
+	} else if (o->kind == OP_ADD) {
+		const struct apu_shape *sh = &net->t[o->in[0]].s;
+		size_t row = (size_t)sh->w * sh->c, first = u0 * row;
+		const struct apu_add *a = &o->add;
+
+		put16(p, F(apu_op_add, opcode), APU_OP_ADD);
+		put32(p, F(apu_op_add, count), (uint32_t)((u1 - u0) * row));
+		put32(p, F(apu_op_add, left_shift), (uint32_t)a->left_shift);
+		put32(p, F(apu_op_add, in1_offset), (uint32_t)a->in1_offset);
+		put32(p, F(apu_op_add, in1_mult), (uint32_t)a->in1_mult);
+		put32(p, F(apu_op_add, in1_shift), (uint32_t)a->in1_shift);
+		put32(p, F(apu_op_add, in2_offset), (uint32_t)a->in2_offset);
+		put32(p, F(apu_op_add, in2_mult), (uint32_t)a->in2_mult);
+		put32(p, F(apu_op_add, in2_shift), (uint32_t)a->in2_shift);
+		put32(p, F(apu_op_add, out_mult), (uint32_t)a->out_mult);
+		put32(p, F(apu_op_add, out_shift), (uint32_t)a->out_shift);
+		put32(p, F(apu_op_add, out_zp), (uint32_t)a->out_zp);
+		put32(p, F(apu_op_add, act_min), (uint32_t)a->act_min);
+		put32(p, F(apu_op_add, act_max), (uint32_t)a->act_max);
+		put64(p, F(apu_op_add, input1), act_va(net, o->in[0], first));
+		put64(p, F(apu_op_add, input2), act_va(net, o->in[1], first));
+		put64(p, F(apu_op_add, output), act_va(net, o->out, first));
+	} else {
+		const struct apu_ref_pool *q = &o->pool;
+		int base, rows, tpad;
+
+		tile_rows((int)u0, (int)u1, q->stride_h, q->pad_top, q->k_h, q->in_h,
+			  &base, &rows, &tpad);
+		put16(p, F(apu_op_avgpool, opcode), APU_OP_AVGPOOL);
+		put16(p, F(apu_op_avgpool, in_h), (unsigned int)rows);
+		put16(p, F(apu_op_avgpool, in_w), (unsigned int)q->in_w);
+		put16(p, F(apu_op_avgpool, channels), (unsigned int)q->channels);
+		put16(p, F(apu_op_avgpool, out_h), u1 - u0);
+		put16(p, F(apu_op_avgpool, out_w), (unsigned int)q->out_w);
+		put16(p, F(apu_op_avgpool, k_h), (unsigned int)q->k_h);
+		put16(p, F(apu_op_avgpool, k_w), (unsigned int)q->k_w);
+		put16(p, F(apu_op_avgpool, stride_h), (unsigned int)q->stride_h);
+		put16(p, F(apu_op_avgpool, stride_w), (unsigned int)q->stride_w);
+		put16(p, F(apu_op_avgpool, pad_top), (unsigned int)tpad);
+		put16(p, F(apu_op_avgpool, pad_left), (unsigned int)q->pad_left);
+		put32(p, F(apu_op_avgpool, act_min), (uint32_t)q->act_min);
+		put32(p, F(apu_op_avgpool, act_max), (uint32_t)q->act_max);
+		put64(p, F(apu_op_avgpool, input),
+		      act_va(net, o->in[0], (size_t)base * q->in_w * q->channels));
+		put64(p, F(apu_op_avgpool, output),
+		      act_va(net, o->out, (size_t)u0 * q->out_w * q->channels));
+	}
+}
+
+/* Jobs, their dependencies, and their command buffers' places. */
+static int build_jobs(struct apu_network *net, size_t *cmd_bytes)
+{
+	int i, s, n = 0;
+	uint32_t nd = 0;
+	size_t off = 0;
+	int *first = calloc((size_t)(net->nops > 0 ? net->nops : 1), sizeof(int));
+
+	if (!first)
+		return -ENOMEM;
+	for (i = 0; i < net->nops; i++)
+		n += net->ops[i].nshares;
+	net->jobs = calloc((size_t)(n > 0 ? n : 1), sizeof(*net->jobs));
+	if (!net->jobs) {
+		free(first);
+		return -ENOMEM;
+	}
+	n = 0;
+	for (i = 0; i < net->nops; i++) {
+		const struct op *o = &net->ops[i];
+
+		first[i] = n;
+		for (s = 0; s < o->nshares; s++) {
+			struct job *j = &net->jobs[n++];
+			int k;
+
+			j->op = i;
+			j->share = o->shares[s];
+			if (j->share.tiles > APU_CMD_MAX_OPS) {
+				free(first);
+				return -E2BIG;
+			}
+			j->cmd_off = (uint32_t)off;
+			j->cmd_size = (uint32_t)(sizeof(struct apu_cmd_header) +
+						 (size_t)j->share.tiles * APU_OP_SIZE);
+			off = (off + j->cmd_size + 63) & ~(size_t)63;
+			j->dep_first = nd;
+			for (k = 0; k < 2; k++)
+				if (o->in[k] >= 0 && net->t[o->in[k]].producer >= 0)
+					j->ndeps += net->ops[net->t[o->in[k]].producer].nshares;
+			nd += j->ndeps;
+		}
+	}
+	net->njobs = n;
+	net->ndeps_total = nd;
+	net->deps = calloc(nd ? nd : 1, sizeof(uint32_t));
+	if (!net->deps) {
+		free(first);
+		return -ENOMEM;
+	}
+	/* Dependencies as job indices for now; syncobj handles after creation. */
+	for (i = 0; i < n; i++) {
+		struct job *j = &net->jobs[i];
+		const struct op *o = &net->ops[j->op];
+		uint32_t d = j->dep_first;
+
+		for (int k = 0; k < 2; k++) {
+			int prod;
+
+			if (o->in[k] < 0 || net->t[o->in[k]].producer < 0)
+				continue;
+			prod = net->t[o->in[k]].producer;
+			for (s = 0; s < net->ops[prod].nshares; s++)
+				net->deps[d++] = (uint32_t)(first[prod] + s);
+		}
+	}
+	free(first);
+	*cmd_bytes = off;
+	return 0;
+}
+
+static void write_cmdbufs(struct apu_network *net)
+{
+	uint8_t *base = apu_buffer_cpu(net->cmd);
+
+	for (int i = 0; i < net->njobs; i++) {
+		const struct job *j = &net->jobs[i];
+		const struct op *o = &net->ops[j->op];
+		uint8_t *p = base + j->cmd_off;
+		unsigned int u = j->share.first, end = j->share.first + j->share.count;
+		uint32_t t = 0;
+
+		memset(p, 0, sizeof(struct apu_cmd_header));
+		put32(p, F(apu_cmd_header, magic), APU_CMD_MAGIC);
+		put16(p, F(apu_cmd_header, version), APU_CMD_VERSION);
+		put16(p, F(apu_cmd_header, num_ops), j->share.tiles);
+		for (; u < end; u += j->share.tile_units, t++) {
+			unsigned int e = u + j->share.tile_units < end ? u + j->share.tile_units : end;
+
+			emit_tile(net, o, u, e, p + sizeof(struct apu_cmd_header) + t * APU_OP_SIZE);
+		}
+	}
+}
+
+int apu_network_compile(struct apu_network *net, const struct apu_compile_options *opts)
+{
+	struct apu_compile_options def = { .policy = APU_POLICY_PERFORMANCE, .priority = 1 };
+	size_t cmd_bytes = 0;
+	int i, ret;
+
+	if (!net || !net->nops)
+		return -EINVAL;
+	if (net->compiled || net->in_flight)
+		return -EBUSY;
+	if (!opts)
+		opts = &def;
+	if (opts->policy > APU_POLICY_DEADLINE || opts->priority > 2 ||
+	    (opts->policy == APU_POLICY_DEADLINE && !(opts->deadline_us > 0)))
+		return -EINVAL;
+	net->opts = *opts;
+
+	net->act_size = 0;
+	for (i = 0; i < net->nt; i++) {
+		net->t[i].off = net->act_size;
+		net->act_size += (net->t[i].size + 63) & ~(size_t)63;
+	}
+	ret = plan(net);
+	if (!ret)
+		ret = build_jobs(net, &cmd_bytes);
+	if (!ret)
+		ret = apu_buffer_alloc(net->dev, net->act_size, 0, &net->act);
+	if (!ret)
+		ret = apu_buffer_alloc(net->dev, net->consts_size ? net->consts_size : 64,
+				       APU_BUFFER_DEVICE_READ_ONLY, &net->cst);
+	if (!ret)
+		ret = apu_buffer_alloc(net->dev, cmd_bytes ? cmd_bytes : 64,
+				       APU_BUFFER_DEVICE_READ_ONLY, &net->cmd);
+	if (ret)
+		goto err;
+	memcpy(apu_buffer_cpu(net->cst), net->consts, net->consts_size);
+	write_cmdbufs(net);
+
+	if (!net->dev->cpu) {
+		for (i = 0; i < net->njobs; i++)
+			if (drmSyncobjCreate(net->dev->fd, 0, &net->jobs[i].syncobj)) {
+				ret = -errno;
+				goto err;
+			}
+		for (uint32_t d = 0; d < net->ndeps_total; d++)
+			net->deps[d] = net->jobs[net->deps[d]].syncobj;
+		if (drmSyncobjCreate(net->dev->fd, 0, &net->in_fence_syncobj)) {
+			ret = -errno;
+			goto err;
+		}
+	}
+	net->compiled = true;
+	return 0;
+err:
+	net_release_compiled(net);
+	return ret;
+}
+
+double apu_network_modeled_us(const struct apu_network *net)
+{
+	return net && net->compiled ? net->modeled_us : 0;
+}
+
+int apu_network_write(struct apu_network *net, int tensor, const void *src, size_t size)
+{
+	if (!net || !src || !valid_tensor(net, tensor) || size != net->t[tensor].size)
+		return -EINVAL;
+	if (!net->compiled || net->t[tensor].producer >= 0)
+		return -EINVAL;
+	if (net->in_flight)
+		return -EBUSY;
+	memcpy((uint8_t *)apu_buffer_cpu(net->act) + net->t[tensor].off, src, size);
+	return 0;
+}
+
+int apu_network_read(struct apu_network *net, int tensor, void *dst, size_t size)
+{
+	if (!net || !dst || !valid_tensor(net, tensor) || size != net->t[tensor].size ||
+	    !net->compiled)
+		return -EINVAL;
+	if (net->in_flight)
+		return -EBUSY;
+	memcpy(dst, (uint8_t *)apu_buffer_cpu(net->act) + net->t[tensor].off, size);
+	return 0;
+}
+
+/* ---- running -------------------------------------------------------------- */
+
+/* Run op @i with the CPU reference on the tensors of arena @a. */
+static void ref_op(const struct apu_network *net, int i, int8_t *a)
+{
+	const struct op *o = &net->ops[i];
+	const uint8_t *k = net->consts;
+	int8_t *out = a + net->t[o->out].off;
+	const int8_t *in = a + net->t[o->in[0]].off;
+
+	switch (o->kind) {
+	case OP_CONV:
+		apu_ref_conv2d(&o->conv, in, (const int8_t *)(k + o->w_off),
+			       o->has_bias ? (const int32_t *)(k + o->b_off) : NULL,
+			       (const int32_t *)(k + o->m_off), (const int32_t *)(k + o->s_off),
+			       out);
+		break;
+	case OP_ADD:
+		apu_ref_add(net->t[o->out].size, &o->add, in, a + net->t[o->in[1]].off, out);
+		break;
+	case OP_POOL:
+		apu_ref_avgpool(&o->pool, in, out);
+		break;
+	}
+}
+
+int apu_network_run_reference(struct apu_network *net)
+{
+	int i;
+
+	if (!net || !net->compiled)
+		return -EINVAL;
+	if (net->in_flight)
+		return -EBUSY;
+	if (!net->ref) {
+		net->ref = malloc(net->act_size);
+		if (!net->ref)
+			return -ENOMEM;
+	}
+	for (i = 0; i < net->nt; i++)
+		if (net->t[i].producer < 0)
+			memcpy(net->ref + net->t[i].off,
+			       (uint8_t *)apu_buffer_cpu(net->act) + net->t[i].off, net->t[i].size);
+	for (i = 0; i < net->nops; i++)
+		ref_op(net, i, net->ref);
+	return 0;
+}
+
+int apu_network_read_reference(struct apu_network *net, int tensor, void *dst, size_t size)
+{
+	if (!net || !dst || !net->ref || !valid_tensor(net, tensor) ||
+	    size != net->t[tensor].size)
+		return -EINVAL;
+	memcpy(dst, net->ref + net->t[tensor].off, size);
+	return 0;
+}
+
+static int submit_jobs(struct apu_network *net, bool with_in_fence)
+{
+	struct drm_apu_job_bo bos[3] = {
+		{ net->act->handle, 0 }, { net->cst->handle, 0 }, { net->cmd->handle, 0 },
+	};
+	struct drm_apu_job batch[DRM_APU_MAX_SUBMIT_JOBS];
+	int i = 0;
+
+	while (i < net->njobs) {
+		struct drm_apu_submit s = { .jobs = (uintptr_t)batch, .job_size = sizeof(batch[0]) };
+		int n = net->njobs - i < DRM_APU_MAX_SUBMIT_JOBS ? net->njobs - i :
+			DRM_APU_MAX_SUBMIT_JOBS;
+
+		for (int k = 0; k < n; k++) {
+			const struct job *j = &net->jobs[i + k];
+
+			batch[k] = (struct drm_apu_job){
+				.cmdbuf_handle = net->cmd->handle,
+				.cmdbuf_offset = j->cmd_off,
+				.cmdbuf_size = j->cmd_size,
+				.target = DRM_APU_TARGET_CORE(j->share.core),
+				.priority = net->opts.priority,
+				.bos = (uintptr_t)bos,
+				.num_bos = 3,
+				.in_syncobjs = (uintptr_t)(net->deps + j->dep_first),
+				.num_in_syncobjs = j->ndeps,
+				.out_syncobj = j->syncobj,
+			};
+			if (!j->ndeps && with_in_fence) {
+				batch[k].in_syncobjs = (uintptr_t)&net->in_fence_syncobj;
+				batch[k].num_in_syncobjs = 1;
+			}
+		}
+		s.num_jobs = (uint32_t)n;
+		if (drmIoctl(net->dev->fd, DRM_IOCTL_APU_SUBMIT, &s))
+			return -errno;
+		for (int k = 0; k < n; k++)
+			net->jobs[i + k].id = batch[k].job_id;
+		i += n;
+	}
+	return 0;
+}
+
+int apu_network_submit(struct apu_network *net, int in_fence, int *out_fence)
+{
+	int ret, i;
+
+	if (out_fence)
+		*out_fence = -1;
+	if (!net || !net->compiled)
+		return -EINVAL;
+	if (net->in_flight)
+		return -EBUSY;
+	net->submit_ns = now_ns();
+	if (net->dev->cpu) {
+		/* The CPU backend runs at once; its fences are already signalled. */
+		for (i = 0; i < net->nops; i++)
+			ref_op(net, i, apu_buffer_cpu(net->act));
+		net->end_ns = now_ns();
+		net->in_flight = true;
+		return 0;
+	}
+	if (in_fence >= 0 &&
+	    drmSyncobjImportSyncFile(net->dev->fd, net->in_fence_syncobj, in_fence))
+		return -errno;
+	ret = submit_jobs(net, in_fence >= 0);
+	if (ret)
+		return ret;
+	net->in_flight = true;
+	if (out_fence) {
+		int merged = -1;
+
+		/* The last layer's jobs, merged into one sync_file. */
+		for (i = 0; i < net->njobs; i++) {
+			int fd;
+
+			if (net->jobs[i].op != net->nops - 1)
+				continue;
+			if (drmSyncobjExportSyncFile(net->dev->fd, net->jobs[i].syncobj, &fd))
+				return -errno;
+			if (merged < 0) {
+				merged = fd;
+			} else {
+				struct sync_merge_data m = { .name = "apu-run", .fd2 = fd };
+
+				ret = ioctl(merged, SYNC_IOC_MERGE, &m) ? -errno : 0;
+				close(fd);
+				close(merged);
+				if (ret)
+					return ret;
+				merged = m.fence;
+			}
+		}
+		*out_fence = merged;
+	}
+	return 0;
+}
+
+static int status_errno(uint32_t status)
+{
+	switch (status) {
+	case DRM_APU_STATUS_OK:
+		return 0;
+	case DRM_APU_STATUS_MMU_FAULT:
+		return -EFAULT;
+	case DRM_APU_STATUS_TIMEOUT:
+		return -ETIMEDOUT;
+	case DRM_APU_STATUS_CANCELED:
+	case DRM_APU_STATUS_ABORTED:
+		return -ECANCELED;
+	case DRM_APU_STATUS_INJECTED:
+		return -EIO;
+	default:
+		return -EPROTO;	/* the device refused what libapu built */
+	}
+}
+
+/* Modeled start and end of every job: its core's order and its dependencies. */
+static void model_times(struct apu_network *net, struct apu_run_stats *st)
+{
+	double core_free[8] = { 0 };
+	const struct apu_device *dev = net->dev;
+
+	memset(st, 0, sizeof(*st));
+	st->num_cores = dev->info.num_cores;
+	st->jobs = (unsigned int)net->njobs;
+	for (int i = 0; i < net->njobs; i++) {
+		struct job *j = &net->jobs[i];
+		const struct apu_core_info *c = &dev->cores[j->share.core];
+		struct apu_core_stats *cs = &st->cores[j->share.core];
+		double start = core_free[j->share.core];
+
+		/* It starts when its core is free and its producers' jobs ended. */
+		for (int k = 0; k < 2; k++) {
+			const struct op *o = &net->ops[j->op];
+			int prod = o->in[k] >= 0 ? net->t[o->in[k]].producer : -1;
+
+			if (prod < 0)
+				continue;
+			for (int q = 0; q < i; q++)
+				if (net->jobs[q].op == prod && net->jobs[q].end_us > start)
+					start = net->jobs[q].end_us;
+		}
+		j->start_us = start;
+		j->end_us = start + (double)j->cycles / c->clock_mhz;
+		core_free[j->share.core] = j->end_us;
+		cs->jobs++;
+		cs->cycles += j->cycles;
+		cs->macs += j->macs;
+		cs->busy_us += j->end_us - j->start_us;
+		cs->energy_uj += (double)j->macs * c->energy_fj_per_mac * 1e-9;
+		if (j->end_us > st->makespan_us)
+			st->makespan_us = j->end_us;
+	}
+	for (unsigned int c = 0; c < st->num_cores; c++)
+		st->energy_uj += st->cores[c].energy_uj;
+	/*
+	 * Static energy, as the planner counts it: a core that works on a
+	 * layer is powered from the layer's first start to its last end
+	 * (power gating turns the others off).
+	 */
+	for (int o = 0; o < net->nops; o++) {
+		double t0 = 0, t1 = 0;
+		unsigned int used = 0;
+		bool any = false;
+
+		for (int i = 0; i < net->njobs; i++) {
+			const struct job *j = &net->jobs[i];
+
+			if (j->op != o)
+				continue;
+			if (!any || j->start_us < t0)
+				t0 = j->start_us;
+			if (!any || j->end_us > t1)
+				t1 = j->end_us;
+			any = true;
+			used |= 1u << j->share.core;
+		}
+		for (unsigned int c = 0; c < st->num_cores; c++)
+			if (used & (1u << c))
+				st->energy_uj += dev->cores[c].idle_power_uw * (t1 - t0) * 1e-6;
+	}
+}
+
+int apu_network_wait(struct apu_network *net, int64_t timeout_ns, struct apu_run_stats *stats)
+{
+	int64_t first_start = INT64_MAX;
+	uint32_t *objs;
+	int ret = 0, i;
+
+	if (!net || !net->compiled)
+		return -EINVAL;
+	if (!net->in_flight)
+		return -EINVAL;
+	if (net->dev->cpu) {
+		/* The planner's figures: the same timing model as the device. */
+		for (i = 0; i < net->njobs; i++) {
+			struct job *j = &net->jobs[i];
+
+			j->cycles = j->share.cycles;
+			j->macs = net->ops[j->op].layer.unit_macs * j->share.count;
+		}
+		first_start = net->submit_ns;
+	} else {
+		objs = malloc(sizeof(*objs) * net->njobs);
+		if (!objs)
+			return -ENOMEM;
+		for (i = 0; i < net->njobs; i++)
+			objs[i] = net->jobs[i].syncobj;
+		ret = drmSyncobjWait(net->dev->fd, objs, (uint32_t)net->njobs,
+				     timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns,
+				     DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL, NULL);
+		free(objs);
+		if (ret)
+			return errno == ETIME ? -ETIME : -errno;
+		net->end_ns = now_ns();
+		for (i = 0; i < net->njobs; i++) {
+			struct drm_apu_job_info info = { .job_id = net->jobs[i].id };
+			int e;
+
+			if (drmIoctl(net->dev->fd, DRM_IOCTL_APU_JOB_INFO, &info)) {
+				ret = ret ? ret : -errno;
+				continue;
+			}
+			e = status_errno(info.status);
+			if (e && !ret)
+				ret = e;
+			net->jobs[i].cycles = info.cycles;
+			net->jobs[i].macs = info.macs;
+			if (info.start_ns && (int64_t)info.start_ns < first_start)
+				first_start = (int64_t)info.start_ns;
+		}
+	}
+	net->in_flight = false;
+	model_times(net, &net->last);
+	net->last.wall_us = (double)(net->end_ns - net->submit_ns) / 1000.0;
+	net->last.queue_us = first_start == INT64_MAX ? 0 :
+			     (double)(first_start - net->submit_ns) / 1000.0;
+	if (net->last.queue_us < 0)
+		net->last.queue_us = 0;
+	net->have_run = true;
+	if (stats)
+		*stats = net->last;
+	return ret;
+}
+
+int apu_network_run(struct apu_network *net, struct apu_run_stats *stats)
+{
+	int ret = apu_network_submit(net, -1, NULL);
+
+	return ret ? ret : apu_network_wait(net, -1, stats);
+}
+
+int apu_network_write_trace(const struct apu_network *net, const char *path)
+{
+	static const char *const kind[] = { "conv", "add", "avgpool" };
+	FILE *f;
+	int i;
+
+	if (!net || !path || !net->have_run)
+		return -EINVAL;
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "{\"traceEvents\":[\n");
+	for (unsigned int c = 0; c < net->dev->info.num_cores; c++)
+		fprintf(f, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":%u,"
+			"\"args\":{\"name\":\"core %u (%s)\"}},\n", c, c,
+			apu_core_class_name(net->dev->cores[c].core_class));
+	for (i = 0; i < net->njobs; i++) {
+		const struct job *j = &net->jobs[i];
+		const struct op *o = &net->ops[j->op];
+
+		fprintf(f, "{\"ph\":\"X\",\"name\":\"%d %s\",\"pid\":1,\"tid\":%u,"
+			"\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"cycles\":%" PRIu64
+			",\"macs\":%" PRIu64 ",\"units\":%u,\"tiles\":%u}}%s\n",
+			j->op, o->fc ? "fc" : kind[o->kind], j->share.core, j->start_us,
+			j->end_us - j->start_us, j->cycles, j->macs, j->share.count,
+			j->share.tiles, i + 1 < net->njobs ? "," : "");
+	}
+	fprintf(f, "],\"displayTimeUnit\":\"ns\"}\n");
+	if (fclose(f))
+		return -errno;
+	return 0;
+}
+
+int apu_network_job(const struct apu_network *net, int i, const void **cmd, uint32_t *size,
+		    unsigned int *core)
+{
+	if (!net || !net->compiled || i < 0)
+		return -EINVAL;
+	if (i >= net->njobs)
+		return -ENOENT;
+	*cmd = (const uint8_t *)apu_buffer_cpu(net->cmd) + net->jobs[i].cmd_off;
+	*size = net->jobs[i].cmd_size;
+	*core = net->jobs[i].share.core;
+	return 0;
+}
+
+struct apu_buffer *apu_network_buffer(const struct apu_network *net, int which)
+{
+	if (!net || !net->compiled)
+		return NULL;
+	return which == 0 ? net->act : which == 1 ? net->cst : which == 2 ? net->cmd : NULL;
+}
+
+int apu_network_tensor_place(const struct apu_network *net, int t, size_t *off, size_t *size)
+{
+	if (!net || !net->compiled || !valid_tensor(net, t))
+		return -EINVAL;
+	*off = net->t[t].off;
+	*size = net->t[t].size;
+	return 0;
+}

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Guest tests of libapu's networks on the emulated APU: MobileNet V1 and
+ * V2 end to end under every policy, every tensor bit-exact against the
+ * CPU reference; single convolutions that need tiling; asynchronous runs
+ * with sync_file fences in and out; several threads at once; deadline
+ * refusal; device faults and hangs surfacing as the documented errors.
+ */
+#include <poll.h>
+#include <pthread.h>
+
+#include "kselftest_harness.h"
+#include "apu_guest.h"
+#include <apu/apu.h>
+
+/* Every tensor of a run (or of the reference), by id. */
+struct snapshot {
+	int n;
+	int8_t *t[512];
+	size_t size[512];
+};
+
+static void snapshot_free(struct snapshot *sn)
+{
+	for (int i = 0; i < sn->n; i++)
+		free(sn->t[i]);
+	sn->n = 0;
+}
+
+static int take(struct apu_network *net, bool reference, struct snapshot *sn)
+{
+	struct apu_shape s;
+
+	for (sn->n = 0; sn->n < 512 && apu_network_shape(net, sn->n, &s) == 0; sn->n++) {
+		size_t n = (size_t)s.h * s.w * s.c;
+
+		sn->size[sn->n] = n;
+		sn->t[sn->n] = malloc(n);
+		if (!sn->t[sn->n])
+			return -ENOMEM;
+		if (reference ? apu_network_read_reference(net, sn->n, sn->t[sn->n], n) :
+		    apu_network_read(net, sn->n, sn->t[sn->n], n))
+			return -EIO;
+	}
+	return 0;
+}
+
+static int fill_input(struct apu_network *net, int in, unsigned int seed)
+{
+	struct apu_shape s;
+	size_t n;
+	int8_t *x;
+	int ret;
+
+	apu_network_shape(net, in, &s);
+	n = (size_t)s.h * s.w * s.c;
+	x = malloc(n);
+	if (!x)
+		return -ENOMEM;
+	/* A local generator: threads fill their inputs at the same time. */
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		x[i] = (int8_t)(seed >> 16);
+	}
+	ret = apu_network_write(net, in, x, n);
+	free(x);
+	return ret;
+}
+
+/*
+ * Fill the input from @seed, run, and compare every tensor with @ref (the
+ * CPU reference of the same network and input; computed here when it is
+ * empty).
+ */
+static int run_and_check(struct apu_network *net, int in, unsigned int seed,
+			 struct apu_run_stats *st, struct snapshot *ref, int *bad_tensor)
+{
+	struct snapshot got = { 0 };
+	int ret = fill_input(net, in, seed);
+
+	if (!ret)
+		ret = apu_network_run(net, st);
+	if (!ret && !ref->n) {
+		ret = apu_network_run_reference(net);
+		if (!ret)
+			ret = take(net, true, ref);
+	}
+	if (!ret)
+		ret = take(net, false, &got);
+	for (int t = 0; !ret && t < got.n; t++)
+		if (t >= ref->n || got.size[t] != ref->size[t] ||
+		    memcmp(got.t[t], ref->t[t], got.size[t])) {
+			*bad_tensor = t;
+			ret = -EBADMSG;
+		}
+	snapshot_free(&got);
+	return ret;
+}
+
+FIXTURE(net)
+{
+	struct apu_device *dev;
+};
+
+FIXTURE_SETUP(net)
+{
+	ASSERT_EQ(0, apu_device_open(apu_node(), &self->dev));
+	ASSERT_EQ(0, apu_device_is_cpu(self->dev));
+}
+
+FIXTURE_TEARDOWN(net)
+{
+	apu_device_close(self->dev);
+}
+
+static void model(struct __test_metadata *_metadata, struct apu_device *dev,
+		  enum apu_model m, enum apu_policy p, struct apu_run_stats *st,
+		  struct snapshot *ref)
+{
+	struct apu_compile_options o = { .policy = p, .priority = 1, .deadline_us = 1500 };
+	struct apu_network *net;
+	int in, out, bad = -1;
+
+	ASSERT_EQ(0, apu_network_create(dev, &net));
+	ASSERT_EQ(0, apu_network_build_model(net, m, 3, &in, &out));
+	ASSERT_EQ(0, apu_network_compile(net, &o));
+	EXPECT_EQ(0, run_and_check(net, in, 11, st, ref, &bad)) TH_LOG("tensor %d differs", bad);
+	EXPECT_LT(0, st->makespan_us);
+	EXPECT_LT(0, st->energy_uj);
+	apu_network_destroy(net);
+}
+
+TEST_F(net, mobilenet_v2_every_policy)
+{
+	struct apu_run_stats st[4];
+	struct snapshot ref = { 0 };
+
+	/* Same network, same input: one reference for every policy. */
+	for (int p = 0; p < 4; p++)
+		model(_metadata, self->dev, APU_MODEL_MOBILENET_V2, (enum apu_policy)p, &st[p], &ref);
+	snapshot_free(&ref);
+	/* Performance uses every core; low power spends less energy. */
+	for (unsigned int c = 0; c < st[0].num_cores; c++) {
+		EXPECT_LT(0, st[0].cores[c].jobs) TH_LOG("core %u idle under performance", c);
+	}
+	EXPECT_LT(st[2].energy_uj, st[0].energy_uj);
+	EXPECT_LE(st[0].makespan_us, st[2].makespan_us);
+	EXPECT_GE(1500.0, st[3].makespan_us);
+}
+
+TEST_F(net, mobilenet_v1)
+{
+	struct apu_run_stats st;
+	struct snapshot ref = { 0 };
+
+	model(_metadata, self->dev, APU_MODEL_MOBILENET_V1, APU_POLICY_PERFORMANCE, &st, &ref);
+	snapshot_free(&ref);
+}
+
+/* Convolutions big enough that the small cores' SRAM forces tiling. */
+TEST_F(net, tiled_convolutions)
+{
+	static const unsigned int shapes[][7] = {
+		/* h, w, c, oc, k, stride, groups */
+		{ 112, 112, 32, 64, 3, 1, 1 },
+		{ 56, 56, 64, 64, 3, 2, 64 },
+		{ 30, 30, 17, 33, 5, 1, 1 },
+		{ 64, 48, 24, 48, 1, 1, 1 },
+		{ 17, 23, 12, 24, 7, 2, 2 },
+	};
+
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		const unsigned int *v = shapes[i];
+		struct apu_shape s = { v[0], v[1], v[2] };
+		size_t wn = v[6] == v[2] ? (size_t)v[4] * v[4] * v[3] :
+			    (size_t)v[3] * v[4] * v[4] * (v[2] / v[6]);
+		int8_t *w = malloc(wn);
+		int32_t bias[64], mult[64], shift[64];
+		struct apu_conv2d p = {
+			.out_c = v[3], .k_h = v[4], .k_w = v[4], .stride_h = v[5], .stride_w = v[5],
+			.dil_h = 1, .dil_w = 1, .groups = v[6], .padding = APU_PAD_SAME,
+			.in_zp = 2, .out_zp = -1, .act_min = -100, .act_max = 120,
+			.weights = w, .bias = bias, .mult = mult, .shift = shift,
+		};
+		struct apu_network *net;
+		struct apu_run_stats st;
+		struct snapshot ref = { 0 };
+		int in, out, bad = -1;
+
+		ASSERT_NE(NULL, w);
+		srand(i);
+		for (size_t k = 0; k < wn; k++)
+			w[k] = (int8_t)rand();
+		for (int k = 0; k < 64; k++) {
+			bias[k] = rand() % 4001 - 2000;
+			mult[k] = (1 << 30) + rand() % (1 << 29);
+			shift[k] = -8 - rand() % 3;
+		}
+		ASSERT_EQ(0, apu_network_create(self->dev, &net));
+		ASSERT_EQ(0, apu_network_add_input(net, &s, &in));
+		ASSERT_EQ(0, apu_network_add_conv2d(net, in, &p, &out));
+		ASSERT_EQ(0, apu_network_compile(net, NULL));
+		EXPECT_EQ(0, run_and_check(net, in, 5, &st, &ref, &bad)) TH_LOG("shape %zu", i);
+		EXPECT_LE(1u, st.jobs);
+		snapshot_free(&ref);
+		apu_network_destroy(net);
+		free(w);
+	}
+}
+
+TEST_F(net, async_with_fences)
+{
+	struct apu_network *net;
+	struct apu_run_stats st;
+	int in, out, f1 = -1, f2 = -1;
+	struct pollfd pfd;
+
+	ASSERT_EQ(0, apu_network_create(self->dev, &net));
+	ASSERT_EQ(0, apu_network_build_model(net, APU_MODEL_MOBILENET_V2, 4, &in, &out));
+	ASSERT_EQ(0, apu_network_compile(net, NULL));
+	ASSERT_EQ(0, apu_network_submit(net, -1, &f1));
+	ASSERT_LE(0, f1);
+	EXPECT_EQ(-EBUSY, apu_network_submit(net, -1, NULL));
+	pfd = (struct pollfd){ .fd = f1, .events = POLLIN };
+	ASSERT_EQ(1, poll(&pfd, 1, 30000));
+	ASSERT_EQ(0, apu_network_wait(net, -1, &st));
+	/* The next run waits for a fence from outside (the last run's). */
+	ASSERT_EQ(0, apu_network_submit(net, f1, &f2));
+	ASSERT_EQ(0, apu_network_wait(net, 30000000000ll, &st));
+	pfd.fd = f2;
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	close(f1);
+	close(f2);
+	apu_network_destroy(net);
+}
+
+struct thread_arg {
+	struct apu_device *dev;
+	struct snapshot *ref;
+};
+
+static void *thread_main(void *arg)
+{
+	struct thread_arg *a = arg;
+	struct apu_network *net;
+	struct apu_run_stats st;
+	int in, out, bad = -1;
+	intptr_t ret;
+
+	ret = apu_network_create(a->dev, &net);
+	if (!ret)
+		ret = apu_network_build_model(net, APU_MODEL_MOBILENET_V2, 9, &in, &out);
+	if (!ret)
+		ret = apu_network_compile(net, NULL);
+	for (int i = 0; !ret && i < 3; i++)
+		ret = run_and_check(net, in, 20, &st, a->ref, &bad);
+	apu_network_destroy(net);
+	return (void *)ret;
+}
+
+TEST_F(net, threads_share_a_device)
+{
+	pthread_t t[3];
+	struct snapshot ref = { 0 };
+	struct thread_arg a = { self->dev, &ref };
+	void *r0;
+
+	/* The first thread computes the reference the others compare with. */
+	r0 = thread_main(&a);
+	ASSERT_EQ(0, (int)(intptr_t)r0);
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, thread_main, &a));
+	for (int i = 0; i < 3; i++) {
+		void *r;
+
+		ASSERT_EQ(0, pthread_join(t[i], &r));
+		EXPECT_EQ(0, (int)(intptr_t)r) TH_LOG("thread %d", i);
+	}
+	snapshot_free(&ref);
+}
+
+TEST_F(net, deadline_refused_early)
+{
+	struct apu_compile_options o = { .policy = APU_POLICY_DEADLINE, .priority = 1,
+					 .deadline_us = 10 };
+	struct apu_network *net;
+	int in, out;
+
+	ASSERT_EQ(0, apu_network_create(self->dev, &net));
+	ASSERT_EQ(0, apu_network_build_model(net, APU_MODEL_MOBILENET_V2, 1, &in, &out));
+	EXPECT_EQ(-ETIME, apu_network_compile(net, &o));
+	apu_network_destroy(net);
+}
+
+/* Device faults reach the caller as errors, and the device keeps working. */
+TEST_F(net, faults_surface)
+{
+	struct apu_network *net;
+	struct apu_run_stats st;
+	int in, out, bad = -1;
+
+	ASSERT_EQ(0, apu_network_create(self->dev, &net));
+	ASSERT_EQ(0, apu_network_build_model(net, APU_MODEL_MOBILENET_V2, 2, &in, &out));
+	ASSERT_EQ(0, apu_network_compile(net, NULL));
+	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "0 mmu_fault"));
+	EXPECT_EQ(-EFAULT, apu_network_run(net, &st));
+	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "1 hang"));
+	EXPECT_EQ(-ETIMEDOUT, apu_network_run(net, &st));
+	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "2 fail_job"));
+	EXPECT_EQ(-EIO, apu_network_run(net, &st));
+	/* And then it works. */
+	ASSERT_EQ(0, fill_input(net, in, 1));
+	EXPECT_EQ(0, apu_network_run(net, &st));
+	(void)bad;
+	apu_network_destroy(net);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,585 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Host tests of libapu's quantization helpers, CPU reference, planner and
+ * networks. The networks are compiled for the CPU backend, and their
+ * command buffers (what the device would run) are decoded here and run
+ * through the device's own engine (firmware-stub), so tiling, placement
+ * and command building are checked bit-exact against the reference, and
+ * every output element is written exactly once.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "apu_internal.h"
+#include "hw/apu_cmd.h"
+#include "hw/apu_fw.h"
+
+static uint64_t rng_state;
+
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+static int rnd_range(int lo, int hi)
+{
+	return lo + (int)(rnd() % (uint32_t)(hi - lo + 1));
+}
+
+TEST(quantize_multiplier_as_tflite)
+{
+	int32_t m, fm;
+	int s, fs;
+
+	ASSERT_EQ(0, apu_quantize_multiplier(0.5, &m, &s));
+	EXPECT_EQ(1 << 30, m);
+	EXPECT_EQ(0, s);
+	ASSERT_EQ(0, apu_quantize_multiplier(1.0, &m, &s));
+	EXPECT_EQ(1 << 30, m);
+	EXPECT_EQ(1, s);
+	ASSERT_EQ(0, apu_quantize_multiplier(0.0, &m, &s));
+	EXPECT_EQ(0, m);
+	EXPECT_EQ(0, s);
+	/* Just below 1 rounds up to 2^31: TFLite halves it. */
+	ASSERT_EQ(0, apu_quantize_multiplier(0.99999999999, &m, &s));
+	EXPECT_EQ(1 << 30, m);
+	EXPECT_EQ(1, s);
+	EXPECT_EQ(-EINVAL, apu_quantize_multiplier(-1.0, &m, &s));
+	EXPECT_EQ(-EINVAL, apu_quantize_multiplier(NAN, &m, &s));
+	EXPECT_EQ(-EINVAL, apu_quantize_multiplier(INFINITY, &m, &s));
+	EXPECT_EQ(-EINVAL, apu_quantize_multiplier(1e12, &m, &s));
+	/* Agrees with the firmware's copy on many scales. */
+	rng_state = 99;
+	for (int i = 0; i < 20000; i++) {
+		double scale = ldexp((rnd() % 1000000 + 1) / 1e6, rnd_range(-40, 20));
+
+		ASSERT_EQ(0, apu_quantize_multiplier(scale, &m, &s));
+		apu_fw_quantize_multiplier(scale, &fm, &fs);
+		ASSERT_EQ(fm, m);
+		ASSERT_EQ(fs, s);
+	}
+}
+
+
+static void fill(int8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (int8_t)rnd();
+}
+
+/* The CPU reference and the device's engine agree on random convolutions. */
+TEST(reference_conv_matches_engine)
+{
+	rng_state = 7;
+	for (int it = 0; it < 300; it++) {
+		struct apu_ref_conv r;
+		ApuConvParams p;
+		int g, icg, ocg, dw = rnd() % 3 == 0;
+		size_t in_n, w_n, out_n;
+		int8_t *in, *w, *o1, *o2;
+		int32_t *bias, *mult, *shift;
+
+		memset(&p, 0, sizeof(p));
+		p.in_h = rnd_range(1, 12);
+		p.in_w = rnd_range(1, 12);
+		if (dw) {
+			p.in_c = rnd_range(1, 20);
+			g = p.in_c;
+			p.out_c = p.in_c * rnd_range(1, 3);
+		} else {
+			g = rnd_range(1, 3);
+			p.in_c = g * rnd_range(1, 9);
+			p.out_c = g * rnd_range(1, 9);
+		}
+		p.groups = g;
+		p.k_h = rnd_range(1, 5);
+		p.k_w = rnd_range(1, 5);
+		p.stride_h = rnd_range(1, 3);
+		p.stride_w = rnd_range(1, 3);
+		p.dil_h = rnd_range(1, 2);
+		p.dil_w = rnd_range(1, 2);
+		p.pad_top = rnd_range(0, p.k_h - 1);
+		p.pad_left = rnd_range(0, p.k_w - 1);
+		p.out_h = (p.in_h + 2 * p.pad_top - ((p.k_h - 1) * p.dil_h + 1)) / p.stride_h + 1;
+		p.out_w = (p.in_w + 2 * p.pad_left - ((p.k_w - 1) * p.dil_w + 1)) / p.stride_w + 1;
+		if (p.out_h < 1 || p.out_w < 1)
+			continue;
+		p.in_zp = rnd_range(-128, 127);
+		p.out_zp = rnd_range(-128, 127);
+		p.act_min = rnd_range(-128, 0);
+		p.act_max = rnd_range(0, 127);
+		if (apu_conv_check(&p))
+			continue;
+		icg = p.in_c / g;
+		ocg = p.out_c / g;
+		(void)ocg;
+		in_n = (size_t)p.in_h * p.in_w * p.in_c;
+		w_n = (size_t)p.out_c * p.k_h * p.k_w * icg;
+		out_n = (size_t)p.out_h * p.out_w * p.out_c;
+		in = malloc(in_n);
+		w = malloc(w_n);
+		o1 = malloc(out_n);
+		o2 = malloc(out_n);
+		bias = malloc(4 * p.out_c);
+		mult = malloc(4 * p.out_c);
+		shift = malloc(4 * p.out_c);
+		ASSERT_TRUE(in && w && o1 && o2 && bias && mult && shift);
+		fill(in, in_n);
+		fill(w, w_n);
+		for (int c = 0; c < p.out_c; c++) {
+			bias[c] = (int32_t)(rnd() % 200001) - 100000;
+			mult[c] = (int32_t)((1u << 30) + rnd() % (1u << 30));
+			shift[c] = rnd_range(-12, 2);
+		}
+		r = (struct apu_ref_conv){
+			p.in_h, p.in_w, p.in_c, p.out_h, p.out_w, p.out_c, p.k_h, p.k_w,
+			p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
+			p.groups, p.in_zp, p.out_zp, p.act_min, p.act_max,
+		};
+		apu_ref_conv2d(&r, in, w, bias, mult, shift, o1);
+		ASSERT_EQ(0, apu_conv2d(&p, in, w, bias, mult, shift, o2));
+		ASSERT_EQ(0, memcmp(o1, o2, out_n)) TH_LOG("case %d", it);
+		free(in);
+		free(w);
+		free(o1);
+		free(o2);
+		free(bias);
+		free(mult);
+		free(shift);
+	}
+}
+
+TEST(reference_add_and_pool_match_engine)
+{
+	int8_t a[600], b[600], o1[600], o2[600];
+
+	rng_state = 8;
+	for (int it = 0; it < 200; it++) {
+		struct apu_add p = {
+			.left_shift = rnd_range(0, 20),
+			.in1_offset = rnd_range(-127, 128), .in2_offset = rnd_range(-127, 128),
+			.in1_mult = (int32_t)((1u << 30) + rnd() % (1u << 30)),
+			.in2_mult = (int32_t)((1u << 30) + rnd() % (1u << 30)),
+			.in1_shift = rnd_range(-10, 0), .in2_shift = rnd_range(-10, 0),
+			.out_mult = (int32_t)((1u << 30) + rnd() % (1u << 30)),
+			.out_shift = rnd_range(-20, 0), .out_zp = rnd_range(-128, 127),
+			.act_min = -128, .act_max = 127,
+		};
+		ApuAddParams q = {
+			600, p.left_shift, p.in1_offset, p.in1_mult, p.in1_shift,
+			p.in2_offset, p.in2_mult, p.in2_shift, p.out_mult, p.out_shift,
+			p.out_zp, p.act_min, p.act_max,
+		};
+		struct apu_ref_pool rp;
+		ApuPoolParams pp;
+
+		fill(a, sizeof(a));
+		fill(b, sizeof(b));
+		apu_ref_add(600, &p, a, b, o1);
+		apu_add(&q, a, b, o2);
+		ASSERT_EQ(0, memcmp(o1, o2, 600));
+
+		pp = (ApuPoolParams){ .in_h = rnd_range(1, 8), .in_w = rnd_range(1, 8),
+				      .channels = rnd_range(1, 8) };
+		pp.k_h = rnd_range(1, pp.in_h);
+		pp.k_w = rnd_range(1, pp.in_w);
+		pp.stride_h = rnd_range(1, 2);
+		pp.stride_w = rnd_range(1, 2);
+		pp.out_h = (pp.in_h - pp.k_h) / pp.stride_h + 1;
+		pp.out_w = (pp.in_w - pp.k_w) / pp.stride_w + 1;
+		pp.act_min = -128;
+		pp.act_max = 127;
+		if (apu_pool_check(&pp))
+			continue;
+		rp = (struct apu_ref_pool){ pp.in_h, pp.in_w, pp.channels, pp.out_h, pp.out_w,
+					    pp.k_h, pp.k_w, pp.stride_h, pp.stride_w, 0, 0,
+					    -128, 127 };
+		apu_ref_avgpool(&rp, a, o1);
+		apu_avgpool(&pp, a, o2);
+		ASSERT_EQ(0, memcmp(o1, o2, (size_t)pp.out_h * pp.out_w * pp.channels));
+	}
+}
+
+/* Shares cover every unit once, tiles fit SRAM, cores end together. */
+TEST(planner_invariants)
+{
+	struct apu_device *dev;
+	struct apu_core_info cores[6];
+
+	ASSERT_EQ(0, apu_device_open_cpu(&dev));
+	for (int i = 0; i < 6; i++)
+		ASSERT_EQ(0, apu_device_get_core(dev, i, &cores[i]));
+	rng_state = 11;
+	for (int it = 0; it < 2000; it++) {
+		struct apu_plan_layer l = {
+			.units = (unsigned int)rnd_range(1, 300),
+			.unit_macs = (uint64_t)rnd_range(1, 2000000),
+			.unit_bytes = (uint64_t)rnd_range(1, 200000),
+			.fixed_bytes = (uint64_t)rnd_range(0, 500000),
+		};
+		unsigned int mask = (unsigned int)rnd_range(1, 63), next = 0;
+		struct apu_plan_share sh[8];
+		double t, e, lo = 1e300, hi = 0;
+		int n;
+
+		l.unit_sram = l.unit_bytes;
+		l.fixed_sram = l.fixed_bytes / 2;
+		l.weight_sram = l.fixed_bytes / 2;
+		n = apu_plan_split(cores, 6, mask, &l, sh, &t, &e);
+		if (n == -E2BIG) {
+			for (int c = 0; c < 6; c++)
+				if (mask & (1u << c))
+					ASSERT_EQ(0u, apu_plan_max_tile(&cores[c], &l));
+			continue;
+		}
+		ASSERT_LT(0, n);
+		for (int k = 0; k < n; k++) {
+			const struct apu_core_info *c = &cores[sh[k].core];
+			uint64_t cyc = 0;
+			unsigned int left = sh[k].count;
+
+			ASSERT_TRUE(mask & (1u << sh[k].core));
+			ASSERT_EQ(next, sh[k].first);
+			next += sh[k].count;
+			ASSERT_LE(1u, sh[k].tile_units);
+			ASSERT_LE(sh[k].tile_units, apu_plan_max_tile(c, &l));
+			/* The tiles' SRAM fits the core. */
+			ASSERT_LE(l.fixed_sram + (l.weight_sram < c->sram_bytes / 2 ?
+						  l.weight_sram : c->sram_bytes / 2) +
+				  l.unit_sram * sh[k].tile_units, c->sram_bytes);
+			while (left) {
+				unsigned int u = left < sh[k].tile_units ? left : sh[k].tile_units;
+
+				cyc += apu_plan_op_cycles(c, l.unit_macs * u, l.unit_bytes * u + l.fixed_bytes);
+				left -= u;
+			}
+			ASSERT_EQ(cyc, sh[k].cycles);
+			lo = sh[k].us < lo ? sh[k].us : lo;
+			hi = sh[k].us > hi ? sh[k].us : hi;
+		}
+		ASSERT_EQ(l.units, next);
+		EXPECT_TRUE(t >= hi - 1e-9 && t <= hi + 1e-9);
+		/*
+		 * Balanced: taking the last unit from the core that ends last
+		 * and giving it to any other would not end sooner.
+		 */
+		(void)lo;
+	}
+	apu_device_close(dev);
+}
+
+/* Run a compiled network's command buffers through the device's engine. */
+struct exec {
+	struct apu_network *net;
+	struct apu_buffer *buf[3];
+	uint8_t *cover;		/* writes per byte of the activation buffer */
+};
+
+static void *xlate(struct exec *x, uint64_t va, size_t len)
+{
+	for (int i = 0; i < 3; i++) {
+		uint64_t base = apu_buffer_device_addr(x->buf[i]);
+
+		if (va >= base && va + len <= base + apu_buffer_size(x->buf[i]))
+			return (uint8_t *)apu_buffer_cpu(x->buf[i]) + (va - base);
+	}
+	return NULL;
+}
+
+static void mark(struct exec *x, uint64_t va, size_t len)
+{
+	uint64_t base = apu_buffer_device_addr(x->buf[0]);
+
+	for (size_t i = 0; i < len; i++)
+		x->cover[va - base + i]++;
+}
+
+static int16_t rd16(const uint8_t *p) { return (int16_t)(p[0] | p[1] << 8); }
+static int32_t rd32(const uint8_t *p) { return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24); }
+static uint64_t rd64(const uint8_t *p) { return (uint32_t)rd32(p) | (uint64_t)(uint32_t)rd32(p + 4) << 32; }
+
+#define OFF(t, f) offsetof(struct t, f)
+
+static int exec_op(struct exec *x, const uint8_t *op)
+{
+	uint16_t code = (uint16_t)rd16(op);
+
+	if (code == APU_OP_CONV2D) {
+		ApuConvParams p = {
+			.in_h = rd16(op + OFF(apu_op_conv2d, in_h)), .in_w = rd16(op + OFF(apu_op_conv2d, in_w)),
+			.in_c = rd16(op + OFF(apu_op_conv2d, in_c)), .out_h = rd16(op + OFF(apu_op_conv2d, out_h)),
+			.out_w = rd16(op + OFF(apu_op_conv2d, out_w)), .out_c = rd16(op + OFF(apu_op_conv2d, out_c)),
+			.k_h = rd16(op + OFF(apu_op_conv2d, k_h)), .k_w = rd16(op + OFF(apu_op_conv2d, k_w)),
+			.stride_h = rd16(op + OFF(apu_op_conv2d, stride_h)),
+			.stride_w = rd16(op + OFF(apu_op_conv2d, stride_w)),
+			.dil_h = rd16(op + OFF(apu_op_conv2d, dil_h)), .dil_w = rd16(op + OFF(apu_op_conv2d, dil_w)),
+			.pad_top = rd16(op + OFF(apu_op_conv2d, pad_top)),
+			.pad_left = rd16(op + OFF(apu_op_conv2d, pad_left)),
+			.groups = rd16(op + OFF(apu_op_conv2d, groups)),
+			.in_zp = rd32(op + OFF(apu_op_conv2d, in_zp)), .out_zp = rd32(op + OFF(apu_op_conv2d, out_zp)),
+			.act_min = rd32(op + OFF(apu_op_conv2d, act_min)),
+			.act_max = rd32(op + OFF(apu_op_conv2d, act_max)),
+		};
+		uint64_t bias = rd64(op + OFF(apu_op_conv2d, bias));
+		size_t out_n;
+		void *in, *w, *b = NULL, *m, *s, *o;
+
+		if (apu_conv_check(&p))
+			return -1;
+		out_n = apu_conv_out_size(&p);
+		in = xlate(x, rd64(op + OFF(apu_op_conv2d, input)), apu_conv_in_size(&p));
+		w = xlate(x, rd64(op + OFF(apu_op_conv2d, weights)), apu_conv_weights_size(&p));
+		if (bias)
+			b = xlate(x, bias, 4 * (size_t)p.out_c);
+		m = xlate(x, rd64(op + OFF(apu_op_conv2d, mult)), 4 * (size_t)p.out_c);
+		s = xlate(x, rd64(op + OFF(apu_op_conv2d, shift)), 4 * (size_t)p.out_c);
+		o = xlate(x, rd64(op + OFF(apu_op_conv2d, output)), out_n);
+		if (!in || !w || (bias && !b) || !m || !s || !o)
+			return -2;
+		mark(x, rd64(op + OFF(apu_op_conv2d, output)), out_n);
+		return apu_conv2d(&p, in, w, b, m, s, o);
+	}
+	if (code == APU_OP_ADD) {
+		ApuAddParams p = {
+			(uint32_t)rd32(op + OFF(apu_op_add, count)), rd32(op + OFF(apu_op_add, left_shift)),
+			rd32(op + OFF(apu_op_add, in1_offset)), rd32(op + OFF(apu_op_add, in1_mult)),
+			rd32(op + OFF(apu_op_add, in1_shift)), rd32(op + OFF(apu_op_add, in2_offset)),
+			rd32(op + OFF(apu_op_add, in2_mult)), rd32(op + OFF(apu_op_add, in2_shift)),
+			rd32(op + OFF(apu_op_add, out_mult)), rd32(op + OFF(apu_op_add, out_shift)),
+			rd32(op + OFF(apu_op_add, out_zp)), rd32(op + OFF(apu_op_add, act_min)),
+			rd32(op + OFF(apu_op_add, act_max)),
+		};
+		void *a = xlate(x, rd64(op + OFF(apu_op_add, input1)), p.count);
+		void *b = xlate(x, rd64(op + OFF(apu_op_add, input2)), p.count);
+		void *o = xlate(x, rd64(op + OFF(apu_op_add, output)), p.count);
+
+		if (apu_add_check(&p) || !a || !b || !o)
+			return -3;
+		mark(x, rd64(op + OFF(apu_op_add, output)), p.count);
+		apu_add(&p, a, b, o);
+		return 0;
+	}
+	if (code == APU_OP_AVGPOOL) {
+		ApuPoolParams p = {
+			.in_h = rd16(op + OFF(apu_op_avgpool, in_h)), .in_w = rd16(op + OFF(apu_op_avgpool, in_w)),
+			.channels = rd16(op + OFF(apu_op_avgpool, channels)),
+			.out_h = rd16(op + OFF(apu_op_avgpool, out_h)), .out_w = rd16(op + OFF(apu_op_avgpool, out_w)),
+			.k_h = rd16(op + OFF(apu_op_avgpool, k_h)), .k_w = rd16(op + OFF(apu_op_avgpool, k_w)),
+			.stride_h = rd16(op + OFF(apu_op_avgpool, stride_h)),
+			.stride_w = rd16(op + OFF(apu_op_avgpool, stride_w)),
+			.pad_top = rd16(op + OFF(apu_op_avgpool, pad_top)),
+			.pad_left = rd16(op + OFF(apu_op_avgpool, pad_left)),
+			.act_min = rd32(op + OFF(apu_op_avgpool, act_min)),
+			.act_max = rd32(op + OFF(apu_op_avgpool, act_max)),
+		};
+		size_t in_n = (size_t)p.in_h * p.in_w * p.channels;
+		size_t out_n = (size_t)p.out_h * p.out_w * p.channels;
+		void *in = xlate(x, rd64(op + OFF(apu_op_avgpool, input)), in_n);
+		void *o = xlate(x, rd64(op + OFF(apu_op_avgpool, output)), out_n);
+
+		if (apu_pool_check(&p) || !in || !o)
+			return -4;
+		mark(x, rd64(op + OFF(apu_op_avgpool, output)), out_n);
+		apu_avgpool(&p, in, o);
+		return 0;
+	}
+	return -5;
+}
+
+static int exec_network(struct exec *x)
+{
+	const void *cmd;
+	uint32_t size;
+	unsigned int core;
+
+	for (int i = 0; apu_network_job(x->net, i, &cmd, &size, &core) == 0; i++) {
+		const uint8_t *c = cmd;
+		int n = rd16(c + OFF(apu_cmd_header, num_ops));
+
+		if ((uint32_t)rd32(c) != APU_CMD_MAGIC ||
+		    size != sizeof(struct apu_cmd_header) + (uint32_t)n * APU_OP_SIZE)
+			return -10;
+		for (int k = 0; k < n; k++) {
+			int ret = exec_op(x, c + sizeof(struct apu_cmd_header) + k * APU_OP_SIZE);
+
+			if (ret)
+				return ret * 100 - i;
+		}
+	}
+	return 0;
+}
+
+static void check_model(struct __test_metadata *_metadata, enum apu_model model,
+			enum apu_policy policy)
+{
+	struct apu_compile_options o = { .policy = policy, .priority = 1, .deadline_us = 2000 };
+	struct apu_device *dev;
+	struct exec x = { 0 };
+	struct apu_shape s;
+	int in, out, nt = 0;
+	size_t in_n, off, size, act;
+	int8_t *data;
+
+	ASSERT_EQ(0, apu_device_open_cpu(&dev));
+	ASSERT_EQ(0, apu_network_create(dev, &x.net));
+	ASSERT_EQ(0, apu_network_build_model(x.net, model, 5, &in, &out));
+	ASSERT_EQ(0, apu_network_compile(x.net, &o));
+	for (int i = 0; i < 3; i++)
+		x.buf[i] = apu_network_buffer(x.net, i);
+	act = apu_buffer_size(x.buf[0]);
+	x.cover = calloc(1, act);
+	ASSERT_NE(NULL, x.cover);
+	apu_network_shape(x.net, in, &s);
+	in_n = (size_t)s.h * s.w * s.c;
+	data = malloc(act);
+	ASSERT_NE(NULL, data);
+	for (size_t i = 0; i < in_n; i++)
+		data[i] = (int8_t)rnd();
+	ASSERT_EQ(0, apu_network_write(x.net, in, data, in_n));
+	ASSERT_EQ(0, exec_network(&x));
+	ASSERT_EQ(0, apu_network_run_reference(x.net));
+	/* Every tensor: bit-exact, every byte written once. */
+	while (apu_network_tensor_place(x.net, nt, &off, &size) == 0) {
+		int8_t *ref = malloc(size);
+
+		ASSERT_EQ(0, apu_network_read_reference(x.net, nt, ref, size));
+		EXPECT_EQ(0, memcmp(ref, (uint8_t *)apu_buffer_cpu(x.buf[0]) + off, size))
+			TH_LOG("tensor %d differs", nt);
+		if (nt != in) {
+			for (size_t i = 0; i < size; i++)
+				if (x.cover[off + i] != 1) {
+					EXPECT_EQ(1, x.cover[off + i]) TH_LOG("tensor %d byte %zu", nt, i);
+					break;
+				}
+		}
+		free(ref);
+		nt++;
+	}
+	EXPECT_LT(25, nt);
+	free(data);
+	free(x.cover);
+	apu_network_destroy(x.net);
+	apu_device_close(dev);
+}
+
+TEST(mobilenet_v2_command_buffers_bit_exact) { check_model(_metadata, APU_MODEL_MOBILENET_V2, APU_POLICY_PERFORMANCE); }
+TEST(mobilenet_v1_command_buffers_bit_exact) { check_model(_metadata, APU_MODEL_MOBILENET_V1, APU_POLICY_PERFORMANCE); }
+TEST(mobilenet_v2_low_power_bit_exact) { check_model(_metadata, APU_MODEL_MOBILENET_V2, APU_POLICY_LOW_POWER); }
+TEST(mobilenet_v1_deadline_bit_exact) { check_model(_metadata, APU_MODEL_MOBILENET_V1, APU_POLICY_DEADLINE); }
+
+/* Policies: energy and time go the documented ways; deadlines refuse early. */
+TEST(policies)
+{
+	struct apu_device *dev;
+	double us[3], uj[3];
+
+	ASSERT_EQ(0, apu_device_open_cpu(&dev));
+	for (int p = 0; p < 3; p++) {
+		struct apu_compile_options o = { .policy = (enum apu_policy)p, .priority = 1 };
+		struct apu_run_stats st;
+		struct apu_network *net;
+		int in, out;
+
+		ASSERT_EQ(0, apu_network_create(dev, &net));
+		ASSERT_EQ(0, apu_network_build_model(net, APU_MODEL_MOBILENET_V2, 1, &in, &out));
+		ASSERT_EQ(0, apu_network_compile(net, &o));
+		ASSERT_EQ(0, apu_network_run(net, &st));
+		us[p] = st.makespan_us;
+		uj[p] = st.energy_uj;
+		EXPECT_LT(0, st.makespan_us);
+		/* The run's modeled time is what the planner said. */
+		EXPECT_LT(fabs(st.makespan_us - apu_network_modeled_us(net)), 1e-6 * st.makespan_us + 1e-6);
+		apu_network_destroy(net);
+	}
+	EXPECT_LE(us[0], us[1]);
+	EXPECT_LE(us[0], us[2]);
+	EXPECT_LT(uj[2], uj[0]);
+	EXPECT_LT(uj[2], 0.7 * uj[0]);
+	/* Balanced sits between the two. */
+	EXPECT_LE(uj[1], uj[0] * 1.0001);
+	EXPECT_LE(us[1], us[2]);
+
+	/* Deadlines: an impossible one is refused at compile time. */
+	for (int k = 0; k < 2; k++) {
+		struct apu_compile_options o = { .policy = APU_POLICY_DEADLINE, .priority = 1,
+						 .deadline_us = k ? us[0] * 3 : us[0] * 0.5 };
+		struct apu_network *net;
+		int in, out;
+
+		ASSERT_EQ(0, apu_network_create(dev, &net));
+		ASSERT_EQ(0, apu_network_build_model(net, APU_MODEL_MOBILENET_V2, 1, &in, &out));
+		if (!k) {
+			EXPECT_EQ(-ETIME, apu_network_compile(net, &o));
+		} else {
+			ASSERT_EQ(0, apu_network_compile(net, &o));
+			EXPECT_GE(o.deadline_us, apu_network_modeled_us(net));
+		}
+		apu_network_destroy(net);
+	}
+	apu_device_close(dev);
+}
+
+TEST(api_misuse)
+{
+	struct apu_device *dev;
+	struct apu_network *net;
+	struct apu_shape s = { 4, 4, 8 }, bad = { 0, 4, 8 };
+	int8_t w[8 * 8] = { 0 };
+	int32_t m[8], sh[8];
+	struct apu_conv2d p = { .out_c = 8, .k_h = 1, .k_w = 1, .stride_h = 1, .stride_w = 1,
+				.dil_h = 1, .dil_w = 1, .groups = 1, .act_min = -128, .act_max = 127,
+				.weights = w, .mult = m, .shift = sh };
+	struct apu_run_stats st;
+	int in, out, tmp;
+	uint8_t buf[128];
+
+	for (int i = 0; i < 8; i++) {
+		m[i] = 1 << 30;
+		sh[i] = 0;
+	}
+	ASSERT_EQ(0, apu_device_open_cpu(&dev));
+	EXPECT_EQ(-EINVAL, apu_network_create(NULL, &net));
+	ASSERT_EQ(0, apu_network_create(dev, &net));
+	EXPECT_EQ(-EINVAL, apu_network_compile(net, NULL));	/* no op */
+	EXPECT_EQ(-EINVAL, apu_network_add_input(net, &bad, &in));
+	ASSERT_EQ(0, apu_network_add_input(net, &s, &in));
+	EXPECT_EQ(-EINVAL, apu_network_add_conv2d(net, 7, &p, &out));
+	p.groups = 3;
+	EXPECT_EQ(-EINVAL, apu_network_add_conv2d(net, in, &p, &out));
+	p.groups = 1;
+	p.act_min = 5;
+	p.act_max = 4;
+	EXPECT_EQ(-EINVAL, apu_network_add_conv2d(net, in, &p, &out));
+	p.act_min = -128;
+	p.act_max = 127;
+	p.k_h = 9;
+	p.padding = APU_PAD_VALID;
+	EXPECT_EQ(-EINVAL, apu_network_add_conv2d(net, in, &p, &out));
+	p.k_h = 1;
+	ASSERT_EQ(0, apu_network_add_conv2d(net, in, &p, &out));
+	EXPECT_EQ(-EINVAL, apu_network_run(net, &st));		/* not compiled */
+	ASSERT_EQ(0, apu_network_compile(net, NULL));
+	EXPECT_EQ(-EBUSY, apu_network_compile(net, NULL));
+	EXPECT_EQ(-EBUSY, apu_network_add_conv2d(net, in, &p, &tmp));
+	EXPECT_EQ(-EINVAL, apu_network_write(net, in, buf, 100));	/* wrong size */
+	EXPECT_EQ(-EINVAL, apu_network_write(net, out, buf, 128));	/* not an input */
+	EXPECT_EQ(0, apu_network_write(net, in, buf, 128));
+	EXPECT_EQ(-EINVAL, apu_network_wait(net, 0, NULL));	/* nothing submitted */
+	EXPECT_EQ(0, apu_network_run(net, &st));
+	EXPECT_EQ(-EINVAL, apu_network_read(net, out, buf, 127));
+	EXPECT_EQ(0, apu_network_read(net, out, buf, 128));
+	EXPECT_EQ(-EINVAL, apu_network_write_trace(net, NULL));
+	EXPECT_EQ(0, apu_network_write_trace(net, "/tmp/apu-hal-test-trace.json"));
+	unlink("/tmp/apu-hal-test-trace.json");
+	apu_network_destroy(net);
+	apu_device_close(dev);
+}
+
+TEST_HARNESS_MAIN
