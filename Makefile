@@ -34,6 +34,8 @@ HAL_SONAME := libapu.so.0
 HAL_SRCS := $(wildcard hal/src/*.c)
 HAL_HDRS := $(wildcard hal/include/apu/*.h hal/src/*.h) uapi/drm/apu_accel.h
 TOOLS := $(patsubst hal/tools/%.c,$(BUILD)/bin/%,$(wildcard hal/tools/*.c))
+# The example of docs/hal.md builds with the tools (it uses only the public API).
+TOOLS += $(patsubst hal/examples/%.c,$(BUILD)/bin/%,$(wildcard hal/examples/*.c))
 HOST_TESTS := $(patsubst tests/host/%.c,$(BUILD)/tests/host/%,$(wildcard tests/host/*.c))
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%,$(wildcard tests/guest/*.c))
 
@@ -102,6 +104,10 @@ $(BUILD)/lib/pkgconfig/libapu.pc: hal/libapu.pc.in Makefile
 
 tools: $(TOOLS)
 $(BUILD)/bin/%: hal/tools/%.c $(BUILD)/lib/libapu.so
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HAL_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu -Wl,-rpath,'$$ORIGIN/../lib'
+
+$(BUILD)/bin/%: hal/examples/%.c $(BUILD)/lib/libapu.so
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HAL_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu -Wl,-rpath,'$$ORIGIN/../lib'
 
