@@ -159,7 +159,8 @@ $(BUILD)/tests/host/oracle.o: tests/host/oracle/gemmlowp_oracle.cc
 
 $(BUILD)/tests/host/%: tests/host/%.c $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(BUILD)/tests/host/oracle.o $(HARNESS_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(TEST_CFLAGS) $(SAN) $< -o $@ $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(BUILD)/tests/host/oracle.o $(DRM_LIBS) -lm -lstdc++
+	$(Q)$(CC) $(TEST_CFLAGS) $(SAN) $< -o $@ $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(BUILD)/tests/host/oracle.o $(DRM_LIBS) \
+		-lXNNPACK -lpthreadpool -lcpuinfo -lm -lstdc++ -lpthread
 
 guest-tests: $(GUEST_TESTS)
 $(BUILD)/tests/guest/%: tests/guest/%.c $(BUILD)/lib/libapu.so $(FW_SRCS) $(FW_HDRS) $(HARNESS_DIR)/kselftest_harness.h
