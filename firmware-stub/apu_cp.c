@@ -212,12 +212,17 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
     uint64_t nin, nw, nout, bias_va;
     int i;
 
+    uint32_t pitch = apu_ld16(&c->out_pitch);
+
     if ((apu_ld16(&c->flags) & ~APU_OPF_SINGLE_ROUNDING) ||
-        apu_ld16(&c->reserved0) || apu_ld32(&c->reserved1)) {
+        apu_ld32(&c->reserved1)) {
         j->res->status = APU_STATUS_BAD_OP;
         return;
     }
     j->res->status = apu_conv_check(&p);
+    if (!j->res->status && pitch && pitch < (uint32_t)p.out_c) {
+        j->res->status = APU_STATUS_BAD_PARAMS;
+    }
     if (j->res->status) {
         return;
     }
@@ -257,8 +262,20 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
         j->res->status = APU_STATUS_TOO_LARGE;  /* no working memory */
         goto out;
     }
-    if (job_write(j, apu_ld64(&c->output), out, nout)) {
-        goto out;
+    if (!pitch || pitch == (uint32_t)p.out_c) {
+        if (job_write(j, apu_ld64(&c->output), out, nout)) {
+            goto out;
+        }
+    } else {
+        /* A channel slice: each pixel's out_c bytes, @pitch apart. */
+        uint64_t pix, npix = (uint64_t)p.out_h * p.out_w;
+
+        for (pix = 0; pix < npix; pix++) {
+            if (job_write(j, apu_ld64(&c->output) + pix * pitch,
+                          out + pix * p.out_c, p.out_c)) {
+                goto out;
+            }
+        }
     }
     j->res->macs += apu_conv_macs(&p);
     j->res->cycles += op_cycles(core, apu_conv_macs(&p),

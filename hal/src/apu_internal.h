@@ -29,6 +29,7 @@ struct apu_device {
 	struct apu_core_info *cores;	/* info.num_cores of them */
 	uint64_t max_bo_size;
 	uint64_t next_fake_va;		/* CPU backend: addresses for its buffers */
+	bool out_pitch;			/* firmware ABI 1.1: conv output pitch */
 };
 
 /* A buffer: a BO mapped for the CPU, or host memory on the CPU backend. */
@@ -51,6 +52,10 @@ int apu_network_job(const struct apu_network *net, int i, const void **cmd, uint
 struct apu_buffer *apu_network_buffer(const struct apu_network *net, int which);
 /* Byte offset and size of tensor @t in the activation buffer. */
 int apu_network_tensor_place(const struct apu_network *net, int t, size_t *off, size_t *size);
+
+int apu_network_evaluate(struct apu_network *net, const unsigned int *masks, double *us,
+			 double *uj);
+int apu_network_num_ops(const struct apu_network *net);
 
 /* ---- CPU reference (ref.c) ---- */
 struct apu_ref_conv {

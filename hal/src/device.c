@@ -132,6 +132,11 @@ int apu_device_open(const char *node, struct apu_device **out)
 	dev->info.fw_abi_major = qd.fw_abi >> 16;
 	dev->info.fw_abi_minor = qd.fw_abi & 0xffff;
 	dev->max_bo_size = qd.max_bo_size ? qd.max_bo_size : (1ull << 30);
+	dev->info.caps = qd.caps;
+	dev->out_pitch = dev->info.fw_abi_major == 1 && dev->info.fw_abi_minor >= 1;
+	dev->info.max_buffer_size = dev->max_bo_size;
+	dev->info.max_contexts = qd.max_contexts;
+	dev->info.ring_entries = qd.ring_entries;
 	strcpy(dev->info.node, node);
 
 	ret = read_cores(dev);
@@ -205,11 +210,13 @@ int apu_device_open_cpu(struct apu_device **out)
 	dev->fd = -1;
 	dev->cpu = true;
 	dev->max_bo_size = 1ull << 30;
+	dev->out_pitch = true;
 	strcpy(dev->info.node, "cpu");
 	strcpy(dev->info.driver_name, "cpu-reference");
 	dev->info.hw_id = 0x31555041;
 	dev->info.hw_major = 1;
 	dev->info.num_cores = sizeof(cpu_cores) / sizeof(cpu_cores[0]);
+	dev->info.max_buffer_size = dev->max_bo_size;
 	*out = dev;
 	return 0;
 }

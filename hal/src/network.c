@@ -44,6 +44,8 @@ struct op {
 	enum op_kind kind;
 	int in[2], out;
 	bool fc;		/* fully connected: split by output channel */
+	bool flat;		/* 1x1, stride 1, no padding: split by pixel */
+	bool by_channel;	/* flat, split by output channel (output pitch) */
 	struct apu_ref_conv conv;
 	size_t w_off, w_size, b_off, m_off, s_off;
 	bool has_bias;
@@ -259,7 +261,8 @@ static int out_dim(unsigned int in, unsigned int k, unsigned int stride, unsigne
 		return 0;
 	}
 	case APU_PAD_EXPLICIT:
-		if (in + pad_lo + pad_hi < ek)
+		/* Padding never covers a whole window (nor does the device's). */
+		if (in + pad_lo + pad_hi < ek || pad_lo >= ek || pad_hi >= ek)
 			return -EINVAL;
 		*out = (in + pad_lo + pad_hi - ek) / stride + 1;
 		*lo = pad_lo;
@@ -329,6 +332,10 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 	o->conv.act_max = p->act_max;
 	o->kind = OP_CONV;
 	o->fc = fc;
+	o->flat = !fc && o->conv.k_h == 1 && o->conv.k_w == 1 && o->conv.stride_h == 1 &&
+		  o->conv.stride_w == 1 && !o->conv.pad_top && !o->conv.pad_left &&
+		  o->conv.out_h == o->conv.in_h && o->conv.out_w == o->conv.in_w &&
+		  (uint64_t)o->conv.out_h * o->conv.out_w <= 65535;
 	o->in[0] = input;
 	o->in[1] = -1;
 	o->w_size = wn;
@@ -453,12 +460,29 @@ int apu_network_shape(const struct apu_network *net, int tensor, struct apu_shap
 /* ---- planning ------------------------------------------------------------ */
 
 /* The layer description the planner splits. */
-static void describe_layer(const struct apu_network *net, struct op *o)
+static void describe_layer(const struct apu_network *net, struct op *o, bool by_channel,
+			   struct apu_plan_layer *l)
 {
-	struct apu_plan_layer *l = &o->layer;
 	const struct tensor *in = &net->t[o->in[0]];
 
 	memset(l, 0, sizeof(*l));
+	if (o->kind == OP_CONV && o->flat && by_channel) {
+		const struct apu_ref_conv *c = &o->conv;
+		uint64_t pix = (uint64_t)c->out_h * c->out_w;
+
+		/*
+		 * Every tile reads the whole input and writes a slice of the
+		 * output channels (at the output pitch): each unit brings its
+		 * weights, parameters and one output column.
+		 */
+		l->units = (unsigned int)c->out_c;
+		l->unit_macs = pix * c->in_c;
+		l->unit_bytes = (uint64_t)c->in_c + pix + 12;
+		l->fixed_bytes = pix * c->in_c;
+		l->unit_sram = l->unit_bytes;
+		l->fixed_sram = l->fixed_bytes;
+		return;
+	}
 	if (o->kind == OP_CONV && o->fc) {
 		uint64_t k = (uint64_t)o->conv.in_c;
 
@@ -469,6 +493,18 @@ static void describe_layer(const struct apu_network *net, struct op *o)
 		/* Each unit brings its own row of weights. */
 		l->unit_sram = l->unit_bytes;
 		l->fixed_sram = l->fixed_bytes;
+		return;
+	} else if (o->kind == OP_CONV && o->flat) {
+		const struct apu_ref_conv *c = &o->conv;
+
+		/* Pixels are independent: the image is one long row. */
+		l->units = (unsigned int)(c->out_h * c->out_w);
+		l->unit_macs = (uint64_t)c->out_c * (c->in_c / c->groups);
+		l->unit_bytes = (uint64_t)c->out_c + c->in_c;
+		l->fixed_bytes = o->w_size + 12ull * c->out_c;
+		l->unit_sram = l->unit_bytes;
+		l->fixed_sram = 12ull * c->out_c;
+		l->weight_sram = o->w_size;
 		return;
 	} else if (o->kind == OP_CONV) {
 		const struct apu_ref_conv *c = &o->conv;
@@ -486,11 +522,10 @@ static void describe_layer(const struct apu_network *net, struct op *o)
 		l->weight_sram = o->w_size;
 		return;
 	} else if (o->kind == OP_ADD) {
-		uint64_t row = (uint64_t)in->s.w * in->s.c;
-
-		l->units = in->s.h;
-		l->unit_macs = row;
-		l->unit_bytes = 3 * row;
+		/* Elementwise: split by pixel. */
+		l->units = in->s.h * in->s.w;
+		l->unit_macs = in->s.c;
+		l->unit_bytes = 3ull * in->s.c;
 	} else {
 		const struct apu_ref_pool *p = &o->pool;
 		uint64_t row_in = (uint64_t)p->in_w * p->channels;
@@ -518,6 +553,8 @@ static unsigned int class_mask(const struct apu_device *dev, int cls)
 
 struct choice {
 	unsigned int mask;
+	bool by_channel;
+	struct apu_plan_layer layer;
 	double us, uj;
 	int nshares;
 	struct apu_plan_share shares[8];
@@ -537,20 +574,27 @@ static int plan_op(struct apu_network *net, struct op *o, enum apu_policy policy
 	masks[nm++] = class_mask(dev, APU_CORE_BIG) | class_mask(dev, APU_CORE_LITTLE);
 	masks[nm++] = class_mask(dev, APU_CORE_LITTLE) | class_mask(dev, APU_CORE_TINY);
 
-	describe_layer(net, o);
-	for (i = 0; i < nm; i++) {
-		struct choice *c = &all[n];
-		int k;
+	for (int v = 0; v < 2; v++) {
+		/* Variant 1: a 1x1 convolution split by output channel. */
+		if (v && !(o->kind == OP_CONV && o->flat && o->conv.groups == 1 && dev->out_pitch &&
+			   o->conv.out_c <= 65535))
+			break;
+		for (i = 0; i < nm; i++) {
+			struct choice *c = &all[n];
+			int k;
 
-		if (!masks[i])
-			continue;
-		k = apu_plan_split(dev->cores, dev->info.num_cores, masks[i], &o->layer,
-				   c->shares, &c->us, &c->uj);
-		if (k <= 0)
-			continue;
-		c->mask = masks[i];
-		c->nshares = k;
-		n++;
+			if (!masks[i])
+				continue;
+			describe_layer(net, o, v, &c->layer);
+			k = apu_plan_split(dev->cores, dev->info.num_cores, masks[i], &c->layer,
+					   c->shares, &c->us, &c->uj);
+			if (k <= 0)
+				continue;
+			c->mask = masks[i];
+			c->by_channel = v;
+			c->nshares = k;
+			n++;
+		}
 	}
 	if (!n)
 		return -E2BIG;
@@ -584,6 +628,8 @@ static int plan_op(struct apu_network *net, struct op *o, enum apu_policy policy
 
 static void take_choice(struct op *o, const struct choice *c)
 {
+	o->layer = c->layer;
+	o->by_channel = c->by_channel;
 	o->nshares = c->nshares;
 	memcpy(o->shares, c->shares, sizeof(c->shares[0]) * c->nshares);
 	o->est_us = c->us;
@@ -592,7 +638,7 @@ static void take_choice(struct op *o, const struct choice *c)
 
 static int plan(struct apu_network *net)
 {
-	struct choice (*choices)[6];
+	struct choice (*choices)[12];
 	int *nchoices, *pick, i, ret = 0;
 	double total = 0;
 
@@ -661,6 +707,19 @@ static int plan(struct apu_network *net)
 		take_choice(&net->ops[i], &choices[i][pick[i]]);
 		net->modeled_us += net->ops[i].est_us;
 	}
+	if (getenv("APU_PLAN_DEBUG"))
+		for (i = 0; i < net->nops; i++) {
+			const struct op *o = &net->ops[i];
+
+			fprintf(stderr, "op %2d kind %d%s units %5u macs/u %8" PRIu64 " bytes/u %7" PRIu64
+				" fixed %7" PRIu64 " est %8.2f us:", i, o->kind,
+				o->by_channel ? "c" : o->flat ? "p" : " ", o->layer.units,
+				o->layer.unit_macs, o->layer.unit_bytes, o->layer.fixed_bytes, o->est_us);
+			for (int k = 0; k < o->nshares; k++)
+				fprintf(stderr, " c%u:%u/%ut/%.2f", o->shares[k].core, o->shares[k].count,
+					o->shares[k].tiles, o->shares[k].us);
+			fprintf(stderr, "\n");
+		}
 out:
 	free(choices);
 	free(nchoices);
@@ -728,6 +787,9 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 		uint64_t b = cst_va(net, o->b_off), m = cst_va(net, o->m_off);
 		uint64_t s = cst_va(net, o->s_off);
 
+		int in_w = c->in_w, out_w = c->out_w, pad_left = c->pad_left;
+		unsigned int pitch = 0;
+
 		if (o->fc) {
 			out_c = (int)(u1 - u0);
 			w += (uint64_t)u0 * c->in_c;
@@ -735,6 +797,23 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 			m += 4ull * u0;
 			s += 4ull * u0;
 			out = act_va(net, o->out, u0);
+		} else if (o->by_channel) {
+			/* Output channels [u0, u1) of every pixel, at the output pitch. */
+			in_w = out_w = c->out_h * c->out_w;
+			pad_left = 0;
+			out_c = (int)(u1 - u0);
+			pitch = (unsigned int)c->out_c;
+			w += (uint64_t)u0 * c->in_c;
+			b += 4ull * u0;
+			m += 4ull * u0;
+			s += 4ull * u0;
+			out = act_va(net, o->out, u0);
+		} else if (o->flat) {
+			/* Pixels [u0, u1) as a 1 x n image. */
+			in += (uint64_t)u0 * c->in_c;
+			in_w = out_w = (int)(u1 - u0);
+			pad_left = 0;
+			out = act_va(net, o->out, (size_t)u0 * c->out_c);
 		} else {
 			tile_rows((int)u0, (int)u1, c->stride_h, c->pad_top,
 				  (c->k_h - 1) * c->dil_h + 1, c->in_h, &base, &rows, &tpad);
@@ -744,10 +823,10 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 		}
 		put16(p, F(apu_op_conv2d, opcode), APU_OP_CONV2D);
 		put16(p, F(apu_op_conv2d, in_h), (unsigned int)rows);
-		put16(p, F(apu_op_conv2d, in_w), (unsigned int)c->in_w);
+		put16(p, F(apu_op_conv2d, in_w), (unsigned int)in_w);
 		put16(p, F(apu_op_conv2d, in_c), (unsigned int)c->in_c);
 		put16(p, F(apu_op_conv2d, out_h), (unsigned int)out_h);
-		put16(p, F(apu_op_conv2d, out_w), (unsigned int)c->out_w);
+		put16(p, F(apu_op_conv2d, out_w), (unsigned int)out_w);
 		put16(p, F(apu_op_conv2d, out_c), (unsigned int)out_c);
 		put16(p, F(apu_op_conv2d, k_h), (unsigned int)c->k_h);
 		put16(p, F(apu_op_conv2d, k_w), (unsigned int)c->k_w);
@@ -756,8 +835,9 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 		put16(p, F(apu_op_conv2d, dil_h), (unsigned int)c->dil_h);
 		put16(p, F(apu_op_conv2d, dil_w), (unsigned int)c->dil_w);
 		put16(p, F(apu_op_conv2d, pad_top), (unsigned int)tpad);
-		put16(p, F(apu_op_conv2d, pad_left), (unsigned int)c->pad_left);
+		put16(p, F(apu_op_conv2d, pad_left), (unsigned int)pad_left);
 		put16(p, F(apu_op_conv2d, groups), (unsigned int)c->groups);
+		put16(p, F(apu_op_conv2d, out_pitch), pitch);
 		put32(p, F(apu_op_conv2d, in_zp), (uint32_t)c->in_zp);
 		put32(p, F(apu_op_conv2d, out_zp), (uint32_t)c->out_zp);
 		put32(p, F(apu_op_conv2d, act_min), (uint32_t)c->act_min);
@@ -770,11 +850,11 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 		put64(p, F(apu_op_conv2d, output), out);
 	} else if (o->kind == OP_ADD) {
 		const struct apu_shape *sh = &net->t[o->in[0]].s;
-		size_t row = (size_t)sh->w * sh->c, first = u0 * row;
+		size_t first = (size_t)u0 * sh->c;
 		const struct apu_add *a = &o->add;
 
 		put16(p, F(apu_op_add, opcode), APU_OP_ADD);
-		put32(p, F(apu_op_add, count), (uint32_t)((u1 - u0) * row));
+		put32(p, F(apu_op_add, count), (uint32_t)((u1 - u0) * sh->c));
 		put32(p, F(apu_op_add, left_shift), (uint32_t)a->left_shift);
 		put32(p, F(apu_op_add, in1_offset), (uint32_t)a->in1_offset);
 		put32(p, F(apu_op_add, in1_mult), (uint32_t)a->in1_mult);
@@ -1367,4 +1447,55 @@ int apu_network_tensor_place(const struct apu_network *net, int t, size_t *off, 
 	*off = net->t[t].off;
 	*size = net->t[t].size;
 	return 0;
+}
+
+/*
+ * For make bench: the modeled time of the network with op i placed on
+ * masks[i] (split to end together, as the planner does), or, with
+ * masks NULL, the lower bound: every op's MACs and bytes spread over all
+ * cores at once, max(MACs / total MAC rate, bytes / total byte rate),
+ * summed along the chain of ops. Energy as the planner counts it.
+ */
+int apu_network_evaluate(struct apu_network *net, const unsigned int *masks, double *us,
+			 double *uj)
+{
+	const struct apu_device *dev;
+	double t = 0, e = 0, mac_rate = 0, byte_rate = 0;
+	int i;
+
+	if (!net || !net->compiled || !us)
+		return -EINVAL;
+	dev = net->dev;
+	for (unsigned int c = 0; c < dev->info.num_cores; c++) {
+		mac_rate += (double)dev->cores[c].macs_per_cycle * dev->cores[c].clock_mhz;
+		byte_rate += (double)dev->cores[c].bytes_per_cycle * dev->cores[c].clock_mhz;
+	}
+	for (i = 0; i < net->nops; i++) {
+		const struct apu_plan_layer *l = &net->ops[i].layer;
+		struct apu_plan_share sh[8];
+		double lt, le;
+		int n;
+
+		if (!masks) {
+			double m = (double)l->unit_macs * l->units / mac_rate;
+			double b = ((double)l->unit_bytes * l->units + l->fixed_bytes) / byte_rate;
+
+			t += m > b ? m : b;
+			continue;
+		}
+		n = apu_plan_split(dev->cores, dev->info.num_cores, masks[i], l, sh, &lt, &le);
+		if (n < 0)
+			return n;
+		t += lt;
+		e += le;
+	}
+	*us = t;
+	if (uj)
+		*uj = e;
+	return 0;
+}
+
+int apu_network_num_ops(const struct apu_network *net)
+{
+	return net ? net->nops : -EINVAL;
 }

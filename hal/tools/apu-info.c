@@ -34,6 +34,13 @@ static int show(const struct apu_device_entry *e)
 	       info.hw_patch);
 	printf("  firmware:         %u.%u.%u (ABI %u.%u)\n", info.fw_major,
 	       info.fw_minor, info.fw_patch, info.fw_abi_major, info.fw_abi_minor);
+	printf("  capabilities:     %s%s%s%s\n", info.caps & APU_CAP_MMU ? "mmu " : "",
+	       info.caps & APU_CAP_TIME_ACCURATE ? "time-accurate " : "",
+	       info.caps & APU_CAP_FAULT_INJECT ? "fault-injection " : "",
+	       info.caps & APU_CAP_POWER_GATING ? "power-gating" : "");
+	printf("  limits:           buffers up to %llu MiB, %u processes, %u queued jobs per core\n",
+	       (unsigned long long)(info.max_buffer_size >> 20), info.max_contexts,
+	       info.ring_entries);
 	printf("  cores:            %u\n", info.num_cores);
 	printf("    core  class   MACs/cycle  clock MHz  SRAM KiB  fJ/MAC  idle uW  GMAC/s\n");
 	for (i = 0; i < info.num_cores; i++) {

@@ -109,7 +109,9 @@ struct apu_cmd_header {
  * [out_c][k_h][k_w][in_c / groups], except depthwise (groups == in_c):
  * [k_h][k_w][out_c], out channel oc = ic * (out_c / in_c) + m. Bias int32
  * [out_c] (bias 0 = none); mult and shift int32 [out_c]. Fully connected is
- * a 1x1 convolution of a 1x1xC input.
+ * a 1x1 convolution of a 1x1xC input. @out_pitch (firmware ABI 1.1) is the
+ * distance in bytes between consecutive output pixels, at least out_c: a
+ * job can write a slice of the channels of a wider tensor; 0 means out_c.
  */
 struct apu_op_conv2d {
 	__le16 opcode;
@@ -121,7 +123,7 @@ struct apu_op_conv2d {
 	__le16 dil_h, dil_w;
 	__le16 pad_top, pad_left;
 	__le16 groups;
-	__le16 reserved0;
+	__le16 out_pitch;	/* ABI 1.1: see above; 0 = out_c */
 	__le32 in_zp, out_zp;
 	__le32 act_min, act_max;
 	__le32 reserved1;

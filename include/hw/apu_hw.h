@@ -245,7 +245,7 @@ static inline const char *apu_fw_err_text(unsigned int err)
  * APU_REG_FW_ABI reads APU_FW_ABI(major, minor).
  */
 #define APU_FW_ABI_MAJOR		1
-#define APU_FW_ABI_MINOR		0
+#define APU_FW_ABI_MINOR		1
 #define APU_FW_ABI(maj, min)		(((maj) << 16) | (min))
 #define APU_FW_ABI_GET_MAJOR(v)		(((v) >> 16) & 0xffff)
 #define APU_FW_ABI_GET_MINOR(v)		((v) & 0xffff)

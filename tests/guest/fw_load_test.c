@@ -155,7 +155,7 @@ TEST_F(fw, good_image_boots)
 	ASSERT_EQ(0, write_file(FW_PATH, self->img, self->size));
 	ASSERT_EQ(0, sh("insmod " MODULE));
 	EXPECT_TRUE(node_appears(50));
-	EXPECT_TRUE(dmesg_has("firmware 0.1.0 running (ABI 1.0)"));
+	EXPECT_TRUE(dmesg_has("firmware 0.1.0 running (ABI 1.1)"));
 }
 
 TEST_F(fw, missing_image)
@@ -202,16 +202,22 @@ TEST_F(fw, bad_header_crc)
 
 TEST_F(fw, unsupported_abi)
 {
+	char msg[64];
+
 	self->img[offsetof(struct apu_fw_header, abi_major)] = APU_FW_ABI_MAJOR + 1;
 	reseal(self->img);
-	load_expect_refusal(_metadata, self, "has firmware ABI 2.0");
+	snprintf(msg, sizeof(msg), "has firmware ABI %d.%d", APU_FW_ABI_MAJOR + 1, APU_FW_ABI_MINOR);
+	load_expect_refusal(_metadata, self, msg);
 }
 
 TEST_F(fw, newer_abi_minor)
 {
+	char msg[64];
+
 	self->img[offsetof(struct apu_fw_header, abi_minor)] = APU_FW_ABI_MINOR + 1;
 	reseal(self->img);
-	load_expect_refusal(_metadata, self, "has firmware ABI 1.1");
+	snprintf(msg, sizeof(msg), "has firmware ABI %d.%d", APU_FW_ABI_MAJOR, APU_FW_ABI_MINOR + 1);
+	load_expect_refusal(_metadata, self, msg);
 }
 
 /*

@@ -8,6 +8,7 @@
  */
 #include <poll.h>
 #include <pthread.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "apu_guest.h"
@@ -313,6 +314,139 @@ TEST_F(net, faults_surface)
 	EXPECT_EQ(0, apu_network_run(net, &st));
 	(void)bad;
 	apu_network_destroy(net);
+}
+
+static unsigned int lcg(unsigned int *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return *s >> 8;
+}
+
+/* Random single ops, some large enough to be tiled: device == reference. */
+TEST_F(net, random_ops)
+{
+	unsigned int seed = 77;
+
+	for (int it = 0; it < 30; it++) {
+		struct apu_shape s = { 1 + lcg(&seed) % 40, 1 + lcg(&seed) % 40,
+				       1 + lcg(&seed) % 24 };
+		struct apu_network *net;
+		struct apu_run_stats st;
+		struct snapshot ref = { 0 };
+		int in, in2, out, bad = -1, kind = it % 3, ret;
+		int8_t *w = NULL;
+		int32_t bias[96], mult[96], shift[96];
+
+		if (it % 10 == 0) {	/* a few big ones */
+			s.h = 60 + lcg(&seed) % 40;
+			s.w = 60 + lcg(&seed) % 40;
+		}
+		ASSERT_EQ(0, apu_network_create(self->dev, &net));
+		ASSERT_EQ(0, apu_network_add_input(net, &s, &in));
+		if (kind == 0) {
+			unsigned int g = lcg(&seed) % 3 == 0 ? s.c : 1;
+			unsigned int oc = g == s.c ? s.c * (1 + lcg(&seed) % 2) : 1 + lcg(&seed) % 48;
+			unsigned int k = 1 + lcg(&seed) % 5, n;
+			struct apu_conv2d p = {
+				.out_c = oc, .k_h = k, .k_w = 1 + lcg(&seed) % 5,
+				.stride_h = 1 + lcg(&seed) % 2, .stride_w = 1 + lcg(&seed) % 2,
+				.dil_h = 1 + lcg(&seed) % 2, .dil_w = 1, .groups = g,
+				.padding = lcg(&seed) % 2 ? APU_PAD_SAME : APU_PAD_EXPLICIT,
+				.pad_top = lcg(&seed) % 3, .pad_left = lcg(&seed) % 3,
+				.pad_bottom = lcg(&seed) % 3, .pad_right = lcg(&seed) % 3,
+				.in_zp = (int)(lcg(&seed) % 256) - 128,
+				.out_zp = (int)(lcg(&seed) % 256) - 128,
+				.act_min = -128 + (int)(lcg(&seed) % 20), .act_max = 127,
+				.bias = bias, .mult = mult, .shift = shift,
+			};
+
+			n = (g == s.c && g > 1) ? p.k_h * p.k_w * oc : oc * p.k_h * p.k_w * (s.c / g);
+			w = malloc(n);
+			ASSERT_NE(NULL, w);
+			for (unsigned int i = 0; i < n; i++)
+				w[i] = (int8_t)lcg(&seed);
+			for (int i = 0; i < 96; i++) {
+				bias[i] = (int)(lcg(&seed) % 20001) - 10000;
+				mult[i] = (1 << 30) + (int)(lcg(&seed) % (1 << 29));
+				shift[i] = -(int)(lcg(&seed) % 10);
+			}
+			p.weights = w;
+			ret = apu_network_add_conv2d(net, in, &p, &out);
+			if (ret == -EINVAL) {	/* a kernel larger than its padded input */
+				free(w);
+				apu_network_destroy(net);
+				continue;
+			}
+			ASSERT_EQ(0, ret);
+		} else if (kind == 1) {
+			struct apu_add p = { .left_shift = 20, .in1_offset = 3, .in2_offset = -5,
+					     .in1_mult = 1 << 30, .in2_mult = 1 << 30,
+					     .out_mult = 1 << 30, .out_shift = -18,
+					     .act_min = -128, .act_max = 127 };
+
+			ASSERT_EQ(0, apu_network_add_input(net, &s, &in2));
+			ASSERT_EQ(0, apu_network_add_add(net, in, in2, &p, &out));
+		} else {
+			struct apu_avgpool p = { .k_h = 1 + lcg(&seed) % 3, .k_w = 1 + lcg(&seed) % 3,
+						 .stride_h = 1 + lcg(&seed) % 2,
+						 .stride_w = 1 + lcg(&seed) % 2,
+						 .padding = APU_PAD_SAME, .act_min = -128, .act_max = 127 };
+
+			ASSERT_EQ(0, apu_network_add_avgpool(net, in, &p, &out));
+		}
+		ASSERT_EQ(0, apu_network_compile(net, NULL));
+		if (kind == 1)
+			ASSERT_EQ(0, fill_input(net, in2, 99 + it));
+		ret = run_and_check(net, in, (unsigned int)it, &st, &ref, &bad);
+		EXPECT_EQ(0, ret) TH_LOG("case %d (kind %d, %ux%ux%u): %s, tensor %d", it, kind,
+					 s.h, s.w, s.c, apu_strerror(ret), bad);
+		snapshot_free(&ref);
+		free(w);
+		apu_network_destroy(net);
+	}
+}
+
+/* Processes at once, each with its own device handle and networks. */
+TEST(processes)
+{
+	pid_t pids[3];
+
+	for (int i = 0; i < 3; i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (pids[i] == 0) {
+			struct apu_device *dev;
+			struct apu_network *net;
+			struct apu_run_stats st;
+			struct snapshot ref = { 0 };
+			struct apu_shape s = { 56, 56, 24 };
+			struct apu_avgpool p = { .k_h = 3, .k_w = 3, .stride_h = 1, .stride_w = 1,
+						 .padding = APU_PAD_SAME, .act_min = -128,
+						 .act_max = 127 };
+			int in, t, bad, ret;
+
+			ret = apu_device_open(apu_node(), &dev);
+			if (!ret)
+				ret = apu_network_create(dev, &net);
+			if (!ret)
+				ret = apu_network_add_input(net, &s, &in);
+			if (!ret)
+				ret = apu_network_add_avgpool(net, in, &p, &t);
+			if (!ret)
+				ret = apu_network_add_avgpool(net, t, &p, &t);
+			if (!ret)
+				ret = apu_network_compile(net, NULL);
+			for (int r = 0; !ret && r < 5; r++)
+				ret = run_and_check(net, in, 3, &st, &ref, &bad);
+			_exit(ret ? 1 : 0);
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		int st;
+
+		ASSERT_EQ(pids[i], waitpid(pids[i], &st, 0));
+		EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
 }
 
 TEST_HARNESS_MAIN

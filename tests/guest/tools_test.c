@@ -41,6 +41,8 @@ TEST(apu_info)
 	EXPECT_EQ(0, run("apu-info", buf, sizeof(buf)));
 	EXPECT_NE(NULL, strstr(buf, "1 APU found"));
 	EXPECT_NE(NULL, strstr(buf, "tiny"));
+	EXPECT_NE(NULL, strstr(buf, "capabilities:     mmu time-accurate fault-injection power-gating"));
+	EXPECT_NE(NULL, strstr(buf, "buffers up to 1024 MiB, 255 processes, 64 queued jobs per core"));
 }
 
 TEST(example_of_the_guide)

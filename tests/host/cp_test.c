@@ -377,6 +377,46 @@ TEST_F(cp, conv_job_through_the_mmu)
 		  (macs + 255) / 256 + 100 : (bytes + 31) / 32 + 100, res.cycles);
 }
 
+/*
+ * Output pitch (ABI 1.1): two jobs write the two halves of an 80-channel
+ * tensor, each 40 channels wide at a pitch of 80; the gaps stay as they were.
+ */
+TEST_F(cp, conv_output_pitch_writes_a_channel_slice)
+{
+	static struct data d;
+	static int8_t got[10 * 10 * 80], pattern[10 * 10 * 80];
+	ApuJobResult res;
+	struct cmd c;
+
+	setup_conv(self, 1, &d, 1);
+	map_range(&self->bus, self->root[1], VA_OUT2, sizeof(got), 1);
+	memset(pattern, 0x5a, sizeof(pattern));
+	poke(self, 1, VA_OUT2, pattern, sizeof(pattern));
+	for (int half = 0; half < 2; half++) {
+		cmd_init(&c);
+		conv_op(cmd_op(&c), &conv, VA_IN, VA_OUT2 + half * 40);
+		st16(&((struct apu_op_conv2d *)(c.buf + 16))->out_pitch, 80);
+		run(self, 1, &c, &res);
+		ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+		EXPECT_EQ(sizeof(d.out), res.bytes_written);
+	}
+	peek(self, 1, VA_OUT2, got, sizeof(got));
+	for (int px = 0; px < 100; px++) {
+		ASSERT_EQ(0, memcmp(got + px * 80, d.out + px * 40, 40));
+		ASSERT_EQ(0, memcmp(got + px * 80 + 40, d.out + px * 40, 40));
+	}
+	/* One half only: the other half keeps the pattern. */
+	poke(self, 1, VA_OUT2, pattern, sizeof(pattern));
+	cmd_init(&c);
+	conv_op(cmd_op(&c), &conv, VA_IN, VA_OUT2);
+	st16(&((struct apu_op_conv2d *)(c.buf + 16))->out_pitch, 80);
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	peek(self, 1, VA_OUT2, got, sizeof(got));
+	for (int px = 0; px < 100; px++)
+		ASSERT_EQ(0, memcmp(got + px * 80 + 40, pattern, 40));
+}
+
 /* conv -> add (residual) -> avgpool, as in a MobileNet V2 tail. */
 TEST_F(cp, chained_ops)
 {
@@ -516,7 +556,10 @@ TEST_F(cp, bad_command_buffers)
 	op[2] = 0x80;			/* unknown flag */
 	EXPECT_JOB(APU_STATUS_BAD_OP, 1);
 	conv_op(op, &conv, VA_IN, VA_OUT);
-	op[34] = 1;			/* reserved0 */
+	op[34] = 1;			/* out_pitch under out_c (40) */
+	EXPECT_JOB(APU_STATUS_BAD_PARAMS, 1);
+	conv_op(op, &conv, VA_IN, VA_OUT);
+	op[52] = 1;			/* reserved1 */
 	EXPECT_JOB(APU_STATUS_BAD_OP, 1);
 	conv_op(op, &conv, VA_IN, VA_OUT);
 	st16(op + 32, 7);		/* groups 7: 24 channels do not divide */

@@ -328,23 +328,41 @@ static int exec_op(struct exec *x, const uint8_t *op)
 			.act_max = rd32(op + OFF(apu_op_conv2d, act_max)),
 		};
 		uint64_t bias = rd64(op + OFF(apu_op_conv2d, bias));
-		size_t out_n;
+		size_t pitch = (uint16_t)rd16(op + OFF(apu_op_conv2d, out_pitch));
+		size_t out_n, npix, span;
 		void *in, *w, *b = NULL, *m, *s, *o;
+		int8_t *tmp;
+		int ret;
 
 		if (apu_conv_check(&p))
 			return -1;
 		out_n = apu_conv_out_size(&p);
+		npix = (size_t)p.out_h * p.out_w;
+		if (!pitch)
+			pitch = (size_t)p.out_c;
+		if (pitch < (size_t)p.out_c)
+			return -6;
+		span = (npix - 1) * pitch + (size_t)p.out_c;
 		in = xlate(x, rd64(op + OFF(apu_op_conv2d, input)), apu_conv_in_size(&p));
 		w = xlate(x, rd64(op + OFF(apu_op_conv2d, weights)), apu_conv_weights_size(&p));
 		if (bias)
 			b = xlate(x, bias, 4 * (size_t)p.out_c);
 		m = xlate(x, rd64(op + OFF(apu_op_conv2d, mult)), 4 * (size_t)p.out_c);
 		s = xlate(x, rd64(op + OFF(apu_op_conv2d, shift)), 4 * (size_t)p.out_c);
-		o = xlate(x, rd64(op + OFF(apu_op_conv2d, output)), out_n);
+		o = xlate(x, rd64(op + OFF(apu_op_conv2d, output)), span);
 		if (!in || !w || (bias && !b) || !m || !s || !o)
 			return -2;
-		mark(x, rd64(op + OFF(apu_op_conv2d, output)), out_n);
-		return apu_conv2d(&p, in, w, b, m, s, o);
+		/* The engine writes contiguously; scatter at the pitch, as the device. */
+		tmp = malloc(out_n);
+		if (!tmp)
+			return -7;
+		ret = apu_conv2d(&p, in, w, b, m, s, tmp);
+		for (size_t px = 0; px < npix; px++) {
+			memcpy((int8_t *)o + px * pitch, tmp + px * p.out_c, (size_t)p.out_c);
+			mark(x, rd64(op + OFF(apu_op_conv2d, output)) + px * pitch, (size_t)p.out_c);
+		}
+		free(tmp);
+		return ret;
 	}
 	if (code == APU_OP_ADD) {
 		ApuAddParams p = {

@@ -103,7 +103,21 @@ struct apu_device_info {
 	unsigned int fw_abi_major, fw_abi_minor;
 	/** Number of cores; see apu_device_get_core(). */
 	unsigned int num_cores;
+	/** Capabilities: APU_CAP_* bits. */
+	unsigned int caps;
+	/** Largest buffer, in bytes. */
+	uint64_t max_buffer_size;
+	/** Open files (processes) the device can serve at once. */
+	unsigned int max_contexts;
+	/** Jobs each core queues in hardware. */
+	unsigned int ring_entries;
 };
+
+/** Capability bits of apu_device_info.caps. */
+#define APU_CAP_MMU		0x1	/**< per-process device address spaces */
+#define APU_CAP_TIME_ACCURATE	0x2	/**< jobs can complete at their modeled time */
+#define APU_CAP_FAULT_INJECT	0x4	/**< fault injection for tests (debugfs) */
+#define APU_CAP_POWER_GATING	0x8	/**< idle cores are powered down */
 
 /** Kinds of core. */
 enum apu_core_class {
@@ -253,7 +267,8 @@ struct apu_shape {
 enum apu_padding {
 	APU_PAD_VALID = 0,	/**< no padding */
 	APU_PAD_SAME = 1,	/**< TFLite SAME: output = ceil(input / stride) */
-	APU_PAD_EXPLICIT = 2,	/**< pad_top, pad_left, pad_bottom, pad_right */
+	APU_PAD_EXPLICIT = 2,	/**< pad_top, pad_left, pad_bottom, pad_right; each
+				     smaller than the (dilated) kernel extent */
 };
 
 /**
