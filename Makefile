@@ -167,7 +167,7 @@ $(BUILD)/tests/guest/%: tests/guest/%.c $(BUILD)/lib/libapu.so $(FW_SRCS) $(FW_H
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) $< $(FW_SRCS) -o $@ -L$(BUILD)/lib -lapu $(DRM_LIBS) -pthread -lm
 
-initramfs: hal tools firmware module guest-tests
+initramfs: hal tools firmware module guest-tests guest-bench
 	$(Q)KVER=$(KVER) scripts/mkinitramfs.sh
 
 # --- benchmarks (timings are never tests) ---------------------------------
@@ -176,11 +176,39 @@ $(BUILD)/bench/engine_bench: tests/bench/engine_bench.c $(FW_SRCS) $(FW_HDRS)
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) $< $(FW_SRCS) -o $@ \
 		-lXNNPACK -lpthreadpool -lcpuinfo -lm -lpthread
 
-.PHONY: bench-run
-bench-run: $(BUILD)/bench/engine_bench
+# The planner's figures (host, CPU backend: the device's timing model).
+$(BUILD)/bench/sched_bench: tests/bench/sched_bench.c $(BUILD)/lib/libapu.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HAL_CFLAGS) -O2 $< -o $@ $(BUILD)/lib/libapu.a $(DRM_LIBS) -lm
+
+# libapu's own instructions per run, with the kernel stood in (callgrind).
+$(BUILD)/bench/hal_overhead: tests/bench/hal_overhead.c $(BUILD)/lib/libapu.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g -Ihal/include -Iuapi $(DRM_CFLAGS) $< -o $@ $(BUILD)/lib/libapu.a -lm
+
+# Programs the VM runs in bench mode (copied to /bench of the initramfs).
+GUEST_BENCH := $(patsubst tests/bench/guest/%.c,$(BUILD)/bench/guest/%,$(wildcard tests/bench/guest/*.c))
+guest-bench: $(GUEST_BENCH)
+$(BUILD)/bench/guest/%: tests/bench/guest/%.c $(BUILD)/lib/libapu.so
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -Ihal/include -Iuapi $(DRM_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu
+
+.PHONY: bench-run guest-bench
+bench-run: $(BUILD)/bench/engine_bench $(BUILD)/bench/sched_bench $(BUILD)/bench/hal_overhead tools qemu initramfs
 	@echo "== compute engine vs XNNPACK (one thread, MobileNet V2 convolutions)"
 	$(Q)$(BUILD)/bench/engine_bench --json $(BUILD)/bench/engine.json | tee $(BUILD)/bench/engine.txt
-	@echo "results: $(BUILD)/bench/engine.json, $(BUILD)/bench/engine.txt"
+	@echo "== scheduling: MobileNet V1/V2 per policy, against the bound and baselines"
+	$(Q)$(BUILD)/bench/sched_bench --json $(BUILD)/bench/sched.json | tee $(BUILD)/bench/sched.txt
+	$(Q)APU_BACKEND=cpu $(BUILD)/bin/apu-run --cpu --model v2 --trace $(BUILD)/bench/v2-trace.json >/dev/null
+	@echo "== libapu instructions per run of a one-job network (callgrind)"
+	$(Q)valgrind --tool=callgrind --callgrind-out-file=$(BUILD)/bench/callgrind.out \
+		--collect-atstart=no --toggle-collect=apu_network_run \
+		$(BUILD)/bench/hal_overhead 1000 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/{"bench": "hal_overhead", "runs": 1000, "instructions": \1}/p' \
+		| tee $(BUILD)/bench/hal_overhead.json
+	@echo "== submission path, NVMe peer and memory, in the VM"
+	$(Q)APU_VM_TIMEOUT=600 scripts/vm.sh bench >$(BUILD)/bench/vm.txt 2>&1 || { tail -n 30 $(BUILD)/bench/vm.txt; exit 1; }
+	$(Q)cat $(BUILD)/vm/bench.jsonl
+	$(Q)python3 scripts/bench-report.py $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -61,6 +61,23 @@ for m in "${order[@]}"; do
 done
 cp "$APU_KO" "$ROOT/lib/modules/apu.ko"
 
+# The benchmarks' peer: the NVMe driver, loaded only in bench mode.
+: >"$ROOT/lib/modules/bench-order"
+for m in kernel/drivers/nvme/host/nvme-core.ko.xz kernel/drivers/nvme/host/nvme.ko.xz; do
+	[ -f "$MODDIR/$m" ] || continue
+	# modules.dep lists the deepest dependency last: load in reverse.
+	for d in $(awk -v m="$m:" '$1 == m { for (i = NF; i > 1; i--) print $i }' "$MODDIR/modules.dep") "$m"; do
+		base=$(basename "$d" .xz)
+		[ -f "$ROOT/lib/modules/$base" ] && continue
+		xz -dc "$MODDIR/$d" >"$ROOT/lib/modules/$base"
+		echo "$base" >>"$ROOT/lib/modules/bench-order"
+	done
+done
+mkdir -p "$ROOT/bench"
+for f in "$APU_BUILD"/bench/guest/*; do
+	[ -f "$f" ] && cp "$f" "$ROOT/bench/"
+done
+
 # Our programs and libraries.
 cp -a "$APU_BUILD"/lib/libapu.so* "$ROOT/usr/lib/"
 for f in "$APU_BUILD"/bin/*; do

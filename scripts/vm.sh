@@ -17,7 +17,7 @@ set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
 mode=${1:-check}
-case "$mode" in check | demo | shell) ;; *) apu_die "usage: $0 check|demo|shell" ;; esac
+case "$mode" in check | demo | shell | bench) ;; *) apu_die "usage: $0 check|demo|shell|bench" ;; esac
 
 KVER=${KVER:-$(apu_kver)}
 KERNEL=/boot/vmlinuz-$KVER
@@ -34,6 +34,10 @@ LOG="$APU_BUILD/vm/$mode.log"
 # lockup panics the guest, and a panic powers it off at once (-no-reboot).
 CMDLINE="console=ttyS0 loglevel=4 panic=-1 panic_on_warn=1 oops=panic
 softlockup_panic=1 kfence.sample_interval=100 slub_debug=FZPU"
+# Benchmarks measure the plain kernel, without the debug options.
+if [ "$mode" = bench ]; then
+	CMDLINE="console=ttyS0 loglevel=4 panic=-1"
+fi
 # APU_TESTS="a_test b_test" runs only those guest tests (while developing).
 if [ -n "${APU_TESTS:-}" ]; then
 	CMDLINE="$CMDLINE APU_TESTS=$(echo "$APU_TESTS" | tr ' ' ',')"
@@ -45,7 +49,34 @@ qemu_cmd() {
 	# SeaBIOS takes about 30 s under TCG.
 	echo "$QEMU" -machine q35 -bios qboot.rom -accel "$accel" -cpu "$cpu" -m 1024 -smp 2 \
 		-nographic -no-reboot -nic none -vga none -device apu \
-		-kernel "$KERNEL" -initrd "$INITRD"
+		-kernel "$KERNEL" -initrd "$INITRD" -name "apu-vm-$$"
+	# The benchmark's peer: NVMe on a null backend (reads return zeroes).
+	if [ "$mode" = bench ]; then
+		echo -blockdev driver=null-co,node-name=nvm0,size=1073741824,read-zeroes=on \
+			-device nvme,serial=apubench,drive=nvm0
+	fi
+}
+
+# QEMU's memory while the guest runs (bench): its resident size when the
+# guest says it is idle, and its peak.
+sample_rss() {
+	local pid="" idle="" hwm="" i
+	for i in $(seq 1 100); do
+		for p in $(pgrep -f "apu-vm-$$"); do
+			case "$(cat "/proc/$p/comm" 2>/dev/null)" in qemu-system*) pid=$p ;; esac
+		done
+		[ -n "$pid" ] && break
+		sleep 0.1
+	done
+	[ -n "$pid" ] || return 0
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ -z "$idle" ] && grep -q '^APU-BENCH: idle' "$LOG" 2>/dev/null; then
+			idle=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+		fi
+		hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo "$hwm")
+		echo "${idle:-0} ${hwm:-0}" >"$APU_BUILD/vm/qemu-rss"
+		sleep 0.2
+	done
 }
 
 probe_kvm() {
@@ -69,6 +100,8 @@ if [ "$mode" = shell ]; then
 	# shellcheck disable=SC2046
 	exec $(qemu_cmd "$accel") -append "$(echo $CMDLINE) APU_MODE=shell"
 fi
+rm -f "$APU_BUILD/vm/qemu-rss"
+[ "$mode" = bench ] && sample_rss &
 # shellcheck disable=SC2046
 timeout -k 10 "$TIMEOUT" $(qemu_cmd "$accel") -append "$(echo $CMDLINE) APU_MODE=$mode" \
 	</dev/null 2>&1 | sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tee "$LOG" | sed -u 's/^/  guest| /'
@@ -96,6 +129,19 @@ fi
 
 # Guest verdicts.
 while IFS= read -r r; do problems+=("guest: ${r#APU-GUEST: }"); done < <(grep '^APU-GUEST: .*FAIL' "$LOG")
+
+if [ "$mode" = bench ]; then
+	wait
+	{
+		sed -n 's/^APU-BENCH \({.*}\)$/\1/p' "$LOG"
+		if [ -f "$APU_BUILD/vm/qemu-rss" ]; then
+			read -r idle hwm <"$APU_BUILD/vm/qemu-rss"
+			printf '{"bench": "qemu_memory", "idle_rss_kib": %s, "peak_rss_kib": %s}\n' "$idle" "$hwm"
+		fi
+	} >"$APU_BUILD/vm/bench.jsonl"
+	grep -q '"apu_qd32_all6"' "$APU_BUILD/vm/bench.jsonl" ||
+		problems+=("the guest benchmarks did not all report; see $LOG")
+fi
 
 if [ "$mode" = check ]; then
 	# One section per test binary, from "run NAME" to "exit NAME CODE":

@@ -573,6 +573,9 @@ static int plan_op(struct apu_network *net, struct op *o, enum apu_policy policy
 	masks[nm++] = class_mask(dev, APU_CORE_TINY);
 	masks[nm++] = class_mask(dev, APU_CORE_BIG) | class_mask(dev, APU_CORE_LITTLE);
 	masks[nm++] = class_mask(dev, APU_CORE_LITTLE) | class_mask(dev, APU_CORE_TINY);
+	if (net->opts.core_mask)
+		for (i = 0; i < nm; i++)
+			masks[i] &= net->opts.core_mask;
 
 	for (int v = 0; v < 2; v++) {
 		/* Variant 1: a 1x1 convolution split by output channel. */
@@ -1004,6 +1007,7 @@ int apu_network_compile(struct apu_network *net, const struct apu_compile_option
 	if (!opts)
 		opts = &def;
 	if (opts->policy > APU_POLICY_DEADLINE || opts->priority > 2 ||
+	    (opts->core_mask & ~((1u << net->dev->info.num_cores) - 1)) ||
 	    (opts->policy == APU_POLICY_DEADLINE && !(opts->deadline_us > 0)))
 		return -EINVAL;
 	net->opts = *opts;

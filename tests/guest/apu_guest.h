@@ -279,6 +279,68 @@ static inline int apu_job_info(int fd, uint64_t id, struct drm_apu_job_info *i)
 	return apu_ioctl(fd, DRM_IOCTL_APU_JOB_INFO, i);
 }
 
+/*
+ * One small convolution in @fd on @core, in fresh BOs freed afterwards:
+ * output at @out_va (0: its place in the data BO, checked against the
+ * reference, -EIO when it differs); the job's record in *@info (may be NULL).
+ */
+static inline int apu_run_small(int fd, uint32_t core, uint64_t out_va,
+				struct drm_apu_job_info *info)
+{
+	struct apu_buf cmd, data;
+	struct apu_conv c;
+	struct drm_apu_job_bo bos[1];
+	int8_t ref[4 * 4 * 8];
+	uint32_t s = 0;
+	uint64_t id = 0;
+	int ret;
+
+	ret = apu_buf_new(fd, 4096, 0, &cmd);
+	if (ret)
+		return ret;
+	ret = apu_buf_new(fd, 1024 * 1024, 0, &data);
+	if (ret) {
+		apu_buf_free(fd, &cmd);
+		return ret;
+	}
+	apu_conv_setup(&c, &data, 4, 4, 8, 8, 3, 512 * 1024, core);
+	apu_ref_conv(&c.p, c.in, c.w, c.bias, c.mult, c.shift, ref);
+	if (out_va)
+		c.out_va = out_va;
+	apu_op_conv(apu_cmd_header(cmd.cpu, 1), &c);
+	bos[0].handle = data.handle;
+	bos[0].flags = DRM_APU_JOB_BO_WRITE;
+	ret = drmSyncobjCreate(fd, 0, &s) ? -errno : 0;
+	if (!ret)
+		ret = apu_submit1(fd, cmd.handle, 0, apu_cmd_size(1), DRM_APU_TARGET_CORE(core),
+				  bos, 1, NULL, 0, s, &id, NULL);
+	if (!ret)
+		ret = apu_sync_wait(fd, s, 30000);
+	if (!ret && info)
+		ret = apu_job_info(fd, id, info);
+	if (!ret && !out_va && memcmp(ref, (uint8_t *)data.cpu + 512 * 1024, sizeof(ref)))
+		ret = -EIO;
+	if (s)
+		drmSyncobjDestroy(fd, s);
+	/* CPU mappings hold the file (and the module) too: unmap. */
+	apu_buf_free(fd, &cmd);
+	apu_buf_free(fd, &data);
+	return ret;
+}
+
+/* Write @text to the file @path. */
+static inline int apu_write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /* The debugfs directory of accel0, with a trailing slash. */
 static inline const char *apu_debugfs_dir(void)
 {
@@ -297,18 +359,11 @@ static inline int apu_debugfs_write(const char *file, const char *text)
 {
 	char path[600];
 	const char *dir = apu_debugfs_dir();
-	int fd, ret = 0;
 
 	if (!dir)
 		return -ENOENT;
 	snprintf(path, sizeof(path), "%s%s", dir, file);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, strlen(text)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return apu_write_file(path, text);
 }
 
 /* Read @file of debugfs into @buf (NUL-terminated). */

@@ -378,16 +378,9 @@ TEST_F(job, many_jobs_all_cores)
 static int tracefs_write(const char *name, const char *text)
 {
 	char path[256];
-	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/%s", name);
-	fd = open(path, O_WRONLY | O_TRUNC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, strlen(text)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return apu_write_file(path, text);
 }
 
 TEST_F(job, tracepoints)

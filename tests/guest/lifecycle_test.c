@@ -38,36 +38,10 @@ static int node_appears(int tenths)
 static int one_job(uint32_t core)
 {
 	int fd = apu_open(), ret;
-	struct apu_buf cmd, data;
-	struct apu_conv c;
-	struct drm_apu_job_bo bos[1];
-	int8_t ref[4 * 4 * 8];
-	uint32_t s;
 
 	if (fd < 0)
 		return -errno;
-	ret = apu_buf_new(fd, 4096, 0, &cmd);
-	if (!ret)
-		ret = apu_buf_new(fd, 1024 * 1024, 0, &data);
-	if (ret)
-		goto out;
-	apu_conv_setup(&c, &data, 4, 4, 8, 8, 3, 512 * 1024, core);
-	apu_ref_conv(&c.p, c.in, c.w, c.bias, c.mult, c.shift, ref);
-	apu_op_conv(apu_cmd_header(cmd.cpu, 1), &c);
-	bos[0].handle = data.handle;
-	bos[0].flags = DRM_APU_JOB_BO_WRITE;
-	ret = drmSyncobjCreate(fd, 0, &s) ? -errno : 0;
-	if (!ret)
-		ret = apu_submit1(fd, cmd.handle, 0, apu_cmd_size(1), DRM_APU_TARGET_CORE(core),
-				  bos, 1, NULL, 0, s, NULL, NULL);
-	if (!ret)
-		ret = apu_sync_wait(fd, s, 30000);
-	if (!ret && memcmp(ref, (uint8_t *)data.cpu + 512 * 1024, sizeof(ref)))
-		ret = -EIO;
-	/* CPU mappings hold the file (and the module) too. */
-	apu_buf_free(fd, &cmd);
-	apu_buf_free(fd, &data);
-out:
+	ret = apu_run_small(fd, core, 0, NULL);
 	close(fd);
 	return ret;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kselftest_harness.h"
+#include "test_rng.h"
 #include "hw/apu_fw.h"
 
 int32_t oracle_srdhm(int32_t a, int32_t b);
@@ -18,25 +19,6 @@ int32_t oracle_rdbpot(int32_t x, int exponent);
 int32_t oracle_mbqm(int32_t x, int32_t mult, int shift);
 
 /* xorshift64*: reproducible on every machine. */
-static uint64_t rng_state;
-
-static void rng_seed(uint64_t s)
-{
-	rng_state = s * 0x9e3779b97f4a7c15ull + 1;
-}
-
-static uint32_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
-}
-
-static int rnd_range(int lo, int hi)	/* inclusive */
-{
-	return lo + (int)(rnd() % (uint32_t)(hi - lo + 1));
-}
 
 /* ---- requantization ------------------------------------------------------ */
 

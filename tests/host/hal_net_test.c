@@ -14,24 +14,11 @@
 #include <string.h>
 
 #include "kselftest_harness.h"
+#include "test_rng.h"
 #include "apu_internal.h"
 #include "hw/apu_cmd.h"
 #include "hw/apu_fw.h"
 
-static uint64_t rng_state;
-
-static uint32_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
-}
-
-static int rnd_range(int lo, int hi)
-{
-	return lo + (int)(rnd() % (uint32_t)(hi - lo + 1));
-}
 
 TEST(quantize_multiplier_as_tflite)
 {

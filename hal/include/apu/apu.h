@@ -367,6 +367,8 @@ struct apu_compile_options {
 	double deadline_us;
 	/** Job priority: 0 low, 1 normal (default), 2 high (CAP_SYS_NICE). */
 	unsigned int priority;
+	/** Cores the network may use (bit n: core n); 0 means every core. */
+	unsigned int core_mask;
 };
 
 /**

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""make bench's report: build/bench/results.json (every figure), report.md
+(the figures and ratios for a person) and, with gnuplot, gantt.png (one
+MobileNet V2 run, per core) and ratios.png (each ratio against its peer)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+build = sys.argv[1] if len(sys.argv) > 1 else "build"
+bdir = os.path.join(build, "bench")
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+engine = load(os.path.join(bdir, "engine.json"))
+sched = load(os.path.join(bdir, "sched.json"))
+trace = load(os.path.join(bdir, "v2-trace.json"))
+vm = {}
+try:
+    with open(os.path.join(build, "vm", "bench.jsonl")) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                d = json.loads(line)
+                vm[d["bench"]] = d
+except OSError:
+    pass
+
+hal = load(os.path.join(bdir, "hal_overhead.json"))
+res = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "engine": engine, "scheduling": sched,
+       "vm": vm, "hal_overhead": hal}
+ratios = []
+md = ["# make bench report", "", "Generated %s on this machine. Every figure is a ratio "
+      "against a peer measured in the same run, next to the raw numbers (docs/performance.md "
+      "says what each means)." % res["date"], ""]
+
+md += ["## Submission path (in the VM, TCG)", ""]
+if vm:
+    md += ["| measure | apu ops/s | NVMe ops/s | apu / NVMe | apu latency us | NVMe latency us |",
+           "|---|---|---|---|---|---|"]
+    for qd in ("qd1", "qd32"):
+        nv = vm.get("nvme_" + qd, {})
+        for where in ("core0", "all6"):
+            a = vm.get("apu_%s_%s" % (qd, where), {})
+            if not a or not nv:
+                continue
+            r = a["ops_per_s"] / nv["ops_per_s"]
+            ratios.append(("submit %s %s" % (qd, where), r))
+            md.append("| depth %s, %s | %.0f | %.0f | **%.2f** | %s | %s |" % (
+                qd[2:], "one core" if where == "core0" else "six cores", a["ops_per_s"],
+                nv["ops_per_s"], r, "%.1f" % a["latency_us"] if "latency_us" in a else "-",
+                "%.1f" % nv["latency_us"] if "latency_us" in nv else "-"))
+    md += ["", "Target: throughput at depth 32 at least NVMe's (ratio >= 1).", ""]
+else:
+    md += ["(no VM results)", ""]
+
+md += ["## Compute engine vs XNNPACK (one thread)", ""]
+if engine:
+    layers = engine.get("layers", [])
+    gm = engine.get("geomean_ratio")
+    if gm is None and layers:
+        import math
+        gm = math.exp(sum(math.log(l["ratio"]) for l in layers) / len(layers))
+    md += ["%d MobileNet V2 convolution shapes; geometric mean of apu/XNNPACK: **%.3f** "
+           "(target 0.5). Per layer: %s." % (len(layers), gm, ", ".join(
+               "%s %.2f" % (l["layer"], l["ratio"]) for l in layers[:6])) + " ...", ""]
+    ratios.append(("engine geomean", gm))
+else:
+    md += ["(no engine results)", ""]
+
+md += ["## Scheduling (modeled, the device's timing model)", ""]
+if sched:
+    md += ["| model | plan | time us | energy uJ | / lower bound |", "|---|---|---|---|---|"]
+    for m in sched["models"]:
+        md.append("| %s | lower bound | %.1f | - | 1.000 |" % (m["model"], m["lower_bound_us"]))
+        for p in m["plans"]:
+            md.append("| %s | %s | %.1f | %.1f | %.3f |" % (m["model"], p["plan"],
+                                                           p["makespan_us"], p["energy_uj"],
+                                                           p["vs_bound"]))
+            if p["plan"] == "performance":
+                ratios.append(("%s perf / bound" % m["model"], p["vs_bound"]))
+    md += ["", "Target: performance within 10% of the lower bound (ratio <= 1.10), better "
+           "than one big core and round-robin; low-power below performance in energy.", ""]
+
+md += ["## HAL overhead (callgrind, deterministic)", ""]
+if hal:
+    md += ["libapu's userspace instructions per run of a one-job network (submit, wait, "
+           "read the job record), the kernel stood in: **%d** (%d instructions over %d "
+           "runs)." % (hal["instructions"] // hal["runs"], hal["instructions"], hal["runs"]), ""]
+else:
+    md += ["(valgrind not found)", ""]
+
+md += ["## Memory", ""]
+km = vm.get("kernel_memory")
+qm = vm.get("qemu_memory")
+if km:
+    md.append("- Kernel memory per open file: %.1f KiB; per buffer: %.2f KiB of kernel "
+              "structures (+ %.2f KiB of data pages)." % (km["per_file_kib"],
+                                                       km["per_buffer_kib"],
+                                                       km["per_buffer_data_kib"]))
+if qm:
+    md.append("- QEMU resident memory: %.1f MiB with the guest idle, %.1f MiB at peak "
+              "(1 GiB guest)." % (qm["idle_rss_kib"] / 1024.0, qm["peak_rss_kib"] / 1024.0))
+md.append("")
+
+res["ratios"] = dict(ratios)
+with open(os.path.join(bdir, "results.json"), "w") as f:
+    json.dump(res, f, indent=1)
+
+gnuplot = shutil.which("gnuplot")
+pngs = []
+if gnuplot and trace:
+    rows = [e for e in trace["traceEvents"] if e.get("ph") == "X"]
+    with open(os.path.join(bdir, "gantt.dat"), "w") as f:
+        for e in rows:
+            f.write("%g %g %d\n" % (e["ts"], e["ts"] + e["dur"], e["tid"]))
+    script = """set terminal pngcairo size 1200,420 noenhanced
+set output '%s/gantt.png'
+set title 'MobileNet V2, performance policy: one run, per core (modeled)'
+set xlabel 'time (us)'
+set ytics ('big0' 0, 'big1' 1, 'little0' 2, 'little1' 3, 'little2' 4, 'tiny0' 5)
+set yrange [-0.6:5.6]
+set grid x
+plot '%s/gantt.dat' using (($1+$2)/2):3:1:2:($3-0.35):($3+0.35) with boxxyerror fs solid 0.6 notitle
+""" % (bdir, bdir)
+    subprocess.run([gnuplot], input=script.encode(), check=False)
+    pngs.append("gantt.png")
+if gnuplot and ratios:
+    with open(os.path.join(bdir, "ratios.dat"), "w") as f:
+        for name, r in ratios:
+            f.write('"%s" %g\n' % (name, r))
+    script = """set terminal pngcairo size 1000,420 noenhanced
+set output '%s/ratios.png'
+set title 'make bench: ratios against the peers'
+set style fill solid 0.6
+set boxwidth 0.6
+set xtics rotate by -30
+set yrange [0:*]
+set grid y
+plot '%s/ratios.dat' using 0:2:xtic(1) with boxes notitle, 1 with lines dt 2 notitle
+""" % (bdir, bdir)
+    subprocess.run([gnuplot], input=script.encode(), check=False)
+    pngs.append("ratios.png")
+if pngs:
+    md += ["## Pictures", ""] + ["![%s](%s)" % (p, p) for p in pngs] + [""]
+else:
+    md += ["(gnuplot not found: no pictures)", ""]
+with open(os.path.join(bdir, "report.md"), "w") as f:
+    f.write("\n".join(md))
+print("\n".join(md))
+print("results: %s/results.json, %s/report.md" % (bdir, bdir))
