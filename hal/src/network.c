@@ -217,6 +217,19 @@ static int add_const(struct apu_network *net, const void *src, size_t size, size
 	return 0;
 }
 
+/* Give the op being added (net->ops[net->nops]) its output tensor. */
+static int finish_op(struct apu_network *net, const struct apu_shape *s, int *output)
+{
+	int t = add_tensor(net, s, net->nops);
+
+	if (t < 0)
+		return t;
+	net->ops[net->nops].out = t;
+	net->nops++;
+	*output = t;
+	return 0;
+}
+
 static bool valid_tensor(const struct apu_network *net, int t)
 {
 	return t >= 0 && t < net->nt;
@@ -279,7 +292,7 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 	struct op *o;
 	unsigned int oh, ow, pt, pl, icg, k_in;
 	size_t wn;
-	int ret, t;
+	int ret;
 
 	if (!net || !p || !output || !valid_tensor(net, input) || !p->weights ||
 	    !p->mult || !p->shift || !p->out_c)
@@ -352,13 +365,7 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 	o->macs = (uint64_t)oh * ow * p->out_c * o->conv.k_h * o->conv.k_w *
 		  (o->conv.in_c / o->conv.groups);
 	os = (struct apu_shape){ oh, ow, p->out_c };
-	t = add_tensor(net, &os, net->nops);
-	if (t < 0)
-		return t;
-	o->out = t;
-	net->nops++;
-	*output = t;
-	return 0;
+	return finish_op(net, &os, output);
 }
 
 int apu_network_add_conv2d(struct apu_network *net, int input, const struct apu_conv2d *p,
@@ -377,7 +384,6 @@ int apu_network_add_add(struct apu_network *net, int a, int b, const struct apu_
 			int *output)
 {
 	struct op *o;
-	int t;
 
 	if (!net || !p || !output || !valid_tensor(net, a) || !valid_tensor(net, b))
 		return -EINVAL;
@@ -394,13 +400,7 @@ int apu_network_add_add(struct apu_network *net, int a, int b, const struct apu_
 	o->in[1] = b;
 	o->add = *p;
 	o->macs = net->t[a].size;
-	t = add_tensor(net, &net->t[a].s, net->nops);
-	if (t < 0)
-		return t;
-	o->out = t;
-	net->nops++;
-	*output = t;
-	return 0;
+	return finish_op(net, &net->t[a].s, output);
 }
 
 int apu_network_add_avgpool(struct apu_network *net, int input, const struct apu_avgpool *p,
@@ -410,7 +410,7 @@ int apu_network_add_avgpool(struct apu_network *net, int input, const struct apu
 	struct tensor *in;
 	unsigned int oh, ow, pt, pl;
 	struct op *o;
-	int ret, t;
+	int ret;
 
 	if (!net || !p || !output || !valid_tensor(net, input) || !p->k_h || !p->k_w ||
 	    !p->stride_h || !p->stride_w || p->act_min > p->act_max)
@@ -440,13 +440,7 @@ int apu_network_add_avgpool(struct apu_network *net, int input, const struct apu
 	};
 	o->macs = (uint64_t)oh * ow * in->s.c * p->k_h * p->k_w;
 	os = (struct apu_shape){ oh, ow, in->s.c };
-	t = add_tensor(net, &os, net->nops);
-	if (t < 0)
-		return t;
-	o->out = t;
-	net->nops++;
-	*output = t;
-	return 0;
+	return finish_op(net, &os, output);
 }
 
 int apu_network_shape(const struct apu_network *net, int tensor, struct apu_shape *shape)
