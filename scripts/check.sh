@@ -81,6 +81,14 @@ else
 	echo "FAIL   QEMU did not build; its checkpatch is not available"
 	sf=$((sf + 1))
 fi
+# The HAL, its tools and example: cppcheck (warnings, portability, performance).
+cppcheck_hal() {
+	command -v cppcheck >/dev/null || { echo "cppcheck is not installed; run scripts/setup.sh (as root)"; return 1; }
+	cppcheck --enable=warning,portability,performance --std=c11 --inline-suppr \
+		--error-exitcode=1 -q -Ihal/include -Ihal/src -Iuapi -Iinclude \
+		hal/src hal/tools hal/examples
+}
+if one static "cppcheck hal/" cppcheck_hal; then sp=$((sp + 1)); else sf=$((sf + 1)); fi
 count static $sp $sf
 
 # ---------------------------------------------------------------- host
@@ -114,6 +122,21 @@ if mk hal host-tests >"$LOGDIR/host-build.log" 2>&1; then
 else
 	tail -n 20 "$LOGDIR/host-build.log"
 	echo "FAIL   host tests did not build (log: $LOGDIR/host-build.log)"
+	hf=$((hf + 1))
+fi
+# The tools and the guide's example under valgrind (CPU backend): no invalid
+# access, no leak.
+vg() {
+	command -v valgrind >/dev/null || { echo "valgrind is not installed; run scripts/setup.sh (as root)"; return 1; }
+	APU_BACKEND=cpu valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect "$@"
+}
+if mk tools >"$LOGDIR/tools-build.log" 2>&1; then
+	for t in "apu-run --cpu --conv 20,20,8,16,3,1" "apu-run --cpu --conv 9,9,12,12,3,2,12 --policy low-power" "apu-example"; do
+		# shellcheck disable=SC2086
+		if one host "valgrind $t" vg "$APU_BUILD"/bin/$t; then hp=$((hp + 1)); else hf=$((hf + 1)); fi
+	done
+else
+	echo "FAIL   tools did not build (log: $LOGDIR/tools-build.log)"
 	hf=$((hf + 1))
 fi
 count host $hp $hf $hs

@@ -92,6 +92,8 @@ int apu_plan_split(const struct apu_core_info *cores, unsigned int num_cores,
 				pick = (int)i;
 			}
 		}
+		if (pick < 0)
+			return -E2BIG;	/* not reached: some core fits a unit */
 		n[pick]++;
 	}
 
