@@ -1448,17 +1448,18 @@ int apu_network_tensor_place(const struct apu_network *net, int t, size_t *off, 
 }
 
 /*
- * For make bench: the modeled time of the network with op i placed on
- * masks[i] (split to end together, as the planner does), or, with
- * masks NULL, the lower bound: every op's MACs and bytes spread over all
- * cores at once, max(MACs / total MAC rate, bytes / total byte rate),
- * summed along the chain of ops. Energy as the planner counts it.
+ * For make bench: the modeled time (@us) and energy (@uj) of the network
+ * with op i placed on masks[i] (split to end together, as the planner
+ * does); or, with masks NULL, the lower bound: every op's MACs and bytes
+ * spread over all cores at once, max(MACs / total MAC rate, bytes / total
+ * byte rate), summed along the chain of ops (@us), and the same plus one
+ * op's fixed cost per layer (@uj, a time then).
  */
 int apu_network_evaluate(struct apu_network *net, const unsigned int *masks, double *us,
 			 double *uj)
 {
 	const struct apu_device *dev;
-	double t = 0, e = 0, mac_rate = 0, byte_rate = 0;
+	double t = 0, e = 0, mac_rate = 0, byte_rate = 0, max_mhz = 0;
 	int i;
 
 	if (!net || !net->compiled || !us)
@@ -1467,6 +1468,8 @@ int apu_network_evaluate(struct apu_network *net, const unsigned int *masks, dou
 	for (unsigned int c = 0; c < dev->info.num_cores; c++) {
 		mac_rate += (double)dev->cores[c].macs_per_cycle * dev->cores[c].clock_mhz;
 		byte_rate += (double)dev->cores[c].bytes_per_cycle * dev->cores[c].clock_mhz;
+		if (dev->cores[c].clock_mhz > max_mhz)
+			max_mhz = dev->cores[c].clock_mhz;
 	}
 	for (i = 0; i < net->nops; i++) {
 		const struct apu_plan_layer *l = &net->ops[i].layer;
@@ -1479,6 +1482,12 @@ int apu_network_evaluate(struct apu_network *net, const unsigned int *masks, dou
 			double b = ((double)l->unit_bytes * l->units + l->fixed_bytes) / byte_rate;
 
 			t += m > b ? m : b;
+			/*
+			 * Every layer ends with at least one op, and every op
+			 * costs the timing model's fixed 200 cycles on its core:
+			 * at least 200 cycles at the fastest clock per layer.
+			 */
+			e += 200.0 / max_mhz;
 			continue;
 		}
 		n = apu_plan_split(dev->cores, dev->info.num_cores, masks[i], l, sh, &lt, &le);
@@ -1487,9 +1496,10 @@ int apu_network_evaluate(struct apu_network *net, const unsigned int *masks, dou
 		t += lt;
 		e += le;
 	}
+	/* The bound: @us without the fixed op costs, @uj (time) with them. */
 	*us = t;
 	if (uj)
-		*uj = e;
+		*uj = masks ? e : t + e;
 	return 0;
 }
 
