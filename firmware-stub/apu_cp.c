@@ -173,6 +173,38 @@ static uint64_t div_up(uint64_t a, uint64_t b)
     return b ? (a + b - 1) / b : a;
 }
 
+/*
+ * Read @npix pixels of @len bytes each, @pitch bytes apart, into one
+ * contiguous buffer (a channel slice of a wider tensor).
+ */
+static void *job_read_pitched(Job *j, uint64_t va, uint64_t npix, uint64_t len,
+                              uint64_t pitch)
+{
+    uint8_t *buf;
+    uint64_t i;
+
+    if (pitch == len) {
+        return job_read(j, va, npix * len);
+    }
+    buf = malloc(npix * len > 0 ? npix * len : 1);
+    if (!buf) {
+        j->res->status = APU_STATUS_TOO_LARGE;
+        return NULL;
+    }
+    for (i = 0; i < npix; i++) {
+        if (apu_mmu_read(j->mmu, j->asid, va + i * pitch, buf + i * len, len,
+                         &j->fault)) {
+            free(buf);
+            j->res->status = j->fault.status;
+            j->res->fault_addr = j->fault.addr;
+            j->res->fault_flags = j->fault.flags;
+            return NULL;
+        }
+    }
+    j->res->bytes_read += npix * len;
+    return buf;
+}
+
 /* Modeled cycles of one op: bound by compute or by data movement. */
 static uint64_t op_cycles(const ApuCoreModel *core, uint64_t macs,
                           uint64_t bytes)
@@ -213,14 +245,16 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
     int i;
 
     uint32_t pitch = apu_ld16(&c->out_pitch);
+    uint32_t in_pitch = apu_ld16(&c->in_pitch);
 
     if ((apu_ld16(&c->flags) & ~APU_OPF_SINGLE_ROUNDING) ||
-        apu_ld32(&c->reserved1)) {
+        apu_ld16(&c->reserved1)) {
         j->res->status = APU_STATUS_BAD_OP;
         return;
     }
     j->res->status = apu_conv_check(&p);
-    if (!j->res->status && pitch && pitch < (uint32_t)p.out_c) {
+    if (!j->res->status && ((pitch && pitch < (uint32_t)p.out_c) ||
+                            (in_pitch && in_pitch < (uint32_t)p.in_c))) {
         j->res->status = APU_STATUS_BAD_PARAMS;
     }
     if (j->res->status) {
@@ -231,7 +265,8 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
     nout = apu_conv_out_size(&p);
     bias_va = apu_ld64(&c->bias);
 
-    in = job_read(j, apu_ld64(&c->input), nin);
+    in = job_read_pitched(j, apu_ld64(&c->input), (uint64_t)p.in_h * p.in_w,
+                          p.in_c, in_pitch ? in_pitch : (uint32_t)p.in_c);
     w = in ? job_read(j, apu_ld64(&c->weights), nw) : NULL;
     mult = w ? job_read(j, apu_ld64(&c->mult), 4ull * p.out_c) : NULL;
     shift = mult ? job_read(j, apu_ld64(&c->shift), 4ull * p.out_c) : NULL;

@@ -45,7 +45,11 @@ struct op {
 	int in[2], out;
 	bool fc;		/* fully connected: split by output channel */
 	bool flat;		/* 1x1, stride 1, no padding: split by pixel */
-	bool by_channel;	/* flat, split by output channel (output pitch) */
+	bool by_channel;	/* split by channel (output, and input, pitch) */
+	bool dw;		/* depthwise: groups == in_c > 1 */
+	/* Depthwise by channel: each tile's weights, repacked [k_h][k_w][n * m]. */
+	struct dw_tile { unsigned int u0; size_t off; } *dwt;
+	int ndwt;
 	struct apu_ref_conv conv;
 	size_t w_off, w_size, b_off, m_off, s_off;
 	bool has_bias;
@@ -127,6 +131,11 @@ static void net_release_compiled(struct apu_network *net)
 				drmSyncobjDestroy(net->dev->fd, net->jobs[i].syncobj);
 	if (net->in_fence_syncobj)
 		drmSyncobjDestroy(net->dev->fd, net->in_fence_syncobj);
+	for (i = 0; i < net->nops; i++) {
+		free(net->ops[i].dwt);
+		net->ops[i].dwt = NULL;
+		net->ops[i].ndwt = 0;
+	}
 	apu_buffer_free(net->act);
 	apu_buffer_free(net->cst);
 	apu_buffer_free(net->cmd);
@@ -345,6 +354,7 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 	o->conv.act_max = p->act_max;
 	o->kind = OP_CONV;
 	o->fc = fc;
+	o->dw = !fc && o->conv.groups == o->conv.in_c && o->conv.groups > 1;
 	o->flat = !fc && o->conv.k_h == 1 && o->conv.k_w == 1 && o->conv.stride_h == 1 &&
 		  o->conv.stride_w == 1 && !o->conv.pad_top && !o->conv.pad_left &&
 		  o->conv.out_h == o->conv.in_h && o->conv.out_w == o->conv.in_w &&
@@ -460,6 +470,19 @@ static void describe_layer(const struct apu_network *net, struct op *o, bool by_
 	const struct tensor *in = &net->t[o->in[0]];
 
 	memset(l, 0, sizeof(*l));
+	if (o->kind == OP_CONV && o->dw && by_channel) {
+		const struct apu_ref_conv *c = &o->conv;
+		uint64_t m = (uint64_t)(c->out_c / c->in_c);
+		uint64_t opix = (uint64_t)c->out_h * c->out_w;
+
+		/* Input channel columns, each with its m output channels. */
+		l->units = (unsigned int)c->in_c;
+		l->unit_macs = opix * m * c->k_h * c->k_w;
+		l->unit_bytes = (uint64_t)c->in_h * c->in_w + opix * m +
+				(uint64_t)c->k_h * c->k_w * m + 12 * m;
+		l->unit_sram = l->unit_bytes;
+		return;
+	}
 	if (o->kind == OP_CONV && o->flat && by_channel) {
 		const struct apu_ref_conv *c = &o->conv;
 		uint64_t pix = (uint64_t)c->out_h * c->out_w;
@@ -573,8 +596,8 @@ static int plan_op(struct apu_network *net, struct op *o, enum apu_policy policy
 
 	for (int v = 0; v < 2; v++) {
 		/* Variant 1: a 1x1 convolution split by output channel. */
-		if (v && !(o->kind == OP_CONV && o->flat && o->conv.groups == 1 && dev->out_pitch &&
-			   o->conv.out_c <= 65535))
+		if (v && !(o->kind == OP_CONV && dev->out_pitch &&
+			   ((o->flat && o->conv.groups == 1) || o->dw)))
 			break;
 		for (i = 0; i < nm; i++) {
 			struct choice *c = &all[n];
@@ -772,6 +795,64 @@ static void put64(uint8_t *p, size_t off, uint64_t v)
 
 #define F(type, field) offsetof(struct type, field)
 
+/* The constants offset of the repacked weights of @o's tile starting at @u0. */
+static size_t dw_weights(const struct op *o, unsigned int u0)
+{
+	for (int i = 0; i < o->ndwt; i++)
+		if (o->dwt[i].u0 == u0)
+			return o->dwt[i].off;
+	return o->w_off;	/* not reached */
+}
+
+/*
+ * Depthwise layers split by channel: each tile reads the weights of its
+ * channels, which are strided in [k_h][k_w][out_c]: repack a contiguous
+ * copy per tile into the constants, before the constant buffer is made.
+ */
+static int repack_dw(struct apu_network *net)
+{
+	for (int i = 0; i < net->nops; i++) {
+		struct op *o = &net->ops[i];
+		int k = 0, ntiles = 0, mlt, taps;
+
+		if (!(o->kind == OP_CONV && o->dw && o->by_channel))
+			continue;
+		mlt = o->conv.out_c / o->conv.in_c;
+		taps = o->conv.k_h * o->conv.k_w;
+		for (int sh = 0; sh < o->nshares; sh++)
+			ntiles += (int)o->shares[sh].tiles;
+		o->dwt = calloc((size_t)ntiles, sizeof(*o->dwt));
+		if (!o->dwt)
+			return -ENOMEM;
+		for (int sh = 0; sh < o->nshares; sh++) {
+			const struct apu_plan_share *p = &o->shares[sh];
+			unsigned int end = p->first + p->count;
+
+			for (unsigned int u = p->first; u < end; u += p->tile_units, k++) {
+				unsigned int e = u + p->tile_units < end ? u + p->tile_units : end;
+				size_t n = (size_t)(e - u) * mlt, off;
+				int ret = add_const(net, NULL, n * taps, &off);
+
+				if (ret)
+					return ret;
+				const uint8_t *src = net->consts + o->w_off + (size_t)u * mlt;
+
+				/*
+				 * One channel is not depthwise for the device (groups 1):
+				 * then its weights are [m][k_h][k_w][1].
+				 */
+				for (int t = 0; t < taps; t++)
+					for (size_t j = 0; j < n; j++)
+						net->consts[off + (e - u == 1 ? j * taps + t : t * n + j)] =
+							src[(size_t)t * o->conv.out_c + j];
+				o->dwt[k] = (struct dw_tile){ u, off };
+			}
+		}
+		o->ndwt = k;
+	}
+	return 0;
+}
+
 /* Write the op for units [u0, u1) of @o at @p (APU_OP_SIZE bytes). */
 static void emit_tile(const struct apu_network *net, const struct op *o, unsigned int u0,
 		      unsigned int u1, uint8_t *p)
@@ -785,7 +866,8 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 		uint64_t s = cst_va(net, o->s_off);
 
 		int in_w = c->in_w, out_w = c->out_w, pad_left = c->pad_left;
-		unsigned int pitch = 0;
+		int in_c = c->in_c, groups = c->groups;
+		unsigned int pitch = 0, in_pitch = 0;
 
 		if (o->fc) {
 			out_c = (int)(u1 - u0);
@@ -794,6 +876,24 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 			m += 4ull * u0;
 			s += 4ull * u0;
 			out = act_va(net, o->out, u0);
+		} else if (o->by_channel && o->dw) {
+			/* Channels [u0, u1) of every pixel, at the input and output pitch. */
+			int mlt = c->out_c / c->in_c, n = (int)(u1 - u0);
+
+			in += u0;
+			in_c = n;
+			groups = n;
+			out_c = n * mlt;
+			in_pitch = (unsigned int)c->in_c;
+			pitch = (unsigned int)c->out_c;
+			w = cst_va(net, dw_weights(o, u0));
+			b += 4ull * u0 * mlt;
+			m += 4ull * u0 * mlt;
+			s += 4ull * u0 * mlt;
+			out = act_va(net, o->out, (size_t)u0 * mlt);
+			tile_rows(0, c->out_h, c->stride_h, c->pad_top,
+				  (c->k_h - 1) * c->dil_h + 1, c->in_h, &base, &rows, &tpad);
+			out_h = c->out_h;
 		} else if (o->by_channel) {
 			/* Output channels [u0, u1) of every pixel, at the output pitch. */
 			in_w = out_w = c->out_h * c->out_w;
@@ -821,7 +921,7 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 		put16(p, F(apu_op_conv2d, opcode), APU_OP_CONV2D);
 		put16(p, F(apu_op_conv2d, in_h), (unsigned int)rows);
 		put16(p, F(apu_op_conv2d, in_w), (unsigned int)in_w);
-		put16(p, F(apu_op_conv2d, in_c), (unsigned int)c->in_c);
+		put16(p, F(apu_op_conv2d, in_c), (unsigned int)in_c);
 		put16(p, F(apu_op_conv2d, out_h), (unsigned int)out_h);
 		put16(p, F(apu_op_conv2d, out_w), (unsigned int)out_w);
 		put16(p, F(apu_op_conv2d, out_c), (unsigned int)out_c);
@@ -833,8 +933,9 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 		put16(p, F(apu_op_conv2d, dil_w), (unsigned int)c->dil_w);
 		put16(p, F(apu_op_conv2d, pad_top), (unsigned int)tpad);
 		put16(p, F(apu_op_conv2d, pad_left), (unsigned int)pad_left);
-		put16(p, F(apu_op_conv2d, groups), (unsigned int)c->groups);
+		put16(p, F(apu_op_conv2d, groups), (unsigned int)groups);
 		put16(p, F(apu_op_conv2d, out_pitch), pitch);
+		put16(p, F(apu_op_conv2d, in_pitch), in_pitch);
 		put32(p, F(apu_op_conv2d, in_zp), (uint32_t)c->in_zp);
 		put32(p, F(apu_op_conv2d, out_zp), (uint32_t)c->out_zp);
 		put32(p, F(apu_op_conv2d, act_min), (uint32_t)c->act_min);
@@ -1012,6 +1113,8 @@ int apu_network_compile(struct apu_network *net, const struct apu_compile_option
 		net->act_size += (net->t[i].size + 63) & ~(size_t)63;
 	}
 	ret = plan(net);
+	if (!ret)
+		ret = repack_dw(net);
 	if (!ret)
 		ret = build_jobs(net, &cmd_bytes);
 	if (!ret)
@@ -1472,11 +1575,13 @@ int apu_network_evaluate(struct apu_network *net, const unsigned int *masks, dou
 			max_mhz = dev->cores[c].clock_mhz;
 	}
 	for (i = 0; i < net->nops; i++) {
-		const struct apu_plan_layer *l = &net->ops[i].layer;
+		struct apu_plan_layer lb, *l = &lb;
 		struct apu_plan_share sh[8];
 		double lt, le;
 		int n;
 
+		/* The plan-independent description: rows, pixels or FC channels. */
+		describe_layer(net, &net->ops[i], false, l);
 		if (!masks) {
 			double m = (double)l->unit_macs * l->units / mac_rate;
 			double b = ((double)l->unit_bytes * l->units + l->fixed_bytes) / byte_rate;

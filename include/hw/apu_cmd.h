@@ -112,6 +112,7 @@ struct apu_cmd_header {
  * a 1x1 convolution of a 1x1xC input. @out_pitch (firmware ABI 1.1) is the
  * distance in bytes between consecutive output pixels, at least out_c: a
  * job can write a slice of the channels of a wider tensor; 0 means out_c.
+ * @in_pitch, likewise, lets it read a slice of a wider input's channels.
  */
 struct apu_op_conv2d {
 	__le16 opcode;
@@ -126,7 +127,8 @@ struct apu_op_conv2d {
 	__le16 out_pitch;	/* ABI 1.1: see above; 0 = out_c */
 	__le32 in_zp, out_zp;
 	__le32 act_min, act_max;
-	__le32 reserved1;
+	__le16 in_pitch;	/* ABI 1.1: see above; 0 = in_c */
+	__le16 reserved1;
 	__le64 input, weights, bias, mult, shift, output;
 	__le64 reserved[3];
 };

@@ -417,6 +417,32 @@ TEST_F(cp, conv_output_pitch_writes_a_channel_slice)
 		ASSERT_EQ(0, memcmp(got + px * 80 + 40, pattern, 40));
 }
 
+/* Input pitch (ABI 1.1): the conv reads channels 24-47 of a 48-channel input. */
+TEST_F(cp, conv_input_pitch_reads_a_channel_slice)
+{
+	static struct data d;
+	static int8_t wide[20 * 20 * 48];
+	int8_t got[sizeof(d.out)];
+	ApuJobResult res;
+	struct cmd c;
+
+	setup_conv(self, 1, &d, 1);
+	for (int px = 0; px < 400; px++) {
+		memset(wide + px * 48, 0x11, 24);
+		memcpy(wide + px * 48 + 24, d.in + px * 24, 24);
+	}
+	map_range(&self->bus, self->root[1], VA_POOL + 0x10000, sizeof(wide), 0);
+	poke(self, 1, VA_POOL + 0x10000, wide, sizeof(wide));
+	cmd_init(&c);
+	conv_op(cmd_op(&c), &conv, VA_POOL + 0x10000 + 24, VA_OUT);
+	st16(&((struct apu_op_conv2d *)(c.buf + 16))->in_pitch, 48);
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	peek(self, 1, VA_OUT, got, sizeof(got));
+	EXPECT_EQ(0, memcmp(got, d.out, sizeof(got)));
+	EXPECT_EQ(16u + APU_OP_SIZE + sizeof(d.in) + sizeof(d.w) + 12 * 40, res.bytes_read);
+}
+
 /* conv -> add (residual) -> avgpool, as in a MobileNet V2 tail. */
 TEST_F(cp, chained_ops)
 {
@@ -559,7 +585,10 @@ TEST_F(cp, bad_command_buffers)
 	op[34] = 1;			/* out_pitch under out_c (40) */
 	EXPECT_JOB(APU_STATUS_BAD_PARAMS, 1);
 	conv_op(op, &conv, VA_IN, VA_OUT);
-	op[52] = 1;			/* reserved1 */
+	op[52] = 1;			/* in_pitch under in_c (24) */
+	EXPECT_JOB(APU_STATUS_BAD_PARAMS, 1);
+	conv_op(op, &conv, VA_IN, VA_OUT);
+	op[54] = 1;			/* reserved1 */
 	EXPECT_JOB(APU_STATUS_BAD_OP, 1);
 	conv_op(op, &conv, VA_IN, VA_OUT);
 	st16(op + 32, 7);		/* groups 7: 24 channels do not divide */

@@ -318,7 +318,7 @@ static int exec_op(struct exec *x, const uint8_t *op)
 		size_t pitch = (uint16_t)rd16(op + OFF(apu_op_conv2d, out_pitch));
 		size_t out_n, npix, span;
 		void *in, *w, *b = NULL, *m, *s, *o;
-		int8_t *tmp;
+		int8_t *tmp, *gathered = NULL;
 		int ret;
 
 		if (apu_conv_check(&p))
@@ -330,25 +330,50 @@ static int exec_op(struct exec *x, const uint8_t *op)
 		if (pitch < (size_t)p.out_c)
 			return -6;
 		span = (npix - 1) * pitch + (size_t)p.out_c;
-		in = xlate(x, rd64(op + OFF(apu_op_conv2d, input)), apu_conv_in_size(&p));
+		{
+			size_t ip = (uint16_t)rd16(op + OFF(apu_op_conv2d, in_pitch));
+			size_t ipix = (size_t)p.in_h * p.in_w;
+			int8_t *src;
+
+			if (!ip)
+				ip = (size_t)p.in_c;
+			if (ip < (size_t)p.in_c)
+				return -8;
+			src = xlate(x, rd64(op + OFF(apu_op_conv2d, input)),
+				    (ipix - 1) * ip + (size_t)p.in_c);
+			if (!src)
+				return -9;
+			/* Gather the channel slice, as the device does. */
+			gathered = malloc(apu_conv_in_size(&p));
+			if (!gathered)
+				return -7;
+			for (size_t px = 0; px < ipix; px++)
+				memcpy(gathered + px * p.in_c, src + px * ip, (size_t)p.in_c);
+			in = gathered;
+		}
 		w = xlate(x, rd64(op + OFF(apu_op_conv2d, weights)), apu_conv_weights_size(&p));
 		if (bias)
 			b = xlate(x, bias, 4 * (size_t)p.out_c);
 		m = xlate(x, rd64(op + OFF(apu_op_conv2d, mult)), 4 * (size_t)p.out_c);
 		s = xlate(x, rd64(op + OFF(apu_op_conv2d, shift)), 4 * (size_t)p.out_c);
 		o = xlate(x, rd64(op + OFF(apu_op_conv2d, output)), span);
-		if (!in || !w || (bias && !b) || !m || !s || !o)
+		if (!in || !w || (bias && !b) || !m || !s || !o) {
+			free(gathered);
 			return -2;
+		}
 		/* The engine writes contiguously; scatter at the pitch, as the device. */
 		tmp = malloc(out_n);
-		if (!tmp)
+		if (!tmp) {
+			free(gathered);
 			return -7;
+		}
 		ret = apu_conv2d(&p, in, w, b, m, s, tmp);
 		for (size_t px = 0; px < npix; px++) {
 			memcpy((int8_t *)o + px * pitch, tmp + px * p.out_c, (size_t)p.out_c);
 			mark(x, rd64(op + OFF(apu_op_conv2d, output)) + px * pitch, (size_t)p.out_c);
 		}
 		free(tmp);
+		free(gathered);
 		return ret;
 	}
 	if (code == APU_OP_ADD) {
