@@ -594,11 +594,17 @@ static int plan_op(struct apu_network *net, struct op *o, enum apu_policy policy
 		for (i = 0; i < nm; i++)
 			masks[i] &= net->opts.core_mask;
 
+	/* APU_PLAN_SPLIT=rows|channels: one way only, where a layer allows it (tests). */
+	const char *force = getenv("APU_PLAN_SPLIT");
+	bool can_channel = o->kind == OP_CONV && dev->out_pitch &&
+			   ((o->flat && o->conv.groups == 1) || o->dw);
+
 	for (int v = 0; v < 2; v++) {
-		/* Variant 1: a 1x1 convolution split by output channel. */
-		if (v && !(o->kind == OP_CONV && dev->out_pitch &&
-			   ((o->flat && o->conv.groups == 1) || o->dw)))
+		/* Variant 1: split by channel (1x1 or depthwise convolutions). */
+		if (v && !can_channel)
 			break;
+		if (force && can_channel && (!strcmp(force, "channels") ? !v : !strcmp(force, "rows") && v))
+			continue;
 		for (i = 0; i < nm; i++) {
 			struct choice *c = &all[n];
 			int k;

@@ -504,6 +504,79 @@ TEST(mobilenet_v1_command_buffers_bit_exact) { check_model(_metadata, APU_MODEL_
 TEST(mobilenet_v2_low_power_bit_exact) { check_model(_metadata, APU_MODEL_MOBILENET_V2, APU_POLICY_LOW_POWER); }
 TEST(mobilenet_v1_deadline_bit_exact) { check_model(_metadata, APU_MODEL_MOBILENET_V1, APU_POLICY_DEADLINE); }
 
+/*
+ * Depthwise convolutions with a channel multiplier, split by channel and by
+ * rows (forced), every tile size down to one channel: bit-exact, every
+ * output byte written once.
+ */
+TEST(depthwise_split_both_ways)
+{
+	static const char *const ways[] = { "channels", "rows" };
+
+	rng_seed(21);
+	for (int w = 0; w < 2; w++) {
+		setenv("APU_PLAN_SPLIT", ways[w], 1);
+		for (int it = 0; it < 12; it++) {
+			struct apu_shape s = { (unsigned int)rnd_range(5, 40),
+					       (unsigned int)rnd_range(5, 40),
+					       (unsigned int)rnd_range(1, 7) };
+			unsigned int mlt = (unsigned int)rnd_range(1, 3), k = 1 + 2 * (it % 2);
+			unsigned int oc = s.c * mlt, n = k * k * oc;
+			int8_t *wt = malloc(n);
+			int32_t bias[32], mult[32], shift[32];
+			struct apu_conv2d p = {
+				.out_c = oc, .k_h = k, .k_w = k, .stride_h = 1 + it % 2,
+				.stride_w = 1, .dil_h = 1, .dil_w = 1, .groups = s.c,
+				.padding = APU_PAD_SAME, .in_zp = 3, .out_zp = -2,
+				.act_min = -128, .act_max = 127, .weights = wt, .bias = bias,
+				.mult = mult, .shift = shift,
+			};
+			struct apu_device *dev;
+			struct exec x = { 0 };
+			int in, out;
+			size_t off, size, in_n;
+			int8_t *data, *ref;
+
+			ASSERT_NE(NULL, wt);
+			fill(wt, n);
+			for (int i = 0; i < 32; i++) {
+				bias[i] = rnd_range(-3000, 3000);
+				mult[i] = (int32_t)((1u << 30) + rnd() % (1u << 29));
+				shift[i] = -rnd_range(4, 9);
+			}
+			ASSERT_EQ(0, apu_device_open_cpu(&dev));
+			ASSERT_EQ(0, apu_network_create(dev, &x.net));
+			ASSERT_EQ(0, apu_network_add_input(x.net, &s, &in));
+			ASSERT_EQ(0, apu_network_add_conv2d(x.net, in, &p, &out));
+			ASSERT_EQ(0, apu_network_compile(x.net, NULL));
+			for (int i = 0; i < 3; i++)
+				x.buf[i] = apu_network_buffer(x.net, i);
+			x.cover = calloc(1, apu_buffer_size(x.buf[0]));
+			in_n = (size_t)s.h * s.w * s.c;
+			data = malloc(in_n);
+			ASSERT_TRUE(x.cover && data);
+			fill(data, in_n);
+			ASSERT_EQ(0, apu_network_write(x.net, in, data, in_n));
+			ASSERT_EQ(0, exec_network(&x));
+			ASSERT_EQ(0, apu_network_run_reference(x.net));
+			ASSERT_EQ(0, apu_network_tensor_place(x.net, out, &off, &size));
+			ref = malloc(size);
+			ASSERT_EQ(0, apu_network_read_reference(x.net, out, ref, size));
+			EXPECT_EQ(0, memcmp(ref, (uint8_t *)apu_buffer_cpu(x.buf[0]) + off, size))
+				TH_LOG("%s, case %d: %ux%ux%u x%u k%u", ways[w], it, s.h, s.w, s.c, mlt, k);
+			for (size_t i = 0; i < size; i++)
+				ASSERT_EQ(1, x.cover[off + i]);
+			free(ref);
+			free(data);
+			free(x.cover);
+			free(wt);
+			apu_network_destroy(x.net);
+			apu_device_close(dev);
+		}
+	}
+	unsetenv("APU_PLAN_SPLIT");
+}
+
 /* Policies: energy and time go the documented ways; deadlines refuse early. */
 TEST(policies)
 {
