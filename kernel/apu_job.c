@@ -429,7 +429,8 @@ int apu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file)
 
 	if (args->flags || args->pad || !args->num_jobs ||
 	    args->num_jobs > DRM_APU_MAX_SUBMIT_JOBS ||
-	    args->job_size < sizeof(struct drm_apu_job))
+	    args->job_size < sizeof(struct drm_apu_job) ||
+	    args->job_size > DRM_APU_MAX_JOB_SIZE)
 		return -EINVAL;
 	if (READ_ONCE(afile->banned))
 		return -EIO;

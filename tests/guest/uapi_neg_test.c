@@ -136,6 +136,10 @@ TEST_F(neg, submit_header)
 	EXPECT_EQ(-EINVAL, submit(self));
 	self->sub.job_size = 0;
 	EXPECT_EQ(-EINVAL, submit(self));
+	self->sub.job_size = DRM_APU_MAX_JOB_SIZE + 8;
+	EXPECT_EQ(-EINVAL, submit(self));
+	self->sub.job_size = 0xfffffff8;
+	EXPECT_EQ(-EINVAL, submit(self));
 	self->sub.job_size = sizeof(self->job);
 	self->sub.jobs = 0;
 	EXPECT_EQ(-EFAULT, submit(self));

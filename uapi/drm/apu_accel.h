@@ -354,6 +354,8 @@ struct drm_apu_job_bo {
 #define DRM_APU_MAX_JOB_SYNCOBJS	64
 /** DRM_APU_MAX_SUBMIT_JOBS - most jobs of one %DRM_IOCTL_APU_SUBMIT. */
 #define DRM_APU_MAX_SUBMIT_JOBS		64
+/** DRM_APU_MAX_JOB_SIZE - largest &drm_apu_submit.job_size (room to grow). */
+#define DRM_APU_MAX_JOB_SIZE		4096
 
 /**
  * struct drm_apu_job - one job of &struct drm_apu_submit
@@ -395,7 +397,8 @@ struct drm_apu_job {
  * and queues nothing. The kernel writes each job's @core and @job_id back.
  *
  * Errors: -EINVAL for bad fields (non-zero @pad or flags, a @job_size
- * under the first version of &struct drm_apu_job, @num_jobs 0 or over
+ * under the first version of &struct drm_apu_job or over
+ * %DRM_APU_MAX_JOB_SIZE, @num_jobs 0 or over
  * %DRM_APU_MAX_SUBMIT_JOBS, a misaligned or out-of-range command buffer,
  * an unknown target or priority, too many BOs or syncobjs); -ENOENT for a
  * handle or syncobj the caller does not hold; -EFAULT for a bad pointer;
