@@ -297,7 +297,7 @@ err_mm:
 	drm_mm_takedown(&vm->mm);
 	mutex_destroy(&vm->lock);
 	kfree(vm);
-	return ERR_PTR(ret == -ENOSPC ? -ENOSPC : ret);
+	return ERR_PTR(ret);
 }
 
 /**

@@ -493,6 +493,9 @@ static void apu_cores_fini(struct drm_device *drm, void *arg)
 	for (i = 0; i < adev->num_cores; i++) {
 		struct apu_core *core = &adev->cores[i];
 
+		/* Retiring after the removal may have armed it again. */
+		if (core->idle_work.work.func)
+			cancel_delayed_work_sync(&core->idle_work);
 		if (core->sched.ops)
 			drm_sched_fini(&core->sched);
 		if (drm_mm_node_allocated(&core->ring_node))
