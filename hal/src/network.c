@@ -1241,6 +1241,25 @@ int apu_network_read_reference(struct apu_network *net, int tensor, void *dst, s
 	return 0;
 }
 
+/* Wait for the syncobjs of the first @count jobs; 0, -ETIME, or an errno. */
+static int wait_jobs(struct apu_network *net, int count, int64_t timeout_ns)
+{
+	uint32_t *objs = malloc(sizeof(*objs) * (size_t)(count > 0 ? count : 1));
+	int ret;
+
+	if (!objs)
+		return -ENOMEM;
+	for (int i = 0; i < count; i++)
+		objs[i] = net->jobs[i].syncobj;
+	ret = drmSyncobjWait(net->dev->fd, objs, (uint32_t)count,
+			     timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns,
+			     DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL, NULL);
+	if (ret)
+		ret = errno == ETIME ? -ETIME : -errno;
+	free(objs);
+	return ret;
+}
+
 static int submit_jobs(struct apu_network *net, bool with_in_fence)
 {
 	struct drm_apu_job_bo bos[3] = {
@@ -1275,8 +1294,17 @@ static int submit_jobs(struct apu_network *net, bool with_in_fence)
 			}
 		}
 		s.num_jobs = (uint32_t)n;
-		if (drmIoctl(net->dev->fd, DRM_IOCTL_APU_SUBMIT, &s))
-			return -errno;
+		if (drmIoctl(net->dev->fd, DRM_IOCTL_APU_SUBMIT, &s)) {
+			int ret = -errno;
+
+			/*
+			 * Earlier batches are queued: let them end before the
+			 * buffers can be reused or freed, then report the error.
+			 */
+			if (i)
+				wait_jobs(net, i, -1);
+			return ret;
+		}
 		for (int k = 0; k < n; k++)
 			net->jobs[i + k].id = batch[k].job_id;
 		i += n;
@@ -1319,8 +1347,13 @@ int apu_network_submit(struct apu_network *net, int in_fence, int *out_fence)
 
 			if (net->jobs[i].op != net->nops - 1)
 				continue;
-			if (drmSyncobjExportSyncFile(net->dev->fd, net->jobs[i].syncobj, &fd))
-				return -errno;
+			if (drmSyncobjExportSyncFile(net->dev->fd, net->jobs[i].syncobj, &fd)) {
+				/* The run goes on: wait for it with apu_network_wait(). */
+				ret = -errno;
+				if (merged >= 0)
+					close(merged);
+				return ret;
+			}
 			if (merged < 0) {
 				merged = fd;
 			} else {
@@ -1428,7 +1461,6 @@ static void model_times(struct apu_network *net, struct apu_run_stats *st)
 int apu_network_wait(struct apu_network *net, int64_t timeout_ns, struct apu_run_stats *stats)
 {
 	int64_t first_start = INT64_MAX;
-	uint32_t *objs;
 	int ret = 0, i;
 
 	if (!net || !net->compiled)
@@ -1445,17 +1477,9 @@ int apu_network_wait(struct apu_network *net, int64_t timeout_ns, struct apu_run
 		}
 		first_start = net->submit_ns;
 	} else {
-		objs = malloc(sizeof(*objs) * net->njobs);
-		if (!objs)
-			return -ENOMEM;
-		for (i = 0; i < net->njobs; i++)
-			objs[i] = net->jobs[i].syncobj;
-		ret = drmSyncobjWait(net->dev->fd, objs, (uint32_t)net->njobs,
-				     timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns,
-				     DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL, NULL);
-		free(objs);
+		ret = wait_jobs(net, net->njobs, timeout_ns);
 		if (ret)
-			return errno == ETIME ? -ETIME : -errno;
+			return ret;
 		net->end_ns = now_ns();
 		for (i = 0; i < net->njobs; i++) {
 			struct drm_apu_job_info info = { .job_id = net->jobs[i].id };

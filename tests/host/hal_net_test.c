@@ -254,9 +254,29 @@ TEST(planner_invariants)
 		ASSERT_EQ(l.units, next);
 		EXPECT_TRUE(t >= hi - 1e-9 && t <= hi + 1e-9);
 		/*
-		 * Balanced: taking the last unit from the core that ends last
-		 * and giving it to any other would not end sooner.
+		 * Balanced: no core of the mask that fits a unit would end
+		 * sooner than the layer if it took one unit more, so moving
+		 * the last unit of the slowest core anywhere cannot help.
 		 */
+		for (int c = 0; c < 6; c++) {
+			unsigned int tile = apu_plan_max_tile(&cores[c], &l), have = 0, left;
+			uint64_t cyc = 0;
+
+			if (!(mask & (1u << c)) || !tile)
+				continue;
+			for (int k = 0; k < n; k++)
+				if (sh[k].core == (unsigned int)c)
+					have = sh[k].count;
+			for (left = have + 1; left;) {
+				unsigned int u = left < tile ? left : tile;
+
+				cyc += apu_plan_op_cycles(&cores[c], l.unit_macs * u,
+							  l.unit_bytes * u + l.fixed_bytes);
+				left -= u;
+			}
+			ASSERT_GE((double)cyc / cores[c].clock_mhz + 1e-9, t)
+				TH_LOG("core %d with %u+1 units would end before the layer", c, have);
+		}
 		(void)lo;
 	}
 	apu_device_close(dev);

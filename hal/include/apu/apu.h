@@ -432,6 +432,9 @@ APU_API int apu_network_run(struct apu_network *net, struct apu_run_stats *stats
  *             NULL); the caller owns it
  *
  * Return: 0 or a negative errno; -EBUSY while an earlier run is not waited for.
+ * When queueing fails part way, the jobs already queued are waited for
+ * before the error returns. When only making @out_fence fails, the run has
+ * started: wait for it with apu_network_wait().
  */
 APU_API int apu_network_submit(struct apu_network *net, int in_fence, int *out_fence);
 
