@@ -36,7 +36,8 @@ HAL_HDRS := $(wildcard hal/include/apu/*.h hal/src/*.h) uapi/drm/apu_accel.h
 TOOLS := $(patsubst hal/tools/%.c,$(BUILD)/bin/%,$(wildcard hal/tools/*.c))
 # The example of docs/hal.md builds with the tools (it uses only the public API).
 TOOLS += $(patsubst hal/examples/%.c,$(BUILD)/bin/%,$(wildcard hal/examples/*.c))
-HOST_TESTS := $(patsubst tests/host/%.c,$(BUILD)/tests/host/%,$(wildcard tests/host/*.c))
+HOST_TESTS := $(patsubst tests/host/%.c,$(BUILD)/tests/host/%,$(wildcard tests/host/*.c)) \
+	$(BUILD)/tests/host/engine_portable_test
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%,$(wildcard tests/guest/*.c))
 
 ifneq ($(V),1)
@@ -161,6 +162,12 @@ $(BUILD)/tests/host/%: tests/host/%.c $(BUILD)/lib/libapu-san.a $(BUILD)/lib/lib
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) $(SAN) $< -o $@ $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(BUILD)/tests/host/oracle.o $(DRM_LIBS) \
 		-lXNNPACK -lpthreadpool -lcpuinfo -lm -lstdc++ -lpthread
+
+# The engine's portable C (what hosts without AVX2 run), tested here too.
+$(BUILD)/tests/host/engine_portable_test: tests/host/engine_test.c $(FW_SRCS) $(FW_HDRS) $(BUILD)/tests/host/oracle.o $(HARNESS_DIR)/kselftest_harness.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TEST_CFLAGS) $(SAN) -DAPU_ENGINE_PORTABLE $< $(FW_SRCS) -o $@ \
+		$(BUILD)/tests/host/oracle.o -lm -lstdc++
 
 guest-tests: $(GUEST_TESTS)
 $(BUILD)/tests/guest/%: tests/guest/%.c $(BUILD)/lib/libapu.so $(FW_SRCS) $(FW_HDRS) $(HARNESS_DIR)/kselftest_harness.h

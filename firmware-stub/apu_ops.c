@@ -14,17 +14,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
+/*
+ * AVX2 kernels on x86-64, picked at run time; APU_ENGINE_PORTABLE leaves
+ * them out, so the tests check the portable C that other hosts run.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(APU_ENGINE_PORTABLE)
 #include <immintrin.h>
 #define APU_HAVE_AVX2_KERNEL 1
 #endif
 
 #include "hw/apu_fw.h"
 
-/* Output pixels the patch kernels handle at once. */
-#ifndef APU_PIX
+/* Output pixels the patch kernels handle at once (gemm_pairs_avx2). */
 #define APU_PIX 4
-#endif
 
 static bool in_i8(int v)
 {
@@ -266,98 +268,20 @@ static inline void requant_row_inline(const uint32_t *acc,
     }
 }
 
-#ifdef APU_HAVE_AVX2_KERNEL
 /*
- * Eight lanes of requant_row_inline() with AVX2 intrinsics, the same
- * arithmetic: SRDHM on the magnitude of the 64-bit product (even and odd
- * lanes separately), RDBPOT with per-lane shifts, wrapping zero-point add,
- * clamp, narrowing to int8.
+ * Per-channel requantization constants of one op, computed once: the
+ * shifts split into left and right parts and RDBPOT's mask and half-mask.
+ * The vector path needs double rounding and no multiplier of INT32_MIN
+ * (the one input pair where SRDHM saturates); anything else takes the
+ * scalar arithmetic.
  */
-__attribute__((target("avx2")))
-static void requant8_avx2(const uint32_t *acc, const int32_t *mult,
-                          const int32_t *shift, __m256i zp, __m256i lo,
-                          __m256i hi, int8_t *out)
-{
-    const __m256i zero = _mm256_setzero_si256();
-    const __m256i one = _mm256_set1_epi32(1);
-    const __m256i c30 = _mm256_set1_epi64x(1ll << 30);
-    __m256i a = _mm256_loadu_si256((const __m256i *)acc);
-    __m256i m = _mm256_loadu_si256((const __m256i *)mult);
-    __m256i s = _mm256_loadu_si256((const __m256i *)shift);
-    __m256i left = _mm256_max_epi32(s, zero);
-    __m256i right = _mm256_sub_epi32(left, s);
-    __m256i x = _mm256_sllv_epi32(a, left);
-    __m256i pe = _mm256_mul_epi32(x, m);
-    __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32),
-                                  _mm256_srli_epi64(m, 32));
-    __m256i se = _mm256_cmpgt_epi64(zero, pe);
-    __m256i so = _mm256_cmpgt_epi64(zero, po);
-    __m256i qe, qo, hm, mask, rem, thr, v, mn, sat;
-    __m128i lo128, hi128, p16, p8;
-
-    /* q = (|p| + 2^30 - (p < 0)) >> 31, then the sign back. */
-    qe = _mm256_sub_epi64(_mm256_xor_si256(pe, se), se);
-    qe = _mm256_srli_epi64(_mm256_add_epi64(_mm256_add_epi64(qe, c30), se),
-                           31);
-    qe = _mm256_sub_epi64(_mm256_xor_si256(qe, se), se);
-    qo = _mm256_sub_epi64(_mm256_xor_si256(po, so), so);
-    qo = _mm256_srli_epi64(_mm256_add_epi64(_mm256_add_epi64(qo, c30), so),
-                           31);
-    qo = _mm256_sub_epi64(_mm256_xor_si256(qo, so), so);
-    hm = _mm256_blend_epi32(qe, _mm256_slli_epi64(qo, 32), 0xaa);
-    /* INT32_MIN * INT32_MIN saturates to INT32_MAX. */
-    mn = _mm256_set1_epi32(INT32_MIN);
-    sat = _mm256_and_si256(_mm256_cmpeq_epi32(x, mn),
-                           _mm256_cmpeq_epi32(m, mn));
-    hm = _mm256_blendv_epi8(hm, _mm256_set1_epi32(INT32_MAX), sat);
-    /* RDBPOT. */
-    mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, right), one);
-    rem = _mm256_and_si256(hm, mask);
-    thr = _mm256_sub_epi32(_mm256_srli_epi32(mask, 1),
-                           _mm256_cmpgt_epi32(zero, hm));
-    v = _mm256_sub_epi32(_mm256_srav_epi32(hm, right),
-                         _mm256_cmpgt_epi32(rem, thr));
-    v = _mm256_add_epi32(v, zp);
-    v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
-    lo128 = _mm256_castsi256_si128(v);
-    hi128 = _mm256_extracti128_si256(v, 1);
-    p16 = _mm_packs_epi32(lo128, hi128);
-    p8 = _mm_packs_epi16(p16, p16);
-    _mm_storel_epi64((__m128i *)out, p8);
-}
-
-__attribute__((target("avx2")))
-static void requant_row_avx2(const uint32_t *acc, const int32_t *mult,
-                             const int32_t *shift, int out_zp, int lo, int hi,
-                             size_t n, int8_t *out)
-{
-    __m256i vzp = _mm256_set1_epi32(out_zp);
-    __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
-    size_t c;
-
-    for (c = 0; c + 8 <= n; c += 8) {
-        requant8_avx2(acc + c, mult + c, shift + c, vzp, vlo, vhi, out + c);
-    }
-    if (c < n) {
-        requant_row_inline(acc + c, mult + c, shift + c, out_zp, lo, hi,
-                           n - c, out + c);
-    }
-}
-#endif
-
-/* Requantize a row, with the AVX2 kernel when @avx2. */
-static void requant_row_any(bool avx2, const uint32_t *acc,
-                            const int32_t *mult, const int32_t *shift,
-                            int out_zp, int lo, int hi, size_t n, int8_t *out)
-{
-#ifdef APU_HAVE_AVX2_KERNEL
-    if (avx2) {
-        requant_row_avx2(acc, mult, shift, out_zp, lo, hi, n, out);
-        return;
-    }
-#endif
-    requant_row_inline(acc, mult, shift, out_zp, lo, hi, n, out);
-}
+typedef struct Rq {
+    const int32_t *mult, *shift;
+    int32_t *left, *right, *mask, *half;
+    int zp, lo, hi;
+    bool single;    /* single rounding (TFLite's newer mode) */
+    bool simd;      /* the AVX2 path applies */
+} Rq;
 
 static bool cpu_avx2(void)
 {
@@ -368,61 +292,334 @@ static bool cpu_avx2(void)
 #endif
 }
 
-APU_SIMD_CLONES
+static int rq_init(Rq *q, const int32_t *mult, const int32_t *shift, int n,
+                   int zp, int lo, int hi, bool single)
+{
+    int c;
+
+    memset(q, 0, sizeof(*q));
+    q->mult = mult;
+    q->shift = shift;
+    q->zp = zp;
+    q->lo = lo;
+    q->hi = hi;
+    q->single = single;
+    q->simd = !single && cpu_avx2();
+    for (c = 0; c < n && q->simd; c++) {
+        q->simd = mult[c] != INT32_MIN && shift_ok(shift[c]);
+    }
+    if (!q->simd) {
+        return 0;
+    }
+    q->left = malloc(sizeof(int32_t) * 4 * (size_t)n);
+    if (!q->left) {
+        return -1;
+    }
+    q->right = q->left + n;
+    q->mask = q->right + n;
+    q->half = q->mask + n;
+    for (c = 0; c < n; c++) {
+        int32_t s = shift[c];
+
+        q->left[c] = s > 0 ? s : 0;
+        q->right[c] = s > 0 ? 0 : -s;
+        q->mask[c] = (int32_t)((1u << q->right[c]) - 1);
+        q->half[c] = q->mask[c] >> 1;
+    }
+    return 0;
+}
+
+static void rq_fini(Rq *q)
+{
+    free(q->left);
+    q->left = NULL;
+}
+
+/* Scalar requantization of channels [c, c + n). */
+static void rq_scalar(const Rq *q, const uint32_t *acc, size_t c, size_t n,
+                      int8_t *out)
+{
+    size_t i;
+
+    if (!q->single) {
+        requant_row_inline(acc, q->mult + c, q->shift + c, q->zp, q->lo,
+                           q->hi, n, out);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        int32_t s = q->shift[c + i], v;
+
+        s = s < -31 ? -31 : s > 30 ? 30 : s;
+        v = apu_mbqm_single((int32_t)acc[i], q->mult[c + i], s);
+        v = (int32_t)((uint32_t)v + (uint32_t)q->zp);
+        v = v < q->lo ? q->lo : v;
+        v = v > q->hi ? q->hi : v;
+        out[i] = (int8_t)v;
+    }
+}
+
+#ifdef APU_HAVE_AVX2_KERNEL
+/*
+ * Eight lanes (channels c..c+7) of requant_row_inline() in AVX2, the same
+ * arithmetic in fewer steps:
+ * - SRDHM(x, m) = trunc((x * m + nudge) / 2^31) with nudge 2^30 or
+ *   1 - 2^30 by the sign of the product equals floor((x * m + 2^30) / 2^31)
+ *   for every product (for negative ones, trunc((p + 1 - 2^30) / 2^31) =
+ *   floor((p + 1 - 2^30 + 2^31 - 1) / 2^31)); the result fits 32 bits
+ *   (no INT32_MIN multiplier here), so a logical 64-bit shift gives its
+ *   bits;
+ * - RDBPOT(h, r) = (h >> r) + ((h & mask) > (mask >> 1) + (h < 0)).
+ * Returns the clamped int32 values.
+ */
+__attribute__((target("avx2")))
+static inline __m256i rq8_avx2(const Rq *q, __m256i a, size_t c)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i c30 = _mm256_set1_epi64x(1ll << 30);
+    __m256i m = _mm256_loadu_si256((const __m256i *)(q->mult + c));
+    __m256i x = _mm256_sllv_epi32(a, _mm256_loadu_si256(
+                                          (const __m256i *)(q->left + c)));
+    __m256i pe = _mm256_mul_epi32(x, m);
+    __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32),
+                                  _mm256_srli_epi64(m, 32));
+    __m256i hm, rem, thr, v;
+
+    pe = _mm256_srli_epi64(_mm256_add_epi64(pe, c30), 31);
+    po = _mm256_slli_epi64(_mm256_add_epi64(po, c30), 1);
+    hm = _mm256_blend_epi32(pe, po, 0xaa);
+    rem = _mm256_and_si256(hm, _mm256_loadu_si256(
+                                   (const __m256i *)(q->mask + c)));
+    thr = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(q->half + c)),
+                           _mm256_cmpgt_epi32(zero, hm));
+    v = _mm256_srav_epi32(hm, _mm256_loadu_si256(
+                                  (const __m256i *)(q->right + c)));
+    v = _mm256_sub_epi32(v, _mm256_cmpgt_epi32(rem, thr));
+    v = _mm256_add_epi32(v, _mm256_set1_epi32(q->zp));
+    v = _mm256_max_epi32(v, _mm256_set1_epi32(q->lo));
+    return _mm256_min_epi32(v, _mm256_set1_epi32(q->hi));
+}
+
+/* Channels c..c+15 from two vectors of accumulators, stored as int8. */
+__attribute__((target("avx2")))
+static inline void rq16_avx2(const Rq *q, __m256i a0, __m256i a1, size_t c,
+                             int8_t *out)
+{
+    __m256i v0 = rq8_avx2(q, a0, c), v1 = rq8_avx2(q, a1, c + 8);
+    __m256i p16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xd8);
+    __m128i p8 = _mm_packs_epi16(_mm256_castsi256_si128(p16),
+                                 _mm256_extracti128_si256(p16, 1));
+
+    _mm_storeu_si128((__m128i *)out, p8);
+}
+
+__attribute__((target("avx2")))
+static void rq_row_avx2(const Rq *q, const uint32_t *acc, size_t c, size_t n,
+                        int8_t *out)
+{
+    size_t i = 0;
+
+    for (; i + 16 <= n; i += 16) {
+        rq16_avx2(q, _mm256_loadu_si256((const __m256i *)(acc + i)),
+                  _mm256_loadu_si256((const __m256i *)(acc + i + 8)),
+                  c + i, out + i);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256i v = rq8_avx2(q, _mm256_loadu_si256(
+                                    (const __m256i *)(acc + i)), c + i);
+        __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(v),
+                                      _mm256_extracti128_si256(v, 1));
+
+        _mm_storel_epi64((__m128i *)(out + i), _mm_packs_epi16(p16, p16));
+    }
+    if (i < n) {
+        rq_scalar(q, acc + i, c + i, n - i, out + i);
+    }
+}
+#endif
+
+/* Requantize accumulators of channels [c, c + n) into @out. */
+static void rq_row(const Rq *q, const uint32_t *acc, size_t c, size_t n,
+                   int8_t *out)
+{
+#ifdef APU_HAVE_AVX2_KERNEL
+    if (q->simd) {
+        rq_row_avx2(q, acc, c, n, out);
+        return;
+    }
+#endif
+    rq_scalar(q, acc, c, n, out);
+}
+
 void apu_requant_row(const uint32_t *acc, const int32_t *mult,
                      const int32_t *shift, int out_zp, int lo, int hi,
                      size_t n, int8_t *out)
 {
-    requant_row_any(cpu_avx2(), acc, mult, shift, out_zp, lo, hi, n, out);
+    Rq q;
+
+    if (n > INT32_MAX / 4 ||
+        rq_init(&q, mult, shift, (int)n, out_zp, lo, hi, false)) {
+        requant_row_inline(acc, mult, shift, out_zp, lo, hi, n, out);
+        return;
+    }
+    rq_row(&q, acc, 0, n, out);
+    rq_fini(&q);
 }
 
-/* Depthwise with multiplier 1: vectorized across channels. */
+/*
+ * Depthwise with multiplier 1. Each output pixel gets the addresses of its
+ * taps' input pixels; taps off the input point at a row of zero points,
+ * which contribute nothing, so edge pixels take the same path. Accumulation
+ * runs across channels: in AVX2, sixteen channels and two taps per step
+ * (input bytes of the two taps interleaved, widened, zero point subtracted,
+ * one vpmaddwd against the taps' weights side by side); elsewhere a loop the
+ * compiler vectorizes.
+ */
+#ifdef APU_HAVE_AVX2_KERNEL
+/* [block of 16 channels][pair of taps][16 channels][2 taps] int16. */
+static int16_t *pack_dw_pairs(const ApuConvParams *p, const int8_t *w,
+                              int ntaps, int nblk)
+{
+    int npairs = (ntaps + 1) / 2, b, t, i;
+    int16_t *wp = calloc((size_t)nblk * npairs * 32, sizeof(*wp));
+
+    if (!wp) {
+        return NULL;
+    }
+    for (b = 0; b < nblk; b++) {
+        for (t = 0; t < ntaps; t++) {
+            for (i = 0; i < 16; i++) {
+                wp[((size_t)b * npairs + t / 2) * 32 + 2 * i + (t & 1)] =
+                    w[(size_t)t * p->out_c + b * 16 + i];
+            }
+        }
+    }
+    return wp;
+}
+
+__attribute__((target("avx2")))
+static void dw_pixel_avx2(const int8_t *const *tap, int npairs,
+                          const int16_t *wp, int nblk, const int32_t *bias,
+                          int zp, const Rq *q, int8_t *o)
+{
+    const __m256i vzp = _mm256_set1_epi16((int16_t)zp);
+    uint32_t tmp[16];
+    int b, t;
+
+    for (b = 0; b < nblk; b++) {
+        size_t c = (size_t)b * 16;
+        const int16_t *wb = wp + (size_t)b * npairs * 32;
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0;
+
+        if (bias) {
+            a0 = _mm256_loadu_si256((const __m256i *)(bias + c));
+            a1 = _mm256_loadu_si256((const __m256i *)(bias + c + 8));
+        }
+        for (t = 0; t < npairs; t++) {
+            __m128i xa = _mm_loadu_si128((const __m128i *)(tap[2 * t] + c));
+            __m128i xb = _mm_loadu_si128((const __m128i *)(tap[2 * t + 1] +
+                                                           c));
+            __m256i x0 = _mm256_sub_epi16(
+                _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(xa, xb)), vzp);
+            __m256i x1 = _mm256_sub_epi16(
+                _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(xa, xb)), vzp);
+
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(
+                x0, _mm256_loadu_si256((const __m256i *)(wb + t * 32))));
+            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(
+                x1, _mm256_loadu_si256((const __m256i *)(wb + t * 32 +
+                                                         16))));
+        }
+        if (q->simd) {
+            rq16_avx2(q, a0, a1, c, o + c);
+        } else {
+            _mm256_storeu_si256((__m256i *)tmp, a0);
+            _mm256_storeu_si256((__m256i *)(tmp + 8), a1);
+            rq_scalar(q, tmp, c, 16, o + c);
+        }
+    }
+}
+#endif
+
 APU_SIMD_CLONES
 static int conv_dw1(const ApuConvParams *p, const int8_t *in,
                      const int8_t *w, const int32_t *bias,
                      const int32_t *mult, const int32_t *shift, int8_t *out)
 {
+    const int ntaps = p->k_h * p->k_w, npairs = (ntaps + 1) / 2;
+    const int nblk = cpu_avx2() ? p->out_c / 16 : 0;
+    const size_t c0 = (size_t)nblk * 16, nc = p->out_c - c0;
+    const int8_t **tap = malloc(sizeof(*tap) * 2 * npairs);
+    int8_t *zrow = malloc(p->in_c);
     uint32_t *acc = malloc(sizeof(*acc) * p->out_c);
-    bool avx2 = cpu_avx2();
-    int oy, ox, c;
+    int16_t *wp = NULL;
+    int oy, ox, ky, kx, ret = -1;
+    size_t c;
+    Rq q;
 
-    if (!acc) {
-        return -1;
+    if (rq_init(&q, mult, shift, p->out_c, p->out_zp, p->act_min,
+                p->act_max, p->single_rounding)) {
+        goto out_free;
     }
-    for (oy = 0; oy < p->out_h; oy++) {
-        int y0 = oy * p->stride_h - p->pad_top, ky0, ky1;
-
-        tap_range(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
-        for (ox = 0; ox < p->out_w; ox++) {
-            int x0 = ox * p->stride_w - p->pad_left, kx0, kx1, ky, kx;
-            int8_t *o = out + ((size_t)oy * p->out_w + ox) * p->out_c;
-
-            tap_range(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
-            for (c = 0; c < p->out_c; c++) {
-                acc[c] = bias ? (uint32_t)bias[c] : 0;
-            }
-            for (ky = ky0; ky < ky1; ky++) {
-                for (kx = kx0; kx < kx1; kx++) {
-                    int iy = y0 + ky * p->dil_h, ix = x0 + kx * p->dil_w;
-
-                    mac_channels(acc, in + ((size_t)iy * p->in_w + ix) *
-                                 p->in_c,
-                                 w + ((size_t)ky * p->k_w + kx) * p->out_c,
-                                 p->in_zp, p->out_c);
-                }
-            }
-            if (p->single_rounding) {
-                for (c = 0; c < p->out_c; c++) {
-                    o[c] = requant(p, (int32_t)acc[c], mult[c], shift[c]);
-                }
-            } else {
-                requant_row_any(avx2, acc, mult, shift, p->out_zp,
-                                p->act_min, p->act_max, p->out_c, o);
-            }
+    if (!tap || !zrow || !acc) {
+        goto out;
+    }
+#ifdef APU_HAVE_AVX2_KERNEL
+    if (nblk) {
+        wp = pack_dw_pairs(p, w, ntaps, nblk);
+        if (!wp) {
+            goto out;
         }
     }
+#endif
+    memset(zrow, p->in_zp, p->in_c);
+    for (oy = 0; oy < p->out_h; oy++) {
+        int y0 = oy * p->stride_h - p->pad_top;
+
+        for (ox = 0; ox < p->out_w; ox++) {
+            int x0 = ox * p->stride_w - p->pad_left, t = 0;
+            int8_t *o = out + ((size_t)oy * p->out_w + ox) * p->out_c;
+
+            for (ky = 0; ky < p->k_h; ky++) {
+                int iy = y0 + ky * p->dil_h;
+
+                for (kx = 0; kx < p->k_w; kx++, t++) {
+                    int ix = x0 + kx * p->dil_w;
+
+                    tap[t] = iy < 0 || iy >= p->in_h || ix < 0 ||
+                             ix >= p->in_w ? zrow :
+                             in + ((size_t)iy * p->in_w + ix) * p->in_c;
+                }
+            }
+            if (ntaps & 1) {
+                tap[ntaps] = zrow;      /* its weights are zero */
+            }
+#ifdef APU_HAVE_AVX2_KERNEL
+            if (nblk) {
+                dw_pixel_avx2(tap, npairs, wp, nblk, bias, p->in_zp, &q, o);
+            }
+#endif
+            if (!nc) {
+                continue;
+            }
+            for (c = 0; c < nc; c++) {
+                acc[c] = bias ? (uint32_t)bias[c0 + c] : 0;
+            }
+            for (t = 0; t < ntaps; t++) {
+                mac_channels(acc, tap[t] + c0, w + (size_t)t * p->out_c + c0,
+                             p->in_zp, nc);
+            }
+            rq_row(&q, acc, c0, nc, o + c0);
+        }
+    }
+    ret = 0;
+out:
+    rq_fini(&q);
+out_free:
+    free(tap);
+    free(zrow);
     free(acc);
-    return 0;
+    free(wp);
+    return ret;
 }
 
 /*
@@ -507,48 +704,59 @@ static int16_t *pack_pairs(const ApuConvParams *p, const int8_t *w,
 }
 
 /*
- * For APU_PIX pixels j: acc[j][n] = init[n] + sum over k of
+ * For APU_PIX (4) pixels j: acc[j][n] = init[n] + sum over k of
  * patch_j[k] * w[k][n], for n < npad: 16 channels at a time, two taps per
  * vpmaddwd, each weight load serving every pixel. Exact: each product fits
  * int16 * int16 (|patch| <= 255), and the int32 sums wrap like the scalar
- * code.
+ * code. The accumulators are named variables, so they stay in registers.
  */
+#define APU_BCAST_PAIR(ptr) \
+    _mm256_set1_epi32(*(const int32_t *)__builtin_assume_aligned(ptr, 4))
+#define APU_MAC2(acc0, acc1, x, w0, w1) \
+    do { \
+        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x, w0)); \
+        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(x, w1)); \
+    } while (0)
+
 __attribute__((target("avx2")))
 static void gemm_pairs_avx2(const int16_t *patch, size_t pstride,
                              const int16_t *wp, size_t kp, size_t npad,
                              const uint32_t *init, uint32_t *acc)
 {
+    const int16_t *p0 = patch, *p1 = patch + pstride;
+    const int16_t *p2 = patch + 2 * pstride, *p3 = patch + 3 * pstride;
     size_t nb, i;
-    int j;
 
     for (nb = 0; nb < npad; nb += 16) {
-        __m256i a[APU_PIX][2];
         const int16_t *wrow = wp + nb * 2;
+        __m256i a00 = _mm256_loadu_si256((const __m256i *)(init + nb));
+        __m256i a01 = _mm256_loadu_si256((const __m256i *)(init + nb + 8));
+        __m256i a10 = a00, a11 = a01, a20 = a00, a21 = a01;
+        __m256i a30 = a00, a31 = a01;
 
-        for (j = 0; j < APU_PIX; j++) {
-            a[j][0] = _mm256_loadu_si256((const __m256i *)(init + nb));
-            a[j][1] = _mm256_loadu_si256((const __m256i *)(init + nb + 8));
-        }
         for (i = 0; i < kp; i++) {
             const int16_t *wi = wrow + i * npad * 2;
             __m256i w0 = _mm256_loadu_si256((const __m256i *)wi);
             __m256i w1 = _mm256_loadu_si256((const __m256i *)(wi + 16));
+            __m256i x;
 
-            for (j = 0; j < APU_PIX; j++) {
-                int32_t pair;
-                __m256i x;
-
-                memcpy(&pair, patch + j * pstride + 2 * i, sizeof(pair));
-                x = _mm256_set1_epi32(pair);
-                a[j][0] = _mm256_add_epi32(a[j][0], _mm256_madd_epi16(x, w0));
-                a[j][1] = _mm256_add_epi32(a[j][1], _mm256_madd_epi16(x, w1));
-            }
+            x = APU_BCAST_PAIR(p0 + 2 * i);
+            APU_MAC2(a00, a01, x, w0, w1);
+            x = APU_BCAST_PAIR(p1 + 2 * i);
+            APU_MAC2(a10, a11, x, w0, w1);
+            x = APU_BCAST_PAIR(p2 + 2 * i);
+            APU_MAC2(a20, a21, x, w0, w1);
+            x = APU_BCAST_PAIR(p3 + 2 * i);
+            APU_MAC2(a30, a31, x, w0, w1);
         }
-        for (j = 0; j < APU_PIX; j++) {
-            _mm256_storeu_si256((__m256i *)(acc + j * npad + nb), a[j][0]);
-            _mm256_storeu_si256((__m256i *)(acc + j * npad + nb + 8),
-                                a[j][1]);
-        }
+        _mm256_storeu_si256((__m256i *)(acc + nb), a00);
+        _mm256_storeu_si256((__m256i *)(acc + nb + 8), a01);
+        _mm256_storeu_si256((__m256i *)(acc + npad + nb), a10);
+        _mm256_storeu_si256((__m256i *)(acc + npad + nb + 8), a11);
+        _mm256_storeu_si256((__m256i *)(acc + 2 * npad + nb), a20);
+        _mm256_storeu_si256((__m256i *)(acc + 2 * npad + nb + 8), a21);
+        _mm256_storeu_si256((__m256i *)(acc + 3 * npad + nb), a30);
+        _mm256_storeu_si256((__m256i *)(acc + 3 * npad + nb + 8), a31);
     }
 }
 #endif
@@ -577,21 +785,20 @@ static int conv_patch(const ApuConvParams *p, const int8_t *in,
     uint32_t *accs = malloc(sizeof(*accs) * APU_PIX * p->out_c);
     int16_t *wt = NULL, *wp = NULL;
     uint32_t *acc_pad = NULL, *bias_pad = NULL;
-    bool avx2 = cpu_avx2();
     int ret = -1;
     int bx[APU_PIX];
+    Rq q = { 0 };
     int oy, ox, oc, g, j, nbat;
     size_t i;
 
-    if (!patch || !accs) {
+    if (!patch || !accs ||
+        rq_init(&q, mult, shift, p->out_c, p->out_zp, p->act_min,
+                p->act_max, p->single_rounding)) {
         goto out;
     }
 #ifdef APU_HAVE_AVX2_KERNEL
-    /*
-     * Short patches gain most from sharing weight loads across pixels;
-     * long ones run as fast through the per-channel inner products.
-     */
-    if (k < 128 && __builtin_cpu_supports("avx2")) {
+    /* AVX2: four pixels per weight load, whatever the patch length. */
+    if (cpu_avx2()) {
         wp = pack_pairs(p, w, k, npad);
         acc_pad = malloc(sizeof(*acc_pad) * APU_PIX * npad);
         bias_pad = calloc(npad * p->groups, sizeof(*bias_pad));
@@ -707,21 +914,14 @@ static int conv_patch(const ApuConvParams *p, const int8_t *in,
                         a[oc] += (uint32_t)bias[oc];
                     }
                 }
-                if (p->single_rounding) {
-                    for (oc = 0; oc < p->out_c; oc++) {
-                        o[oc] = requant(p, (int32_t)a[oc], mult[oc],
-                                        shift[oc]);
-                    }
-                } else {
-                    requant_row_any(avx2, a, mult, shift, p->out_zp,
-                                    p->act_min, p->act_max, p->out_c, o);
-                }
+                rq_row(&q, a, 0, p->out_c, o);
             }
             nbat = 0;
         }
     }
     ret = 0;
 out:
+    rq_fini(&q);
     free(patch);
     free(accs);
     free(wt);

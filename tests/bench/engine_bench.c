@@ -4,7 +4,7 @@
  * code the QEMU device runs) against XNNPACK's int8 convolution, on every
  * convolution shape of MobileNet V2 (224x224, width 1.0), one thread each.
  *
- *   engine_bench [--min-seconds S] [--json FILE]
+ *   engine_bench [--min-seconds S] [--json FILE] [--layer SUBSTRING]
  *
  * Prints a table: GMAC/s of each, their ratio, the geometric mean; and how
  * many outputs differ from XNNPACK (which requantizes in fp32: by design,
@@ -91,7 +91,7 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	double min_s = 0.3, log_sum = 0;
-	const char *json = NULL;
+	const char *json = NULL, *only = NULL;
 	FILE *jf = NULL;
 	int i;
 
@@ -100,8 +100,10 @@ int main(int argc, char **argv)
 			min_s = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--json") && i + 1 < argc)
 			json = argv[++i];
+		else if (!strcmp(argv[i], "--layer") && i + 1 < argc)
+			only = argv[++i];
 		else {
-			fprintf(stderr, "usage: %s [--min-seconds S] [--json FILE]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--min-seconds S] [--json FILE] [--layer SUBSTRING]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -110,6 +112,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	mobilenet_v2();
+	if (only) {	/* keep the layers whose name contains @only */
+		int n = 0;
+
+		for (i = 0; i < nlayers; i++)
+			if (strstr(layers[i].name, only))
+				layers[n++] = layers[i];
+		nlayers = n;
+		if (!n) {
+			fprintf(stderr, "engine_bench: no layer matches '%s'\n", only);
+			return 2;
+		}
+	}
 	if (json) {
 		jf = fopen(json, "w");
 		if (!jf) {
