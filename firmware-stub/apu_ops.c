@@ -673,6 +673,48 @@ static void conv_pixel_direct(const ApuConvParams *p, const int8_t *in,
 
 #ifdef APU_HAVE_AVX2_KERNEL
 /*
+ * Rows @w, @w + k, ... (8 output channels, int8, @k taps each), taps
+ * [0, @kfull) (a multiple of 16): tap pairs i, i + 1 become int16 pairs
+ * at @wp[(i / 2) * npad * 2 + n * 2]. Sixteen taps at a time: the rows are
+ * widened to int16 and the 8 x 8 matrix of 32-bit pairs is transposed.
+ */
+__attribute__((target("avx2")))
+static void transpose_pairs8_avx2(const int8_t *w, size_t k, size_t kfull,
+                                  int16_t *wp, size_t npad)
+{
+    size_t i;
+    int r;
+
+    for (i = 0; i < kfull; i += 16) {
+        __m256i x[8], t[8], u[8];
+
+        for (r = 0; r < 8; r++) {
+            x[r] = _mm256_cvtepi8_epi16(
+                _mm_loadu_si128((const __m128i *)(w + r * k + i)));
+        }
+        for (r = 0; r < 8; r += 2) {
+            t[r] = _mm256_unpacklo_epi32(x[r], x[r + 1]);
+            t[r + 1] = _mm256_unpackhi_epi32(x[r], x[r + 1]);
+        }
+        for (r = 0; r < 8; r += 4) {
+            u[r] = _mm256_unpacklo_epi64(t[r], t[r + 2]);
+            u[r + 1] = _mm256_unpackhi_epi64(t[r], t[r + 2]);
+            u[r + 2] = _mm256_unpacklo_epi64(t[r + 1], t[r + 3]);
+            u[r + 3] = _mm256_unpackhi_epi64(t[r + 1], t[r + 3]);
+        }
+        /* u[c] holds pairs c (rows 0-3) and c + 4 (rows 0-3); u[4 + c] rows 4-7. */
+        for (r = 0; r < 4; r++) {
+            _mm256_storeu_si256((__m256i *)(wp + (i / 2 + r) * npad * 2),
+                                _mm256_permute2x128_si256(u[r], u[r + 4],
+                                                          0x20));
+            _mm256_storeu_si256((__m256i *)(wp + (i / 2 + r + 4) * npad * 2),
+                                _mm256_permute2x128_si256(u[r], u[r + 4],
+                                                          0x31));
+        }
+    }
+}
+
+/*
  * Weights for the AVX2 kernel: per group, [k / 2][n][2] int16 (pairs of
  * taps side by side), n padded to a multiple of 16, k to a multiple of 2,
  * padding zero.
@@ -691,10 +733,18 @@ static int16_t *pack_pairs(const ApuConvParams *p, const int8_t *w,
         return NULL;
     }
     for (g = 0; g < p->groups; g++) {
+        /* Blocks of 8 channels x 16 taps transposed in registers. */
+        int nfull = dw ? 0 : cout_g & ~7;
+        size_t kfull = k & ~(size_t)15;
+
+        for (n = 0; n < nfull; n += 8) {
+            transpose_pairs8_avx2(w + (size_t)(g * cout_g + n) * k, k, kfull,
+                                  wp + g * per_group + n * 2, npad);
+        }
         for (n = 0; n < cout_g; n++) {
             int oc = g * cout_g + n;
 
-            for (i = 0; i < k; i++) {
+            for (i = n < nfull ? kfull : 0; i < k; i++) {
                 wp[g * per_group + (i / 2) * npad * 2 + n * 2 + (i & 1)] =
                     dw ? w[i * p->out_c + oc] : w[oc * k + i];
             }

@@ -25,6 +25,7 @@
 #include <drm/drm_syncobj.h>
 #include <drm/apu_accel.h>
 
+#include "apu_compat.h"
 #include "apu_device.h"
 #include "apu_gem.h"
 #include "apu_job.h"
@@ -316,9 +317,9 @@ static int apu_job_prepare(struct apu_device *adev, struct drm_file *file,
 	job->result->core = core->index;
 	job->result->state = DRM_APU_JOB_QUEUED;
 
-	ret = drm_sched_job_init(&job->base,
+	ret = apu_sched_job_init(&job->base,
 				 &afile->entities[uj->priority][core->index],
-				 1, afile);
+				 1, afile, file->client_id);
 	if (ret)
 		goto err;
 	*out = job;

@@ -28,6 +28,7 @@
 #include <drm/drm_print.h>
 #include <drm/apu_accel.h>
 
+#include "apu_compat.h"
 #include "apu_device.h"
 #include "apu_job.h"
 #include "apu_trace.h"
@@ -325,7 +326,7 @@ static void apu_core_recover(struct apu_core *core, struct apu_job *bad,
 	}
 
 	drm_sched_resubmit_jobs(&core->sched);
-	drm_sched_start(&core->sched);
+	apu_sched_start(&core->sched);
 	mutex_unlock(&core->reset_lock);
 }
 
@@ -336,14 +337,14 @@ static void apu_core_recover(struct apu_core *core, struct apu_job *bad,
  * A job that did end (its interrupt was lost) is retired; one that did
  * not is failed and its core reset.
  *
- * Return: DRM_GPU_SCHED_STAT_NOMINAL.
+ * Return: the "reset, carry on" status (APU_SCHED_STAT_RESET).
  */
 enum drm_gpu_sched_stat apu_job_timedout(struct drm_sched_job *sched_job)
 {
 	struct apu_job *job = to_apu_job(sched_job);
 
 	apu_core_recover(job->core, job, false);
-	return DRM_GPU_SCHED_STAT_NOMINAL;
+	return APU_SCHED_STAT_RESET;
 }
 
 /**
@@ -548,10 +549,9 @@ static int apu_core_init(struct apu_device *adev, struct apu_core *core, u32 i)
 		return ret;
 	core->compl_va = core->compl_node.start;
 
-	ret = drm_sched_init(&core->sched, &apu_sched_ops, NULL,
-			     DRM_SCHED_PRIORITY_COUNT, APU_RING_ENTRIES, 0,
-			     msecs_to_jiffies(apu_job_timeout_ms), NULL, NULL,
-			     core->name, adev->drm.dev);
+	ret = apu_sched_init(&core->sched, &apu_sched_ops, APU_RING_ENTRIES,
+			     msecs_to_jiffies(apu_job_timeout_ms), core->name,
+			     adev->drm.dev);
 	if (ret) {
 		core->sched.ops = NULL;
 		drm_err(&adev->drm, "%s: cannot create its scheduler: %d\n",

@@ -18,7 +18,8 @@ log() { echo "setup: $*"; }
 BASE_PKGS="build-essential bison flex pkg-config ninja-build python3 python3-venv patch
  libglib2.0-dev libpixman-1-dev libfdt-dev dpkg-dev xz-utils cpio
  busybox-static libdrm-dev kmod seabios file sparse libgemmlowp-dev
- libxnnpack-dev libpthreadpool-dev libcpuinfo-dev gnuplot-nox valgrind cppcheck"
+ libxnnpack-dev libpthreadpool-dev libcpuinfo-dev gnuplot-nox valgrind cppcheck
+ libelf-dev bc libssl-dev curl"
 # Packages taken from bookworm-backports.
 BP_PKGS="linux-image-amd64 linux-headers-amd64 meson qemu-system-data"
 
