@@ -39,13 +39,15 @@ TOOLS += $(patsubst hal/examples/%.c,$(BUILD)/bin/%,$(wildcard hal/examples/*.c)
 HOST_TESTS := $(patsubst tests/host/%.c,$(BUILD)/tests/host/%,$(wildcard tests/host/*.c)) \
 	$(BUILD)/tests/host/engine_portable_test
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%,$(wildcard tests/guest/*.c))
+# Guest tests that need the debug kernel (scripts/debug-guest.sh).
+GUEST_DEBUG_TESTS := $(patsubst tests/guest-debug/%.c,$(BUILD)/tests/guest-debug/%,$(wildcard tests/guest-debug/*.c))
 
 ifneq ($(V),1)
 Q := @
 endif
 
 .PHONY: all build setup check demo bench hal tools firmware module qemu sources \
-	host-tests guest-tests initramfs clean
+	host-tests guest-tests guest-debug-tests initramfs clean
 .DEFAULT_GOAL := all
 
 # Targets a newcomer runs: each does its own set-up first, then continues in
@@ -170,6 +172,10 @@ $(BUILD)/tests/host/engine_portable_test: tests/host/engine_test.c $(FW_SRCS) $(
 		$(BUILD)/tests/host/oracle.o -lm -lstdc++
 
 guest-tests: $(GUEST_TESTS)
+guest-debug-tests: $(GUEST_DEBUG_TESTS)
+$(BUILD)/tests/guest-debug/%: tests/guest-debug/%.c $(BUILD)/lib/libapu.so $(FW_SRCS) $(FW_HDRS) $(HARNESS_DIR)/kselftest_harness.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TEST_CFLAGS) -Itests/guest $< $(FW_SRCS) -o $@ -L$(BUILD)/lib -lapu $(DRM_LIBS) -pthread -lm
 $(BUILD)/tests/guest/%: tests/guest/%.c $(BUILD)/lib/libapu.so $(FW_SRCS) $(FW_HDRS) $(HARNESS_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) $< $(FW_SRCS) -o $@ -L$(BUILD)/lib -lapu $(DRM_LIBS) -pthread -lm

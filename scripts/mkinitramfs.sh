@@ -2,15 +2,18 @@
 # Build the guest initramfs: busybox, the DRM modules apu.ko needs (from the
 # installed Debian kernel $KVER), apu.ko, libapu and the tools, the guest test
 # binaries and every shared library they load, and tests/vm/init.
-# Output: $APU_BUILD/vm/initramfs.cpio.gz
+# Output: $APU_BUILD/vm/initramfs.cpio.gz (or $APU_INITRD_NAME.cpio.gz)
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
+# The debug kernel (scripts/check-debug.sh) passes its own module tree, apu.ko
+# and output name: APU_MODDIR, APU_KO, APU_INITRD_NAME.
 KVER=${KVER:-$(apu_kver)}
-MODDIR=/lib/modules/$KVER
+MODDIR=${APU_MODDIR:-/lib/modules/$KVER}
 OUT="$APU_BUILD/vm"
-ROOT="$OUT/root"
-APU_KO="$APU_TOP/kernel/apu.ko"
+NAME=${APU_INITRD_NAME:-initramfs}
+ROOT="$OUT/$NAME.root"
+APU_KO=${APU_KO:-$APU_TOP/kernel/apu.ko}
 
 [ -f "$MODDIR/modules.dep" ] || apu_die "no $MODDIR/modules.dep; run scripts/setup.sh (as root)"
 [ -f "$APU_KO" ] || apu_die "$APU_KO is not built; run 'make module'"
@@ -86,6 +89,12 @@ done
 for f in "$APU_BUILD"/tests/guest/*; do
 	[ -f "$f" ] && cp "$f" "$ROOT/tests/"
 done
+# APU_DEBUG_TESTS=1: also the tests that need the debug kernel.
+if [ "${APU_DEBUG_TESTS:-0}" = 1 ]; then
+	for f in "$APU_BUILD"/tests/guest-debug/*; do
+		[ -f "$f" ] && cp "$f" "$ROOT/tests/"
+	done
+fi
 
 # Shared libraries, at the paths the host resolves them to.
 for f in "$ROOT"/usr/bin/* "$ROOT"/tests/*; do
@@ -105,5 +114,5 @@ if [ -d "$APU_BUILD/firmware" ]; then
 	cp -a "$APU_BUILD/firmware/." "$ROOT/lib/firmware/"
 fi
 
-(cd "$ROOT" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 >"$OUT/initramfs.cpio.gz.tmp"
-mv "$OUT/initramfs.cpio.gz.tmp" "$OUT/initramfs.cpio.gz"
+(cd "$ROOT" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 >"$OUT/$NAME.cpio.gz.tmp"
+mv "$OUT/$NAME.cpio.gz.tmp" "$OUT/$NAME.cpio.gz"

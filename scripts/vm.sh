@@ -19,12 +19,18 @@ set -uo pipefail
 mode=${1:-check}
 case "$mode" in check | demo | shell | bench) ;; *) apu_die "usage: $0 check|demo|shell|bench" ;; esac
 
+# APU_KERNEL, APU_INITRD, APU_VM_NAME: another kernel (the debug kernel of
+# scripts/check-debug.sh) with its initramfs; logs and results then carry
+# APU_VM_NAME. APU_VM_DEBUG=1 adds that kernel's checkers to the verdict
+# (kmemleak, read by the guest; KASAN, lockdep and DMA-API reports).
 KVER=${KVER:-$(apu_kver)}
-KERNEL=/boot/vmlinuz-$KVER
+KERNEL=${APU_KERNEL:-/boot/vmlinuz-$KVER}
 QEMU="$APU_CACHE/qemu/build/qemu-system-x86_64"
-INITRD="$APU_BUILD/vm/initramfs.cpio.gz"
+INITRD=${APU_INITRD:-$APU_BUILD/vm/initramfs.cpio.gz}
 TIMEOUT=${APU_VM_TIMEOUT:-300}
-LOG="$APU_BUILD/vm/$mode.log"
+VMNAME=${APU_VM_NAME:-}
+LOG="$APU_BUILD/vm/$mode${VMNAME:+-$VMNAME}.log"
+RESULT="$APU_BUILD/vm/check${VMNAME:+-$VMNAME}.result"
 
 [ -r "$KERNEL" ] || apu_die "cannot read $KERNEL; run scripts/setup.sh (as root)"
 [ -x "$QEMU" ] || apu_die "$QEMU is not built; run 'make qemu'"
@@ -34,6 +40,10 @@ LOG="$APU_BUILD/vm/$mode.log"
 # lockup panics the guest, and a panic powers it off at once (-no-reboot).
 CMDLINE="console=ttyS0 loglevel=4 panic=-1 panic_on_warn=1 oops=panic
 softlockup_panic=1 kfence.sample_interval=100 slub_debug=FZPU"
+# The debug kernel: kmemleak on; the guest scans after the tests.
+if [ "${APU_VM_DEBUG:-0}" = 1 ]; then
+	CMDLINE="$CMDLINE kmemleak=on APU_KMEMLEAK=1"
+fi
 # Benchmarks measure the plain kernel, without the debug options.
 if [ "$mode" = bench ]; then
 	CMDLINE="console=ttyS0 loglevel=4 panic=-1"
@@ -121,7 +131,7 @@ grep -q '^APU-GUEST: done' "$LOG" ||
 	problems+=("the guest stopped before reporting 'done' (panic, crash or hang; see $LOG)")
 
 # Kernel reports.
-reports=$(grep -E 'WARNING:|BUG:|BUG [^ ]+ \(|Oops|Kernel panic|KFENCE:|general protection fault|INFO: task .* blocked|Call Trace:' "$LOG" |
+reports=$(grep -E 'WARNING:|BUG:|BUG [^ ]+ \(|Oops|Kernel panic|KFENCE:|KASAN:|general protection fault|INFO: task .* blocked|Call Trace:|possible (circular|recursive) locking|inconsistent lock state|DMA-API:|unreferenced object' "$LOG" |
 	grep -v '^APU-GUEST:' | sort -u)
 if [ -n "$reports" ]; then
 	while IFS= read -r r; do problems+=("kernel report: $r"); done <<<"$reports"
@@ -171,7 +181,7 @@ if [ "$mode" = check ]; then
 		END { if (name != "") print name, "-", p, f, s }' "$LOG")
 	[ "$ran" -gt 0 ] || problems+=("no guest test binary ran")
 	fail=$((fail + ${#problems[@]}))
-	printf 'pass %d\nfail %d\nskip %d\n' "$pass" "$fail" "$skip" >"$APU_BUILD/vm/check.result"
+	printf 'pass %d\nfail %d\nskip %d\n' "$pass" "$fail" "$skip" >"$RESULT"
 fi
 
 for p in "${problems[@]}"; do

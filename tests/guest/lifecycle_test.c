@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Guest tests of the driver's lifetime: rmmod refuses while a file is
- * open; module unload/reload cycles with jobs in between; removing the
+ * open; module unload/reload cycles with jobs in between; a process killed
+ * and a file closed with jobs queued and running (one of them hung): its
+ * fences signal, the other clients' jobs run, every core drains and works
+ * afterwards (kmemleak checks the rest under the debug kernel); removing the
  * PCI device while a file is open and jobs are queued or hung (ioctls
  * then fail with -ENODEV, every fence signals, close works) and bringing
  * it back with a bus rescan.
@@ -10,6 +13,8 @@
  */
 #include <libgen.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -78,6 +83,167 @@ static int bdf(char *out, size_t size)
 	link[n] = 0;
 	snprintf(out, size, "%s", basename(link));
 	return 0;
+}
+
+/* Every core's queue and ring empty ("cores" in debugfs), within @ms. */
+static int cores_drain(int ms)
+{
+	char buf[4096];
+
+	for (int t = 0; t < ms; t += 50) {
+		char *line;
+		int busy = 0, rows = 0;
+
+		if (apu_debugfs_read("cores", buf, sizeof(buf)))
+			return -EIO;
+		line = strchr(buf, '\n');	/* past the header */
+		while (line && *++line) {
+			unsigned int queued, inflight;
+
+			if (sscanf(line, "%*u %*s %*s %*u %*u %*u %*u %*u %*u %u %u",
+				   &queued, &inflight) == 2) {
+				rows++;
+				busy += queued || inflight;
+			}
+			line = strchr(line, '\n');
+		}
+		if (rows == 6 && !busy)
+			return 0;
+		usleep(50000);
+	}
+	return -ETIMEDOUT;
+}
+
+/*
+ * In @fd: 4 jobs on each core, core 2's first one hanging (fault
+ * injection). Each job's fence is exported to @sync_fd[24], so it can be
+ * watched after the file or its process is gone.
+ */
+static int queue_jobs(int fd, int sync_fd[24])
+{
+	struct apu_buf cmd, data;
+	struct apu_conv c;
+	struct drm_apu_job_bo bos[1];
+	int ret;
+
+	ret = apu_buf_new(fd, 4096, 0, &cmd);
+	if (ret)
+		return ret;
+	ret = apu_buf_new(fd, 1024 * 1024, 0, &data);
+	if (ret)
+		return ret;
+	apu_conv_setup(&c, &data, 16, 16, 32, 32, 3, 512 * 1024, 1);
+	apu_op_conv(apu_cmd_header(cmd.cpu, 1), &c);
+	bos[0].handle = data.handle;
+	bos[0].flags = 0;
+	ret = apu_debugfs_write("fault_inject", "2 hang");
+	for (int i = 0; i < 24 && !ret; i++) {
+		uint32_t s;
+
+		ret = drmSyncobjCreate(fd, 0, &s) ? -errno : 0;
+		if (!ret)
+			ret = apu_submit1(fd, cmd.handle, 0, apu_cmd_size(1),
+					  DRM_APU_TARGET_CORE(i % 6), bos, 1, NULL, 0, s,
+					  NULL, NULL);
+		if (!ret)
+			ret = drmSyncobjExportSyncFile(fd, s, &sync_fd[i]) ? -errno : 0;
+	}
+	/* The BOs stay mapped: the dying process or the close unmaps them. */
+	return ret;
+}
+
+static void expect_signalled(struct __test_metadata *_metadata, int sync_fd[24])
+{
+	for (int i = 0; i < 24; i++) {
+		struct pollfd p = { .fd = sync_fd[i], .events = POLLIN };
+
+		EXPECT_EQ(1, poll(&p, 1, 20000)) TH_LOG("fence %d did not signal", i);
+		close(sync_fd[i]);
+	}
+}
+
+TEST(process_killed_with_jobs_in_flight)
+{
+	int sv[2], other, sync_fd[24], st;
+	pid_t pid;
+	char ok;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	other = apu_open();
+	ASSERT_LE(0, other);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int fd = apu_open(), fds[24];
+		struct msghdr msg = { 0 };
+		char cbuf[CMSG_SPACE(sizeof(fds))];
+		struct iovec iov = { .iov_base = "k", .iov_len = 1 };
+		struct cmsghdr *cm;
+
+		if (fd < 0 || queue_jobs(fd, fds))
+			_exit(1);
+		/* Hand the fences to the parent, then wait to be killed. */
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cbuf;
+		msg.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(fds));
+		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+		if (sendmsg(sv[1], &msg, 0) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	{
+		struct msghdr msg = { 0 };
+		char cbuf[CMSG_SPACE(sizeof(sync_fd))];
+		struct iovec iov = { .iov_base = &ok, .iov_len = 1 };
+		struct cmsghdr *cm;
+
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cbuf;
+		msg.msg_controllen = sizeof(cbuf);
+		ASSERT_EQ(1, recvmsg(sv[0], &msg, 0)) TH_LOG("the child did not queue its jobs");
+		cm = CMSG_FIRSTHDR(&msg);
+		ASSERT_NE(NULL, cm);
+		memcpy(sync_fd, CMSG_DATA(cm), sizeof(sync_fd));
+	}
+	/* Killed with its jobs queued, running and hung. */
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_TRUE(WIFSIGNALED(st));
+	/* Another client is unaffected meanwhile (core 1: not the hung one). */
+	EXPECT_EQ(0, apu_run_small(other, 1, 0, NULL));
+	expect_signalled(_metadata, sync_fd);
+	EXPECT_EQ(0, cores_drain(10000));
+	for (int core = 0; core < 6; core++) {
+		EXPECT_EQ(0, apu_run_small(other, core, 0, NULL)) TH_LOG("core %d", core);
+	}
+	close(other);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST(file_closed_with_jobs_in_flight)
+{
+	int fd = apu_open(), other = apu_open(), sync_fd[24];
+
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, other);
+	ASSERT_EQ(0, queue_jobs(fd, sync_fd));
+	/* The BOs' CPU mappings hold the file: only close() is left to do. */
+	close(fd);
+	EXPECT_EQ(0, apu_run_small(other, 3, 0, NULL));
+	expect_signalled(_metadata, sync_fd);
+	EXPECT_EQ(0, cores_drain(10000));
+	for (int core = 0; core < 6; core++) {
+		EXPECT_EQ(0, one_job(core)) TH_LOG("core %d", core);
+	}
+	close(other);
 }
 
 TEST(remove_device_with_jobs_in_flight)

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The guest suite under the debug kernel (issue 7): Linux $DEBUG_KERNEL_SERIES
+# built by scripts/build-debug-kernel.sh with KASAN, lockdep, kmemleak,
+# DEBUG_ATOMIC_SLEEP, DMA_API_DEBUG, debug objects and fault injection.
+#
+#   1. build (or update) the debug kernel; install its modules in the cache
+#   2. build apu.ko against it, in a copy of kernel/ under $APU_BUILD/kernel-debug
+#      (the same sources build for 6.12 and 7.x)
+#   3. an initramfs with that module and the same guest tests
+#   4. scripts/vm.sh check with that kernel, kmemleak scans in the guest, and
+#      any KASAN, lockdep, DMA-API, kmemleak or WARN report failing the run
+#
+# APU_TESTS narrows the tests as for vm.sh. Results: $APU_BUILD/vm/check-debug.result
+# and the console log $APU_BUILD/vm/check-debug.log.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+D="$APU_CACHE/linux-debug"
+KB=$("$APU_TOP/scripts/build-debug-kernel.sh" | tail -n 1)
+KREL=$(cat "$KB/include/config/kernel.release")
+MODROOT="$D/modroot"
+if [ ! -f "$MODROOT/lib/modules/$KREL/modules.dep" ] ||
+	[ "$KB/arch/x86/boot/bzImage" -nt "$MODROOT/lib/modules/$KREL/modules.dep" ]; then
+	rm -rf "$MODROOT"
+	make -s -C "$D/src" O="$KB" INSTALL_MOD_PATH="$MODROOT" modules_install >/dev/null
+fi
+
+# The same sources, built in a copy: kernel/ holds the 6.12 build's outputs.
+# include/ and uapi/ are reached through links, as ../include from kernel/.
+apu_log "building apu.ko for $KREL"
+KM="$APU_BUILD/kernel-debug"
+mkdir -p "$KM/kernel"
+ln -sfn "$APU_TOP/include" "$KM/include"
+ln -sfn "$APU_TOP/uapi" "$KM/uapi"
+for f in "$APU_TOP"/kernel/*.[ch] "$APU_TOP/kernel/Kbuild"; do
+	case "$f" in *.mod.c) continue ;; esac
+	cmp -s "$f" "$KM/kernel/${f##*/}" || cp "$f" "$KM/kernel/"
+done
+make -s -C "$KB" M="$KM/kernel" modules
+
+make --no-print-directory -s -C "$APU_TOP" hal tools guest-tests guest-debug-tests firmware qemu
+APU_DEBUG_TESTS=1 KVER=$KREL APU_MODDIR="$MODROOT/lib/modules/$KREL" APU_KO="$KM/kernel/apu.ko" \
+	APU_INITRD_NAME=initramfs-debug "$APU_TOP/scripts/mkinitramfs.sh"
+
+# KASAN and lockdep make the guest several times slower.
+KVER=$KREL APU_KERNEL="$KB/arch/x86/boot/bzImage" \
+	APU_INITRD="$APU_BUILD/vm/initramfs-debug.cpio.gz" APU_VM_NAME=debug APU_VM_DEBUG=1 \
+	APU_VM_TIMEOUT=${APU_VM_TIMEOUT:-1500} exec "$APU_TOP/scripts/vm.sh" check
