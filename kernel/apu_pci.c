@@ -78,6 +78,12 @@ static int apu_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
 	if (ret)
 		return dev_err_probe(&pdev->dev, ret, "no usable DMA configuration\n");
+	/*
+	 * The device MMU maps buffers page by page, so a scatterlist segment
+	 * may be any length (found by DMA_API_DEBUG: shmem's segments exceed
+	 * the 64 KiB default).
+	 */
+	dma_set_max_seg_size(&pdev->dev, UINT_MAX);
 
 	ret = apu_device_init(adev);
 	if (ret)

@@ -3,7 +3,8 @@
 #   N passed, N failed
 # Tiers:
 #   static  checkpatch --strict and sparse on the driver, UAPI and shared
-#           headers; QEMU's checkpatch on the device and its qtest
+#           headers; QEMU's checkpatch on the device and its qtest;
+#           cppcheck and clang-tidy on the HAL, tools and example
 #   host    unit tests of libapu (ASan + UBSan), no device
 #   qtest   the QEMU device through libqtest, no guest OS
 #   guest   kselftest-harness tests in a VM: Debian's kernel, apu.ko, the
@@ -89,6 +90,18 @@ cppcheck_hal() {
 		hal/src hal/tools hal/examples
 }
 if one static "cppcheck hal/" cppcheck_hal; then sp=$((sp + 1)); else sf=$((sf + 1)); fi
+# clang-tidy (checks in .clang-tidy: the static analyzer, bugprone, performance,
+# portability; any finding fails).
+clang_tidy_hal() {
+	command -v clang-tidy >/dev/null || { echo "clang-tidy is not installed; run scripts/setup.sh (as root)"; return 1; }
+	# shellcheck disable=SC2046
+	clang-tidy -quiet hal/src/*.c hal/tools/*.c hal/examples/*.c -- -std=c11 -D_GNU_SOURCE \
+		-Ihal/include -Ihal/src -Iuapi -Iinclude -Ifirmware-stub/include \
+		$(pkg-config --cflags libdrm) 2>&1 | grep -v 'warnings generated' | grep -E -A4 'warning:|error:' &&
+		return 1
+	return 0
+}
+if one static "clang-tidy hal/" clang_tidy_hal; then sp=$((sp + 1)); else sf=$((sf + 1)); fi
 count static $sp $sf
 
 # ---------------------------------------------------------------- host

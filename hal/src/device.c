@@ -137,7 +137,7 @@ int apu_device_open(const char *node, struct apu_device **out)
 	dev->info.max_buffer_size = dev->max_bo_size;
 	dev->info.max_contexts = qd.max_contexts;
 	dev->info.ring_entries = qd.ring_entries;
-	strcpy(dev->info.node, node);
+	memcpy(dev->info.node, node, strlen(node) + 1);	/* length checked above */
 
 	ret = read_cores(dev);
 	if (ret)

@@ -164,8 +164,14 @@ void apu_network_destroy(struct apu_network *net)
 	free(net);
 }
 
-static int add_tensor(struct apu_network *net, const struct apu_shape *s, int producer)
+/*
+ * @shape may point into net->t (an op whose output has its input's shape):
+ * it is copied before net->t can move.
+ */
+static int add_tensor(struct apu_network *net, const struct apu_shape *shape, int producer)
 {
+	const struct apu_shape sh = *shape, *s = &sh;
+
 	if (!s->h || !s->w || !s->c || s->h > 65535 || s->w > 65535 || s->c > 65535)
 		return -EINVAL;
 	if (net->nt == net->cap_t) {
@@ -827,6 +833,8 @@ static int repack_dw(struct apu_network *net)
 		taps = o->conv.k_h * o->conv.k_w;
 		for (int sh = 0; sh < o->nshares; sh++)
 			ntiles += (int)o->shares[sh].tiles;
+		if (!ntiles)
+			continue;
 		o->dwt = calloc((size_t)ntiles, sizeof(*o->dwt));
 		if (!o->dwt)
 			return -ENOMEM;
@@ -1133,7 +1141,8 @@ int apu_network_compile(struct apu_network *net, const struct apu_compile_option
 				       APU_BUFFER_DEVICE_READ_ONLY, &net->cmd);
 	if (ret)
 		goto err;
-	memcpy(apu_buffer_cpu(net->cst), net->consts, net->consts_size);
+	if (net->consts_size)
+		memcpy(apu_buffer_cpu(net->cst), net->consts, net->consts_size);
 	write_cmdbufs(net);
 
 	if (!net->dev->cpu) {

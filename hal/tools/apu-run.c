@@ -188,9 +188,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		ret = apu_network_compile(net, &o);
-		printf("%s, policy %s%s: ", nconv ? "convolution" :
+		printf("%s, policy %s: ", nconv ? "convolution" :
 		       model == APU_MODEL_MOBILENET_V1 ? "MobileNet V1" : "MobileNet V2",
-		       policy_names[p], ret ? "" : "");
+		       policy_names[p]);
 		if (ret) {
 			printf("refused: %s\n", ret == -ETIME ?
 			       "the deadline cannot be met, even with every core" : apu_strerror(ret));
@@ -207,8 +207,14 @@ int main(int argc, char **argv)
 		x = malloc(in_n);
 		y = malloc(out_n);
 		ref = malloc(out_n);
-		if (!x || !y || !ref)
+		if (!x || !y || !ref) {
+			fprintf(stderr, "apu-run: out of memory\n");
+			free(x);
+			free(y);
+			free(ref);
+			apu_network_destroy(net);
 			return 1;
+		}
 		srand(seed + 7);
 		for (int r = 0; r < repeat; r++) {
 			struct apu_run_stats st;

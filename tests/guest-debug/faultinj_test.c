@@ -184,7 +184,7 @@ static int campaign(struct __test_metadata *_metadata, const char *name, op_fn o
 
 		ASSERT_EQ(0, fail_nth_set(n));
 		fd = apu_open();
-		ret = fd < 0 ? fd : op(fd);
+		ret = fd < 0 ? -errno : op(fd);
 		left = fail_nth_get();
 		fail_nth_set(0);
 		if (fd >= 0)

@@ -705,4 +705,43 @@ TEST(api_misuse)
 	apu_device_close(dev);
 }
 
+/*
+ * Ops whose output takes its input's shape, added as the tensor array
+ * grows (clang-tidy found add_tensor() reading the shape from the array it
+ * had just moved): a chain of adds across several growths, run on the CPU
+ * backend and checked against the arithmetic.
+ */
+TEST(tensor_array_growth_under_same_shape_ops)
+{
+	struct apu_device *dev;
+	struct apu_network *net;
+	struct apu_shape s = { 2, 3, 4 }, got;
+	/* out = a + a, exactly (scales 0.5 in, 1.0 out, no offsets). */
+	struct apu_add p = { .left_shift = 20, .in1_mult = 1 << 30, .in1_shift = 0,
+			     .in2_mult = 1 << 30, .in2_shift = 0, .out_mult = 1 << 30,
+			     .out_shift = -18, .act_min = -128, .act_max = 127 };
+	int8_t x[24], y[24];
+	int in, t, n;
+
+	ASSERT_EQ(0, apu_device_open_cpu(&dev));
+	ASSERT_EQ(0, apu_network_create(dev, &net));
+	ASSERT_EQ(0, apu_network_add_input(net, &s, &in));
+	t = in;
+	for (n = 0; n < 70; n++)	/* 16, 32 and 64 tensors: three moves */
+		ASSERT_EQ(0, apu_network_add_add(net, t, t, &p, &t));
+	ASSERT_EQ(0, apu_network_shape(net, t, &got));
+	EXPECT_EQ(0, memcmp(&s, &got, sizeof(s)));
+	ASSERT_EQ(0, apu_network_compile(net, NULL));
+	for (n = 0; n < 24; n++)
+		x[n] = (int8_t)(n - 12);
+	ASSERT_EQ(0, apu_network_write(net, in, x, sizeof(x)));
+	ASSERT_EQ(0, apu_network_run(net, NULL));
+	ASSERT_EQ(0, apu_network_read(net, t, y, sizeof(y)));
+	/* x + x per add, saturating: 0 stays 0, anything else ends at +-127/-128. */
+	for (n = 0; n < 24; n++)
+		EXPECT_EQ(x[n] == 0 ? 0 : x[n] > 0 ? 127 : -128, y[n]) TH_LOG("element %d", n);
+	apu_network_destroy(net);
+	apu_device_close(dev);
+}
+
 TEST_HARNESS_MAIN
