@@ -223,6 +223,24 @@ bench-run: $(BUILD)/bench/engine_bench $(BUILD)/bench/sched_bench $(BUILD)/bench
 	$(Q)cat $(BUILD)/vm/bench.jsonl
 	$(Q)python3 scripts/bench-report.py $(BUILD)
 
+# --- fuzzing: libFuzzer targets on the HAL's outside input (clang) ---------
+# make fuzz builds them; make check-deep runs them (scripts/check-deep.sh).
+FUZZ_CC ?= clang
+FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -Ihal/include -Ihal/src -Iuapi -Iinclude $(DRM_CFLAGS)
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+.PHONY: fuzz check-deep
+fuzz: $(FUZZ_TARGETS)
+$(BUILD)/fuzz/fuzz_network: tests/fuzz/fuzz_network.c $(HAL_SRCS) $(HAL_HDRS)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(HAL_SRCS) -o $@ $(DRM_LIBS) -lm -lpthread
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c hal/tools/apu-run.c hal/tools/apu-top.c $(BUILD)/lib/libapu.a
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< -o $@ $(BUILD)/lib/libapu.a $(DRM_LIBS) -lm -lpthread
+
+check-deep: setup
+	$(Q)scripts/check-deep.sh
+
 clean:
 	rm -rf $(BUILD)
 	$(MAKE) -C kernel KDIR=$(KDIR) clean >/dev/null 2>&1 || true

@@ -2,14 +2,14 @@
 /*
  * The kernel API differences this driver meets between the releases it
  * builds for (Debian's 6.12 and Linux 7.3), in one place. Everything else
- * uses one API only.
+ * uses one API only. The APU_HAVE_* macros come from kernel/Kbuild, which
+ * looks for each API in the headers of the kernel being built against.
  *
  * Copyright (c) 2026 The apu authors
  */
 #ifndef APU_COMPAT_H
 #define APU_COMPAT_H
 
-#include <linux/version.h>
 #include <drm/gpu_scheduler.h>
 
 /*
@@ -24,7 +24,7 @@ static inline int apu_sched_init(struct drm_gpu_scheduler *sched,
 				 u32 credit_limit, long timeout,
 				 const char *name, struct device *dev)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0)
+#ifdef APU_HAVE_SCHED_INIT_ARGS
 	const struct drm_sched_init_args args = {
 		.ops = ops,
 		.num_rqs = DRM_SCHED_PRIORITY_COUNT,
@@ -45,7 +45,7 @@ static inline int apu_sched_job_init(struct drm_sched_job *job,
 				     struct drm_sched_entity *entity,
 				     u32 credits, void *owner, u64 client_id)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#ifdef APU_HAVE_SCHED_CLIENT_ID
 	return drm_sched_job_init(job, entity, credits, owner, client_id);
 #else
 	return drm_sched_job_init(job, entity, credits, owner);
@@ -54,14 +54,14 @@ static inline int apu_sched_job_init(struct drm_sched_job *job,
 
 static inline void apu_sched_start(struct drm_gpu_scheduler *sched)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+#ifdef APU_HAVE_SCHED_START_ERRNO
 	drm_sched_start(sched, 0);
 #else
 	drm_sched_start(sched);
 #endif
 }
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#ifdef APU_HAVE_SCHED_STAT_RESET
 #define APU_SCHED_STAT_RESET DRM_GPU_SCHED_STAT_RESET
 #else
 #define APU_SCHED_STAT_RESET DRM_GPU_SCHED_STAT_NOMINAL

@@ -49,6 +49,7 @@ struct apu_pt;
 struct apu_vm {
 	struct kref refcount;
 	struct apu_device *adev;
+	struct list_head node; /* in &apu_device.vms, under its dma_lock */
 	struct mutex lock; /* protects @mm and the page tables */
 	struct drm_mm mm;
 	struct apu_pt *root;
@@ -143,6 +144,13 @@ struct apu_core {
  * @fault_log: the last device faults, for debugfs (under @fault_lock)
  * @fault_lock: protects @fault_log and @fault_next
  * @fault_next: next slot of @fault_log
+ * @dma_lock: protects @vms, @dma_bos and @dma_gone: everything that holds
+ *	      DMA memory or mappings of the device, given back at removal by
+ *	      apu_dma_release() although files may stay open; taken after a
+ *	      BO's maps_lock and before a VM's lock or a BO's reservation
+ * @vms: every address space (their page tables)
+ * @dma_bos: BOs whose pages are mapped for the device
+ * @dma_gone: apu_dma_release() ran: nothing is mapped for the device any more
  *
  * Locking: the identity fields and @cores' figures are written once during
  * probe, before the DRM device is registered, and only read afterwards.
@@ -176,6 +184,11 @@ struct apu_device {
 		u32 status;
 	} fault_log[16];
 	u32 fault_next;
+
+	struct mutex dma_lock; /* see above */
+	struct list_head vms;
+	struct list_head dma_bos;
+	bool dma_gone;
 };
 
 /**
@@ -256,6 +269,7 @@ int apu_vm_map_sgt(struct apu_vm *vm, struct drm_mm_node *node,
 int apu_vm_map_dma(struct apu_vm *vm, struct drm_mm_node *node,
 		   dma_addr_t dma, u64 size, bool writable);
 void apu_vm_unmap(struct apu_vm *vm, struct drm_mm_node *node);
+void apu_dma_release(struct apu_device *adev);
 
 static inline struct apu_vm *apu_vm_get(struct apu_vm *vm)
 {
@@ -273,6 +287,7 @@ static inline void apu_vm_put(struct apu_vm *vm)
 int apu_cores_init(struct apu_device *adev);
 void apu_cores_hw_init(struct apu_device *adev);
 void apu_cores_cancel(struct apu_device *adev);
+void apu_cores_dma_release(struct apu_device *adev);
 void apu_core_reset(struct apu_core *core);
 irqreturn_t apu_irq_core(int irq, void *arg);
 irqreturn_t apu_irq_error(int irq, void *arg);

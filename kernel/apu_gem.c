@@ -95,6 +95,14 @@ static int apu_bo_open(struct drm_gem_object *obj, struct drm_file *file)
 		ret = PTR_ERR(sgt);
 		goto out;
 	}
+	if (!drm_gem_is_imported(obj)) {
+		struct apu_device *adev = to_apu_device(obj->dev);
+
+		mutex_lock(&adev->dma_lock);
+		if (list_empty(&bo->dma_node))
+			list_add_tail(&bo->dma_node, &adev->dma_bos);
+		mutex_unlock(&adev->dma_lock);
+	}
 	map = kzalloc(sizeof(*map), GFP_KERNEL);
 	if (!map) {
 		ret = -ENOMEM;
@@ -134,10 +142,36 @@ static void apu_bo_close(struct drm_gem_object *obj, struct drm_file *file)
 		apu_bo_map_put(map);
 }
 
+/**
+ * apu_bo_dma_unmap() - unmap a BO's pages for the device (its removal)
+ * @bo: a BO of &apu_device.dma_bos, with that list's lock held
+ *
+ * The pages stay (CPU mappings keep working); freeing the BO later finds
+ * no device mapping to undo.
+ */
+void apu_bo_dma_unmap(struct apu_bo *bo)
+{
+	struct drm_gem_object *obj = &bo->base.base;
+
+	lockdep_assert_held(&to_apu_device(obj->dev)->dma_lock);
+	dma_resv_lock(obj->resv, NULL);
+	if (bo->base.sgt) {
+		dma_unmap_sgtable(obj->dev->dev, bo->base.sgt, DMA_BIDIRECTIONAL, 0);
+		sg_free_table(bo->base.sgt);
+		kfree(bo->base.sgt);
+		bo->base.sgt = NULL;
+	}
+	dma_resv_unlock(obj->resv);
+}
+
 static void apu_bo_free(struct drm_gem_object *obj)
 {
 	struct apu_bo *bo = to_apu_bo(obj);
+	struct apu_device *adev = to_apu_device(obj->dev);
 
+	mutex_lock(&adev->dma_lock);
+	list_del(&bo->dma_node);
+	mutex_unlock(&adev->dma_lock);
 	drm_WARN_ON(obj->dev, !list_empty(&bo->maps));
 	mutex_destroy(&bo->maps_lock);
 	drm_gem_shmem_free(&bo->base);
@@ -176,6 +210,7 @@ struct drm_gem_object *apu_gem_create_object(struct drm_device *drm, size_t size
 	bo->base.map_wc = false;
 	mutex_init(&bo->maps_lock);
 	INIT_LIST_HEAD(&bo->maps);
+	INIT_LIST_HEAD(&bo->dma_node);
 	return &bo->base.base;
 }
 

@@ -25,6 +25,7 @@ struct apu_bo {
 	u32 flags;
 	struct mutex maps_lock; /* protects @maps and their @handles */
 	struct list_head maps;
+	struct list_head dma_node; /* in &apu_device.dma_bos, under its dma_lock */
 };
 
 /**
@@ -42,6 +43,8 @@ struct apu_bo_map {
 	struct drm_mm_node node;
 	u32 handles;
 };
+
+void apu_bo_dma_unmap(struct apu_bo *bo);
 
 static inline struct apu_bo *to_apu_bo(struct drm_gem_object *obj)
 {

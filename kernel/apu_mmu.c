@@ -22,6 +22,7 @@
 #include <drm/drm_print.h>
 
 #include "apu_device.h"
+#include "apu_gem.h"
 
 /* Device addresses handed out: above 1 MiB (0 stays invalid), below 2^39. */
 #define APU_VA_START		0x100000ULL
@@ -90,6 +91,8 @@ static __le64 *apu_vm_pte_locked(struct apu_vm *vm, u64 va, bool alloc)
 	int level;
 
 	lockdep_assert_held(&vm->lock);
+	if (!pt)
+		return NULL;	/* the device is gone (apu_dma_release()) */
 	for (level = 0; level < APU_MMU_LEVELS - 1; level++) {
 		unsigned int i = apu_pt_index(va, level);
 
@@ -278,6 +281,14 @@ struct apu_vm *apu_vm_create(struct apu_device *adev, bool kernel)
 		ret = -ENOMEM;
 		goto err_mm;
 	}
+	mutex_lock(&adev->dma_lock);
+	if (adev->dma_gone) {
+		mutex_unlock(&adev->dma_lock);
+		ret = -ENODEV;
+		goto err_pt;
+	}
+	list_add_tail(&vm->node, &adev->vms);
+	mutex_unlock(&adev->dma_lock);
 
 	if (kernel) {
 		vm->asid = 0;
@@ -285,12 +296,16 @@ struct apu_vm *apu_vm_create(struct apu_device *adev, bool kernel)
 		ret = ida_alloc_range(&adev->asid_ida, 1, adev->num_ctx - 1,
 				      GFP_KERNEL);
 		if (ret < 0)
-			goto err_pt;
+			goto err_list;
 		vm->asid = ret;
 	}
 	apu_ctx_set(adev, vm->asid, vm->root->dma | APU_CTX_VALID);
 	return vm;
 
+err_list:
+	mutex_lock(&adev->dma_lock);
+	list_del(&vm->node);
+	mutex_unlock(&adev->dma_lock);
 err_pt:
 	apu_pt_free(adev, vm->root, 0);
 err_mm:
@@ -312,10 +327,14 @@ void apu_vm_release(struct kref *kref)
 	struct apu_vm *vm = container_of(kref, struct apu_vm, refcount);
 	struct apu_device *adev = vm->adev;
 
-	apu_ctx_set(adev, vm->asid, 0);
+	mutex_lock(&adev->dma_lock);
+	list_del(&vm->node);
+	if (adev->ctx_table)
+		apu_ctx_set(adev, vm->asid, 0);
+	mutex_unlock(&adev->dma_lock);
 	if (vm->asid)
 		ida_free(&adev->asid_ida, vm->asid);
-	apu_pt_free(adev, vm->root, 0);
+	apu_pt_free(adev, vm->root, 0);	/* NULL after apu_dma_release() */
 	drm_mm_takedown(&vm->mm);
 	mutex_destroy(&vm->lock);
 	kfree(vm);
@@ -356,6 +375,9 @@ int apu_mmu_init(struct apu_device *adev)
 	if (!adev->ctx_table)
 		return -ENOMEM;
 	ida_init(&adev->asid_ida);
+	mutex_init(&adev->dma_lock);
+	INIT_LIST_HEAD(&adev->vms);
+	INIT_LIST_HEAD(&adev->dma_bos);
 	/*
 	 * Files (and their address spaces) can outlive the device's removal:
 	 * the tables go with the DRM device, after the last file closed.
@@ -374,6 +396,43 @@ int apu_mmu_init(struct apu_device *adev)
 	return 0;
 }
 
+/**
+ * apu_dma_release() - give the device's DMA memory back at its removal
+ * @adev: the device, reset and unplugged: no job runs, no ioctl enters
+ *
+ * Files, their address spaces and buffers can outlive the removal (until
+ * they are closed), but nothing may stay mapped for a device its driver
+ * left: the page tables, the context table, the rings and completion
+ * records are freed now, and buffers' pages are unmapped (the pages stay,
+ * for CPU mappings). What is torn down later skips them. Imported
+ * buffers' mappings belong to their dma-buf attachment and go with it.
+ */
+void apu_dma_release(struct apu_device *adev)
+{
+	struct apu_bo *bo, *tmp;
+	struct apu_vm *vm;
+
+	mutex_lock(&adev->dma_lock);
+	adev->dma_gone = true;
+	list_for_each_entry(vm, &adev->vms, node) {
+		mutex_lock(&vm->lock);
+		apu_pt_free(adev, vm->root, 0);
+		vm->root = NULL;
+		mutex_unlock(&vm->lock);
+	}
+	list_for_each_entry_safe(bo, tmp, &adev->dma_bos, dma_node) {
+		apu_bo_dma_unmap(bo);
+		list_del_init(&bo->dma_node);
+	}
+	if (adev->ctx_table)
+		dma_free_coherent(adev->drm.dev,
+				  adev->num_ctx * sizeof(*adev->ctx_table),
+				  adev->ctx_table, adev->ctx_dma);
+	adev->ctx_table = NULL;
+	mutex_unlock(&adev->dma_lock);
+	apu_cores_dma_release(adev);
+}
+
 /* Undo apu_mmu_init() when the DRM device goes: no file and no job is left. */
 static void apu_mmu_fini(struct drm_device *drm, void *arg)
 {
@@ -381,6 +440,8 @@ static void apu_mmu_fini(struct drm_device *drm, void *arg)
 
 	apu_vm_put(adev->kvm);
 	adev->kvm = NULL;
+	drm_WARN_ON(drm, !list_empty(&adev->vms));
+	mutex_destroy(&adev->dma_lock);
 	ida_destroy(&adev->asid_ida);
 	if (adev->ctx_table)
 		dma_free_coherent(adev->drm.dev,

@@ -115,6 +115,7 @@ static void apu_pci_remove(struct pci_dev *pdev)
 	apu_pm_fini(adev, &pdev->dev);
 	drm_dev_unplug(&adev->drm);
 	apu_device_fini(adev);
+	apu_dma_release(adev);
 }
 
 static const struct pci_device_id apu_pci_ids[] = {

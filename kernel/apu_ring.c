@@ -486,6 +486,40 @@ void apu_cores_cancel(struct apu_device *adev)
 	}
 }
 
+/**
+ * apu_cores_dma_release() - free the rings and completion records at removal
+ * @adev: the device, reset, with every job cancelled (apu_cores_cancel())
+ *
+ * Nothing is posted after the unplug and nothing is in flight, so neither
+ * the submit path nor the interrupt handlers read them any more; they are
+ * cleared under the core's lock all the same. Part of apu_dma_release().
+ */
+void apu_cores_dma_release(struct apu_device *adev)
+{
+	unsigned long flags;
+	u32 i;
+
+	for (i = 0; i < adev->num_cores; i++) {
+		struct apu_core *core = &adev->cores[i];
+		struct apu_ring_entry *ring;
+		struct apu_completion *compl;
+
+		spin_lock_irqsave(&core->lock, flags);
+		drm_WARN_ON(&adev->drm, !list_empty(&core->inflight));
+		ring = core->ring;
+		compl = core->compl;
+		core->ring = NULL;
+		core->compl = NULL;
+		spin_unlock_irqrestore(&core->lock, flags);
+		if (ring)
+			dma_free_coherent(adev->drm.dev, APU_MMU_PAGE_SIZE, ring,
+					  core->ring_dma);
+		if (compl)
+			dma_free_coherent(adev->drm.dev, APU_MMU_PAGE_SIZE, compl,
+					  core->compl_dma);
+	}
+}
+
 static void apu_cores_fini(struct drm_device *drm, void *arg)
 {
 	struct apu_device *adev = arg;

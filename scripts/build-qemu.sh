@@ -19,9 +19,14 @@ set -euo pipefail
 
 "$APU_TOP/scripts/fetch-sources.sh" qemu
 
+# "scripts/build-qemu.sh fuzz": the same tree built with clang, libFuzzer,
+# ASan and UBSan into build-fuzz/, for qemu-fuzz-x86_64 (make check-deep).
+MODE=${1:-normal}
+case "$MODE" in normal | fuzz) ;; *) apu_die "usage: $0 [fuzz]" ;; esac
 Q="$APU_CACHE/qemu"
 SRC="$Q/src"
 BLD="$Q/build"
+[ "$MODE" = fuzz ] && BLD="$Q/build-fuzz"
 mkdir -p "$Q"
 exec 9>"$Q/.lock"
 flock 9
@@ -37,6 +42,9 @@ CONFIGURE_ARGS=(
 	--disable-docs --disable-werror
 	--disable-install-blobs --disable-tools --disable-guest-agent
 )
+if [ "$MODE" = fuzz ]; then
+	CONFIGURE_ARGS+=(--cc=clang --cxx=clang++ --enable-fuzzing --enable-sanitizers)
+fi
 
 key() { sha256sum | cut -c1-16; }
 
@@ -53,7 +61,7 @@ if [ "$(cat "$SRC/.apu-src-key" 2>/dev/null)" != "$src_key" ]; then
 			apu_die "hook $p does not apply to QEMU $QEMU_VERSION; refresh it"
 	done
 	echo "$src_key" >"$SRC.tmp/.apu-src-key"
-	rm -rf "$SRC" "$BLD"
+	rm -rf "$SRC" "$Q/build" "$Q/build-fuzz"
 	mv "$SRC.tmp" "$SRC"
 fi
 
@@ -83,7 +91,7 @@ done
 cfg_key=$({ echo "$src_key"; printf '%s\n' "${CONFIGURE_ARGS[@]}";
 	cat "$APU_TOP"/qemu/configs/devices/*/*.mak; } | key)
 if [ "$(cat "$BLD/.apu-config-key" 2>/dev/null)" != "$cfg_key" ]; then
-	apu_log "configuring QEMU (log: $Q/configure.log)"
+	apu_log "configuring QEMU ($MODE; log: $Q/configure.log)"
 	rm -rf "$BLD"
 	mkdir -p "$BLD"
 	(cd "$BLD" && "$SRC/configure" "${CONFIGURE_ARGS[@]}") >"$Q/configure.log" 2>&1 || {
@@ -105,8 +113,10 @@ for blob in /usr/share/seabios/bios-256k.bin /usr/share/qemu/qboot.rom \
 done
 
 # 5. Build (incremental).
-apu_log "building QEMU (ninja; log: $Q/build.log)"
-if ! ninja -C "$BLD" -j"$(nproc)" qemu-system-x86_64 tests/qtest/apu-test >"$Q/build.log" 2>&1; then
+TARGETS=(qemu-system-x86_64 tests/qtest/apu-test)
+[ "$MODE" = fuzz ] && TARGETS=(qemu-fuzz-x86_64)
+apu_log "building QEMU ($MODE; ninja; log: $Q/build.log)"
+if ! ninja -C "$BLD" -j"$(nproc)" "${TARGETS[@]}" >"$Q/build.log" 2>&1; then
 	grep -E ' error: |^FAILED:|undefined reference' "$Q/build.log" | head -n 20 >&2
 	apu_die "QEMU build failed (full log: $Q/build.log)"
 fi

@@ -299,6 +299,11 @@ static int out_dim(unsigned int in, unsigned int k, unsigned int stride, unsigne
 	return -EINVAL;
 }
 
+static bool shift_ok(int32_t shift)
+{
+	return shift >= -31 && shift <= 30;
+}
+
 static int add_conv(struct apu_network *net, int input, const struct apu_conv2d *p,
 		    bool fc, int *output)
 {
@@ -354,6 +359,10 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 	if (p->in_zp < -128 || p->in_zp > 127 || p->out_zp < -128 || p->out_zp > 127 ||
 	    p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max)
 		return -EINVAL;
+	/* TFLite's range of requantization shifts (the device's check too). */
+	for (unsigned int c = 0; c < p->out_c; c++)
+		if (!shift_ok(p->shift[c]))
+			return -EINVAL;
 	o->conv.in_zp = p->in_zp;
 	o->conv.out_zp = p->out_zp;
 	o->conv.act_min = p->act_min;
@@ -405,8 +414,13 @@ int apu_network_add_add(struct apu_network *net, int a, int b, const struct apu_
 		return -EINVAL;
 	if (net->compiled)
 		return -EBUSY;
+	/* What the device accepts (firmware-stub apu_add_check()). */
 	if (memcmp(&net->t[a].s, &net->t[b].s, sizeof(struct apu_shape)) ||
-	    p->left_shift < 0 || p->left_shift > 30 || p->act_min > p->act_max)
+	    p->left_shift < 0 || p->left_shift > 30 || !shift_ok(p->in1_shift) ||
+	    !shift_ok(p->in2_shift) || !shift_ok(p->out_shift) ||
+	    p->in1_offset < -127 || p->in1_offset > 128 || p->in2_offset < -127 ||
+	    p->in2_offset > 128 || p->out_zp < -128 || p->out_zp > 127 ||
+	    p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max)
 		return -EINVAL;
 	o = new_op(net);
 	if (!o)

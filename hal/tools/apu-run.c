@@ -89,7 +89,21 @@ static void print_stats(const struct apu_device *dev, const struct apu_run_stats
 	       st->makespan_us, st->energy_uj, st->wall_us / 1000.0, st->queue_us, st->jobs);
 }
 
-int main(int argc, char **argv)
+/* The command line, parsed. */
+struct run_args {
+	enum apu_model model;
+	int policy, all, cpu, repeat, nconv;
+	unsigned int seed, conv[7];
+	double deadline;
+	const char *trace;
+};
+
+/*
+ * Parse the command line into @a (getopt state is reset first, so it can
+ * be called again). Returns 0, 1 after --help, or -EINVAL for a bad line.
+ * tests/fuzz/fuzz_cli.c runs it on fuzzed command lines.
+ */
+static int parse_args(int argc, char **argv, struct run_args *a)
 {
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
@@ -103,65 +117,98 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	enum apu_model model = APU_MODEL_MOBILENET_V2;
-	int policy = APU_POLICY_PERFORMANCE, all = 0, cpu = 0, repeat = 1, nconv = 0, opt;
-	unsigned int seed = 1, conv[7];
-	double deadline = 0;
-	const char *trace = NULL;
-	struct apu_device *dev;
-	int ret, failures = 0;
+	int opt;
 
+	memset(a, 0, sizeof(*a));
+	a->model = APU_MODEL_MOBILENET_V2;
+	a->policy = APU_POLICY_PERFORMANCE;
+	a->repeat = 1;
+	a->seed = 1;
+	optind = 0;	/* glibc: a full reset */
 	while ((opt = getopt_long(argc, argv, "m:p:d:c:s:r:t:Ch", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'm':
 			if (!strcmp(optarg, "v1"))
-				model = APU_MODEL_MOBILENET_V1;
+				a->model = APU_MODEL_MOBILENET_V1;
 			else if (!strcmp(optarg, "v2"))
-				model = APU_MODEL_MOBILENET_V2;
+				a->model = APU_MODEL_MOBILENET_V2;
 			else
-				goto bad;
+				return -EINVAL;
 			break;
 		case 'p':
 			if (!strcmp(optarg, "all")) {
-				all = 1;
+				a->all = 1;
 				break;
 			}
-			for (policy = 0; policy < 4; policy++)
-				if (!strcmp(optarg, policy_names[policy]))
+			for (a->policy = 0; a->policy < 4; a->policy++)
+				if (!strcmp(optarg, policy_names[a->policy]))
 					break;
-			if (policy == 4)
-				goto bad;
+			if (a->policy == 4)
+				return -EINVAL;
 			break;
 		case 'd':
-			deadline = atof(optarg);
+			a->deadline = atof(optarg);
 			break;
 		case 'c':
-			nconv = sscanf(optarg, "%u,%u,%u,%u,%u,%u,%u", &conv[0], &conv[1], &conv[2],
-				       &conv[3], &conv[4], &conv[5], &conv[6]);
-			if (nconv < 6)
-				goto bad;
+			a->nconv = sscanf(optarg, "%u,%u,%u,%u,%u,%u,%u", &a->conv[0], &a->conv[1],
+					  &a->conv[2], &a->conv[3], &a->conv[4], &a->conv[5],
+					  &a->conv[6]);
+			if (a->nconv < 6)
+				return -EINVAL;
 			break;
 		case 's':
-			seed = (unsigned int)strtoul(optarg, NULL, 0);
+			a->seed = (unsigned int)strtoul(optarg, NULL, 0);
 			break;
 		case 'r':
-			repeat = atoi(optarg);
+			a->repeat = atoi(optarg);
 			break;
 		case 't':
-			trace = optarg;
+			a->trace = optarg;
 			break;
 		case 'C':
-			cpu = 1;
+			a->cpu = 1;
 			break;
 		case 'h':
-			usage(stdout);
-			return 0;
+			return 1;
 		default:
-			goto bad;
+			return -EINVAL;
 		}
 	}
-	if (optind != argc || repeat < 1 || (policy == APU_POLICY_DEADLINE && !(deadline > 0)))
+	if (optind != argc || a->repeat < 1 ||
+	    (a->policy == APU_POLICY_DEADLINE && !(a->deadline > 0)))
+		return -EINVAL;
+	return 0;
+}
+
+#ifndef APU_TOOL_NO_MAIN
+int main(int argc, char **argv)
+{
+	struct run_args args;
+	enum apu_model model;
+	int policy, all, cpu, repeat, nconv;
+	unsigned int seed, *conv;
+	double deadline;
+	const char *trace;
+	struct apu_device *dev;
+	int ret, failures = 0;
+
+	ret = parse_args(argc, argv, &args);
+	if (ret == 1) {
+		usage(stdout);
+		return 0;
+	}
+	if (ret)
 		goto bad;
+	model = args.model;
+	policy = args.policy;
+	all = args.all;
+	cpu = args.cpu;
+	repeat = args.repeat;
+	nconv = args.nconv;
+	seed = args.seed;
+	conv = args.conv;
+	deadline = args.deadline;
+	trace = args.trace;
 
 	ret = cpu ? apu_device_open_cpu(&dev) : apu_device_open_index(0, &dev);
 	if (ret) {
@@ -268,3 +315,4 @@ bad:
 	usage(stderr);
 	return 2;
 }
+#endif

@@ -50,15 +50,17 @@ static int core_index(struct sample *s, const char *name)
 	return s->ncores++;
 }
 
-static void read_fdinfo(struct sample *s, int pid, const char *path)
+/*
+ * One fdinfo file (any text: it comes from the kernel, but this parser
+ * trusts nothing; tests/fuzz/fuzz_cli.c feeds it fuzzed text): a client of
+ * this driver is added to @s once per DRM client id.
+ */
+static void parse_fdinfo(struct sample *s, int pid, FILE *f)
 {
 	char line[256], name[32];
 	struct client c = { .pid = pid };
 	int apu = 0, have_id = 0;
-	FILE *f = fopen(path, "r");
 
-	if (!f)
-		return;
 	while (fgets(line, sizeof(line), f)) {
 		uint64_t v;
 
@@ -76,7 +78,6 @@ static void read_fdinfo(struct sample *s, int pid, const char *path)
 			c.mem = v;
 		}
 	}
-	fclose(f);
 	if (!apu || !have_id)
 		return;
 	for (int i = 0; i < s->n; i++)
@@ -84,6 +85,16 @@ static void read_fdinfo(struct sample *s, int pid, const char *path)
 			return;		/* the same file through another descriptor */
 	if (s->n < MAX_CLIENTS)
 		s->c[s->n++] = c;
+}
+
+static void read_fdinfo(struct sample *s, int pid, const char *path)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return;
+	parse_fdinfo(s, pid, f);
+	fclose(f);
 }
 
 static void take_sample(struct sample *s)
@@ -168,6 +179,7 @@ static void print(const struct sample *a, const struct sample *b, double secs)
 	fflush(stdout);
 }
 
+#ifndef APU_TOOL_NO_MAIN
 int main(int argc, char **argv)
 {
 	static struct sample a, b;
@@ -210,3 +222,4 @@ int main(int argc, char **argv)
 	}
 	return 0;
 }
+#endif

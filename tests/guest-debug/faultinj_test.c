@@ -156,7 +156,7 @@ static int op_buffers(int fd)
 	ph.handle = b.handle;
 	ret = apu_ioctl(fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &ph);
 	if (!ret) {
-		int fd2 = apu_open(), r2 = fd2 < 0 ? fd2 : 0;
+		int fd2 = apu_open(), r2 = fd2 < 0 ? -errno : 0;
 		struct drm_prime_handle im = { .fd = ph.fd };
 
 		if (!r2)

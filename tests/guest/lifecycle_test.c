@@ -14,7 +14,7 @@
 #include <libgen.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -162,56 +162,42 @@ static void expect_signalled(struct __test_metadata *_metadata, int sync_fd[24])
 	}
 }
 
+/* Another process's file descriptor @fd, through a pidfd. */
+static int steal_fd(int pidfd, int fd)
+{
+	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+}
+
 TEST(process_killed_with_jobs_in_flight)
 {
-	int sv[2], other, sync_fd[24], st;
+	int pipefd[2], other, sync_fd[24], child_fd[24], st, pidfd;
 	pid_t pid;
-	char ok;
 
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	ASSERT_EQ(0, pipe(pipefd));
 	other = apu_open();
 	ASSERT_LE(0, other);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		int fd = apu_open(), fds[24];
-		struct msghdr msg = { 0 };
-		char cbuf[CMSG_SPACE(sizeof(fds))];
-		struct iovec iov = { .iov_base = "k", .iov_len = 1 };
-		struct cmsghdr *cm;
 
 		if (fd < 0 || queue_jobs(fd, fds))
 			_exit(1);
-		/* Hand the fences to the parent, then wait to be killed. */
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = cbuf;
-		msg.msg_controllen = sizeof(cbuf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(fds));
-		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-		if (sendmsg(sv[1], &msg, 0) != 1)
+		/* Tell the parent where the fences are, then wait to be killed. */
+		if (write(pipefd[1], fds, sizeof(fds)) != sizeof(fds))
 			_exit(1);
 		pause();
 		_exit(0);
 	}
-	{
-		struct msghdr msg = { 0 };
-		char cbuf[CMSG_SPACE(sizeof(sync_fd))];
-		struct iovec iov = { .iov_base = &ok, .iov_len = 1 };
-		struct cmsghdr *cm;
-
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = cbuf;
-		msg.msg_controllen = sizeof(cbuf);
-		ASSERT_EQ(1, recvmsg(sv[0], &msg, 0)) TH_LOG("the child did not queue its jobs");
-		cm = CMSG_FIRSTHDR(&msg);
-		ASSERT_NE(NULL, cm);
-		memcpy(sync_fd, CMSG_DATA(cm), sizeof(sync_fd));
+	ASSERT_EQ(sizeof(child_fd), read(pipefd[0], child_fd, sizeof(child_fd)))
+		TH_LOG("the child did not queue its jobs");
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	ASSERT_LE(0, pidfd);
+	for (int i = 0; i < 24; i++) {
+		sync_fd[i] = steal_fd(pidfd, child_fd[i]);
+		ASSERT_LE(0, sync_fd[i]);
 	}
+	close(pidfd);
 	/* Killed with its jobs queued, running and hung. */
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
@@ -224,8 +210,8 @@ TEST(process_killed_with_jobs_in_flight)
 		EXPECT_EQ(0, apu_run_small(other, core, 0, NULL)) TH_LOG("core %d", core);
 	}
 	close(other);
-	close(sv[0]);
-	close(sv[1]);
+	close(pipefd[0]);
+	close(pipefd[1]);
 }
 
 TEST(file_closed_with_jobs_in_flight)

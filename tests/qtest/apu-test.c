@@ -24,10 +24,13 @@ typedef struct ApuTest {
     uint64_t bar_size;
 } ApuTest;
 
+/* Extra -device apu options of the tests that run now (threads=off). */
+static const char *apu_device_opts = "";
+
 static void apu_start(ApuTest *t)
 {
-    t->qts = qtest_init("-machine q35 -nic none -vga none "
-                       "-device apu,addr=04.0");
+    t->qts = qtest_initf("-machine q35 -nic none -vga none "
+                         "-device apu,addr=04.0%s", apu_device_opts);
     t->bus = qpci_new_pc(t->qts, NULL);
     t->dev = qpci_device_find(t->bus, APU_DEVFN);
     g_assert_nonnull(t->dev);
@@ -1255,6 +1258,21 @@ static void test_random_guest(void)
     apu_stop(&m.t);
 }
 
+/*
+ * threads=off: the cores run in the main loop (the mode the fuzzer uses);
+ * jobs, ring wrap-around, fault injection and resets behave the same.
+ */
+static void test_threads_off(void)
+{
+    apu_device_opts = ",threads=off";
+    test_job_every_core();
+    test_ring_wraps();
+    test_fault_injection();
+    test_reset_while_busy();
+    test_random_guest();
+    apu_device_opts = "";
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1279,5 +1297,6 @@ int main(int argc, char **argv)
     qtest_add_func("/apu/jobs/reset-while-busy", test_reset_while_busy);
     qtest_add_func("/apu/jobs/power-gating", test_power_gating);
     qtest_add_func("/apu/random-guest", test_random_guest);
+    qtest_add_func("/apu/threads-off", test_threads_off);
     return g_test_run();
 }

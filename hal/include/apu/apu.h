@@ -327,7 +327,8 @@ APU_API int apu_network_add_input(struct apu_network *net, const struct apu_shap
  * apu_network_add_conv2d() - convolution of @input
  * @output: set to the id of the new tensor
  *
- * Return: 0; -EINVAL for bad parameters (with the shape they give); -ENOMEM;
+ * Return: 0; -EINVAL for bad parameters (with the shape they give; zero
+ * points and clamps outside int8; a shift outside [-31, 30]); -ENOMEM;
  * -EBUSY once compiled.
  */
 APU_API int apu_network_add_conv2d(struct apu_network *net, int input,
@@ -340,7 +341,14 @@ APU_API int apu_network_add_conv2d(struct apu_network *net, int input,
 APU_API int apu_network_add_fully_connected(struct apu_network *net, int input,
 					    const struct apu_conv2d *p, int *output);
 
-/** apu_network_add_add() - elementwise add of two tensors of one shape. */
+/**
+ * apu_network_add_add() - elementwise add of two tensors of one shape
+ *
+ * Return: 0; -EINVAL for tensors of different shapes or parameters the
+ * device does not take (left_shift outside [0, 30], shifts outside
+ * [-31, 30], input offsets outside [-127, 128], out_zp and clamps outside
+ * int8); -ENOMEM; -EBUSY once compiled.
+ */
 APU_API int apu_network_add_add(struct apu_network *net, int a, int b,
 				const struct apu_add *p, int *output);
 

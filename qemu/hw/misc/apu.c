@@ -31,6 +31,7 @@
 #include "qapi/error.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/msix.h"
+#include "hw/qdev-properties.h"
 #include "system/dma.h"
 #include "migration/vmstate.h"
 #include "qom/object.h"
@@ -72,6 +73,7 @@ typedef struct ApuCore {
     const ApuCoreClass *cls;
     QemuThread thread;
     bool thread_started;
+    QEMUBH *bh;             /* runs the core instead, with threads=off */
 
     /* @lock protects every field below, and @cond signals changes. */
     QemuMutex lock;
@@ -123,6 +125,14 @@ struct ApuState {
     QEMUBH *irq_bh;
 
     ApuCore cores[APU_NUM_CORES];
+
+    /*
+     * Property "threads" (default on): each core runs on its own host
+     * thread. Off, cores run their jobs in the main loop, one ring entry
+     * per bottom half, without time-accurate pacing: deterministic, for
+     * fuzzing and record/replay.
+     */
+    bool threads;
 };
 
 /* ---- interrupts (BQL) ---------------------------------------------------- */
@@ -313,7 +323,7 @@ static bool apu_core_run_entry(ApuCore *c, uint64_t base, uint32_t size,
     *cycles = res.cycles;
 
     /* Time-accurate mode: complete at the modeled time. */
-    if (qatomic_read(&s->ctrl) & APU_CTRL_TIME_ACCURATE) {
+    if ((qatomic_read(&s->ctrl) & APU_CTRL_TIME_ACCURATE) && s->threads) {
         uint32_t scale = MAX(qatomic_read(&s->time_scale), 1);
         double ns = (double)res.cycles * 1000.0 * scale / c->cls->clock_mhz;
         int64_t end = start + (int64_t)MIN(ns, 1e15);
@@ -341,63 +351,98 @@ static bool apu_core_run_entry(ApuCore *c, uint64_t base, uint32_t size,
     return true;
 }
 
+/*
+ * Take and run the next ring entry of a runnable core: called with c->lock
+ * held, which it drops while the job runs.
+ */
+static void apu_core_step_locked(ApuCore *c)
+{
+    uint64_t base, seqno = 0, cycles = 0;
+    uint32_t size, idx, gen, inject;
+    bool ok, drop_irq, irq = false;
+
+    base = c->ring_base;
+    size = c->ring_size;
+    idx = c->head;
+    gen = c->gen;
+    inject = c->inject;
+    c->inject &= ~((1u << APU_INJECT_FAIL_JOB) |
+                   (1u << APU_INJECT_MMU_FAULT) |
+                   (1u << APU_INJECT_HANG_CORE));
+    if (inject & (1u << APU_INJECT_HANG_CORE)) {
+        /* Took the job and never comes back, until a reset. */
+        c->status = APU_CORE_HUNG;
+        return;
+    }
+    c->status = APU_CORE_BUSY;
+    c->running = true;
+    qemu_mutex_unlock(&c->lock);
+
+    ok = apu_core_run_entry(c, base, size, idx, gen, inject, &seqno,
+                            &cycles, &irq);
+
+    qemu_mutex_lock(&c->lock);
+    c->running = false;
+    qemu_cond_broadcast(&c->cond);
+    if (c->gen != gen) {
+        return;                 /* reset while running: dropped */
+    }
+    if (!ok) {
+        c->status = APU_CORE_ERROR;
+        return;
+    }
+    c->status = APU_CORE_IDLE;
+    c->head = idx + 1;
+    c->completed_seq = seqno;
+    c->busy_cycles += cycles;
+    c->jobs_done++;
+    drop_irq = c->inject & (1u << APU_INJECT_DROP_IRQ);
+    c->inject &= ~(1u << APU_INJECT_DROP_IRQ);
+    if (irq && !drop_irq) {
+        apu_post_event(c->s, APU_IRQ_CORE(c->index), 0, 0);
+    }
+}
+
 static void *apu_core_thread(void *opaque)
 {
     ApuCore *c = opaque;
 
     qemu_mutex_lock(&c->lock);
     while (!c->stop) {
-        uint64_t base, seqno = 0, cycles = 0;
-        uint32_t size, idx, gen, inject;
-        bool ok, drop_irq, irq = false;
-
         if (!apu_core_runnable(c)) {
             qemu_cond_wait(&c->cond, &c->lock);
             continue;
         }
-        base = c->ring_base;
-        size = c->ring_size;
-        idx = c->head;
-        gen = c->gen;
-        inject = c->inject;
-        c->inject &= ~((1u << APU_INJECT_FAIL_JOB) |
-                       (1u << APU_INJECT_MMU_FAULT) |
-                       (1u << APU_INJECT_HANG_CORE));
-        if (inject & (1u << APU_INJECT_HANG_CORE)) {
-            /* Took the job and never comes back, until a reset. */
-            c->status = APU_CORE_HUNG;
-            continue;
-        }
-        c->status = APU_CORE_BUSY;
-        c->running = true;
-        qemu_mutex_unlock(&c->lock);
-
-        ok = apu_core_run_entry(c, base, size, idx, gen, inject, &seqno,
-                                &cycles, &irq);
-
-        qemu_mutex_lock(&c->lock);
-        c->running = false;
-        qemu_cond_broadcast(&c->cond);
-        if (c->gen != gen) {
-            continue;           /* reset while running: dropped */
-        }
-        if (!ok) {
-            c->status = APU_CORE_ERROR;
-            continue;
-        }
-        c->status = APU_CORE_IDLE;
-        c->head = idx + 1;
-        c->completed_seq = seqno;
-        c->busy_cycles += cycles;
-        c->jobs_done++;
-        drop_irq = c->inject & (1u << APU_INJECT_DROP_IRQ);
-        c->inject &= ~(1u << APU_INJECT_DROP_IRQ);
-        if (irq && !drop_irq) {
-            apu_post_event(c->s, APU_IRQ_CORE(c->index), 0, 0);
-        }
+        apu_core_step_locked(c);
     }
     qemu_mutex_unlock(&c->lock);
     return NULL;
+}
+
+/* threads=off: one ring entry per bottom half, then again if need be. */
+static void apu_core_bh(void *opaque)
+{
+    ApuCore *c = opaque;
+    bool more;
+
+    qemu_mutex_lock(&c->lock);
+    if (apu_core_runnable(c)) {
+        apu_core_step_locked(c);
+    }
+    more = apu_core_runnable(c);
+    qemu_mutex_unlock(&c->lock);
+    if (more) {
+        qemu_bh_schedule(c->bh);
+    }
+}
+
+/* Tell core @c that its state changed (c->lock held). */
+static void apu_core_kick_locked(ApuCore *c)
+{
+    qemu_cond_broadcast(&c->cond);
+    if (c->bh) {
+        qemu_bh_schedule(c->bh);
+    }
 }
 
 /*
@@ -548,7 +593,7 @@ static void apu_core_write(ApuCore *c, hwaddr off, uint32_t val)
                       "0x%" HWADDR_PRIx "\n", c->index, off);
         break;
     }
-    qemu_cond_broadcast(&c->cond);
+    apu_core_kick_locked(c);
     qemu_mutex_unlock(&c->lock);
 }
 
@@ -952,6 +997,10 @@ static void apu_stop_threads(ApuState *s)
             qemu_thread_join(&c->thread);
             c->thread_started = false;
         }
+        if (c->bh) {
+            qemu_bh_delete(c->bh);
+            c->bh = NULL;
+        }
         qemu_cond_destroy(&c->cond);
         qemu_mutex_destroy(&c->lock);
     }
@@ -986,6 +1035,11 @@ static void apu_realize(PCIDevice *pdev, Error **errp)
         c->cls = &apu_classes[apu_core_layout[i]];
         qemu_mutex_init(&c->lock);
         qemu_cond_init(&c->cond);
+        if (!s->threads) {
+            c->bh = qemu_bh_new_guarded(apu_core_bh, c,
+                                        &dev->mem_reentrancy_guard);
+            continue;
+        }
         snprintf(name, sizeof(name), "apu-core%d", i);
         qemu_thread_create(&c->thread, name, apu_core_thread, c,
                            QEMU_THREAD_JOINABLE);
@@ -1019,6 +1073,10 @@ static void apu_reset_hold(Object *obj, ResetType type)
     s->inject_refuse_fw = false;    /* a bus reset clears everything */
 }
 
+static const Property apu_properties[] = {
+    DEFINE_PROP_BOOL("threads", ApuState, threads, true),
+};
+
 /* Jobs run on host threads: their state does not migrate. */
 static const VMStateDescription vmstate_apu = {
     .name = TYPE_APU_PCI,
@@ -1040,6 +1098,7 @@ static void apu_class_init(ObjectClass *klass, void *data)
     rc->phases.hold = apu_reset_hold;
     dc->desc = "APU neural processing unit (2 big, 3 little, 1 tiny core)";
     dc->vmsd = &vmstate_apu;
+    device_class_set_props(dc, apu_properties);
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }
 
