@@ -43,7 +43,7 @@ CONFIGURE_ARGS=(
 	--disable-install-blobs --disable-tools --disable-guest-agent
 )
 if [ "$MODE" = fuzz ]; then
-	CONFIGURE_ARGS+=(--cc=clang --cxx=clang++ --enable-fuzzing --enable-sanitizers)
+	CONFIGURE_ARGS+=(--cc=clang --cxx=clang++ --enable-fuzzing --enable-asan --enable-ubsan)
 fi
 
 key() { sha256sum | cut -c1-16; }

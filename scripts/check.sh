@@ -9,6 +9,7 @@
 #   qtest   the QEMU device through libqtest, no guest OS
 #   guest   kselftest-harness tests in a VM: Debian's kernel, apu.ko, the
 #           emulated APU (scripts/vm.sh)
+#   debug   the core guest tests under the debug kernel (scripts/debug-guest.sh)
 # A tier that cannot be built or run counts as a failure, never as a skip.
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
@@ -212,6 +213,33 @@ else
 	gf=1
 fi
 count guest "$gp" "$gf" "${gs:-0}"
+
+# ---------------------------------------------------------------- debug
+# The core guest tests under the debug kernel (Linux $DEBUG_KERNEL_SERIES with
+# KASAN, lockdep, kmemleak, DMA-API debugging and fault injection; built and
+# cached by scripts/build-debug-kernel.sh, about 10 minutes the first time).
+# Any kernel report fails the tier. make check-deep runs the whole suite;
+# APU_DEBUG_TESTS=all does here too.
+tier debug
+dp=0
+df=0
+ds=0
+DEBUG_TESTS=${APU_DEBUG_TESTS:-"job_test uapi_neg_test recovery_test lifecycle_test faultinj_test"}
+[ "$DEBUG_TESTS" = all ] && DEBUG_TESTS=
+echo "building the debug kernel if needed, then booting it (tests: ${DEBUG_TESTS:-all})"
+rm -f "$APU_BUILD/vm/check-debug.result"
+APU_TESTS="$DEBUG_TESTS" scripts/debug-guest.sh >"$LOGDIR/debug.log" 2>&1
+grep -E 'guest\| (ok|not ok) |guest\| APU-GUEST:|guest\| #  (FAIL|SKIP)|allocation failures injected|vm.sh: FAIL|ERROR' "$LOGDIR/debug.log"
+if [ -f "$APU_BUILD/vm/check-debug.result" ]; then
+	dp=$(awk '$1 == "pass" { print $2 }' "$APU_BUILD/vm/check-debug.result")
+	df=$(awk '$1 == "fail" { print $2 }' "$APU_BUILD/vm/check-debug.result")
+	ds=$(awk '$1 == "skip" { print $2 }' "$APU_BUILD/vm/check-debug.result")
+else
+	tail -n 20 "$LOGDIR/debug.log"
+	echo "FAIL   the debug-kernel run did not complete (log: $LOGDIR/debug.log)"
+	df=1
+fi
+count debug "$dp" "$df" "${ds:-0}"
 
 echo
 echo "=== summary ==="

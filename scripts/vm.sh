@@ -48,6 +48,11 @@ fi
 if [ "$mode" = bench ]; then
 	CMDLINE="console=ttyS0 loglevel=4 panic=-1"
 fi
+# APU_VM_ENV="NAME=VALUE ...": environment of the guest's tests (e.g. the
+# fuzzers' APU_FUZZ_CALLS), passed on the kernel command line.
+if [ -n "${APU_VM_ENV:-}" ]; then
+	CMDLINE="$CMDLINE $APU_VM_ENV"
+fi
 # APU_TESTS="a_test b_test" runs only those guest tests (while developing).
 if [ -n "${APU_TESTS:-}" ]; then
 	CMDLINE="$CMDLINE APU_TESTS=$(echo "$APU_TESTS" | tr ' ' ',')"

@@ -255,6 +255,24 @@ TEST_F(rec, hang_reset_and_recovery)
 }
 
 /* A lost interrupt is not a hang: the job ends OK, at the timeout. */
+/* A hung core of each class (big 0, little 3, tiny 5): the same recovery. */
+TEST_F(rec, hang_each_class)
+{
+	static const uint32_t cores[] = { 0, 3, 5 };
+	struct drm_apu_job_info info;
+
+	for (unsigned int i = 0; i < 3; i++) {
+		char arm[32];
+
+		snprintf(arm, sizeof(arm), "%u hang", cores[i]);
+		ASSERT_EQ(0, apu_debugfs_write("fault_inject", arm));
+		expect_fail(_metadata, self, 0, cores[i], DRM_APU_STATUS_TIMEOUT, -ETIMEDOUT, &info);
+		/* The reset core and one of another class work. */
+		expect_ok(_metadata, self, cores[i]);
+		expect_ok(_metadata, self, cores[(i + 1) % 3]);
+	}
+}
+
 TEST_F(rec, lost_interrupt)
 {
 	struct drm_apu_job_info info;

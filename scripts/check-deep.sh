@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# make check-deep: the long reliability runs of docs/reliability.md, after
+# everything make check runs. Each step passes or fails as a whole; the
+# figures (calls, executions, faults injected) go to
+# $APU_BUILD/check-deep/figures.txt. Ends with "N passed, N failed".
+#
+#   1. make check (every tier)
+#   2. the whole guest suite under the debug kernel (scripts/debug-guest.sh):
+#      KASAN, lockdep, kmemleak, DMA-API debugging, the allocation-failure
+#      campaign; any report fails it
+#   3. the guest fuzzers, long: APU_DEEP_CALLS ioctl calls per process (4
+#      processes) and APU_DEEP_JOBS mutated command buffers
+#   4. the device model under libFuzzer (QEMU's generic-fuzz, ASan + UBSan,
+#      threads=off), APU_DEEP_QEMU_RUNS executions
+#   5. the HAL's libFuzzer targets, APU_DEEP_HAL_RUNS executions each
+#
+# Corpora are kept in $APU_CACHE/fuzz-corpus, so each run goes further.
+set -uo pipefail
+. "$(dirname "$0")/common.sh"
+cd "$APU_TOP"
+
+CALLS=${APU_DEEP_CALLS:-60000}
+JOBS=${APU_DEEP_JOBS:-6000}
+QEMU_RUNS=${APU_DEEP_QEMU_RUNS:-100000}
+HAL_RUNS=${APU_DEEP_HAL_RUNS:-300000}
+SEED=${APU_DEEP_SEED:-$(date +%s)}
+OUT="$APU_BUILD/check-deep"
+CORPUS="$APU_CACHE/fuzz-corpus"
+mkdir -p "$OUT" "$CORPUS"
+: >"$OUT/figures.txt"
+PASS=0
+FAIL=0
+fig() { echo "$*" | tee -a "$OUT/figures.txt"; }
+step() { # name command...
+	local name=$1
+	shift
+	echo
+	echo "=== $name"
+	if "$@"; then
+		echo "ok     $name"
+		PASS=$((PASS + 1))
+	else
+		echo "FAIL   $name"
+		FAIL=$((FAIL + 1))
+	fi
+}
+
+check_all() {
+	scripts/check.sh | tee "$OUT/check.log"
+	tail -n 1 "$OUT/check.log" | grep -q ' 0 failed'
+}
+
+debug_suite() {
+	scripts/debug-guest.sh >"$OUT/debug.log" 2>&1
+	local rc=$?
+	grep -E 'APU-GUEST: (exit|kmemleak)|allocation failures injected|vm.sh: FAIL' "$OUT/debug.log"
+	grep -h 'allocation failures injected' "$OUT/debug.log" | sed 's/.*# /debug kernel: /' >>"$OUT/figures.txt"
+	[ -f "$APU_BUILD/vm/check-debug.result" ] &&
+		fig "debug kernel guest suite: $(tr '\n' ' ' <"$APU_BUILD/vm/check-debug.result")"
+	return $rc
+}
+
+guest_fuzz() {
+	APU_TESTS=fuzz_test APU_VM_NAME=fuzz-long APU_VM_TIMEOUT=3000 \
+		APU_VM_ENV="APU_FUZZ_SEED=$SEED APU_FUZZ_CALLS=$CALLS APU_FUZZ_JOBS=$JOBS" \
+		scripts/vm.sh check >"$OUT/guest-fuzz.log" 2>&1
+	local rc=$?
+	grep -E 'guest\| (ok|not ok) |vm.sh: FAIL' "$OUT/guest-fuzz.log"
+	fig "guest fuzzers (seed $SEED): $((4 * CALLS)) ioctl calls, $JOBS mutated command buffers, exit $rc"
+	return $rc
+}
+
+qemu_fuzz() {
+	local bin="$APU_CACHE/qemu/build-fuzz/qemu-fuzz-x86_64"
+	scripts/build-qemu.sh fuzz || return 1
+	mkdir -p "$CORPUS/qemu-apu"
+	(cd "$OUT" && QEMU_FUZZ_ARGS="-machine q35 -nic none -vga none -device apu,threads=off" \
+		QEMU_FUZZ_OBJECTS="apu*" \
+		"$bin" --fuzz-target=generic-fuzz -runs="$QEMU_RUNS" -max_len=4096 \
+		-timeout=30 -rss_limit_mb=4096 "$CORPUS/qemu-apu") >"$OUT/qemu-fuzz.log" 2>&1
+	local rc=$?
+	grep -E '^#[0-9]+ +DONE|^Done|ERROR|SUMMARY|Test unit written' "$OUT/qemu-fuzz.log" | tail -n 5
+	fig "QEMU device (generic-fuzz, ASan+UBSan): $(grep -E '^Done' "$OUT/qemu-fuzz.log" | tail -n 1), exit $rc"
+	return $rc
+}
+
+hal_fuzz() {
+	local t rc=0 r
+	make --no-print-directory -s fuzz || return 1
+	for t in "$APU_BUILD"/fuzz/fuzz_*; do
+		mkdir -p "$CORPUS/${t##*/}"
+		(cd "$OUT" && "$t" -runs="$HAL_RUNS" -max_len=4096 -timeout=30 "$CORPUS/${t##*/}") \
+			>"$OUT/${t##*/}.log" 2>&1
+		r=$?
+		grep -E '^Done|ERROR|SUMMARY' "$OUT/${t##*/}.log" | tail -n 3
+		fig "HAL ${t##*/}: $(grep -E '^Done' "$OUT/${t##*/}.log" | tail -n 1), exit $r"
+		[ "$r" = 0 ] || rc=1
+	done
+	return $rc
+}
+
+step "make check" check_all
+step "guest suite under the debug kernel" debug_suite
+step "guest fuzzers, long run" guest_fuzz
+step "QEMU device under libFuzzer" qemu_fuzz
+step "HAL libFuzzer targets" hal_fuzz
+
+echo
+echo "=== figures ($OUT/figures.txt)"
+cat "$OUT/figures.txt"
+echo
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
