@@ -702,7 +702,7 @@ static void transpose_pairs8_avx2(const int8_t *w, size_t k, size_t kfull,
             u[r + 2] = _mm256_unpacklo_epi64(t[r + 1], t[r + 3]);
             u[r + 3] = _mm256_unpackhi_epi64(t[r + 1], t[r + 3]);
         }
-        /* u[c] holds pairs c (rows 0-3) and c + 4 (rows 0-3); u[4 + c] rows 4-7. */
+        /* u[c]: pairs c and c + 4 of rows 0-3; u[4 + c]: rows 4-7. */
         for (r = 0; r < 4; r++) {
             _mm256_storeu_si256((__m256i *)(wp + (i / 2 + r) * npad * 2),
                                 _mm256_permute2x128_si256(u[r], u[r + 4],
