@@ -103,7 +103,8 @@ $(BUILD)/lib/libapu-san.a: $(HAL_SAN_OBJS)
 
 $(BUILD)/lib/pkgconfig/libapu.pc: hal/libapu.pc.in Makefile
 	@mkdir -p $(@D)
-	$(Q)sed -e 's|@PREFIX@|/usr/local|' -e 's|@VERSION@|$(HAL_VERSION)|' $< >$@
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(HAL_VERSION)|' $< >$@
 
 tools: $(TOOLS)
 $(BUILD)/bin/%: hal/tools/%.c $(BUILD)/lib/libapu.so
@@ -222,6 +223,80 @@ bench-run: $(BUILD)/bench/engine_bench $(BUILD)/bench/sched_bench $(BUILD)/bench
 	$(Q)APU_VM_TIMEOUT=600 scripts/vm.sh bench >$(BUILD)/bench/vm.txt 2>&1 || { tail -n 30 $(BUILD)/bench/vm.txt; exit 1; }
 	$(Q)cat $(BUILD)/vm/bench.jsonl
 	$(Q)python3 scripts/bench-report.py $(BUILD)
+
+# --- install: make install [DESTDIR=...] [PREFIX=/usr/local] ----------------
+# The library, headers, pkg-config file and tools under PREFIX; the module
+# for KVER (depmod runs when DESTDIR is empty), the firmware, and a udev rule
+# giving the accel node to ACCEL_GROUP. install-dkms: the driver's sources and
+# dkms.conf in /usr/src/apu-VERSION, for "dkms install apu/VERSION".
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+FIRMWAREDIR ?= /lib/firmware
+UDEVRULESDIR ?= /lib/udev/rules.d
+MODULEDIR ?= /lib/modules/$(KVER)/updates
+DKMSDIR ?= /usr/src/apu-$(HAL_VERSION)
+ACCEL_GROUP ?= render
+INSTALL ?= install
+INSTALLED_TOOLS := $(filter-out $(BUILD)/bin/apu-example,$(TOOLS))
+
+.PHONY: install install-lib install-tools install-firmware install-udev install-module \
+	install-dkms uninstall
+install: install-lib install-tools install-firmware install-udev install-module
+
+install-lib: hal
+	$(Q)$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(INCLUDEDIR)/apu $(DESTDIR)$(INCLUDEDIR)/drm
+	$(Q)$(INSTALL) -m 0644 $(BUILD)/lib/libapu.so.$(HAL_VERSION) $(BUILD)/lib/libapu.a \
+		$(DESTDIR)$(LIBDIR)/
+	$(Q)ln -sf libapu.so.$(HAL_VERSION) $(DESTDIR)$(LIBDIR)/$(HAL_SONAME)
+	$(Q)ln -sf $(HAL_SONAME) $(DESTDIR)$(LIBDIR)/libapu.so
+	$(Q)$(INSTALL) -m 0644 hal/include/apu/apu.h $(DESTDIR)$(INCLUDEDIR)/apu/
+	$(Q)$(INSTALL) -m 0644 uapi/drm/apu_accel.h $(DESTDIR)$(INCLUDEDIR)/drm/
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(HAL_VERSION)|' \
+		hal/libapu.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/libapu.pc
+
+install-tools: tools
+	$(Q)$(INSTALL) -d $(DESTDIR)$(BINDIR)
+	$(Q)$(INSTALL) -m 0755 $(INSTALLED_TOOLS) $(DESTDIR)$(BINDIR)/
+
+install-firmware: firmware
+	$(Q)$(INSTALL) -d $(DESTDIR)$(FIRMWAREDIR)/apu
+	$(Q)$(INSTALL) -m 0644 $(BUILD)/firmware/apu/apu-fw.bin $(DESTDIR)$(FIRMWAREDIR)/apu/
+
+install-udev:
+	$(Q)$(INSTALL) -d $(DESTDIR)$(UDEVRULESDIR)
+	$(Q)sed 's|@GROUP@|$(ACCEL_GROUP)|' packaging/udev/70-apu.rules.in \
+		>$(DESTDIR)$(UDEVRULESDIR)/70-apu.rules
+
+install-module: module
+	$(Q)$(INSTALL) -d $(DESTDIR)$(MODULEDIR)
+	$(Q)$(INSTALL) -m 0644 kernel/apu.ko $(DESTDIR)$(MODULEDIR)/
+	$(Q)if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
+
+install-dkms:
+	$(Q)$(INSTALL) -d $(DESTDIR)$(DKMSDIR)/kernel $(DESTDIR)$(DKMSDIR)/include/hw \
+		$(DESTDIR)$(DKMSDIR)/uapi/drm
+	$(Q)$(INSTALL) -m 0644 $(filter-out %.mod.c,$(wildcard kernel/*.[ch])) kernel/Kbuild \
+		kernel/Makefile $(DESTDIR)$(DKMSDIR)/kernel/
+	$(Q)$(INSTALL) -m 0644 include/hw/*.h $(DESTDIR)$(DKMSDIR)/include/hw/
+	$(Q)$(INSTALL) -m 0644 uapi/drm/apu_accel.h $(DESTDIR)$(DKMSDIR)/uapi/drm/
+	$(Q)sed 's|@VERSION@|$(HAL_VERSION)|' packaging/dkms.conf.in >$(DESTDIR)$(DKMSDIR)/dkms.conf
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(LIBDIR)/libapu.so.$(HAL_VERSION) $(DESTDIR)$(LIBDIR)/$(HAL_SONAME) \
+		$(DESTDIR)$(LIBDIR)/libapu.so $(DESTDIR)$(LIBDIR)/libapu.a \
+		$(DESTDIR)$(PKGCONFIGDIR)/libapu.pc $(DESTDIR)$(INCLUDEDIR)/apu/apu.h \
+		$(DESTDIR)$(INCLUDEDIR)/drm/apu_accel.h \
+		$(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(INSTALLED_TOOLS))) \
+		$(DESTDIR)$(FIRMWAREDIR)/apu/apu-fw.bin $(DESTDIR)$(UDEVRULESDIR)/70-apu.rules \
+		$(DESTDIR)$(MODULEDIR)/apu.ko
+	$(Q)rm -rf $(DESTDIR)$(DKMSDIR)
+	$(Q)-rmdir $(DESTDIR)$(INCLUDEDIR)/apu $(DESTDIR)$(FIRMWAREDIR)/apu 2>/dev/null
+	$(Q)if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
 
 # --- fuzzing: libFuzzer targets on the HAL's outside input (clang) ---------
 # make fuzz builds them; make check-deep runs them (scripts/check-deep.sh).
