@@ -250,6 +250,12 @@ static inline void apu_core_write(struct apu_core *core, u32 reg, u32 val)
 
 extern const struct drm_driver apu_drm_driver;
 extern struct pci_driver apu_pci_driver;
+extern struct platform_driver apu_platform_driver;
+int apu_device_probe(struct apu_device *adev,
+		     int (*get_irqs)(void *ctx, struct apu_device *adev,
+				     int *irqs, unsigned int max),
+		     void *ctx);
+void apu_device_remove(struct apu_device *adev);
 extern unsigned int apu_job_timeout_ms;
 extern unsigned int apu_ban_limit;
 

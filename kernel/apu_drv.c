@@ -3,14 +3,17 @@
  * apu: DRM accel driver for the APU neural processing unit.
  *
  * This file holds the bus-independent core: the DRM driver, its ioctl table,
- * the hardware identity check and module registration. Bus front ends
- * (apu_pci.c) map the registers and call apu_device_init().
+ * the hardware identity check, probe and removal, and module registration.
+ * Bus front ends (apu_pci.c, apu_platform.c) map the registers, set up DMA
+ * and call apu_device_probe() with a way to get their interrupts.
  *
  * Copyright (c) 2026 The apu authors
  */
 
+#include <linux/interrupt.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/platform_device.h>
 #include <linux/slab.h>
 #include <drm/drm_accel.h>
 #include <drm/drm_drv.h>
@@ -279,14 +282,118 @@ void apu_device_fini(struct apu_device *adev)
 	apu_cores_cancel(adev);
 }
 
+/*
+ * Interrupts: one per core plus one for device errors when the bus gives
+ * that many, else one line shared by everything.
+ */
+static int apu_request_irqs(struct apu_device *adev, const int *irqs,
+			    unsigned int n)
+{
+	struct device *dev = adev->drm.dev;
+	unsigned int i;
+	int ret;
+
+	if (n >= adev->num_cores + 1) {
+		for (i = 0; i < adev->num_cores; i++) {
+			ret = devm_request_irq(dev, irqs[i], apu_irq_core, 0,
+					       adev->cores[i].name, &adev->cores[i]);
+			if (ret)
+				return dev_err_probe(dev, ret,
+						     "no interrupt for core %u\n", i);
+		}
+		ret = devm_request_irq(dev, irqs[i], apu_irq_error, 0, "apu-error",
+				       adev);
+		adev->num_vectors = adev->num_cores + 1;
+	} else if (n >= 1) {
+		ret = devm_request_irq(dev, irqs[0], apu_irq_shared, IRQF_SHARED,
+				       KBUILD_MODNAME, adev);
+		adev->num_vectors = 1;
+	} else {
+		ret = -ENODEV;
+	}
+	if (ret)
+		return dev_err_probe(dev, ret, "cannot request interrupts\n");
+	return 0;
+}
+
+/**
+ * apu_device_probe() - bring up an APU found by a bus front end
+ * @adev: the device: registers mapped, DMA set up, drvdata set
+ * @get_irqs: the front end's interrupts: fills at most @max Linux IRQ
+ *	      numbers (called once the core count is known; one per core plus
+ *	      one for device errors, or a single shared one) and returns how
+ *	      many, or a negative errno
+ * @ctx: passed to @get_irqs
+ *
+ * Checks the identity, boots the firmware, requests the interrupts, starts
+ * the cores and registers the accel node.
+ *
+ * Return: 0, or a negative errno with the device quiesced again.
+ */
+int apu_device_probe(struct apu_device *adev,
+		     int (*get_irqs)(void *ctx, struct apu_device *adev,
+				     int *irqs, unsigned int max),
+		     void *ctx)
+{
+	int irqs[APU_DRV_MAX_CORES + 1];
+	int ret, n;
+
+	ret = apu_device_init(adev);
+	if (ret)
+		goto err;
+	n = get_irqs(ctx, adev, irqs, adev->num_cores + 1);
+	ret = n < 0 ? n : apu_request_irqs(adev, irqs, n);
+	if (ret)
+		goto err;
+	apu_device_start(adev);
+
+	ret = drm_dev_register(&adev->drm, 0);
+	if (ret) {
+		dev_err_probe(adev->drm.dev, ret, "cannot register the DRM device\n");
+		goto err;
+	}
+	apu_debugfs_init(adev);
+	apu_pm_init(adev, adev->drm.dev);
+	return 0;
+
+err:
+	apu_device_fini(adev);
+	return ret;
+}
+
+/**
+ * apu_device_remove() - the bus device goes (unbind, unplug, rmmod)
+ * @adev: the device
+ *
+ * Unplugs the DRM device (open files then get -ENODEV), quiesces the
+ * hardware and gives back its DMA memory; the rest goes with the last file.
+ */
+void apu_device_remove(struct apu_device *adev)
+{
+	apu_pm_fini(adev, adev->drm.dev);
+	drm_dev_unplug(&adev->drm);
+	apu_device_fini(adev);
+	apu_dma_release(adev);
+}
+
 static int __init apu_init(void)
 {
-	return pci_register_driver(&apu_pci_driver);
+	int ret;
+
+	/* First: the PCI front end may create a platform device (its test). */
+	ret = platform_driver_register(&apu_platform_driver);
+	if (ret)
+		return ret;
+	ret = pci_register_driver(&apu_pci_driver);
+	if (ret)
+		platform_driver_unregister(&apu_platform_driver);
+	return ret;
 }
 
 static void __exit apu_exit(void)
 {
 	pci_unregister_driver(&apu_pci_driver);
+	platform_driver_unregister(&apu_platform_driver);
 }
 
 module_init(apu_init);

@@ -301,9 +301,18 @@ static int apu_job_prepare(struct apu_device *adev, struct drm_file *file,
 	if (ret)
 		goto err;
 
-	job->hw_fence = kzalloc(sizeof(*job->hw_fence), GFP_KERNEL);
 	job->result = kzalloc(sizeof(*job->result), GFP_KERNEL);
-	if (!job->hw_fence || !job->result) {
+	if (!job->result) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	/* Initialized at once: apu_job_cleanup() puts it on any error below. */
+	kref_init(&job->result->refcount);
+	INIT_LIST_HEAD(&job->result->node);
+	job->result->core = core->index;
+	job->result->state = DRM_APU_JOB_QUEUED;
+	job->hw_fence = kzalloc(sizeof(*job->hw_fence), GFP_KERNEL);
+	if (!job->hw_fence) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -312,10 +321,6 @@ static int apu_job_prepare(struct apu_device *adev, struct drm_file *file,
 	if (ret)
 		goto err;
 	job->pm_ref = true;
-	kref_init(&job->result->refcount);
-	INIT_LIST_HEAD(&job->result->node);
-	job->result->core = core->index;
-	job->result->state = DRM_APU_JOB_QUEUED;
 
 	ret = apu_sched_job_init(&job->base,
 				 &afile->entities[uj->priority][core->index],

@@ -4,7 +4,8 @@
 # Tiers:
 #   static  checkpatch --strict and sparse on the driver, UAPI and shared
 #           headers; QEMU's checkpatch on the device and its qtest;
-#           cppcheck and clang-tidy on the HAL, tools and example
+#           cppcheck and clang-tidy on the HAL, tools and example; the
+#           device-tree binding under dt-schema
 #   host    unit tests of libapu (ASan + UBSan), no device
 #   qtest   the QEMU device through libqtest, no guest OS
 #   guest   kselftest-harness tests in a VM: Debian's kernel, apu.ko, the
@@ -103,6 +104,9 @@ clang_tidy_hal() {
 	return 0
 }
 if one static "clang-tidy hal/" clang_tidy_hal; then sp=$((sp + 1)); else sf=$((sf + 1)); fi
+# The device-tree binding, with dt-schema (good nodes accepted, bad refused).
+if one static "dt-schema docs/devicetree/npu/apu-npu.yaml" tests/dt/dt_check.sh; then
+	sp=$((sp + 1)); else sf=$((sf + 1)); fi
 count static $sp $sf
 
 # ---------------------------------------------------------------- host
