@@ -32,6 +32,9 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 HAL_VERSION := 0.1.0
 HAL_SONAME := libapu.so.0
 HAL_SRCS := $(wildcard hal/src/*.c)
+# The tools find libapu next to them (build/bin -> build/lib, or bin -> lib
+# of an install); packages set it empty.
+TOOLS_RPATH ?= -Wl,-rpath,'$$ORIGIN/../lib'
 HAL_HDRS := $(wildcard hal/include/apu/*.h hal/src/*.h) uapi/drm/apu_accel.h
 TOOLS := $(patsubst hal/tools/%.c,$(BUILD)/bin/%,$(wildcard hal/tools/*.c))
 # The example of docs/hal.md builds with the tools (it uses only the public API).
@@ -87,7 +90,7 @@ HAL_SAN_OBJS := $(patsubst hal/src/%.c,$(BUILD)/hal-san/%.o,$(HAL_SRCS))
 
 $(BUILD)/lib/libapu.so.$(HAL_VERSION): $(HAL_OBJS)
 	@mkdir -p $(@D)
-	$(Q)$(CC) -shared -Wl,-soname,$(HAL_SONAME) -Wl,--no-undefined -o $@ $^ $(DRM_LIBS) -lm
+	$(Q)$(CC) -shared -Wl,-soname,$(HAL_SONAME) -Wl,--no-undefined $(LDFLAGS) -o $@ $^ $(DRM_LIBS) -lm
 
 $(BUILD)/lib/libapu.so: $(BUILD)/lib/libapu.so.$(HAL_VERSION)
 	$(Q)ln -sf libapu.so.$(HAL_VERSION) $(BUILD)/lib/$(HAL_SONAME)
@@ -109,11 +112,11 @@ $(BUILD)/lib/pkgconfig/libapu.pc: hal/libapu.pc.in Makefile
 tools: $(TOOLS)
 $(BUILD)/bin/%: hal/tools/%.c $(BUILD)/lib/libapu.so
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HAL_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu -Wl,-rpath,'$$ORIGIN/../lib'
+	$(Q)$(CC) $(HAL_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu $(TOOLS_RPATH) $(LDFLAGS)
 
 $(BUILD)/bin/%: hal/examples/%.c $(BUILD)/lib/libapu.so
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HAL_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu -Wl,-rpath,'$$ORIGIN/../lib'
+	$(Q)$(CC) $(HAL_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu $(TOOLS_RPATH) $(LDFLAGS)
 
 # --- firmware -------------------------------------------------------------
 # The device-side firmware code is QEMU-style C, built here for the host

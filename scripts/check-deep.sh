@@ -88,6 +88,13 @@ hal_fuzz() {
 	local t rc=0 r
 	make --no-print-directory -s fuzz || return 1
 	for t in "$APU_BUILD"/fuzz/fuzz_*; do
+		# Inputs that once failed (tests/fuzz/regress/<target>/) first.
+		if [ -d "tests/fuzz/regress/${t##*/}" ]; then
+			"$t" tests/fuzz/regress/"${t##*/}"/* >"$OUT/${t##*/}-regress.log" 2>&1 || {
+				tail -n 20 "$OUT/${t##*/}-regress.log"
+				rc=1
+			}
+		fi
 		mkdir -p "$CORPUS/${t##*/}"
 		(cd "$OUT" && "$t" -runs="$HAL_RUNS" -max_len=4096 -timeout=30 "$CORPUS/${t##*/}") \
 			>"$OUT/${t##*/}.log" 2>&1
