@@ -237,6 +237,7 @@ BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR ?= $(PREFIX)/share/man
 FIRMWAREDIR ?= /lib/firmware
 UDEVRULESDIR ?= /lib/udev/rules.d
 MODULEDIR ?= /lib/modules/$(KVER)/updates
@@ -263,8 +264,9 @@ install-lib: hal
 		hal/libapu.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/libapu.pc
 
 install-tools: tools
-	$(Q)$(INSTALL) -d $(DESTDIR)$(BINDIR)
+	$(Q)$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	$(Q)$(INSTALL) -m 0755 $(INSTALLED_TOOLS) $(DESTDIR)$(BINDIR)/
+	$(Q)$(INSTALL) -m 0644 hal/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 
 install-firmware: firmware
 	$(Q)$(INSTALL) -d $(DESTDIR)$(FIRMWAREDIR)/apu
@@ -295,6 +297,7 @@ uninstall:
 		$(DESTDIR)$(PKGCONFIGDIR)/libapu.pc $(DESTDIR)$(INCLUDEDIR)/apu/apu.h \
 		$(DESTDIR)$(INCLUDEDIR)/drm/apu_accel.h \
 		$(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(INSTALLED_TOOLS))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard hal/man/*.1))) \
 		$(DESTDIR)$(FIRMWAREDIR)/apu/apu-fw.bin $(DESTDIR)$(UDEVRULESDIR)/70-apu.rules \
 		$(DESTDIR)$(MODULEDIR)/apu.ko
 	$(Q)rm -rf $(DESTDIR)$(DKMSDIR)

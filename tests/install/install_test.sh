@@ -21,6 +21,7 @@ mk install-dkms
 for f in usr/lib/libapu.so.0.1.0 usr/lib/libapu.so.0 usr/lib/libapu.so usr/lib/libapu.a \
 	usr/lib/pkgconfig/libapu.pc usr/include/apu/apu.h usr/include/drm/apu_accel.h \
 	usr/bin/apu-info usr/bin/apu-run usr/bin/apu-top lib/firmware/apu/apu-fw.bin \
+	usr/share/man/man1/apu-info.1 usr/share/man/man1/apu-run.1 usr/share/man/man1/apu-top.1 \
 	lib/udev/rules.d/70-apu.rules "lib/modules/$KVER/updates/apu.ko" \
 	usr/src/apu-0.1.0/dkms.conf usr/src/apu-0.1.0/kernel/Kbuild \
 	usr/src/apu-0.1.0/include/hw/apu_hw.h usr/src/apu-0.1.0/uapi/drm/apu_accel.h; do
