@@ -157,8 +157,11 @@ else
 	echo "FAIL   tools did not build (log: $LOGDIR/tools-build.log)"
 	hf=$((hf + 1))
 fi
-# make install / uninstall into a staging root, the DKMS source tree.
+# make install / uninstall into a staging root, the DKMS source tree; the
+# Debian packages (dpkg-buildpackage, lintian, payloads).
 if one host "make install/uninstall (DESTDIR, pkg-config, DKMS tree)" tests/install/install_test.sh; then
+	hp=$((hp + 1)); else hf=$((hf + 1)); fi
+if one host "Debian packages (dpkg-buildpackage, lintian, payloads)" tests/packaging/deb_test.sh; then
 	hp=$((hp + 1)); else hf=$((hf + 1)); fi
 count host $hp $hf $hs
 
