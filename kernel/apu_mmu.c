@@ -396,6 +396,16 @@ int apu_mmu_init(struct apu_device *adev)
 	return 0;
 }
 
+/* The context table, at removal or when the DRM device goes, whichever is first. */
+static void apu_ctx_table_free(struct apu_device *adev)
+{
+	if (adev->ctx_table)
+		dma_free_coherent(adev->drm.dev,
+				  adev->num_ctx * sizeof(*adev->ctx_table),
+				  adev->ctx_table, adev->ctx_dma);
+	adev->ctx_table = NULL;
+}
+
 /**
  * apu_dma_release() - give the device's DMA memory back at its removal
  * @adev: the device, reset and unplugged: no job runs, no ioctl enters
@@ -424,11 +434,7 @@ void apu_dma_release(struct apu_device *adev)
 		apu_bo_dma_unmap(bo);
 		list_del_init(&bo->dma_node);
 	}
-	if (adev->ctx_table)
-		dma_free_coherent(adev->drm.dev,
-				  adev->num_ctx * sizeof(*adev->ctx_table),
-				  adev->ctx_table, adev->ctx_dma);
-	adev->ctx_table = NULL;
+	apu_ctx_table_free(adev);
 	mutex_unlock(&adev->dma_lock);
 	apu_cores_dma_release(adev);
 }
@@ -443,9 +449,5 @@ static void apu_mmu_fini(struct drm_device *drm, void *arg)
 	drm_WARN_ON(drm, !list_empty(&adev->vms));
 	mutex_destroy(&adev->dma_lock);
 	ida_destroy(&adev->asid_ida);
-	if (adev->ctx_table)
-		dma_free_coherent(adev->drm.dev,
-				  adev->num_ctx * sizeof(*adev->ctx_table),
-				  adev->ctx_table, adev->ctx_dma);
-	adev->ctx_table = NULL;
+	apu_ctx_table_free(adev);
 }

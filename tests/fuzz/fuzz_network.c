@@ -68,18 +68,21 @@ static void quant(struct bytes *b, int32_t *mult, int32_t *shift)
 	}
 }
 
-static void padding(struct bytes *b, enum apu_padding *pad, unsigned int *p)
+/* A padding mode (3: invalid) and its four amounts. */
+static void padding(struct bytes *b, enum apu_padding *pad, unsigned int *top,
+		    unsigned int *left, unsigned int *bottom, unsigned int *right)
 {
-	*pad = (enum apu_padding)range(b, 0, 3);	/* 3: invalid */
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned int)range(b, 0, 4);
+	*pad = (enum apu_padding)range(b, 0, 3);
+	*top = (unsigned int)range(b, 0, 4);
+	*left = (unsigned int)range(b, 0, 4);
+	*bottom = (unsigned int)range(b, 0, 4);
+	*right = (unsigned int)range(b, 0, 4);
 }
 
 static int add_conv(struct bytes *b, struct apu_network *net, int in, int fc, int *out)
 {
 	struct apu_shape s;
 	struct apu_conv2d p = { 0 };
-	unsigned int pads[4];
 	size_t nw;
 	int ret;
 
@@ -104,11 +107,7 @@ static int add_conv(struct bytes *b, struct apu_network *net, int in, int fc, in
 		p.groups = (unsigned int)range(b, 0, 4);
 		break;
 	}
-	padding(b, &p.padding, pads);
-	p.pad_top = pads[0];
-	p.pad_left = pads[1];
-	p.pad_bottom = pads[2];
-	p.pad_right = pads[3];
+	padding(b, &p.padding, &p.pad_top, &p.pad_left, &p.pad_bottom, &p.pad_right);
 	p.in_zp = (int8_t)take(b, 1);
 	p.out_zp = (int8_t)take(b, 1);
 	p.act_min = (int8_t)take(b, 1);
@@ -167,17 +166,12 @@ static int add_add(struct bytes *b, struct apu_network *net, int nt, int *out)
 static int add_pool(struct bytes *b, struct apu_network *net, int in, int *out)
 {
 	struct apu_avgpool p;
-	unsigned int pads[4];
 
 	p.k_h = (unsigned int)range(b, 0, 4);
 	p.k_w = (unsigned int)range(b, 0, 4);
 	p.stride_h = (unsigned int)range(b, 0, 3);
 	p.stride_w = (unsigned int)range(b, 0, 3);
-	padding(b, &p.padding, pads);
-	p.pad_top = pads[0];
-	p.pad_left = pads[1];
-	p.pad_bottom = pads[2];
-	p.pad_right = pads[3];
+	padding(b, &p.padding, &p.pad_top, &p.pad_left, &p.pad_bottom, &p.pad_right);
 	p.act_min = (int8_t)take(b, 1);
 	p.act_max = (int8_t)take(b, 1);
 	return apu_network_add_avgpool(net, in, &p, out);

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <xf86drm.h>
 
@@ -326,6 +327,25 @@ static inline int apu_run_small(int fd, uint32_t core, uint64_t out_va,
 	apu_buf_free(fd, &cmd);
 	apu_buf_free(fd, &data);
 	return ret;
+}
+
+/* Run a shell command; its exit status, or -1. */
+static inline int apu_sh(const char *cmd)
+{
+	int st = system(cmd);
+
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Wait up to @tenths tenths of a second for the accel node; 1 once there. */
+static inline int apu_node_appears(int tenths)
+{
+	for (int i = 0; i < tenths; i++) {
+		if (access(apu_node(), F_OK) == 0)
+			return 1;
+		usleep(100000);
+	}
+	return 0;
 }
 
 /* Write @text to the file @path. */

@@ -20,6 +20,7 @@
 #include "kselftest_harness.h"
 #include "hw/apu_hw.h"
 #include "hw/apu_fw.h"
+#include "apu_guest.h"
 
 #define FW_PATH "/lib/firmware/" APU_FW_NAME
 #define NODE "/dev/accel/accel0"
@@ -27,13 +28,6 @@
 
 static unsigned char good[APU_FW_MAX_SIZE];
 static size_t good_size;
-
-static int sh(const char *cmd)
-{
-	int st = system(cmd);
-
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static int write_file(const char *path, const void *buf, size_t n)
 {
@@ -44,16 +38,6 @@ static int write_file(const char *path, const void *buf, size_t n)
 		return -errno;
 	ok = fwrite(buf, 1, n, f) == n;
 	return fclose(f) == 0 && ok ? 0 : -EIO;
-}
-
-static int node_appears(int tenths)
-{
-	while (tenths-- > 0) {
-		if (access(NODE, F_OK) == 0)
-			return 1;
-		usleep(100000);
-	}
-	return access(NODE, F_OK) == 0;
 }
 
 /* Does the kernel log since the last clear contain @text? */
@@ -117,9 +101,9 @@ FIXTURE_SETUP(fw)
 	ASSERT_NE(NULL, self->img);
 	memcpy(self->img, good, good_size);
 	self->size = good_size;
-	ASSERT_EQ(0, sh("rmmod apu")) TH_LOG("apu.ko busy or not loaded");
+	ASSERT_EQ(0, apu_sh("rmmod apu")) TH_LOG("apu.ko busy or not loaded");
 	ASSERT_EQ(0, access(NODE, F_OK) == 0);
-	sh("dmesg -c >/dev/null");
+	apu_sh("dmesg -c >/dev/null");
 }
 
 FIXTURE_TEARDOWN(fw)
@@ -127,11 +111,11 @@ FIXTURE_TEARDOWN(fw)
 	int fd;
 
 	free(self->img);
-	sh("rmmod apu 2>/dev/null");
+	apu_sh("rmmod apu 2>/dev/null");
 	EXPECT_EQ(0, write_file(FW_PATH, good, good_size));
-	sh("dmesg -c >/dev/null");
-	EXPECT_EQ(0, sh("insmod " MODULE));
-	EXPECT_TRUE(node_appears(50));
+	apu_sh("dmesg -c >/dev/null");
+	EXPECT_EQ(0, apu_sh("insmod " MODULE));
+	EXPECT_TRUE(apu_node_appears(50));
 	fd = open(NODE, O_RDWR);
 	EXPECT_LE(0, fd);
 	close(fd);
@@ -144,27 +128,27 @@ static void load_expect_refusal(struct __test_metadata *_metadata,
 {
 	ASSERT_EQ(0, write_file(FW_PATH, self->img, self->size));
 	/* The module loads; only the probe fails. */
-	ASSERT_EQ(0, sh("insmod " MODULE));
-	EXPECT_FALSE(node_appears(5));
+	ASSERT_EQ(0, apu_sh("insmod " MODULE));
+	EXPECT_FALSE(apu_node_appears(5));
 	EXPECT_TRUE(dmesg_has(message)) TH_LOG("no \"%s\" in the kernel log", message);
-	EXPECT_EQ(0, sh("rmmod apu"));
+	EXPECT_EQ(0, apu_sh("rmmod apu"));
 }
 
 TEST_F(fw, good_image_boots)
 {
 	ASSERT_EQ(0, write_file(FW_PATH, self->img, self->size));
-	ASSERT_EQ(0, sh("insmod " MODULE));
-	EXPECT_TRUE(node_appears(50));
+	ASSERT_EQ(0, apu_sh("insmod " MODULE));
+	EXPECT_TRUE(apu_node_appears(50));
 	EXPECT_TRUE(dmesg_has("firmware 0.1.0 running (ABI 1.1)"));
 }
 
 TEST_F(fw, missing_image)
 {
 	ASSERT_EQ(0, unlink(FW_PATH));
-	ASSERT_EQ(0, sh("insmod " MODULE));
-	EXPECT_FALSE(node_appears(5));
+	ASSERT_EQ(0, apu_sh("insmod " MODULE));
+	EXPECT_FALSE(apu_node_appears(5));
 	EXPECT_TRUE(dmesg_has("cannot load firmware apu/apu-fw.bin: -2"));
-	EXPECT_EQ(0, sh("rmmod apu"));
+	EXPECT_EQ(0, apu_sh("rmmod apu"));
 }
 
 TEST_F(fw, not_an_image)
@@ -230,18 +214,18 @@ TEST_F(fw, injected_refusal)
 	int fd;
 
 	ASSERT_EQ(0, write_file(FW_PATH, self->img, self->size));
-	ASSERT_EQ(0, sh("insmod " MODULE));
-	ASSERT_TRUE(node_appears(50));
+	ASSERT_EQ(0, apu_sh("insmod " MODULE));
+	ASSERT_TRUE(apu_node_appears(50));
 	fd = open_debugfs("fault_inject", O_WRONLY);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(9, write(fd, "refuse_fw", 9));
 	close(fd);
-	ASSERT_EQ(0, sh("rmmod apu"));
-	sh("dmesg -c >/dev/null");
-	ASSERT_EQ(0, sh("insmod " MODULE));
-	EXPECT_FALSE(node_appears(5));
+	ASSERT_EQ(0, apu_sh("rmmod apu"));
+	apu_sh("dmesg -c >/dev/null");
+	ASSERT_EQ(0, apu_sh("insmod " MODULE));
+	EXPECT_FALSE(apu_node_appears(5));
 	EXPECT_TRUE(dmesg_has("refused by fault injection (9)"));
-	EXPECT_EQ(0, sh("rmmod apu"));
+	EXPECT_EQ(0, apu_sh("rmmod apu"));
 }
 
 /* Load and unload with the good image, many times. */
@@ -251,9 +235,9 @@ TEST_F(fw, load_unload_cycles)
 
 	ASSERT_EQ(0, write_file(FW_PATH, self->img, self->size));
 	for (i = 0; i < 10; i++) {
-		ASSERT_EQ(0, sh("insmod " MODULE));
-		ASSERT_TRUE(node_appears(50));
-		ASSERT_EQ(0, sh("rmmod apu"));
+		ASSERT_EQ(0, apu_sh("insmod " MODULE));
+		ASSERT_TRUE(apu_node_appears(50));
+		ASSERT_EQ(0, apu_sh("rmmod apu"));
 	}
 }
 

@@ -22,23 +22,6 @@
 
 #define MODULE "/lib/modules/apu.ko"
 
-static int sh(const char *cmd)
-{
-	int st = system(cmd);
-
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int node_appears(int tenths)
-{
-	for (int i = 0; i < tenths; i++) {
-		if (access(apu_node(), F_OK) == 0)
-			return 1;
-		usleep(100000);
-	}
-	return 0;
-}
-
 /* One good convolution on @core in a fresh file. */
 static int one_job(uint32_t core)
 {
@@ -56,7 +39,7 @@ TEST(rmmod_refused_while_open)
 	int fd = apu_open();
 
 	ASSERT_LE(0, fd);
-	EXPECT_NE(0, sh("rmmod apu 2>/dev/null"));
+	EXPECT_NE(0, apu_sh("rmmod apu 2>/dev/null"));
 	EXPECT_EQ(0, one_job(0));
 	close(fd);
 }
@@ -64,10 +47,10 @@ TEST(rmmod_refused_while_open)
 TEST(unload_reload_cycles)
 {
 	for (int i = 0; i < 3; i++) {
-		ASSERT_EQ(0, sh("rmmod apu"));
+		ASSERT_EQ(0, apu_sh("rmmod apu"));
 		EXPECT_NE(0, access(apu_node(), F_OK));
-		ASSERT_EQ(0, sh("insmod " MODULE));
-		ASSERT_TRUE(node_appears(50));
+		ASSERT_EQ(0, apu_sh("insmod " MODULE));
+		ASSERT_TRUE(apu_node_appears(50));
 		EXPECT_EQ(0, one_job(i % 6));
 	}
 }
@@ -262,7 +245,7 @@ TEST(remove_device_with_jobs_in_flight)
 	}
 
 	snprintf(cmdline, sizeof(cmdline), "echo 1 > /sys/bus/pci/devices/%s/remove", addr);
-	ASSERT_EQ(0, sh(cmdline));
+	ASSERT_EQ(0, apu_sh(cmdline));
 	EXPECT_NE(0, access(apu_node(), F_OK));
 
 	/* Every fence signals; ioctls on the open file fail cleanly. */
@@ -282,8 +265,8 @@ TEST(remove_device_with_jobs_in_flight)
 	apu_buf_free(fd, &data);
 	close(fd);
 
-	ASSERT_EQ(0, sh("echo 1 > /sys/bus/pci/rescan"));
-	ASSERT_TRUE(node_appears(50));
+	ASSERT_EQ(0, apu_sh("echo 1 > /sys/bus/pci/rescan"));
+	ASSERT_TRUE(apu_node_appears(50));
 	for (int core = 0; core < 6; core++) {
 		EXPECT_EQ(0, one_job(core)) TH_LOG("core %d after the rescan", core);
 	}

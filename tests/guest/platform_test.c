@@ -18,23 +18,6 @@
 
 #define MODULE "/lib/modules/apu.ko"
 
-static int sh(const char *cmd)
-{
-	int st = system(cmd);
-
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int node_appears(int tenths)
-{
-	for (int i = 0; i < tenths; i++) {
-		if (access(apu_node(), F_OK) == 0)
-			return 1;
-		usleep(100000);
-	}
-	return 0;
-}
-
 /* The basename of accel0's device link ("") or of one of its links ("driver"). */
 static int device_link(const char *what, char *out, size_t size)
 {
@@ -57,9 +40,9 @@ FIXTURE(plat) {
 
 FIXTURE_SETUP(plat)
 {
-	ASSERT_EQ(0, sh("rmmod apu"));
-	ASSERT_EQ(0, sh("insmod " MODULE " platform_test=1"));
-	ASSERT_TRUE(node_appears(50));
+	ASSERT_EQ(0, apu_sh("rmmod apu"));
+	ASSERT_EQ(0, apu_sh("insmod " MODULE " platform_test=1"));
+	ASSERT_TRUE(apu_node_appears(50));
 	self->fd = apu_open();
 	ASSERT_LE(0, self->fd);
 }
@@ -67,9 +50,9 @@ FIXTURE_SETUP(plat)
 FIXTURE_TEARDOWN(plat)
 {
 	close(self->fd);
-	EXPECT_EQ(0, sh("rmmod apu"));
-	EXPECT_EQ(0, sh("insmod " MODULE));
-	EXPECT_TRUE(node_appears(50));
+	EXPECT_EQ(0, apu_sh("rmmod apu"));
+	EXPECT_EQ(0, apu_sh("insmod " MODULE));
+	EXPECT_TRUE(apu_node_appears(50));
 }
 
 TEST_F(plat, node_belongs_to_the_platform_device)
@@ -93,7 +76,7 @@ TEST_F(plat, every_core_runs_with_its_interrupt)
 	}
 	/* One vector per core plus the error vector, as on PCI. */
 	ASSERT_EQ(0, apu_debugfs_read("cores", buf, sizeof(buf)));
-	EXPECT_EQ(0, sh("grep -c 'big\\|little\\|tiny' /proc/interrupts | grep -qx 6"))
+	EXPECT_EQ(0, apu_sh("grep -c 'big\\|little\\|tiny' /proc/interrupts | grep -qx 6"))
 		TH_LOG("per-core interrupts: %s", buf);
 }
 
