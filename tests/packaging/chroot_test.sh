@@ -53,7 +53,7 @@ in_chroot() { chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOM
 
 in_chroot apt-get -q update >"$T/apt.log" 2>&1 || { tail -n 20 "$T/apt.log"; fail "apt-get update"; }
 in_chroot sh -c 'apt-get -q -y --no-install-recommends install /tmp/debs/*.deb pkg-config gcc libc6-dev' \
-	>>"$T/apt.log" 2>&1 || { tail -n 30 "$T/apt.log"; fail "the packages do not install"; }
+	>>"$T/apt.log" 2>&1 || { grep -B2 -A6 "dpkg: error" "$T/apt.log" | head -n 40; fail "the packages do not install"; }
 
 # Installed: the tools, the development files, DKMS.
 out=$(in_chroot apu-info 2>&1) && fail "apu-info found a device in a chroot?"

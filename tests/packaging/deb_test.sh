@@ -40,6 +40,11 @@ has apu-tools usr/bin/apu-info usr/bin/apu-run usr/bin/apu-top lib/udev/rules.d/
 has apu-firmware lib/firmware/apu/apu-fw.bin
 has apu-dkms usr/src/apu-0.1.0/dkms.conf usr/src/apu-0.1.0/kernel/Kbuild
 dpkg-deb -I "$(ls "$T"/apu-dkms_*.deb)" postinst >/dev/null 2>&1 || fail "apu-dkms has no postinst (dh_dkms)"
+# Each file in one package only (dh_dkms once installed dkms.conf in all).
+for d in "$T"/*.deb; do
+	dpkg-deb -c "$d" | awk '$1 !~ /^d/ { print $6 }' | grep -v '^./usr/share/doc/' | sed "s|^|${d##*/} |"
+done | awk '{ n[$2]++; p[$2] = p[$2] " " $1 } END { for (f in n) if (n[f] > 1) print f ":" p[f] }' >"$T/dups"
+[ ! -s "$T/dups" ] || fail "files in more than one package: $(cat "$T/dups")"
 
 # The payloads work: unpacked, they build and run the example, and build the module.
 R="$T/root"
