@@ -13,6 +13,8 @@
 #   4. the device model under libFuzzer (QEMU's generic-fuzz, ASan + UBSan,
 #      threads=off), APU_DEEP_QEMU_RUNS executions
 #   5. the HAL's libFuzzer targets, APU_DEEP_HAL_RUNS executions each
+#   6. the Debian packages installed, used and purged in a clean bookworm
+#      chroot (tests/packaging/chroot_test.sh)
 #
 # Corpora are kept in $APU_CACHE/fuzz-corpus, so each run goes further.
 set -uo pipefail
@@ -106,11 +108,19 @@ hal_fuzz() {
 	return $rc
 }
 
+chroot_install() {
+	tests/packaging/chroot_test.sh >"$OUT/chroot.log" 2>&1
+	local rc=$?
+	tail -n 3 "$OUT/chroot.log"
+	return $rc
+}
+
 step "make check" check_all
 step "guest suite under the debug kernel" debug_suite
 step "guest fuzzers, long run" guest_fuzz
 step "QEMU device under libFuzzer" qemu_fuzz
 step "HAL libFuzzer targets" hal_fuzz
+step "Debian packages installed in a clean chroot" chroot_install
 
 echo
 echo "=== figures ($OUT/figures.txt)"

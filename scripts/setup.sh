@@ -20,7 +20,8 @@ BASE_PKGS="build-essential bison flex pkg-config ninja-build python3 python3-ven
  busybox-static libdrm-dev kmod seabios file sparse libgemmlowp-dev
  libxnnpack-dev libpthreadpool-dev libcpuinfo-dev gnuplot-nox valgrind cppcheck
  libelf-dev bc libssl-dev curl clang-tidy clang libclang-rt-14-dev
- dt-schema device-tree-compiler debhelper dh-dkms dkms lintian fakeroot"
+ dt-schema device-tree-compiler debhelper dh-dkms dkms lintian fakeroot
+ debootstrap"
 # Packages taken from bookworm-backports.
 BP_PKGS="linux-image-amd64 linux-headers-amd64 meson qemu-system-data"
 
