@@ -32,6 +32,8 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 HAL_VERSION := 0.1.0
 HAL_SONAME := libapu.so.0
 HAL_SRCS := $(wildcard hal/src/*.c)
+# Extra link flags of programs only (the arm64 guest build links them static).
+EXE_LDFLAGS ?=
 # The tools find libapu next to them (build/bin -> build/lib, or bin -> lib
 # of an install); packages set it empty.
 TOOLS_RPATH ?= -Wl,-rpath,'$$ORIGIN/../lib'
@@ -112,11 +114,11 @@ $(BUILD)/lib/pkgconfig/libapu.pc: hal/libapu.pc.in Makefile
 tools: $(TOOLS)
 $(BUILD)/bin/%: hal/tools/%.c $(BUILD)/lib/libapu.so
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HAL_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu $(TOOLS_RPATH) $(LDFLAGS)
+	$(Q)$(CC) $(HAL_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu $(TOOLS_RPATH) $(LDFLAGS) $(EXE_LDFLAGS)
 
 $(BUILD)/bin/%: hal/examples/%.c $(BUILD)/lib/libapu.so
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HAL_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu $(TOOLS_RPATH) $(LDFLAGS)
+	$(Q)$(CC) $(HAL_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu $(TOOLS_RPATH) $(LDFLAGS) $(EXE_LDFLAGS)
 
 # --- firmware -------------------------------------------------------------
 # The device-side firmware code is QEMU-style C, built here for the host
@@ -179,10 +181,10 @@ guest-tests: $(GUEST_TESTS)
 guest-debug-tests: $(GUEST_DEBUG_TESTS)
 $(BUILD)/tests/guest-debug/%: tests/guest-debug/%.c $(BUILD)/lib/libapu.so $(FW_SRCS) $(FW_HDRS) $(HARNESS_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(TEST_CFLAGS) -Itests/guest $< $(FW_SRCS) -o $@ -L$(BUILD)/lib -lapu $(DRM_LIBS) -pthread -lm
+	$(Q)$(CC) $(TEST_CFLAGS) -Itests/guest $< $(FW_SRCS) -o $@ -L$(BUILD)/lib -lapu $(DRM_LIBS) -pthread -lm $(LDFLAGS) $(EXE_LDFLAGS)
 $(BUILD)/tests/guest/%: tests/guest/%.c $(BUILD)/lib/libapu.so $(FW_SRCS) $(FW_HDRS) $(HARNESS_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(TEST_CFLAGS) $< $(FW_SRCS) -o $@ -L$(BUILD)/lib -lapu $(DRM_LIBS) -pthread -lm
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(FW_SRCS) -o $@ -L$(BUILD)/lib -lapu $(DRM_LIBS) -pthread -lm $(LDFLAGS) $(EXE_LDFLAGS)
 
 initramfs: hal tools firmware module guest-tests guest-bench
 	$(Q)KVER=$(KVER) scripts/mkinitramfs.sh

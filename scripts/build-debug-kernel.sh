@@ -48,7 +48,7 @@ if [ ! -f "$D/src/.apu-version" ] || [ -n "${APU_REFRESH:-}" ]; then
 			tar -xO --wildcards './usr/src/linux-source-*.tar.xz' |
 			tar -xJ -C "$tmp" --strip-components=1
 		echo "$ver" >"$tmp/.apu-version"
-		rm -rf "$D/src" "$D/build"
+		rm -rf "$D/src" "$D/build" "$D/build-arm64"
 		mv "$tmp" "$D/src"
 		find "$D/dl" -name '*.deb' ! -name "${file##*/}" -delete
 	fi
@@ -56,27 +56,44 @@ fi
 [ -f "$D/src/Makefile" ] || apu_die "no kernel source in $D/src"
 
 # --- config and build ------------------------------------------------------
-frag="$APU_TOP/kernel/debug/apu-debug.config"
-mkdir -p "$D/build"
+# "arm64": the arm64 guest kernel instead (kernel/debug/apu-arm64.config),
+# cross-built with gcc-aarch64-linux-gnu into build-arm64/ (Image).
+ARCH_SEL=${1:-x86_64}
+case "$ARCH_SEL" in
+x86_64)
+	frag="$APU_TOP/kernel/debug/apu-debug.config"
+	B="$D/build"
+	KMAKE=(make -s -C "$D/src" O="$B")
+	IMAGE=bzImage
+	;;
+arm64)
+	frag="$APU_TOP/kernel/debug/apu-arm64.config"
+	B="$D/build-arm64"
+	KMAKE=(make -s -C "$D/src" O="$B" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
+	IMAGE=Image
+	;;
+*) apu_die "usage: $0 [x86_64|arm64]" ;;
+esac
+mkdir -p "$B"
 want=$( (cat "$frag"; cat "$D/src/.apu-version") | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$D/build/.apu-config" 2>/dev/null)" != "$want" ]; then
-	apu_log "configuring (tinyconfig + $(basename "$frag"))"
-	make -s -C "$D/src" O="$D/build" tinyconfig >/dev/null
-	"$D/src/scripts/kconfig/merge_config.sh" -m -O "$D/build" "$D/build/.config" "$frag" >/dev/null
-	make -s -C "$D/src" O="$D/build" olddefconfig >/dev/null
+if [ "$(cat "$B/.apu-config" 2>/dev/null)" != "$want" ]; then
+	apu_log "configuring $ARCH_SEL (tinyconfig + $(basename "$frag"))"
+	"${KMAKE[@]}" tinyconfig >/dev/null
+	"$D/src/scripts/kconfig/merge_config.sh" -m -O "$B" "$B/.config" "$frag" >/dev/null
+	"${KMAKE[@]}" olddefconfig >/dev/null
 	# Every line of the fragment must have survived (a missing dependency
 	# silently drops an option).
 	missing=0
 	while IFS= read -r line; do
 		case "$line" in CONFIG_*=n) continue ;; CONFIG_*) ;; *) continue ;; esac
-		grep -qx "$line" "$D/build/.config" || { echo "not set: $line" >&2; missing=1; }
+		grep -qx "$line" "$B/.config" || { echo "not set: $line" >&2; missing=1; }
 	done <"$frag"
-	[ "$missing" = 0 ] || apu_die "the debug config lost options (above)"
-	echo "$want" >"$D/build/.apu-config"
+	[ "$missing" = 0 ] || apu_die "the $ARCH_SEL config lost options (above)"
+	echo "$want" >"$B/.apu-config"
 fi
-apu_log "building the debug kernel (incremental; first build about 15-25 min on 2 cores)"
-make -s -C "$D/src" O="$D/build" -j"$(nproc)" bzImage modules >"$D/build.log" 2>&1 || {
-	tail -n 30 "$D/build.log" >&2
-	apu_die "debug kernel build failed (log: $D/build.log)"
+apu_log "building the $ARCH_SEL kernel (incremental; first build about 10 min on 2 cores)"
+"${KMAKE[@]}" -j"$(nproc)" "$IMAGE" modules >"$B.log" 2>&1 || {
+	tail -n 30 "$B.log" >&2
+	apu_die "$ARCH_SEL kernel build failed (log: $B.log)"
 }
-echo "$D/build"
+echo "$B"

@@ -21,12 +21,17 @@ set -euo pipefail
 
 # "scripts/build-qemu.sh fuzz": the same tree built with clang, libFuzzer,
 # ASan and UBSan into build-fuzz/, for qemu-fuzz-x86_64 (make check-deep).
+# "scripts/build-qemu.sh aarch64": qemu-system-aarch64 (virt + the APU) into
+# build-aarch64/, for the arm64 guest suite.
 MODE=${1:-normal}
-case "$MODE" in normal | fuzz) ;; *) apu_die "usage: $0 [fuzz]" ;; esac
+case "$MODE" in normal | fuzz | aarch64) ;; *) apu_die "usage: $0 [fuzz|aarch64]" ;; esac
 Q="$APU_CACHE/qemu"
 SRC="$Q/src"
 BLD="$Q/build"
 [ "$MODE" = fuzz ] && BLD="$Q/build-fuzz"
+[ "$MODE" = aarch64 ] && BLD="$Q/build-aarch64"
+DEVDIR=x86_64-softmmu
+[ "$MODE" = aarch64 ] && DEVDIR=aarch64-softmmu
 mkdir -p "$Q"
 exec 9>"$Q/.lock"
 flock 9
@@ -45,6 +50,10 @@ CONFIGURE_ARGS=(
 if [ "$MODE" = fuzz ]; then
 	CONFIGURE_ARGS+=(--cc=clang --cxx=clang++ --enable-fuzzing --enable-asan --enable-ubsan)
 fi
+if [ "$MODE" = aarch64 ]; then
+	CONFIGURE_ARGS=("${CONFIGURE_ARGS[@]/--target-list=x86_64-softmmu/--target-list=aarch64-softmmu}")
+	CONFIGURE_ARGS=("${CONFIGURE_ARGS[@]/--with-devices-x86_64=apu/--with-devices-aarch64=apu}")
+fi
 
 key() { sha256sum | cut -c1-16; }
 
@@ -61,7 +70,7 @@ if [ "$(cat "$SRC/.apu-src-key" 2>/dev/null)" != "$src_key" ]; then
 			apu_die "hook $p does not apply to QEMU $QEMU_VERSION; refresh it"
 	done
 	echo "$src_key" >"$SRC.tmp/.apu-src-key"
-	rm -rf "$SRC" "$Q/build" "$Q/build-fuzz"
+	rm -rf "$SRC" "$Q/build" "$Q/build-fuzz" "$Q/build-aarch64"
 	mv "$SRC.tmp" "$SRC"
 fi
 
@@ -89,7 +98,7 @@ done
 
 # 3. Configure when the configuration changed (or never finished).
 cfg_key=$({ echo "$src_key"; printf '%s\n' "${CONFIGURE_ARGS[@]}";
-	cat "$APU_TOP"/qemu/configs/devices/*/*.mak; } | key)
+	cat "$APU_TOP"/qemu/configs/devices/"$DEVDIR"/*.mak; } | key)
 if [ "$(cat "$BLD/.apu-config-key" 2>/dev/null)" != "$cfg_key" ]; then
 	apu_log "configuring QEMU ($MODE; log: $Q/configure.log)"
 	rm -rf "$BLD"
@@ -115,6 +124,7 @@ done
 # 5. Build (incremental).
 TARGETS=(qemu-system-x86_64 tests/qtest/apu-test)
 [ "$MODE" = fuzz ] && TARGETS=(qemu-fuzz-x86_64)
+[ "$MODE" = aarch64 ] && TARGETS=(qemu-system-aarch64)
 apu_log "building QEMU ($MODE; ninja; log: $Q/build.log)"
 if ! ninja -C "$BLD" -j"$(nproc)" "${TARGETS[@]}" >"$Q/build.log" 2>&1; then
 	grep -E ' error: |^FAILED:|undefined reference' "$Q/build.log" | head -n 20 >&2

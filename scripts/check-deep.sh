@@ -67,7 +67,7 @@ guest_fuzz() {
 		APU_VM_ENV="APU_FUZZ_SEED=$SEED APU_FUZZ_CALLS=$CALLS APU_FUZZ_JOBS=$JOBS" \
 		scripts/vm.sh check >"$OUT/guest-fuzz.log" 2>&1
 	local rc=$?
-	grep -E 'guest\| (ok|not ok) |vm.sh: FAIL' "$OUT/guest-fuzz.log"
+	grep -a -E 'guest\| (ok|not ok) |calls in|mutated jobs|vm.sh: FAIL' "$OUT/guest-fuzz.log"
 	fig "guest fuzzers (seed $SEED): $((4 * CALLS)) ioctl calls, $JOBS mutated command buffers, exit $rc"
 	return $rc
 }

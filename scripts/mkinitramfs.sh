@@ -17,12 +17,14 @@ APU_KO=${APU_KO:-$APU_TOP/kernel/apu.ko}
 
 [ -f "$MODDIR/modules.dep" ] || apu_die "no $MODDIR/modules.dep; run scripts/setup.sh (as root)"
 [ -f "$APU_KO" ] || apu_die "$APU_KO is not built; run 'make module'"
-command -v busybox >/dev/null && [ -x /bin/busybox ] || apu_die "/bin/busybox missing; run scripts/setup.sh (as root)"
-file -L /bin/busybox | grep -q 'statically linked' || apu_die "/bin/busybox is not static; install busybox-static"
+# APU_BUSYBOX: a static busybox of the guest's architecture (arm64 guests).
+BUSYBOX=${APU_BUSYBOX:-/bin/busybox}
+[ -x "$BUSYBOX" ] || apu_die "$BUSYBOX missing; run scripts/setup.sh (as root)"
+file -L "$BUSYBOX" | grep -q 'statically linked' || apu_die "$BUSYBOX is not static; install busybox-static"
 
 rm -rf "$ROOT"
 mkdir -p "$ROOT"/{bin,dev,proc,sys,tmp,usr/bin,usr/lib,lib/modules,lib/firmware,tests}
-cp /bin/busybox "$ROOT/bin/busybox"
+cp "$BUSYBOX" "$ROOT/bin/busybox"
 install -m 0755 "$APU_TOP/tests/vm/init" "$ROOT/init"
 
 # Kernel modules: the ones apu.ko depends on (its modinfo "depends"), and

@@ -25,7 +25,10 @@ case "$mode" in check | demo | shell | bench) ;; *) apu_die "usage: $0 check|dem
 # (kmemleak, read by the guest; KASAN, lockdep and DMA-API reports).
 KVER=${KVER:-$(apu_kver)}
 KERNEL=${APU_KERNEL:-/boot/vmlinuz-$KVER}
+# APU_VM_ARCH=arm64: QEMU's virt machine (GICv3, PCIe) with the APU on PCIe.
+VMARCH=${APU_VM_ARCH:-x86_64}
 QEMU="$APU_CACHE/qemu/build/qemu-system-x86_64"
+[ "$VMARCH" = arm64 ] && QEMU="$APU_CACHE/qemu/build-aarch64/qemu-system-aarch64"
 INITRD=${APU_INITRD:-$APU_BUILD/vm/initramfs.cpio.gz}
 TIMEOUT=${APU_VM_TIMEOUT:-300}
 VMNAME=${APU_VM_NAME:-}
@@ -38,7 +41,9 @@ RESULT="$APU_BUILD/vm/check${VMNAME:+-$VMNAME}.result"
 
 # Debug options: KFENCE sampling and SLUB checks on; any WARN, oops or soft
 # lockup panics the guest, and a panic powers it off at once (-no-reboot).
-CMDLINE="console=ttyS0 loglevel=4 panic=-1 panic_on_warn=1 oops=panic
+CONSOLE=ttyS0
+[ "$VMARCH" = arm64 ] && CONSOLE=ttyAMA0
+CMDLINE="console=$CONSOLE loglevel=4 panic=-1 panic_on_warn=1 oops=panic
 softlockup_panic=1 kfence.sample_interval=100 slub_debug=FZPU"
 # The debug kernel: kmemleak on; the guest scans after the tests.
 if [ "${APU_VM_DEBUG:-0}" = 1 ]; then
@@ -62,6 +67,12 @@ qemu_cmd() {
 	local accel=$1 cpu=max
 	# qboot: a minimal firmware that boots -kernel in milliseconds, where
 	# SeaBIOS takes about 30 s under TCG.
+	if [ "$VMARCH" = arm64 ]; then
+		echo "$QEMU" -machine virt,gic-version=3 -accel tcg -cpu max -m 1024 -smp 2 \
+			-nographic -no-reboot -nic none -device apu \
+			-kernel "$KERNEL" -initrd "$INITRD" -name "apu-vm-$$"
+		return
+	fi
 	echo "$QEMU" -machine q35 -bios qboot.rom -accel "$accel" -cpu "$cpu" -m 1024 -smp 2 \
 		-nographic -no-reboot -nic none -vga none -device apu \
 		-kernel "$KERNEL" -initrd "$INITRD" -name "apu-vm-$$"
@@ -104,6 +115,7 @@ probe_kvm() {
 }
 
 accel=${APU_ACCEL:-auto}
+[ "$VMARCH" = arm64 ] && accel=tcg
 if [ "$accel" = auto ]; then
 	if probe_kvm; then accel=kvm; else accel=tcg; fi
 fi
