@@ -324,6 +324,17 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c hal/tools/apu-run.c hal/tools/apu-top.
 check-deep: setup
 	$(Q)scripts/check-deep.sh
 
+# The guest suite on arm64 (QEMU virt, cross-built kernel, module and
+# programs); first run about 25 minutes (two builds), then about 4.
+.PHONY: check-arm64
+check-arm64: setup
+	$(Q)scripts/setup-arm64.sh
+	$(Q)scripts/arm64-guest.sh | grep -E 'guest\| (ok|not ok) |guest\| APU-GUEST:|vm.sh: FAIL'; \
+	r=$(BUILD)/vm/check-arm64.result; \
+	p=$$(awk '$$1 == "pass" { print $$2 }' $$r 2>/dev/null); \
+	f=$$(awk '$$1 == "fail" { print $$2 }' $$r 2>/dev/null); \
+	echo "$${p:-0} passed, $${f:-1} failed"; [ "$${f:-1}" = 0 ] && [ "$${p:-0}" -gt 0 ]
+
 clean:
 	rm -rf $(BUILD)
 	$(MAKE) -C kernel KDIR=$(KDIR) clean >/dev/null 2>&1 || true

@@ -15,6 +15,7 @@
 #   5. the HAL's libFuzzer targets, APU_DEEP_HAL_RUNS executions each
 #   6. the Debian packages installed, used and purged in a clean bookworm
 #      chroot (tests/packaging/chroot_test.sh)
+#   7. the guest suite on arm64 (make check-arm64)
 #
 # Corpora are kept in $APU_CACHE/fuzz-corpus, so each run goes further.
 set -uo pipefail
@@ -108,6 +109,15 @@ hal_fuzz() {
 	return $rc
 }
 
+arm64_suite() {
+	scripts/setup-arm64.sh && scripts/arm64-guest.sh >"$OUT/arm64.log" 2>&1
+	local rc=$?
+	grep -E 'APU-GUEST: exit|vm.sh: FAIL' "$OUT/arm64.log"
+	[ -f "$APU_BUILD/vm/check-arm64.result" ] &&
+		fig "arm64 guest suite (virt, TCG): $(tr '\n' ' ' <"$APU_BUILD/vm/check-arm64.result")"
+	return $rc
+}
+
 chroot_install() {
 	tests/packaging/chroot_test.sh >"$OUT/chroot.log" 2>&1
 	local rc=$?
@@ -121,6 +131,7 @@ step "guest fuzzers, long run" guest_fuzz
 step "QEMU device under libFuzzer" qemu_fuzz
 step "HAL libFuzzer targets" hal_fuzz
 step "Debian packages installed in a clean chroot" chroot_install
+step "the guest suite on arm64 (QEMU virt)" arm64_suite
 
 echo
 echo "=== figures ($OUT/figures.txt)"

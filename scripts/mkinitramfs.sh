@@ -100,7 +100,8 @@ fi
 
 # Shared libraries, at the paths the host resolves them to.
 for f in "$ROOT"/usr/bin/* "$ROOT"/tests/*; do
-	LD_LIBRARY_PATH="$APU_BUILD/lib" ldd "$f" 2>/dev/null | awk '
+	# Static programs (the arm64 guest's) have none: ldd fails on them.
+	{ LD_LIBRARY_PATH="$APU_BUILD/lib" ldd "$f" 2>/dev/null || true; } | awk '
 		/=> \// { print $3 } /^\t\// { print $1 }'
 done | sort -u | while read -r lib; do
 	case "$lib" in "$APU_BUILD"/*) continue ;; esac
