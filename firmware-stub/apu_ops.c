@@ -760,8 +760,15 @@ static int16_t *pack_pairs(const ApuConvParams *p, const int8_t *w,
  * int16 * int16 (|patch| <= 255), and the int32 sums wrap like the scalar
  * code. The accumulators are named variables, so they stay in registers.
  */
-#define APU_BCAST_PAIR(ptr) \
-    _mm256_set1_epi32(*(const int32_t *)__builtin_assume_aligned(ptr, 4))
+static inline __attribute__((target("avx2"))) __m256i
+apu_bcast_pair(const int16_t *p)
+{
+    int32_t pair;
+
+    memcpy(&pair, p, sizeof(pair));     /* no aliasing of int16 as int32 */
+    return _mm256_set1_epi32(pair);
+}
+#define APU_BCAST_PAIR(ptr) apu_bcast_pair(ptr)
 #define APU_MAC2(acc0, acc1, x, w0, w1) \
     do { \
         acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x, w0)); \

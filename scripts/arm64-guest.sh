@@ -28,13 +28,7 @@ fi
 # apu.ko for it, from a copy of kernel/ (as scripts/debug-guest.sh does).
 apu_log "building apu.ko for arm64 $KREL"
 KM="$B64/kernel-mod"
-mkdir -p "$KM/kernel"
-ln -sfn "$APU_TOP/include" "$KM/include"
-ln -sfn "$APU_TOP/uapi" "$KM/uapi"
-for f in "$APU_TOP"/kernel/*.[ch] "$APU_TOP/kernel/Kbuild"; do
-	case "$f" in *.mod.c) continue ;; esac
-	cmp -s "$f" "$KM/kernel/${f##*/}" || cp "$f" "$KM/kernel/"
-done
+apu_copy_module_sources "$KM"
 make -s -C "$KB" M="$KM/kernel" ARCH=arm64 CROSS_COMPILE=$CROSS modules
 
 # User space, cross-built; the firmware image is the same on every host.

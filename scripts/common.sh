@@ -18,3 +18,18 @@ apu_kver() {
 	[ -n "$k" ] || apu_die "no $KERNEL_SERIES kernel in /boot; run scripts/setup.sh (as root)"
 	echo "${k#/boot/vmlinuz-}"
 }
+
+# Copy the driver's sources to $1/kernel (only files whose content changed),
+# with include/ and uapi/ linked beside them as kernel/Kbuild expects: for
+# building apu.ko against another kernel than Debian's, since kernel/ holds
+# that build's outputs.
+apu_copy_module_sources() {
+	local dst=$1 f
+	mkdir -p "$dst/kernel"
+	ln -sfn "$APU_TOP/include" "$dst/include"
+	ln -sfn "$APU_TOP/uapi" "$dst/uapi"
+	for f in "$APU_TOP"/kernel/*.[ch] "$APU_TOP/kernel/Kbuild"; do
+		case "$f" in *.mod.c) continue ;; esac
+		cmp -s "$f" "$dst/kernel/${f##*/}" || cp "$f" "$dst/kernel/"
+	done
+}

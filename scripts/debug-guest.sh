@@ -29,13 +29,7 @@ fi
 # include/ and uapi/ are reached through links, as ../include from kernel/.
 apu_log "building apu.ko for $KREL"
 KM="$APU_BUILD/kernel-debug"
-mkdir -p "$KM/kernel"
-ln -sfn "$APU_TOP/include" "$KM/include"
-ln -sfn "$APU_TOP/uapi" "$KM/uapi"
-for f in "$APU_TOP"/kernel/*.[ch] "$APU_TOP/kernel/Kbuild"; do
-	case "$f" in *.mod.c) continue ;; esac
-	cmp -s "$f" "$KM/kernel/${f##*/}" || cp "$f" "$KM/kernel/"
-done
+apu_copy_module_sources "$KM"
 make -s -C "$KB" M="$KM/kernel" modules
 
 make --no-print-directory -s -C "$APU_TOP" hal tools guest-tests guest-debug-tests firmware qemu
