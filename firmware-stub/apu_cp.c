@@ -283,7 +283,7 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
         if (bias) {
             bias[i] = s32((const uint8_t *)&bias[i]);
         }
-        if (shift[i] < -31 || shift[i] > 30) {
+        if (shift[i] < APU_SHIFT_MIN || shift[i] > APU_SHIFT_MAX) {
             j->res->status = APU_STATUS_BAD_PARAMS;
             goto out;
         }

@@ -35,7 +35,7 @@ static bool in_i8(int v)
 
 static bool shift_ok(int32_t s)
 {
-    return s >= -31 && s <= 30;
+    return s >= APU_SHIFT_MIN && s <= APU_SHIFT_MAX;
 }
 
 uint64_t apu_conv_in_size(const ApuConvParams *p)
@@ -100,13 +100,16 @@ uint32_t apu_conv_check(const ApuConvParams *p)
 
 uint32_t apu_add_check(const ApuAddParams *p)
 {
-    if (p->count < 1 || p->left_shift < 0 || p->left_shift > 30 ||
+    if (p->count < 1 || p->left_shift < 0 ||
+        p->left_shift > APU_ADD_LEFT_SHIFT_MAX ||
         !shift_ok(p->in1_shift) || !shift_ok(p->in2_shift) ||
         !shift_ok(p->out_shift) || !in_i8(p->out_zp) ||
         !in_i8(p->act_min) || !in_i8(p->act_max) ||
         p->act_min > p->act_max ||
-        p->in1_offset < -127 || p->in1_offset > 128 ||
-        p->in2_offset < -127 || p->in2_offset > 128) {
+        p->in1_offset < APU_ADD_OFFSET_MIN ||
+        p->in1_offset > APU_ADD_OFFSET_MAX ||
+        p->in2_offset < APU_ADD_OFFSET_MIN ||
+        p->in2_offset > APU_ADD_OFFSET_MAX) {
         return APU_STATUS_BAD_PARAMS;
     }
     if (p->count > APU_FW_MAX_TENSOR) {

@@ -301,7 +301,7 @@ static int out_dim(unsigned int in, unsigned int k, unsigned int stride, unsigne
 
 static bool shift_ok(int32_t shift)
 {
-	return shift >= -31 && shift <= 30;
+	return shift >= APU_SHIFT_MIN && shift <= APU_SHIFT_MAX;
 }
 
 static int add_conv(struct apu_network *net, int input, const struct apu_conv2d *p,
@@ -414,12 +414,13 @@ int apu_network_add_add(struct apu_network *net, int a, int b, const struct apu_
 		return -EINVAL;
 	if (net->compiled)
 		return -EBUSY;
-	/* What the device accepts (firmware-stub apu_add_check()). */
+	/* What the device accepts (include/hw/apu_cmd.h). */
 	if (memcmp(&net->t[a].s, &net->t[b].s, sizeof(struct apu_shape)) ||
-	    p->left_shift < 0 || p->left_shift > 30 || !shift_ok(p->in1_shift) ||
-	    !shift_ok(p->in2_shift) || !shift_ok(p->out_shift) ||
-	    p->in1_offset < -127 || p->in1_offset > 128 || p->in2_offset < -127 ||
-	    p->in2_offset > 128 || p->out_zp < -128 || p->out_zp > 127 ||
+	    p->left_shift < 0 || p->left_shift > APU_ADD_LEFT_SHIFT_MAX ||
+	    !shift_ok(p->in1_shift) || !shift_ok(p->in2_shift) || !shift_ok(p->out_shift) ||
+	    p->in1_offset < APU_ADD_OFFSET_MIN || p->in1_offset > APU_ADD_OFFSET_MAX ||
+	    p->in2_offset < APU_ADD_OFFSET_MIN || p->in2_offset > APU_ADD_OFFSET_MAX ||
+	    p->out_zp < -128 || p->out_zp > 127 ||
 	    p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max)
 		return -EINVAL;
 	o = new_op(net);

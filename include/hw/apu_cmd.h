@@ -105,6 +105,18 @@ struct apu_cmd_header {
 #define APU_OPF_SINGLE_ROUNDING		0x1	/* conv: one rounding step */
 
 /*
+ * Ranges of the requantization parameters the device accepts (TFLite's):
+ * every shift (conv per channel, add in/out), the add's left shift and its
+ * input offsets (minus the input zero points). Outside them an op fails
+ * with APU_STATUS_BAD_PARAMS; libapu refuses them when a network is built.
+ */
+#define APU_SHIFT_MIN			(-31)
+#define APU_SHIFT_MAX			30
+#define APU_ADD_LEFT_SHIFT_MAX		30
+#define APU_ADD_OFFSET_MIN		(-127)
+#define APU_ADD_OFFSET_MAX		128
+
+/*
  * 2-D convolution, NHWC int8, batch 1, TFLite semantics. Weights int8:
  * [out_c][k_h][k_w][in_c / groups], except depthwise (groups == in_c):
  * [k_h][k_w][out_c], out channel oc = ic * (out_c / in_c) + m. Bias int32
