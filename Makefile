@@ -29,7 +29,7 @@ WARN := -Wall -Wextra -Werror
 HAL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -Ihal/include -Ihal/src -Iuapi -Iinclude $(DRM_CFLAGS)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-HAL_VERSION := 0.1.0
+HAL_VERSION := 0.2.0
 HAL_SONAME := libapu.so.0
 HAL_SRCS := $(wildcard hal/src/*.c)
 # Extra link flags of programs only (the arm64 guest build links them static).
@@ -71,7 +71,7 @@ bench: setup
 setup:
 	$(Q)scripts/setup.sh
 
-build: hal tools firmware module qemu host-tests guest-tests initramfs
+build: models hal tools firmware module qemu host-tests guest-tests initramfs
 
 sources:
 	$(Q)scripts/fetch-sources.sh
@@ -114,11 +114,26 @@ $(BUILD)/lib/pkgconfig/libapu.pc: hal/libapu.pc.in Makefile
 tools: $(TOOLS)
 $(BUILD)/bin/%: hal/tools/%.c $(BUILD)/lib/libapu.so
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HAL_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu $(TOOLS_RPATH) $(LDFLAGS) $(EXE_LDFLAGS)
+	$(Q)$(CC) $(HAL_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu $(TOOLS_RPATH) $(LDFLAGS) $(TOOL_LIBS) $(EXE_LDFLAGS)
 
 $(BUILD)/bin/%: hal/examples/%.c $(BUILD)/lib/libapu.so
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HAL_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu $(TOOLS_RPATH) $(LDFLAGS) $(EXE_LDFLAGS)
+
+# Tools that read pictures (hal/tools/image_load.h) link stb_image from
+# libstb-dev (TOOL_LIBS: a tool's own libraries, before EXE_LDFLAGS's static
+# -lm); --as-needed: no dependency until the tool calls it.
+STB_LIBS = -Wl,--as-needed $(shell pkg-config --libs stb 2>/dev/null) -Wl,--no-as-needed
+$(BUILD)/bin/apu-run: hal/tools/image_load.h
+$(BUILD)/bin/apu-run: TOOL_LIBS = $(STB_LIBS) -lm
+
+# --- model data -------------------------------------------------------------
+# tests/data/models (the large models split in parts) assembled and checked
+# against SHA256SUMS into build/models/.
+.PHONY: models
+models:
+	$(Q)scripts/models.sh $(BUILD)/models
+	$(Q)/usr/bin/python3 tests/models/make_models.py $(BUILD)/tests/models
 
 # --- firmware -------------------------------------------------------------
 # The device-side firmware code is QEMU-style C, built here for the host
@@ -160,7 +175,7 @@ $(HARNESS_DIR)/kselftest_harness.h:
 # The kselftest harness itself trips -Wunused-parameter and -Wclobbered.
 TEST_CFLAGS = -std=gnu11 $(WARN) -Wno-unused-parameter -Wno-clobbered -Wno-sign-compare $(CFLAGS) -I$(HARNESS_DIR) -Ihal/include -Ihal/src -Iuapi -Iinclude -Ifirmware-stub/include -Ifirmware-stub $(DRM_CFLAGS)
 
-host-tests: $(HOST_TESTS) $(BUILD)/firmware-tools/mkfw
+host-tests: $(HOST_TESTS) $(BUILD)/firmware-tools/mkfw models
 # An independent oracle for the requantization arithmetic: gemmlowp (C++).
 $(BUILD)/tests/host/oracle.o: tests/host/oracle/gemmlowp_oracle.cc
 	@mkdir -p $(@D)
@@ -170,6 +185,12 @@ $(BUILD)/tests/host/%: tests/host/%.c $(BUILD)/lib/libapu-san.a $(BUILD)/lib/lib
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) $(SAN) $< -o $@ $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(BUILD)/tests/host/oracle.o $(DRM_LIBS) \
 		-lXNNPACK -lpthreadpool -lcpuinfo -lm -lstdc++ -lpthread
+
+# libapu's image resizing against Pillow and numpy (the test runs
+# tests/host/oracle/image_oracle.py) and the tools' picture loader (stb_image).
+$(BUILD)/tests/host/image_test: tests/host/image_test.c hal/tools/image_load.h $(BUILD)/lib/libapu-san.a $(HARNESS_DIR)/kselftest_harness.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TEST_CFLAGS) $(SAN) $< -o $@ $(BUILD)/lib/libapu-san.a $(STB_LIBS) -lm -lpthread
 
 # The engine's portable C (what hosts without AVX2 run), tested here too.
 $(BUILD)/tests/host/engine_portable_test: tests/host/engine_test.c $(FW_SRCS) $(FW_HDRS) $(BUILD)/tests/host/oracle.o $(HARNESS_DIR)/kselftest_harness.h
@@ -186,7 +207,7 @@ $(BUILD)/tests/guest/%: tests/guest/%.c $(BUILD)/lib/libapu.so $(FW_SRCS) $(FW_H
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) $< $(FW_SRCS) -o $@ -L$(BUILD)/lib -lapu $(DRM_LIBS) -pthread -lm $(LDFLAGS) $(EXE_LDFLAGS)
 
-initramfs: hal tools firmware module guest-tests guest-bench
+initramfs: hal tools firmware module guest-tests guest-bench models
 	$(Q)KVER=$(KVER) scripts/mkinitramfs.sh
 
 # --- benchmarks (timings are never tests) ---------------------------------
@@ -219,6 +240,9 @@ bench-run: $(BUILD)/bench/engine_bench $(BUILD)/bench/sched_bench $(BUILD)/bench
 	@echo "== scheduling: MobileNet V1/V2 per policy, against the bound and baselines"
 	$(Q)$(BUILD)/bench/sched_bench --json $(BUILD)/bench/sched.json | tee $(BUILD)/bench/sched.txt
 	$(Q)APU_BACKEND=cpu $(BUILD)/bin/apu-run --cpu --model v2 --trace $(BUILD)/bench/v2-trace.json >/dev/null
+	@echo "== trained models on the host (CPU backend): load + compile, memory against the file"
+	$(Q)$(BUILD)/bench/guest/model_bench --cpu --repeat 7 $(BUILD)/models/*.tflite | \
+		sed -n 's/^APU-BENCH //p' | tee $(BUILD)/bench/model-host.jsonl
 	@echo "== libapu instructions per run of a one-job network (callgrind)"
 	$(Q)valgrind --tool=callgrind --callgrind-out-file=$(BUILD)/bench/callgrind.out \
 		--collect-atstart=no --toggle-collect=apu_network_run \
@@ -259,7 +283,8 @@ install-lib: hal
 		$(DESTDIR)$(LIBDIR)/
 	$(Q)ln -sf libapu.so.$(HAL_VERSION) $(DESTDIR)$(LIBDIR)/$(HAL_SONAME)
 	$(Q)ln -sf $(HAL_SONAME) $(DESTDIR)$(LIBDIR)/libapu.so
-	$(Q)$(INSTALL) -m 0644 hal/include/apu/apu.h $(DESTDIR)$(INCLUDEDIR)/apu/
+	$(Q)$(INSTALL) -m 0644 hal/include/apu/apu.h hal/include/apu/apu_model.h \
+		hal/include/apu/apu_image.h $(DESTDIR)$(INCLUDEDIR)/apu/
 	$(Q)$(INSTALL) -m 0644 uapi/drm/apu_accel.h $(DESTDIR)$(INCLUDEDIR)/drm/
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(HAL_VERSION)|' \
@@ -297,6 +322,7 @@ uninstall:
 	$(Q)rm -f $(DESTDIR)$(LIBDIR)/libapu.so.$(HAL_VERSION) $(DESTDIR)$(LIBDIR)/$(HAL_SONAME) \
 		$(DESTDIR)$(LIBDIR)/libapu.so $(DESTDIR)$(LIBDIR)/libapu.a \
 		$(DESTDIR)$(PKGCONFIGDIR)/libapu.pc $(DESTDIR)$(INCLUDEDIR)/apu/apu.h \
+		$(DESTDIR)$(INCLUDEDIR)/apu/apu_model.h $(DESTDIR)$(INCLUDEDIR)/apu/apu_image.h \
 		$(DESTDIR)$(INCLUDEDIR)/drm/apu_accel.h \
 		$(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(INSTALLED_TOOLS))) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard hal/man/*.1))) \
@@ -314,12 +340,12 @@ FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 .PHONY: fuzz check-deep
 fuzz: $(FUZZ_TARGETS)
-$(BUILD)/fuzz/fuzz_network: tests/fuzz/fuzz_network.c $(HAL_SRCS) $(HAL_HDRS)
+$(BUILD)/fuzz/fuzz_network $(BUILD)/fuzz/fuzz_tflite: $(BUILD)/fuzz/%: tests/fuzz/%.c $(HAL_SRCS) $(HAL_HDRS)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(HAL_SRCS) -o $@ $(DRM_LIBS) -lm -lpthread
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c hal/tools/apu-run.c hal/tools/apu-top.c $(BUILD)/lib/libapu.a
 	@mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< -o $@ $(BUILD)/lib/libapu.a $(DRM_LIBS) -lm -lpthread
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< -o $@ $(BUILD)/lib/libapu.a $(DRM_LIBS) $(STB_LIBS) -lm -lpthread
 
 check-deep: setup
 	$(Q)scripts/check-deep.sh

@@ -20,6 +20,8 @@
 _Static_assert(sizeof(struct apu_op_conv2d) == APU_OP_SIZE, "op size");
 _Static_assert(sizeof(struct apu_op_add) == APU_OP_SIZE, "op size");
 _Static_assert(sizeof(struct apu_op_avgpool) == APU_OP_SIZE, "op size");
+_Static_assert(sizeof(struct apu_op_lut) == APU_OP_SIZE, "op size");
+_Static_assert(sizeof(struct apu_op_mul) == APU_OP_SIZE, "op size");
 _Static_assert(sizeof(struct apu_ring_entry) == 64, "ring entry size");
 _Static_assert(sizeof(struct apu_completion) == 64, "completion size");
 
@@ -220,6 +222,18 @@ static int32_t s32(const uint8_t *p)
     return (int32_t)apu_ld32(p);
 }
 
+/* True when the @n bytes at @p are all zero (an op's reserved fields). */
+static bool all_zero(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+
+    while (n--) {
+        if (*b++) {
+            return false;
+        }
+    }
+    return true;
+}
 
 static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
 {
@@ -238,17 +252,18 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
         .act_min = s32((const uint8_t *)&c->act_min),
         .act_max = s32((const uint8_t *)&c->act_max),
         .single_rounding = apu_ld16(&c->flags) & APU_OPF_SINGLE_ROUNDING,
+        .w_zp = (int16_t)apu_ld16(&c->w_zp),
     };
     int8_t *in = NULL, *w = NULL, *out = NULL;
     int32_t *bias = NULL, *mult = NULL, *shift = NULL;
-    uint64_t nin, nw, nout, bias_va;
+    uint64_t nin, nw, nout, bias_va, macs;
     int i;
 
     uint32_t pitch = apu_ld16(&c->out_pitch);
     uint32_t in_pitch = apu_ld16(&c->in_pitch);
 
     if ((apu_ld16(&c->flags) & ~APU_OPF_SINGLE_ROUNDING) ||
-        apu_ld16(&c->reserved1)) {
+        !all_zero(c->reserved, sizeof(c->reserved))) {
         j->res->status = APU_STATUS_BAD_OP;
         return;
     }
@@ -312,9 +327,16 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
             }
         }
     }
-    j->res->macs += apu_conv_macs(&p);
-    j->res->cycles += op_cycles(core, apu_conv_macs(&p),
-                                nin + nw + nout + 12ull * p.out_c);
+    /*
+     * A weight zero point costs the sums of each window's inputs (per
+     * output pixel, one per tap and input channel), counted as MACs.
+     */
+    macs = apu_conv_macs(&p);
+    if (p.w_zp) {
+        macs += (uint64_t)p.out_h * p.out_w * p.k_h * p.k_w * p.in_c;
+    }
+    j->res->macs += macs;
+    j->res->cycles += op_cycles(core, macs, nin + nw + nout + 12ull * p.out_c);
 out:
     free(in);
     free(w);
@@ -341,10 +363,13 @@ static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
         .out_zp = s32((const uint8_t *)&a->out_zp),
         .act_min = s32((const uint8_t *)&a->act_min),
         .act_max = s32((const uint8_t *)&a->act_max),
+        .in2_period = apu_ld32(&a->in2_period),
     };
     int8_t *in1 = NULL, *in2 = NULL, *out = NULL;
+    uint32_t n2;
 
-    if (apu_ld16(&a->flags)) {
+    if (apu_ld16(&a->flags) || apu_ld32(&a->reserved0) ||
+        !all_zero(a->reserved, sizeof(a->reserved))) {
         j->res->status = APU_STATUS_BAD_OP;
         return;
     }
@@ -352,8 +377,9 @@ static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
     if (j->res->status) {
         return;
     }
+    n2 = p.in2_period ? p.in2_period : p.count;     /* input2's elements */
     in1 = job_read(j, apu_ld64(&a->input1), p.count);
-    in2 = in1 ? job_read(j, apu_ld64(&a->input2), p.count) : NULL;
+    in2 = in1 ? job_read(j, apu_ld64(&a->input2), n2) : NULL;
     out = in2 ? malloc(p.count) : NULL;
     if (in2 && !out) {
         j->res->status = APU_STATUS_TOO_LARGE;
@@ -362,7 +388,7 @@ static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
         apu_add(&p, in1, in2, out);
         if (!job_write(j, apu_ld64(&a->output), out, p.count)) {
             j->res->macs += p.count;
-            j->res->cycles += op_cycles(core, p.count, 3ull * p.count);
+            j->res->cycles += op_cycles(core, p.count, 2ull * p.count + n2);
         }
     }
     free(in1);
@@ -370,6 +396,7 @@ static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
     free(out);
 }
 
+/* AVGPOOL, and MAXPOOL (ABI 1.2) in the same layout. */
 static void run_pool(Job *j, const ApuCoreModel *core, const uint8_t *op)
 {
     const struct apu_op_avgpool *a = (const void *)op;
@@ -382,11 +409,16 @@ static void run_pool(Job *j, const ApuCoreModel *core, const uint8_t *op)
         .pad_top = apu_ld16(&a->pad_top), .pad_left = apu_ld16(&a->pad_left),
         .act_min = s32((const uint8_t *)&a->act_min),
         .act_max = s32((const uint8_t *)&a->act_max),
+        .round_uint8 = apu_ld16(&a->flags) & APU_OPF_ROUND_UINT8,
     };
+    uint16_t flags_ok = apu_ld16(&a->opcode) == APU_OP_AVGPOOL ?
+                        APU_OPF_ROUND_UINT8 : 0;
     uint64_t nin, nout, macs;
     int8_t *in = NULL, *out = NULL;
 
-    if (apu_ld16(&a->flags) || apu_ld16(&a->reserved0) || apu_ld32(&a->reserved1)) {
+    if ((apu_ld16(&a->flags) & ~flags_ok) || apu_ld16(&a->reserved0) ||
+        apu_ld32(&a->reserved1) ||
+        !all_zero(a->reserved, sizeof(a->reserved))) {
         j->res->status = APU_STATUS_BAD_OP;
         return;
     }
@@ -403,13 +435,95 @@ static void run_pool(Job *j, const ApuCoreModel *core, const uint8_t *op)
         j->res->status = APU_STATUS_TOO_LARGE;
     }
     if (out) {
-        apu_avgpool(&p, in, out);
+        if (apu_ld16(&a->opcode) == APU_OP_MAXPOOL) {
+            apu_maxpool(&p, in, out);
+        } else {
+            apu_avgpool(&p, in, out);
+        }
         if (!job_write(j, apu_ld64(&a->output), out, nout)) {
             j->res->macs += macs;
             j->res->cycles += op_cycles(core, macs, nin + nout);
         }
     }
     free(in);
+    free(out);
+}
+
+/* Table lookup (ABI 1.2): the table is read through the MMU like a tensor. */
+static void run_lut(Job *j, const ApuCoreModel *core, const uint8_t *op)
+{
+    const struct apu_op_lut *l = (const void *)op;
+    uint32_t count = apu_ld32(&l->count);
+    int8_t *in = NULL, *table = NULL, *out = NULL;
+
+    if (apu_ld16(&l->flags) || !all_zero(l->reserved, sizeof(l->reserved))) {
+        j->res->status = APU_STATUS_BAD_OP;
+        return;
+    }
+    j->res->status = apu_lut_check(count);
+    if (j->res->status) {
+        return;
+    }
+    in = job_read(j, apu_ld64(&l->input), count);
+    table = in ? job_read(j, apu_ld64(&l->table), 256) : NULL;
+    out = table ? malloc(count) : NULL;
+    if (table && !out) {
+        j->res->status = APU_STATUS_TOO_LARGE;
+    }
+    if (out) {
+        apu_lut(count, in, table, out);
+        if (!job_write(j, apu_ld64(&l->output), out, count)) {
+            j->res->macs += count;
+            j->res->cycles += op_cycles(core, count, 2ull * count + 256);
+        }
+    }
+    free(in);
+    free(table);
+    free(out);
+}
+
+/* Requantized multiply (ABI 1.2), input2 broadcast as for ADD. */
+static void run_mul(Job *j, const ApuCoreModel *core, const uint8_t *op)
+{
+    const struct apu_op_mul *m = (const void *)op;
+    ApuMulParams p = {
+        .count = apu_ld32(&m->count),
+        .in1_offset = s32((const uint8_t *)&m->in1_offset),
+        .in2_offset = s32((const uint8_t *)&m->in2_offset),
+        .out_mult = s32((const uint8_t *)&m->out_mult),
+        .out_shift = s32((const uint8_t *)&m->out_shift),
+        .out_zp = s32((const uint8_t *)&m->out_zp),
+        .act_min = s32((const uint8_t *)&m->act_min),
+        .act_max = s32((const uint8_t *)&m->act_max),
+        .in2_period = apu_ld32(&m->in2_period),
+    };
+    int8_t *in1 = NULL, *in2 = NULL, *out = NULL;
+    uint32_t n2;
+
+    if (apu_ld16(&m->flags) || !all_zero(m->reserved, sizeof(m->reserved))) {
+        j->res->status = APU_STATUS_BAD_OP;
+        return;
+    }
+    j->res->status = apu_mul_check(&p);
+    if (j->res->status) {
+        return;
+    }
+    n2 = p.in2_period ? p.in2_period : p.count;     /* input2's elements */
+    in1 = job_read(j, apu_ld64(&m->input1), p.count);
+    in2 = in1 ? job_read(j, apu_ld64(&m->input2), n2) : NULL;
+    out = in2 ? malloc(p.count) : NULL;
+    if (in2 && !out) {
+        j->res->status = APU_STATUS_TOO_LARGE;
+    }
+    if (out) {
+        apu_mul(&p, in1, in2, out);
+        if (!job_write(j, apu_ld64(&m->output), out, p.count)) {
+            j->res->macs += p.count;
+            j->res->cycles += op_cycles(core, p.count, 2ull * p.count + n2);
+        }
+    }
+    free(in1);
+    free(in2);
     free(out);
 }
 
@@ -463,7 +577,14 @@ void apu_cp_run_job(const ApuMmu *mmu, const ApuCoreModel *core,
             run_add(&j, core, op);
             break;
         case APU_OP_AVGPOOL:
+        case APU_OP_MAXPOOL:
             run_pool(&j, core, op);
+            break;
+        case APU_OP_LUT:
+            run_lut(&j, core, op);
+            break;
+        case APU_OP_MUL:
+            run_mul(&j, core, op);
             break;
         default:
             res->status = APU_STATUS_BAD_OP;

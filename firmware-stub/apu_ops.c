@@ -86,7 +86,7 @@ uint32_t apu_conv_check(const ApuConvParams *p)
         return APU_STATUS_BAD_PARAMS;
     }
     if (!in_i8(p->in_zp) || !in_i8(p->out_zp) || !in_i8(p->act_min) ||
-        !in_i8(p->act_max) || p->act_min > p->act_max) {
+        !in_i8(p->act_max) || p->act_min > p->act_max || !in_i8(p->w_zp)) {
         return APU_STATUS_BAD_PARAMS;
     }
     if (apu_conv_in_size(p) > APU_FW_MAX_TENSOR ||
@@ -109,13 +109,40 @@ uint32_t apu_add_check(const ApuAddParams *p)
         p->in1_offset < APU_ADD_OFFSET_MIN ||
         p->in1_offset > APU_ADD_OFFSET_MAX ||
         p->in2_offset < APU_ADD_OFFSET_MIN ||
-        p->in2_offset > APU_ADD_OFFSET_MAX) {
+        p->in2_offset > APU_ADD_OFFSET_MAX ||
+        (p->in2_period && p->count % p->in2_period)) {
         return APU_STATUS_BAD_PARAMS;
     }
     if (p->count > APU_FW_MAX_TENSOR) {
         return APU_STATUS_TOO_LARGE;
     }
     return APU_STATUS_OK;
+}
+
+uint32_t apu_mul_check(const ApuMulParams *p)
+{
+    if (p->count < 1 || !shift_ok(p->out_shift) || !in_i8(p->out_zp) ||
+        !in_i8(p->act_min) || !in_i8(p->act_max) ||
+        p->act_min > p->act_max ||
+        p->in1_offset < APU_ADD_OFFSET_MIN ||
+        p->in1_offset > APU_ADD_OFFSET_MAX ||
+        p->in2_offset < APU_ADD_OFFSET_MIN ||
+        p->in2_offset > APU_ADD_OFFSET_MAX ||
+        (p->in2_period && p->count % p->in2_period)) {
+        return APU_STATUS_BAD_PARAMS;
+    }
+    if (p->count > APU_FW_MAX_TENSOR) {
+        return APU_STATUS_TOO_LARGE;
+    }
+    return APU_STATUS_OK;
+}
+
+uint32_t apu_lut_check(uint32_t count)
+{
+    if (count < 1) {
+        return APU_STATUS_BAD_PARAMS;
+    }
+    return count > APU_FW_MAX_TENSOR ? APU_STATUS_TOO_LARGE : APU_STATUS_OK;
 }
 
 uint32_t apu_pool_check(const ApuPoolParams *p)
@@ -139,8 +166,8 @@ uint32_t apu_pool_check(const ApuPoolParams *p)
     return APU_STATUS_OK;
 }
 
-static int8_t requant(const ApuConvParams *p, int32_t acc, int32_t mult,
-                      int32_t shift)
+static inline int8_t requant(const ApuConvParams *p, int32_t acc,
+                             int32_t mult, int32_t shift)
 {
     int32_t v;
 
@@ -231,6 +258,21 @@ static inline void mac_channels(uint32_t *acc, const int8_t *x, const int8_t *w,
         int16_t prod = (int16_t)(xv * w[c]);
 
         acc[c] += (uint32_t)(int32_t)prod;
+    }
+}
+
+/*
+ * acc[c] += (x[c] - zp) * (w[c] - w_zp): with a weight zero point the
+ * product needs 32 bits (up to 255 * 255).
+ */
+static inline void mac_channels_wzp(uint32_t *acc, const int8_t *x,
+                                    const int8_t *w, int zp, int w_zp,
+                                    size_t n)
+{
+    size_t c;
+
+    for (c = 0; c < n; c++) {
+        acc[c] += (uint32_t)((x[c] - zp) * (w[c] - w_zp));
     }
 }
 
@@ -374,14 +416,13 @@ static void rq_scalar(const Rq *q, const uint32_t *acc, size_t c, size_t n,
  * - RDBPOT(h, r) = (h >> r) + ((h & mask) > (mask >> 1) + (h < 0)).
  * Returns the clamped int32 values.
  */
-__attribute__((target("avx2")))
-static inline __m256i rq8_avx2(const Rq *q, __m256i a, size_t c)
+__attribute__((target("avx2"), always_inline))
+static inline __m256i mbqm8_avx2(__m256i a, __m256i m, __m256i left,
+                                 __m256i right, __m256i mask, __m256i half)
 {
     const __m256i zero = _mm256_setzero_si256();
     const __m256i c30 = _mm256_set1_epi64x(1ll << 30);
-    __m256i m = _mm256_loadu_si256((const __m256i *)(q->mult + c));
-    __m256i x = _mm256_sllv_epi32(a, _mm256_loadu_si256(
-                                          (const __m256i *)(q->left + c)));
+    __m256i x = _mm256_sllv_epi32(a, left);
     __m256i pe = _mm256_mul_epi32(x, m);
     __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32),
                                   _mm256_srli_epi64(m, 32));
@@ -390,16 +431,35 @@ static inline __m256i rq8_avx2(const Rq *q, __m256i a, size_t c)
     pe = _mm256_srli_epi64(_mm256_add_epi64(pe, c30), 31);
     po = _mm256_slli_epi64(_mm256_add_epi64(po, c30), 1);
     hm = _mm256_blend_epi32(pe, po, 0xaa);
-    rem = _mm256_and_si256(hm, _mm256_loadu_si256(
-                                   (const __m256i *)(q->mask + c)));
-    thr = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(q->half + c)),
-                           _mm256_cmpgt_epi32(zero, hm));
-    v = _mm256_srav_epi32(hm, _mm256_loadu_si256(
-                                  (const __m256i *)(q->right + c)));
-    v = _mm256_sub_epi32(v, _mm256_cmpgt_epi32(rem, thr));
+    rem = _mm256_and_si256(hm, mask);
+    thr = _mm256_sub_epi32(half, _mm256_cmpgt_epi32(zero, hm));
+    v = _mm256_srav_epi32(hm, right);
+    return _mm256_sub_epi32(v, _mm256_cmpgt_epi32(rem, thr));
+}
+
+__attribute__((target("avx2")))
+static inline __m256i rq8_avx2(const Rq *q, __m256i a, size_t c)
+{
+    __m256i v = mbqm8_avx2(
+        a, _mm256_loadu_si256((const __m256i *)(q->mult + c)),
+        _mm256_loadu_si256((const __m256i *)(q->left + c)),
+        _mm256_loadu_si256((const __m256i *)(q->right + c)),
+        _mm256_loadu_si256((const __m256i *)(q->mask + c)),
+        _mm256_loadu_si256((const __m256i *)(q->half + c)));
+
     v = _mm256_add_epi32(v, _mm256_set1_epi32(q->zp));
     v = _mm256_max_epi32(v, _mm256_set1_epi32(q->lo));
     return _mm256_min_epi32(v, _mm256_set1_epi32(q->hi));
+}
+
+/* Eight int32 lanes (each in [-128, 127]) to eight int8 at @out. */
+__attribute__((target("avx2")))
+static inline void st8_avx2(__m256i v, int8_t *out)
+{
+    __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(v),
+                                  _mm256_extracti128_si256(v, 1));
+
+    _mm_storel_epi64((__m128i *)out, _mm_packs_epi16(p16, p16));
 }
 
 /* Channels c..c+15 from two vectors of accumulators, stored as int8. */
@@ -427,12 +487,8 @@ static void rq_row_avx2(const Rq *q, const uint32_t *acc, size_t c, size_t n,
                   c + i, out + i);
     }
     for (; i + 8 <= n; i += 8) {
-        __m256i v = rq8_avx2(q, _mm256_loadu_si256(
-                                    (const __m256i *)(acc + i)), c + i);
-        __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(v),
-                                      _mm256_extracti128_si256(v, 1));
-
-        _mm_storel_epi64((__m128i *)(out + i), _mm_packs_epi16(p16, p16));
+        st8_avx2(rq8_avx2(q, _mm256_loadu_si256((const __m256i *)(acc + i)),
+                          c + i), out + i);
     }
     if (i < n) {
         rq_scalar(q, acc + i, c + i, n - i, out + i);
@@ -474,8 +530,10 @@ void apu_requant_row(const uint32_t *acc, const int32_t *mult,
  * which contribute nothing, so edge pixels take the same path. Accumulation
  * runs across channels: in AVX2, sixteen channels and two taps per step
  * (input bytes of the two taps interleaved, widened, zero point subtracted,
- * one vpmaddwd against the taps' weights side by side); elsewhere a loop the
- * compiler vectorizes.
+ * one vpmaddwd against the taps' weights side by side, the weight zero
+ * point subtracted when they are packed); elsewhere a loop the compiler
+ * vectorizes. Taps off the input read in_zp and so add nothing whatever
+ * the weight zero point.
  */
 #ifdef APU_HAVE_AVX2_KERNEL
 /* [block of 16 channels][pair of taps][16 channels][2 taps] int16. */
@@ -492,7 +550,7 @@ static int16_t *pack_dw_pairs(const ApuConvParams *p, const int8_t *w,
         for (t = 0; t < ntaps; t++) {
             for (i = 0; i < 16; i++) {
                 wp[((size_t)b * npairs + t / 2) * 32 + 2 * i + (t & 1)] =
-                    w[(size_t)t * p->out_c + b * 16 + i];
+                    w[(size_t)t * p->out_c + b * 16 + i] - p->w_zp;
             }
         }
     }
@@ -608,8 +666,14 @@ static int conv_dw1(const ApuConvParams *p, const int8_t *in,
                 acc[c] = bias ? (uint32_t)bias[c0 + c] : 0;
             }
             for (t = 0; t < ntaps; t++) {
-                mac_channels(acc, tap[t] + c0, w + (size_t)t * p->out_c + c0,
-                             p->in_zp, nc);
+                if (p->w_zp) {
+                    mac_channels_wzp(acc, tap[t] + c0,
+                                     w + (size_t)t * p->out_c + c0, p->in_zp,
+                                     p->w_zp, nc);
+                } else {
+                    mac_channels(acc, tap[t] + c0,
+                                 w + (size_t)t * p->out_c + c0, p->in_zp, nc);
+                }
             }
             rq_row(&q, acc, c0, nc, o + c0);
         }
@@ -628,12 +692,14 @@ out_free:
 /*
  * One output pixel, visiting only the taps on the input: for pixels whose
  * window hangs over the edge (and, with large kernels, that can be most of
- * the window).
+ * the window). Inlined twice by conv_pixel_direct(), with @w_zp a constant
+ * 0 for symmetric weights, so that those pay nothing for it.
  */
-static void conv_pixel_direct(const ApuConvParams *p, const int8_t *in,
-                              const int8_t *w, const int32_t *bias,
-                              const int32_t *mult, const int32_t *shift,
-                              int oy, int ox, int8_t *o)
+static inline __attribute__((always_inline)) void
+conv_pixel_direct_zp(const ApuConvParams *p, const int8_t *in,
+                     const int8_t *w, const int32_t *bias,
+                     const int32_t *mult, const int32_t *shift, int oy,
+                     int ox, int8_t *o, int32_t w_zp)
 {
     const int cin_g = p->in_c / p->groups;
     const int cout_g = p->out_c / p->groups;
@@ -659,18 +725,31 @@ static void conv_pixel_direct(const ApuConvParams *p, const int8_t *in,
 
                 if (dw) {
                     acc += (uint32_t)((px[0] - zp) *
-                                      w[((size_t)ky * p->k_w + kx) *
-                                        p->out_c + oc]);
+                                      (w[((size_t)ky * p->k_w + kx) *
+                                         p->out_c + oc] - w_zp));
                     continue;
                 }
                 for (ic = 0; ic < cin_g; ic++) {
                     acc += (uint32_t)((px[ic] - zp) *
-                                      w[(((size_t)oc * p->k_h + ky) *
-                                         p->k_w + kx) * cin_g + ic]);
+                                      (w[(((size_t)oc * p->k_h + ky) *
+                                          p->k_w + kx) * cin_g + ic] - w_zp));
                 }
             }
         }
         o[oc] = requant(p, (int32_t)acc, mult[oc], shift[oc]);
+    }
+}
+
+static void conv_pixel_direct(const ApuConvParams *p, const int8_t *in,
+                              const int8_t *w, const int32_t *bias,
+                              const int32_t *mult, const int32_t *shift,
+                              int oy, int ox, int8_t *o)
+{
+    if (p->w_zp) {
+        conv_pixel_direct_zp(p, in, w, bias, mult, shift, oy, ox, o,
+                             p->w_zp);
+    } else {
+        conv_pixel_direct_zp(p, in, w, bias, mult, shift, oy, ox, o, 0);
     }
 }
 
@@ -683,8 +762,9 @@ static void conv_pixel_direct(const ApuConvParams *p, const int8_t *in,
  */
 __attribute__((target("avx2")))
 static void transpose_pairs8_avx2(const int8_t *w, size_t k, size_t kfull,
-                                  int16_t *wp, size_t npad)
+                                  int16_t *wp, size_t npad, int w_zp)
 {
+    const __m256i vzp = _mm256_set1_epi16((int16_t)w_zp);
     size_t i;
     int r;
 
@@ -692,8 +772,8 @@ static void transpose_pairs8_avx2(const int8_t *w, size_t k, size_t kfull,
         __m256i x[8], t[8], u[8];
 
         for (r = 0; r < 8; r++) {
-            x[r] = _mm256_cvtepi8_epi16(
-                _mm_loadu_si128((const __m128i *)(w + r * k + i)));
+            x[r] = _mm256_sub_epi16(_mm256_cvtepi8_epi16(
+                _mm_loadu_si128((const __m128i *)(w + r * k + i))), vzp);
         }
         for (r = 0; r < 8; r += 2) {
             t[r] = _mm256_unpacklo_epi32(x[r], x[r + 1]);
@@ -720,7 +800,7 @@ static void transpose_pairs8_avx2(const int8_t *w, size_t k, size_t kfull,
 /*
  * Weights for the AVX2 kernel: per group, [k / 2][n][2] int16 (pairs of
  * taps side by side), n padded to a multiple of 16, k to a multiple of 2,
- * padding zero.
+ * padding zero. The weight zero point is subtracted here, once per op.
  */
 static int16_t *pack_pairs(const ApuConvParams *p, const int8_t *w,
                            size_t k, size_t npad)
@@ -742,14 +822,14 @@ static int16_t *pack_pairs(const ApuConvParams *p, const int8_t *w,
 
         for (n = 0; n < nfull; n += 8) {
             transpose_pairs8_avx2(w + (size_t)(g * cout_g + n) * k, k, kfull,
-                                  wp + g * per_group + n * 2, npad);
+                                  wp + g * per_group + n * 2, npad, p->w_zp);
         }
         for (n = 0; n < cout_g; n++) {
             int oc = g * cout_g + n;
 
             for (i = n < nfull ? kfull : 0; i < k; i++) {
                 wp[g * per_group + (i / 2) * npad * 2 + n * 2 + (i & 1)] =
-                    dw ? w[i * p->out_c + oc] : w[oc * k + i];
+                    (dw ? w[i * p->out_c + oc] : w[oc * k + i]) - p->w_zp;
             }
         }
     }
@@ -760,8 +840,9 @@ static int16_t *pack_pairs(const ApuConvParams *p, const int8_t *w,
  * For APU_PIX (4) pixels j: acc[j][n] = init[n] + sum over k of
  * patch_j[k] * w[k][n], for n < npad: 16 channels at a time, two taps per
  * vpmaddwd, each weight load serving every pixel. Exact: each product fits
- * int16 * int16 (|patch| <= 255), and the int32 sums wrap like the scalar
- * code. The accumulators are named variables, so they stay in registers.
+ * int16 * int16 (|patch| <= 255, |w - w_zp| <= 255: a pair's sum is under
+ * 2^17), and the int32 sums wrap like the scalar code. The accumulators
+ * are named variables, so they stay in registers.
  */
 static inline __attribute__((target("avx2"))) __m256i
 apu_bcast_pair(const int16_t *p)
@@ -826,7 +907,10 @@ static void gemm_pairs_avx2(const int16_t *patch, size_t pstride,
  * way. For the others, the patch of taps of each group (zero point
  * subtracted, int16, padded to an even length) is gathered, four pixels at
  * a time, and multiplied with the weights: by the AVX2 kernel where the
- * CPU has it, else by plain inner products per output channel.
+ * CPU has it, else by plain inner products per output channel. Both take
+ * the weights widened to int16 with the weight zero point subtracted, so
+ * w_zp costs nothing per MAC (taps off the input, which add nothing, only
+ * occur on the direct path).
  */
 APU_SIMD_CLONES
 static int conv_patch(const ApuConvParams *p, const int8_t *in,
@@ -880,7 +964,8 @@ static int conv_patch(const ApuConvParams *p, const int8_t *in,
         for (oc = 0; oc < p->out_c; oc++) {
             for (i = 0; i < k; i++) {
                 /* dw: [k_h][k_w][out_c], one input channel per group. */
-                wt[oc * k + i] = dw ? w[i * p->out_c + oc] : w[oc * k + i];
+                wt[oc * k + i] = (dw ? w[i * p->out_c + oc] : w[oc * k + i]) -
+                                 p->w_zp;
             }
         }
     }
@@ -1001,15 +1086,26 @@ int apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
     return conv_patch(p, in, w, bias, mult, shift, out);
 }
 
+/*
+ * Broadcasting (ADD, MUL): input2 has @period elements, applied to every
+ * run of @period elements of input1 (0: as many as input1). The checks
+ * make @count a multiple of it.
+ */
+static uint32_t bcast_period(uint32_t period, uint32_t count)
+{
+    return period && period < count ? period : count;
+}
+
 void apu_add(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,
              int8_t *out)
 {
-    uint32_t i;
+    uint32_t period = bcast_period(p->in2_period, p->count);
+    uint32_t i, j = 0;
 
-    for (i = 0; i < p->count; i++) {
+    for (i = 0; i < p->count; i++, j = j + 1 < period ? j + 1 : 0) {
         int32_t a = (int32_t)((uint32_t)(in1[i] + p->in1_offset)
                               << p->left_shift);
-        int32_t b = (int32_t)((uint32_t)(in2[i] + p->in2_offset)
+        int32_t b = (int32_t)((uint32_t)(in2[j] + p->in2_offset)
                               << p->left_shift);
         int32_t sa = apu_mbqm(a, p->in1_mult, p->in1_shift);
         int32_t sb = apu_mbqm(b, p->in2_mult, p->in2_shift);
@@ -1049,7 +1145,12 @@ void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out)
                     }
                 }
                 /* The check keeps every window on the input: count > 0. */
-                if (sum > 0) {
+                if (p->round_uint8) {
+                    /* floor((sum + count / 2) / count): uint8's half up. */
+                    int32_t t = sum + count / 2;
+
+                    v = t >= 0 ? t / count : -((-t + count - 1) / count);
+                } else if (sum > 0) {
                     v = (sum + count / 2) / count;
                 } else {
                     v = (sum - count / 2) / count;
@@ -1060,5 +1161,234 @@ void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out)
                     (int8_t)v;
             }
         }
+    }
+}
+
+/* ---- firmware ABI 1.2: max pooling, multiply, table lookup -------------- */
+
+#ifdef APU_HAVE_AVX2_KERNEL
+/*
+ * Channels [0, returned) of one max-pooling output pixel: 32, then 16 at a
+ * time, over @nky x @nkx taps from @px (the window's top-left tap on the
+ * input), clamped.
+ */
+__attribute__((target("avx2")))
+static int maxpool_pixel_avx2(const ApuPoolParams *p, const int8_t *px,
+                              int nky, int nkx, int8_t *o)
+{
+    const size_t row = (size_t)p->in_w * p->channels, nc = p->channels;
+    const __m256i lo = _mm256_set1_epi8((int8_t)p->act_min);
+    const __m256i hi = _mm256_set1_epi8((int8_t)p->act_max);
+    size_t c;
+    int ky, kx;
+
+    for (c = 0; c + 32 <= nc; c += 32) {
+        __m256i v = lo;     /* the clamp's lower bound, as a starting max */
+
+        for (ky = 0; ky < nky; ky++) {
+            const int8_t *r = px + ky * row + c;
+
+            for (kx = 0; kx < nkx; kx++) {
+                v = _mm256_max_epi8(v, _mm256_loadu_si256(
+                                           (const __m256i *)(r + kx * nc)));
+            }
+        }
+        _mm256_storeu_si256((__m256i *)(o + c), _mm256_min_epi8(v, hi));
+    }
+    for (; c + 16 <= nc; c += 16) {
+        __m128i v = _mm256_castsi256_si128(lo);
+
+        for (ky = 0; ky < nky; ky++) {
+            const int8_t *r = px + ky * row + c;
+
+            for (kx = 0; kx < nkx; kx++) {
+                v = _mm_max_epi8(v, _mm_loadu_si128(
+                                        (const __m128i *)(r + kx * nc)));
+            }
+        }
+        _mm_storeu_si128((__m128i *)(o + c),
+                         _mm_min_epi8(v, _mm256_castsi256_si128(hi)));
+    }
+    return (int)c;
+}
+#endif
+
+/* o[c] = max(o[c], x[c]) over @n channels. */
+APU_SIMD_CLONES
+static void max_channels(int8_t *restrict o, const int8_t *restrict x,
+                         size_t n)
+{
+    size_t c;
+
+    for (c = 0; c < n; c++) {
+        o[c] = x[c] > o[c] ? x[c] : o[c];
+    }
+}
+
+/*
+ * TFLite int8 MAX_POOL_2D: the largest tap of the window on the input,
+ * clamped. Starting the maximum at act_min is the same as clamping after
+ * (the check keeps act_min <= act_max).
+ */
+void apu_maxpool(const ApuPoolParams *p, const int8_t *in, int8_t *out)
+{
+    const size_t nc = p->channels, row = (size_t)p->in_w * nc;
+    const bool avx2 = cpu_avx2();
+    int oy, ox;
+
+    for (oy = 0; oy < p->out_h; oy++) {
+        int y0 = oy * p->stride_h - p->pad_top, ky0, ky1;
+
+        tap_range(y0, 1, p->k_h, p->in_h, &ky0, &ky1);
+        for (ox = 0; ox < p->out_w; ox++) {
+            int x0 = ox * p->stride_w - p->pad_left, kx0, kx1, ky, kx, c = 0;
+            int8_t *o = out + ((size_t)oy * p->out_w + ox) * nc;
+            const int8_t *px;
+
+            /* The check keeps every window on the input: taps exist. */
+            tap_range(x0, 1, p->k_w, p->in_w, &kx0, &kx1);
+            px = in + (size_t)(y0 + ky0) * row + (size_t)(x0 + kx0) * nc;
+#ifdef APU_HAVE_AVX2_KERNEL
+            if (avx2) {
+                c = maxpool_pixel_avx2(p, px, ky1 - ky0, kx1 - kx0, o);
+            }
+#else
+            (void)avx2;
+#endif
+            if (c == p->channels) {
+                continue;
+            }
+            /* The other channels tap by tap, in a loop that vectorizes. */
+            memset(o + c, p->act_min, nc - c);
+            for (ky = 0; ky < ky1 - ky0; ky++) {
+                for (kx = 0; kx < kx1 - kx0; kx++) {
+                    max_channels(o + c, px + ky * row + kx * nc + c, nc - c);
+                }
+            }
+            for (; c < p->channels; c++) {
+                o[c] = o[c] < p->act_max ? o[c] : (int8_t)p->act_max;
+            }
+        }
+    }
+}
+
+static int8_t mul_one(const ApuMulParams *p, int a, int b)
+{
+    int32_t v = apu_mbqm((a + p->in1_offset) * (b + p->in2_offset),
+                         p->out_mult, p->out_shift);
+
+    v = (int32_t)((uint32_t)v + (uint32_t)p->out_zp);  /* wraps, as TFLite */
+    v = v < p->act_min ? p->act_min : v;
+    v = v > p->act_max ? p->act_max : v;
+    return (int8_t)v;
+}
+
+#ifdef APU_HAVE_AVX2_KERNEL
+/*
+ * Elements [0, returned) of @n: sixteen at a time, the products of the
+ * offset inputs (at most 255 * 255: exact in int32) requantized as
+ * rq8_avx2() does, with one multiplier. Needs out_mult != INT32_MIN.
+ */
+__attribute__((target("avx2")))
+static uint32_t mul_run_avx2(const ApuMulParams *p, const int8_t *a,
+                             const int8_t *b, uint32_t n, int8_t *out)
+{
+    const int32_t s = p->out_shift;
+    const int32_t right = s > 0 ? 0 : -s;
+    const __m256i off1 = _mm256_set1_epi32(p->in1_offset);
+    const __m256i off2 = _mm256_set1_epi32(p->in2_offset);
+    const __m256i m = _mm256_set1_epi32(p->out_mult);
+    const __m256i left = _mm256_set1_epi32(s > 0 ? s : 0);
+    const __m256i vr = _mm256_set1_epi32(right);
+    const __m256i mask = _mm256_set1_epi32((int32_t)((1u << right) - 1));
+    const __m256i half = _mm256_set1_epi32((int32_t)((1u << right) - 1) >> 1);
+    const __m256i zp = _mm256_set1_epi32(p->out_zp);
+    const __m256i lo = _mm256_set1_epi32(p->act_min);
+    const __m256i hi = _mm256_set1_epi32(p->act_max);
+    uint32_t i;
+
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m128i xa = _mm_loadu_si128((const __m128i *)(a + i));
+        __m128i xb = _mm_loadu_si128((const __m128i *)(b + i));
+        __m256i v[2];
+        __m256i p16;
+        int h;
+
+        for (h = 0; h < 2; h++) {
+            __m256i x = _mm256_add_epi32(_mm256_cvtepi8_epi32(xa), off1);
+            __m256i y = _mm256_add_epi32(_mm256_cvtepi8_epi32(xb), off2);
+
+            v[h] = mbqm8_avx2(_mm256_mullo_epi32(x, y), m, left, vr, mask,
+                              half);
+            v[h] = _mm256_min_epi32(_mm256_max_epi32(
+                                        _mm256_add_epi32(v[h], zp), lo), hi);
+            xa = _mm_srli_si128(xa, 8);
+            xb = _mm_srli_si128(xb, 8);
+        }
+        p16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(v[0], v[1]), 0xd8);
+        _mm_storeu_si128((__m128i *)(out + i),
+                         _mm_packs_epi16(_mm256_castsi256_si128(p16),
+                                         _mm256_extracti128_si256(p16, 1)));
+    }
+    return i;
+}
+#endif
+
+/* Elements [0, @n) of a run: input2 element i for input1 element i. */
+static void mul_run(const ApuMulParams *p, bool avx2, const int8_t *a,
+                    const int8_t *b, uint32_t n, int8_t *out)
+{
+    uint32_t i = 0;
+
+#ifdef APU_HAVE_AVX2_KERNEL
+    if (avx2) {
+        i = mul_run_avx2(p, a, b, n, out);
+    }
+#else
+    (void)avx2;
+#endif
+    for (; i < n; i++) {
+        out[i] = mul_one(p, a[i], b[i]);
+    }
+}
+
+/* Shortest run the vector code takes input2 in (input2 repeated). */
+#define APU_BCAST_RUN 64
+
+void apu_mul(const ApuMulParams *p, const int8_t *in1, const int8_t *in2,
+             int8_t *out)
+{
+    uint32_t period = bcast_period(p->in2_period, p->count), run = period;
+    int8_t rep[2 * APU_BCAST_RUN];
+    bool avx2 = cpu_avx2() && p->out_mult != INT32_MIN;
+    uint32_t i;
+
+    /*
+     * A short input2 repeated to at least APU_BCAST_RUN elements (a
+     * multiple of its period, under 2 * APU_BCAST_RUN): input1's runs stay
+     * long enough for the vector code.
+     */
+    if (period < APU_BCAST_RUN) {
+        run = (APU_BCAST_RUN + period - 1) / period * period;
+        for (i = 0; i < run; i++) {
+            rep[i] = in2[i % period];
+        }
+        in2 = rep;
+    }
+    for (i = 0; i < p->count; i += run) {
+        uint32_t n = p->count - i < run ? p->count - i : run;
+
+        mul_run(p, avx2, in1 + i, in2, n, out + i);
+    }
+}
+
+/* out[i] = table[in[i] + 128]. */
+void apu_lut(uint32_t count, const int8_t *in, const int8_t *table,
+             int8_t *out)
+{
+    uint32_t i;
+
+    for (i = 0; i < count; i++) {
+        out[i] = table[(uint8_t)in[i] ^ 0x80];
     }
 }

@@ -23,6 +23,7 @@ static_assert(DRM_APU_CAP_MMU == APU_FEATURE_MMU);
 static_assert(DRM_APU_CAP_TIME_ACCURATE == APU_FEATURE_TIME_ACCURATE);
 static_assert(DRM_APU_CAP_FAULT_INJECT == APU_FEATURE_FAULT_INJECT);
 static_assert(DRM_APU_CAP_POWER_GATING == APU_FEATURE_POWER_GATING);
+static_assert(DRM_APU_CAP_QUANT_OPS == APU_FEATURE_QUANT_OPS);
 
 /*
  * Copy one information block to userspace following the rules documented
@@ -62,7 +63,8 @@ static int apu_query_device(struct apu_device *adev, struct drm_apu_query *args)
 		.num_cores = adev->num_cores,
 		.caps = apu_read(adev, APU_REG_FEATURES) &
 			(DRM_APU_CAP_MMU | DRM_APU_CAP_TIME_ACCURATE |
-			 DRM_APU_CAP_FAULT_INJECT | DRM_APU_CAP_POWER_GATING),
+			 DRM_APU_CAP_FAULT_INJECT | DRM_APU_CAP_POWER_GATING |
+			 DRM_APU_CAP_QUANT_OPS),
 		.ops = apu_read(adev, APU_REG_OPS),
 		.va_bits = APU_MMU_VA_BITS,
 		.max_bo_size = APU_BO_MAX_SIZE,

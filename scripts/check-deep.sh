@@ -99,7 +99,15 @@ hal_fuzz() {
 			}
 		fi
 		mkdir -p "$CORPUS/${t##*/}"
-		(cd "$OUT" && "$t" -runs="$HAL_RUNS" -max_len=4096 -timeout=30 "$CORPUS/${t##*/}") \
+		local len=4096
+		if [ "${t##*/}" = fuzz_tflite ]; then
+			# Seeds: the generated models and the small real one.
+			cp "$APU_BUILD"/tests/models/*.tflite \
+				"$APU_BUILD"/models/mobilenet_v1_0.25_128_quant.tflite "$CORPUS/${t##*/}/"
+			len=600000
+		fi
+		(cd "$OUT" && "$t" -runs="$HAL_RUNS" -max_len=$len -timeout=30 -rss_limit_mb=4096 \
+			"$CORPUS/${t##*/}") \
 			>"$OUT/${t##*/}.log" 2>&1
 		r=$?
 		grep -E '^Done|ERROR|SUMMARY' "$OUT/${t##*/}.log" | tail -n 3

@@ -159,6 +159,24 @@ else
 fi
 # make install / uninstall into a staging root, the DKMS source tree; the
 # Debian packages (dpkg-buildpackage, lintian, payloads).
+# A user's model: libapu against an independent framework (Arm NN's CpuRef).
+if one host "Arm NN 20.08 and libapu: same top-1 on the real models, generated models within 3 steps" \
+	tests/oracle/armnn_compare.sh "$APU_BUILD"; then
+	hp=$((hp + 1)); else hf=$((hf + 1)); fi
+sed 's/^/       /' "$LOGDIR/one.log" | grep -E 'largest difference' | head -n 6
+if one host "valgrind apu-run --model mobilenet_v1_0.25_128_quant.tflite --image cat.bmp" \
+	vg "$APU_BUILD"/bin/apu-run --cpu --model "$APU_BUILD"/models/mobilenet_v1_0.25_128_quant.tflite \
+	--image "$APU_BUILD"/models/cat.bmp --labels "$APU_BUILD"/models/imagenet_labels.txt; then
+	hp=$((hp + 1)); else hf=$((hf + 1)); fi
+# The importer under libFuzzer, briefly (make check-deep runs it long).
+fuzz_tflite_brief() {
+	make --no-print-directory -s "$APU_BUILD/fuzz/fuzz_tflite" || return 1
+	local c="$APU_BUILD/fuzz/tflite-corpus"
+	mkdir -p "$c" && cp "$APU_BUILD"/tests/models/*.tflite "$c/" &&
+		"$APU_BUILD/fuzz/fuzz_tflite" -runs=20000 -max_len=65536 -timeout=20 -seed=1 "$c"
+}
+if one host "libFuzzer on the TFLite importer (20000 runs)" fuzz_tflite_brief; then
+	hp=$((hp + 1)); else hf=$((hf + 1)); fi
 if one host "make install/uninstall (DESTDIR, pkg-config, DKMS tree)" tests/install/install_test.sh; then
 	hp=$((hp + 1)); else hf=$((hf + 1)); fi
 if one host "Debian packages (dpkg-buildpackage, lintian, payloads)" tests/packaging/deb_test.sh; then

@@ -85,6 +85,14 @@ done
 
 # Our programs and libraries.
 cp -a "$APU_BUILD"/lib/libapu.so* "$ROOT/usr/lib/"
+# Real models and photos (make models), and the generated test models.
+mkdir -p "$ROOT/models/gen"
+for f in "$APU_BUILD"/models/*.tflite "$APU_BUILD"/models/*.bmp "$APU_BUILD"/models/*.txt; do
+	[ -f "$f" ] && cp "$f" "$ROOT/models/"
+done
+for f in "$APU_BUILD"/tests/models/*.tflite; do
+	[ -f "$f" ] && cp "$f" "$ROOT/models/gen/"
+done
 for f in "$APU_BUILD"/bin/*; do
 	[ -f "$f" ] && cp "$f" "$ROOT/usr/bin/"
 done

@@ -5,7 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross libdrm-dev:arm64"
+PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross libdrm-dev:arm64 libstb-dev:arm64"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||

@@ -22,6 +22,11 @@ BASE_PKGS="build-essential bison flex pkg-config ninja-build python3 python3-ven
  libelf-dev bc libssl-dev curl clang-tidy clang libclang-rt-14-dev
  dt-schema device-tree-compiler debhelper dh-dkms dkms lintian fakeroot
  debootstrap"
+# Real models (tests/data/models): stb_image for the tools' picture loader;
+# Pillow and numpy for the image tests' oracle; Arm NN's reference backend
+# and TFLite parser as the models' oracle (tests/oracle/armnn_run.py).
+BASE_PKGS="$BASE_PKGS libstb-dev python3-pil python3-numpy python3-flatbuffers
+ python3-pyarmnn libarmnn-cpuref-backend22 libarmnntfliteparser22"
 # Packages taken from bookworm-backports.
 BP_PKGS="linux-image-amd64 linux-headers-amd64 meson qemu-system-data"
 

@@ -30,6 +30,7 @@ struct apu_device {
 	uint64_t max_bo_size;
 	uint64_t next_fake_va;		/* CPU backend: addresses for its buffers */
 	bool out_pitch;			/* firmware ABI 1.1: conv output pitch */
+	bool quant_ops;			/* firmware ABI 1.2 and APU_CAP_QUANT_OPS */
 };
 
 /* A buffer: a BO mapped for the CPU, or host memory on the CPU backend. */
@@ -62,12 +63,14 @@ struct apu_ref_conv {
 	int in_h, in_w, in_c, out_h, out_w, out_c;
 	int k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, groups;
 	int32_t in_zp, out_zp, act_min, act_max;
+	int32_t w_zp;
 };
 
 struct apu_ref_pool {
 	int in_h, in_w, channels, out_h, out_w;
 	int k_h, k_w, stride_h, stride_w, pad_top, pad_left;
 	int32_t act_min, act_max;
+	bool round_uint8;	/* average: TFLite's uint8 rounding (APU_OPF_ROUND_UINT8) */
 };
 
 int32_t apu_ref_mbqm(int32_t acc, int32_t mult, int shift);
@@ -77,6 +80,37 @@ void apu_ref_conv2d(const struct apu_ref_conv *p, const int8_t *in, const int8_t
 void apu_ref_add(size_t count, const struct apu_add *p, const int8_t *a,
 		 const int8_t *b, int8_t *out);
 void apu_ref_avgpool(const struct apu_ref_pool *p, const int8_t *in, int8_t *out);
+void apu_ref_maxpool(const struct apu_ref_pool *p, const int8_t *in, int8_t *out);
+/* Elementwise with input2 broadcast: element i takes b[i % period]. */
+void apu_ref_add_bcast(size_t count, size_t period, const struct apu_add *p, const int8_t *a,
+		       const int8_t *b, int8_t *out);
+void apu_ref_mul(size_t count, size_t period, const struct apu_mul *p, const int8_t *a,
+		 const int8_t *b, int8_t *out);
+void apu_ref_lut(size_t count, const int8_t *table, const int8_t *in, int8_t *out);
+void apu_ref_mean(const struct apu_shape *in_shape, const struct apu_mean *p, const int8_t *in,
+		  int8_t *out);
+void apu_ref_softmax(size_t pixels, size_t channels, const struct apu_softmax *p,
+		     const int8_t *in, int8_t *out);
+
+/*
+ * Flags of apu_network_add_conv_flags(): the weights are uint8 to be moved
+ * to int8 (each byte XOR 0x80, i.e. minus 128) while they are copied in.
+ */
+#define APU_CONV_WEIGHTS_U8	0x1
+int apu_network_add_conv_flags(struct apu_network *net, int input, const struct apu_conv2d *p,
+			       bool fc, unsigned int flags, int32_t w_zp, int *output);
+/*
+ * A constant tensor (the importer's constant operands): its contents are
+ * copied into the constants and, at compile time, into the activations;
+ * @u8: uint8 values, moved to int8 (XOR 0x80).
+ */
+int apu_network_add_constant(struct apu_network *net, const struct apu_shape *shape,
+			     const void *data, bool u8, int *tensor);
+/* Average pooling rounded as TFLite's uint8 kernel (firmware ABI 1.2). */
+int apu_network_add_avgpool_uint8(struct apu_network *net, int input,
+				  const struct apu_avgpool *p, int *output);
+/* The tensor count of a network, for the importer. */
+int apu_network_num_tensors(const struct apu_network *net);
 
 /* ---- planning (plan.c) ---- */
 

@@ -134,6 +134,8 @@ int apu_device_open(const char *node, struct apu_device **out)
 	dev->max_bo_size = qd.max_bo_size ? qd.max_bo_size : (1ull << 30);
 	dev->info.caps = qd.caps;
 	dev->out_pitch = dev->info.fw_abi_major == 1 && dev->info.fw_abi_minor >= 1;
+	dev->quant_ops = dev->info.fw_abi_major == 1 && dev->info.fw_abi_minor >= 2 &&
+			 (dev->info.caps & APU_CAP_QUANT_OPS);
 	dev->info.max_buffer_size = dev->max_bo_size;
 	dev->info.max_contexts = qd.max_contexts;
 	dev->info.ring_entries = qd.ring_entries;
@@ -211,6 +213,8 @@ int apu_device_open_cpu(struct apu_device **out)
 	dev->cpu = true;
 	dev->max_bo_size = 1ull << 30;
 	dev->out_pitch = true;
+	dev->quant_ops = true;
+	dev->info.caps = APU_CAP_QUANT_OPS;
 	strcpy(dev->info.node, "cpu");
 	strcpy(dev->info.driver_name, "cpu-reference");
 	dev->info.hw_id = 0x31555041;

@@ -199,7 +199,7 @@ static int mobilenet_v2(struct builder *b)
 	return ret ? ret : pool_and_fc(b);
 }
 
-int apu_network_build_model(struct apu_network *net, enum apu_model model, unsigned int seed,
+int apu_network_build_model(struct apu_network *net, enum apu_builtin_model model, unsigned int seed,
 			    int *input, int *output)
 {
 	struct apu_shape in = { 224, 224, 3 };

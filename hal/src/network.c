@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/sync_file.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +33,31 @@
 
 #include "apu_internal.h"
 
-enum op_kind { OP_CONV, OP_ADD, OP_POOL };
+enum op_kind {
+	OP_CONV, OP_ADD, OP_POOL, OP_MAXPOOL, OP_MUL, OP_LUT,
+	/* CPU ops: run by libapu between device segments. */
+	OP_MEAN, OP_SOFTMAX, OP_CONCAT, OP_PAD,
+	/* Views: nothing runs. */
+	OP_RESHAPE,
+};
+
+static bool kind_cpu(enum op_kind k)
+{
+	return k >= OP_MEAN && k <= OP_PAD;
+}
+
+static bool kind_device(enum op_kind k)
+{
+	return k <= OP_LUT;
+}
 
 struct tensor {
 	struct apu_shape s;
 	size_t size, off;
 	int producer;		/* op index, or -1 for an input */
+	int view_of;		/* a view shares this tensor's storage; -1 */
+	bool constant;		/* contents at const_off in the constants */
+	size_t const_off;
 };
 
 struct op {
@@ -55,6 +75,16 @@ struct op {
 	bool has_bias;
 	struct apu_add add;
 	struct apu_ref_pool pool;
+	struct apu_mul mul;
+	size_t period;		/* add, mul: elements of input 2 (broadcast) */
+	size_t lut_off;		/* lut: the table in the constants */
+	struct apu_mean mean;
+	struct apu_softmax sm;
+	int *cat;		/* concat: its inputs */
+	int ncat;
+	unsigned int pads[4];	/* pad: top, bottom, left, right */
+	int8_t pad_value;
+	double cpu_us;		/* CPU ops: time of the last run */
 	uint64_t macs;
 	struct apu_plan_layer layer;
 	int nshares;
@@ -71,6 +101,7 @@ struct job {
 	uint64_t id;
 	uint64_t cycles, macs;
 	double start_us, end_us;
+	bool sink;		/* no job waits for it: the run's out-fence does */
 };
 
 struct apu_network {
@@ -82,6 +113,7 @@ struct apu_network {
 	uint8_t *consts;
 	size_t consts_size, consts_cap;
 	size_t act_size;
+	uint64_t act_total;	/* tensors' sizes so far (views counted too) */
 
 	bool compiled;
 	struct apu_compile_options opts;
@@ -158,6 +190,8 @@ void apu_network_destroy(struct apu_network *net)
 	if (net->in_flight)
 		apu_network_wait(net, -1, NULL);
 	net_release_compiled(net);
+	for (int i = 0; i < net->nops; i++)
+		free(net->ops[i].cat);
 	free(net->t);
 	free(net->ops);
 	free(net->consts);
@@ -174,6 +208,10 @@ static int add_tensor(struct apu_network *net, const struct apu_shape *shape, in
 
 	if (!s->h || !s->w || !s->c || s->h > 65535 || s->w > 65535 || s->c > 65535)
 		return -EINVAL;
+	/* Every tensor has its own place in one buffer: bounded as it grows. */
+	if (net->act_total + (((uint64_t)s->h * s->w * s->c + 63) & ~63ull) >
+	    net->dev->max_bo_size)
+		return -E2BIG;
 	if (net->nt == net->cap_t) {
 		int cap = net->cap_t ? net->cap_t * 2 : 16;
 		struct tensor *t = realloc(net->t, sizeof(*t) * cap);
@@ -187,7 +225,9 @@ static int add_tensor(struct apu_network *net, const struct apu_shape *shape, in
 		.s = *s,
 		.size = (size_t)s->h * s->w * s->c,
 		.producer = producer,
+		.view_of = -1,
 	};
+	net->act_total += (net->t[net->nt].size + 63) & ~(size_t)63;
 	return net->nt++;
 }
 
@@ -211,6 +251,10 @@ static int add_const(struct apu_network *net, const void *src, size_t size, size
 {
 	size_t at = (net->consts_size + 63) & ~(size_t)63;
 
+	/* Over the device's largest buffer the network could never compile. */
+	if (size > net->dev->max_bo_size || at > net->dev->max_bo_size - size)
+		return -E2BIG;
+
 	if (at + size > net->consts_cap) {
 		size_t cap = net->consts_cap ? net->consts_cap : 1 << 16;
 		uint8_t *p;
@@ -232,10 +276,20 @@ static int add_const(struct apu_network *net, const void *src, size_t size, size
 	return 0;
 }
 
+/*
+ * Most multiply-accumulates (or taps) one op may take: 2^40, an hour of
+ * the CPU reference, 20 minutes of the fastest core.
+ */
+#define APU_NET_MAX_OP_MACS	(1ull << 40)
+
 /* Give the op being added (net->ops[net->nops]) its output tensor. */
 static int finish_op(struct apu_network *net, const struct apu_shape *s, int *output)
 {
-	int t = add_tensor(net, s, net->nops);
+	int t;
+
+	if (net->ops[net->nops].macs > APU_NET_MAX_OP_MACS)
+		return -E2BIG;
+	t = add_tensor(net, s, net->nops);
 
 	if (t < 0)
 		return t;
@@ -271,8 +325,13 @@ static int out_dim(unsigned int in, unsigned int k, unsigned int stride, unsigne
 		   enum apu_padding pad, unsigned int pad_lo, unsigned int pad_hi,
 		   unsigned int *out, unsigned int *lo)
 {
-	unsigned int ek = (k - 1) * dil + 1;
+	uint64_t ek64 = (uint64_t)(k - 1) * dil + 1;
+	unsigned int ek;
 
+	/* The device's fields are 16-bit; so is every extent it can cover. */
+	if (!k || !dil || !stride || k > 65535 || dil > 65535 || stride > 65535 || ek64 > 65535)
+		return -EINVAL;
+	ek = (unsigned int)ek64;
 	switch (pad) {
 	case APU_PAD_VALID:
 		if (in < ek)
@@ -305,7 +364,7 @@ static bool shift_ok(int32_t shift)
 }
 
 static int add_conv(struct apu_network *net, int input, const struct apu_conv2d *p,
-		    bool fc, int *output)
+		    bool fc, unsigned int flags, int32_t w_zp, int *output)
 {
 	struct tensor *in;
 	struct apu_shape os;
@@ -357,8 +416,11 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 		wn = (size_t)p->out_c * p->k_h * p->k_w * icg;
 	}
 	if (p->in_zp < -128 || p->in_zp > 127 || p->out_zp < -128 || p->out_zp > 127 ||
-	    p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max)
+	    p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max ||
+	    w_zp < -128 || w_zp > 127)
 		return -EINVAL;
+	if (w_zp && !net->dev->quant_ops)
+		return -EOPNOTSUPP;
 	/* TFLite's range of requantization shifts (the device's check too). */
 	for (unsigned int c = 0; c < p->out_c; c++)
 		if (!shift_ok(p->shift[c]))
@@ -367,6 +429,7 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 	o->conv.out_zp = p->out_zp;
 	o->conv.act_min = p->act_min;
 	o->conv.act_max = p->act_max;
+	o->conv.w_zp = w_zp;
 	o->kind = OP_CONV;
 	o->fc = fc;
 	o->dw = !fc && o->conv.groups == o->conv.in_c && o->conv.groups > 1;
@@ -379,6 +442,9 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 	o->w_size = wn;
 	o->has_bias = p->bias != NULL;
 	ret = add_const(net, p->weights, wn, &o->w_off);
+	if (!ret && (flags & APU_CONV_WEIGHTS_U8))
+		for (size_t i = 0; i < wn; i++)
+			net->consts[o->w_off + i] ^= 0x80;
 	if (!ret)
 		ret = add_const(net, p->bias, 4 * (size_t)p->out_c, &o->b_off);
 	if (!ret)
@@ -396,13 +462,77 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 int apu_network_add_conv2d(struct apu_network *net, int input, const struct apu_conv2d *p,
 			   int *output)
 {
-	return add_conv(net, input, p, false, output);
+	return add_conv(net, input, p, false, 0, 0, output);
 }
 
 int apu_network_add_fully_connected(struct apu_network *net, int input,
 				    const struct apu_conv2d *p, int *output)
 {
-	return add_conv(net, input, p, true, output);
+	return add_conv(net, input, p, true, 0, 0, output);
+}
+
+int apu_network_add_conv2d_ext(struct apu_network *net, int input, const struct apu_conv2d *p,
+			       const struct apu_conv2d_ext *ext, int *output)
+{
+	/* The first version: size, flags, w_zp. */
+	if (!ext || ext->size < sizeof(struct apu_conv2d_ext) ||
+	    (ext->flags & ~APU_CONV_EXT_FULLY_CONNECTED))
+		return -EINVAL;
+	return add_conv(net, input, p, ext->flags & APU_CONV_EXT_FULLY_CONNECTED, 0, ext->w_zp,
+			output);
+}
+
+int apu_network_add_conv_flags(struct apu_network *net, int input, const struct apu_conv2d *p,
+			       bool fc, unsigned int flags, int32_t w_zp, int *output)
+{
+	return add_conv(net, input, p, fc, flags, w_zp, output);
+}
+
+int apu_network_add_constant(struct apu_network *net, const struct apu_shape *shape,
+			     const void *data, bool u8, int *tensor)
+{
+	size_t off;
+	int t, ret;
+
+	if (!net || !shape || !data || !tensor)
+		return -EINVAL;
+	if (net->compiled)
+		return -EBUSY;
+	t = add_tensor(net, shape, -1);
+	if (t < 0)
+		return t;
+	ret = add_const(net, data, net->t[t].size, &off);
+	if (ret)
+		return ret;
+	if (u8)
+		for (size_t i = 0; i < net->t[t].size; i++)
+			net->consts[off + i] ^= 0x80;
+	net->t[t].constant = true;
+	net->t[t].const_off = off;
+	*tensor = t;
+	return 0;
+}
+
+int apu_network_num_tensors(const struct apu_network *net)
+{
+	return net ? net->nt : -EINVAL;
+}
+
+/*
+ * Input 2 of an elementwise op: @a's shape, or broadcast (1 x 1 x C, 1 x 1 x
+ * 1). Returns its element count, or 0 when the shapes do not go together.
+ */
+static size_t bcast_period(const struct apu_network *net, int a, int b)
+{
+	const struct apu_shape *sa = &net->t[a].s, *sb = &net->t[b].s;
+
+	if (!memcmp(sa, sb, sizeof(*sa)))
+		return net->t[a].size;
+	if (!net->dev->quant_ops || sb->h != 1 || sb->w != 1)
+		return 0;
+	if (sb->c == sa->c || sb->c == 1)
+		return sb->c;
+	return 0;
 }
 
 int apu_network_add_add(struct apu_network *net, int a, int b, const struct apu_add *p,
@@ -414,8 +544,23 @@ int apu_network_add_add(struct apu_network *net, int a, int b, const struct apu_
 		return -EINVAL;
 	if (net->compiled)
 		return -EBUSY;
+	/* Input 2 is the broadcast one; the sum does not care about the order. */
+	if (net->t[b].size > net->t[a].size) {
+		struct apu_add sw = *p;
+		int t = a;
+
+		a = b;
+		b = t;
+		sw.in1_offset = p->in2_offset;
+		sw.in1_mult = p->in2_mult;
+		sw.in1_shift = p->in2_shift;
+		sw.in2_offset = p->in1_offset;
+		sw.in2_mult = p->in1_mult;
+		sw.in2_shift = p->in1_shift;
+		return apu_network_add_add(net, a, b, &sw, output);
+	}
 	/* What the device accepts (include/hw/apu_cmd.h). */
-	if (memcmp(&net->t[a].s, &net->t[b].s, sizeof(struct apu_shape)) ||
+	if (!bcast_period(net, a, b) ||
 	    p->left_shift < 0 || p->left_shift > APU_ADD_LEFT_SHIFT_MAX ||
 	    !shift_ok(p->in1_shift) || !shift_ok(p->in2_shift) || !shift_ok(p->out_shift) ||
 	    p->in1_offset < APU_ADD_OFFSET_MIN || p->in1_offset > APU_ADD_OFFSET_MAX ||
@@ -430,12 +575,223 @@ int apu_network_add_add(struct apu_network *net, int a, int b, const struct apu_
 	o->in[0] = a;
 	o->in[1] = b;
 	o->add = *p;
+	o->period = bcast_period(net, a, b);
 	o->macs = net->t[a].size;
 	return finish_op(net, &net->t[a].s, output);
 }
 
-int apu_network_add_avgpool(struct apu_network *net, int input, const struct apu_avgpool *p,
+int apu_network_add_mul(struct apu_network *net, int a, int b, const struct apu_mul *p,
+			int *output)
+{
+	struct op *o;
+
+	if (!net || !p || !output || !valid_tensor(net, a) || !valid_tensor(net, b))
+		return -EINVAL;
+	if (net->compiled)
+		return -EBUSY;
+	if (!net->dev->quant_ops)
+		return -EOPNOTSUPP;
+	if (net->t[b].size > net->t[a].size) {
+		struct apu_mul sw = *p;
+
+		sw.in1_offset = p->in2_offset;
+		sw.in2_offset = p->in1_offset;
+		return apu_network_add_mul(net, b, a, &sw, output);
+	}
+	if (!bcast_period(net, a, b) || !shift_ok(p->out_shift) ||
+	    p->in1_offset < APU_ADD_OFFSET_MIN || p->in1_offset > APU_ADD_OFFSET_MAX ||
+	    p->in2_offset < APU_ADD_OFFSET_MIN || p->in2_offset > APU_ADD_OFFSET_MAX ||
+	    p->out_zp < -128 || p->out_zp > 127 ||
+	    p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max)
+		return -EINVAL;
+	o = new_op(net);
+	if (!o)
+		return -ENOMEM;
+	o->kind = OP_MUL;
+	o->in[0] = a;
+	o->in[1] = b;
+	o->mul = *p;
+	o->period = bcast_period(net, a, b);
+	o->macs = net->t[a].size;
+	return finish_op(net, &net->t[a].s, output);
+}
+
+int apu_network_add_lut(struct apu_network *net, int input, const int8_t table[256],
+			int *output)
+{
+	struct op *o;
+	int ret;
+
+	if (!net || !table || !output || !valid_tensor(net, input))
+		return -EINVAL;
+	if (net->compiled)
+		return -EBUSY;
+	if (!net->dev->quant_ops)
+		return -EOPNOTSUPP;
+	o = new_op(net);
+	if (!o)
+		return -ENOMEM;
+	o->kind = OP_LUT;
+	o->in[0] = input;
+	o->in[1] = -1;
+	ret = add_const(net, table, 256, &o->lut_off);
+	if (ret)
+		return ret;
+	o->macs = net->t[input].size;
+	return finish_op(net, &net->t[input].s, output);
+}
+
+/* A CPU op or a view with one input (more for concat). */
+static struct op *new_cpu_op(struct apu_network *net, enum op_kind kind, int input)
+{
+	struct op *o = new_op(net);
+
+	if (!o)
+		return NULL;
+	o->kind = kind;
+	o->in[0] = input;
+	o->in[1] = -1;
+	return o;
+}
+
+int apu_network_add_mean(struct apu_network *net, int input, const struct apu_mean *p,
+			 int *output)
+{
+	struct apu_shape os;
+	struct op *o;
+
+	if (!net || !p || !output || !valid_tensor(net, input) || !shift_ok(p->shift) ||
+	    p->in_zp < -128 || p->in_zp > 127 || p->out_zp < -128 || p->out_zp > 127)
+		return -EINVAL;
+	if (net->compiled)
+		return -EBUSY;
+	if ((uint64_t)net->t[input].s.h * net->t[input].s.w > 1u << 23)
+		return -EINVAL;	/* the int32 sum could overflow */
+	o = new_cpu_op(net, OP_MEAN, input);
+	if (!o)
+		return -ENOMEM;
+	o->mean = *p;
+	o->macs = net->t[input].size;
+	os = (struct apu_shape){ 1, 1, net->t[input].s.c };
+	return finish_op(net, &os, output);
+}
+
+int apu_network_add_softmax(struct apu_network *net, int input, const struct apu_softmax *p,
 			    int *output)
+{
+	struct op *o;
+
+	if (!net || !p || !output || !valid_tensor(net, input) || !(p->out_scale > 0) ||
+	    !(p->beta_scale > 0) || isinf(p->beta_scale) || p->out_zp < -128 ||
+	    p->out_zp > 127)
+		return -EINVAL;
+	if (net->compiled)
+		return -EBUSY;
+	o = new_cpu_op(net, OP_SOFTMAX, input);
+	if (!o)
+		return -ENOMEM;
+	o->sm = *p;
+	o->macs = net->t[input].size;
+	return finish_op(net, &net->t[input].s, output);
+}
+
+int apu_network_add_concat(struct apu_network *net, const int *inputs, unsigned int n,
+			   int *output)
+{
+	struct apu_shape os;
+	struct op *o;
+	int ret;
+
+	if (!net || !inputs || !output || !n || n > 65535)
+		return -EINVAL;
+	if (net->compiled)
+		return -EBUSY;
+	for (unsigned int i = 0; i < n; i++)
+		if (!valid_tensor(net, inputs[i]))
+			return -EINVAL;
+	os = net->t[inputs[0]].s;
+	os.c = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct apu_shape *s = &net->t[inputs[i]].s;
+
+		if (s->h != os.h || s->w != os.w)
+			return -EINVAL;
+		os.c += s->c;
+		if (os.c > 65535)
+			return -EINVAL;
+	}
+	o = new_cpu_op(net, OP_CONCAT, inputs[0]);
+	if (!o)
+		return -ENOMEM;
+	o->cat = malloc(sizeof(int) * n);
+	if (!o->cat)
+		return -ENOMEM;
+	memcpy(o->cat, inputs, sizeof(int) * n);
+	o->ncat = (int)n;
+	if (n > 1)
+		o->in[1] = inputs[1];
+	o->macs = (uint64_t)os.h * os.w * os.c;
+	ret = finish_op(net, &os, output);
+	if (ret) {
+		/* The op is not counted: free what it holds. */
+		free(o->cat);
+		o->cat = NULL;
+	}
+	return ret;
+}
+
+int apu_network_add_pad(struct apu_network *net, int input, const unsigned int pads[4],
+			int8_t value, int *output)
+{
+	struct apu_shape os;
+	struct op *o;
+
+	if (!net || !pads || !output || !valid_tensor(net, input))
+		return -EINVAL;
+	if (net->compiled)
+		return -EBUSY;
+	os = net->t[input].s;
+	if (pads[0] > 65535 || pads[1] > 65535 || pads[2] > 65535 || pads[3] > 65535)
+		return -EINVAL;
+	os.h += pads[0] + pads[1];
+	os.w += pads[2] + pads[3];
+	o = new_cpu_op(net, OP_PAD, input);
+	if (!o)
+		return -ENOMEM;
+	memcpy(o->pads, pads, sizeof(o->pads));
+	o->pad_value = value;
+	o->macs = (uint64_t)os.h * os.w * os.c;
+	return finish_op(net, &os, output);
+}
+
+int apu_network_add_reshape(struct apu_network *net, int input, const struct apu_shape *shape,
+			    int *output)
+{
+	struct op *o;
+	int base, ret;
+
+	if (!net || !shape || !output || !valid_tensor(net, input))
+		return -EINVAL;
+	if (net->compiled)
+		return -EBUSY;
+	if ((uint64_t)shape->h * shape->w * shape->c != net->t[input].size)
+		return -EINVAL;
+	base = net->t[input].view_of >= 0 ? net->t[input].view_of : input;
+	o = new_cpu_op(net, OP_RESHAPE, input);
+	if (!o)
+		return -ENOMEM;
+	ret = finish_op(net, shape, output);
+	if (ret)
+		return ret;
+	/* Storage and producer are the viewed tensor's. */
+	net->act_total -= (net->t[*output].size + 63) & ~(size_t)63;
+	net->t[*output].view_of = base;
+	net->t[*output].producer = net->t[base].producer;
+	return 0;
+}
+
+static int add_pool(struct apu_network *net, int input, const struct apu_avgpool *p,
+		    enum op_kind kind, int *output)
 {
 	struct apu_shape os;
 	struct tensor *in;
@@ -444,10 +800,15 @@ int apu_network_add_avgpool(struct apu_network *net, int input, const struct apu
 	int ret;
 
 	if (!net || !p || !output || !valid_tensor(net, input) || !p->k_h || !p->k_w ||
-	    !p->stride_h || !p->stride_w || p->act_min > p->act_max)
+	    !p->stride_h || !p->stride_w || p->act_min > p->act_max ||
+	    p->act_min < -128 || p->act_max > 127 ||
+	    /* The device's bound: the window's sum fits in int32. */
+	    (uint64_t)p->k_h * p->k_w > 1u << 23)
 		return -EINVAL;
 	if (net->compiled)
 		return -EBUSY;
+	if (kind == OP_MAXPOOL && !net->dev->quant_ops)
+		return -EOPNOTSUPP;
 	in = &net->t[input];
 	ret = out_dim(in->s.h, p->k_h, p->stride_h, 1, p->padding, p->pad_top,
 		      p->pad_bottom, &oh, &pt);
@@ -459,7 +820,7 @@ int apu_network_add_avgpool(struct apu_network *net, int input, const struct apu
 	o = new_op(net);
 	if (!o)
 		return -ENOMEM;
-	o->kind = OP_POOL;
+	o->kind = kind;
 	o->in[0] = input;
 	o->in[1] = -1;
 	o->pool = (struct apu_ref_pool){
@@ -469,9 +830,36 @@ int apu_network_add_avgpool(struct apu_network *net, int input, const struct apu
 		.pad_top = (int)pt, .pad_left = (int)pl,
 		.act_min = p->act_min, .act_max = p->act_max,
 	};
+	if ((uint64_t)oh * ow * in->s.c > net->dev->max_bo_size)
+		return -E2BIG;
 	o->macs = (uint64_t)oh * ow * in->s.c * p->k_h * p->k_w;
 	os = (struct apu_shape){ oh, ow, in->s.c };
 	return finish_op(net, &os, output);
+}
+
+int apu_network_add_avgpool(struct apu_network *net, int input, const struct apu_avgpool *p,
+			    int *output)
+{
+	return add_pool(net, input, p, OP_POOL, output);
+}
+
+int apu_network_add_maxpool(struct apu_network *net, int input, const struct apu_avgpool *p,
+			    int *output)
+{
+	return add_pool(net, input, p, OP_MAXPOOL, output);
+}
+
+int apu_network_add_avgpool_uint8(struct apu_network *net, int input,
+				  const struct apu_avgpool *p, int *output)
+{
+	int ret;
+
+	if (net && !net->dev->quant_ops)
+		return -EOPNOTSUPP;
+	ret = add_pool(net, input, p, OP_POOL, output);
+	if (!ret)
+		net->ops[net->t[*output].producer].pool.round_uint8 = true;
+	return ret;
 }
 
 int apu_network_shape(const struct apu_network *net, int tensor, struct apu_shape *shape)
@@ -559,11 +947,13 @@ static void describe_layer(const struct apu_network *net, struct op *o, bool by_
 		l->fixed_sram = l->fixed_bytes - o->w_size;
 		l->weight_sram = o->w_size;
 		return;
-	} else if (o->kind == OP_ADD) {
+	} else if (o->kind == OP_ADD || o->kind == OP_MUL || o->kind == OP_LUT) {
 		/* Elementwise: split by pixel. */
 		l->units = in->s.h * in->s.w;
 		l->unit_macs = in->s.c;
-		l->unit_bytes = 3ull * in->s.c;
+		l->unit_bytes = (o->kind == OP_LUT ? 2ull : 3ull) * in->s.c;
+		if (o->kind == OP_LUT)
+			l->fixed_bytes = 256;
 	} else {
 		const struct apu_ref_pool *p = &o->pool;
 		uint64_t row_in = (uint64_t)p->in_w * p->channels;
@@ -576,6 +966,30 @@ static void describe_layer(const struct apu_network *net, struct op *o, bool by_
 	}
 	l->unit_sram = l->unit_bytes;
 	l->fixed_sram = l->fixed_bytes;
+}
+
+/*
+ * A weight zero point costs the device the window sums of the input (docs/hw.md:
+ * out pixels x k_h x k_w x in_c per op, in cycles and MACs): per unit where a
+ * unit is a row, a pixel or a depthwise channel; spread over the units where
+ * every tile reads the whole input (channel splits of 1x1 and fully connected).
+ */
+static void add_wzp_cost(const struct op *o, bool by_channel, struct apu_plan_layer *l)
+{
+	const struct apu_ref_conv *c = &o->conv;
+	uint64_t taps = (uint64_t)c->k_h * c->k_w;
+
+	if (o->kind != OP_CONV || !c->w_zp || !l->units)
+		return;
+	if (o->dw && by_channel)
+		l->unit_macs += (uint64_t)c->out_h * c->out_w * taps;
+	else if (o->fc || (o->flat && by_channel))
+		l->unit_macs += ((uint64_t)c->out_h * c->out_w * taps * c->in_c + l->units - 1) /
+				l->units;
+	else if (o->flat)
+		l->unit_macs += taps * c->in_c;
+	else
+		l->unit_macs += (uint64_t)c->out_w * taps * c->in_c;
 }
 
 /* Core sets a policy chooses from: a mask per set. */
@@ -633,6 +1047,7 @@ static int plan_op(struct apu_network *net, struct op *o, enum apu_policy policy
 			if (!masks[i])
 				continue;
 			describe_layer(net, o, v, &c->layer);
+			add_wzp_cost(o, v, &c->layer);
 			k = apu_plan_split(dev->cores, dev->info.num_cores, masks[i], &c->layer,
 					   c->shares, &c->us, &c->uj);
 			if (k <= 0)
@@ -697,6 +1112,10 @@ static int plan(struct apu_network *net)
 		goto out;
 	}
 	for (i = 0; i < net->nops; i++) {
+		if (!kind_device(net->ops[i].kind)) {
+			pick[i] = -1;
+			continue;
+		}
 		pick[i] = plan_op(net, &net->ops[i], net->opts.policy, choices[i], &nchoices[i]);
 		if (pick[i] < 0) {
 			ret = pick[i];
@@ -708,7 +1127,11 @@ static int plan(struct apu_network *net)
 		double fastest = 0;
 
 		for (i = 0; i < net->nops; i++) {
-			double f = choices[i][0].us;
+			double f;
+
+			if (pick[i] < 0)
+				continue;
+			f = choices[i][0].us;
 
 			for (int k = 1; k < nchoices[i]; k++)
 				if (choices[i][k].us < f)
@@ -725,9 +1148,9 @@ static int plan(struct apu_network *net)
 			int bi = -1, bk = -1;
 
 			for (i = 0; i < net->nops; i++) {
-				const struct choice *cur = &choices[i][pick[i]];
+				const struct choice *cur = &choices[i][pick[i] < 0 ? 0 : pick[i]];
 
-				for (int k = 0; k < nchoices[i]; k++) {
+				for (int k = 0; k < nchoices[i] && pick[i] >= 0; k++) {
 					const struct choice *c = &choices[i][k];
 					double dt = cur->us - c->us, de = c->uj - cur->uj, r;
 
@@ -751,6 +1174,8 @@ static int plan(struct apu_network *net)
 	}
 	net->modeled_us = 0;
 	for (i = 0; i < net->nops; i++) {
+		if (pick[i] < 0)
+			continue;
 		take_choice(&net->ops[i], &choices[i][pick[i]]);
 		net->modeled_us += net->ops[i].est_us;
 	}
@@ -965,6 +1390,7 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 		put16(p, F(apu_op_conv2d, groups), (unsigned int)groups);
 		put16(p, F(apu_op_conv2d, out_pitch), pitch);
 		put16(p, F(apu_op_conv2d, in_pitch), in_pitch);
+		put16(p, F(apu_op_conv2d, w_zp), (unsigned int)(uint16_t)c->w_zp);
 		put32(p, F(apu_op_conv2d, in_zp), (uint32_t)c->in_zp);
 		put32(p, F(apu_op_conv2d, out_zp), (uint32_t)c->out_zp);
 		put32(p, F(apu_op_conv2d, act_min), (uint32_t)c->act_min);
@@ -975,10 +1401,30 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 		put64(p, F(apu_op_conv2d, mult), m);
 		put64(p, F(apu_op_conv2d, shift), s);
 		put64(p, F(apu_op_conv2d, output), out);
-	} else if (o->kind == OP_ADD) {
+	} else if (o->kind == OP_ADD || o->kind == OP_MUL) {
 		const struct apu_shape *sh = &net->t[o->in[0]].s;
 		size_t first = (size_t)u0 * sh->c;
+		bool bcast = o->period != net->t[o->in[0]].size;
+		uint64_t in2 = act_va(net, o->in[1], bcast ? 0 : first);
 		const struct apu_add *a = &o->add;
+		const struct apu_mul *m = &o->mul;
+
+		if (o->kind == OP_MUL) {
+			put16(p, F(apu_op_mul, opcode), APU_OP_MUL);
+			put32(p, F(apu_op_mul, count), (uint32_t)((u1 - u0) * sh->c));
+			put32(p, F(apu_op_mul, in1_offset), (uint32_t)m->in1_offset);
+			put32(p, F(apu_op_mul, in2_offset), (uint32_t)m->in2_offset);
+			put32(p, F(apu_op_mul, out_mult), (uint32_t)m->out_mult);
+			put32(p, F(apu_op_mul, out_shift), (uint32_t)m->out_shift);
+			put32(p, F(apu_op_mul, out_zp), (uint32_t)m->out_zp);
+			put32(p, F(apu_op_mul, act_min), (uint32_t)m->act_min);
+			put32(p, F(apu_op_mul, act_max), (uint32_t)m->act_max);
+			put32(p, F(apu_op_mul, in2_period), bcast ? (uint32_t)o->period : 0);
+			put64(p, F(apu_op_mul, input1), act_va(net, o->in[0], first));
+			put64(p, F(apu_op_mul, input2), in2);
+			put64(p, F(apu_op_mul, output), act_va(net, o->out, first));
+			return;
+		}
 
 		put16(p, F(apu_op_add, opcode), APU_OP_ADD);
 		put32(p, F(apu_op_add, count), (uint32_t)((u1 - u0) * sh->c));
@@ -995,15 +1441,27 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 		put32(p, F(apu_op_add, act_min), (uint32_t)a->act_min);
 		put32(p, F(apu_op_add, act_max), (uint32_t)a->act_max);
 		put64(p, F(apu_op_add, input1), act_va(net, o->in[0], first));
-		put64(p, F(apu_op_add, input2), act_va(net, o->in[1], first));
+		put64(p, F(apu_op_add, input2), in2);
 		put64(p, F(apu_op_add, output), act_va(net, o->out, first));
+		put32(p, F(apu_op_add, in2_period), bcast ? (uint32_t)o->period : 0);
+	} else if (o->kind == OP_LUT) {
+		size_t first = (size_t)u0 * net->t[o->in[0]].s.c;
+
+		put16(p, F(apu_op_lut, opcode), APU_OP_LUT);
+		put32(p, F(apu_op_lut, count), (uint32_t)((u1 - u0) * net->t[o->in[0]].s.c));
+		put64(p, F(apu_op_lut, input), act_va(net, o->in[0], first));
+		put64(p, F(apu_op_lut, output), act_va(net, o->out, first));
+		put64(p, F(apu_op_lut, table), cst_va(net, o->lut_off));
 	} else {
 		const struct apu_ref_pool *q = &o->pool;
 		int base, rows, tpad;
 
 		tile_rows((int)u0, (int)u1, q->stride_h, q->pad_top, q->k_h, q->in_h,
 			  &base, &rows, &tpad);
-		put16(p, F(apu_op_avgpool, opcode), APU_OP_AVGPOOL);
+		put16(p, F(apu_op_avgpool, opcode),
+		      o->kind == OP_MAXPOOL ? APU_OP_MAXPOOL : APU_OP_AVGPOOL);
+		if (q->round_uint8)
+			put16(p, F(apu_op_avgpool, flags), APU_OPF_ROUND_UINT8);
 		put16(p, F(apu_op_avgpool, in_h), (unsigned int)rows);
 		put16(p, F(apu_op_avgpool, in_w), (unsigned int)q->in_w);
 		put16(p, F(apu_op_avgpool, channels), (unsigned int)q->channels);
@@ -1090,6 +1548,10 @@ static int build_jobs(struct apu_network *net, size_t *cmd_bytes)
 				net->deps[d++] = (uint32_t)(first[prod] + s);
 		}
 	}
+	for (i = 0; i < n; i++)
+		net->jobs[i].sink = true;
+	for (uint32_t k = 0; k < nd; k++)
+		net->jobs[net->deps[k]].sink = false;
 	free(first);
 	*cmd_bytes = off;
 	return 0;
@@ -1138,6 +1600,10 @@ int apu_network_compile(struct apu_network *net, const struct apu_compile_option
 
 	net->act_size = 0;
 	for (i = 0; i < net->nt; i++) {
+		if (net->t[i].view_of >= 0) {
+			net->t[i].off = net->t[net->t[i].view_of].off;
+			continue;
+		}
 		net->t[i].off = net->act_size;
 		net->act_size += (net->t[i].size + 63) & ~(size_t)63;
 	}
@@ -1158,6 +1624,10 @@ int apu_network_compile(struct apu_network *net, const struct apu_compile_option
 		goto err;
 	if (net->consts_size)
 		memcpy(apu_buffer_cpu(net->cst), net->consts, net->consts_size);
+	for (i = 0; i < net->nt; i++)
+		if (net->t[i].constant)
+			memcpy((uint8_t *)apu_buffer_cpu(net->act) + net->t[i].off,
+			       net->consts + net->t[i].const_off, net->t[i].size);
 	write_cmdbufs(net);
 
 	if (!net->dev->cpu) {
@@ -1174,6 +1644,13 @@ int apu_network_compile(struct apu_network *net, const struct apu_compile_option
 		}
 	}
 	net->compiled = true;
+	/*
+	 * The constants now live in their buffer (the CPU reference reads its
+	 * mapping): one copy of the weights, not two.
+	 */
+	free(net->consts);
+	net->consts = NULL;
+	net->consts_cap = 0;
 	return 0;
 err:
 	net_release_compiled(net);
@@ -1189,7 +1666,8 @@ int apu_network_write(struct apu_network *net, int tensor, const void *src, size
 {
 	if (!net || !src || !valid_tensor(net, tensor) || size != net->t[tensor].size)
 		return -EINVAL;
-	if (!net->compiled || net->t[tensor].producer >= 0)
+	if (!net->compiled || net->t[tensor].producer >= 0 || net->t[tensor].constant ||
+	    (net->t[tensor].view_of >= 0 && net->t[net->t[tensor].view_of].constant))
 		return -EINVAL;
 	if (net->in_flight)
 		return -EBUSY;
@@ -1210,11 +1688,51 @@ int apu_network_read(struct apu_network *net, int tensor, void *dst, size_t size
 
 /* ---- running -------------------------------------------------------------- */
 
+/* The CPU ops (and views, which do nothing) on the tensors of arena @a. */
+static void cpu_op(const struct apu_network *net, const struct op *o, int8_t *a)
+{
+	const struct tensor *ti = &net->t[o->in[0]], *to = &net->t[o->out];
+	int8_t *out = a + to->off;
+	const int8_t *in = a + ti->off;
+
+	switch (o->kind) {
+	case OP_MEAN:
+		apu_ref_mean(&ti->s, &o->mean, in, out);
+		break;
+	case OP_SOFTMAX:
+		apu_ref_softmax((size_t)ti->s.h * ti->s.w, ti->s.c, &o->sm, in, out);
+		break;
+	case OP_CONCAT: {
+		size_t pix = (size_t)to->s.h * to->s.w, at = 0;
+
+		for (int k = 0; k < o->ncat; k++) {
+			const struct tensor *t = &net->t[o->cat[k]];
+
+			for (size_t px = 0; px < pix; px++)
+				memcpy(out + px * to->s.c + at, a + t->off + px * t->s.c, t->s.c);
+			at += t->s.c;
+		}
+		break;
+	}
+	case OP_PAD: {
+		size_t row = (size_t)ti->s.w * ti->s.c;
+
+		memset(out, o->pad_value, to->size);
+		for (unsigned int y = 0; y < ti->s.h; y++)
+			memcpy(out + (((size_t)(y + o->pads[0]) * to->s.w) + o->pads[2]) * to->s.c,
+			       in + y * row, row);
+		break;
+	}
+	default:	/* views */
+		break;
+	}
+}
+
 /* Run op @i with the CPU reference on the tensors of arena @a. */
 static void ref_op(const struct apu_network *net, int i, int8_t *a)
 {
 	const struct op *o = &net->ops[i];
-	const uint8_t *k = net->consts;
+	const uint8_t *k = apu_buffer_cpu(net->cst);
 	int8_t *out = a + net->t[o->out].off;
 	const int8_t *in = a + net->t[o->in[0]].off;
 
@@ -1226,10 +1744,24 @@ static void ref_op(const struct apu_network *net, int i, int8_t *a)
 			       out);
 		break;
 	case OP_ADD:
-		apu_ref_add(net->t[o->out].size, &o->add, in, a + net->t[o->in[1]].off, out);
+		apu_ref_add_bcast(net->t[o->out].size, o->period, &o->add, in,
+				  a + net->t[o->in[1]].off, out);
 		break;
 	case OP_POOL:
 		apu_ref_avgpool(&o->pool, in, out);
+		break;
+	case OP_MAXPOOL:
+		apu_ref_maxpool(&o->pool, in, out);
+		break;
+	case OP_MUL:
+		apu_ref_mul(net->t[o->out].size, o->period, &o->mul, in, a + net->t[o->in[1]].off,
+			    out);
+		break;
+	case OP_LUT:
+		apu_ref_lut(net->t[o->out].size, (const int8_t *)(k + o->lut_off), in, out);
+		break;
+	default:
+		cpu_op(net, o, a);
 		break;
 	}
 }
@@ -1268,9 +1800,12 @@ int apu_network_read_reference(struct apu_network *net, int tensor, void *dst, s
 /* Wait for the syncobjs of the first @count jobs; 0, -ETIME, or an errno. */
 static int wait_jobs(struct apu_network *net, int count, int64_t timeout_ns)
 {
-	uint32_t *objs = malloc(sizeof(*objs) * (size_t)(count > 0 ? count : 1));
+	uint32_t *objs;
 	int ret;
 
+	if (!count)
+		return 0;
+	objs = malloc(sizeof(*objs) * (size_t)count);
 	if (!objs)
 		return -ENOMEM;
 	for (int i = 0; i < count; i++)
@@ -1284,18 +1819,17 @@ static int wait_jobs(struct apu_network *net, int count, int64_t timeout_ns)
 	return ret;
 }
 
-static int submit_jobs(struct apu_network *net, bool with_in_fence)
+/* Queue jobs [@i, @end); those queued earlier are waited for on failure. */
+static int submit_jobs(struct apu_network *net, int i, int end, bool with_in_fence)
 {
 	struct drm_apu_job_bo bos[3] = {
 		{ net->act->handle, 0 }, { net->cst->handle, 0 }, { net->cmd->handle, 0 },
 	};
 	struct drm_apu_job batch[DRM_APU_MAX_SUBMIT_JOBS];
-	int i = 0;
 
-	while (i < net->njobs) {
+	while (i < end) {
 		struct drm_apu_submit s = { .jobs = (uintptr_t)batch, .job_size = sizeof(batch[0]) };
-		int n = net->njobs - i < DRM_APU_MAX_SUBMIT_JOBS ? net->njobs - i :
-			DRM_APU_MAX_SUBMIT_JOBS;
+		int n = end - i < DRM_APU_MAX_SUBMIT_JOBS ? end - i : DRM_APU_MAX_SUBMIT_JOBS;
 
 		for (int k = 0; k < n; k++) {
 			const struct job *j = &net->jobs[i + k];
@@ -1336,6 +1870,69 @@ static int submit_jobs(struct apu_network *net, bool with_in_fence)
 	return 0;
 }
 
+static bool has_cpu_ops(const struct apu_network *net)
+{
+	for (int i = 0; i < net->nops; i++)
+		if (kind_cpu(net->ops[i].kind))
+			return true;
+	return false;
+}
+
+/*
+ * A network with CPU ops runs in segments: the device jobs up to a CPU op
+ * are queued and waited for, the CPU op runs on the mapped activations,
+ * and so on. The whole run happens here; @out_fence is then a signalled
+ * fence.
+ */
+static int run_segments(struct apu_network *net, int in_fence, int *out_fence)
+{
+	int8_t *a = apu_buffer_cpu(net->act);
+	int next = 0, ret;
+
+	if (in_fence >= 0) {
+		if (drmSyncobjImportSyncFile(net->dev->fd, net->in_fence_syncobj, in_fence))
+			return -errno;
+		if (drmSyncobjWait(net->dev->fd, &net->in_fence_syncobj, 1, INT64_MAX, 0, NULL))
+			return -errno;
+	}
+	for (int i = 0; i <= net->nops; i++) {
+		int end = next;
+		int64_t t0;
+
+		if (i < net->nops && !kind_cpu(net->ops[i].kind))
+			continue;
+		/* The device ops before op @i. */
+		while (end < net->njobs && net->jobs[end].op < i)
+			end++;
+		if (end > next) {
+			ret = submit_jobs(net, next, end, false);
+			if (!ret)
+				ret = wait_jobs(net, end, -1);
+			else if (next)
+				wait_jobs(net, next, -1);
+			if (ret)
+				return ret;
+			next = end;
+		}
+		if (i == net->nops)
+			break;
+		t0 = now_ns();
+		cpu_op(net, &net->ops[i], a);
+		net->ops[i].cpu_us = (double)(now_ns() - t0) / 1000.0;
+	}
+	net->in_flight = true;
+	if (out_fence) {
+		uint32_t done;
+
+		if (drmSyncobjCreate(net->dev->fd, DRM_SYNCOBJ_CREATE_SIGNALED, &done))
+			return -errno;
+		ret = drmSyncobjExportSyncFile(net->dev->fd, done, out_fence) ? -errno : 0;
+		drmSyncobjDestroy(net->dev->fd, done);
+		return ret;
+	}
+	return 0;
+}
+
 int apu_network_submit(struct apu_network *net, int in_fence, int *out_fence)
 {
 	int ret, i;
@@ -1349,27 +1946,37 @@ int apu_network_submit(struct apu_network *net, int in_fence, int *out_fence)
 	net->submit_ns = now_ns();
 	if (net->dev->cpu) {
 		/* The CPU backend runs at once; its fences are already signalled. */
-		for (i = 0; i < net->nops; i++)
+		for (i = 0; i < net->nops; i++) {
+			int64_t t0 = now_ns();
+
 			ref_op(net, i, apu_buffer_cpu(net->act));
+			if (kind_cpu(net->ops[i].kind))
+				net->ops[i].cpu_us = (double)(now_ns() - t0) / 1000.0;
+		}
 		net->end_ns = now_ns();
 		net->in_flight = true;
 		return 0;
 	}
+	if (has_cpu_ops(net)) {
+		ret = run_segments(net, in_fence, out_fence);
+		net->end_ns = now_ns();
+		return ret;
+	}
 	if (in_fence >= 0 &&
 	    drmSyncobjImportSyncFile(net->dev->fd, net->in_fence_syncobj, in_fence))
 		return -errno;
-	ret = submit_jobs(net, in_fence >= 0);
+	ret = submit_jobs(net, 0, net->njobs, in_fence >= 0);
 	if (ret)
 		return ret;
 	net->in_flight = true;
 	if (out_fence) {
 		int merged = -1;
 
-		/* The last layer's jobs, merged into one sync_file. */
+		/* The jobs no other job waits for, merged into one sync_file. */
 		for (i = 0; i < net->njobs; i++) {
 			int fd;
 
-			if (net->jobs[i].op != net->nops - 1)
+			if (!net->jobs[i].sink)
 				continue;
 			if (drmSyncobjExportSyncFile(net->dev->fd, net->jobs[i].syncobj, &fd)) {
 				/* The run goes on: wait for it with apu_network_wait(). */
@@ -1542,9 +2149,47 @@ int apu_network_run(struct apu_network *net, struct apu_run_stats *stats)
 	return ret ? ret : apu_network_wait(net, -1, stats);
 }
 
+static const char *op_kind_name(const struct op *o)
+{
+	static const char *const kind[] = {
+		"conv", "add", "avgpool", "maxpool", "mul", "lut", "mean", "softmax",
+		"concat", "pad", "reshape",
+	};
+
+	if (o->kind == OP_CONV)
+		return o->fc ? "fc" : o->dw ? "dwconv" : "conv";
+	return kind[o->kind];
+}
+
+int apu_network_op_count(const struct apu_network *net)
+{
+	return net ? net->nops : -EINVAL;
+}
+
+int apu_network_op_info(const struct apu_network *net, int index, struct apu_op_info *info)
+{
+	const struct op *o;
+
+	if (!net || !info || index < 0 || index >= net->nops)
+		return -EINVAL;
+	o = &net->ops[index];
+	memset(info, 0, sizeof(*info));
+	info->kind = op_kind_name(o);
+	info->place = kind_device(o->kind) ? APU_PLACE_DEVICE :
+		      kind_cpu(o->kind) ? APU_PLACE_CPU : APU_PLACE_VIEW;
+	for (int k = 0; k < o->nshares; k++)
+		info->core_mask |= 1u << o->shares[k].core;
+	info->inputs[0] = o->in[0];
+	info->inputs[1] = o->in[1];
+	info->output = o->out;
+	info->macs = o->macs;
+	info->modeled_us = o->est_us;
+	info->cpu_us = o->cpu_us;
+	return 0;
+}
+
 int apu_network_write_trace(const struct apu_network *net, const char *path)
 {
-	static const char *const kind[] = { "conv", "add", "avgpool" };
 	FILE *f;
 	int i;
 
@@ -1565,7 +2210,7 @@ int apu_network_write_trace(const struct apu_network *net, const char *path)
 		fprintf(f, "{\"ph\":\"X\",\"name\":\"%d %s\",\"pid\":1,\"tid\":%u,"
 			"\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"cycles\":%" PRIu64
 			",\"macs\":%" PRIu64 ",\"units\":%u,\"tiles\":%u}}%s\n",
-			j->op, o->fc ? "fc" : kind[o->kind], j->share.core, j->start_us,
+			j->op, op_kind_name(o), j->share.core, j->start_us,
 			j->end_us - j->start_us, j->cycles, j->macs, j->share.count,
 			j->share.tiles, i + 1 < net->njobs ? "," : "");
 	}
@@ -1634,8 +2279,11 @@ int apu_network_evaluate(struct apu_network *net, const unsigned int *masks, dou
 		double lt, le;
 		int n;
 
+		if (!kind_device(net->ops[i].kind))
+			continue;
 		/* The plan-independent description: rows, pixels or FC channels. */
 		describe_layer(net, &net->ops[i], false, l);
+		add_wzp_cost(&net->ops[i], false, l);
 		if (!masks) {
 			double m = (double)l->unit_macs * l->units / mac_rate;
 			double b = ((double)l->unit_bytes * l->units + l->fixed_bytes) / byte_rate;

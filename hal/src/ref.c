@@ -4,6 +4,8 @@
  * from the specification (docs/hw.md), independently of the device's
  * engine. Tests compare the device against it; the CPU backend runs it.
  */
+#include <math.h>
+
 #include "apu_internal.h"
 
 static int32_t srdhm(int32_t a, int32_t b)
@@ -49,7 +51,8 @@ void apu_ref_conv2d(const struct apu_ref_conv *p, const int8_t *in, const int8_t
 		for (int ox = 0; ox < p->out_w; ox++)
 			for (int oc = 0; oc < p->out_c; oc++) {
 				int g = oc / ocg;
-				int32_t acc = bias ? bias[oc] : 0;
+				/* int32 wraps as the device's accumulator does. */
+				uint32_t acc = bias ? (uint32_t)bias[oc] : 0;
 
 				for (int ky = 0; ky < p->k_h; ky++) {
 					int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
@@ -69,12 +72,15 @@ void apu_ref_conv2d(const struct apu_ref_conv *p, const int8_t *in, const int8_t
 								w[(((size_t)oc * p->k_h + ky) * p->k_w + kx) *
 								  icg + i];
 
-							acc += (px[i] - p->in_zp) * wv;
+							acc += (uint32_t)((px[i] - p->in_zp) *
+									  (wv - p->w_zp));
 						}
 					}
 				}
 				out[((size_t)oy * p->out_w + ox) * p->out_c + oc] =
-					clamp8(apu_ref_mbqm(acc, mult[oc], shift[oc]) + p->out_zp,
+					clamp8((int32_t)((uint32_t)apu_ref_mbqm((int32_t)acc, mult[oc],
+										 shift[oc]) +
+							 (uint32_t)p->out_zp),
 					       p->act_min, p->act_max);
 			}
 }
@@ -82,9 +88,15 @@ void apu_ref_conv2d(const struct apu_ref_conv *p, const int8_t *in, const int8_t
 void apu_ref_add(size_t count, const struct apu_add *p, const int8_t *a,
 		 const int8_t *b, int8_t *out)
 {
+	apu_ref_add_bcast(count, count, p, a, b, out);
+}
+
+void apu_ref_add_bcast(size_t count, size_t period, const struct apu_add *p, const int8_t *a,
+		       const int8_t *b, int8_t *out)
+{
 	for (size_t i = 0; i < count; i++) {
 		int32_t x = (int32_t)((uint32_t)(a[i] + p->in1_offset) << p->left_shift);
-		int32_t y = (int32_t)((uint32_t)(b[i] + p->in2_offset) << p->left_shift);
+		int32_t y = (int32_t)((uint32_t)(b[i % period] + p->in2_offset) << p->left_shift);
 		int32_t sum = (int32_t)((uint32_t)apu_ref_mbqm(x, p->in1_mult, p->in1_shift) +
 					(uint32_t)apu_ref_mbqm(y, p->in2_mult, p->in2_shift));
 
@@ -113,10 +125,98 @@ void apu_ref_avgpool(const struct apu_ref_pool *p, const int8_t *in, int8_t *out
 				if (!n) {
 					v = 0;
 				} else {
-					/* Round half away from zero. */
-					v = sum > 0 ? (sum + n / 2) / n : (sum - n / 2) / n;
+					/* The sum fits: n < 2^24. */
+					int32_t t = sum + n / 2;
+
+					if (p->round_uint8)	/* uint8's half up: floor */
+						v = t >= 0 ? t / n : -((-t + n - 1) / n);
+					else	/* half away from zero */
+						v = sum > 0 ? t / n : (sum - n / 2) / n;
 				}
 				out[((size_t)oy * p->out_w + ox) * p->channels + c] =
 					clamp8(v, p->act_min, p->act_max);
 			}
+}
+
+void apu_ref_maxpool(const struct apu_ref_pool *p, const int8_t *in, int8_t *out)
+{
+	for (int oy = 0; oy < p->out_h; oy++)
+		for (int ox = 0; ox < p->out_w; ox++)
+			for (int c = 0; c < p->channels; c++) {
+				int32_t m = -128;
+
+				for (int ky = 0; ky < p->k_h; ky++)
+					for (int kx = 0; kx < p->k_w; kx++) {
+						int iy = oy * p->stride_h - p->pad_top + ky;
+						int ix = ox * p->stride_w - p->pad_left + kx;
+						int8_t v;
+
+						if (iy < 0 || ix < 0 || iy >= p->in_h || ix >= p->in_w)
+							continue;
+						v = in[((size_t)iy * p->in_w + ix) * p->channels + c];
+						if (v > m)
+							m = v;
+					}
+				out[((size_t)oy * p->out_w + ox) * p->channels + c] =
+					clamp8(m, p->act_min, p->act_max);
+			}
+}
+
+void apu_ref_mul(size_t count, size_t period, const struct apu_mul *p, const int8_t *a,
+		 const int8_t *b, int8_t *out)
+{
+	for (size_t i = 0; i < count; i++) {
+		int32_t x = a[i] + p->in1_offset, y = b[i % period] + p->in2_offset;
+		int32_t v = apu_ref_mbqm(x * y, p->out_mult, p->out_shift);
+
+		out[i] = clamp8((int32_t)((uint32_t)v + (uint32_t)p->out_zp), p->act_min,
+				p->act_max);
+	}
+}
+
+void apu_ref_lut(size_t count, const int8_t *table, const int8_t *in, int8_t *out)
+{
+	for (size_t i = 0; i < count; i++)
+		out[i] = table[in[i] + 128];
+}
+
+void apu_ref_mean(const struct apu_shape *s, const struct apu_mean *p, const int8_t *in,
+		  int8_t *out)
+{
+	int64_t n = (int64_t)s->h * s->w;
+
+	for (unsigned int c = 0; c < s->c; c++) {
+		uint32_t acc = 0;
+		int64_t v;
+
+		for (size_t px = 0; px < (size_t)n; px++)
+			acc += (uint32_t)(in[px * s->c + c] - p->in_zp);
+		v = apu_ref_mbqm((int32_t)acc, p->mult, p->shift);
+		v = v > 0 ? (v + n / 2) / n : (v - n / 2) / n;
+		v += p->out_zp;
+		out[c] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+	}
+}
+
+void apu_ref_softmax(size_t pixels, size_t channels, const struct apu_softmax *p,
+		     const int8_t *in, int8_t *out)
+{
+	for (size_t px = 0; px < pixels; px++) {
+		const int8_t *x = in + px * channels;
+		int8_t *y = out + px * channels;
+		double sum = 0;
+		int m = -128;
+
+		for (size_t c = 0; c < channels; c++)
+			if (x[c] > m)
+				m = x[c];
+		for (size_t c = 0; c < channels; c++)
+			sum += exp(p->beta_scale * (x[c] - m));
+		for (size_t c = 0; c < channels; c++) {
+			double q = round(exp(p->beta_scale * (x[c] - m)) / sum / p->out_scale) +
+				   p->out_zp;
+
+			y[c] = (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+		}
+	}
 }

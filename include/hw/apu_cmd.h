@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * apu_cmd.h - APU command buffers and ring entries (firmware ABI 1.0).
+ * apu_cmd.h - APU command buffers and ring entries (firmware ABI 1.2).
  *
  * Shared by the firmware's command processor (firmware-stub/apu_cp.c, run
  * by the QEMU device), the driver (rings, completion records) and libapu
@@ -100,9 +100,19 @@ struct apu_cmd_header {
 #define APU_OP_CONV2D			1
 #define APU_OP_ADD			2
 #define APU_OP_AVGPOOL			3
+#define APU_OP_MAXPOOL			4	/* ABI 1.2: struct apu_op_avgpool layout */
+#define APU_OP_LUT			5	/* ABI 1.2: struct apu_op_lut */
+#define APU_OP_MUL			6	/* ABI 1.2: struct apu_op_mul */
 
 /* Op flags. */
 #define APU_OPF_SINGLE_ROUNDING		0x1	/* conv: one rounding step */
+/*
+ * Average pooling (ABI 1.2): the mean rounded as TFLite's uint8 kernel
+ * does on uint8 values, (sum + n / 2) / n, which on the int8 values (uint8
+ * - 128) is floor((sum + n / 2) / n); without it, half away from zero as
+ * the int8 kernel.
+ */
+#define APU_OPF_ROUND_UINT8		0x2
 
 /*
  * Ranges of the requantization parameters the device accepts (TFLite's):
@@ -125,6 +135,10 @@ struct apu_cmd_header {
  * distance in bytes between consecutive output pixels, at least out_c: a
  * job can write a slice of the channels of a wider tensor; 0 means out_c.
  * @in_pitch, likewise, lets it read a slice of a wider input's channels.
+ * @w_zp (firmware ABI 1.2, APU_FEATURE_QUANT_OPS) is the weights' zero
+ * point, as TFLite's uint8 kernels take it: the accumulator is the sum of
+ * (in - in_zp) * (w - w_zp) over the window's taps inside the input (taps in
+ * the padding add nothing), exact in int32; 0 for symmetric weights.
  */
 struct apu_op_conv2d {
 	__le16 opcode;
@@ -140,7 +154,7 @@ struct apu_op_conv2d {
 	__le32 in_zp, out_zp;
 	__le32 act_min, act_max;
 	__le16 in_pitch;	/* ABI 1.1: see above; 0 = in_c */
-	__le16 reserved1;
+	__le16 w_zp;		/* ABI 1.2: weight zero point, signed, [-128, 127] */
 	__le64 input, weights, bias, mult, shift, output;
 	__le64 reserved[3];
 };
@@ -161,8 +175,18 @@ struct apu_op_add {
 	__le32 out_mult, out_shift, out_zp;
 	__le32 act_min, act_max;
 	__le64 input1, input2, output;
-	__le64 reserved[6];
+	__le32 in2_period;	/* ABI 1.2: see below; 0 = count */
+	__le32 reserved0;
+	__le64 reserved[5];
 };
+
+/*
+ * Broadcasting (ADD and MUL, firmware ABI 1.2): element i of the output
+ * takes element i of input1 and element (i mod @in2_period) of input2, so
+ * a per-channel vector (@in2_period = channels) or a scalar (1) is applied
+ * to every pixel. @count must be a multiple of @in2_period; 0 means
+ * @count (no broadcasting).
+ */
 
 /*
  * Average pooling, NHWC int8 (TFLite int8 AVERAGE_POOL_2D): the mean of
@@ -182,6 +206,49 @@ struct apu_op_avgpool {
 	__le32 reserved1;
 	__le64 input, output;
 	__le64 reserved[9];
+};
+
+/*
+ * Max pooling (firmware ABI 1.2), NHWC int8 (TFLite int8 MAX_POOL_2D):
+ * opcode APU_OP_MAXPOOL in the layout of struct apu_op_avgpool; the largest
+ * of the window's taps that lie inside the input, clamped to
+ * [act_min, act_max]. Same quantization in and out.
+ */
+
+/*
+ * Table lookup (firmware ABI 1.2): for each of @count int8 elements x,
+ * output = table[x + 128], @table being 256 int8 entries. Any elementwise
+ * function of one int8 value (requantization, LOGISTIC, TANH, HARD_SWISH,
+ * clamps) is one table, computed by the host with the CPU reference of
+ * that function, so the device's result is exact by construction.
+ */
+struct apu_op_lut {
+	__le16 opcode;
+	__le16 flags;
+	__le32 count;
+	__le64 input, output, table;
+	__le64 reserved[12];
+};
+
+/*
+ * Requantized elementwise multiply (TFLite int8 MUL), firmware ABI 1.2:
+ * for each of @count elements,
+ *   out = clamp(out_zp + MultiplyByQuantizedMultiplier((in1 + in1_offset) *
+ *               (in2 + in2_offset), out_mult, out_shift), act_min, act_max)
+ * with input2 broadcast by @in2_period as for ADD. Offsets in
+ * [APU_ADD_OFFSET_MIN, APU_ADD_OFFSET_MAX], out_shift in
+ * [APU_SHIFT_MIN, APU_SHIFT_MAX].
+ */
+struct apu_op_mul {
+	__le16 opcode;
+	__le16 flags;
+	__le32 count;
+	__le32 in1_offset, in2_offset;
+	__le32 out_mult, out_shift, out_zp;
+	__le32 act_min, act_max;
+	__le32 in2_period;	/* as struct apu_op_add; 0 = count */
+	__le64 input1, input2, output;
+	__le64 reserved[8];
 };
 
 #endif /* APU_CMD_H */

@@ -42,6 +42,8 @@
 #define APU_FEATURE_TIME_ACCURATE	0x2	/* APU_CTRL_TIME_ACCURATE works */
 #define APU_FEATURE_FAULT_INJECT	0x4	/* the debug block works */
 #define APU_FEATURE_POWER_GATING	0x8	/* APU_CORE_POWER works */
+/* Firmware ABI 1.2 ops: w_zp, MAXPOOL, LUT, MUL, broadcasting (apu_cmd.h) */
+#define APU_FEATURE_QUANT_OPS		0x10
 #define APU_REG_MAX_CONTEXTS		0x0018	/* MMU_CTX_COUNT limit */
 #define APU_REG_OPS			0x001c	/* bit n: opcode n supported */
 
@@ -242,10 +244,12 @@ static inline const char *apu_fw_err_text(unsigned int err)
 /*
  * Firmware ABI of this device: the layout of rings, descriptors and command
  * buffers. An image must have the same major and a minor no newer than this.
- * APU_REG_FW_ABI reads APU_FW_ABI(major, minor).
+ * APU_REG_FW_ABI reads APU_FW_ABI(major, minor). Minor versions only add:
+ * 1.1 the convolution's output and input pitch; 1.2 the weight zero point,
+ * MAXPOOL, LUT, MUL and broadcasting (APU_FEATURE_QUANT_OPS).
  */
 #define APU_FW_ABI_MAJOR		1
-#define APU_FW_ABI_MINOR		1
+#define APU_FW_ABI_MINOR		2
 #define APU_FW_ABI(maj, min)		(((maj) << 16) | (min))
 #define APU_FW_ABI_GET_MAJOR(v)		(((v) >> 16) & 0xffff)
 #define APU_FW_ABI_GET_MINOR(v)		((v) & 0xffff)

@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 			struct apu_run_stats st;
 
 			if (apu_network_create(dev, &net) ||
-			    apu_network_build_model(net, (enum apu_model)m, 1, &in, &out))
+			    apu_network_build_model(net, (enum apu_builtin_model)m, 1, &in, &out))
 				return 1;
 			if (p == APU_POLICY_DEADLINE)
 				o.deadline_us = perf * 2;	/* twice the fastest */

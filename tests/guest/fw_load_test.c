@@ -139,7 +139,7 @@ TEST_F(fw, good_image_boots)
 	ASSERT_EQ(0, write_file(FW_PATH, self->img, self->size));
 	ASSERT_EQ(0, apu_sh("insmod " MODULE));
 	EXPECT_TRUE(apu_node_appears(50));
-	EXPECT_TRUE(dmesg_has("firmware 0.1.0 running (ABI 1.1)"));
+	EXPECT_TRUE(dmesg_has("firmware 0.1.0 running (ABI 1.2)"));
 }
 
 TEST_F(fw, missing_image)

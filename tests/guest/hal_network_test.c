@@ -115,7 +115,7 @@ FIXTURE_TEARDOWN(net)
 }
 
 static void model(struct __test_metadata *_metadata, struct apu_device *dev,
-		  enum apu_model m, enum apu_policy p, struct apu_run_stats *st,
+		  enum apu_builtin_model m, enum apu_policy p, struct apu_run_stats *st,
 		  struct snapshot *ref)
 {
 	struct apu_compile_options o = { .policy = p, .priority = 1, .deadline_us = 1500 };

@@ -14,6 +14,8 @@
 
 #define BUS_SIZE (32u << 20)
 
+int32_t oracle_mbqm(int32_t x, int32_t mult, int shift);
+
 struct bus {
 	uint8_t *mem;
 	uint64_t next;		/* bump allocator for pages */
@@ -280,7 +282,7 @@ static void st32(void *p, int64_t v) { for (int i = 0; i < 4; i++) ((uint8_t *)p
 #define VA_POOL	0x600000ull
 
 static const ApuConvParams conv = {
-	20, 20, 24, 10, 10, 40, 3, 3, 2, 2, 1, 1, 0, 0, 1, -3, 5, -128, 127, false
+	20, 20, 24, 10, 10, 40, 3, 3, 2, 2, 1, 1, 0, 0, 1, -3, 5, -128, 127, false, 0
 };
 
 static void conv_op(uint8_t *op, const ApuConvParams *p, uint64_t in, uint64_t out)
@@ -449,8 +451,8 @@ TEST_F(cp, chained_ops)
 	static struct data d;
 	int8_t sum[sizeof(d.out)], pooled[40], got[40];
 	ApuAddParams ap = { sizeof(d.out), 20, 5, 1 << 30, -1, 5, 1 << 30, -1,
-			    1 << 30, -19, -5, -128, 127 };
-	ApuPoolParams pp = { 10, 10, 40, 1, 1, 10, 10, 10, 10, 0, 0, -128, 127 };
+			    1 << 30, -19, -5, -128, 127, 0 };
+	ApuPoolParams pp = { 10, 10, 40, 1, 1, 10, 10, 10, 10, 0, 0, -128, 127, false };
 	struct apu_op_add *a;
 	struct apu_op_avgpool *p;
 	ApuJobResult res;
@@ -588,7 +590,10 @@ TEST_F(cp, bad_command_buffers)
 	op[52] = 1;			/* in_pitch under in_c (24) */
 	EXPECT_JOB(APU_STATUS_BAD_PARAMS, 1);
 	conv_op(op, &conv, VA_IN, VA_OUT);
-	op[54] = 1;			/* reserved1 */
+	op[54] = 0x80;			/* w_zp -32640 */
+	EXPECT_JOB(APU_STATUS_BAD_PARAMS, 1);
+	conv_op(op, &conv, VA_IN, VA_OUT);
+	op[APU_OP_SIZE - 1] = 1;	/* reserved */
 	EXPECT_JOB(APU_STATUS_BAD_OP, 1);
 	conv_op(op, &conv, VA_IN, VA_OUT);
 	st16(op + 32, 7);		/* groups 7: 24 channels do not divide */
@@ -637,6 +642,550 @@ TEST_F(cp, mutated_command_buffers)
 	EXPECT_LT(0, counts[APU_STATUS_OK]);
 	EXPECT_LT(0, counts[APU_STATUS_BAD_CMDBUF]);
 	EXPECT_LT(0, counts[APU_STATUS_BAD_PARAMS] + counts[APU_STATUS_BAD_OP]);
+	EXPECT_LT(0, counts[APU_STATUS_MMU_FAULT]);
+}
+
+/* ---- firmware ABI 1.2 ops ---------------------------------------------------- */
+
+#define VA_A	0x800000ull
+#define VA_B	0x900000ull
+#define VA_T	0xa00000ull
+#define VA_O	0xb00000ull
+
+static uint64_t cycles_of(FIXTURE_DATA(cp) *self, uint64_t macs, uint64_t bytes)
+{
+	uint64_t c = (macs + self->core.macs_per_cycle - 1) / self->core.macs_per_cycle;
+	uint64_t m = (bytes + self->core.bytes_per_cycle - 1) / self->core.bytes_per_cycle;
+
+	return (c > m ? c : m) + self->core.op_overhead_cycles;
+}
+
+/* A naive convolution with a weight zero point (groups 1), TFLite's uint8 way. */
+static void naive_conv_wzp(const ApuConvParams *p, const int8_t *in, const int8_t *w,
+			   const int32_t *bias, const int32_t *mult, const int32_t *shift,
+			   int8_t *out)
+{
+	for (int oy = 0; oy < p->out_h; oy++)
+	for (int ox = 0; ox < p->out_w; ox++)
+	for (int oc = 0; oc < p->out_c; oc++) {
+		int64_t acc = bias[oc];
+		int32_t v;
+
+		for (int ky = 0; ky < p->k_h; ky++)
+		for (int kx = 0; kx < p->k_w; kx++)
+		for (int ic = 0; ic < p->in_c; ic++) {
+			int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+			int ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
+
+			if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+				continue;
+			acc += (in[(iy * p->in_w + ix) * p->in_c + ic] - p->in_zp) *
+			       (w[((oc * p->k_h + ky) * p->k_w + kx) * p->in_c + ic] - p->w_zp);
+		}
+		v = oracle_mbqm((int32_t)acc, mult[oc], shift[oc]) + p->out_zp;
+		out[(oy * p->out_w + ox) * p->out_c + oc] =
+			(int8_t)(v < p->act_min ? p->act_min : v > p->act_max ? p->act_max : v);
+	}
+}
+
+/*
+ * A negative weight zero point (sign-extended from its 16 bits), with the
+ * input read from a channel slice (in_pitch) and the output written to one
+ * (out_pitch); the window sums it costs are counted.
+ */
+TEST_F(cp, conv_weight_zero_point_with_pitches)
+{
+	static struct data d;
+	static int8_t wide[20 * 20 * 48], got[10 * 10 * 80], want[10 * 10 * 40];
+	ApuConvParams p = conv;
+	ApuJobResult res;
+	struct cmd c;
+	uint8_t *op;
+	uint64_t macs;
+
+	setup_conv(self, 1, &d, 1);
+	p.w_zp = -77;
+	p.pad_top = p.pad_left = 1;	/* edge pixels too */
+	naive_conv_wzp(&p, d.in, d.w, d.bias, d.mult, d.shift, want);
+	for (int px = 0; px < 400; px++) {
+		memset(wide + px * 48, 0x11, 24);
+		memcpy(wide + px * 48 + 24, d.in + px * 24, 24);
+	}
+	map_range(&self->bus, self->root[1], VA_A, sizeof(wide), 0);
+	poke(self, 1, VA_A, wide, sizeof(wide));
+	map_range(&self->bus, self->root[1], VA_O, sizeof(got), 1);
+	cmd_init(&c);
+	op = cmd_op(&c);
+	conv_op(op, &p, VA_A + 24, VA_O + 40);
+	st16(&((struct apu_op_conv2d *)op)->in_pitch, 48);
+	st16(&((struct apu_op_conv2d *)op)->out_pitch, 80);
+	st16(&((struct apu_op_conv2d *)op)->w_zp, -77);
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	peek(self, 1, VA_O, got, sizeof(got));
+	for (int px = 0; px < 100; px++) {
+		ASSERT_EQ(0, memcmp(got + px * 80 + 40, want + px * 40, 40)) TH_LOG("pixel %d", px);
+	}
+	macs = 10 * 10 * 40 * 9 * 24 + 10 * 10 * 9 * 24;
+	EXPECT_EQ(macs, res.macs);
+	EXPECT_EQ(cycles_of(self, macs, sizeof(d.in) + sizeof(d.w) + sizeof(d.out) + 12 * 40),
+		  res.cycles);
+
+	/* The same weights with w_zp 0 are another convolution. */
+	st16(&((struct apu_op_conv2d *)op)->w_zp, 0);
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	peek(self, 1, VA_O, got, sizeof(got));
+	EXPECT_NE(0, memcmp(got + 40, want, 40));
+	EXPECT_EQ(10ull * 10 * 40 * 9 * 24, res.macs);
+}
+
+static void pool_op(uint8_t *op, int opcode, const ApuPoolParams *p, uint64_t in, uint64_t out)
+{
+	struct apu_op_avgpool *a = (void *)op;
+
+	memset(op, 0, APU_OP_SIZE);
+	st16(&a->opcode, opcode);
+	st16(&a->in_h, p->in_h); st16(&a->in_w, p->in_w); st16(&a->channels, p->channels);
+	st16(&a->out_h, p->out_h); st16(&a->out_w, p->out_w);
+	st16(&a->k_h, p->k_h); st16(&a->k_w, p->k_w);
+	st16(&a->stride_h, p->stride_h); st16(&a->stride_w, p->stride_w);
+	st16(&a->pad_top, p->pad_top); st16(&a->pad_left, p->pad_left);
+	st32(&a->act_min, p->act_min); st32(&a->act_max, p->act_max);
+	put64((uint8_t *)&a->input, in);
+	put64((uint8_t *)&a->output, out);
+}
+
+static void lut_op(uint8_t *op, uint32_t count, uint64_t in, uint64_t table, uint64_t out)
+{
+	struct apu_op_lut *l = (void *)op;
+
+	memset(op, 0, APU_OP_SIZE);
+	st16(&l->opcode, APU_OP_LUT);
+	st32(&l->count, count);
+	put64((uint8_t *)&l->input, in);
+	put64((uint8_t *)&l->table, table);
+	put64((uint8_t *)&l->output, out);
+}
+
+static void mul_op(uint8_t *op, const ApuMulParams *p, uint64_t in1, uint64_t in2, uint64_t out)
+{
+	struct apu_op_mul *m = (void *)op;
+
+	memset(op, 0, APU_OP_SIZE);
+	st16(&m->opcode, APU_OP_MUL);
+	st32(&m->count, p->count);
+	st32(&m->in1_offset, p->in1_offset); st32(&m->in2_offset, p->in2_offset);
+	st32(&m->out_mult, p->out_mult); st32(&m->out_shift, p->out_shift);
+	st32(&m->out_zp, p->out_zp);
+	st32(&m->act_min, p->act_min); st32(&m->act_max, p->act_max);
+	st32(&m->in2_period, p->in2_period);
+	put64((uint8_t *)&m->input1, in1);
+	put64((uint8_t *)&m->input2, in2);
+	put64((uint8_t *)&m->output, out);
+}
+
+static void add_op(uint8_t *op, const ApuAddParams *p, uint64_t in1, uint64_t in2, uint64_t out)
+{
+	struct apu_op_add *a = (void *)op;
+
+	memset(op, 0, APU_OP_SIZE);
+	st16(&a->opcode, APU_OP_ADD);
+	st32(&a->count, p->count); st32(&a->left_shift, p->left_shift);
+	st32(&a->in1_offset, p->in1_offset); st32(&a->in1_mult, p->in1_mult);
+	st32(&a->in1_shift, p->in1_shift);
+	st32(&a->in2_offset, p->in2_offset); st32(&a->in2_mult, p->in2_mult);
+	st32(&a->in2_shift, p->in2_shift);
+	st32(&a->out_mult, p->out_mult); st32(&a->out_shift, p->out_shift);
+	st32(&a->out_zp, p->out_zp);
+	st32(&a->act_min, p->act_min); st32(&a->act_max, p->act_max);
+	st32(&a->in2_period, p->in2_period);
+	put64((uint8_t *)&a->input1, in1);
+	put64((uint8_t *)&a->input2, in2);
+	put64((uint8_t *)&a->output, out);
+}
+
+/* Map @len bytes ending exactly at a page end (reading one more faults), filled. */
+static uint64_t map_tail(FIXTURE_DATA(cp) *self, uint64_t va, const void *src, uint64_t len,
+			 int writable)
+{
+	uint64_t at = va + 0x4000 - len;
+
+	map_range(&self->bus, self->root[1], at, len, writable);
+	if (src)
+		poke(self, 1, at, src, len);
+	return at;
+}
+
+/* 9 x 7 x 40, 3x3 stride 2 SAME: the windows at the edges are clipped. */
+static const ApuPoolParams mpool = { 9, 7, 40, 5, 4, 3, 3, 2, 2, 1, 1, -100, 90, false };
+
+TEST_F(cp, maxpool_job)
+{
+	static int8_t in[9 * 7 * 40], want[5 * 4 * 40], got[5 * 4 * 40];
+	const ApuPoolParams *p = &mpool;
+	uint64_t in_va, out_va, macs = 5 * 4 * 40 * 9;
+	ApuJobResult res;
+	struct cmd c;
+
+	srand(21);
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (int8_t)(rand() % 256 - 128);
+	map_range(&self->bus, self->root[1], VA_CMD, 4096, 0);
+	for (int oy = 0; oy < p->out_h; oy++)
+	for (int ox = 0; ox < p->out_w; ox++)
+	for (int ch = 0; ch < p->channels; ch++) {
+		int v = -128;
+
+		for (int ky = 0; ky < p->k_h; ky++)
+		for (int kx = 0; kx < p->k_w; kx++) {
+			int iy = oy * p->stride_h - p->pad_top + ky;
+			int ix = ox * p->stride_w - p->pad_left + kx;
+
+			if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w &&
+			    in[(iy * p->in_w + ix) * p->channels + ch] > v)
+				v = in[(iy * p->in_w + ix) * p->channels + ch];
+		}
+		want[(oy * p->out_w + ox) * p->channels + ch] =
+			(int8_t)(v < p->act_min ? p->act_min : v > p->act_max ? p->act_max : v);
+	}
+	in_va = map_tail(self, VA_A, in, sizeof(in), 0);
+	out_va = map_tail(self, VA_O, NULL, sizeof(got), 1);
+	cmd_init(&c);
+	pool_op(cmd_op(&c), APU_OP_MAXPOOL, p, in_va, out_va);
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	peek(self, 1, out_va, got, sizeof(got));
+	EXPECT_EQ(0, memcmp(got, want, sizeof(got)));
+	EXPECT_EQ(macs, res.macs);
+	EXPECT_EQ(sizeof(got), res.bytes_written);
+	EXPECT_EQ(16u + APU_OP_SIZE + sizeof(in), res.bytes_read);
+	EXPECT_EQ(cycles_of(self, macs, sizeof(in) + sizeof(got)), res.cycles);
+
+	/* The same op as AVGPOOL is another op. */
+	pool_op(c.buf + 16, APU_OP_AVGPOOL, p, in_va, out_va);
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	peek(self, 1, out_va, got, sizeof(got));
+	EXPECT_NE(0, memcmp(got, want, sizeof(got)));
+}
+
+TEST_F(cp, lut_job_reads_the_table_through_the_mmu)
+{
+	static int8_t in[3000], got[3000];
+	int8_t table[256];
+	uint64_t in_va, t_va, out_va;
+	ApuJobResult res;
+	struct cmd c;
+
+	srand(22);
+	for (int i = 0; i < 256; i++)
+		table[i] = (int8_t)(rand() % 256 - 128);
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (int8_t)(i < 256 ? i - 128 : rand() % 256 - 128);
+	map_range(&self->bus, self->root[1], VA_CMD, 4096, 0);
+	in_va = map_tail(self, VA_A, in, sizeof(in), 0);
+	t_va = map_tail(self, VA_T, table, 256, 0);	/* the table ends a page */
+	out_va = map_tail(self, VA_O, NULL, sizeof(got), 1);
+	cmd_init(&c);
+	lut_op(cmd_op(&c), sizeof(in), in_va, t_va, out_va);
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	peek(self, 1, out_va, got, sizeof(got));
+	for (size_t i = 0; i < sizeof(in); i++) {
+		ASSERT_EQ(table[in[i] + 128], got[i]) TH_LOG("element %zu", i);
+	}
+	EXPECT_EQ(sizeof(in), res.macs);
+	EXPECT_EQ(16u + APU_OP_SIZE + sizeof(in) + 256, res.bytes_read);
+	EXPECT_EQ(sizeof(got), res.bytes_written);
+	EXPECT_EQ(cycles_of(self, sizeof(in), 2 * sizeof(in) + 256), res.cycles);
+
+	/* A table that runs off its mapping faults where the mapping ends. */
+	lut_op(c.buf + 16, sizeof(in), in_va, t_va + 1, out_va);
+	run(self, 1, &c, &res);
+	EXPECT_EQ(APU_STATUS_MMU_FAULT, (int)res.status);
+	EXPECT_EQ(VA_T + 0x4000, res.fault_addr);
+	EXPECT_EQ(APU_FAULT_NOT_PRESENT, (int)res.fault_flags);
+	/* A read-only output. */
+	lut_op(c.buf + 16, sizeof(in), in_va, t_va, in_va);
+	run(self, 1, &c, &res);
+	EXPECT_EQ(APU_STATUS_MMU_FAULT, (int)res.status);
+	EXPECT_EQ(APU_FAULT_WRITE | APU_FAULT_READ_ONLY, (int)res.fault_flags);
+}
+
+/*
+ * MUL and ADD with input2 broadcast per channel (12 pixels x 40 channels):
+ * the device reads only input2's 40 bytes (mapped so that a 41st faults).
+ */
+TEST_F(cp, mul_and_add_broadcast_jobs)
+{
+	enum { PIX = 12, CH = 40, N = PIX * CH };
+	int8_t a[N], b[CH], got[N], want[N];
+	ApuMulParams mp = { N, 7, -128 + 1, 1 << 30, -9, -3, -120, 127, CH };
+	ApuAddParams ap = { N, 20, 5, 1 << 30, -1, -7, 1 << 30, -1, 1 << 30, -19, -5,
+			    -128, 127, CH };
+	uint64_t a_va, b_va, out_va;
+	ApuJobResult res;
+	struct cmd c;
+
+	srand(23);
+	for (int i = 0; i < N; i++)
+		a[i] = (int8_t)(rand() % 256 - 128);
+	for (int i = 0; i < CH; i++)
+		b[i] = (int8_t)(rand() % 256 - 128);
+	map_range(&self->bus, self->root[1], VA_CMD, 4096, 0);
+	a_va = map_tail(self, VA_A, a, N, 0);
+	b_va = map_tail(self, VA_B, b, CH, 0);
+	out_va = map_tail(self, VA_O, NULL, N, 1);
+
+	for (int i = 0; i < N; i++) {
+		int32_t v = oracle_mbqm((a[i] + mp.in1_offset) * (b[i % CH] + mp.in2_offset),
+					mp.out_mult, mp.out_shift) + mp.out_zp;
+
+		want[i] = (int8_t)(v < mp.act_min ? mp.act_min : v > mp.act_max ? mp.act_max : v);
+	}
+	cmd_init(&c);
+	mul_op(cmd_op(&c), &mp, a_va, b_va, out_va);
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	peek(self, 1, out_va, got, N);
+	EXPECT_EQ(0, memcmp(got, want, N));
+	EXPECT_EQ((uint64_t)N, res.macs);
+	EXPECT_EQ(16u + APU_OP_SIZE + N + CH, res.bytes_read);
+	EXPECT_EQ(cycles_of(self, N, 2 * N + CH), res.cycles);
+	/* Without broadcasting input2 would be N bytes: it runs off the mapping. */
+	mp.in2_period = 0;
+	mul_op(c.buf + 16, &mp, a_va, b_va, out_va);
+	run(self, 1, &c, &res);
+	EXPECT_EQ(APU_STATUS_MMU_FAULT, (int)res.status);
+	EXPECT_EQ(VA_B + 0x4000, res.fault_addr);
+
+	for (int i = 0; i < N; i++) {
+		int32_t x = oracle_mbqm((a[i] + ap.in1_offset) * (1 << 20), ap.in1_mult, ap.in1_shift);
+		int32_t y = oracle_mbqm((b[i % CH] + ap.in2_offset) * (1 << 20), ap.in2_mult,
+					ap.in2_shift);
+		int32_t v = oracle_mbqm(x + y, ap.out_mult, ap.out_shift) + ap.out_zp;
+
+		want[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+	}
+	add_op(c.buf + 16, &ap, a_va, b_va, out_va);
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	peek(self, 1, out_va, got, N);
+	EXPECT_EQ(0, memcmp(got, want, N));
+	EXPECT_EQ(16u + APU_OP_SIZE + N + CH, res.bytes_read);
+	EXPECT_EQ(cycles_of(self, N, 2 * N + CH), res.cycles);
+	/* A scalar input2 (period 1). */
+	ap.in2_period = 1;
+	add_op(c.buf + 16, &ap, a_va, b_va + CH - 1, out_va);
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	EXPECT_EQ(16u + APU_OP_SIZE + N + 1, res.bytes_read);
+}
+
+/* Every new field and op refused when out of range; nothing is written. */
+TEST_F(cp, quant_ops_refuse_bad_fields)
+{
+	static struct data d;
+	static const int8_t zeros[4096];
+	ApuMulParams mp = { 480, 7, -127, 1 << 30, -9, -3, -120, 127, 40 };
+	ApuAddParams ap = { 480, 20, 5, 1 << 30, -1, -7, 1 << 30, -1, 1 << 30, -19, -5,
+			    -128, 127, 40 };
+	uint64_t writes;
+	ApuJobResult res;
+	struct cmd c;
+	uint8_t *op;
+
+	setup_conv(self, 1, &d, 1);
+	map_range(&self->bus, self->root[1], VA_A, 4096, 0);
+	map_range(&self->bus, self->root[1], VA_T, 4096, 0);
+	map_range(&self->bus, self->root[1], VA_O, 4096, 1);
+	poke(self, 1, VA_O, zeros, sizeof(zeros));
+	cmd_init(&c);
+	op = cmd_op(&c);
+#define EXPECT_OP(want) do {						\
+		writes = self->bus.writes;				\
+		run(self, 1, &c, &res);					\
+		EXPECT_EQ(want, (int)res.status);			\
+		EXPECT_EQ((want) == APU_STATUS_OK ? 1u : 0u, res.op_index); \
+		if ((want) != APU_STATUS_OK) {				\
+			EXPECT_EQ(0u, res.bytes_written);		\
+			EXPECT_EQ(writes, self->bus.writes);		\
+		}							\
+	} while (0)
+
+	/* conv: w_zp in [-128, 127] (signed 16 bits); reserved words. */
+	conv_op(op, &conv, VA_IN, VA_OUT);
+	st16(op + offsetof(struct apu_op_conv2d, w_zp), -128);
+	EXPECT_OP(APU_STATUS_OK);
+	st16(op + offsetof(struct apu_op_conv2d, w_zp), 127);
+	EXPECT_OP(APU_STATUS_OK);
+	st16(op + offsetof(struct apu_op_conv2d, w_zp), 128);
+	EXPECT_OP(APU_STATUS_BAD_PARAMS);
+	st16(op + offsetof(struct apu_op_conv2d, w_zp), -129);
+	EXPECT_OP(APU_STATUS_BAD_PARAMS);
+	st16(op + offsetof(struct apu_op_conv2d, w_zp), 0x8000);
+	EXPECT_OP(APU_STATUS_BAD_PARAMS);
+	st16(op + offsetof(struct apu_op_conv2d, w_zp), 0x7fff);
+	EXPECT_OP(APU_STATUS_BAD_PARAMS);
+	for (size_t b = offsetof(struct apu_op_conv2d, reserved); b < APU_OP_SIZE; b += 7) {
+		conv_op(op, &conv, VA_IN, VA_OUT);
+		op[b] = 0x10;
+		EXPECT_OP(APU_STATUS_BAD_OP);
+	}
+
+	/* maxpool: as avgpool, flags and every reserved byte. */
+	pool_op(op, APU_OP_MAXPOOL, &mpool, VA_A, VA_O);
+	EXPECT_OP(APU_STATUS_OK);
+	op[2] = 1;
+	EXPECT_OP(APU_STATUS_BAD_OP);
+	/* APU_OPF_ROUND_UINT8 is average pooling's alone, and its only flag. */
+	op[2] = APU_OPF_ROUND_UINT8;
+	EXPECT_OP(APU_STATUS_BAD_OP);
+	pool_op(op, APU_OP_AVGPOOL, &mpool, VA_A, VA_O);
+	op[2] = APU_OPF_ROUND_UINT8;
+	EXPECT_OP(APU_STATUS_OK);
+	op[2] = APU_OPF_ROUND_UINT8 | 1;
+	EXPECT_OP(APU_STATUS_BAD_OP);
+	pool_op(op, APU_OP_MAXPOOL, &mpool, VA_A, VA_O);
+	for (size_t b = offsetof(struct apu_op_avgpool, reserved0); b < APU_OP_SIZE; b++) {
+		if (b >= offsetof(struct apu_op_avgpool, act_min) &&
+		    b < offsetof(struct apu_op_avgpool, reserved1))
+			continue;
+		if (b >= offsetof(struct apu_op_avgpool, input) &&
+		    b < offsetof(struct apu_op_avgpool, reserved))
+			continue;
+		pool_op(op, APU_OP_MAXPOOL, &mpool, VA_A, VA_O);
+		op[b] = 0x40;
+		EXPECT_OP(APU_STATUS_BAD_OP);
+	}
+	pool_op(op, APU_OP_MAXPOOL, &mpool, VA_A, VA_O);
+	st16(op + offsetof(struct apu_op_avgpool, pad_top), 3);	/* covers a window */
+	EXPECT_OP(APU_STATUS_BAD_PARAMS);
+
+	/* LUT: count 1 .. 64 MiB, flags, reserved. */
+	lut_op(op, 4096, VA_A, VA_T, VA_O);
+	EXPECT_OP(APU_STATUS_OK);
+	lut_op(op, 0, VA_A, VA_T, VA_O);
+	EXPECT_OP(APU_STATUS_BAD_PARAMS);
+	lut_op(op, APU_FW_MAX_TENSOR + 1, VA_A, VA_T, VA_O);
+	EXPECT_OP(APU_STATUS_TOO_LARGE);
+	lut_op(op, 0xffffffffu, VA_A, VA_T, VA_O);
+	EXPECT_OP(APU_STATUS_TOO_LARGE);
+	lut_op(op, 16, VA_A, VA_T, VA_O);
+	op[3] = 0x80;
+	EXPECT_OP(APU_STATUS_BAD_OP);
+	for (size_t b = offsetof(struct apu_op_lut, reserved); b < APU_OP_SIZE; b += 5) {
+		lut_op(op, 16, VA_A, VA_T, VA_O);
+		op[b] = 1;
+		EXPECT_OP(APU_STATUS_BAD_OP);
+	}
+
+	/* MUL: offsets, shift, zero point, clamp, period, count, reserved. */
+#define MUL_BAD(field, val, want) do {					\
+		ApuMulParams q = mp;					\
+		q.field = val;						\
+		mul_op(op, &q, VA_A, VA_A, VA_O);			\
+		EXPECT_OP(want);					\
+	} while (0)
+	MUL_BAD(count, 480, APU_STATUS_OK);
+	MUL_BAD(in1_offset, APU_ADD_OFFSET_MIN - 1, APU_STATUS_BAD_PARAMS);
+	MUL_BAD(in1_offset, APU_ADD_OFFSET_MAX + 1, APU_STATUS_BAD_PARAMS);
+	MUL_BAD(in2_offset, APU_ADD_OFFSET_MIN - 1, APU_STATUS_BAD_PARAMS);
+	MUL_BAD(in2_offset, APU_ADD_OFFSET_MAX + 1, APU_STATUS_BAD_PARAMS);
+	MUL_BAD(in2_offset, INT32_MIN, APU_STATUS_BAD_PARAMS);
+	MUL_BAD(out_shift, APU_SHIFT_MAX + 1, APU_STATUS_BAD_PARAMS);
+	MUL_BAD(out_shift, APU_SHIFT_MIN - 1, APU_STATUS_BAD_PARAMS);
+	MUL_BAD(out_zp, 128, APU_STATUS_BAD_PARAMS);
+	MUL_BAD(act_max, -121, APU_STATUS_BAD_PARAMS);
+	MUL_BAD(act_min, -129, APU_STATUS_BAD_PARAMS);
+	MUL_BAD(in2_period, 7, APU_STATUS_BAD_PARAMS);		/* 480 % 7 */
+	MUL_BAD(in2_period, 481, APU_STATUS_BAD_PARAMS);
+	MUL_BAD(in2_period, 960, APU_STATUS_BAD_PARAMS);
+	MUL_BAD(in2_period, 0xffffffffu, APU_STATUS_BAD_PARAMS);
+	MUL_BAD(in2_period, 480, APU_STATUS_OK);
+	MUL_BAD(in2_period, 0, APU_STATUS_OK);
+	MUL_BAD(count, 0, APU_STATUS_BAD_PARAMS);
+	MUL_BAD(count, 0xfffffff0u, APU_STATUS_TOO_LARGE);
+	mul_op(op, &mp, VA_A, VA_A, VA_O);
+	op[1] = 1;	/* opcode 0x106 */
+	EXPECT_OP(APU_STATUS_BAD_OP);
+	mul_op(op, &mp, VA_A, VA_A, VA_O);
+	op[2] = 2;
+	EXPECT_OP(APU_STATUS_BAD_OP);
+	for (size_t b = offsetof(struct apu_op_mul, reserved); b < APU_OP_SIZE; b += 3) {
+		mul_op(op, &mp, VA_A, VA_A, VA_O);
+		op[b] = 0x20;
+		EXPECT_OP(APU_STATUS_BAD_OP);
+	}
+#undef MUL_BAD
+
+	/* ADD: the period, and the reserved words after it. */
+	add_op(op, &ap, VA_A, VA_A, VA_O);
+	EXPECT_OP(APU_STATUS_OK);
+	ap.in2_period = 13;
+	add_op(op, &ap, VA_A, VA_A, VA_O);
+	EXPECT_OP(APU_STATUS_BAD_PARAMS);
+	ap.in2_period = 960;
+	add_op(op, &ap, VA_A, VA_A, VA_O);
+	EXPECT_OP(APU_STATUS_BAD_PARAMS);
+	ap.in2_period = 40;
+	for (size_t b = offsetof(struct apu_op_add, reserved0); b < APU_OP_SIZE; b += 3) {
+		add_op(op, &ap, VA_A, VA_A, VA_O);
+		op[b] = 4;
+		EXPECT_OP(APU_STATUS_BAD_OP);
+	}
+
+	/* Opcodes past the last. */
+	for (int code = APU_OP_MUL + 1; code < 16; code++) {
+		mul_op(op, &mp, VA_A, VA_A, VA_O);
+		st16(op, code);
+		EXPECT_OP(APU_STATUS_BAD_OP);
+	}
+#undef EXPECT_OP
+}
+
+/* The new ops under random corruption: always a status, never a crash. */
+TEST_F(cp, mutated_quant_ops)
+{
+	ApuMulParams mp = { 480, 7, -127, 1 << 30, -9, -3, -120, 127, 40 };
+	int counts[16] = { 0 };
+	struct cmd good, c;
+	ApuConvParams p = conv;
+	static struct data d;
+	ApuJobResult res;
+
+	setup_conv(self, 1, &d, 1);
+	map_range(&self->bus, self->root[1], VA_A, 8192, 0);
+	map_range(&self->bus, self->root[1], VA_T, 4096, 0);
+	map_range(&self->bus, self->root[1], VA_O, 8192, 1);
+	p.w_zp = 9;
+	cmd_init(&good);
+	conv_op(cmd_op(&good), &p, VA_IN, VA_OUT);
+	st16(good.buf + 16 + offsetof(struct apu_op_conv2d, w_zp), 9);
+	pool_op(cmd_op(&good), APU_OP_MAXPOOL, &mpool, VA_A, VA_O);
+	lut_op(cmd_op(&good), 4096, VA_A, VA_T, VA_O);
+	mul_op(cmd_op(&good), &mp, VA_A, VA_A + 1000, VA_O);
+	run(self, 1, &good, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	srand(24);
+	for (int n = 0; n < 3000; n++) {
+		int flips = 1 + rand() % 4;
+
+		c = good;
+		for (int k = 0; k < flips; k++) {
+			/* Mostly in the ops' fields, where the checks are. */
+			int at = rand() % 3 ? 16 + rand() % (4 * APU_OP_SIZE) : rand() % cmd_size(&c);
+
+			c.buf[at] ^= (uint8_t)(1 << (rand() % 8));
+		}
+		run(self, 1, &c, &res);
+		ASSERT_LE(res.status, (uint32_t)APU_STATUS_TOO_LARGE);
+		counts[res.status]++;
+	}
+	EXPECT_LT(0, counts[APU_STATUS_OK]);
+	EXPECT_LT(0, counts[APU_STATUS_BAD_PARAMS]);
+	EXPECT_LT(0, counts[APU_STATUS_BAD_OP]);
 	EXPECT_LT(0, counts[APU_STATUS_MMU_FAULT]);
 }
 

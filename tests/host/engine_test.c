@@ -202,7 +202,9 @@ static void ref_conv(const ApuConvParams *p, const int8_t *in, const int8_t *w,
 				continue;
 			wv = dw ? w[(ky * p->k_w + kx) * p->out_c + oc]
 				: w[((oc * p->k_h + ky) * p->k_w + kx) * cin_g + i];
-			acc += (in[(iy * p->in_w + ix) * p->in_c + ic] - p->in_zp) * wv;
+			/* ABI 1.2: the weight zero point (0 for int8 weights). */
+			acc += (in[(iy * p->in_w + ix) * p->in_c + ic] - p->in_zp) *
+			       (wv - p->w_zp);
 		}
 		out[(oy * p->out_w + ox) * p->out_c + oc] =
 			ref_requant((int32_t)acc, mult[oc], shift[oc], p->out_zp,
@@ -225,8 +227,14 @@ static void fill(int8_t *p, size_t n, int lo, int hi)
 		*p++ = (int8_t)rnd_range(lo, hi);
 }
 
-/* One randomized convolution: engine against the reference. */
-static int conv_case(ApuConvParams *p, int bias_big)
+/*
+ * One randomized convolution: engine against the reference. With a weight
+ * zero point the weights are asymmetric (TFLite's uint8 weights, moved to
+ * int8), so they take -128 too; @extreme (1: inputs and weights at the ends
+ * of int8, as far as possible from the zero points) makes every product as
+ * large as it gets.
+ */
+static int conv_case_x(ApuConvParams *p, int bias_big, int extreme)
 {
 	size_t nin = apu_conv_in_size(p), nw = apu_conv_weights_size(p);
 	size_t nout = apu_conv_out_size(p);
@@ -237,7 +245,11 @@ static int conv_case(ApuConvParams *p, int bias_big)
 	int ok;
 
 	fill(in, nin, -128, 127);
-	fill(w, nw, -127, 127);
+	fill(w, nw, p->w_zp ? -128 : -127, 127);
+	for (size_t i = 0; extreme && i < nin; i++)
+		in[i] = p->in_zp >= 0 ? -128 : 127;
+	for (size_t i = 0; extreme && i < nw; i++)
+		w[i] = rnd() % 2 ? -128 : 127;
 	for (int c = 0; c < p->out_c; c++) {
 		double scale = (0.5 + rnd() / 4294967296.0) * pow(2, -rnd_range(4, 12));
 		int s;
@@ -257,6 +269,11 @@ static int conv_case(ApuConvParams *p, int bias_big)
 	free(in); free(w); free(o1); free(o2);
 	free(bias); free(mult); free(shift);
 	return ok;
+}
+
+static int conv_case(ApuConvParams *p, int bias_big)
+{
+	return conv_case_x(p, bias_big, 0);
 }
 
 static void random_conv(ApuConvParams *p)
@@ -343,17 +360,17 @@ TEST(conv2d_edge_shapes)
 	/* MobileNet-like and awkward shapes, fixed. */
 	static const ApuConvParams cases[] = {
 		/* 224x224x3 3x3 s2 SAME -> 112x112x32: pad top/left 0. */
-		{ 32, 32, 3, 16, 16, 8, 3, 3, 2, 2, 1, 1, 0, 0, 1, 0, -5, -128, 127, false },
+		{ 32, 32, 3, 16, 16, 8, 3, 3, 2, 2, 1, 1, 0, 0, 1, 0, -5, -128, 127, false, 0 },
 		/* 7x7 s2 (ResNet stem shape, small). */
-		{ 23, 23, 3, 12, 12, 16, 7, 7, 2, 2, 1, 1, 3, 3, 1, -3, 4, -128, 127, false },
+		{ 23, 23, 3, 12, 12, 16, 7, 7, 2, 2, 1, 1, 3, 3, 1, -3, 4, -128, 127, false, 0 },
 		/* depthwise 3x3 s2, 13 channels. */
-		{ 9, 9, 13, 5, 5, 13, 3, 3, 2, 2, 1, 1, 1, 1, 13, 7, 0, -128, 127, false },
+		{ 9, 9, 13, 5, 5, 13, 3, 3, 2, 2, 1, 1, 1, 1, 13, 7, 0, -128, 127, false, 0 },
 		/* depthwise with multiplier 2, dilation 2. */
-		{ 11, 11, 5, 11, 11, 10, 3, 3, 1, 1, 2, 2, 2, 2, 5, 0, 0, -128, 127, false },
+		{ 11, 11, 5, 11, 11, 10, 3, 3, 1, 1, 2, 2, 2, 2, 5, 0, 0, -128, 127, false, 0 },
 		/* 1x1 output from a 1x1 input with 1x1 kernel, 1 channel. */
-		{ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, -128, 127, -128, 127, false },
+		{ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, -128, 127, -128, 127, false, 0 },
 		/* single rounding. */
-		{ 6, 6, 17, 6, 6, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 12, -7, -128, 127, true },
+		{ 6, 6, 17, 6, 6, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 12, -7, -128, 127, true, 0 },
 	};
 	size_t i;
 
@@ -367,11 +384,98 @@ TEST(conv2d_edge_shapes)
 	}
 }
 
+/*
+ * ABI 1.2: the weight zero point, on every engine path (pointwise and
+ * patch kernels, depthwise with and without a multiplier, grouped, fully
+ * connected, edge pixels with padding and dilation, both roundings),
+ * against the reference's (in - in_zp) * (w - w_zp).
+ */
+static int rnd_wzp(void)
+{
+	static const int edge[] = { -128, 127, -1, 1, -127, 126 };
+
+	switch (rnd() % 4) {
+	case 0:
+		return edge[rnd() % 6];
+	case 1:
+		return rnd() % 2 ? -128 : 127;
+	default:
+		return rnd_range(-128, 127);
+	}
+}
+
+TEST(conv2d_weight_zero_point_bit_exact)
+{
+	ApuConvParams p;
+	int n;
+
+	rng_seed(20);
+	for (n = 0; n < 800; n++) {
+		random_conv(&p);
+		p.w_zp = rnd_wzp();
+		if (n % 5 == 0)
+			p.in_zp = rnd() % 2 ? -128 : 127;
+		ASSERT_EQ(APU_STATUS_OK, (int)apu_conv_check(&p));
+		ASSERT_TRUE(conv_case_x(&p, n % 7 == 0, n % 9 == 0))
+			TH_LOG("case %d: in %dx%dx%d out %dx%dx%d k %dx%d s %d,%d d %d,%d pad %d,%d groups %d in_zp %d w_zp %d single %d",
+			       n, p.in_h, p.in_w, p.in_c, p.out_h, p.out_w, p.out_c,
+			       p.k_h, p.k_w, p.stride_h, p.stride_w, p.dil_h, p.dil_w,
+			       p.pad_top, p.pad_left, p.groups, p.in_zp, p.w_zp,
+			       p.single_rounding);
+	}
+}
+
+TEST(conv2d_weight_zero_point_edges)
+{
+	/* in_h, in_w, in_c, out_h, out_w, out_c, k, stride, dil, pad, groups. */
+	static const ApuConvParams cases[] = {
+		/* pointwise, full 8 x 16 weight blocks (k 64, 48 channels) */
+		{ 9, 9, 64, 9, 9, 48, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, -128, 127, false, 0 },
+		/* 3x3 SAME, k = 216: blocks and a tail of taps, edge pixels */
+		{ 10, 10, 24, 10, 10, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, -128, 127, false, 0 },
+		/* depthwise multiplier 1, 40 channels: 16-channel blocks + 8 */
+		{ 8, 8, 40, 8, 8, 40, 3, 3, 1, 1, 1, 1, 1, 1, 40, 0, 0, -128, 127, false, 0 },
+		/* depthwise multiplier 1, 5x5 s2 dilated, odd tap count */
+		{ 13, 13, 33, 5, 5, 33, 5, 5, 2, 2, 2, 2, 4, 4, 33, 0, 0, -128, 127, false, 0 },
+		/* depthwise multiplier 3, dilation 2 */
+		{ 11, 11, 6, 11, 11, 18, 3, 3, 1, 1, 2, 2, 2, 2, 6, 0, 0, -128, 127, false, 0 },
+		/* one input channel (an image's first layer, greyscale) */
+		{ 12, 12, 1, 6, 6, 16, 3, 3, 2, 2, 1, 1, 0, 0, 1, 0, 0, -128, 127, false, 0 },
+		/* grouped: 4 groups of 6 -> 4 groups of 5 */
+		{ 7, 7, 24, 7, 7, 20, 3, 3, 1, 1, 1, 1, 1, 1, 4, 0, 0, -128, 127, false, 0 },
+		/* fully connected, 300 -> 20 */
+		{ 1, 1, 300, 1, 1, 20, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, -128, 127, false, 0 },
+		/* 7x7, pad 3: most pixels on the edge path */
+		{ 6, 6, 3, 6, 6, 8, 7, 7, 1, 1, 1, 1, 3, 3, 1, 0, 0, -128, 127, false, 0 },
+		/* single rounding */
+		{ 6, 6, 17, 6, 6, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, -128, 127, true, 0 },
+	};
+	static const int wzps[] = { -128, 127, 1, -1, 77 };
+	static const int inzps[] = { -128, 127, 0, -3 };
+	size_t i, a, b;
+
+	rng_seed(21);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	for (a = 0; a < sizeof(wzps) / sizeof(wzps[0]); a++)
+	for (b = 0; b < sizeof(inzps) / sizeof(inzps[0]); b++) {
+		ApuConvParams p = cases[i];
+
+		p.w_zp = wzps[a];
+		p.in_zp = inzps[b];
+		p.out_zp = rnd_range(-128, 127);
+		ASSERT_EQ(APU_STATUS_OK, (int)apu_conv_check(&p)) TH_LOG("case %zu", i);
+		ASSERT_TRUE(conv_case_x(&p, 0, 0))
+			TH_LOG("case %zu w_zp %d in_zp %d", i, p.w_zp, p.in_zp);
+		ASSERT_TRUE(conv_case_x(&p, 1, 1))
+			TH_LOG("case %zu w_zp %d in_zp %d, extreme", i, p.w_zp, p.in_zp);
+	}
+}
+
 /* Saturation: huge accumulators clamp to the activation range. */
 TEST(conv2d_saturates)
 {
 	ApuConvParams p = { 1, 1, 4, 1, 1, 2, 1, 1, 1, 1, 1, 1, 0, 0, 1,
-			    0, 0, -128, 127, false };
+			    0, 0, -128, 127, false, 0 };
 	int8_t in[4] = { 127, 127, 127, 127 }, w[8] = { 127, 127, 127, 127,
 						     -127, -127, -127, -127 };
 	int32_t mult[2] = { 1 << 30, 1 << 30 }, shift[2] = { 0, 0 };
@@ -390,7 +494,7 @@ TEST(conv2d_saturates)
 TEST(conv2d_rejects_bad_params)
 {
 	ApuConvParams good = { 8, 8, 4, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1,
-			       0, 0, -128, 127, false }, p;
+			       0, 0, -128, 127, false, 0 }, p;
 
 	ASSERT_EQ(APU_STATUS_OK, (int)apu_conv_check(&good));
 #define BAD(field, val, want) do { p = good; p.field = val; \
@@ -408,6 +512,12 @@ TEST(conv2d_rejects_bad_params)
 	BAD(out_zp, -129, APU_STATUS_BAD_PARAMS);
 	BAD(act_min, 100, APU_STATUS_OK);
 	BAD(act_max, -129, APU_STATUS_BAD_PARAMS);
+	BAD(w_zp, -128, APU_STATUS_OK);
+	BAD(w_zp, 127, APU_STATUS_OK);
+	BAD(w_zp, 128, APU_STATUS_BAD_PARAMS);
+	BAD(w_zp, -129, APU_STATUS_BAD_PARAMS);
+	BAD(w_zp, 32767, APU_STATUS_BAD_PARAMS);
+	BAD(w_zp, -32768, APU_STATUS_BAD_PARAMS);
 	BAD(in_h, 65535, APU_STATUS_OK);
 	p = good;
 	p.in_h = p.in_w = 65535;
@@ -460,7 +570,7 @@ TEST(conv2d_guest_parameters)
 			rnd_field(), rnd_field(), rnd_field(), rnd_field(), rnd_field(),
 			rnd_field(), rnd_field(), rnd_field(), rnd_field(), rnd_field(),
 			rnd_range(-135, 135), rnd_range(-135, 135), rnd_range(-135, 0),
-			rnd_range(0, 135), rnd() % 2,
+			rnd_range(0, 135), rnd() % 2, rnd() % 2 ? 0 : rnd_range(-135, 135),
 		};
 		int8_t *in, *w, *out;
 		int32_t *mult, *shift;
@@ -474,7 +584,7 @@ TEST(conv2d_guest_parameters)
 		mult = malloc(4 * p.out_c);
 		shift = malloc(4 * p.out_c);
 		fill(in, apu_conv_in_size(&p), -128, 127);
-		fill(w, apu_conv_weights_size(&p), -127, 127);
+		fill(w, apu_conv_weights_size(&p), -128, 127);
 		for (int c = 0; c < p.out_c; c++) {
 			mult[c] = (int32_t)rnd();
 			shift[c] = rnd_range(-31, 30);
@@ -559,6 +669,7 @@ TEST(avgpool_randomized_bit_exact)
 		}
 		p.act_min = rnd() % 3 ? -128 : -20;
 		p.act_max = 127;
+		p.round_uint8 = n % 2;
 		ASSERT_EQ(APU_STATUS_OK, (int)apu_pool_check(&p));
 		in = malloc((size_t)p.in_h * p.in_w * p.channels);
 		out = malloc((size_t)p.out_h * p.out_w * p.channels);
@@ -579,8 +690,15 @@ TEST(avgpool_randomized_bit_exact)
 				sum += in[(iy * p.in_w + ix) * p.channels + c];
 				cnt++;
 			}
-			/* TFLite: round half away from zero. */
-			v = sum > 0 ? (sum + cnt / 2) / cnt : (sum - cnt / 2) / cnt;
+			if (p.round_uint8) {
+				/* TFLite's uint8 kernel, on the uint8 values (x + 128). */
+				int usum = sum + 128 * cnt;
+
+				v = (usum + cnt / 2) / cnt - 128;
+			} else {
+				/* TFLite int8: round half away from zero. */
+				v = sum > 0 ? (sum + cnt / 2) / cnt : (sum - cnt / 2) / cnt;
+			}
 			v = v < p.act_min ? p.act_min : v > p.act_max ? p.act_max : v;
 			ASSERT_EQ(v, out[(oy * p.out_w + ox) * p.channels + c])
 				TH_LOG("case %d", n);
@@ -592,7 +710,7 @@ TEST(avgpool_randomized_bit_exact)
 
 TEST(pool_rejects_windows_off_the_input)
 {
-	ApuPoolParams p = { 4, 4, 2, 2, 2, 2, 2, 2, 2, 0, 0, -128, 127 };
+	ApuPoolParams p = { 4, 4, 2, 2, 2, 2, 2, 2, 2, 0, 0, -128, 127, false };
 
 	EXPECT_EQ(APU_STATUS_OK, (int)apu_pool_check(&p));
 	p.out_h = 3;
@@ -600,6 +718,317 @@ TEST(pool_rejects_windows_off_the_input)
 	p.out_h = 2;
 	p.pad_left = 2;
 	EXPECT_EQ(APU_STATUS_BAD_PARAMS, (int)apu_pool_check(&p));
+}
+
+/* ---- ABI 1.2: max pooling, table lookup, multiply, broadcasting ---------- */
+
+TEST(maxpool_randomized_bit_exact)
+{
+	int n;
+
+	rng_seed(30);
+	for (n = 0; n < 400; n++) {
+		ApuPoolParams p = { 0 };
+		int8_t *in, *out;
+		size_t nin;
+
+		p.in_h = rnd_range(1, 13);
+		p.in_w = rnd_range(1, 13);
+		/* Past 32 and 16 channels: the vector blocks and their tails. */
+		p.channels = n % 3 ? rnd_range(1, 80) : rnd_range(1, 4) * 16 + rnd_range(0, 1);
+		p.k_h = rnd_range(1, p.in_h < 7 ? p.in_h : 7);
+		p.k_w = rnd_range(1, p.in_w < 7 ? p.in_w : 7);
+		p.stride_h = rnd_range(1, 3);
+		p.stride_w = rnd_range(1, 3);
+		if (rnd() % 2) {
+			p.out_h = same_out(p.in_h, p.k_h, p.stride_h, 1, &p.pad_top);
+			p.out_w = same_out(p.in_w, p.k_w, p.stride_w, 1, &p.pad_left);
+		} else {
+			p.out_h = (p.in_h - p.k_h) / p.stride_h + 1;
+			p.out_w = (p.in_w - p.k_w) / p.stride_w + 1;
+		}
+		p.act_min = -128;
+		p.act_max = 127;
+		if (n % 4 == 1) {	/* ReLU, ReLU6-like, narrow */
+			p.act_min = rnd_range(-128, 100);
+			p.act_max = rnd_range(p.act_min, 127);
+		}
+		ASSERT_EQ(APU_STATUS_OK, (int)apu_pool_check(&p));
+		nin = (size_t)p.in_h * p.in_w * p.channels;
+		in = malloc(nin);
+		out = malloc((size_t)p.out_h * p.out_w * p.channels);
+		fill(in, nin, -128, 127);
+		if (n % 10 == 0)	/* the smallest value everywhere */
+			memset(in, 0x80, nin);
+		apu_maxpool(&p, in, out);
+		for (int oy = 0; oy < p.out_h; oy++)
+		for (int ox = 0; ox < p.out_w; ox++)
+		for (int c = 0; c < p.channels; c++) {
+			int v = -1000;
+
+			for (int ky = 0; ky < p.k_h; ky++)
+			for (int kx = 0; kx < p.k_w; kx++) {
+				int iy = oy * p.stride_h - p.pad_top + ky;
+				int ix = ox * p.stride_w - p.pad_left + kx;
+
+				if (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w)
+					continue;
+				if (in[(iy * p.in_w + ix) * p.channels + c] > v)
+					v = in[(iy * p.in_w + ix) * p.channels + c];
+			}
+			ASSERT_NE(-1000, v);	/* every window has a tap */
+			v = v < p.act_min ? p.act_min : v > p.act_max ? p.act_max : v;
+			ASSERT_EQ(v, out[(oy * p.out_w + ox) * p.channels + c])
+				TH_LOG("case %d: in %dx%dx%d k %dx%d s %d,%d pad %d,%d at %d,%d,%d",
+				       n, p.in_h, p.in_w, p.channels, p.k_h, p.k_w,
+				       p.stride_h, p.stride_w, p.pad_top, p.pad_left, oy, ox, c);
+		}
+		free(in);
+		free(out);
+	}
+}
+
+TEST(lut_every_input)
+{
+	int8_t table[256], in[1000], out[1000];
+	int n, i;
+
+	rng_seed(31);
+	for (n = 0; n < 50; n++) {
+		int count;
+
+		fill(table, 256, -128, 127);
+		/* All 256 inputs, in order. */
+		for (i = 0; i < 256; i++)
+			in[i] = (int8_t)(i - 128);
+		apu_lut(256, in, table, out);
+		for (i = 0; i < 256; i++)
+			ASSERT_EQ(table[i], out[i]) TH_LOG("round %d input %d", n, i - 128);
+		/* Random inputs and lengths. */
+		count = rnd_range(1, 1000);
+		fill(in, count, -128, 127);
+		apu_lut(count, in, table, out);
+		for (i = 0; i < count; i++)
+			ASSERT_EQ(table[in[i] + 128], out[i]) TH_LOG("round %d element %d", n, i);
+	}
+	EXPECT_EQ(APU_STATUS_BAD_PARAMS, (int)apu_lut_check(0));
+	EXPECT_EQ(APU_STATUS_OK, (int)apu_lut_check(1));
+	EXPECT_EQ(APU_STATUS_OK, (int)apu_lut_check(APU_FW_MAX_TENSOR));
+	EXPECT_EQ(APU_STATUS_TOO_LARGE, (int)apu_lut_check(APU_FW_MAX_TENSOR + 1));
+}
+
+/* A count and an input2 period: none, a scalar, per channel, or the count. */
+static void rnd_bcast(uint32_t *count, uint32_t *period, int max_pixels)
+{
+	uint32_t c = rnd_range(1, 70), pixels = rnd_range(1, max_pixels);
+
+	*count = c * pixels;
+	switch (rnd() % 4) {
+	case 0:
+		*period = 0;
+		break;
+	case 1:
+		*period = 1;
+		break;
+	case 2:
+		*period = c;
+		break;
+	default:
+		*period = *count;
+		break;
+	}
+}
+
+static int8_t ref_mul(const ApuMulParams *p, int a, int b)
+{
+	int32_t v = oracle_mbqm((a + p->in1_offset) * (b + p->in2_offset), p->out_mult,
+				p->out_shift);
+
+	v = (int32_t)((uint32_t)v + (uint32_t)p->out_zp);
+	return (int8_t)(v < p->act_min ? p->act_min : v > p->act_max ? p->act_max : v);
+}
+
+TEST(mul_randomized_bit_exact)
+{
+	int n;
+
+	rng_seed(32);
+	for (n = 0; n < 600; n++) {
+		ApuMulParams p = { 0 };
+		int8_t *a, *b, *o;
+		uint32_t i, period;
+
+		rnd_bcast(&p.count, &p.in2_period, n % 10 ? 20 : 300);
+		period = p.in2_period ? p.in2_period : p.count;
+		p.in1_offset = rnd_range(-127, 128);
+		p.in2_offset = rnd_range(-127, 128);
+		if (n % 8 == 0) {
+			p.in1_offset = rnd() % 2 ? -127 : 128;
+			p.in2_offset = rnd() % 2 ? -127 : 128;
+		}
+		if (n % 3) {	/* as TFLite makes them: s1 * s2 / so */
+			double s1 = 0.002 + rnd() / 4294967296.0 * 0.1;
+			double s2 = 0.002 + rnd() / 4294967296.0 * 0.1;
+			double so = (0.01 + rnd() / 4294967296.0) * s1 * s2 * 300;
+			int32_t m;
+			int s;
+
+			apu_fw_quantize_multiplier(s1 * s2 / so, &m, &s);
+			p.out_mult = m;
+			p.out_shift = s;
+		} else {	/* anything a guest may pass */
+			p.out_mult = n % 30 == 0 ? INT32_MIN : (int32_t)rnd();
+			p.out_shift = rnd_range(APU_SHIFT_MIN, APU_SHIFT_MAX);
+		}
+		p.out_zp = rnd_range(-128, 127);
+		p.act_min = -128;
+		p.act_max = 127;
+		if (n % 4 == 1) {
+			p.act_min = rnd_range(-128, 100);
+			p.act_max = rnd_range(p.act_min, 127);
+		}
+		ASSERT_EQ(APU_STATUS_OK, (int)apu_mul_check(&p));
+		a = malloc(p.count);
+		b = malloc(period);
+		o = malloc(p.count);
+		fill(a, p.count, -128, 127);
+		fill(b, period, -128, 127);
+		apu_mul(&p, a, b, o);
+		for (i = 0; i < p.count; i++)
+			ASSERT_EQ(ref_mul(&p, a[i], b[i % period]), o[i])
+				TH_LOG("case %d element %u: count %u period %u mult %d shift %d",
+				       n, i, p.count, p.in2_period, p.out_mult, p.out_shift);
+		free(a);
+		free(b);
+		free(o);
+	}
+}
+
+/* Every pair of int8 inputs, at the offsets' extremes. */
+TEST(mul_every_input_pair)
+{
+	static const int32_t offs[][2] = { { -127, -127 }, { 128, 128 }, { -127, 128 }, { 0, 5 } };
+	static int8_t a[65536], b[65536], o[65536];
+	ApuMulParams p = { 65536, 0, 0, 1 << 30, -12, 3, -128, 127, 0 };
+	size_t k;
+	int i;
+
+	for (i = 0; i < 65536; i++) {
+		a[i] = (int8_t)(i & 0xff);
+		b[i] = (int8_t)(i >> 8);
+	}
+	for (k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
+		p.in1_offset = offs[k][0];
+		p.in2_offset = offs[k][1];
+		ASSERT_EQ(APU_STATUS_OK, (int)apu_mul_check(&p));
+		apu_mul(&p, a, b, o);
+		for (i = 0; i < 65536; i++)
+			ASSERT_EQ(ref_mul(&p, a[i], b[i]), o[i]) TH_LOG("offsets %zu pair %d", k, i);
+	}
+}
+
+TEST(add_broadcast_bit_exact)
+{
+	int n;
+
+	rng_seed(33);
+	for (n = 0; n < 400; n++) {
+		ApuAddParams p = { 0 };
+		double s1 = 0.01 + rnd() / 4294967296.0 * 0.1, s2 = s1 * (0.3 + rnd() % 4);
+		double so = (s1 > s2 ? s1 : s2) * (1 + rnd() % 3), twice = 2 * (s1 > s2 ? s1 : s2);
+		uint32_t i, period;
+		int8_t *a, *b, *o;
+		int32_t m;
+		int s;
+
+		rnd_bcast(&p.count, &p.in2_period, 20);
+		period = p.in2_period ? p.in2_period : p.count;
+		p.left_shift = 20;
+		p.in1_offset = rnd_range(-127, 128);
+		p.in2_offset = rnd_range(-127, 128);
+		apu_fw_quantize_multiplier(s1 / twice, &m, &s);
+		p.in1_mult = m;
+		p.in1_shift = s;
+		apu_fw_quantize_multiplier(s2 / twice, &m, &s);
+		p.in2_mult = m;
+		p.in2_shift = s;
+		apu_fw_quantize_multiplier(twice / ((1 << 20) * so), &m, &s);
+		p.out_mult = m;
+		p.out_shift = s;
+		p.out_zp = rnd_range(-128, 127);
+		p.act_min = n % 3 ? -128 : rnd_range(-128, 0);
+		p.act_max = 127;
+		ASSERT_EQ(APU_STATUS_OK, (int)apu_add_check(&p));
+		a = malloc(p.count);
+		b = malloc(period);
+		o = malloc(p.count);
+		fill(a, p.count, -128, 127);
+		fill(b, period, -128, 127);
+		apu_add(&p, a, b, o);
+		for (i = 0; i < p.count; i++) {
+			int32_t x = oracle_mbqm((a[i] + p.in1_offset) * (1 << 20), p.in1_mult, p.in1_shift);
+			int32_t y = oracle_mbqm((b[i % period] + p.in2_offset) * (1 << 20),
+						p.in2_mult, p.in2_shift);
+			int32_t v = oracle_mbqm(x + y, p.out_mult, p.out_shift) + p.out_zp;
+
+			v = v < p.act_min ? p.act_min : v > 127 ? 127 : v;
+			ASSERT_EQ(v, o[i]) TH_LOG("case %d element %u count %u period %u",
+						  n, i, p.count, p.in2_period);
+		}
+		free(a);
+		free(b);
+		free(o);
+	}
+}
+
+TEST(mul_and_broadcast_reject_bad_params)
+{
+	ApuMulParams good = { 12, 3, -4, 1 << 30, -8, 2, -128, 127, 0 }, p;
+	ApuAddParams ga = { 12, 20, 5, 1 << 30, -1, 5, 1 << 30, -1, 1 << 30, -19, -5,
+			    -128, 127, 0 }, q;
+
+	ASSERT_EQ(APU_STATUS_OK, (int)apu_mul_check(&good));
+	ASSERT_EQ(APU_STATUS_OK, (int)apu_add_check(&ga));
+#define BADM(field, val, want) do { p = good; p.field = val; \
+	EXPECT_EQ(want, (int)apu_mul_check(&p)) TH_LOG("mul " #field " = " #val); } while (0)
+#define BADA(field, val, want) do { q = ga; q.field = val; \
+	EXPECT_EQ(want, (int)apu_add_check(&q)) TH_LOG("add " #field " = " #val); } while (0)
+	BADM(count, 0, APU_STATUS_BAD_PARAMS);
+	BADM(count, APU_FW_MAX_TENSOR + 1, APU_STATUS_TOO_LARGE);
+	BADM(in1_offset, APU_ADD_OFFSET_MIN - 1, APU_STATUS_BAD_PARAMS);
+	BADM(in1_offset, APU_ADD_OFFSET_MAX + 1, APU_STATUS_BAD_PARAMS);
+	BADM(in2_offset, APU_ADD_OFFSET_MIN - 1, APU_STATUS_BAD_PARAMS);
+	BADM(in2_offset, APU_ADD_OFFSET_MAX + 1, APU_STATUS_BAD_PARAMS);
+	BADM(in1_offset, APU_ADD_OFFSET_MIN, APU_STATUS_OK);
+	BADM(in2_offset, APU_ADD_OFFSET_MAX, APU_STATUS_OK);
+	BADM(out_shift, APU_SHIFT_MIN - 1, APU_STATUS_BAD_PARAMS);
+	BADM(out_shift, APU_SHIFT_MAX + 1, APU_STATUS_BAD_PARAMS);
+	BADM(out_shift, APU_SHIFT_MAX, APU_STATUS_OK);
+	BADM(out_zp, 128, APU_STATUS_BAD_PARAMS);
+	BADM(out_zp, -129, APU_STATUS_BAD_PARAMS);
+	BADM(act_min, -129, APU_STATUS_BAD_PARAMS);
+	BADM(act_max, 128, APU_STATUS_BAD_PARAMS);
+	BADM(act_min, 127, APU_STATUS_OK);
+	p = good;
+	p.act_min = 5;
+	p.act_max = 4;
+	EXPECT_EQ(APU_STATUS_BAD_PARAMS, (int)apu_mul_check(&p));
+	/* Broadcasting: a period must divide the count. */
+	for (uint32_t per = 0; per <= 30; per++) {
+		uint32_t want = per == 0 || 12 % per == 0 ? APU_STATUS_OK : APU_STATUS_BAD_PARAMS;
+
+		p = good;
+		p.in2_period = per;
+		EXPECT_EQ(want, apu_mul_check(&p)) TH_LOG("mul period %u", per);
+		q = ga;
+		q.in2_period = per;
+		EXPECT_EQ(want, apu_add_check(&q)) TH_LOG("add period %u", per);
+	}
+	BADM(in2_period, 0xffffffffu, APU_STATUS_BAD_PARAMS);
+	BADA(in2_period, 0xffffffffu, APU_STATUS_BAD_PARAMS);
+	BADA(in2_period, 24, APU_STATUS_BAD_PARAMS);
+#undef BADM
+#undef BADA
 }
 
 TEST_HARNESS_MAIN

@@ -128,7 +128,7 @@ TEST(reference_conv_matches_engine)
 		r = (struct apu_ref_conv){
 			p.in_h, p.in_w, p.in_c, p.out_h, p.out_w, p.out_c, p.k_h, p.k_w,
 			p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
-			p.groups, p.in_zp, p.out_zp, p.act_min, p.act_max,
+			p.groups, p.in_zp, p.out_zp, p.act_min, p.act_max, 0,
 		};
 		apu_ref_conv2d(&r, in, w, bias, mult, shift, o1);
 		ASSERT_EQ(0, apu_conv2d(&p, in, w, bias, mult, shift, o2));
@@ -162,7 +162,7 @@ TEST(reference_add_and_pool_match_engine)
 		ApuAddParams q = {
 			600, p.left_shift, p.in1_offset, p.in1_mult, p.in1_shift,
 			p.in2_offset, p.in2_mult, p.in2_shift, p.out_mult, p.out_shift,
-			p.out_zp, p.act_min, p.act_max,
+			p.out_zp, p.act_min, p.act_max, 0,
 		};
 		struct apu_ref_pool rp;
 		ApuPoolParams pp;
@@ -185,9 +185,10 @@ TEST(reference_add_and_pool_match_engine)
 		pp.act_max = 127;
 		if (apu_pool_check(&pp))
 			continue;
+		pp.round_uint8 = it % 2;
 		rp = (struct apu_ref_pool){ pp.in_h, pp.in_w, pp.channels, pp.out_h, pp.out_w,
 					    pp.k_h, pp.k_w, pp.stride_h, pp.stride_w, 0, 0,
-					    -128, 127 };
+					    -128, 127, pp.round_uint8 };
 		apu_ref_avgpool(&rp, a, o1);
 		apu_avgpool(&pp, a, o2);
 		ASSERT_EQ(0, memcmp(o1, o2, (size_t)pp.out_h * pp.out_w * pp.channels));
@@ -282,191 +283,9 @@ TEST(planner_invariants)
 	apu_device_close(dev);
 }
 
-/* Run a compiled network's command buffers through the device's engine. */
-struct exec {
-	struct apu_network *net;
-	struct apu_buffer *buf[3];
-	uint8_t *cover;		/* writes per byte of the activation buffer */
-};
+#include "exec_cmds.h"
 
-static void *xlate(struct exec *x, uint64_t va, size_t len)
-{
-	for (int i = 0; i < 3; i++) {
-		uint64_t base = apu_buffer_device_addr(x->buf[i]);
-
-		if (va >= base && va + len <= base + apu_buffer_size(x->buf[i]))
-			return (uint8_t *)apu_buffer_cpu(x->buf[i]) + (va - base);
-	}
-	return NULL;
-}
-
-static void mark(struct exec *x, uint64_t va, size_t len)
-{
-	uint64_t base = apu_buffer_device_addr(x->buf[0]);
-
-	for (size_t i = 0; i < len; i++)
-		x->cover[va - base + i]++;
-}
-
-static int16_t rd16(const uint8_t *p) { return (int16_t)(p[0] | p[1] << 8); }
-static int32_t rd32(const uint8_t *p) { return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24); }
-static uint64_t rd64(const uint8_t *p) { return (uint32_t)rd32(p) | (uint64_t)(uint32_t)rd32(p + 4) << 32; }
-
-#define OFF(t, f) offsetof(struct t, f)
-
-static int exec_op(struct exec *x, const uint8_t *op)
-{
-	uint16_t code = (uint16_t)rd16(op);
-
-	if (code == APU_OP_CONV2D) {
-		ApuConvParams p = {
-			.in_h = rd16(op + OFF(apu_op_conv2d, in_h)), .in_w = rd16(op + OFF(apu_op_conv2d, in_w)),
-			.in_c = rd16(op + OFF(apu_op_conv2d, in_c)), .out_h = rd16(op + OFF(apu_op_conv2d, out_h)),
-			.out_w = rd16(op + OFF(apu_op_conv2d, out_w)), .out_c = rd16(op + OFF(apu_op_conv2d, out_c)),
-			.k_h = rd16(op + OFF(apu_op_conv2d, k_h)), .k_w = rd16(op + OFF(apu_op_conv2d, k_w)),
-			.stride_h = rd16(op + OFF(apu_op_conv2d, stride_h)),
-			.stride_w = rd16(op + OFF(apu_op_conv2d, stride_w)),
-			.dil_h = rd16(op + OFF(apu_op_conv2d, dil_h)), .dil_w = rd16(op + OFF(apu_op_conv2d, dil_w)),
-			.pad_top = rd16(op + OFF(apu_op_conv2d, pad_top)),
-			.pad_left = rd16(op + OFF(apu_op_conv2d, pad_left)),
-			.groups = rd16(op + OFF(apu_op_conv2d, groups)),
-			.in_zp = rd32(op + OFF(apu_op_conv2d, in_zp)), .out_zp = rd32(op + OFF(apu_op_conv2d, out_zp)),
-			.act_min = rd32(op + OFF(apu_op_conv2d, act_min)),
-			.act_max = rd32(op + OFF(apu_op_conv2d, act_max)),
-		};
-		uint64_t bias = rd64(op + OFF(apu_op_conv2d, bias));
-		size_t pitch = (uint16_t)rd16(op + OFF(apu_op_conv2d, out_pitch));
-		size_t out_n, npix, span;
-		void *in, *w, *b = NULL, *m, *s, *o;
-		int8_t *tmp, *gathered = NULL;
-		int ret;
-
-		if (apu_conv_check(&p))
-			return -1;
-		out_n = apu_conv_out_size(&p);
-		npix = (size_t)p.out_h * p.out_w;
-		if (!pitch)
-			pitch = (size_t)p.out_c;
-		if (pitch < (size_t)p.out_c)
-			return -6;
-		span = (npix - 1) * pitch + (size_t)p.out_c;
-		{
-			size_t ip = (uint16_t)rd16(op + OFF(apu_op_conv2d, in_pitch));
-			size_t ipix = (size_t)p.in_h * p.in_w;
-			int8_t *src;
-
-			if (!ip)
-				ip = (size_t)p.in_c;
-			if (ip < (size_t)p.in_c)
-				return -8;
-			src = xlate(x, rd64(op + OFF(apu_op_conv2d, input)),
-				    (ipix - 1) * ip + (size_t)p.in_c);
-			if (!src)
-				return -9;
-			/* Gather the channel slice, as the device does. */
-			gathered = malloc(apu_conv_in_size(&p));
-			if (!gathered)
-				return -7;
-			for (size_t px = 0; px < ipix; px++)
-				memcpy(gathered + px * p.in_c, src + px * ip, (size_t)p.in_c);
-			in = gathered;
-		}
-		w = xlate(x, rd64(op + OFF(apu_op_conv2d, weights)), apu_conv_weights_size(&p));
-		if (bias)
-			b = xlate(x, bias, 4 * (size_t)p.out_c);
-		m = xlate(x, rd64(op + OFF(apu_op_conv2d, mult)), 4 * (size_t)p.out_c);
-		s = xlate(x, rd64(op + OFF(apu_op_conv2d, shift)), 4 * (size_t)p.out_c);
-		o = xlate(x, rd64(op + OFF(apu_op_conv2d, output)), span);
-		if (!in || !w || (bias && !b) || !m || !s || !o) {
-			free(gathered);
-			return -2;
-		}
-		/* The engine writes contiguously; scatter at the pitch, as the device. */
-		tmp = malloc(out_n);
-		if (!tmp) {
-			free(gathered);
-			return -7;
-		}
-		ret = apu_conv2d(&p, in, w, b, m, s, tmp);
-		for (size_t px = 0; px < npix; px++) {
-			memcpy((int8_t *)o + px * pitch, tmp + px * p.out_c, (size_t)p.out_c);
-			mark(x, rd64(op + OFF(apu_op_conv2d, output)) + px * pitch, (size_t)p.out_c);
-		}
-		free(tmp);
-		free(gathered);
-		return ret;
-	}
-	if (code == APU_OP_ADD) {
-		ApuAddParams p = {
-			(uint32_t)rd32(op + OFF(apu_op_add, count)), rd32(op + OFF(apu_op_add, left_shift)),
-			rd32(op + OFF(apu_op_add, in1_offset)), rd32(op + OFF(apu_op_add, in1_mult)),
-			rd32(op + OFF(apu_op_add, in1_shift)), rd32(op + OFF(apu_op_add, in2_offset)),
-			rd32(op + OFF(apu_op_add, in2_mult)), rd32(op + OFF(apu_op_add, in2_shift)),
-			rd32(op + OFF(apu_op_add, out_mult)), rd32(op + OFF(apu_op_add, out_shift)),
-			rd32(op + OFF(apu_op_add, out_zp)), rd32(op + OFF(apu_op_add, act_min)),
-			rd32(op + OFF(apu_op_add, act_max)),
-		};
-		void *a = xlate(x, rd64(op + OFF(apu_op_add, input1)), p.count);
-		void *b = xlate(x, rd64(op + OFF(apu_op_add, input2)), p.count);
-		void *o = xlate(x, rd64(op + OFF(apu_op_add, output)), p.count);
-
-		if (apu_add_check(&p) || !a || !b || !o)
-			return -3;
-		mark(x, rd64(op + OFF(apu_op_add, output)), p.count);
-		apu_add(&p, a, b, o);
-		return 0;
-	}
-	if (code == APU_OP_AVGPOOL) {
-		ApuPoolParams p = {
-			.in_h = rd16(op + OFF(apu_op_avgpool, in_h)), .in_w = rd16(op + OFF(apu_op_avgpool, in_w)),
-			.channels = rd16(op + OFF(apu_op_avgpool, channels)),
-			.out_h = rd16(op + OFF(apu_op_avgpool, out_h)), .out_w = rd16(op + OFF(apu_op_avgpool, out_w)),
-			.k_h = rd16(op + OFF(apu_op_avgpool, k_h)), .k_w = rd16(op + OFF(apu_op_avgpool, k_w)),
-			.stride_h = rd16(op + OFF(apu_op_avgpool, stride_h)),
-			.stride_w = rd16(op + OFF(apu_op_avgpool, stride_w)),
-			.pad_top = rd16(op + OFF(apu_op_avgpool, pad_top)),
-			.pad_left = rd16(op + OFF(apu_op_avgpool, pad_left)),
-			.act_min = rd32(op + OFF(apu_op_avgpool, act_min)),
-			.act_max = rd32(op + OFF(apu_op_avgpool, act_max)),
-		};
-		size_t in_n = (size_t)p.in_h * p.in_w * p.channels;
-		size_t out_n = (size_t)p.out_h * p.out_w * p.channels;
-		void *in = xlate(x, rd64(op + OFF(apu_op_avgpool, input)), in_n);
-		void *o = xlate(x, rd64(op + OFF(apu_op_avgpool, output)), out_n);
-
-		if (apu_pool_check(&p) || !in || !o)
-			return -4;
-		mark(x, rd64(op + OFF(apu_op_avgpool, output)), out_n);
-		apu_avgpool(&p, in, o);
-		return 0;
-	}
-	return -5;
-}
-
-static int exec_network(struct exec *x)
-{
-	const void *cmd;
-	uint32_t size;
-	unsigned int core;
-
-	for (int i = 0; apu_network_job(x->net, i, &cmd, &size, &core) == 0; i++) {
-		const uint8_t *c = cmd;
-		int n = rd16(c + OFF(apu_cmd_header, num_ops));
-
-		if ((uint32_t)rd32(c) != APU_CMD_MAGIC ||
-		    size != sizeof(struct apu_cmd_header) + (uint32_t)n * APU_OP_SIZE)
-			return -10;
-		for (int k = 0; k < n; k++) {
-			int ret = exec_op(x, c + sizeof(struct apu_cmd_header) + k * APU_OP_SIZE);
-
-			if (ret)
-				return ret * 100 - i;
-		}
-	}
-	return 0;
-}
-
-static void check_model(struct __test_metadata *_metadata, enum apu_model model,
+static void check_model(struct __test_metadata *_metadata, enum apu_builtin_model model,
 			enum apu_policy policy)
 {
 	struct apu_compile_options o = { .policy = policy, .priority = 1, .deadline_us = 2000 };
@@ -742,6 +561,59 @@ TEST(tensor_array_growth_under_same_shape_ops)
 		EXPECT_EQ(x[n] == 0 ? 0 : x[n] > 0 ? 127 : -128, y[n]) TH_LOG("element %d", n);
 	apu_network_destroy(net);
 	apu_device_close(dev);
+}
+
+TEST(avgpool_clamps_outside_int8_refused)
+{
+	struct apu_avgpool p = { .k_h = 2, .k_w = 2, .stride_h = 2, .stride_w = 2,
+				 .padding = APU_PAD_VALID, .act_min = -128, .act_max = 127 };
+	struct apu_shape s = { 4, 4, 3 };
+	struct apu_device *dev;
+	struct apu_network *net;
+	int in, out;
+
+	ASSERT_EQ(0, apu_device_open_cpu(&dev));
+	ASSERT_EQ(0, apu_network_create(dev, &net));
+	ASSERT_EQ(0, apu_network_add_input(net, &s, &in));
+	p.act_min = -129;
+	EXPECT_EQ(-EINVAL, apu_network_add_avgpool(net, in, &p, &out));
+	p.act_min = -128;
+	p.act_max = 128;
+	EXPECT_EQ(-EINVAL, apu_network_add_avgpool(net, in, &p, &out));
+	EXPECT_EQ(-EINVAL, apu_network_add_maxpool(net, in, &p, &out));
+	p.act_max = 127;
+	EXPECT_EQ(0, apu_network_add_avgpool(net, in, &p, &out));
+	/* The device would refuse what the network took: compile and check it runs. */
+	ASSERT_EQ(0, apu_network_compile(net, NULL));
+	apu_network_destroy(net);
+	apu_device_close(dev);
+}
+
+/*
+ * The int32 accumulator wraps on the device (and in TFLite's int32 math on
+ * two's complement machines): the reference must wrap the same way, without
+ * undefined behaviour (UBSan aborts the test otherwise).
+ */
+TEST(reference_conv_wraps_like_the_device_on_int32_overflow)
+{
+	ApuConvParams p = {
+		.in_h = 1, .in_w = 1, .in_c = 4, .out_h = 1, .out_w = 1, .out_c = 2,
+		.k_h = 1, .k_w = 1, .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1,
+		.groups = 1, .in_zp = 127, .out_zp = 100, .act_min = -128, .act_max = 127,
+		.w_zp = 127,
+	};
+	struct apu_ref_conv r = {
+		1, 1, 4, 1, 1, 2, 1, 1, 1, 1, 1, 1, 0, 0, 1, 127, 100, -128, 127, 127,
+	};
+	int8_t in[4] = { -128, -128, -128, -128 }, w[8] = { -128, -128, -128, -128, 1, 2, 3, 4 };
+	int32_t bias[2] = { INT32_MAX, INT32_MIN }, mult[2] = { INT32_MAX, 1 << 30 };
+	int32_t shift[2] = { 0, 30 };
+	int8_t o1[2], o2[2];
+
+	apu_ref_conv2d(&r, in, w, bias, mult, shift, o1);
+	ASSERT_EQ(0, apu_conv2d(&p, in, w, bias, mult, shift, o2));
+	EXPECT_EQ(o1[0], o2[0]);
+	EXPECT_EQ(o1[1], o2[1]);
 }
 
 TEST_HARNESS_MAIN

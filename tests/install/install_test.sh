@@ -18,13 +18,13 @@ mk() { make --no-print-directory -s "$@" DESTDIR="$D" PREFIX=/usr KVER="$KVER"; 
 
 mk install
 mk install-dkms
-for f in usr/lib/libapu.so.0.1.0 usr/lib/libapu.so.0 usr/lib/libapu.so usr/lib/libapu.a \
+for f in usr/lib/libapu.so.0.2.0 usr/lib/libapu.so.0 usr/lib/libapu.so usr/lib/libapu.a \
 	usr/lib/pkgconfig/libapu.pc usr/include/apu/apu.h usr/include/drm/apu_accel.h \
 	usr/bin/apu-info usr/bin/apu-run usr/bin/apu-top lib/firmware/apu/apu-fw.bin \
 	usr/share/man/man1/apu-info.1 usr/share/man/man1/apu-run.1 usr/share/man/man1/apu-top.1 \
 	lib/udev/rules.d/70-apu.rules "lib/modules/$KVER/updates/apu.ko" \
-	usr/src/apu-0.1.0/dkms.conf usr/src/apu-0.1.0/kernel/Kbuild \
-	usr/src/apu-0.1.0/include/hw/apu_hw.h usr/src/apu-0.1.0/uapi/drm/apu_accel.h; do
+	usr/src/apu-0.2.0/dkms.conf usr/src/apu-0.2.0/kernel/Kbuild \
+	usr/src/apu-0.2.0/include/hw/apu_hw.h usr/src/apu-0.2.0/uapi/drm/apu_accel.h; do
 	[ -e "$D/$f" ] || fail "$f was not installed"
 done
 [ "$(readlink "$D/usr/lib/libapu.so")" = libapu.so.0 ] || fail "libapu.so does not point at the SONAME"
@@ -45,7 +45,7 @@ grep -q 'GROUP="render", MODE="0660"' "$D/lib/udev/rules.d/70-apu.rules" || fail
 
 # What DKMS runs: dkms.conf's MAKE, with kernel_source_dir set.
 (
-	cd "$D/usr/src/apu-0.1.0"
+	cd "$D/usr/src/apu-0.2.0"
 	# dkms.conf is sourced by DKMS with its variables set; ${kernel_source_dir}
 	# is expanded when MAKE runs.
 	kernel_source_dir=/lib/modules/$KVER/build

@@ -65,13 +65,13 @@ in_chroot sh -c 'cc -std=c11 -Wall -Werror /tmp/apu-example.c -o /tmp/example $(
 	{ cat "$T/example.log"; fail "the example against the installed libapu-dev"; }
 [ -f "$R/lib/firmware/apu/apu-fw.bin" ] || fail "no firmware"
 [ -f "$R/lib/udev/rules.d/70-apu.rules" ] || fail "no udev rule"
-in_chroot dkms status 2>/dev/null | grep -q "^apu/0.1.0" || fail "DKMS does not know apu/0.1.0: $(in_chroot dkms status 2>&1)"
+in_chroot dkms status 2>/dev/null | grep -q "^apu/0.2.0" || fail "DKMS does not know apu/0.2.0: $(in_chroot dkms status 2>&1)"
 
 # Purged: nothing of theirs is left.
 in_chroot apt-get -q -y purge apu-dkms apu-firmware libapu0 libapu-dev apu-tools >>"$T/apt.log" 2>&1 ||
 	{ tail -n 20 "$T/apt.log"; fail "purge failed"; }
 for f in usr/bin/apu-info usr/lib/x86_64-linux-gnu/libapu.so.0 usr/include/apu/apu.h \
-	lib/firmware/apu/apu-fw.bin lib/udev/rules.d/70-apu.rules usr/src/apu-0.1.0; do
+	lib/firmware/apu/apu-fw.bin lib/udev/rules.d/70-apu.rules usr/src/apu-0.2.0; do
 	[ ! -e "$R/$f" ] || fail "$f left after purge"
 done
 in_chroot dkms status 2>/dev/null | grep -q "^apu" && fail "DKMS still lists apu after purge"

@@ -32,13 +32,13 @@ has() { # package file...
 	done
 }
 MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
-has libapu0 "usr/lib/$MA/libapu.so.0.1.0" "usr/lib/$MA/libapu.so.0"
+has libapu0 "usr/lib/$MA/libapu.so.0.2.0" "usr/lib/$MA/libapu.so.0"
 has libapu-dev usr/include/apu/apu.h usr/include/drm/apu_accel.h "usr/lib/$MA/libapu.so" \
 	"usr/lib/$MA/libapu.a" "usr/lib/$MA/pkgconfig/libapu.pc"
 has apu-tools usr/bin/apu-info usr/bin/apu-run usr/bin/apu-top lib/udev/rules.d/70-apu.rules \
 	usr/share/man/man1/apu-run.1.gz
 has apu-firmware lib/firmware/apu/apu-fw.bin
-has apu-dkms usr/src/apu-0.1.0/dkms.conf usr/src/apu-0.1.0/kernel/Kbuild
+has apu-dkms usr/src/apu-0.2.0/dkms.conf usr/src/apu-0.2.0/kernel/Kbuild
 dpkg-deb -I "$(ls "$T"/apu-dkms_*.deb)" postinst >/dev/null 2>&1 || fail "apu-dkms has no postinst (dh_dkms)"
 # Each file in one package only (dh_dkms once installed dkms.conf in all).
 for d in "$T"/*.deb; do
@@ -60,7 +60,7 @@ APU_BACKEND=cpu LD_LIBRARY_PATH="$R/usr/lib/$MA" "$T/example" >"$T/example.log" 
 APU_BACKEND=cpu LD_LIBRARY_PATH="$R/usr/lib/$MA" "$R/usr/bin/apu-run" --cpu --conv 8,8,8,8,3,1 >"$T/run.log" ||
 	fail "the packaged apu-run: $(tail -n 3 "$T/run.log")"
 (
-	cd "$R/usr/src/apu-0.1.0"
+	cd "$R/usr/src/apu-0.2.0"
 	kernel_source_dir=/lib/modules/$KVER/build
 	# shellcheck disable=SC1091
 	. ./dkms.conf

@@ -486,11 +486,15 @@ static void test_capabilities(void)
     g_assert_cmpuint(rd(&t, APU_REG_NUM_CORES), ==, 6);
     g_assert_cmphex(rd(&t, APU_REG_FEATURES), ==,
                     APU_FEATURE_MMU | APU_FEATURE_TIME_ACCURATE |
-                    APU_FEATURE_FAULT_INJECT | APU_FEATURE_POWER_GATING);
+                    APU_FEATURE_FAULT_INJECT | APU_FEATURE_POWER_GATING |
+                    APU_FEATURE_QUANT_OPS);
     g_assert_cmpuint(rd(&t, APU_REG_MAX_CONTEXTS), ==, 256);
     g_assert_cmphex(rd(&t, APU_REG_OPS), ==,
                     (1 << APU_OP_CONV2D) | (1 << APU_OP_ADD) |
-                    (1 << APU_OP_AVGPOOL));
+                    (1 << APU_OP_AVGPOOL) | (1 << APU_OP_MAXPOOL) |
+                    (1 << APU_OP_LUT) | (1 << APU_OP_MUL));
+    /* The quantized ops came with firmware ABI 1.2. */
+    g_assert_cmphex(rd(&t, APU_REG_FW_ABI), ==, APU_FW_ABI(1, 2));
     g_assert_cmpuint(rd(&t, APU_REG_TIME_SCALE), ==, 1);
     for (i = 0; i < 6; i++) {
         uint64_t b = APU_CORE_BASE(i);
@@ -664,7 +668,7 @@ static void conv_job(Mem *m, int c, ConvJob *j, int seed, uint64_t out_w)
 {
     ApuConvParams p = {
         9, 9, 16, 8, 8, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 3, -2, -128, 127,
-        false,
+        false, 0,
     };
     uint8_t cmd[16 + APU_OP_SIZE] = { 0 };
     struct apu_op_conv2d *op = (void *)(cmd + 16);
@@ -822,6 +826,144 @@ static void test_job_every_core(void)
     g_assert_cmphex(rd(&m.t, APU_REG_IRQ_STATUS), ==, 0x3f);
     wr(&m.t, APU_REG_IRQ_STATUS, 0x5);
     g_assert_cmphex(rd(&m.t, APU_REG_IRQ_STATUS), ==, 0x3a);
+    apu_stop(&m.t);
+}
+
+/*
+ * Firmware ABI 1.2 through the device: one job of MAXPOOL, LUT and MUL
+ * (input2 broadcast per channel), each op reading the one before; every
+ * output against a naive loop here.
+ */
+static void test_quant_ops(void)
+{
+    enum { H = 6, W = 6, C = 20, OH = 3, OW = 3, N = OH * OW * C };
+    int8_t in[H * W * C], pooled[N], looked[N], want[N], out[N];
+    int8_t table[256], scale[C];
+    uint8_t cmd[16 + 3 * APU_OP_SIZE] = { 0 };
+    struct apu_op_avgpool *mp = (void *)(cmd + 16);
+    struct apu_op_lut *lut = (void *)(cmd + 16 + APU_OP_SIZE);
+    struct apu_op_mul *mul = (void *)(cmd + 16 + 2 * APU_OP_SIZE);
+    uint64_t base = JOB_VA(5), cycles;
+    uint64_t va_in = base + 0x1000, va_t = base + 0x2000;
+    uint64_t va_s = base + 0x3000, va_p = base + 0x4000;
+    uint64_t va_l = base + 0x5000, va_o = base + 0x6000;
+    struct apu_completion d;
+    int i, oy, ox, c, ky, kx;
+    Mem m;
+
+    for (i = 0; i < H * W * C; i++) {
+        in[i] = (int8_t)(i * 37 + 11);
+    }
+    for (i = 0; i < 256; i++) {
+        table[i] = (int8_t)(255 - i * 3);
+    }
+    for (i = 0; i < C; i++) {
+        scale[i] = (int8_t)(i * 13 - 120);
+    }
+    /* 3x3, stride 2, padding 1: clipped windows; clamp to [-100, 100]. */
+    for (oy = 0; oy < OH; oy++) {
+        for (ox = 0; ox < OW; ox++) {
+            for (c = 0; c < C; c++) {
+                int v = -128;
+
+                for (ky = 0; ky < 3; ky++) {
+                    for (kx = 0; kx < 3; kx++) {
+                        int iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
+
+                        if (iy >= 0 && iy < H && ix >= 0 && ix < W) {
+                            v = MAX(v, in[(iy * W + ix) * C + c]);
+                        }
+                    }
+                }
+                pooled[(oy * OW + ox) * C + c] = MIN(MAX(v, -100), 100);
+            }
+        }
+    }
+    for (i = 0; i < N; i++) {
+        int32_t v;
+
+        looked[i] = table[pooled[i] + 128];
+        v = apu_mbqm((looked[i] + 3) * (scale[i % C] - 5), 1 << 30, -6) + 2;
+        want[i] = MIN(MAX(v, -128), 127);
+    }
+
+    mem_start(&m, 8);
+    map_range(&m, 1, base, 4096, false);
+    map_range(&m, 1, va_in, sizeof(in), false);
+    map_range(&m, 1, va_t, 256, false);
+    map_range(&m, 1, va_s, C, false);
+    map_range(&m, 1, va_p, N, true);
+    map_range(&m, 1, va_l, N, true);
+    map_range(&m, 1, va_o, N, true);
+    vwrite(&m, 1, va_in, in, sizeof(in));
+    vwrite(&m, 1, va_t, table, 256);
+    vwrite(&m, 1, va_s, scale, C);
+
+    stl_le_p(cmd, APU_CMD_MAGIC);
+    stw_le_p(cmd + 4, APU_CMD_VERSION);
+    stw_le_p(cmd + 6, 3);
+    stw_le_p(&mp->opcode, APU_OP_MAXPOOL);
+    stw_le_p(&mp->in_h, H);
+    stw_le_p(&mp->in_w, W);
+    stw_le_p(&mp->channels, C);
+    stw_le_p(&mp->out_h, OH);
+    stw_le_p(&mp->out_w, OW);
+    stw_le_p(&mp->k_h, 3);
+    stw_le_p(&mp->k_w, 3);
+    stw_le_p(&mp->stride_h, 2);
+    stw_le_p(&mp->stride_w, 2);
+    stw_le_p(&mp->pad_top, 1);
+    stw_le_p(&mp->pad_left, 1);
+    stl_le_p(&mp->act_min, (uint32_t)-100);
+    stl_le_p(&mp->act_max, 100);
+    stq_le_p(&mp->input, va_in);
+    stq_le_p(&mp->output, va_p);
+    stw_le_p(&lut->opcode, APU_OP_LUT);
+    stl_le_p(&lut->count, N);
+    stq_le_p(&lut->input, va_p);
+    stq_le_p(&lut->table, va_t);
+    stq_le_p(&lut->output, va_l);
+    stw_le_p(&mul->opcode, APU_OP_MUL);
+    stl_le_p(&mul->count, N);
+    stl_le_p(&mul->in1_offset, 3);
+    stl_le_p(&mul->in2_offset, (uint32_t)-5);
+    stl_le_p(&mul->out_mult, 1 << 30);
+    stl_le_p(&mul->out_shift, (uint32_t)-6);
+    stl_le_p(&mul->out_zp, 2);
+    stl_le_p(&mul->act_min, (uint32_t)-128);
+    stl_le_p(&mul->act_max, 127);
+    stl_le_p(&mul->in2_period, C);
+    stq_le_p(&mul->input1, va_l);
+    stq_le_p(&mul->input2, va_s);
+    stq_le_p(&mul->output, va_o);
+    vwrite(&m, 1, base, cmd, sizeof(cmd));
+
+    submit(&m, 5, 8, 0, base, sizeof(cmd), 1, 77);
+    g_assert_true(wait_head(&m, 5, 1));
+    read_done(&m, 5, 0, &d);
+    g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
+    g_assert_cmpuint(ldl_le_p(&d.op_index), ==, 3);
+    vread(&m, 1, va_p, out, N);
+    g_assert_cmpmem(out, N, pooled, N);
+    vread(&m, 1, va_l, out, N);
+    g_assert_cmpmem(out, N, looked, N);
+    vread(&m, 1, va_o, out, N);
+    g_assert_cmpmem(out, N, want, N);
+    g_assert_cmpuint(ldq_le_p(&d.macs), ==, N * 9 + N + N);
+    g_assert_cmpuint(ldq_le_p(&d.bytes_written), ==, 3 * N);
+    cycles = model_cycles(&m, 5, N * 9, sizeof(in) + N) +
+             model_cycles(&m, 5, N, 2 * N + 256) +
+             model_cycles(&m, 5, N, 2 * N + C);
+    g_assert_cmpuint(ldq_le_p(&d.cycles), ==, cycles);
+
+    /* A bad broadcast period fails the op it is in, and nothing after. */
+    stl_le_p(&mul->in2_period, 7);
+    vwrite(&m, 1, base, cmd, sizeof(cmd));
+    submit(&m, 5, 8, 1, base, sizeof(cmd), 1, 78);
+    g_assert_true(wait_head(&m, 5, 2));
+    read_done(&m, 5, 1, &d);
+    g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_BAD_PARAMS);
+    g_assert_cmpuint(ldl_le_p(&d.op_index), ==, 2);
     apu_stop(&m.t);
 }
 
@@ -1296,6 +1438,7 @@ int main(int argc, char **argv)
     qtest_add_func("/apu/jobs/fault-injection", test_fault_injection);
     qtest_add_func("/apu/jobs/reset-while-busy", test_reset_while_busy);
     qtest_add_func("/apu/jobs/power-gating", test_power_gating);
+    qtest_add_func("/apu/jobs/quant-ops", test_quant_ops);
     qtest_add_func("/apu/random-guest", test_random_guest);
     qtest_add_func("/apu/threads-off", test_threads_off);
     return g_test_run();

@@ -185,6 +185,11 @@ struct drm_apu_query_device {
 #define DRM_APU_CAP_FAULT_INJECT	0x4
 /** DRM_APU_CAP_POWER_GATING - idle cores are powered down. */
 #define DRM_APU_CAP_POWER_GATING	0x8
+/**
+ * DRM_APU_CAP_QUANT_OPS - the device runs the ops of firmware ABI 1.2:
+ * weight zero points, max pooling, lookup tables, multiply, broadcasting.
+ */
+#define DRM_APU_CAP_QUANT_OPS		0x10
 
 /**
  * struct drm_apu_query - argument of %DRM_IOCTL_APU_QUERY

@@ -61,6 +61,7 @@ typedef struct ApuConvParams {
     int groups;
     int in_zp, out_zp, act_min, act_max;
     bool single_rounding;
+    int w_zp;               /* ABI 1.2: weight zero point, [-128, 127] */
 } ApuConvParams;
 
 typedef struct ApuAddParams {
@@ -70,18 +71,32 @@ typedef struct ApuAddParams {
     int32_t in2_offset, in2_mult, in2_shift;
     int32_t out_mult, out_shift, out_zp;
     int act_min, act_max;
+    uint32_t in2_period;    /* ABI 1.2: input2 index = i % period; 0 = count */
 } ApuAddParams;
+
+/* Requantized multiply (ABI 1.2): TFLite int8 MUL. */
+typedef struct ApuMulParams {
+    uint32_t count;
+    int32_t in1_offset, in2_offset;
+    int32_t out_mult, out_shift, out_zp;
+    int act_min, act_max;
+    uint32_t in2_period;    /* input2 index = i % period; 0 = count */
+} ApuMulParams;
 
 typedef struct ApuPoolParams {
     int in_h, in_w, channels, out_h, out_w;
     int k_h, k_w, stride_h, stride_w, pad_top, pad_left;
     int act_min, act_max;
+    bool round_uint8;       /* ABI 1.2, avgpool: APU_OPF_ROUND_UINT8 */
 } ApuPoolParams;
 
 /* Validation: 0, or APU_STATUS_BAD_PARAMS / APU_STATUS_TOO_LARGE. */
 uint32_t apu_conv_check(const ApuConvParams *p);
 uint32_t apu_add_check(const ApuAddParams *p);
 uint32_t apu_pool_check(const ApuPoolParams *p);
+uint32_t apu_mul_check(const ApuMulParams *p);
+/* Table lookup of @count elements (ABI 1.2): 0 < count <= 64 MiB. */
+uint32_t apu_lut_check(uint32_t count);
 
 /* Element counts of a checked convolution's tensors, and its MACs. */
 uint64_t apu_conv_in_size(const ApuConvParams *p);
@@ -100,6 +115,12 @@ int apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
 void apu_add(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,
              int8_t *out);
 void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out);
+/* ABI 1.2: max pooling, multiply, table lookup (@table: 256 entries). */
+void apu_maxpool(const ApuPoolParams *p, const int8_t *in, int8_t *out);
+void apu_mul(const ApuMulParams *p, const int8_t *in1, const int8_t *in2,
+             int8_t *out);
+void apu_lut(uint32_t count, const int8_t *in, const int8_t *table,
+             int8_t *out);
 
 /* ---- hardware access, MMU and command processor (apu_cp.c) ------------- */
 

@@ -29,7 +29,7 @@ extern "C" {
 
 /** Version of this header; bumped when the API grows. */
 #define APU_HAL_VERSION_MAJOR 0
-#define APU_HAL_VERSION_MINOR 1
+#define APU_HAL_VERSION_MINOR 2
 
 /** Longest path libapu returns, including the terminating NUL. */
 #define APU_PATH_MAX 64
@@ -118,6 +118,11 @@ struct apu_device_info {
 #define APU_CAP_TIME_ACCURATE	0x2	/**< jobs can complete at their modeled time */
 #define APU_CAP_FAULT_INJECT	0x4	/**< fault injection for tests (debugfs) */
 #define APU_CAP_POWER_GATING	0x8	/**< idle cores are powered down */
+/**
+ * Weight zero points, max pooling, lookup tables, multiply, broadcasting:
+ * firmware ABI 1.2.
+ */
+#define APU_CAP_QUANT_OPS	0x10
 
 /** Kinds of core. */
 enum apu_core_class {
@@ -275,9 +280,10 @@ enum apu_padding {
  * struct apu_conv2d - a 2-D convolution (TFLite int8 semantics)
  *
  * Weights are [out_c][k_h][k_w][in_c / groups], except depthwise (groups
- * == in_c), which is [k_h][k_w][out_c] with out_c a multiple of in_c.
- * Per output channel: bias (may be NULL), requantization multiplier and
- * shift (apu_conv_requant()). The network copies every array.
+ * == in_c > 1), which is [k_h][k_w][out_c] with out_c a multiple of in_c.
+ * One input channel (groups 1) always takes the first layout. Per output
+ * channel: bias (may be NULL), requantization multiplier and shift
+ * (apu_conv_requant()). The network copies every array.
  */
 struct apu_conv2d {
 	unsigned int out_c, k_h, k_w, stride_h, stride_w, dil_h, dil_w, groups;
@@ -288,6 +294,25 @@ struct apu_conv2d {
 	const int32_t *bias, *mult, *shift;
 };
 
+/**
+ * struct apu_conv2d_ext - more of a convolution (HAL 0.2), for
+ * apu_network_add_conv2d_ext(); grows at its end, @size tells its version
+ * @size:  sizeof(struct apu_conv2d_ext) as the caller was built
+ * @flags: APU_CONV_EXT_* bits
+ * @w_zp:  the weights' zero point, [-128, 127] (asymmetric uint8 weights,
+ *         moved to int8 by subtracting 128 from weights and zero point): the
+ *         accumulator is sum((in - in_zp) * (w - w_zp)); nonzero needs
+ *         APU_CAP_QUANT_OPS
+ */
+struct apu_conv2d_ext {
+	size_t size;
+	unsigned int flags;
+	int32_t w_zp;
+};
+
+/** The op is a fully connected layer (apu_network_add_fully_connected()). */
+#define APU_CONV_EXT_FULLY_CONNECTED	0x1
+
 /** A requantized elementwise add (TFLite int8 ADD); see docs/hw.md. */
 struct apu_add {
 	int32_t left_shift;
@@ -296,7 +321,7 @@ struct apu_add {
 	int32_t out_mult, out_shift, out_zp, act_min, act_max;
 };
 
-/** Average pooling (TFLite int8 AVERAGE_POOL_2D). */
+/** Average or max pooling (TFLite int8 AVERAGE_POOL_2D, MAX_POOL_2D). */
 struct apu_avgpool {
 	unsigned int k_h, k_w, stride_h, stride_w;
 	enum apu_padding padding;
@@ -342,6 +367,18 @@ APU_API int apu_network_add_fully_connected(struct apu_network *net, int input,
 					    const struct apu_conv2d *p, int *output);
 
 /**
+ * apu_network_add_conv2d_ext() - a convolution or fully connected layer
+ * with the parameters of @ext too (HAL 0.2)
+ *
+ * Return: as apu_network_add_conv2d(); -EINVAL for an @ext->size this
+ * library does not know or unknown flags; -EOPNOTSUPP for a weight zero
+ * point on a device without APU_CAP_QUANT_OPS.
+ */
+APU_API int apu_network_add_conv2d_ext(struct apu_network *net, int input,
+				       const struct apu_conv2d *p,
+				       const struct apu_conv2d_ext *ext, int *output);
+
+/**
  * apu_network_add_add() - elementwise add of two tensors of one shape
  *
  * Return: 0; -EINVAL for tensors of different shapes or parameters the
@@ -355,6 +392,118 @@ APU_API int apu_network_add_add(struct apu_network *net, int a, int b,
 /** apu_network_add_avgpool() - average pooling of @input. */
 APU_API int apu_network_add_avgpool(struct apu_network *net, int input,
 				    const struct apu_avgpool *p, int *output);
+
+/**
+ * struct apu_mul - a requantized elementwise multiply (TFLite int8 MUL):
+ * out = clamp(out_zp + MultiplyByQuantizedMultiplier((a + in1_offset) *
+ * (b + in2_offset), out_mult, out_shift), act_min, act_max)
+ */
+struct apu_mul {
+	int32_t in1_offset, in2_offset;
+	int32_t out_mult, out_shift, out_zp, act_min, act_max;
+};
+
+/**
+ * apu_network_add_maxpool() - max pooling of @input (HAL 0.2; needs
+ * APU_CAP_QUANT_OPS): the largest tap of each window inside the input,
+ * clamped to [act_min, act_max]
+ */
+APU_API int apu_network_add_maxpool(struct apu_network *net, int input,
+				    const struct apu_avgpool *p, int *output);
+
+/**
+ * apu_network_add_mul() - elementwise multiply of @a and @b (HAL 0.2;
+ * needs APU_CAP_QUANT_OPS). @b has @a's shape, or is broadcast: 1 x 1 x C
+ * (one value per channel) or 1 x 1 x 1; broadcasting ADD likewise.
+ */
+APU_API int apu_network_add_mul(struct apu_network *net, int a, int b,
+				const struct apu_mul *p, int *output);
+
+/**
+ * apu_network_add_lut() - elementwise table lookup (HAL 0.2; needs
+ * APU_CAP_QUANT_OPS): out = @table[in + 128]. Any function of one int8
+ * value (requantization, activations) is one table.
+ */
+APU_API int apu_network_add_lut(struct apu_network *net, int input, const int8_t table[256],
+				int *output);
+
+/**
+ * struct apu_mean - mean over height and width (TFLite int8 MEAN over
+ * axes 1 and 2): per channel, acc = sum(in - in_zp), then
+ * MultiplyByQuantizedMultiplier(acc, mult, shift), divided by H*W rounding
+ * half away from zero, plus out_zp, clamped to int8. Runs on the CPU.
+ */
+struct apu_mean {
+	int32_t in_zp, out_zp, mult, shift;
+};
+
+/** apu_network_add_mean() - a 1 x 1 x C tensor of the means of @input's channels. */
+APU_API int apu_network_add_mean(struct apu_network *net, int input, const struct apu_mean *p,
+				 int *output);
+
+/**
+ * struct apu_softmax - softmax over channels: with x the input and m the
+ * largest input of the pixel, p = exp(beta_scale * (x - m)) / sum(...)
+ * computed in double, out = clamp(round(p / out_scale) + out_zp) (round
+ * half away from zero). Runs on the CPU.
+ */
+struct apu_softmax {
+	double beta_scale;	/**< beta x the input scale */
+	double out_scale;
+	int32_t out_zp;
+};
+
+/** apu_network_add_softmax() - softmax of each pixel's channels. */
+APU_API int apu_network_add_softmax(struct apu_network *net, int input,
+				    const struct apu_softmax *p, int *output);
+
+/**
+ * apu_network_add_concat() - @n tensors of equal height and width joined
+ * along channels (same quantization). Runs on the CPU.
+ */
+APU_API int apu_network_add_concat(struct apu_network *net, const int *inputs, unsigned int n,
+				   int *output);
+
+/**
+ * apu_network_add_pad() - @input padded with @value: @pads are top, bottom,
+ * left, right. Runs on the CPU (the importer folds padding into a
+ * convolution where it can).
+ */
+APU_API int apu_network_add_pad(struct apu_network *net, int input, const unsigned int pads[4],
+				int8_t value, int *output);
+
+/**
+ * apu_network_add_reshape() - a view of @input with another shape of the
+ * same size: no op, no copy.
+ */
+APU_API int apu_network_add_reshape(struct apu_network *net, int input,
+				    const struct apu_shape *shape, int *output);
+
+/** Where an op runs. */
+enum apu_op_place {
+	APU_PLACE_DEVICE = 0,	/**< on the APU's cores (or the CPU backend's model of them) */
+	APU_PLACE_CPU = 1,	/**< on the host CPU, between device segments */
+	APU_PLACE_VIEW = 2,	/**< nothing runs: a view of another tensor */
+};
+
+/** An op of a network, as compiled. */
+struct apu_op_info {
+	const char *kind;	/**< "conv", "dwconv", "fc", "add", "mul", "avgpool", ... */
+	enum apu_op_place place;
+	unsigned int core_mask;	/**< cores it was placed on (bit n: core n) */
+	int inputs[2];		/**< input tensors (-1: none) */
+	int output;
+	uint64_t macs;
+	double modeled_us;	/**< the planner's estimate (device ops) */
+	double cpu_us;		/**< CPU ops: real time of the last run */
+};
+
+/** apu_network_op_info() - op @index (0 .. apu_network_num_ops() - 1). */
+APU_API int apu_network_op_info(const struct apu_network *net, int index,
+				struct apu_op_info *info);
+
+/** apu_network_op_count() - the number of ops, or a negative errno. */
+APU_API int apu_network_op_count(const struct apu_network *net);
 
 /** apu_network_shape() - the shape of tensor @tensor. */
 APU_API int apu_network_shape(const struct apu_network *net, int tensor,
@@ -476,7 +625,7 @@ APU_API int apu_network_read_reference(struct apu_network *net, int tensor, void
 APU_API int apu_network_write_trace(const struct apu_network *net, const char *path);
 
 /** Built-in networks of apu_network_build_model(). */
-enum apu_model {
+enum apu_builtin_model {
 	APU_MODEL_MOBILENET_V1 = 1,	/**< 224x224x3, 569 M MACs */
 	APU_MODEL_MOBILENET_V2 = 2,	/**< 224x224x3, 300 M MACs */
 };
@@ -486,7 +635,7 @@ enum apu_model {
  * shapes, int8, with weights and quantization from @seed
  * @input: set to the input tensor; @output: to the output tensor
  */
-APU_API int apu_network_build_model(struct apu_network *net, enum apu_model model,
+APU_API int apu_network_build_model(struct apu_network *net, enum apu_builtin_model model,
 				    unsigned int seed, int *input, int *output);
 
 /**

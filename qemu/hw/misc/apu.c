@@ -45,7 +45,8 @@ OBJECT_DECLARE_SIMPLE_TYPE(ApuState, APU_PCI)
 #define APU_NUM_CORES 6
 #define APU_MAX_CTX 256
 #define APU_OPS_MASK ((1u << APU_OP_CONV2D) | (1u << APU_OP_ADD) | \
-                      (1u << APU_OP_AVGPOOL))
+                      (1u << APU_OP_AVGPOOL) | (1u << APU_OP_MAXPOOL) | \
+                      (1u << APU_OP_LUT) | (1u << APU_OP_MUL))
 
 typedef struct ApuCoreClass {
     uint32_t cls, macs_per_cycle, clock_mhz, sram_bytes;
@@ -772,7 +773,8 @@ static uint64_t apu_mmio_read(void *opaque, hwaddr addr, unsigned size)
         break;
     case APU_REG_FEATURES:
         val = APU_FEATURE_MMU | APU_FEATURE_TIME_ACCURATE |
-              APU_FEATURE_FAULT_INJECT | APU_FEATURE_POWER_GATING;
+              APU_FEATURE_FAULT_INJECT | APU_FEATURE_POWER_GATING |
+              APU_FEATURE_QUANT_OPS;
         break;
     case APU_REG_MAX_CONTEXTS:
         val = APU_MAX_CTX;
