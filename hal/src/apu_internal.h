@@ -106,9 +106,19 @@ int apu_network_add_conv_flags(struct apu_network *net, int input, const struct 
  */
 int apu_network_add_constant(struct apu_network *net, const struct apu_shape *shape,
 			     const void *data, bool u8, int *tensor);
+/*
+ * A concatenation along channels that costs nothing: each input, the whole
+ * output of a convolution read by nothing else, becomes a channel slice of
+ * the output, which the convolution writes in place at the output's pitch
+ * (firmware ABI 1.1). -EINVAL when an input is not such a tensor.
+ */
+int apu_network_add_concat_in_place(struct apu_network *net, const int *inputs, unsigned int n,
+				    int *output);
 /* Average pooling rounded as TFLite's uint8 kernel (firmware ABI 1.2). */
 int apu_network_add_avgpool_uint8(struct apu_network *net, int input,
 				  const struct apu_avgpool *p, int *output);
+/* The tensor whose storage @t is (a slice's base; else @t). */
+int apu_network_tensor_base(const struct apu_network *net, int t);
 /* The tensor count of a network, for the importer. */
 int apu_network_num_tensors(const struct apu_network *net);
 

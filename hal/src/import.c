@@ -84,7 +84,8 @@ static int op_fail(struct lower *L, int op, int ret, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* LLVM 14's analyzer misses the va_start above when it inlines this. */
+	vsnprintf(msg, sizeof(msg), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
 	va_end(ap);
 	if (L->err && L->errlen) {
 		if (op >= 0)
@@ -189,7 +190,7 @@ static int op_input(struct lower *L, int op, int k, int *nt, struct qt *q)
 		/* A constant operand (a bias to add, a scale to multiply). */
 		const struct tfl_tensor *x = &L->tf->t[t];
 		struct apu_shape s;
-		struct qt cq;
+		struct qt cq = { 0 };
 		int ret = act_q(L, op, t, &cq);
 
 		if (ret)
@@ -324,7 +325,7 @@ static int lower_conv(struct lower *L, int op, enum conv_kind kind)
 	struct apu_shape is;
 	struct apu_conv2d p = { 0 };
 	int32_t w_zp = 0;
-	struct qt qi, qo;
+	struct qt qi = { 0 }, qo = { 0 };
 	int32_t *bias = NULL, *mult = NULL, *shift = NULL;
 	int8_t *wt = NULL;
 	float *scales = NULL;
@@ -417,6 +418,8 @@ static int lower_conv(struct lower *L, int op, enum conv_kind kind)
 		return op_fail(L, op, -EOPNOTSUPP, "weights (tensor %d '%s') of type %s",
 			       wtensor, tname(L, wtensor), tfl_type_name(w->type));
 	}
+	if (!out_c)
+		return op_fail(L, op, -EINVAL, "no output channels");
 	per_channel = w->nq > 1;
 	if (!qi.u8 != (w->type == TFL_INT8) || qi.u8 != qo.u8)
 		return op_fail(L, op, -EOPNOTSUPP, "mixed uint8 and int8 tensors");
@@ -576,8 +579,8 @@ static int add_params(const struct qt *a, const struct qt *b, const struct qt *o
 static int lower_binary(struct lower *L, int op)
 {
 	const struct tfl_op *o = &L->tf->ops[op];
-	struct qt qa, qb, qo;
-	int a, b, out, ret;
+	struct qt qa = { 0 }, qb = { 0 }, qo = { 0 };
+	int a = -1, b = -1, out = -1, ret;
 
 	if (o->nin != 2)
 		return op_fail(L, op, -EINVAL, "%d inputs", o->nin);
@@ -611,11 +614,9 @@ static int lower_binary(struct lower *L, int op)
 			ret = apu_network_add_mul(L->m->net, a, b, &p, &out);
 	}
 	if (ret == -EINVAL)
-		return op_fail(L, op, -EOPNOTSUPP,
-			       "shapes that do not broadcast on the device (same shape, 1x1xC or 1x1x1)");
+		return op_fail(L, op, -EINVAL, "input shapes that do not broadcast");
 	if (ret)
-		return ret < 0 && ret != -EOPNOTSUPP ? net_err(L, op, ret) :
-		       op_fail(L, op, ret, "the device lacks broadcasting or MUL (firmware ABI 1.2)");
+		return net_err(L, op, ret);
 	return set_output(L, op, 0, out, NULL);
 }
 
@@ -720,9 +721,9 @@ static void float_table(const struct qt *qi, const struct qt *qo, int code, int8
 static int lower_unary(struct lower *L, int op)
 {
 	const struct tfl_op *o = &L->tf->ops[op];
-	struct qt qi, qo;
+	struct qt qi = { 0 }, qo = { 0 };
 	int8_t table[256];
-	int in, ret;
+	int in = -1, ret;
 
 	ret = op_input(L, op, 0, &in, &qi);
 	if (!ret && o->nout >= 1)
@@ -758,8 +759,8 @@ static int lower_pool(struct lower *L, int op)
 {
 	const struct tfl_op *o = &L->tf->ops[op];
 	struct apu_avgpool p = { 0 };
-	struct qt qi, qo;
-	int in, out, ret;
+	struct qt qi = { 0 }, qo = { 0 };
+	int in = -1, out = -1, ret;
 
 	ret = op_input(L, op, 0, &in, &qi);
 	if (!ret && o->nout >= 1)
@@ -800,9 +801,9 @@ static int lower_mean(struct lower *L, int op)
 	const struct tfl_op *o = &L->tf->ops[op];
 	const struct tfl_tensor *ax;
 	struct apu_mean p = { 0 };
-	struct qt qi, qo;
-	int32_t axes[2];
-	int in, out, ret, s;
+	struct qt qi = { 0 }, qo = { 0 };
+	int32_t axes[2] = { 0 };
+	int in = -1, out = -1, ret, s;
 
 	ret = op_input(L, op, 0, &in, &qi);
 	if (!ret && o->nout >= 1)
@@ -833,8 +834,8 @@ static int lower_softmax(struct lower *L, int op)
 {
 	const struct tfl_op *o = &L->tf->ops[op];
 	struct apu_softmax p;
-	struct qt qi, qo;
-	int in, out, ret;
+	struct qt qi = { 0 }, qo = { 0 };
+	int in = -1, out = -1, ret;
 
 	ret = op_input(L, op, 0, &in, &qi);
 	if (!ret && o->nout >= 1)
@@ -856,8 +857,8 @@ static int lower_view(struct lower *L, int op)
 {
 	const struct tfl_op *o = &L->tf->ops[op];
 	struct apu_shape s;
-	struct qt qi, qo;
-	int in, out, ret;
+	struct qt qi = { 0 }, qo = { 0 };
+	int in = -1, out = -1, ret;
 
 	ret = op_input(L, op, 0, &in, &qi);
 	if (!ret && o->nout >= 1)
@@ -896,7 +897,8 @@ static int lower_concat(struct lower *L, int op)
 {
 	const struct tfl_op *o = &L->tf->ops[op];
 	int *ins, out, ret = 0, rank;
-	struct qt qo;
+	bool *requant;
+	struct qt qo = { 0 };
 
 	if (o->nin < 1 || o->nout < 1)
 		return op_fail(L, op, -EINVAL, "no inputs");
@@ -909,10 +911,14 @@ static int lower_concat(struct lower *L, int op)
 	if (ret)
 		return ret;
 	ins = calloc((size_t)o->nin, sizeof(int));
-	if (!ins)
+	requant = calloc((size_t)o->nin, sizeof(bool));
+	if (!ins || !requant) {
+		free(ins);
+		free(requant);
 		return -ENOMEM;
+	}
 	for (int k = 0; k < o->nin && !ret; k++) {
-		struct qt qi;
+		struct qt qi = { 0 };
 
 		ret = op_input(L, op, k, &ins[k], &qi);
 		if (ret)
@@ -923,16 +929,30 @@ static int lower_concat(struct lower *L, int op)
 			int8_t table[256];
 
 			concat_table(&qi, &qo, table);
+			requant[k] = true;
 			ret = apu_network_add_lut(L->m->net, ins[k], table, &ins[k]);
 			if (ret)
 				ret = net_err(L, op, ret);
 		}
 	}
 	if (!ret) {
-		ret = apu_network_add_concat(L->m->net, ins, (unsigned int)o->nin, &out);
+		bool in_place = true;
+
+		/*
+		 * Convolutions that only this op reads write their outputs in
+		 * place, at the output's pitch; anything else is copied on the
+		 * CPU.
+		 */
+		for (int k = 0; k < o->nin; k++)
+			in_place &= L->nconsumers[o->in[k]] == 1 && !requant[k];
+		ret = in_place ? apu_network_add_concat_in_place(L->m->net, ins, (unsigned int)o->nin,
+								 &out) : -EINVAL;
+		if (ret == -EINVAL || ret == -EOPNOTSUPP)
+			ret = apu_network_add_concat(L->m->net, ins, (unsigned int)o->nin, &out);
 		ret = ret ? net_err(L, op, ret) : set_output(L, op, 0, out, NULL);
 	}
 	free(ins);
+	free(requant);
 	return ret;
 }
 
@@ -985,9 +1005,9 @@ static int sole_consumer(const struct lower *L, int op, int t)
 static int lower_pad(struct lower *L, int op)
 {
 	const struct tfl_op *o = &L->tf->ops[op];
-	unsigned int pads[4];
-	struct qt qi, qo;
-	int in, out, ret, c;
+	unsigned int pads[4] = { 0 };
+	struct qt qi = { 0 }, qo = { 0 };
+	int in = -1, out = -1, ret, c;
 
 	ret = op_input(L, op, 0, &in, &qi);
 	if (!ret && o->nout >= 1)
@@ -1301,6 +1321,7 @@ static int build(struct apu_model *m, const struct tfl_model *tf, char *err, siz
 				m->ops[i].macs += oi.macs;
 			}
 			m->ops[i].place = cpu ? APU_MODEL_OP_CPU : device ? APU_MODEL_OP_DEVICE :
+					  tf->ops[i].code == TFL_CONCATENATION ? APU_MODEL_OP_IN_PLACE :
 					  APU_MODEL_OP_VIEW;
 		}
 		describe(&L, i);
@@ -1560,19 +1581,28 @@ int apu_model_compare_reference(struct apu_model *m, struct apu_model_compare *r
 	nt = apu_network_num_tensors(m->net);
 	for (int oi = 0; oi < apu_network_op_count(m->net); oi++) {
 		struct apu_op_info info;
-		size_t off, size;
+		struct apu_shape shape;
+		size_t size;
 
 		apu_network_op_info(m->net, oi, &info);
 		if (info.place == APU_PLACE_VIEW || info.output < 0 || info.output >= nt)
 			continue;
-		ret = apu_network_tensor_place(m->net, info.output, &off, &size);
+		ret = apu_network_shape(m->net, info.output, &shape);
 		if (ret)
 			break;
-		a = realloc(a, size ? size : 1);
-		b = realloc(b, size ? size : 1);
-		if (!a || !b) {
-			ret = -ENOMEM;
-			break;
+		size = (size_t)shape.h * shape.w * shape.c;
+		{
+			int8_t *na = realloc(a, size ? size : 1), *nb;
+
+			if (na)
+				a = na;
+			nb = na ? realloc(b, size ? size : 1) : NULL;
+			if (nb)
+				b = nb;
+			if (!na || !nb) {
+				ret = -ENOMEM;
+				break;
+			}
 		}
 		ret = apu_network_read(m->net, info.output, a, size);
 		if (!ret)
@@ -1613,7 +1643,9 @@ int apu_model_op_count(const struct apu_model *m)
 
 int apu_model_op_info(const struct apu_model *m, int i, struct apu_model_op_info *info)
 {
-	static const char *const places[] = { "device", "cpu", "view", "folded", "edge" };
+	static const char *const places[] = {
+		"device", "cpu", "view", "folded", "edge", "in-place",
+	};
 	const struct model_op *o;
 
 	if (!m || !info || i < 0 || i >= m->nops)

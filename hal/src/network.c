@@ -36,14 +36,16 @@
 enum op_kind {
 	OP_CONV, OP_ADD, OP_POOL, OP_MAXPOOL, OP_MUL, OP_LUT,
 	/* CPU ops: run by libapu between device segments. */
-	OP_MEAN, OP_SOFTMAX, OP_CONCAT, OP_PAD,
+	OP_MEAN, OP_SOFTMAX, OP_CONCAT, OP_PAD, OP_BADD, OP_BMUL,
 	/* Views: nothing runs. */
 	OP_RESHAPE,
+	/* A concatenation its producers wrote in place (channel slices). */
+	OP_ASSEMBLE,
 };
 
 static bool kind_cpu(enum op_kind k)
 {
-	return k >= OP_MEAN && k <= OP_PAD;
+	return k >= OP_MEAN && k <= OP_BMUL;
 }
 
 static bool kind_device(enum op_kind k)
@@ -56,6 +58,12 @@ struct tensor {
 	size_t size, off;
 	int producer;		/* op index, or -1 for an input */
 	int view_of;		/* a view shares this tensor's storage; -1 */
+	/*
+	 * A channel slice of tensor @slice_of (its convolution writes there at
+	 * the wider tensor's pitch, from channel @slice_c); -1.
+	 */
+	int slice_of;
+	unsigned int slice_c;
 	bool constant;		/* contents at const_off in the constants */
 	size_t const_off;
 };
@@ -226,6 +234,7 @@ static int add_tensor(struct apu_network *net, const struct apu_shape *shape, in
 		.size = (size_t)s->h * s->w * s->c,
 		.producer = producer,
 		.view_of = -1,
+		.slice_of = -1,
 	};
 	net->act_total += (net->t[net->nt].size + 63) & ~(size_t)63;
 	return net->nt++;
@@ -304,6 +313,27 @@ static bool valid_tensor(const struct apu_network *net, int t)
 	return t >= 0 && t < net->nt;
 }
 
+/* An op's input: a tensor, not a slice (only its concatenation reads those). */
+static bool valid_input(const struct apu_network *net, int t)
+{
+	return valid_tensor(net, t) && net->t[t].slice_of < 0;
+}
+
+/* Whether an op reads tensor @t. */
+static bool is_read(const struct apu_network *net, int t)
+{
+	for (int i = 0; i < net->nops; i++) {
+		const struct op *o = &net->ops[i];
+
+		if (o->in[0] == t || o->in[1] == t)
+			return true;
+		for (int k = 0; k < o->ncat; k++)
+			if (o->cat[k] == t)
+				return true;
+	}
+	return false;
+}
+
 int apu_network_add_input(struct apu_network *net, const struct apu_shape *shape,
 			  int *tensor)
 {
@@ -373,7 +403,7 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 	size_t wn;
 	int ret;
 
-	if (!net || !p || !output || !valid_tensor(net, input) || !p->weights ||
+	if (!net || !p || !output || !valid_input(net, input) || !p->weights ||
 	    !p->mult || !p->shift || !p->out_c)
 		return -EINVAL;
 	if (net->compiled)
@@ -513,9 +543,58 @@ int apu_network_add_constant(struct apu_network *net, const struct apu_shape *sh
 	return 0;
 }
 
+int apu_network_tensor_base(const struct apu_network *net, int t)
+{
+	if (!net || !valid_tensor(net, t))
+		return -EINVAL;
+	return net->t[t].slice_of >= 0 ? net->t[t].slice_of : t;
+}
+
 int apu_network_num_tensors(const struct apu_network *net)
 {
 	return net ? net->nt : -EINVAL;
+}
+
+/*
+ * The shape of an elementwise op on @a and @b broadcast against each other
+ * (each dimension equal, or 1 on one side); false when they do not go.
+ */
+static bool bcast_shape(const struct apu_shape *a, const struct apu_shape *b,
+			struct apu_shape *o)
+{
+	const unsigned int x[3] = { a->h, a->w, a->c }, y[3] = { b->h, b->w, b->c };
+	unsigned int r[3];
+
+	for (int i = 0; i < 3; i++) {
+		if (x[i] != y[i] && x[i] != 1 && y[i] != 1)
+			return false;
+		r[i] = x[i] > y[i] ? x[i] : y[i];
+	}
+	*o = (struct apu_shape){ r[0], r[1], r[2] };
+	return true;
+}
+
+/* An elementwise op the device cannot broadcast: a CPU op. */
+static int add_bcast_cpu(struct apu_network *net, enum op_kind kind, int a, int b,
+			 const struct apu_add *pa, const struct apu_mul *pm, int *output)
+{
+	struct apu_shape os;
+	struct op *o;
+
+	if (!bcast_shape(&net->t[a].s, &net->t[b].s, &os))
+		return -EINVAL;
+	o = new_op(net);
+	if (!o)
+		return -ENOMEM;
+	o->kind = kind;
+	o->in[0] = a;
+	o->in[1] = b;
+	if (pa)
+		o->add = *pa;
+	if (pm)
+		o->mul = *pm;
+	o->macs = (uint64_t)os.h * os.w * os.c;
+	return finish_op(net, &os, output);
 }
 
 /*
@@ -540,7 +619,7 @@ int apu_network_add_add(struct apu_network *net, int a, int b, const struct apu_
 {
 	struct op *o;
 
-	if (!net || !p || !output || !valid_tensor(net, a) || !valid_tensor(net, b))
+	if (!net || !p || !output || !valid_input(net, a) || !valid_input(net, b))
 		return -EINVAL;
 	if (net->compiled)
 		return -EBUSY;
@@ -560,14 +639,16 @@ int apu_network_add_add(struct apu_network *net, int a, int b, const struct apu_
 		return apu_network_add_add(net, a, b, &sw, output);
 	}
 	/* What the device accepts (include/hw/apu_cmd.h). */
-	if (!bcast_period(net, a, b) ||
-	    p->left_shift < 0 || p->left_shift > APU_ADD_LEFT_SHIFT_MAX ||
+	if (p->left_shift < 0 || p->left_shift > APU_ADD_LEFT_SHIFT_MAX ||
 	    !shift_ok(p->in1_shift) || !shift_ok(p->in2_shift) || !shift_ok(p->out_shift) ||
 	    p->in1_offset < APU_ADD_OFFSET_MIN || p->in1_offset > APU_ADD_OFFSET_MAX ||
 	    p->in2_offset < APU_ADD_OFFSET_MIN || p->in2_offset > APU_ADD_OFFSET_MAX ||
 	    p->out_zp < -128 || p->out_zp > 127 ||
 	    p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max)
 		return -EINVAL;
+	/* Other broadcasts (or none on the device) run on the CPU. */
+	if (!bcast_period(net, a, b))
+		return add_bcast_cpu(net, OP_BADD, a, b, p, NULL, output);
 	o = new_op(net);
 	if (!o)
 		return -ENOMEM;
@@ -585,12 +666,10 @@ int apu_network_add_mul(struct apu_network *net, int a, int b, const struct apu_
 {
 	struct op *o;
 
-	if (!net || !p || !output || !valid_tensor(net, a) || !valid_tensor(net, b))
+	if (!net || !p || !output || !valid_input(net, a) || !valid_input(net, b))
 		return -EINVAL;
 	if (net->compiled)
 		return -EBUSY;
-	if (!net->dev->quant_ops)
-		return -EOPNOTSUPP;
 	if (net->t[b].size > net->t[a].size) {
 		struct apu_mul sw = *p;
 
@@ -598,12 +677,15 @@ int apu_network_add_mul(struct apu_network *net, int a, int b, const struct apu_
 		sw.in2_offset = p->in1_offset;
 		return apu_network_add_mul(net, b, a, &sw, output);
 	}
-	if (!bcast_period(net, a, b) || !shift_ok(p->out_shift) ||
+	if (!shift_ok(p->out_shift) ||
 	    p->in1_offset < APU_ADD_OFFSET_MIN || p->in1_offset > APU_ADD_OFFSET_MAX ||
 	    p->in2_offset < APU_ADD_OFFSET_MIN || p->in2_offset > APU_ADD_OFFSET_MAX ||
 	    p->out_zp < -128 || p->out_zp > 127 ||
 	    p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max)
 		return -EINVAL;
+	/* A device without MUL, or a broadcast it cannot do: the CPU. */
+	if (!net->dev->quant_ops || !bcast_period(net, a, b))
+		return add_bcast_cpu(net, OP_BMUL, a, b, NULL, p, output);
 	o = new_op(net);
 	if (!o)
 		return -ENOMEM;
@@ -622,7 +704,7 @@ int apu_network_add_lut(struct apu_network *net, int input, const int8_t table[2
 	struct op *o;
 	int ret;
 
-	if (!net || !table || !output || !valid_tensor(net, input))
+	if (!net || !table || !output || !valid_input(net, input))
 		return -EINVAL;
 	if (net->compiled)
 		return -EBUSY;
@@ -660,7 +742,7 @@ int apu_network_add_mean(struct apu_network *net, int input, const struct apu_me
 	struct apu_shape os;
 	struct op *o;
 
-	if (!net || !p || !output || !valid_tensor(net, input) || !shift_ok(p->shift) ||
+	if (!net || !p || !output || !valid_input(net, input) || !shift_ok(p->shift) ||
 	    p->in_zp < -128 || p->in_zp > 127 || p->out_zp < -128 || p->out_zp > 127)
 		return -EINVAL;
 	if (net->compiled)
@@ -681,7 +763,7 @@ int apu_network_add_softmax(struct apu_network *net, int input, const struct apu
 {
 	struct op *o;
 
-	if (!net || !p || !output || !valid_tensor(net, input) || !(p->out_scale > 0) ||
+	if (!net || !p || !output || !valid_input(net, input) || !(p->out_scale > 0) ||
 	    !(p->beta_scale > 0) || isinf(p->beta_scale) || p->out_zp < -128 ||
 	    p->out_zp > 127)
 		return -EINVAL;
@@ -707,7 +789,7 @@ int apu_network_add_concat(struct apu_network *net, const int *inputs, unsigned 
 	if (net->compiled)
 		return -EBUSY;
 	for (unsigned int i = 0; i < n; i++)
-		if (!valid_tensor(net, inputs[i]))
+		if (!valid_input(net, inputs[i]))
 			return -EINVAL;
 	os = net->t[inputs[0]].s;
 	os.c = 0;
@@ -740,13 +822,82 @@ int apu_network_add_concat(struct apu_network *net, const int *inputs, unsigned 
 	return ret;
 }
 
+int apu_network_add_concat_in_place(struct apu_network *net, const int *inputs, unsigned int n,
+				    int *output)
+{
+	struct apu_shape os;
+	unsigned int c = 0;
+	struct op *o;
+	int ret;
+
+	if (!net || !inputs || !output || !n || n > 65535)
+		return -EINVAL;
+	if (net->compiled)
+		return -EBUSY;
+	if (!net->dev->out_pitch)
+		return -EOPNOTSUPP;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct tensor *t;
+		int p;
+
+		if (!valid_tensor(net, inputs[i]))
+			return -EINVAL;
+		t = &net->t[inputs[i]];
+		p = t->producer;
+		/* Written by a convolution of its own, once, nowhere else yet. */
+		if (p < 0 || net->ops[p].kind != OP_CONV || net->ops[p].out != inputs[i] ||
+		    t->view_of >= 0 || t->slice_of >= 0 || t->constant)
+			return -EINVAL;
+		for (unsigned int k = 0; k < i; k++)
+			if (inputs[k] == inputs[i])
+				return -EINVAL;
+		if (is_read(net, inputs[i]))
+			return -EINVAL;
+	}
+	os = net->t[inputs[0]].s;
+	os.c = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct apu_shape *s = &net->t[inputs[i]].s;
+
+		if (s->h != os.h || s->w != os.w || os.c + s->c > 65535)
+			return -EINVAL;
+		os.c += s->c;
+	}
+	o = new_cpu_op(net, OP_ASSEMBLE, inputs[0]);
+	if (!o)
+		return -ENOMEM;
+	o->cat = malloc(sizeof(int) * n);
+	if (!o->cat)
+		return -ENOMEM;
+	memcpy(o->cat, inputs, sizeof(int) * n);
+	o->ncat = (int)n;
+	if (n > 1)
+		o->in[1] = inputs[1];
+	ret = finish_op(net, &os, output);
+	if (ret) {
+		free(o->cat);
+		o->cat = NULL;
+		return ret;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		struct tensor *t = &net->t[inputs[i]];
+
+		t->slice_of = *output;
+		t->slice_c = c;
+		c += t->s.c;
+		/* Its bytes are the base's now. */
+		net->act_total -= (t->size + 63) & ~(size_t)63;
+	}
+	return 0;
+}
+
 int apu_network_add_pad(struct apu_network *net, int input, const unsigned int pads[4],
 			int8_t value, int *output)
 {
 	struct apu_shape os;
 	struct op *o;
 
-	if (!net || !pads || !output || !valid_tensor(net, input))
+	if (!net || !pads || !output || !valid_input(net, input))
 		return -EINVAL;
 	if (net->compiled)
 		return -EBUSY;
@@ -770,7 +921,7 @@ int apu_network_add_reshape(struct apu_network *net, int input, const struct apu
 	struct op *o;
 	int base, ret;
 
-	if (!net || !shape || !output || !valid_tensor(net, input))
+	if (!net || !shape || !output || !valid_input(net, input))
 		return -EINVAL;
 	if (net->compiled)
 		return -EBUSY;
@@ -799,7 +950,7 @@ static int add_pool(struct apu_network *net, int input, const struct apu_avgpool
 	struct op *o;
 	int ret;
 
-	if (!net || !p || !output || !valid_tensor(net, input) || !p->k_h || !p->k_w ||
+	if (!net || !p || !output || !valid_input(net, input) || !p->k_h || !p->k_w ||
 	    !p->stride_h || !p->stride_w || p->act_min > p->act_max ||
 	    p->act_min < -128 || p->act_max > 127 ||
 	    /* The device's bound: the window's sum fits in int32. */
@@ -1206,6 +1357,20 @@ static uint64_t act_va(const struct apu_network *net, int t, size_t byte)
 	return apu_buffer_device_addr(net->act) + net->t[t].off + byte;
 }
 
+/* Bytes between the pixels of tensor @t's storage (a slice's: its base's). */
+static unsigned int t_pitch(const struct apu_network *net, int t)
+{
+	const struct tensor *x = &net->t[t];
+
+	return x->slice_of >= 0 ? net->t[x->slice_of].s.c : x->s.c;
+}
+
+/* Device address of channel @ch of pixel @pixel of tensor @t. */
+static uint64_t act_px(const struct apu_network *net, int t, size_t pixel, size_t ch)
+{
+	return act_va(net, t, pixel * t_pitch(net, t) + ch);
+}
+
 static uint64_t cst_va(const struct apu_network *net, size_t off)
 {
 	return apu_buffer_device_addr(net->cst) + off;
@@ -1321,7 +1486,9 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 
 		int in_w = c->in_w, out_w = c->out_w, pad_left = c->pad_left;
 		int in_c = c->in_c, groups = c->groups;
-		unsigned int pitch = 0, in_pitch = 0;
+		/* A slice of a concatenation: written at its base's pitch. */
+		unsigned int opitch = t_pitch(net, o->out);
+		unsigned int pitch = opitch != (unsigned int)c->out_c ? opitch : 0, in_pitch = 0;
 
 		if (o->fc) {
 			out_c = (int)(u1 - u0);
@@ -1329,7 +1496,7 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 			b += 4ull * u0;
 			m += 4ull * u0;
 			s += 4ull * u0;
-			out = act_va(net, o->out, u0);
+			out = act_px(net, o->out, 0, u0);
 		} else if (o->by_channel && o->dw) {
 			/* Channels [u0, u1) of every pixel, at the input and output pitch. */
 			int mlt = c->out_c / c->in_c, n = (int)(u1 - u0);
@@ -1339,12 +1506,12 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 			groups = n;
 			out_c = n * mlt;
 			in_pitch = (unsigned int)c->in_c;
-			pitch = (unsigned int)c->out_c;
+			pitch = opitch;
 			w = cst_va(net, dw_weights(o, u0));
 			b += 4ull * u0 * mlt;
 			m += 4ull * u0 * mlt;
 			s += 4ull * u0 * mlt;
-			out = act_va(net, o->out, (size_t)u0 * mlt);
+			out = act_px(net, o->out, 0, (size_t)u0 * mlt);
 			tile_rows(0, c->out_h, c->stride_h, c->pad_top,
 				  (c->k_h - 1) * c->dil_h + 1, c->in_h, &base, &rows, &tpad);
 			out_h = c->out_h;
@@ -1353,24 +1520,24 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 			in_w = out_w = c->out_h * c->out_w;
 			pad_left = 0;
 			out_c = (int)(u1 - u0);
-			pitch = (unsigned int)c->out_c;
+			pitch = opitch;
 			w += (uint64_t)u0 * c->in_c;
 			b += 4ull * u0;
 			m += 4ull * u0;
 			s += 4ull * u0;
-			out = act_va(net, o->out, u0);
+			out = act_px(net, o->out, 0, u0);
 		} else if (o->flat) {
 			/* Pixels [u0, u1) as a 1 x n image. */
 			in += (uint64_t)u0 * c->in_c;
 			in_w = out_w = (int)(u1 - u0);
 			pad_left = 0;
-			out = act_va(net, o->out, (size_t)u0 * c->out_c);
+			out = act_px(net, o->out, u0, 0);
 		} else {
 			tile_rows((int)u0, (int)u1, c->stride_h, c->pad_top,
 				  (c->k_h - 1) * c->dil_h + 1, c->in_h, &base, &rows, &tpad);
 			in += (uint64_t)base * c->in_w * c->in_c;
 			out_h = (int)(u1 - u0);
-			out = act_va(net, o->out, (size_t)u0 * c->out_w * c->out_c);
+			out = act_px(net, o->out, (size_t)u0 * c->out_w, 0);
 		}
 		put16(p, F(apu_op_conv2d, opcode), APU_OP_CONV2D);
 		put16(p, F(apu_op_conv2d, in_h), (unsigned int)rows);
@@ -1482,6 +1649,39 @@ static void emit_tile(const struct apu_network *net, const struct op *o, unsigne
 	}
 }
 
+/*
+ * The ops that produce the inputs of op @o (an in-place concatenation
+ * stands for the convolutions that wrote its slices), into @prods (NULL:
+ * count only). Returns their number.
+ */
+static int input_producers(const struct apu_network *net, const struct op *o, int *prods)
+{
+	int n = 0;
+
+	for (int k = 0; k < 2; k++) {
+		int p = o->in[k] >= 0 ? net->t[o->in[k]].producer : -1;
+
+		if (p < 0)
+			continue;
+		if (net->ops[p].kind == OP_ASSEMBLE) {
+			for (int i = 0; i < net->ops[p].ncat; i++) {
+				int q = net->t[net->ops[p].cat[i]].producer;
+
+				if (q >= 0) {
+					if (prods)
+						prods[n] = q;
+					n++;
+				}
+			}
+			continue;
+		}
+		if (prods)
+			prods[n] = p;
+		n++;
+	}
+	return n;
+}
+
 /* Jobs, their dependencies, and their command buffers' places. */
 static int build_jobs(struct apu_network *net, size_t *cmd_bytes)
 {
@@ -1489,14 +1689,20 @@ static int build_jobs(struct apu_network *net, size_t *cmd_bytes)
 	uint32_t nd = 0;
 	size_t off = 0;
 	int *first = calloc((size_t)(net->nops > 0 ? net->nops : 1), sizeof(int));
+	/* An op's producers: two, or the inputs of an in-place concatenation. */
+	int *prods = malloc(sizeof(int) * ((size_t)net->nt + 2));
 
-	if (!first)
+	if (!first || !prods) {
+		free(first);
+		free(prods);
 		return -ENOMEM;
+	}
 	for (i = 0; i < net->nops; i++)
 		n += net->ops[i].nshares;
 	net->jobs = calloc((size_t)(n > 0 ? n : 1), sizeof(*net->jobs));
 	if (!net->jobs) {
 		free(first);
+		free(prods);
 		return -ENOMEM;
 	}
 	n = 0;
@@ -1512,6 +1718,7 @@ static int build_jobs(struct apu_network *net, size_t *cmd_bytes)
 			j->share = o->shares[s];
 			if (j->share.tiles > APU_CMD_MAX_OPS) {
 				free(first);
+				free(prods);
 				return -E2BIG;
 			}
 			j->cmd_off = (uint32_t)off;
@@ -1519,9 +1726,9 @@ static int build_jobs(struct apu_network *net, size_t *cmd_bytes)
 						 (size_t)j->share.tiles * APU_OP_SIZE);
 			off = (off + j->cmd_size + 63) & ~(size_t)63;
 			j->dep_first = nd;
-			for (k = 0; k < 2; k++)
-				if (o->in[k] >= 0 && net->t[o->in[k]].producer >= 0)
-					j->ndeps += net->ops[net->t[o->in[k]].producer].nshares;
+			k = input_producers(net, o, prods);
+			while (k--)
+				j->ndeps += net->ops[prods[k]].nshares;
 			nd += j->ndeps;
 		}
 	}
@@ -1530,6 +1737,7 @@ static int build_jobs(struct apu_network *net, size_t *cmd_bytes)
 	net->deps = calloc(nd ? nd : 1, sizeof(uint32_t));
 	if (!net->deps) {
 		free(first);
+		free(prods);
 		return -ENOMEM;
 	}
 	/* Dependencies as job indices for now; syncobj handles after creation. */
@@ -1538,21 +1746,16 @@ static int build_jobs(struct apu_network *net, size_t *cmd_bytes)
 		const struct op *o = &net->ops[j->op];
 		uint32_t d = j->dep_first;
 
-		for (int k = 0; k < 2; k++) {
-			int prod;
-
-			if (o->in[k] < 0 || net->t[o->in[k]].producer < 0)
-				continue;
-			prod = net->t[o->in[k]].producer;
-			for (s = 0; s < net->ops[prod].nshares; s++)
-				net->deps[d++] = (uint32_t)(first[prod] + s);
-		}
+		for (int k = input_producers(net, o, prods) - 1; k >= 0; k--)
+			for (s = 0; s < net->ops[prods[k]].nshares; s++)
+				net->deps[d++] = (uint32_t)(first[prods[k]] + s);
 	}
 	for (i = 0; i < n; i++)
 		net->jobs[i].sink = true;
 	for (uint32_t k = 0; k < nd; k++)
 		net->jobs[net->deps[k]].sink = false;
 	free(first);
+	free(prods);
 	*cmd_bytes = off;
 	return 0;
 }
@@ -1600,12 +1803,18 @@ int apu_network_compile(struct apu_network *net, const struct apu_compile_option
 
 	net->act_size = 0;
 	for (i = 0; i < net->nt; i++) {
-		if (net->t[i].view_of >= 0) {
-			net->t[i].off = net->t[net->t[i].view_of].off;
-			continue;
-		}
+		if (net->t[i].view_of >= 0 || net->t[i].slice_of >= 0)
+			continue;	/* placed below, from their base */
 		net->t[i].off = net->act_size;
 		net->act_size += (net->t[i].size + 63) & ~(size_t)63;
+	}
+	for (i = 0; i < net->nt; i++) {
+		struct tensor *t = &net->t[i];
+
+		if (t->slice_of >= 0)	/* the first pixel's first channel */
+			t->off = net->t[t->slice_of].off + t->slice_c;
+		else if (t->view_of >= 0)
+			t->off = net->t[t->view_of].off;
 	}
 	ret = plan(net);
 	if (!ret)
@@ -1675,6 +1884,20 @@ int apu_network_write(struct apu_network *net, int tensor, const void *src, size
 	return 0;
 }
 
+/* Tensor @t out of arena @a (a slice gathered from its base). */
+static void gather(const struct apu_network *net, int t, const uint8_t *a, void *dst)
+{
+	const struct tensor *x = &net->t[t];
+	size_t pitch = t_pitch(net, t), pix = (size_t)x->s.h * x->s.w;
+
+	if (x->slice_of < 0) {
+		memcpy(dst, a + x->off, x->size);
+		return;
+	}
+	for (size_t px = 0; px < pix; px++)
+		memcpy((uint8_t *)dst + px * x->s.c, a + x->off + px * pitch, x->s.c);
+}
+
 int apu_network_read(struct apu_network *net, int tensor, void *dst, size_t size)
 {
 	if (!net || !dst || !valid_tensor(net, tensor) || size != net->t[tensor].size ||
@@ -1682,7 +1905,7 @@ int apu_network_read(struct apu_network *net, int tensor, void *dst, size_t size
 		return -EINVAL;
 	if (net->in_flight)
 		return -EBUSY;
-	memcpy(dst, (uint8_t *)apu_buffer_cpu(net->act) + net->t[tensor].off, size);
+	gather(net, tensor, apu_buffer_cpu(net->act), dst);
 	return 0;
 }
 
@@ -1723,6 +1946,30 @@ static void cpu_op(const struct apu_network *net, const struct op *o, int8_t *a)
 			       in + y * row, row);
 		break;
 	}
+	case OP_BADD:
+	case OP_BMUL: {
+		const struct tensor *tb = &net->t[o->in[1]];
+		const int8_t *b = a + tb->off;
+
+		for (unsigned int y = 0; y < to->s.h; y++)
+			for (unsigned int x = 0; x < to->s.w; x++)
+				for (unsigned int c = 0; c < to->s.c; c++) {
+					size_t ia = ((size_t)(ti->s.h == 1 ? 0 : y) * ti->s.w +
+						     (ti->s.w == 1 ? 0 : x)) * ti->s.c +
+						    (ti->s.c == 1 ? 0 : c);
+					size_t ib = ((size_t)(tb->s.h == 1 ? 0 : y) * tb->s.w +
+						     (tb->s.w == 1 ? 0 : x)) * tb->s.c +
+						    (tb->s.c == 1 ? 0 : c);
+					size_t k = ((size_t)y * to->s.w + x) * to->s.c + c;
+
+					if (o->kind == OP_BADD)
+						apu_ref_add_bcast(1, 1, &o->add, in + ia, b + ib,
+								  out + k);
+					else
+						apu_ref_mul(1, 1, &o->mul, in + ia, b + ib, out + k);
+				}
+		break;
+	}
 	default:	/* views */
 		break;
 	}
@@ -1737,12 +1984,25 @@ static void ref_op(const struct apu_network *net, int i, int8_t *a)
 	const int8_t *in = a + net->t[o->in[0]].off;
 
 	switch (o->kind) {
-	case OP_CONV:
+	case OP_CONV: {
+		const struct tensor *t = &net->t[o->out];
+		int8_t *tmp = t->slice_of >= 0 ? malloc(t->size ? t->size : 1) : out;
+
+		if (!tmp)
+			abort();	/* a few KiB to MiB: no way to report it here */
 		apu_ref_conv2d(&o->conv, in, (const int8_t *)(k + o->w_off),
 			       o->has_bias ? (const int32_t *)(k + o->b_off) : NULL,
 			       (const int32_t *)(k + o->m_off), (const int32_t *)(k + o->s_off),
-			       out);
+			       tmp);
+		if (tmp != out) {	/* a slice: scatter at its base's pitch */
+			size_t pitch = t_pitch(net, o->out), pix = (size_t)t->s.h * t->s.w;
+
+			for (size_t px = 0; px < pix; px++)
+				memcpy(out + px * pitch, tmp + px * t->s.c, t->s.c);
+			free(tmp);
+		}
 		break;
+	}
 	case OP_ADD:
 		apu_ref_add_bcast(net->t[o->out].size, o->period, &o->add, in,
 				  a + net->t[o->in[1]].off, out);
@@ -1793,7 +2053,7 @@ int apu_network_read_reference(struct apu_network *net, int tensor, void *dst, s
 	if (!net || !dst || !net->ref || !valid_tensor(net, tensor) ||
 	    size != net->t[tensor].size)
 		return -EINVAL;
-	memcpy(dst, net->ref + net->t[tensor].off, size);
+	gather(net, tensor, (const uint8_t *)net->ref, dst);
 	return 0;
 }
 
@@ -2027,6 +2287,8 @@ static void model_times(struct apu_network *net, struct apu_run_stats *st)
 {
 	double core_free[8] = { 0 };
 	const struct apu_device *dev = net->dev;
+	/* Without memory, the stats ignore dependencies (they stay bounds). */
+	int *prods = malloc(sizeof(int) * ((size_t)net->nt + 2));
 
 	memset(st, 0, sizeof(*st));
 	st->num_cores = dev->info.num_cores;
@@ -2038,16 +2300,10 @@ static void model_times(struct apu_network *net, struct apu_run_stats *st)
 		double start = core_free[j->share.core];
 
 		/* It starts when its core is free and its producers' jobs ended. */
-		for (int k = 0; k < 2; k++) {
-			const struct op *o = &net->ops[j->op];
-			int prod = o->in[k] >= 0 ? net->t[o->in[k]].producer : -1;
-
-			if (prod < 0)
-				continue;
+		for (int k = prods ? input_producers(net, &net->ops[j->op], prods) - 1 : -1; k >= 0; k--)
 			for (int q = 0; q < i; q++)
-				if (net->jobs[q].op == prod && net->jobs[q].end_us > start)
+				if (net->jobs[q].op == prods[k] && net->jobs[q].end_us > start)
 					start = net->jobs[q].end_us;
-		}
 		j->start_us = start;
 		j->end_us = start + (double)j->cycles / c->clock_mhz;
 		core_free[j->share.core] = j->end_us;
@@ -2087,6 +2343,7 @@ static void model_times(struct apu_network *net, struct apu_run_stats *st)
 			if (used & (1u << c))
 				st->energy_uj += dev->cores[c].idle_power_uw * (t1 - t0) * 1e-6;
 	}
+	free(prods);
 }
 
 int apu_network_wait(struct apu_network *net, int64_t timeout_ns, struct apu_run_stats *stats)
@@ -2153,7 +2410,7 @@ static const char *op_kind_name(const struct op *o)
 {
 	static const char *const kind[] = {
 		"conv", "add", "avgpool", "maxpool", "mul", "lut", "mean", "softmax",
-		"concat", "pad", "reshape",
+		"concat", "pad", "add-broadcast", "mul-broadcast", "reshape", "concat",
 	};
 
 	if (o->kind == OP_CONV)
@@ -2242,7 +2499,8 @@ struct apu_buffer *apu_network_buffer(const struct apu_network *net, int which)
 
 int apu_network_tensor_place(const struct apu_network *net, int t, size_t *off, size_t *size)
 {
-	if (!net || !net->compiled || !valid_tensor(net, t))
+	/* A slice is not one range: its base's place tells. */
+	if (!net || !net->compiled || !valid_tensor(net, t) || net->t[t].slice_of >= 0)
 		return -EINVAL;
 	*off = net->t[t].off;
 	*size = net->t[t].size;

@@ -143,7 +143,7 @@ void apu_ref_maxpool(const struct apu_ref_pool *p, const int8_t *in, int8_t *out
 	for (int oy = 0; oy < p->out_h; oy++)
 		for (int ox = 0; ox < p->out_w; ox++)
 			for (int c = 0; c < p->channels; c++) {
-				int32_t m = -128;
+				int8_t m = -128;
 
 				for (int ky = 0; ky < p->k_h; ky++)
 					for (int kx = 0; kx < p->k_w; kx++) {
@@ -185,6 +185,8 @@ void apu_ref_mean(const struct apu_shape *s, const struct apu_mean *p, const int
 {
 	int64_t n = (int64_t)s->h * s->w;
 
+	if (!n)
+		return;
 	for (unsigned int c = 0; c < s->c; c++) {
 		uint32_t acc = 0;
 		int64_t v;
@@ -205,7 +207,7 @@ void apu_ref_softmax(size_t pixels, size_t channels, const struct apu_softmax *p
 		const int8_t *x = in + px * channels;
 		int8_t *y = out + px * channels;
 		double sum = 0;
-		int m = -128;
+		int8_t m = -128;
 
 		for (size_t c = 0; c < channels; c++)
 			if (x[c] > m)

@@ -386,7 +386,7 @@ static int run_model(struct apu_device *dev, const struct run_args *a, int polic
 					 .deadline_us = a->deadline };
 	struct apu_tensor_info ii, oi;
 	struct apu_model *m;
-	struct apu_run_stats st;
+	struct apu_run_stats st = { 0 };
 	void *x = NULL;
 	float *y = NULL;
 	char err[256];

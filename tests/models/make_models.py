@@ -565,6 +565,26 @@ def mul():
     return m
 
 
+def broadcast_cpu():
+    """int8 ADD of [1,8,8,4] and a constant [1,8,1,4], then MUL by a constant
+    [1,1,8,4]: broadcasts the device does not do (libapu runs them on the CPU)."""
+    m = Model("broadcast_cpu", 116)
+    x = m.input("input", [1, 8, 8, 4], INT8, 0.05, 3)
+    rv = m.rng.uniform(-1.0, 1.0, size=[1, 8, 1, 4])
+    rs, rz = qparams(rv.min(), rv.max(), INT8)
+    rq = np.clip(np.round(rv / rs) + rz, -128, 127)
+    r = m.const("row_offset", rq, INT8, scale=[rs], zp=[rz])
+    m.t(r).value = (rq - rz) * rs
+    a = m.add_like(ADD, x, r, name="add_rows")
+    cv = m.rng.uniform(0.3, 1.7, size=[1, 1, 8, 4])
+    cs, cz = qparams(cv.min(), cv.max(), INT8)
+    cq = np.clip(np.round(cv / cs) + cz, -128, 127)
+    c = m.const("column_scale", cq, INT8, scale=[cs], zp=[cz])
+    m.t(c).value = (cq - cz) * cs
+    m.output(m.add_like(MUL, a, c, name="mul_columns"))
+    return m
+
+
 def pools():
     """int8 MAX_POOL_2D 3x3 stride 2 SAME, then AVERAGE_POOL_2D 2x2 stride 2 VALID."""
     m = Model("pools", 108)
@@ -729,7 +749,7 @@ def int16():
 
 
 MODELS = [conv_int8_pc, conv_uint8, dw_int8_mult, dw_one_channel, fc_uint8, add_broadcast,
-          mul, pools, mean, pad_conv, concat, activations, float_io, reshape_squeeze,
+          broadcast_cpu, mul, pools, mean, pad_conv, concat, activations, float_io, reshape_squeeze,
           unsupported_op, int16]
 
 

@@ -412,9 +412,11 @@ APU_API int apu_network_add_maxpool(struct apu_network *net, int input,
 				    const struct apu_avgpool *p, int *output);
 
 /**
- * apu_network_add_mul() - elementwise multiply of @a and @b (HAL 0.2;
- * needs APU_CAP_QUANT_OPS). @b has @a's shape, or is broadcast: 1 x 1 x C
- * (one value per channel) or 1 x 1 x 1; broadcasting ADD likewise.
+ * apu_network_add_mul() - elementwise multiply of @a and @b (HAL 0.2).
+ * On the device (APU_CAP_QUANT_OPS) when @b has @a's shape or is broadcast
+ * as 1 x 1 x C (one value per channel) or 1 x 1 x 1 (either input); any
+ * other broadcast (each dimension equal or 1 on one side) runs on the CPU.
+ * ADD likewise.
  */
 APU_API int apu_network_add_mul(struct apu_network *net, int a, int b,
 				const struct apu_mul *p, int *output);

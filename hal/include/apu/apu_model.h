@@ -130,6 +130,7 @@ enum apu_model_op_place {
 	APU_MODEL_OP_VIEW = 2,		/**< no work: a view (reshape) or an identity */
 	APU_MODEL_OP_FOLDED = 3,	/**< merged into the next op (padding) */
 	APU_MODEL_OP_EDGE = 4,		/**< float conversion done by apu_model_set_input/get_output */
+	APU_MODEL_OP_IN_PLACE = 5,	/**< a concatenation its producers wrote in place */
 };
 
 /** One op of the model file. */
@@ -137,7 +138,7 @@ struct apu_model_op_info {
 	int builtin_code;
 	const char *name;		/**< "CONV_2D" */
 	enum apu_model_op_place place;
-	const char *place_name;		/**< "device", "cpu", "view", "folded", "edge" */
+	const char *place_name;		/**< "device", "cpu", "view", "folded", "edge", "in-place" */
 	int network_op;			/**< first network op it became, or -1 */
 	int network_ops;		/**< how many */
 	unsigned int core_mask;		/**< device ops: the cores it ran on */
