@@ -15,6 +15,7 @@
 #include <linux/dma-resv.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <drm/drm_drv.h>
 #include <drm/drm_file.h>
 #include <drm/drm_gem_shmem_helper.h>
 #include <drm/drm_print.h>
@@ -81,8 +82,15 @@ static int apu_bo_open(struct drm_gem_object *obj, struct drm_file *file)
 	struct apu_bo *bo = to_apu_bo(obj);
 	struct apu_bo_map *map;
 	struct sg_table *sgt;
-	int ret = 0;
+	int ret = 0, idx;
 
+	/*
+	 * Mapping the pages for the device and writing its page tables needs
+	 * the device: removal waits for us, or we see it gone (BO_CREATE and
+	 * PRIME imports racing removal).
+	 */
+	if (!drm_dev_enter(obj->dev, &idx))
+		return -ENODEV;
 	mutex_lock(&bo->maps_lock);
 	map = apu_bo_find_map_locked(bo, afile->vm);
 	if (map) {
@@ -121,6 +129,7 @@ static int apu_bo_open(struct drm_gem_object *obj, struct drm_file *file)
 	list_add_tail(&map->node_bo, &bo->maps);
 out:
 	mutex_unlock(&bo->maps_lock);
+	drm_dev_exit(idx);
 	return ret;
 }
 
@@ -241,40 +250,54 @@ struct apu_bo *apu_bo_lookup_map(struct drm_file *file, u32 handle,
 
 int apu_ioctl_bo_create(struct drm_device *drm, void *data, struct drm_file *file)
 {
+	struct apu_file *afile = file->driver_priv;
 	struct drm_apu_bo_create *args = data;
 	struct drm_gem_shmem_object *shmem;
 	struct apu_bo_map *map;
 	struct apu_bo *bo;
 	u32 handle;
-	int ret;
+	int ret, idx;
 
 	if (!args->size || (args->flags & ~DRM_APU_BO_FLAGS))
 		return -EINVAL;
 	if (args->size > APU_BO_MAX_SIZE)
 		return -E2BIG;
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
 
 	shmem = drm_gem_shmem_create(drm, PAGE_ALIGN(args->size));
-	if (IS_ERR(shmem))
-		return PTR_ERR(shmem);
+	if (IS_ERR(shmem)) {
+		ret = PTR_ERR(shmem);
+		goto out_exit;
+	}
 	bo = to_apu_bo(&shmem->base);
 	bo->flags = args->flags;
 
-	/* Maps the BO in the caller's address space, through apu_bo_open(). */
+	/*
+	 * Maps the BO in the caller's address space, through apu_bo_open().
+	 * From here on another thread of the file can close the handle (they
+	 * are predictable) and drop the handle's reference: the creation
+	 * reference keeps @bo alive until we are done with it.
+	 */
 	ret = drm_gem_handle_create(file, &shmem->base, &handle);
-	drm_gem_object_put(&shmem->base);
 	if (ret)
-		return ret;
+		goto out_put;
 
-	map = apu_bo_map_get(bo, ((struct apu_file *)file->driver_priv)->vm);
+	map = apu_bo_map_get(bo, afile->vm);
 	if (!map) {
 		/* Another thread closed the new handle already. */
-		return -ENOENT;
+		ret = -ENOENT;
+		goto out_put;
 	}
 	args->handle = handle;
 	args->size = shmem->base.size;
 	args->device_addr = map->node.start;
 	apu_bo_map_put(map);
-	return 0;
+out_put:
+	drm_gem_object_put(&shmem->base);
+out_exit:
+	drm_dev_exit(idx);
+	return ret;
 }
 
 int apu_ioctl_bo_info(struct drm_device *drm, void *data, struct drm_file *file)

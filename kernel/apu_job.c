@@ -160,15 +160,31 @@ static bool apu_signalled_earlier(const struct drm_apu_job *ujobs, u32 index,
 	return false;
 }
 
+/*
+ * Add the BO of @handle to @job's list, once: a BO named again (the
+ * command buffer, a handle repeated, two handles of one object) merges
+ * into its first entry, a writer if any entry writes. Each entry gets one
+ * fence slot at submit and one fence, so the list must hold each object
+ * once, and its implicit fence must be a write fence if the job writes it.
+ */
 static int apu_job_add_bo(struct drm_file *file, struct apu_job *job,
 			  u32 handle, bool write)
 {
 	struct apu_bo_map *map;
 	struct apu_bo *bo;
+	u32 i;
 
 	bo = apu_bo_lookup_map(file, handle, &map);
 	if (!bo)
 		return -ENOENT;
+	for (i = 0; i < job->num_bos; i++) {
+		if (job->bos[i] == &bo->base.base) {
+			job->bo_write[i] |= write;
+			apu_bo_map_put(map);
+			drm_gem_object_put(&bo->base.base);
+			return 0;
+		}
+	}
 	job->bos[job->num_bos] = &bo->base.base;
 	job->maps[job->num_bos] = map;
 	job->bo_write[job->num_bos] = write;
@@ -380,12 +396,18 @@ static int apu_job_push(struct drm_file *file, struct apu_job *job, u64 *id)
 			return ret;
 	}
 
-	drm_exec_init(&exec, DRM_EXEC_INTERRUPTIBLE_WAIT | DRM_EXEC_IGNORE_DUPLICATES,
-		      job->num_bos);
+	/* apu_job_add_bo() left no duplicate: one fence slot per BO. */
+	drm_exec_init(&exec, DRM_EXEC_INTERRUPTIBLE_WAIT, job->num_bos);
 	drm_exec_until_all_locked(&exec) {
 		for (i = 0; i < job->num_bos; i++) {
 			ret = drm_exec_prepare_obj(&exec, job->bos[i], 1);
 			drm_exec_retry_on_contention(&exec);
+			/*
+			 * Two imported BOs sharing one reservation: one slot
+			 * would take two fences. Refused, not supported.
+			 */
+			if (ret == -EALREADY)
+				ret = -EINVAL;
 			if (ret)
 				goto out;
 		}

@@ -76,7 +76,7 @@ struct apu_hw_fence {
  * @cmdbuf_va: command buffer address in @vm
  * @cmdbuf_size: its size
  * @num_bos: BOs it uses; [0] is the command buffer's
- * @bos: the BOs, referenced
+ * @bos: the BOs, referenced, each once (apu_job_add_bo())
  * @maps: their mappings in @vm, referenced
  * @bo_write: whether the job writes each
  * @num_in: number of in-syncobjs

@@ -9,6 +9,7 @@
 #include <linux/slab.h>
 #include <linux/stddef.h>
 #include <linux/uaccess.h>
+#include <drm/drm_drv.h>
 #include <drm/drm_file.h>
 #include <drm/apu_accel.h>
 
@@ -61,11 +62,6 @@ static int apu_query_device(struct apu_device *adev, struct drm_apu_query *args)
 		.fw_version = adev->fw_version,
 		.fw_abi = adev->fw_abi,
 		.num_cores = adev->num_cores,
-		.caps = apu_read(adev, APU_REG_FEATURES) &
-			(DRM_APU_CAP_MMU | DRM_APU_CAP_TIME_ACCURATE |
-			 DRM_APU_CAP_FAULT_INJECT | DRM_APU_CAP_POWER_GATING |
-			 DRM_APU_CAP_QUANT_OPS),
-		.ops = apu_read(adev, APU_REG_OPS),
 		.va_bits = APU_MMU_VA_BITS,
 		.max_bo_size = APU_BO_MAX_SIZE,
 		.max_cmdbuf_size = APU_CMDBUF_MAX_SIZE,
@@ -75,6 +71,20 @@ static int apu_query_device(struct apu_device *adev, struct drm_apu_query *args)
 		.max_contexts = adev->num_ctx - 1,
 		.ring_entries = APU_RING_ENTRIES,
 	};
+	int idx;
+
+	/*
+	 * The registers are gone with the device (an ioctl can race removal):
+	 * read them inside drm_dev_enter(), and copy to userspace outside it.
+	 */
+	if (!drm_dev_enter(&adev->drm, &idx))
+		return -ENODEV;
+	info.caps = apu_read(adev, APU_REG_FEATURES) &
+		    (DRM_APU_CAP_MMU | DRM_APU_CAP_TIME_ACCURATE |
+		     DRM_APU_CAP_FAULT_INJECT | DRM_APU_CAP_POWER_GATING |
+		     DRM_APU_CAP_QUANT_OPS);
+	info.ops = apu_read(adev, APU_REG_OPS);
+	drm_dev_exit(idx);
 
 	return apu_query_copy(args, &info, sizeof(info),
 			      offsetofend(struct drm_apu_query_device, hw_version));

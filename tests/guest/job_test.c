@@ -3,8 +3,8 @@
  * Guest tests of buffers and jobs on their success paths: BO create, info,
  * mmap, wait; a convolution on every core, checked against a plain
  * reference; class targets; chains across cores through syncobjs, in one
- * submit and across submits; implicit ordering through shared BOs; job
- * records; fdinfo.
+ * submit and across submits; implicit ordering through shared BOs; a BO
+ * named more than once by a job; job records; fdinfo.
  */
 #include <inttypes.h>
 #include <sys/wait.h>
@@ -256,6 +256,126 @@ TEST_F(job, implicit_write_after_write)
 	apu_ref_conv(&b.p, (int8_t *)self->data.cpu + 256 * 1024, b.w, b.bias, b.mult,
 		     b.shift, ref);
 	EXPECT_EQ(0, memcmp(ref, (uint8_t *)self->data.cpu + 512 * 1024, sizeof(ref)));
+	drmSyncobjDestroy(self->fd, s);
+}
+
+/*
+ * One submit of six jobs, one per core, each naming a BO X twice, written
+ * then read ({X, WRITE}, {X, 0}; job 3 also names its command buffer's BO
+ * again). A BO counts once per job: the job reserves one fence slot in X's
+ * reservation and adds one fence. Added once per entry, a job's write and
+ * read fences take two slots: X's first fence list has 5 (a 64-byte kmalloc
+ * bucket), so the third job's second fence overflows it, a kernel BUG in
+ * dma_resv_add_fence(). A second round starts X with a single read entry
+ * (odd counts): whatever the list sizes, one of the two rounds reaches the
+ * end of a list with one slot reserved and two fences to add. Every job
+ * writes X, so each waits for the one before, and all end well.
+ */
+static void same_bo_twice_round(struct __test_metadata *_metadata, int fd,
+				struct apu_buf *cmd, struct apu_buf *x, int odd)
+{
+	static int8_t ref[32 * 32 * 32];
+	struct drm_apu_job_bo once[] = { { x->handle, 0 } };
+	struct drm_apu_job_bo twice[] = {
+		{ x->handle, DRM_APU_JOB_BO_WRITE },
+		{ x->handle, 0 },
+	};
+	struct drm_apu_job_bo with_cmd[] = {
+		{ x->handle, DRM_APU_JOB_BO_WRITE },
+		{ cmd->handle, 0 },
+		{ x->handle, 0 },
+	};
+	struct drm_apu_job jobs[NUM_CORES];
+	struct drm_apu_submit sub = { .jobs = (uintptr_t)jobs, .num_jobs = NUM_CORES,
+				      .job_size = sizeof(jobs[0]) };
+	struct drm_apu_bo_wait w = { .handle = x->handle };
+	struct drm_apu_job_info info[NUM_CORES];
+	struct apu_conv a;
+	uint32_t s;
+
+	/* Jobs of some milliseconds: none ends before the submit returns. */
+	apu_conv_setup(&a, x, 32, 32, 32, 32, 3, 512 * 1024, 13 + odd);
+	apu_op_conv(apu_cmd_header(cmd->cpu, 1), &a);
+	apu_ref_conv(&a.p, a.in, a.w, a.bias, a.mult, a.shift, ref);
+	memset((uint8_t *)x->cpu + 512 * 1024, 0, sizeof(ref));
+	ASSERT_EQ(0, drmSyncobjCreate(fd, 0, &s));
+	memset(jobs, 0, sizeof(jobs));
+	for (int i = 0; i < NUM_CORES; i++) {
+		jobs[i].cmdbuf_handle = cmd->handle;
+		jobs[i].cmdbuf_size = apu_cmd_size(1);
+		jobs[i].target = DRM_APU_TARGET_CORE(i);
+		jobs[i].priority = DRM_APU_JOB_PRIORITY_NORMAL;
+		jobs[i].bos = (uintptr_t)twice;
+		jobs[i].num_bos = 2;
+	}
+	if (odd) {
+		jobs[0].bos = (uintptr_t)once;
+		jobs[0].num_bos = 1;
+	}
+	jobs[3].bos = (uintptr_t)with_cmd;
+	jobs[3].num_bos = 3;
+	jobs[NUM_CORES - 1].out_syncobj = s;
+	ASSERT_EQ(0, apu_ioctl(fd, DRM_IOCTL_APU_SUBMIT, &sub));
+	ASSERT_EQ(0, apu_sync_wait(fd, s, 60000));
+	for (int i = 0; i < NUM_CORES; i++) {
+		ASSERT_EQ(0, apu_job_info(fd, jobs[i].job_id, &info[i]));
+		EXPECT_EQ((uint32_t)DRM_APU_JOB_DONE, info[i].state) TH_LOG("job %d", i);
+		EXPECT_EQ((uint32_t)DRM_APU_STATUS_OK, info[i].status) TH_LOG("job %d", i);
+		EXPECT_EQ((uint32_t)i, info[i].core);
+		if (i)
+			EXPECT_LE(info[i - 1].end_ns, info[i].start_ns) TH_LOG("job %d", i);
+	}
+	EXPECT_EQ(0, memcmp(ref, (uint8_t *)x->cpu + 512 * 1024, sizeof(ref)));
+	/* Every fence of X signalled: idle. */
+	EXPECT_EQ(0, apu_ioctl(fd, DRM_IOCTL_APU_BO_WAIT, &w));
+	drmSyncobjDestroy(fd, s);
+}
+
+TEST_F(job, same_bo_twice_in_each_job_of_a_submit)
+{
+	struct apu_buf x;
+
+	same_bo_twice_round(_metadata, self->fd, &self->cmd, &self->data, 0);
+	/* A fresh BO: no fence yet. */
+	ASSERT_EQ(0, apu_buf_new(self->fd, 1024 * 1024, 0, &x));
+	same_bo_twice_round(_metadata, self->fd, &self->cmd, &x, 1);
+	apu_buf_free(self->fd, &x);
+}
+
+/*
+ * A BO named read then written by one job counts as written: a later
+ * reader waits for that job (read after write).
+ */
+TEST_F(job, same_bo_read_and_written_counts_as_written)
+{
+	struct drm_apu_job_bo rw[] = {
+		{ self->data.handle, 0 },
+		{ self->data.handle, DRM_APU_JOB_BO_WRITE },
+	};
+	struct drm_apu_job_bo r[] = { { self->data.handle, 0 } };
+	struct drm_apu_job_info ia, ib;
+	struct apu_conv a, b;
+	uint64_t ida, idb;
+	uint32_t s;
+
+	/* A: a long job on the tiny core; B: a short one on a big core. */
+	apu_conv_setup(&a, &self->data, 32, 32, 32, 32, 3, 512 * 1024, 17);
+	apu_op_conv(apu_cmd_header(self->cmd.cpu, 1), &a);
+	b = a;
+	b.p.in_h = b.p.in_w = b.p.out_h = b.p.out_w = 2;
+	b.out_va = self->cmd.va + 32 * 1024;
+	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 4096, 1), &b);
+	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
+				 DRM_APU_TARGET_CORE(5), rw, 2, NULL, 0, 0, &ida, NULL));
+	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
+	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 4096, apu_cmd_size(1),
+				 DRM_APU_TARGET_CORE(0), r, 1, NULL, 0, s, &idb, NULL));
+	ASSERT_EQ(0, apu_sync_wait(self->fd, s, 60000));
+	ASSERT_EQ(0, apu_job_info(self->fd, ida, &ia));
+	ASSERT_EQ(0, apu_job_info(self->fd, idb, &ib));
+	EXPECT_EQ((uint32_t)DRM_APU_STATUS_OK, ia.status);
+	EXPECT_EQ((uint32_t)DRM_APU_STATUS_OK, ib.status);
+	EXPECT_LE(ia.end_ns, ib.start_ns);
 	drmSyncobjDestroy(self->fd, s);
 }
 

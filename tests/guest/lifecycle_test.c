@@ -7,12 +7,13 @@
  * afterwards (kmemleak checks the rest under the debug kernel); removing the
  * PCI device while a file is open and jobs are queued or hung (ioctls
  * then fail with -ENODEV, every fence signals, close works) and bringing
- * it back with a bus rescan.
+ * it back with a bus rescan; removing it while BO_CREATE and QUERY run.
  *
  * Leaves the driver loaded and the device present.
  */
 #include <libgen.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -215,6 +216,16 @@ TEST(file_closed_with_jobs_in_flight)
 	close(other);
 }
 
+/* QUERY of the device block (it reads registers): 0 or a negative errno. */
+static int query_device(int fd)
+{
+	struct drm_apu_query_device d;
+	struct drm_apu_query q = { .type = DRM_APU_QUERY_DEVICE, .size = sizeof(d),
+				   .data = (uintptr_t)&d };
+
+	return apu_ioctl(fd, DRM_IOCTL_APU_QUERY, &q);
+}
+
 TEST(remove_device_with_jobs_in_flight)
 {
 	struct apu_buf cmd, data;
@@ -259,6 +270,7 @@ TEST(remove_device_with_jobs_in_flight)
 	EXPECT_EQ(-ENODEV, apu_submit1(fd, cmd.handle, 0, apu_cmd_size(1), DRM_APU_TARGET_CORE(1),
 				       bos, 1, NULL, 0, 0, NULL, NULL));
 	EXPECT_EQ(-ENODEV, apu_ioctl(fd, DRM_IOCTL_APU_BO_CREATE, &bc));
+	EXPECT_EQ(-ENODEV, query_device(fd));
 	/* The CPU mapping of a BO still reads (the memory is the host's). */
 	EXPECT_EQ(c.in[0], ((int8_t *)data.cpu)[0]);
 	apu_buf_free(fd, &cmd);
@@ -270,6 +282,96 @@ TEST(remove_device_with_jobs_in_flight)
 	for (int core = 0; core < 6; core++) {
 		EXPECT_EQ(0, one_job(core)) TH_LOG("core %d after the rescan", core);
 	}
+}
+
+/*
+ * Ioctls racing the removal: one thread creates a BO large enough that
+ * BO_CREATE takes a while (the pages are allocated and mapped for the
+ * device in it), another queries the device in a loop, and the device is
+ * removed while they run. Whatever passed the DRM core's "unplugged"
+ * check must keep the device until it is done with the registers and the
+ * device address space, or see it gone: every call returns 0 or -ENODEV,
+ * and nothing is mapped for the removed device (-ENOMEM: its page tables
+ * were already freed) and no register is read after it.
+ */
+#define RACE_BO_SIZE	(64ull << 20)
+
+struct removal_race {
+	int fd;
+	volatile int started, stop;
+	int create_ret, query_bad, queries;
+	struct drm_apu_bo_create bc;
+};
+
+static void *race_bo_create(void *arg)
+{
+	struct removal_race *r = arg;
+
+	r->bc.size = RACE_BO_SIZE;
+	r->started = 1;
+	r->create_ret = apu_ioctl(r->fd, DRM_IOCTL_APU_BO_CREATE, &r->bc);
+	return NULL;
+}
+
+static void *race_query(void *arg)
+{
+	struct removal_race *r = arg;
+
+	while (!r->stop) {
+		int ret = query_device(r->fd);
+
+		r->queries++;
+		if (ret && ret != -ENODEV && !r->query_bad)
+			r->query_bad = ret;
+	}
+	return NULL;
+}
+
+TEST(remove_device_during_bo_create_and_query)
+{
+	struct removal_race r = { 0 };
+	struct drm_apu_bo_create bc = { .size = RACE_BO_SIZE };
+	char addr[64], path[128];
+	pthread_t tc, tq;
+	int64_t t0, t_create;
+
+	ASSERT_EQ(0, bdf(addr, sizeof(addr)));
+	r.fd = apu_open();
+	ASSERT_LE(0, r.fd);
+	/* How long one such BO_CREATE takes here. */
+	t0 = apu_now_ns();
+	ASSERT_EQ(0, apu_ioctl(r.fd, DRM_IOCTL_APU_BO_CREATE, &bc));
+	t_create = apu_now_ns() - t0;
+	ASSERT_EQ(0, apu_gem_close(r.fd, bc.handle));
+	TH_LOG("a %llu MiB BO_CREATE takes %lld ms", RACE_BO_SIZE >> 20,
+	       (long long)(t_create / 1000000));
+
+	ASSERT_EQ(0, pthread_create(&tq, NULL, race_query, &r));
+	ASSERT_EQ(0, pthread_create(&tc, NULL, race_bo_create, &r));
+	while (!r.started)
+		usleep(100);
+	/* Remove the device a third of the way into the BO_CREATE. */
+	usleep(t_create / 3000);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", addr);
+	ASSERT_EQ(0, apu_write_file(path, "1"));
+	pthread_join(tc, NULL);
+	r.stop = 1;
+	pthread_join(tq, NULL);
+	EXPECT_NE(0, access(apu_node(), F_OK));
+
+	/* Done before the removal (it waited), or refused. */
+	EXPECT_TRUE(r.create_ret == 0 || r.create_ret == -ENODEV)
+		TH_LOG("BO_CREATE racing the removal returned %d", r.create_ret);
+	EXPECT_EQ(0, r.query_bad) TH_LOG("QUERY racing the removal returned %d", r.query_bad);
+	EXPECT_LT(0, r.queries);
+	/* Afterwards both fail cleanly. */
+	EXPECT_EQ(-ENODEV, query_device(r.fd));
+	EXPECT_EQ(-ENODEV, apu_ioctl(r.fd, DRM_IOCTL_APU_BO_CREATE, &bc));
+	close(r.fd);
+
+	ASSERT_EQ(0, apu_sh("echo 1 > /sys/bus/pci/rescan"));
+	ASSERT_TRUE(apu_node_appears(50));
+	EXPECT_EQ(0, one_job(0));
 }
 
 TEST_HARNESS_MAIN

@@ -5,8 +5,10 @@
  * misaligned and out-of-range offsets, sizes that overflow, too many jobs,
  * BOs or syncobjs, bad user pointers. Each call returns the documented
  * errno and changes nothing: no job is queued (the next job id follows
- * the last good one) and the BOs keep their contents.
+ * the last good one) and the BOs keep their contents. Threads of one file
+ * closing the handles another thread is creating (they are predictable).
  */
+#include <pthread.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -326,6 +328,111 @@ TEST_F(neg, closed_handles)
 	self->job.bos = (uintptr_t)bos;
 	EXPECT_EQ(-ENOENT, submit(self));
 	self->job.bos = (uintptr_t)self->bos;
+}
+
+/*
+ * BO_CREATE racing GEM_CLOSE of the handle it is about to return: handles
+ * are the lowest free numbers, so threads closing 1..16 in a loop close
+ * new BOs while their BO_CREATE still runs. Each BO_CREATE either returns
+ * the BO (and its true size and address) or -ENOENT, never freed memory
+ * (slub_debug poisoning, KFENCE and KASAN report it; the creator's
+ * reference must outlive its last use of the BO).
+ */
+#define RACE_HANDLES	16
+#define RACE_THREADS	3
+/*
+ * Creators of 1 MiB BOs (256 pages) spend a good part of each BO_CREATE
+ * writing page table entries, just before it returns: one preempted there
+ * (at the next might_sleep(), its first look at the BO after publishing the
+ * handle) leaves the closers time to close and free the BO. A creator of
+ * 4 KiB BOs makes many more calls where they are slow (debug kernels).
+ */
+static const uint64_t race_bo_size[RACE_THREADS] = { 4096, 1 << 20, 1 << 20 };
+
+struct race {
+	int fd;
+	volatile int stop;
+	int created, closed_early, bad;
+	uint64_t bad_ret, bad_size, bad_addr;
+	pthread_mutex_t lock;
+};
+
+struct race_creator_arg {
+	struct race *r;
+	uint64_t size;
+};
+
+static void *race_creator(void *arg)
+{
+	const struct race_creator_arg *a = arg;
+	struct race *r = a->r;
+	int created = 0, closed_early = 0;
+
+	while (!r->stop) {
+		struct drm_apu_bo_create c = { .size = a->size };
+		int ret = apu_ioctl(r->fd, DRM_IOCTL_APU_BO_CREATE, &c);
+
+		if (ret == 0 && c.size == a->size && c.device_addr && c.handle) {
+			created++;
+			continue;
+		}
+		if (ret == -ENOENT) {
+			closed_early++;
+			continue;
+		}
+		pthread_mutex_lock(&r->lock);
+		if (!r->bad++) {
+			r->bad_ret = (uint64_t)ret;
+			r->bad_size = c.size;
+			r->bad_addr = c.device_addr;
+		}
+		pthread_mutex_unlock(&r->lock);
+	}
+	pthread_mutex_lock(&r->lock);
+	r->created += created;
+	r->closed_early += closed_early;
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+static void *race_closer(void *arg)
+{
+	struct race *r = arg;
+
+	while (!r->stop)
+		for (uint32_t h = 1; h <= RACE_HANDLES; h++)
+			apu_gem_close(r->fd, h);
+	return NULL;
+}
+
+TEST_F(neg, bo_create_races_handle_close)
+{
+	struct race r = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct race_creator_arg a[RACE_THREADS];
+	pthread_t t[2 * RACE_THREADS];
+	int64_t end = apu_now_ns() + 4000000000ll;
+
+	/* A file of its own: the closers must not close the fixture's BOs. */
+	r.fd = apu_open();
+	ASSERT_LE(0, r.fd);
+	for (int i = 0; i < RACE_THREADS; i++) {
+		a[i] = (struct race_creator_arg){ .r = &r, .size = race_bo_size[i] };
+		ASSERT_EQ(0, pthread_create(&t[2 * i], NULL, race_creator, &a[i]));
+		ASSERT_EQ(0, pthread_create(&t[2 * i + 1], NULL, race_closer, &r));
+	}
+	while (apu_now_ns() < end)
+		usleep(100000);
+	r.stop = 1;
+	for (int i = 0; i < 2 * RACE_THREADS; i++)
+		pthread_join(t[i], NULL);
+	TH_LOG("%d BOs created, %d closed before BO_CREATE returned",
+	       r.created, r.closed_early);
+	EXPECT_EQ(0, r.bad) TH_LOG("%d bad BO_CREATE results, first: ret %d size 0x%llx addr 0x%llx",
+				   r.bad, (int)r.bad_ret, (unsigned long long)r.bad_size,
+				   (unsigned long long)r.bad_addr);
+	EXPECT_LT(0, r.created);
+	/* Closing the file frees what the closers left. */
+	close(r.fd);
 }
 
 TEST_HARNESS_MAIN

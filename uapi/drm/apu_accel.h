@@ -206,7 +206,8 @@ struct drm_apu_query_device {
  *   bytes of information it wrote.
  *
  * Errors: -EINVAL for an unknown @type, a non-zero @pad or a too small
- * @size; -EFAULT when @data cannot be written.
+ * @size; -EFAULT when @data cannot be written; -ENODEV after the device
+ * was removed.
  */
 struct drm_apu_query {
 	/** @type: one of &enum drm_apu_query_type. */
@@ -248,7 +249,9 @@ struct drm_apu_query {
  *
  * Errors: -EINVAL for a zero @size, unknown @flags or non-zero @pad;
  * -E2BIG for a @size over the driver's limit (1 GiB); -ENOMEM, -ENOSPC
- * when memory or device address space runs out.
+ * when memory or device address space runs out; -ENOENT when another
+ * thread closed the new handle before the call returned; -ENODEV after the
+ * device was removed.
  */
 struct drm_apu_bo_create {
 	/** @size: in: bytes wanted; out: bytes allocated (whole pages). */
@@ -378,7 +381,11 @@ struct drm_apu_job {
 	__u32 priority;
 	/** @flags: must be zero. */
 	__u32 flags;
-	/** @bos: user pointer to @num_bos &struct drm_apu_job_bo. */
+	/**
+	 * @bos: user pointer to @num_bos &struct drm_apu_job_bo. A BO named
+	 * more than once (or the command buffer's BO named again) counts
+	 * once, as written if any of its entries has %DRM_APU_JOB_BO_WRITE.
+	 */
 	__u64 bos;
 	/** @num_bos: number of BOs, at most %DRM_APU_MAX_JOB_BOS. */
 	__u32 num_bos;
