@@ -26,19 +26,28 @@ engine = load(os.path.join(bdir, "engine.json"))
 sched = load(os.path.join(bdir, "sched.json"))
 trace = load(os.path.join(bdir, "v2-trace.json"))
 vm = {}
+models = []     # trained models: in the VM (apu) and on the host (cpu)
 try:
     with open(os.path.join(build, "vm", "bench.jsonl")) as f:
         for line in f:
             line = line.strip()
             if line:
                 d = json.loads(line)
-                vm[d["bench"]] = d
+                if d["bench"] == "model":
+                    models.append(d)
+                else:
+                    vm[d["bench"]] = d
 except OSError:
+    pass
+try:
+    with open(os.path.join(bdir, "model-host.jsonl")) as f:
+        models += [json.loads(line) for line in f if line.strip()]
+except (OSError, ValueError):
     pass
 
 hal = load(os.path.join(bdir, "hal_overhead.json"))
 res = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "engine": engine, "scheduling": sched,
-       "vm": vm, "hal_overhead": hal}
+       "vm": vm, "hal_overhead": hal, "models": models}
 ratios = []
 md = ["# make bench report", "", "Generated %s on this machine. Every figure is a ratio "
       "against a peer measured in the same run, next to the raw numbers (docs/performance.md "
@@ -105,6 +114,25 @@ if hal:
            "runs)." % (hal["instructions"] // hal["runs"], hal["instructions"], hal["runs"]), ""]
 else:
     md += ["(valgrind not found)", ""]
+
+md += ["## Trained models (docs/models.md)", ""]
+if models:
+    md += ["Load + compile (file to a compiled network), one inference (set the input, run, "
+           "wait), and the memory libapu holds for a loaded model against the file: min / "
+           "median / max over the repeats. `apu`: the emulated NPU in the VM (TCG; device "
+           "buffers not counted in the heap); `cpu`: the host's CPU backend (buffers in the "
+           "heap).", "",
+           "| model | backend | load + compile ms | inference ms | heap MiB | file MiB | heap / file |",
+           "|---|---|---|---|---|---|---|"]
+    for d in models:
+        md.append("| %s | %s | %.1f / %.1f / %.1f | %.1f / %.1f / %.1f | %.1f | %.1f | %.2f |" % (
+            d["model"], d["backend"], d["load_compile_ms"][0], d["load_compile_ms"][1],
+            d["load_compile_ms"][2], d["inference_ms"][0], d["inference_ms"][1],
+            d["inference_ms"][2], d["heap_bytes"] / 2**20, d["file_bytes"] / 2**20,
+            d["heap_per_file_byte"]))
+    md.append("")
+else:
+    md += ["(no model figures)", ""]
 
 md += ["## Memory", ""]
 km = vm.get("kernel_memory")
