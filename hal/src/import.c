@@ -314,6 +314,19 @@ static int const_i32(struct lower *L, int op, int t, size_t n, int32_t *dst)
 	return 0;
 }
 
+/* Input 0 of op @op and its quantization, and its output's (one in, one out). */
+static int unary_io(struct lower *L, int op, int *in, struct qt *qi, struct qt *qo)
+{
+	const struct tfl_op *o = &L->tf->ops[op];
+	int ret = op_input(L, op, 0, in, qi);
+
+	if (ret)
+		return ret;
+	if (o->nout < 1)
+		return op_fail(L, op, -EINVAL, "no output");
+	return act_q(L, op, o->out[0], qo);
+}
+
 /* ---- convolutions ---------------------------------------------------------- */
 
 enum conv_kind { CK_CONV, CK_DW, CK_FC };
@@ -725,9 +738,7 @@ static int lower_unary(struct lower *L, int op)
 	int8_t table[256];
 	int in = -1, ret;
 
-	ret = op_input(L, op, 0, &in, &qi);
-	if (!ret && o->nout >= 1)
-		ret = act_q(L, op, o->out[0], &qo);
+	ret = unary_io(L, op, &in, &qi, &qo);
 	if (ret)
 		return ret;
 	switch (o->code) {
@@ -762,9 +773,7 @@ static int lower_pool(struct lower *L, int op)
 	struct qt qi = { 0 }, qo = { 0 };
 	int in = -1, out = -1, ret;
 
-	ret = op_input(L, op, 0, &in, &qi);
-	if (!ret && o->nout >= 1)
-		ret = act_q(L, op, o->out[0], &qo);
+	ret = unary_io(L, op, &in, &qi, &qo);
 	if (ret)
 		return ret;
 	if (qi.scale != qo.scale || qi.zp != qo.zp || qi.u8 != qo.u8)
@@ -805,9 +814,7 @@ static int lower_mean(struct lower *L, int op)
 	int32_t axes[2] = { 0 };
 	int in = -1, out = -1, ret, s;
 
-	ret = op_input(L, op, 0, &in, &qi);
-	if (!ret && o->nout >= 1)
-		ret = act_q(L, op, o->out[0], &qo);
+	ret = unary_io(L, op, &in, &qi, &qo);
 	if (ret)
 		return ret;
 	if (o->nin < 2 || o->in[1] < 0)
@@ -837,9 +844,7 @@ static int lower_softmax(struct lower *L, int op)
 	struct qt qi = { 0 }, qo = { 0 };
 	int in = -1, out = -1, ret;
 
-	ret = op_input(L, op, 0, &in, &qi);
-	if (!ret && o->nout >= 1)
-		ret = act_q(L, op, o->out[0], &qo);
+	ret = unary_io(L, op, &in, &qi, &qo);
 	if (ret)
 		return ret;
 	if (!(o->beta > 0) || isinf(o->beta))
@@ -860,9 +865,7 @@ static int lower_view(struct lower *L, int op)
 	struct qt qi = { 0 }, qo = { 0 };
 	int in = -1, out = -1, ret;
 
-	ret = op_input(L, op, 0, &in, &qi);
-	if (!ret && o->nout >= 1)
-		ret = act_q(L, op, o->out[0], &qo);
+	ret = unary_io(L, op, &in, &qi, &qo);
 	if (ret)
 		return ret;
 	if (qi.scale != qo.scale || qi.zp != qo.zp || qi.u8 != qo.u8)
@@ -1009,9 +1012,7 @@ static int lower_pad(struct lower *L, int op)
 	struct qt qi = { 0 }, qo = { 0 };
 	int in = -1, out = -1, ret, c;
 
-	ret = op_input(L, op, 0, &in, &qi);
-	if (!ret && o->nout >= 1)
-		ret = act_q(L, op, o->out[0], &qo);
+	ret = unary_io(L, op, &in, &qi, &qo);
 	if (!ret)
 		ret = pad_amounts(L, op, pads);
 	if (ret)

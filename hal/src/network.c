@@ -614,6 +614,21 @@ static size_t bcast_period(const struct apu_network *net, int a, int b)
 	return 0;
 }
 
+/* A device add or multiply of @a and @b (input 2 broadcast by its period). */
+static struct op *new_elementwise(struct apu_network *net, enum op_kind kind, int a, int b)
+{
+	struct op *o = new_op(net);
+
+	if (!o)
+		return NULL;
+	o->kind = kind;
+	o->in[0] = a;
+	o->in[1] = b;
+	o->period = bcast_period(net, a, b);
+	o->macs = net->t[a].size;
+	return o;
+}
+
 int apu_network_add_add(struct apu_network *net, int a, int b, const struct apu_add *p,
 			int *output)
 {
@@ -649,15 +664,10 @@ int apu_network_add_add(struct apu_network *net, int a, int b, const struct apu_
 	/* Other broadcasts (or none on the device) run on the CPU. */
 	if (!bcast_period(net, a, b))
 		return add_bcast_cpu(net, OP_BADD, a, b, p, NULL, output);
-	o = new_op(net);
+	o = new_elementwise(net, OP_ADD, a, b);
 	if (!o)
 		return -ENOMEM;
-	o->kind = OP_ADD;
-	o->in[0] = a;
-	o->in[1] = b;
 	o->add = *p;
-	o->period = bcast_period(net, a, b);
-	o->macs = net->t[a].size;
 	return finish_op(net, &net->t[a].s, output);
 }
 
@@ -686,15 +696,10 @@ int apu_network_add_mul(struct apu_network *net, int a, int b, const struct apu_
 	/* A device without MUL, or a broadcast it cannot do: the CPU. */
 	if (!net->dev->quant_ops || !bcast_period(net, a, b))
 		return add_bcast_cpu(net, OP_BMUL, a, b, NULL, p, output);
-	o = new_op(net);
+	o = new_elementwise(net, OP_MUL, a, b);
 	if (!o)
 		return -ENOMEM;
-	o->kind = OP_MUL;
-	o->in[0] = a;
-	o->in[1] = b;
 	o->mul = *p;
-	o->period = bcast_period(net, a, b);
-	o->macs = net->t[a].size;
 	return finish_op(net, &net->t[a].s, output);
 }
 
