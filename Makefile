@@ -241,8 +241,9 @@ bench-run: $(BUILD)/bench/engine_bench $(BUILD)/bench/sched_bench $(BUILD)/bench
 	$(Q)$(BUILD)/bench/sched_bench --json $(BUILD)/bench/sched.json | tee $(BUILD)/bench/sched.txt
 	$(Q)APU_BACKEND=cpu $(BUILD)/bin/apu-run --cpu --model v2 --trace $(BUILD)/bench/v2-trace.json >/dev/null
 	@echo "== trained models on the host (CPU backend): load + compile, memory against the file"
-	$(Q)$(BUILD)/bench/guest/model_bench --cpu --repeat 7 $(BUILD)/models/*.tflite | \
-		sed -n 's/^APU-BENCH //p' | tee $(BUILD)/bench/model-host.jsonl
+	$(Q)LD_LIBRARY_PATH=$(BUILD)/lib $(BUILD)/bench/guest/model_bench --cpu --repeat 7 \
+		$(BUILD)/models/*.tflite >$(BUILD)/bench/model-host.txt
+	$(Q)sed -n 's/^APU-BENCH //p' $(BUILD)/bench/model-host.txt | tee $(BUILD)/bench/model-host.jsonl
 	@echo "== libapu instructions per run of a one-job network (callgrind)"
 	$(Q)valgrind --tool=callgrind --callgrind-out-file=$(BUILD)/bench/callgrind.out \
 		--collect-atstart=no --toggle-collect=apu_network_run \
