@@ -127,6 +127,7 @@ struct apu_network {
 	struct apu_compile_options opts;
 	struct apu_buffer *act, *cst, *cmd;
 	int8_t *ref;
+	int8_t *scratch;	/* the reference's place for the largest slice */
 	struct job *jobs;
 	int njobs;
 	uint32_t *deps;		/* syncobj handles */
@@ -182,6 +183,8 @@ static void net_release_compiled(struct apu_network *net)
 	free(net->jobs);
 	free(net->deps);
 	free(net->ref);
+	free(net->scratch);
+	net->scratch = NULL;
 	net->act = net->cst = net->cmd = NULL;
 	net->jobs = NULL;
 	net->deps = NULL;
@@ -1791,7 +1794,7 @@ static void write_cmdbufs(struct apu_network *net)
 int apu_network_compile(struct apu_network *net, const struct apu_compile_options *opts)
 {
 	struct apu_compile_options def = { .policy = APU_POLICY_PERFORMANCE, .priority = 1 };
-	size_t cmd_bytes = 0;
+	size_t cmd_bytes = 0, scratch = 0;
 	int i, ret;
 
 	if (!net || !net->nops)
@@ -1816,10 +1819,17 @@ int apu_network_compile(struct apu_network *net, const struct apu_compile_option
 	for (i = 0; i < net->nt; i++) {
 		struct tensor *t = &net->t[i];
 
-		if (t->slice_of >= 0)	/* the first pixel's first channel */
+		if (t->slice_of >= 0) {	/* the first pixel's first channel */
 			t->off = net->t[t->slice_of].off + t->slice_c;
-		else if (t->view_of >= 0)
+			scratch = t->size > scratch ? t->size : scratch;
+		} else if (t->view_of >= 0) {
 			t->off = net->t[t->view_of].off;
+		}
+	}
+	if (scratch) {
+		net->scratch = malloc(scratch);
+		if (!net->scratch)
+			return -ENOMEM;
 	}
 	ret = plan(net);
 	if (!ret)
@@ -1991,10 +2001,9 @@ static void ref_op(const struct apu_network *net, int i, int8_t *a)
 	switch (o->kind) {
 	case OP_CONV: {
 		const struct tensor *t = &net->t[o->out];
-		int8_t *tmp = t->slice_of >= 0 ? malloc(t->size ? t->size : 1) : out;
+		/* A slice is computed in the scratch buffer compile made for it. */
+		int8_t *tmp = t->slice_of >= 0 ? net->scratch : out;
 
-		if (!tmp)
-			abort();	/* a few KiB to MiB: no way to report it here */
 		apu_ref_conv2d(&o->conv, in, (const int8_t *)(k + o->w_off),
 			       o->has_bias ? (const int32_t *)(k + o->b_off) : NULL,
 			       (const int32_t *)(k + o->m_off), (const int32_t *)(k + o->s_off),
@@ -2004,7 +2013,6 @@ static void ref_op(const struct apu_network *net, int i, int8_t *a)
 
 			for (size_t px = 0; px < pix; px++)
 				memcpy(out + px * pitch, tmp + px * t->s.c, t->s.c);
-			free(tmp);
 		}
 		break;
 	}

@@ -152,7 +152,7 @@ TEST(generated_models_bit_exact_on_npu)
 {
 	static const char *const names[] = {
 		"conv_int8_pc", "conv_uint8", "dw_int8_mult", "dw_one_channel", "fc_uint8",
-		"add_broadcast", "broadcast_cpu", "mul", "pools", "mean", "pad_conv", "concat", "activations",
+		"add_broadcast", "broadcast_cpu", "mul", "pools", "mean", "pad_conv", "concat", "concat_branches", "activations",
 		"float_io", "reshape_squeeze",
 	};
 

@@ -659,6 +659,30 @@ def concat():
     return m
 
 
+def concat_branches():
+    """Three branches written in place into one CONCATENATION (a 3x3 conv, a
+    depthwise 3x3, a 1x1 conv, one output quantization), then a 1x1 conv that
+    reads the concatenation: every way the planner splits a convolution must
+    write its slice at the concatenation's pitch, and the reader must wait for
+    all three."""
+    m = Model("concat_branches", 117)
+    x = m.input("input", [1, 12, 12, 16], INT8, 0.03, -4)
+    a = m.conv(x, 8, 3, name="branch_conv3x3")
+    b = m.depthwise(x, 1, 3, name="branch_dw3x3")
+    c = m.conv(x, 8, 1, name="branch_conv1x1")
+    lo = min(m.deq(i).min() for i in (a, b, c))
+    hi = max(m.deq(i).max() for i in (a, b, c))
+    s, z = qparams(lo, hi, INT8)
+    for i in (a, b, c):
+        t = m.t(i)
+        v = m.deq(i)
+        t.scale, t.zp = [s], [z]
+        t.value = (np.clip(np.round(v / s) + z, -128, 127) - z) * s
+    cat = concat_op(m, [a, b, c], 3, "concat_branches", s, z)
+    m.output(m.conv(cat, 8, 1, act="relu6", name="after_concat"))
+    return m
+
+
 def unary(m, code, x, name, opt_type=OPT_NONE, scale=None, zp=None, version=2):
     v = m.deq(x)
     f = {
@@ -749,8 +773,8 @@ def int16():
 
 
 MODELS = [conv_int8_pc, conv_uint8, dw_int8_mult, dw_one_channel, fc_uint8, add_broadcast,
-          broadcast_cpu, mul, pools, mean, pad_conv, concat, activations, float_io, reshape_squeeze,
-          unsupported_op, int16]
+          broadcast_cpu, mul, pools, mean, pad_conv, concat, concat_branches, activations,
+          float_io, reshape_squeeze, unsupported_op, int16]
 
 
 def main(argv):

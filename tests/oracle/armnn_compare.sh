@@ -67,7 +67,7 @@ done
 # Generated models Arm NN 20.08 runs right (README: pad_conv pads with 0 in
 # Arm NN, activations and float_io are outside armnn_run.py or its parser).
 for m in conv_int8_pc conv_uint8 dw_int8_mult dw_one_channel fc_uint8 add_broadcast broadcast_cpu mul \
-	pools mean concat reshape_squeeze; do
+	pools mean concat concat_branches reshape_squeeze; do
 	f="$B/tests/models/$m.tflite"
 	if ! "$RUN" --cpu --model "$f" --seed 3 --save-input "$T/in.bin" \
 		--save-output "$T/apu.bin" >"$T/apu.log" 2>&1; then
