@@ -166,6 +166,39 @@ module:
 qemu:
 	$(Q)scripts/build-qemu.sh
 
+# --- Arm NN backend (frameworks/armnn, docs/frameworks.md) -----------------
+# A dynamic backend: Arm NN loads <vendor>_<name>_backend.so from its
+# backends folder. Its internal backend headers come from Debian's source
+# package of the installed Arm NN (scripts/fetch-sources.sh armnn).
+ARMNN_SRC := $(APU_CACHE)/armnn-src
+ARMNN_BACKEND := $(BUILD)/armnn/Apu_ApuNpu_backend.so
+ARMNN_CXXFLAGS = -std=c++14 -fPIC $(WARN) -Wno-unused-parameter -Wno-deprecated-declarations $(CFLAGS) \
+	-fvisibility=hidden -Ihal/include -isystem $(ARMNN_SRC)/include -isystem $(ARMNN_SRC)/src/armnn \
+	-isystem $(ARMNN_SRC)/src/armnnUtils -isystem $(ARMNN_SRC)/src/backends \
+	-isystem $(ARMNN_SRC)/src/profiling -isystem $(ARMNN_SRC)/profiling/common/include \
+	-isystem $(ARMNN_SRC)/profiling -isystem $(ARMNN_SRC)/third-party
+ARMNN_OBJS := $(patsubst frameworks/armnn/%.cpp,$(BUILD)/armnn/%.o,$(wildcard frameworks/armnn/*.cpp))
+ARMNN_RPATH ?= -Wl,-rpath,'$$ORIGIN/../lib'
+.PHONY: armnn-backend
+armnn-backend: $(ARMNN_BACKEND)
+$(ARMNN_SRC)/.apu-source-version:
+	$(Q)scripts/fetch-sources.sh armnn
+$(BUILD)/armnn/%.o: frameworks/armnn/%.cpp $(wildcard frameworks/armnn/*.hpp) hal/include/apu/apu_graph.h \
+		$(ARMNN_SRC)/.apu-source-version
+	@mkdir -p $(dir $@)
+	$(Q)$(CXX) $(ARMNN_CXXFLAGS) -c $< -o $@
+# Only the three entry points are exported (the rest is hidden).
+$(ARMNN_BACKEND): $(ARMNN_OBJS) $(BUILD)/lib/libapu.so
+	$(Q)$(CXX) -shared -o $@ $(ARMNN_OBJS) -Wl,--no-undefined -L$(BUILD)/lib -lapu -larmnn \
+		-Wl,--version-script=frameworks/armnn/exports.map $(ARMNN_RPATH) $(LDFLAGS)
+
+# The example of docs/frameworks.md (public Arm NN API only; the tests run it).
+ARMNN_EXAMPLE := $(BUILD)/bin/armnn_classify
+$(ARMNN_EXAMPLE): frameworks/armnn/examples/armnn_classify.cpp
+	@mkdir -p $(dir $@)
+	$(Q)$(CXX) -std=c++14 $(WARN) -Wno-unused-parameter $(CFLAGS) $< -o $@ -larmnn -larmnnTfLiteParser $(LDFLAGS)
+armnn-backend: $(ARMNN_EXAMPLE)
+
 # --- tests ----------------------------------------------------------------
 $(HARNESS_DIR)/kselftest_harness.h:
 	$(Q)scripts/fetch-sources.sh linux
@@ -285,7 +318,7 @@ install-lib: hal
 	$(Q)ln -sf libapu.so.$(HAL_VERSION) $(DESTDIR)$(LIBDIR)/$(HAL_SONAME)
 	$(Q)ln -sf $(HAL_SONAME) $(DESTDIR)$(LIBDIR)/libapu.so
 	$(Q)$(INSTALL) -m 0644 hal/include/apu/apu.h hal/include/apu/apu_model.h \
-		hal/include/apu/apu_image.h $(DESTDIR)$(INCLUDEDIR)/apu/
+		hal/include/apu/apu_image.h hal/include/apu/apu_graph.h $(DESTDIR)$(INCLUDEDIR)/apu/
 	$(Q)$(INSTALL) -m 0644 uapi/drm/apu_accel.h $(DESTDIR)$(INCLUDEDIR)/drm/
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(HAL_VERSION)|' \
@@ -324,7 +357,7 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/libapu.so $(DESTDIR)$(LIBDIR)/libapu.a \
 		$(DESTDIR)$(PKGCONFIGDIR)/libapu.pc $(DESTDIR)$(INCLUDEDIR)/apu/apu.h \
 		$(DESTDIR)$(INCLUDEDIR)/apu/apu_model.h $(DESTDIR)$(INCLUDEDIR)/apu/apu_image.h \
-		$(DESTDIR)$(INCLUDEDIR)/drm/apu_accel.h \
+		$(DESTDIR)$(INCLUDEDIR)/apu/apu_graph.h $(DESTDIR)$(INCLUDEDIR)/drm/apu_accel.h \
 		$(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(INSTALLED_TOOLS))) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard hal/man/*.1))) \
 		$(DESTDIR)$(FIRMWAREDIR)/apu/apu-fw.bin $(DESTDIR)$(UDEVRULESDIR)/70-apu.rules \

@@ -73,6 +73,7 @@ struct lower {
 	bool *has_pad;
 	/* Per tensor: ops reading it (a model output counts as one more), the first. */
 	int *nconsumers, *first_reader;
+	bool *fused;		/* per op: a RELU* merged into the op before it */
 	char *err;
 	size_t errlen;
 };
@@ -264,6 +265,42 @@ static int act_range(struct lower *L, int op, int act, const struct qt *q, int32
 	if (*lo > *hi)
 		*lo = *hi;
 	return 0;
+}
+
+static int sole_consumer(const struct lower *L, int op, int t);
+
+/* Same type and per-tensor quantization. */
+static bool same_q(const struct tfl_tensor *a, const struct tfl_tensor *b)
+{
+	return a->type == b->type && a->nq == 1 && b->nq == 1 && a->scale[0] == b->scale[0] &&
+	       a->zp[0] == b->zp[0];
+}
+
+/*
+ * The activation op @op clamps its output with: its own, or that of a
+ * RELU, RELU6 or RELU_N1_TO_1 op that is the only reader of its output and
+ * keeps its quantization (a framework that splits activations off, like
+ * Arm NN's parser). Such an op is then merged: clamping in place is what
+ * TFLite's kernel of it computes (a requantization by exactly 1).
+ */
+static int op_act(struct lower *L, int op)
+{
+	const struct tfl_op *o = &L->tf->ops[op];
+	const struct tfl_op *r;
+	int c;
+
+	if (o->act != TFL_ACT_NONE || o->nout != 1)
+		return o->act;
+	c = sole_consumer(L, op, o->out[0]);
+	if (c < 0)
+		return o->act;
+	r = &L->tf->ops[c];
+	if (r->nin != 1 || r->nout != 1 || r->in[0] != o->out[0] ||
+	    !same_q(&L->tf->t[r->in[0]], &L->tf->t[r->out[0]]))
+		return o->act;
+	L->fused[c] = true;
+	return r->code == TFL_RELU ? TFL_ACT_RELU : r->code == TFL_RELU6 ? TFL_ACT_RELU6 :
+	       r->code == TFL_RELU_N1_TO_1 ? TFL_ACT_RELU_N1_TO_1 : (L->fused[c] = false, o->act);
 }
 
 /* Record the op's output tensor @k as network tensor @nt. */
@@ -473,7 +510,7 @@ static int lower_conv(struct lower *L, int op, enum conv_kind kind)
 	p.out_c = out_c;
 	p.in_zp = qi.zp;
 	p.out_zp = qo.zp;
-	ret = act_range(L, op, o->act, &qo, &p.act_min, &p.act_max);
+	ret = act_range(L, op, op_act(L, op), &qo, &p.act_min, &p.act_max);
 	if (ret)
 		goto out;
 	p.weights = (const int8_t *)w->data;
@@ -508,6 +545,12 @@ static int lower_conv(struct lower *L, int op, enum conv_kind kind)
 			p.padding = APU_PAD_SAME;
 		} else if (o->padding == TFL_PAD_VALID) {
 			p.padding = APU_PAD_VALID;
+		} else if (o->padding == TFL_PAD_EXPLICIT) {
+			p.padding = APU_PAD_EXPLICIT;
+			p.pad_top = o->pad[0];
+			p.pad_bottom = o->pad[1];
+			p.pad_left = o->pad[2];
+			p.pad_right = o->pad[3];
 		} else {
 			ret = op_fail(L, op, -EINVAL, "padding %d", o->padding);
 			goto out;
@@ -611,7 +654,7 @@ static int lower_binary(struct lower *L, int op)
 
 		if (add_params(&qa, &qb, &qo, &p))
 			return op_fail(L, op, -EOPNOTSUPP, "scales out of the device's range");
-		ret = act_range(L, op, o->act, &qo, &p.act_min, &p.act_max);
+		ret = act_range(L, op, op_act(L, op), &qo, &p.act_min, &p.act_max);
 		if (!ret)
 			ret = apu_network_add_add(L->m->net, a, b, &p, &out);
 	} else {
@@ -622,7 +665,7 @@ static int lower_binary(struct lower *L, int op)
 					    &p.out_mult, &s))
 			return op_fail(L, op, -EOPNOTSUPP, "scales out of the device's range");
 		p.out_shift = s;
-		ret = act_range(L, op, o->act, &qo, &p.act_min, &p.act_max);
+		ret = act_range(L, op, op_act(L, op), &qo, &p.act_min, &p.act_max);
 		if (!ret)
 			ret = apu_network_add_mul(L->m->net, a, b, &p, &out);
 	}
@@ -738,6 +781,12 @@ static int lower_unary(struct lower *L, int op)
 	int8_t table[256];
 	int in = -1, ret;
 
+	if (L->fused[op]) {
+		/* Its clamp was done by the op that wrote its input. */
+		L->tmap[o->out[0]] = L->tmap[o->in[0]];
+		L->m->ops[op].place = APU_MODEL_OP_FOLDED;
+		return 0;
+	}
 	ret = unary_io(L, op, &in, &qi, &qo);
 	if (ret)
 		return ret;
@@ -766,6 +815,18 @@ static int lower_unary(struct lower *L, int op)
 
 /* ---- the rest ---------------------------------------------------------------- */
 
+/* Whether padding @before, @after along a dimension is TFLite SAME's. */
+static bool same_pads(unsigned int in, unsigned int k, unsigned int stride, unsigned int before,
+		      unsigned int after)
+{
+	uint64_t out = ((uint64_t)in + stride - 1) / stride;
+	int64_t total = (int64_t)((out - 1) * stride + k) - (int64_t)in;
+
+	if (total < 0)
+		total = 0;
+	return before == (uint64_t)total / 2 && after == (uint64_t)total - (uint64_t)total / 2;
+}
+
 static int lower_pool(struct lower *L, int op)
 {
 	const struct tfl_op *o = &L->tf->ops[op];
@@ -781,7 +842,8 @@ static int lower_pool(struct lower *L, int op)
 			       "input and output quantizations differ (TFLite requires them equal)");
 	if (o->filter_h <= 0 || o->filter_w <= 0 || o->stride_h <= 0 || o->stride_w <= 0 ||
 	    o->filter_h > 65535 || o->filter_w > 65535 || o->stride_h > 65535 ||
-	    o->stride_w > 65535 || (o->padding != TFL_PAD_SAME && o->padding != TFL_PAD_VALID))
+	    o->stride_w > 65535 || (o->padding != TFL_PAD_SAME && o->padding != TFL_PAD_VALID &&
+				    o->padding != TFL_PAD_EXPLICIT))
 		return op_fail(L, op, -EINVAL, "filter %dx%d, strides %dx%d, padding %d",
 			       o->filter_h, o->filter_w, o->stride_h, o->stride_w, o->padding);
 	p.k_h = (unsigned int)o->filter_h;
@@ -789,7 +851,25 @@ static int lower_pool(struct lower *L, int op)
 	p.stride_h = (unsigned int)o->stride_h;
 	p.stride_w = (unsigned int)o->stride_w;
 	p.padding = o->padding == TFL_PAD_SAME ? APU_PAD_SAME : APU_PAD_VALID;
-	ret = act_range(L, op, o->act, &qo, &p.act_min, &p.act_max);
+	if (o->padding == TFL_PAD_EXPLICIT) {
+		/*
+		 * Pools average over the taps inside the input only (TFLite's
+		 * SAME): explicit padding runs when it is SAME's or none.
+		 */
+		struct apu_shape is;
+
+		apu_network_shape(L->m->net, in, &is);
+		if (!o->pad[0] && !o->pad[1] && !o->pad[2] && !o->pad[3])
+			p.padding = APU_PAD_VALID;
+		else if (same_pads(is.h, p.k_h, p.stride_h, o->pad[0], o->pad[1]) &&
+			 same_pads(is.w, p.k_w, p.stride_w, o->pad[2], o->pad[3]))
+			p.padding = APU_PAD_SAME;
+		else
+			return op_fail(L, op, -EOPNOTSUPP,
+				       "pool padding %u,%u,%u,%u (only SAME's or none)", o->pad[0],
+				       o->pad[1], o->pad[2], o->pad[3]);
+	}
+	ret = act_range(L, op, op_act(L, op), &qo, &p.act_min, &p.act_max);
 	if (ret)
 		return ret;
 	if (o->code == TFL_MAX_POOL_2D)
@@ -1256,8 +1336,10 @@ static int build(struct apu_model *m, const struct tfl_model *tf, char *err, siz
 	L.has_pad = calloc((size_t)(tf->ntensors ? tf->ntensors : 1), sizeof(bool));
 	L.nconsumers = calloc((size_t)(tf->ntensors ? tf->ntensors : 1), sizeof(int));
 	L.first_reader = malloc(sizeof(int) * (size_t)(tf->ntensors ? tf->ntensors : 1));
+	L.fused = calloc((size_t)(tf->nops ? tf->nops : 1), sizeof(bool));
 	m->ops = calloc((size_t)(tf->nops ? tf->nops : 1), sizeof(*m->ops));
-	if (!L.tmap || !L.pend_pad || !L.has_pad || !L.nconsumers || !L.first_reader || !m->ops)
+	if (!L.tmap || !L.pend_pad || !L.has_pad || !L.nconsumers || !L.first_reader || !L.fused ||
+	    !m->ops)
 		goto out;
 	for (int i = 0; i < tf->ntensors; i++) {
 		L.tmap[i] = -1;
@@ -1358,14 +1440,36 @@ out:
 	free(L.has_pad);
 	free(L.nconsumers);
 	free(L.first_reader);
+	free(L.fused);
 	return ret;
+}
+
+int apu_model_build(struct apu_device *dev, const struct tfl_model *tf, struct apu_model **out,
+		    char *err, size_t errlen)
+{
+	struct apu_model *m = calloc(1, sizeof(*m));
+	int ret;
+
+	if (!m)
+		return -ENOMEM;
+	m->dev = dev;
+	ret = apu_network_create(dev, &m->net);
+	if (!ret)
+		ret = build(m, tf, err, errlen);
+	if (ret) {
+		if (ret == -ENOMEM && err && errlen && !err[0])
+			snprintf(err, errlen, "out of memory");
+		apu_model_destroy(m);
+		return ret;
+	}
+	*out = m;
+	return 0;
 }
 
 int apu_model_load_tflite_buffer(struct apu_device *dev, const void *data, size_t size,
 				 struct apu_model **out, char *err, size_t errlen)
 {
 	struct tfl_model tf;
-	struct apu_model *m;
 	int ret;
 
 	if (err && errlen)
@@ -1375,24 +1479,9 @@ int apu_model_load_tflite_buffer(struct apu_device *dev, const void *data, size_
 	ret = tfl_parse(data, size, &tf, err, errlen);
 	if (ret)
 		return ret;	/* with its message */
-	m = calloc(1, sizeof(*m));
-	if (!m) {
-		tfl_free(&tf);
-		return -ENOMEM;
-	}
-	m->dev = dev;
-	ret = apu_network_create(dev, &m->net);
-	if (!ret)
-		ret = build(m, &tf, err, errlen);
+	ret = apu_model_build(dev, &tf, out, err, errlen);
 	tfl_free(&tf);
-	if (ret) {
-		if (ret == -ENOMEM && err && errlen && !err[0])
-			snprintf(err, errlen, "out of memory");
-		apu_model_destroy(m);
-		return ret;
-	}
-	*out = m;
-	return 0;
+	return ret;
 }
 
 int apu_model_load_tflite(struct apu_device *dev, const char *path, struct apu_model **out,

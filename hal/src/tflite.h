@@ -31,8 +31,8 @@ enum {
 /* Fused activations (ActivationFunctionType). */
 enum { TFL_ACT_NONE = 0, TFL_ACT_RELU = 1, TFL_ACT_RELU_N1_TO_1 = 2, TFL_ACT_RELU6 = 3 };
 
-/* Padding */
-enum { TFL_PAD_SAME = 0, TFL_PAD_VALID = 1 };
+/* Padding (EXPLICIT is libapu's own, for graphs built in memory: apu_graph.h). */
+enum { TFL_PAD_SAME = 0, TFL_PAD_VALID = 1, TFL_PAD_EXPLICIT = 2 };
 
 #define TFL_MAX_DIMS 6
 
@@ -56,6 +56,7 @@ struct tfl_op {
 	int32_t *in, *out;		/* tensor indexes; -1: optional input left out */
 	/* Builtin options, as the op's kind has them (defaults otherwise). */
 	int padding, stride_w, stride_h, dil_w, dil_h, depth_mult;
+	unsigned int pad[4];		/* TFL_PAD_EXPLICIT: top, bottom, left, right */
 	int filter_w, filter_h, act, axis;
 	bool keep_dims, keep_num_dims;
 	float beta;
@@ -79,6 +80,15 @@ struct tfl_model {
  */
 int tfl_parse(const void *data, size_t size, struct tfl_model *m, char *err, size_t errlen);
 void tfl_free(struct tfl_model *m);
+
+struct apu_device;
+struct apu_model;
+/*
+ * Lowers @tf (checked as tfl_parse() checks a file: tensor indexes in range,
+ * shapes positive) into a new model on @dev (import.c).
+ */
+int apu_model_build(struct apu_device *dev, const struct tfl_model *tf, struct apu_model **out,
+		    char *err, size_t errlen);
 
 /* The name of a builtin operator code ("CONV_2D"), or "?" */
 const char *tfl_op_name(int code);

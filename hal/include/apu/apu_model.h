@@ -128,7 +128,7 @@ enum apu_model_op_place {
 	APU_MODEL_OP_DEVICE = 0,	/**< device op(s) */
 	APU_MODEL_OP_CPU = 1,		/**< libapu's CPU reference, between device segments */
 	APU_MODEL_OP_VIEW = 2,		/**< no work: a view (reshape) or an identity */
-	APU_MODEL_OP_FOLDED = 3,	/**< merged into the next op (padding) */
+	APU_MODEL_OP_FOLDED = 3,	/**< merged into a neighbour: a PAD into the next convolution, a RELU* into the op before */
 	APU_MODEL_OP_EDGE = 4,		/**< float conversion done by apu_model_set_input/get_output */
 	APU_MODEL_OP_IN_PLACE = 5,	/**< a concatenation its producers wrote in place */
 };
