@@ -71,7 +71,7 @@ bench: setup
 setup:
 	$(Q)scripts/setup.sh
 
-build: models hal tools firmware module qemu host-tests guest-tests initramfs
+build: models hal tools firmware module qemu host-tests guest-tests initramfs armnn-backend
 
 sources:
 	$(Q)scripts/fetch-sources.sh
@@ -187,10 +187,13 @@ $(BUILD)/armnn/%.o: frameworks/armnn/%.cpp $(wildcard frameworks/armnn/*.hpp) ha
 		$(ARMNN_SRC)/.apu-source-version
 	@mkdir -p $(dir $@)
 	$(Q)$(CXX) $(ARMNN_CXXFLAGS) -c $< -o $@
-# Only the three entry points are exported (the rest is hidden).
-$(ARMNN_BACKEND): $(ARMNN_OBJS) $(BUILD)/lib/libapu.so
+# Only the three entry points are exported (the rest is hidden). The build
+# tree's copy finds libapu beside it; the installed one, where it is installed.
+$(ARMNN_BACKEND) $(BUILD)/armnn/install/Apu_ApuNpu_backend.so: $(ARMNN_OBJS) $(BUILD)/lib/libapu.so
+	@mkdir -p $(dir $@)
 	$(Q)$(CXX) -shared -o $@ $(ARMNN_OBJS) -Wl,--no-undefined -L$(BUILD)/lib -lapu -larmnn \
-		-Wl,--version-script=frameworks/armnn/exports.map $(ARMNN_RPATH) $(LDFLAGS)
+		-Wl,--version-script=frameworks/armnn/exports.map \
+		$(if $(findstring /install/,$@),,$(ARMNN_RPATH)) $(LDFLAGS)
 
 # The example of docs/frameworks.md (public Arm NN API only; the tests run it).
 ARMNN_EXAMPLE := $(BUILD)/bin/armnn_classify
@@ -304,11 +307,13 @@ MODULEDIR ?= /lib/modules/$(KVER)/updates
 DKMSDIR ?= /usr/src/apu-$(HAL_VERSION)
 ACCEL_GROUP ?= render
 INSTALL ?= install
+# Where Debian's Arm NN 20.08 looks for dynamic backends (and installs CpuRef).
+ARMNN_BACKENDDIR ?= /usr/lib/$(shell gcc -print-multiarch)/armnn22
 INSTALLED_TOOLS := $(filter-out $(BUILD)/bin/apu-example,$(TOOLS))
 
 .PHONY: install install-lib install-tools install-firmware install-udev install-module \
-	install-dkms uninstall
-install: install-lib install-tools install-firmware install-udev install-module
+	install-dkms install-armnn uninstall
+install: install-lib install-tools install-firmware install-udev install-module install-armnn
 
 install-lib: hal
 	$(Q)$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
@@ -332,6 +337,13 @@ install-tools: tools
 install-firmware: firmware
 	$(Q)$(INSTALL) -d $(DESTDIR)$(FIRMWAREDIR)/apu
 	$(Q)$(INSTALL) -m 0644 $(BUILD)/firmware/apu/apu-fw.bin $(DESTDIR)$(FIRMWAREDIR)/apu/
+
+# The Arm NN backend where Arm NN finds it, linked against the installed
+# libapu (no rpath), and its example in BINDIR.
+install-armnn: $(BUILD)/armnn/install/Apu_ApuNpu_backend.so $(ARMNN_EXAMPLE)
+	$(Q)$(INSTALL) -d $(DESTDIR)$(ARMNN_BACKENDDIR) $(DESTDIR)$(BINDIR)
+	$(Q)$(INSTALL) -m 0644 $< $(DESTDIR)$(ARMNN_BACKENDDIR)/
+	$(Q)$(INSTALL) -m 0755 $(ARMNN_EXAMPLE) $(DESTDIR)$(BINDIR)/
 
 install-udev:
 	$(Q)$(INSTALL) -d $(DESTDIR)$(UDEVRULESDIR)
@@ -361,7 +373,8 @@ uninstall:
 		$(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(INSTALLED_TOOLS))) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard hal/man/*.1))) \
 		$(DESTDIR)$(FIRMWAREDIR)/apu/apu-fw.bin $(DESTDIR)$(UDEVRULESDIR)/70-apu.rules \
-		$(DESTDIR)$(MODULEDIR)/apu.ko
+		$(DESTDIR)$(MODULEDIR)/apu.ko $(DESTDIR)$(ARMNN_BACKENDDIR)/Apu_ApuNpu_backend.so \
+		$(DESTDIR)$(BINDIR)/armnn_classify
 	$(Q)rm -rf $(DESTDIR)$(DKMSDIR)
 	$(Q)-rmdir $(DESTDIR)$(INCLUDEDIR)/apu $(DESTDIR)$(FIRMWAREDIR)/apu 2>/dev/null
 	$(Q)if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi

@@ -2,6 +2,8 @@
 # Download and unpack the third-party sources the build uses, into $APU_CACHE:
 #   dl/qemu/       QEMU $QEMU_VERSION Debian source package (.dsc and tarballs)
 #   linux-extract/ kselftest harness and kernel style checkers from $LINUX_SOURCE_PKG
+#   armnn-src/     Arm NN $ARMNN_DEB_VERSION source (Debian's patches applied): the
+#                  internal backend headers the ApuNpu backend compiles against
 # Each result appears atomically (unpacked in a temporary folder, then renamed)
 # with a stamp naming its version, so a half-done download is never used.
 set -euo pipefail
@@ -69,9 +71,43 @@ fetch_linux() {
 	rm -rf "$tmp"
 }
 
+# Arm NN's backend API (IBackendInternal, SubgraphView, workloads) is C++
+# whose headers Debian does not ship in libarmnn-dev: the source package of
+# the very version installed provides them. Only headers are kept.
+fetch_armnn() {
+	local dst="$APU_CACHE/armnn-src" stamp tmp
+	stamp="$dst/.apu-source-version"
+	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$ARMNN_DEB_VERSION" ]; then
+		return 0
+	fi
+	apu_log "fetching Arm NN source $ARMNN_DEB_VERSION (headers of its backend API)"
+	mkdir -p "$APU_CACHE"
+	tmp=$(mktemp -d "$APU_CACHE/armnn-src.tmp.XXXXXX")
+	(cd "$tmp" && apt-get source -q --download-only "armnn=$ARMNN_DEB_VERSION" >download.log 2>&1) || {
+		tail -n 5 "$tmp/download.log" >&2
+		rm -rf "$tmp"
+		apu_die "could not download Arm NN source $ARMNN_DEB_VERSION; is the $ARMNN_SOURCE_SUITE deb-src entry present (run scripts/setup.sh as root) and the network up?"
+	}
+	dpkg-source -q -x "$tmp"/armnn_*.dsc "$tmp/src" >"$tmp/unpack.log" 2>&1 || {
+		tail -n 5 "$tmp/unpack.log" >&2
+		apu_die "dpkg-source could not unpack the Arm NN source"
+	}
+	mkdir "$tmp/out"
+	(cd "$tmp/src" && find include src profiling third-party \( -name '*.hpp' -o -name '*.h' \) \
+		-print0 | cpio -0 -pdm --quiet "$tmp/out") ||
+		apu_die "could not copy the Arm NN headers"
+	cp "$tmp/src/LICENSE" "$tmp/out/"
+	[ -f "$tmp/out/src/armnn/SubgraphView.hpp" ] || apu_die "no SubgraphView.hpp in the Arm NN source"
+	echo "$ARMNN_DEB_VERSION" >"$tmp/out/.apu-source-version"
+	rm -rf "$dst"
+	mv "$tmp/out" "$dst"
+	rm -rf "$tmp"
+}
+
 case "${1:-all}" in
 qemu) fetch_qemu ;;
 linux) fetch_linux ;;
-all) fetch_qemu; fetch_linux ;;
-*) apu_die "usage: $0 [qemu|linux|all]" ;;
+armnn) fetch_armnn ;;
+all) fetch_qemu; fetch_linux; fetch_armnn ;;
+*) apu_die "usage: $0 [qemu|linux|armnn|all]" ;;
 esac

@@ -27,6 +27,9 @@ BASE_PKGS="build-essential bison flex pkg-config ninja-build python3 python3-ven
 # and TFLite parser as the models' oracle (tests/oracle/armnn_run.py).
 BASE_PKGS="$BASE_PKGS libstb-dev python3-pil python3-numpy python3-flatbuffers
  python3-pyarmnn libarmnn-cpuref-backend22 libarmnntfliteparser22"
+# The Arm NN backend (frameworks/armnn): Arm NN's headers and TFLite parser,
+# and the Boost headers its internal headers include.
+BASE_PKGS="$BASE_PKGS libarmnn-dev libarmnntfliteparser-dev libboost-dev"
 # Packages taken from bookworm-backports.
 BP_PKGS="linux-image-amd64 linux-headers-amd64 meson qemu-system-data"
 
@@ -40,7 +43,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb-src
 URIs: http://deb.debian.org/debian
-Suites: $SOURCE_SUITE
+Suites: $SOURCE_SUITE $ARMNN_SOURCE_SUITE
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 "
@@ -83,7 +86,7 @@ fi
 exec 9>/var/lock/apu-setup.lock
 flock 9
 if [ $need_update = 1 ]; then
-	log "writing $src_file ($BACKPORTS_SUITE, $SOURCE_SUITE deb-src)"
+	log "writing $src_file ($BACKPORTS_SUITE, $SOURCE_SUITE and $ARMNN_SOURCE_SUITE deb-src)"
 	printf '%s' "$want_sources" >"$src_file.tmp" && mv "$src_file.tmp" "$src_file"
 fi
 export DEBIAN_FRONTEND=noninteractive

@@ -24,7 +24,9 @@ for f in usr/lib/libapu.so.0.2.0 usr/lib/libapu.so.0 usr/lib/libapu.so usr/lib/l
 	usr/share/man/man1/apu-info.1 usr/share/man/man1/apu-run.1 usr/share/man/man1/apu-top.1 \
 	lib/udev/rules.d/70-apu.rules "lib/modules/$KVER/updates/apu.ko" \
 	usr/src/apu-0.2.0/dkms.conf usr/src/apu-0.2.0/kernel/Kbuild \
-	usr/src/apu-0.2.0/include/hw/apu_hw.h usr/src/apu-0.2.0/uapi/drm/apu_accel.h; do
+	usr/src/apu-0.2.0/include/hw/apu_hw.h usr/src/apu-0.2.0/uapi/drm/apu_accel.h \
+	usr/include/apu/apu_graph.h "usr/lib/$(gcc -print-multiarch)/armnn22/Apu_ApuNpu_backend.so" \
+	usr/bin/armnn_classify; do
 	[ -e "$D/$f" ] || fail "$f was not installed"
 done
 [ "$(readlink "$D/usr/lib/libapu.so")" = libapu.so.0 ] || fail "libapu.so does not point at the SONAME"
@@ -38,6 +40,18 @@ APU_BACKEND=cpu LD_LIBRARY_PATH="$D/usr/lib" "$D/example" >"$D/example.out" ||
 	fail "the example built against the installed files did not run: $(tail -n 3 "$D/example.out")"
 libs=$(LD_LIBRARY_PATH="$D/usr/lib" ldd "$D/example")
 grep -q "=> $D/usr/lib/libapu.so.0" <<<"$libs" || fail "the example did not load the installed library"
+
+# Arm NN loads the installed backend from its backends folder (no rpath:
+# the installed libapu) and runs a model on it (CPU backend as the device).
+m=build/models/mobilenet_v1_0.25_128_quant.tflite
+head -c 49152 /dev/zero >"$D/in.bin"
+APU_ARMNN_DEVICE=cpu LD_LIBRARY_PATH="$D/usr/lib" "$D/usr/bin/armnn_classify" "$m" "$D/in.bin" \
+	--backends ApuNpu --backend-path "$D/usr/lib/$(gcc -print-multiarch)/armnn22" >"$D/armnn.out" 2>&1 ||
+	fail "Arm NN did not run the installed backend: $(tail -n 3 "$D/armnn.out")"
+grep -q '^layers: \[ApuNpu PreCompiled x1\]$' "$D/armnn.out" ||
+	fail "the installed backend took no layers: $(head -n 3 "$D/armnn.out")"
+! readelf -d "$D/usr/lib/$(gcc -print-multiarch)/armnn22/Apu_ApuNpu_backend.so" | grep -q RUNPATH ||
+	fail "the installed backend keeps the build tree's run path"
 
 grep -q 'GROUP="render", MODE="0660"' "$D/lib/udev/rules.d/70-apu.rules" || fail "udev rule"
 [ "$(modinfo -F vermagic "$D/lib/modules/$KVER/updates/apu.ko" | cut -d' ' -f1)" = "$KVER" ] ||
@@ -56,6 +70,7 @@ grep -q 'GROUP="render", MODE="0660"' "$D/lib/udev/rules.d/70-apu.rules" || fail
 ) || fail "the DKMS tree does not build the module"
 
 mk uninstall
-left=$(find "$D" -type f ! -name 'example*' ! -name 'dkms-build.log' | sed "s|^$D/||")
+left=$(find "$D" -type f ! -name 'example*' ! -name 'dkms-build.log' ! -name 'armnn.out' \
+	! -name in.bin | sed "s|^$D/||")
 [ -z "$left" ] || fail "make uninstall left: $left"
 echo "install_test: ok (installed, built against, ran, DKMS-built, uninstalled)"

@@ -34,12 +34,14 @@ ADD, AVERAGE_POOL_2D, CONCATENATION, CONV_2D, DEPTHWISE_CONV_2D = 0, 1, 2, 3, 4
 DEQUANTIZE, FULLY_CONNECTED, LOGISTIC, MAX_POOL_2D, MUL = 6, 9, 14, 17, 18
 RELU, RELU_N1_TO_1, RELU6, RESHAPE, SOFTMAX, SPACE_TO_DEPTH = 19, 20, 21, 22, 25, 26
 TANH, PAD, MEAN, SQUEEZE, QUANTIZE, HARD_SWISH = 28, 34, 40, 43, 114, 117
+SUB = 41
 PLACEHOLDER_FOR_GREATER_OP_CODES = 127
 
 # BuiltinOptions union: the type codes of the option tables used here
 OPT_NONE = 0
 OPT_CONV2D, OPT_DEPTHWISE, OPT_POOL2D, OPT_FC, OPT_SOFTMAX = 1, 2, 5, 8, 9
 OPT_CONCAT, OPT_ADD, OPT_RESHAPE, OPT_SPACE_TO_DEPTH, OPT_MUL = 10, 11, 17, 19, 21
+OPT_SUB = 28
 OPT_PAD, OPT_REDUCER, OPT_SQUEEZE, OPT_DEQUANTIZE, OPT_QUANTIZE = 22, 27, 30, 38, 89
 OPT_HARD_SWISH = 91
 
@@ -756,6 +758,22 @@ def unsupported_op():
     return m
 
 
+def fallback_sub():
+    """int8 CONV_2D 3x3 and CONV_2D 1x1 of one input, their difference (SUB,
+    which libapu does not run), then a 1x1 CONV_2D of it. The importer
+    refuses the file; through Arm NN with [ApuNpu, CpuRef] the SUB falls
+    back to the reference backend between two parts on the APU."""
+    m = Model("fallback_sub", 118)
+    x = m.input("input", [1, 12, 12, 8], INT8, 0.03, -2)
+    a = m.conv(x, 8, 3, name="conv_a")
+    b = m.conv(x, 8, 1, name="conv_b")
+    y = m.deq(a) - m.deq(b)
+    d = m.activation("sub", y, INT8)
+    m.op(SUB, [a, b], [d], OPT_SUB, [(0, "u8", 0, 0)], version=2)
+    m.output(m.conv(d, 8, 1, name="conv_after"))
+    return m
+
+
 def int16():
     """CONV_2D on INT16 activations (TFLite's 16x8 scheme: int16 in and out,
     zero point 0, int8 per-channel weights, int64 bias)."""
@@ -774,7 +792,7 @@ def int16():
 
 MODELS = [conv_int8_pc, conv_uint8, dw_int8_mult, dw_one_channel, fc_uint8, add_broadcast,
           broadcast_cpu, mul, pools, mean, pad_conv, concat, concat_branches, activations,
-          float_io, reshape_squeeze, unsupported_op, int16]
+          float_io, reshape_squeeze, unsupported_op, int16, fallback_sub]
 
 
 def main(argv):

@@ -22,32 +22,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail=0
 
-compare() { # name apu.bin armnn.bin dtype max_steps(-1: top-1 only)
-	"$PY" - "$@" <<'EOF'
-import sys
-import numpy as np
-name, a, b, dt, lim = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-t = np.uint8 if dt == "uint8" else np.int8
-x = np.fromfile(a, dtype=t).astype(np.int32)
-y = np.fromfile(b, dtype=t).astype(np.int32)
-if x.size != y.size or x.size == 0:
-    print("FAIL   %s: output sizes %d and %d" % (name, x.size, y.size)); sys.exit(1)
-d = np.abs(x - y)
-ndiff = int((d > 0).sum())
-msg = "%s: largest difference %d steps, %d of %d values differ (%.1f%%)" % (
-    name, int(d.max()), ndiff, x.size, 100.0 * ndiff / x.size)
-if lim < 0:
-    top_apu = set(np.flatnonzero(x == x.max()).tolist())
-    top_arm = int(np.argmax(y))
-    msg += "; top-1 libapu %s (%d), Arm NN %d (%d)" % (
-        "/".join(map(str, sorted(top_apu))), int(x.max()), top_arm, int(y.max()))
-    ok = top_arm in top_apu
-else:
-    ok = int(d.max()) <= lim
-print(("ok     " if ok else "FAIL   ") + msg)
-sys.exit(0 if ok else 1)
-EOF
-}
+. "$(dirname "$0")/armnn_lib.sh"
 
 for m in tf2_mobilenet_v2_1.0_224_ptq mobilenet_v2_1.0_224_quant mobilenet_v1_0.25_128_quant; do
 	for img in cat grace_hopper; do
@@ -56,8 +31,7 @@ for m in tf2_mobilenet_v2_1.0_224_ptq mobilenet_v2_1.0_224_quant mobilenet_v1_0.
 			--save-input "$T/in.bin" --save-output "$T/apu.bin" >"$T/apu.log" 2>&1; then
 			echo "FAIL   $n: apu-run"; cat "$T/apu.log"; fail=1; continue
 		fi
-		if ! "$PY" tests/oracle/armnn_run.py "$B/models/$m.tflite" "$T/in.bin" "$T/arm.bin" \
-			2>"$T/arm.log"; then
+		if ! armnn_ref "$B/models/$m.tflite" "$T/in.bin" "$T/arm.bin" 2>"$T/arm.log"; then
 			echo "FAIL   $n: Arm NN"; cat "$T/arm.log"; fail=1; continue
 		fi
 		compare "$n" "$T/apu.bin" "$T/arm.bin" uint8 -1 || fail=1
