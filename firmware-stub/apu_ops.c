@@ -1130,12 +1130,16 @@ void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out)
         tap_range(y0, 1, p->k_h, p->in_h, &ky0, &ky1);
         for (ox = 0; ox < p->out_w; ox++) {
             int x0 = ox * p->stride_w - p->pad_left, kx0, kx1;
-            int count = 0;
+            int64_t count;
 
             tap_range(x0, 1, p->k_w, p->in_w, &kx0, &kx1);
-            count = (ky1 - ky0) * (kx1 - kx0);
+            count = (int64_t)(ky1 - ky0) * (kx1 - kx0);
             for (c = 0; c < p->channels; c++) {
-                int32_t sum = 0, v;
+                /*
+                 * 64 bits: a window may hold up to the largest tensor's
+                 * taps (2^26), whose sum leaves int32 past 2^24 taps.
+                 */
+                int64_t sum = 0, v;
                 int ky, kx;
 
                 for (ky = ky0; ky < ky1; ky++) {
@@ -1147,7 +1151,7 @@ void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out)
                 /* The check keeps every window on the input: count > 0. */
                 if (p->round_uint8) {
                     /* floor((sum + count / 2) / count): uint8's half up. */
-                    int32_t t = sum + count / 2;
+                    int64_t t = sum + count / 2;
 
                     v = t >= 0 ? t / count : -((-t + count - 1) / count);
                 } else if (sum > 0) {

@@ -110,7 +110,8 @@ void apu_ref_avgpool(const struct apu_ref_pool *p, const int8_t *in, int8_t *out
 	for (int oy = 0; oy < p->out_h; oy++)
 		for (int ox = 0; ox < p->out_w; ox++)
 			for (int c = 0; c < p->channels; c++) {
-				int32_t sum = 0, n = 0, v;
+				/* 64 bits: past 2^24 taps an int32 sum overflows. */
+				int64_t sum = 0, n = 0, v;
 
 				for (int ky = 0; ky < p->k_h; ky++)
 					for (int kx = 0; kx < p->k_w; kx++) {
@@ -125,8 +126,7 @@ void apu_ref_avgpool(const struct apu_ref_pool *p, const int8_t *in, int8_t *out
 				if (!n) {
 					v = 0;
 				} else {
-					/* The sum fits: n < 2^24. */
-					int32_t t = sum + n / 2;
+					int64_t t = sum + n / 2;
 
 					if (p->round_uint8)	/* uint8's half up: floor */
 						v = t >= 0 ? t / n : -((-t + n - 1) / n);
@@ -134,7 +134,8 @@ void apu_ref_avgpool(const struct apu_ref_pool *p, const int8_t *in, int8_t *out
 						v = sum > 0 ? t / n : (sum - n / 2) / n;
 				}
 				out[((size_t)oy * p->out_w + ox) * p->channels + c] =
-					clamp8(v, p->act_min, p->act_max);
+					clamp8((int32_t)(v < -128 ? -128 : v > 127 ? 127 : v),
+					       p->act_min, p->act_max);
 			}
 }
 

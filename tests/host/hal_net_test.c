@@ -195,6 +195,37 @@ TEST(reference_add_and_pool_match_engine)
 	}
 }
 
+/*
+ * A window of more than 2^24 taps (defect 10 of issue 15): a 32-bit sum of
+ * int8 values overflows there (undefined; UBSan stops the test). The
+ * average of a constant is that constant, whatever the window's size; the
+ * CPU reference and the firmware engine both give it.
+ */
+TEST(avgpool_of_2_24_taps_and_more_averages_exactly)
+{
+	const int n = 4097;	/* 4097^2 = 2^24 + 8193 taps */
+	int8_t *a = malloc((size_t)n * n), o1, o2;
+	ApuPoolParams pp = { .in_h = n, .in_w = n, .channels = 1, .out_h = 1, .out_w = 1,
+			     .k_h = n, .k_w = n, .stride_h = 1, .stride_w = 1,
+			     .act_min = -128, .act_max = 127 };
+	struct apu_ref_pool rp = { n, n, 1, 1, 1, n, n, 1, 1, 0, 0, -128, 127, false };
+	const int8_t values[] = { -128, 127, -1 };
+
+	ASSERT_NE(NULL, a);
+	ASSERT_EQ(APU_STATUS_OK, (int)apu_pool_check(&pp));
+	for (int r = 0; r < 2; r++) {
+		pp.round_uint8 = rp.round_uint8 = r;
+		for (size_t k = 0; k < sizeof(values); k++) {
+			memset(a, (uint8_t)values[k], (size_t)n * n);
+			apu_ref_avgpool(&rp, a, &o1);
+			apu_avgpool(&pp, a, &o2);
+			EXPECT_EQ(values[k], o1);
+			EXPECT_EQ(values[k], o2);
+		}
+	}
+	free(a);
+}
+
 /* Shares cover every unit once, tiles fit SRAM, cores end together. */
 TEST(planner_invariants)
 {
