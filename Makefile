@@ -341,9 +341,10 @@ install-firmware: firmware
 # The Arm NN backend where Arm NN finds it, linked against the installed
 # libapu (no rpath), and its example in BINDIR.
 install-armnn: $(BUILD)/armnn/install/Apu_ApuNpu_backend.so $(ARMNN_EXAMPLE)
-	$(Q)$(INSTALL) -d $(DESTDIR)$(ARMNN_BACKENDDIR) $(DESTDIR)$(BINDIR)
+	$(Q)$(INSTALL) -d $(DESTDIR)$(ARMNN_BACKENDDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	$(Q)$(INSTALL) -m 0644 $< $(DESTDIR)$(ARMNN_BACKENDDIR)/
 	$(Q)$(INSTALL) -m 0755 $(ARMNN_EXAMPLE) $(DESTDIR)$(BINDIR)/
+	$(Q)$(INSTALL) -m 0644 frameworks/armnn/armnn_classify.1 $(DESTDIR)$(MANDIR)/man1/
 
 install-udev:
 	$(Q)$(INSTALL) -d $(DESTDIR)$(UDEVRULESDIR)
@@ -374,7 +375,7 @@ uninstall:
 		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard hal/man/*.1))) \
 		$(DESTDIR)$(FIRMWAREDIR)/apu/apu-fw.bin $(DESTDIR)$(UDEVRULESDIR)/70-apu.rules \
 		$(DESTDIR)$(MODULEDIR)/apu.ko $(DESTDIR)$(ARMNN_BACKENDDIR)/Apu_ApuNpu_backend.so \
-		$(DESTDIR)$(BINDIR)/armnn_classify
+		$(DESTDIR)$(BINDIR)/armnn_classify $(DESTDIR)$(MANDIR)/man1/armnn_classify.1
 	$(Q)rm -rf $(DESTDIR)$(DKMSDIR)
 	$(Q)-rmdir $(DESTDIR)$(INCLUDEDIR)/apu $(DESTDIR)$(FIRMWAREDIR)/apu 2>/dev/null
 	$(Q)if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi

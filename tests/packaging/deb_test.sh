@@ -38,6 +38,7 @@ has libapu-dev usr/include/apu/apu.h usr/include/drm/apu_accel.h "usr/lib/$MA/li
 has apu-tools usr/bin/apu-info usr/bin/apu-run usr/bin/apu-top lib/udev/rules.d/70-apu.rules \
 	usr/share/man/man1/apu-run.1.gz
 has apu-firmware lib/firmware/apu/apu-fw.bin
+has apu-armnn-backend "usr/lib/$MA/armnn22/Apu_ApuNpu_backend.so" usr/bin/armnn_classify
 has apu-dkms usr/src/apu-0.2.0/dkms.conf usr/src/apu-0.2.0/kernel/Kbuild
 dpkg-deb -I "$(ls "$T"/apu-dkms_*.deb)" postinst >/dev/null 2>&1 || fail "apu-dkms has no postinst (dh_dkms)"
 # Each file in one package only (dh_dkms once installed dkms.conf in all).
@@ -59,6 +60,13 @@ APU_BACKEND=cpu LD_LIBRARY_PATH="$R/usr/lib/$MA" "$T/example" >"$T/example.log" 
 	fail "the example against the packaged library: $(tail -n 3 "$T/example.log")"
 APU_BACKEND=cpu LD_LIBRARY_PATH="$R/usr/lib/$MA" "$R/usr/bin/apu-run" --cpu --conv 8,8,8,8,3,1 >"$T/run.log" ||
 	fail "the packaged apu-run: $(tail -n 3 "$T/run.log")"
+# Arm NN loads the packaged backend from the packaged folder.
+head -c 49152 /dev/zero >"$T/in.bin"
+APU_ARMNN_DEVICE=cpu LD_LIBRARY_PATH="$R/usr/lib/$MA" "$R/usr/bin/armnn_classify" \
+	build/models/mobilenet_v1_0.25_128_quant.tflite "$T/in.bin" --backends ApuNpu \
+	--backend-path "$R/usr/lib/$MA/armnn22" >"$T/armnn.log" 2>&1 &&
+	grep -q '^layers: \[ApuNpu PreCompiled x1\]$' "$T/armnn.log" ||
+	fail "Arm NN with the packaged backend: $(tail -n 3 "$T/armnn.log")"
 (
 	cd "$R/usr/src/apu-0.2.0"
 	kernel_source_dir=/lib/modules/$KVER/build
