@@ -47,6 +47,11 @@ CONFIGURE_ARGS=(
 	--disable-docs --disable-werror
 	--disable-install-blobs --disable-tools --disable-guest-agent
 )
+# virtio-9p (the host's files in the guest: scripts/vm.sh run). The x86_64
+# device set (normal and fuzz builds) has it; glibc provides xattr.
+if [ "$MODE" != aarch64 ]; then
+	CONFIGURE_ARGS+=(--enable-attr --enable-virtfs)
+fi
 if [ "$MODE" = fuzz ]; then
 	CONFIGURE_ARGS+=(--cc=clang --cxx=clang++ --enable-fuzzing --enable-asan --enable-ubsan)
 fi
@@ -116,7 +121,7 @@ datadir="$BLD/qemu-bundle/usr/local/share/qemu"
 mkdir -p "$datadir"
 for blob in /usr/share/seabios/bios-256k.bin /usr/share/qemu/qboot.rom \
 	    /usr/share/qemu/kvmvapic.bin \
-	    /usr/share/qemu/linuxboot_dma.bin; do
+	    /usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/pvh.bin; do
 	[ -f "$blob" ] || apu_die "$blob is missing; run scripts/setup.sh (as root)"
 	ln -sfn "$blob" "$datadir/$(basename "$blob")"
 done
