@@ -9,7 +9,8 @@
 #   host    unit tests of libapu (ASan + UBSan), no device
 #   qtest   the QEMU device through libqtest, no guest OS
 #   guest   kselftest-harness tests in a VM: Debian's kernel, apu.ko, the
-#           emulated APU (scripts/vm.sh)
+#           emulated APU (scripts/vm.sh); a host program run in the VM
+#           (scripts/vm.sh run, tests/vm/run_test.sh)
 #   debug   the core guest tests under the debug kernel (scripts/debug-guest.sh)
 # A tier that cannot be built or run counts as a failure, never as a skip.
 set -uo pipefail
@@ -235,6 +236,24 @@ if mk module hal tools guest-tests initramfs qemu >"$LOGDIR/guest-build.log" 2>&
 	else
 		gf=1
 	fi
+	# scripts/vm.sh run: another project's test program in the guest, as a
+	# CI job runs it (docs/ci.md); three boots.
+	tests/vm/run_test.sh >"$LOGDIR/run-test.log" 2>&1
+	rc=$?
+	grep -E '^(ok|not ok) |^# boot to command' "$LOGDIR/run-test.log"
+	read -r p f s < <(sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) skip:\([0-9]*\)$/\1 \2 \3/p' \
+		"$LOGDIR/run-test.log")
+	if [ -z "${p:-}" ]; then
+		echo "FAIL   tests/vm/run_test.sh ended without a summary (exit $rc; log: $LOGDIR/run-test.log)"
+		p=0 f=1 s=0
+	elif [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		echo "FAIL   tests/vm/run_test.sh exited with $rc (log: $LOGDIR/run-test.log)"
+		f=1
+	fi
+	gp=$((${gp:-0} + p))
+	gf=$((${gf:-0} + f))
+	gs=$((${gs:-0} + s))
+	unset p f s
 else
 	tail -n 20 "$LOGDIR/guest-build.log"
 	echo "FAIL   the guest side did not build (log: $LOGDIR/guest-build.log)"
