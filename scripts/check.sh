@@ -165,6 +165,32 @@ if one host "Arm NN 20.08 and libapu: same top-1 on the real models, generated m
 	tests/oracle/armnn_compare.sh "$APU_BUILD"; then
 	hp=$((hp + 1)); else hf=$((hf + 1)); fi
 sed 's/^/       /' "$LOGDIR/one.log" | grep -E 'largest difference' | head -n 6
+# A framework links the HAL: Arm NN's TFLite parser and runtime with the
+# ApuNpu backend (frameworks/armnn), libapu's CPU backend as the device;
+# each check counts. Prepares build/armnn-test for the guest run.
+armnn_count() { # log exit-status: prints its checks, counts them in AP and AF
+	grep -E '^(ok|FAIL) ' "$1"
+	AP=$(grep -c '^ok ' "$1")
+	AF=$(grep -c '^FAIL ' "$1")
+	if [ "$2" != 0 ] && [ "$AF" = 0 ]; then
+		echo "FAIL   $(basename "$1"): exit $2 without a failed check"
+		AF=1
+	fi
+	if [ "$AP" = 0 ]; then
+		echo "FAIL   $(basename "$1"): no check passed"
+		AF=$((AF + 1))
+	fi
+}
+if mk armnn-backend models tools >"$LOGDIR/armnn-build.log" 2>&1; then
+	tests/frameworks/armnn_test.sh host "$APU_BUILD" >"$LOGDIR/armnn-host.log" 2>&1
+	armnn_count "$LOGDIR/armnn-host.log" $?
+	hp=$((hp + AP))
+	hf=$((hf + AF))
+else
+	tail -n 20 "$LOGDIR/armnn-build.log"
+	echo "FAIL   the Arm NN backend did not build (log: $LOGDIR/armnn-build.log)"
+	hf=$((hf + 1))
+fi
 if one host "valgrind apu-run --model mobilenet_v1_0.25_128_quant.tflite --image cat.bmp" \
 	vg "$APU_BUILD"/bin/apu-run --cpu --model "$APU_BUILD"/models/mobilenet_v1_0.25_128_quant.tflite \
 	--image "$APU_BUILD"/models/cat.bmp --labels "$APU_BUILD"/models/imagenet_labels.txt; then
@@ -254,6 +280,13 @@ if mk module hal tools guest-tests initramfs qemu >"$LOGDIR/guest-build.log" 2>&
 	gf=$((${gf:-0} + f))
 	gs=$((${gs:-0} + s))
 	unset p f s
+	# The Arm NN backend on the APU through the real driver (the host tier
+	# prepared build/armnn-test); each check counts.
+	APU_VM_TIMEOUT=900 scripts/vm.sh run -- tests/frameworks/armnn_test.sh guest "$APU_BUILD" \
+		>"$LOGDIR/armnn-guest.log" 2>&1
+	armnn_count "$LOGDIR/armnn-guest.log" $?
+	gp=$((gp + AP))
+	gf=$((gf + AF))
 else
 	tail -n 20 "$LOGDIR/guest-build.log"
 	echo "FAIL   the guest side did not build (log: $LOGDIR/guest-build.log)"
