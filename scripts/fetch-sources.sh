@@ -12,6 +12,16 @@ mkdir -p "$APU_CACHE"
 exec 9>"$APU_CACHE/.fetch.lock"
 flock 9
 
+# apt_source PACKAGE VERSION SUITE TMPDIR: the Debian source package into
+# TMPDIR (removed, with a message, when the download fails).
+apt_source() {
+	(cd "$4" && apt-get source -q --download-only "$1=$2" >download.log 2>&1) || {
+		tail -n 5 "$4/download.log" >&2
+		rm -rf "$4"
+		apu_die "could not download the $1 source $2; is the $3 deb-src entry present (run scripts/setup.sh as root) and the network up?"
+	}
+}
+
 fetch_qemu() {
 	local dst="$APU_CACHE/dl/qemu" stamp tmp
 	stamp="$dst/.apu-source-version"
@@ -21,11 +31,7 @@ fetch_qemu() {
 	apu_log "fetching QEMU source $QEMU_DEB_VERSION"
 	mkdir -p "$APU_CACHE/dl"
 	tmp=$(mktemp -d "$APU_CACHE/dl/qemu.tmp.XXXXXX")
-	(cd "$tmp" && apt-get source -q --download-only "qemu=$QEMU_DEB_VERSION" >download.log 2>&1) || {
-		tail -n 5 "$tmp/download.log" >&2
-		rm -rf "$tmp"
-		apu_die "could not download QEMU source $QEMU_DEB_VERSION; is the $SOURCE_SUITE deb-src entry present (run scripts/setup.sh as root) and the network up?"
-	}
+	apt_source qemu "$QEMU_DEB_VERSION" "$SOURCE_SUITE" "$tmp"
 	ls "$tmp"/qemu_*.dsc >/dev/null 2>&1 || apu_die "no .dsc in the QEMU download"
 	echo "$QEMU_DEB_VERSION" >"$tmp/.apu-source-version"
 	rm -rf "$dst"
@@ -83,13 +89,10 @@ fetch_armnn() {
 	apu_log "fetching Arm NN source $ARMNN_DEB_VERSION (headers of its backend API)"
 	mkdir -p "$APU_CACHE"
 	tmp=$(mktemp -d "$APU_CACHE/armnn-src.tmp.XXXXXX")
-	(cd "$tmp" && apt-get source -q --download-only "armnn=$ARMNN_DEB_VERSION" >download.log 2>&1) || {
-		tail -n 5 "$tmp/download.log" >&2
-		rm -rf "$tmp"
-		apu_die "could not download Arm NN source $ARMNN_DEB_VERSION; is the $ARMNN_SOURCE_SUITE deb-src entry present (run scripts/setup.sh as root) and the network up?"
-	}
+	apt_source armnn "$ARMNN_DEB_VERSION" "$ARMNN_SOURCE_SUITE" "$tmp"
 	dpkg-source -q -x "$tmp"/armnn_*.dsc "$tmp/src" >"$tmp/unpack.log" 2>&1 || {
 		tail -n 5 "$tmp/unpack.log" >&2
+		rm -rf "$tmp"
 		apu_die "dpkg-source could not unpack the Arm NN source"
 	}
 	mkdir "$tmp/out"

@@ -19,6 +19,7 @@
 #include <armnn/backends/IBackendContext.hpp>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -57,7 +58,7 @@ long IntOf(const std::string& name, const std::string& s)
     char* end = nullptr;
     errno = 0;
     long v = std::strtol(s.c_str(), &end, 0);
-    if (s.empty() || *end || errno || v < 0)
+    if (s.empty() || *end || errno || v < 0 || v > 0x7fffffff)
     {
         throw armnn::InvalidArgumentException("ApuNpu: option " + name + ": '" + s + "' is not a number");
     }
@@ -73,7 +74,13 @@ void Set(Options& o, const std::string& name, const std::string& value)
     else if (name == "CoreMask")
         o.compile.core_mask = static_cast<unsigned int>(IntOf(name, value));
     else if (name == "DeadlineUs")
-        o.compile.deadline_us = std::strtod(value.c_str(), nullptr);
+    {
+        char* end = nullptr;
+        o.compile.deadline_us = std::strtod(value.c_str(), &end);
+        if (value.empty() || *end || !(o.compile.deadline_us > 0) || std::isinf(o.compile.deadline_us))
+            throw armnn::InvalidArgumentException("ApuNpu: option DeadlineUs: '" + value +
+                                                  "' is not a positive number");
+    }
     else if (name == "Priority")
         o.compile.priority = static_cast<unsigned int>(IntOf(name, value));
     else

@@ -181,6 +181,20 @@ void Padding(apu_graph_op& op, uint32_t top, uint32_t bottom, uint32_t left, uin
     op.pad[3] = right;
 }
 
+// Weights the re-layouts below read as bytes: int8 or uint8, nothing wider.
+void RequireQuantizedWeights(const armnn::ConstTensor& w, const std::string& name)
+{
+    switch (w.GetDataType())
+    {
+        case armnn::DataType::QAsymmU8:
+        case armnn::DataType::QAsymmS8:
+        case armnn::DataType::QSymmS8:
+            return;
+        default:
+            throw Unsupported("layer '" + name + "': weights of type " + armnn::GetDataTypeName(w.GetDataType()));
+    }
+}
+
 void RequireNhwc(armnn::DataLayout layout, const std::string& name)
 {
     if (layout != armnn::DataLayout::NHWC)
@@ -219,6 +233,7 @@ int GraphBuilder::DepthwiseConvolution2d(int in, const armnn::TensorInfo& inInfo
     const armnn::TensorShape& ws = weights.GetShape();
 
     RequireNhwc(d.m_DataLayout, name);
+    RequireQuantizedWeights(weights, name);
     if (ws.GetNumDimensions() != 4 || inInfo.GetNumDimensions() != 4 || ws[1] != inInfo.GetShape()[3])
     {
         throw Unsupported("layer '" + name + "': depthwise weights not [M][in][kh][kw]");
@@ -268,6 +283,7 @@ int GraphBuilder::FullyConnected(int in, const armnn::TensorInfo& out, const arm
     {
         throw Unsupported("layer '" + name + "': weights of rank " + std::to_string(ws.GetNumDimensions()));
     }
+    RequireQuantizedWeights(weights, name);
     op.code = APU_GRAPH_FULLY_CONNECTED;
     int w;
     if (d.m_TransposeWeightMatrix)

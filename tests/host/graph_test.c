@@ -284,4 +284,34 @@ TEST(pool_takes_explicit_same_padding_and_refuses_other)
 	apu_device_close(dev);
 }
 
+/* The model copies what it needs: the graph may go before the model runs. */
+TEST(model_runs_after_its_graph_is_destroyed)
+{
+	int8_t want[H * W * OC], got[H * W * OC], input[H * W * C];
+	struct apu_compile_options o = { .priority = 1 };
+	struct apu_device *dev;
+	struct apu_graph *g;
+	struct apu_model *m = NULL;
+	char err[200] = "";
+	int in, c;
+
+	ASSERT_EQ(0, apu_device_open_cpu(&dev));
+	ASSERT_EQ(0, apu_graph_create(&g));
+	in = act_tensor(g, H, W, C, 0.04f, 3);
+	c = add_conv(g, in, APU_GRAPH_PAD_SAME, NULL, APU_GRAPH_ACT_RELU, H, W);
+	ASSERT_EQ(0, run(dev, g, in, c, want, sizeof(want), NULL));
+	ASSERT_EQ(0, apu_model_create(dev, g, &m, err, sizeof(err)));
+	apu_graph_destroy(g);
+	rng_seed(7);
+	for (size_t i = 0; i < sizeof(input); i++)
+		input[i] = (int8_t)rnd_range(-128, 127);
+	ASSERT_EQ(0, apu_model_compile(m, &o));
+	ASSERT_EQ(0, apu_model_set_input(m, 0, input, sizeof(input)));
+	ASSERT_EQ(0, apu_model_run(m, NULL));
+	ASSERT_EQ(0, apu_model_get_output(m, 0, got, sizeof(got)));
+	EXPECT_EQ(0, memcmp(want, got, sizeof(got)));
+	apu_model_destroy(m);
+	apu_device_close(dev);
+}
+
 TEST_HARNESS_MAIN
