@@ -36,6 +36,7 @@
 
 struct apu_device;
 struct apu_pt;
+struct dma_fence;
 
 /**
  * struct apu_vm - one device address space (an ASID and its page tables)
@@ -151,6 +152,8 @@ struct apu_core {
  * @vms: every address space (their page tables)
  * @dma_bos: BOs whose pages are mapped for the device
  * @dma_gone: apu_dma_release() ran: nothing is mapped for the device any more
+ * @clients_lock: protects @clients and their file counts
+ * @clients: processes with files open, or banned (&struct apu_client)
  *
  * Locking: the identity fields and @cores' figures are written once during
  * probe, before the DRM device is registered, and only read afterwards.
@@ -189,6 +192,9 @@ struct apu_device {
 	struct list_head vms;
 	struct list_head dma_bos;
 	bool dma_gone;
+
+	struct mutex clients_lock; /* see above */
+	struct list_head clients;
 };
 
 /**
@@ -202,8 +208,10 @@ struct apu_device {
  * @results_xa: the same records, by job id
  * @num_results: how many
  * @next_job_id: id of the next job
- * @faults: jobs of this file that hung a core or faulted the device MMU
- * @banned: set once @faults reaches the ban limit; submits fail with -EIO
+ * @client: the process that opened it, referenced (apu_client.c): its
+ *	    limits and its ban, which covers all its files
+ * @jobs: jobs of the file submitted and not yet freed, at most the
+ *	  max_file_jobs parameter
  * @busy_ns: per core, time the file's jobs ran
  * @jobs_done: per core, jobs of the file that ended
  */
@@ -217,8 +225,8 @@ struct apu_file {
 	struct xarray results_xa;
 	u32 num_results;
 	u64 next_job_id;
-	atomic_t faults;
-	bool banned;
+	struct apu_client *client;
+	atomic_t jobs;
 	atomic64_t busy_ns[APU_DRV_MAX_CORES];
 	atomic64_t jobs_done[APU_DRV_MAX_CORES];
 };
@@ -257,7 +265,6 @@ int apu_device_probe(struct apu_device *adev,
 		     void *ctx);
 void apu_device_remove(struct apu_device *adev);
 extern unsigned int apu_job_timeout_ms;
-extern unsigned int apu_ban_limit;
 
 int apu_device_init(struct apu_device *adev);
 void apu_device_fini(struct apu_device *adev);
@@ -295,6 +302,8 @@ void apu_cores_hw_init(struct apu_device *adev);
 void apu_cores_cancel(struct apu_device *adev);
 void apu_cores_dma_release(struct apu_device *adev);
 void apu_core_reset(struct apu_core *core);
+unsigned int apu_vm_posted_fences(struct apu_vm *vm,
+				  struct dma_fence *fences[APU_DRV_MAX_CORES]);
 irqreturn_t apu_irq_core(int irq, void *arg);
 irqreturn_t apu_irq_error(int irq, void *arg);
 irqreturn_t apu_irq_shared(int irq, void *arg);

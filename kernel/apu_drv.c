@@ -24,6 +24,7 @@
 #include <drm/drm_print.h>
 #include <drm/apu_accel.h>
 
+#include "apu_client.h"
 #include "apu_device.h"
 #include "apu_gem.h"
 #include "apu_job.h"
@@ -56,6 +57,8 @@ void apu_file_release(struct kref *kref)
 	}
 	xa_destroy(&afile->results_xa);
 	apu_vm_put(afile->vm);
+	if (afile->client)
+		apu_client_put_file(afile->client);
 	mutex_destroy(&afile->results_lock);
 	kfree(afile);
 }
@@ -86,7 +89,7 @@ static int apu_open(struct drm_device *drm, struct drm_file *file)
 	u32 i, n = 0;
 	int ret;
 
-	afile = kzalloc(sizeof(*afile), GFP_KERNEL);
+	afile = kzalloc(sizeof(*afile), GFP_KERNEL_ACCOUNT);
 	if (!afile)
 		return -ENOMEM;
 	kref_init(&afile->refcount);
@@ -94,6 +97,13 @@ static int apu_open(struct drm_device *drm, struct drm_file *file)
 	mutex_init(&afile->results_lock);
 	INIT_LIST_HEAD(&afile->results);
 	xa_init(&afile->results_xa);
+
+	afile->client = apu_client_open(adev);
+	if (IS_ERR(afile->client)) {
+		ret = PTR_ERR(afile->client);
+		afile->client = NULL;
+		goto err;
+	}
 
 	afile->vm = apu_vm_create(adev, false);
 	if (IS_ERR(afile->vm)) {
@@ -120,6 +130,8 @@ static int apu_open(struct drm_device *drm, struct drm_file *file)
 
 err:
 	apu_file_entities_fini(adev, afile, n);
+	if (afile->client)
+		apu_client_close(adev, afile->client);
 	apu_file_put(afile);
 	return ret;
 }
@@ -131,6 +143,7 @@ static void apu_postclose(struct drm_device *drm, struct drm_file *file)
 
 	/* Queued jobs still run; those that cannot are canceled. */
 	apu_file_entities_fini(adev, afile, APU_NUM_PRIOS * APU_DRV_MAX_CORES);
+	apu_client_close(adev, afile->client);
 	apu_file_put(afile);
 }
 
@@ -248,6 +261,9 @@ int apu_device_init(struct apu_device *adev)
 	/* Whatever ran before (an earlier driver instance), start clean. */
 	apu_write(adev, APU_REG_RESET, APU_RESET_DEVICE);
 
+	ret = apu_clients_init(adev);
+	if (ret)
+		return ret;
 	ret = apu_mmu_init(adev);
 	if (ret)
 		return ret;
@@ -380,13 +396,22 @@ static int __init apu_init(void)
 {
 	int ret;
 
+	ret = apu_gem_init();
+	if (ret)
+		return ret;
 	/* First: the PCI front end may create a platform device (its test). */
 	ret = platform_driver_register(&apu_platform_driver);
 	if (ret)
-		return ret;
+		goto err_gem;
 	ret = pci_register_driver(&apu_pci_driver);
 	if (ret)
-		platform_driver_unregister(&apu_platform_driver);
+		goto err_platform;
+	return 0;
+
+err_platform:
+	platform_driver_unregister(&apu_platform_driver);
+err_gem:
+	apu_gem_exit();
 	return ret;
 }
 
@@ -394,6 +419,7 @@ static void __exit apu_exit(void)
 {
 	pci_unregister_driver(&apu_pci_driver);
 	platform_driver_unregister(&apu_platform_driver);
+	apu_gem_exit();
 }
 
 module_init(apu_init);

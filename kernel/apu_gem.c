@@ -8,13 +8,18 @@
  * reference dropped when the file closes the handle (GEM .close). Jobs
  * take their own references on the mappings they use, so a buffer stays
  * mapped while a job that names it runs, even if its handle is closed.
+ * A buffer unmapped while other jobs of its address space are on the
+ * device keeps its pages until they end (apu_bo_hold_pages()).
  *
  * Copyright (c) 2026 The apu authors
  */
 
+#include <linux/dma-fence.h>
 #include <linux/dma-resv.h>
+#include <linux/overflow.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 #include <drm/drm_drv.h>
 #include <drm/drm_file.h>
 #include <drm/drm_gem_shmem_helper.h>
@@ -57,13 +62,114 @@ struct apu_bo_map *apu_bo_map_get(struct apu_bo *bo, struct apu_vm *vm)
 	return map;
 }
 
+/**
+ * struct apu_bo_hold - a BO whose pages are kept until jobs end
+ * @work: drops the BO (fence callbacks run where no GEM object may be freed)
+ * @obj: the BO, referenced
+ * @pending: fences not signalled yet, plus one while callbacks are added
+ * @num: entries of @w
+ * @w: a callback per fence
+ */
+struct apu_bo_hold {
+	struct work_struct work;
+	struct drm_gem_object *obj;
+	atomic_t pending;
+	unsigned int num;
+	struct apu_bo_hold_cb {
+		struct dma_fence_cb cb;
+		struct dma_fence *fence;
+		struct apu_bo_hold *hold;
+	} w[];
+};
+
+/* Runs the holds' ends; drained at module exit (apu_gem_exit()). */
+static struct workqueue_struct *apu_gem_wq;
+
+static void apu_bo_hold_work(struct work_struct *work)
+{
+	struct apu_bo_hold *hold = container_of(work, struct apu_bo_hold, work);
+	unsigned int i;
+
+	for (i = 0; i < hold->num; i++)
+		dma_fence_put(hold->w[i].fence);
+	drm_gem_object_put(hold->obj);
+	kfree(hold);
+}
+
+static void apu_bo_hold_drop(struct apu_bo_hold *hold)
+{
+	if (atomic_dec_and_test(&hold->pending))
+		queue_work(apu_gem_wq, &hold->work);
+}
+
+static void apu_bo_hold_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
+{
+	apu_bo_hold_drop(container_of(cb, struct apu_bo_hold_cb, cb)->hold);
+}
+
+/*
+ * @map's range was just unmapped from its address space, but jobs of that
+ * address space in the rings may have translated addresses in it before
+ * (the device translates page by page as it moves data, and a job can
+ * reach any buffer of its file, named or not): keep the BO, and so its
+ * pages, until those jobs end. Jobs posted later fault on the cleared
+ * entries. Waiting here instead could deadlock (a job's free_job releases
+ * mappings, and a recovery of its core waits for free_job), so the small
+ * record (a callback per core at most) must be allocated.
+ */
+static void apu_bo_hold_pages(struct apu_bo_map *map)
+{
+	struct drm_gem_object *obj = &map->bo->base.base;
+	struct dma_fence *fences[APU_DRV_MAX_CORES];
+	struct apu_bo_hold *hold;
+	unsigned int n, i;
+
+	n = apu_vm_posted_fences(map->vm, fences);
+	if (!n)
+		return;
+	hold = kzalloc(struct_size(hold, w, n), GFP_KERNEL | __GFP_NOFAIL);
+	INIT_WORK(&hold->work, apu_bo_hold_work);
+	drm_gem_object_get(obj);
+	hold->obj = obj;
+	hold->num = n;
+	atomic_set(&hold->pending, n + 1);
+	for (i = 0; i < n; i++) {
+		hold->w[i].fence = fences[i];
+		hold->w[i].hold = hold;
+		if (dma_fence_add_callback(fences[i], &hold->w[i].cb, apu_bo_hold_cb))
+			apu_bo_hold_drop(hold);	/* signalled already */
+	}
+	apu_bo_hold_drop(hold);
+}
+
 static void apu_bo_map_release(struct kref *kref)
 {
 	struct apu_bo_map *map = container_of(kref, struct apu_bo_map, refcount);
 
 	apu_vm_unmap(map->vm, &map->node);
+	apu_bo_hold_pages(map);
 	apu_vm_put(map->vm);
 	kfree(map);
+}
+
+/**
+ * apu_gem_init() - module init: the workqueue of the BOs' page holds
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int apu_gem_init(void)
+{
+	apu_gem_wq = alloc_workqueue("apu-gem", WQ_UNBOUND, 0);
+	return apu_gem_wq ? 0 : -ENOMEM;
+}
+
+/**
+ * apu_gem_exit() - module exit, after every device is gone: drop the last
+ * holds (their jobs ended when the devices were removed)
+ */
+void apu_gem_exit(void)
+{
+	destroy_workqueue(apu_gem_wq);
 }
 
 /**
@@ -111,12 +217,13 @@ static int apu_bo_open(struct drm_gem_object *obj, struct drm_file *file)
 			list_add_tail(&bo->dma_node, &adev->dma_bos);
 		mutex_unlock(&adev->dma_lock);
 	}
-	map = kzalloc(sizeof(*map), GFP_KERNEL);
+	map = kzalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
 	if (!map) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	kref_init(&map->refcount);
+	map->bo = bo;
 	map->vm = apu_vm_get(afile->vm);
 	map->handles = 1;
 	ret = apu_vm_map_sgt(map->vm, &map->node, sgt, obj->size,

@@ -32,6 +32,7 @@ struct apu_bo {
  * struct apu_bo_map - a BO mapped in one address space
  * @refcount: one for the file's handles, one per job using it
  * @node_bo: in &apu_bo.maps
+ * @bo: the BO; alive while the mapping is (handles and jobs hold both)
  * @vm: the address space, referenced
  * @node: the device address range (start is the BO's device address)
  * @handles: handles the address space's file holds on the BO
@@ -39,12 +40,15 @@ struct apu_bo {
 struct apu_bo_map {
 	struct kref refcount;
 	struct list_head node_bo;
+	struct apu_bo *bo;
 	struct apu_vm *vm;
 	struct drm_mm_node node;
 	u32 handles;
 };
 
 void apu_bo_dma_unmap(struct apu_bo *bo);
+int apu_gem_init(void);
+void apu_gem_exit(void);
 
 static inline struct apu_bo *to_apu_bo(struct drm_gem_object *obj)
 {

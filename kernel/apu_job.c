@@ -16,16 +16,19 @@
 
 #include <linux/capability.h>
 #include <linux/dma-resv.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <drm/drm_drv.h>
 #include <drm/drm_exec.h>
 #include <drm/drm_file.h>
 #include <drm/drm_gem.h>
+#include <drm/drm_print.h>
 #include <drm/drm_syncobj.h>
 #include <drm/apu_accel.h>
 
 #include "apu_compat.h"
+#include "apu_client.h"
 #include "apu_device.h"
 #include "apu_gem.h"
 #include "apu_job.h"
@@ -33,6 +36,10 @@
 
 /* Records of finished jobs kept per file. */
 #define APU_MAX_RESULTS		4096
+
+static unsigned int apu_max_file_jobs = 4096;
+module_param_named(max_file_jobs, apu_max_file_jobs, uint, 0644);
+MODULE_PARM_DESC(max_file_jobs, "Jobs of one file queued or running at most; more fail with -EBUSY (default 4096)");
 
 static const enum drm_sched_priority apu_sched_prio[APU_NUM_PRIOS] = {
 	[DRM_APU_JOB_PRIORITY_LOW] = DRM_SCHED_PRIORITY_LOW,
@@ -84,8 +91,10 @@ static void apu_job_cleanup(struct apu_job *job)
 		apu_job_result_put(job->result);
 	if (job->vm)
 		apu_vm_put(job->vm);
-	if (job->afile)
+	if (job->afile) {
+		atomic_dec(&job->afile->jobs);
 		apu_file_put(job->afile);
+	}
 	if (job->core)
 		atomic_dec(&job->core->queued);
 	if (job->pm_ref)
@@ -199,9 +208,9 @@ static int apu_job_get_bos(struct drm_file *file, struct apu_job *job,
 	u32 n = uj->num_bos + 1, i;
 	int ret;
 
-	job->bos = kvcalloc(n, sizeof(*job->bos), GFP_KERNEL);
-	job->maps = kvcalloc(n, sizeof(*job->maps), GFP_KERNEL);
-	job->bo_write = kvcalloc(n, sizeof(*job->bo_write), GFP_KERNEL);
+	job->bos = kvcalloc(n, sizeof(*job->bos), GFP_KERNEL_ACCOUNT);
+	job->maps = kvcalloc(n, sizeof(*job->maps), GFP_KERNEL_ACCOUNT);
+	job->bo_write = kvcalloc(n, sizeof(*job->bo_write), GFP_KERNEL_ACCOUNT);
 	if (!job->bos || !job->maps || !job->bo_write)
 		return -ENOMEM;
 
@@ -247,7 +256,7 @@ static int apu_job_get_syncobjs(struct drm_file *file, struct apu_job *job,
 
 	if (uj->num_in_syncobjs) {
 		job->in_handles = kvmalloc_array(uj->num_in_syncobjs,
-						 sizeof(u32), GFP_KERNEL);
+						 sizeof(u32), GFP_KERNEL_ACCOUNT);
 		if (!job->in_handles)
 			return -ENOMEM;
 		if (copy_from_user(job->in_handles, u64_to_user_ptr(uj->in_syncobjs),
@@ -300,9 +309,18 @@ static int apu_job_prepare(struct apu_device *adev, struct drm_file *file,
 	if (!core)
 		return -EINVAL;
 
-	job = kzalloc(sizeof(*job), GFP_KERNEL);
-	if (!job)
+	/* A bounded queue: jobs of the file not yet freed, this one included. */
+	if (atomic_inc_return(&afile->jobs) > READ_ONCE(apu_max_file_jobs)) {
+		atomic_dec(&afile->jobs);
+		drm_dbg_driver(&adev->drm, "submit refused: the file has %u jobs queued\n",
+			       apu_max_file_jobs);
+		return -EBUSY;
+	}
+	job = kzalloc(sizeof(*job), GFP_KERNEL_ACCOUNT);
+	if (!job) {
+		atomic_dec(&afile->jobs);
 		return -ENOMEM;
+	}
 	INIT_LIST_HEAD(&job->node);
 	job->core = core;
 	atomic_inc(&core->queued);
@@ -317,7 +335,7 @@ static int apu_job_prepare(struct apu_device *adev, struct drm_file *file,
 	if (ret)
 		goto err;
 
-	job->result = kzalloc(sizeof(*job->result), GFP_KERNEL);
+	job->result = kzalloc(sizeof(*job->result), GFP_KERNEL_ACCOUNT);
 	if (!job->result) {
 		ret = -ENOMEM;
 		goto err;
@@ -327,7 +345,7 @@ static int apu_job_prepare(struct apu_device *adev, struct drm_file *file,
 	INIT_LIST_HEAD(&job->result->node);
 	job->result->core = core->index;
 	job->result->state = DRM_APU_JOB_QUEUED;
-	job->hw_fence = kzalloc(sizeof(*job->hw_fence), GFP_KERNEL);
+	job->hw_fence = kzalloc(sizeof(*job->hw_fence), GFP_KERNEL_ACCOUNT);
 	if (!job->hw_fence) {
 		ret = -ENOMEM;
 		goto err;
@@ -359,7 +377,8 @@ static int apu_job_record(struct apu_file *afile, struct apu_job *job)
 
 	mutex_lock(&afile->results_lock);
 	r->id = ++afile->next_job_id;
-	ret = xa_insert(&afile->results_xa, (unsigned long)r->id, r, GFP_KERNEL);
+	ret = xa_insert(&afile->results_xa, (unsigned long)r->id, r,
+			GFP_KERNEL_ACCOUNT);
 	if (ret) {
 		mutex_unlock(&afile->results_lock);
 		return ret;
@@ -460,8 +479,10 @@ int apu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file)
 	    args->job_size < sizeof(struct drm_apu_job) ||
 	    args->job_size > DRM_APU_MAX_JOB_SIZE)
 		return -EINVAL;
-	if (READ_ONCE(afile->banned))
+	if (apu_client_banned(afile->client)) {
+		drm_dbg_driver(drm, "submit refused: the process is banned for faults and hangs\n");
 		return -EIO;
+	}
 	if (!drm_dev_enter(drm, &idx))
 		return -ENODEV;
 

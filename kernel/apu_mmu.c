@@ -48,7 +48,7 @@ static struct apu_pt *apu_pt_alloc(struct apu_device *adev, bool leaf)
 {
 	struct apu_pt *pt;
 
-	pt = kzalloc(struct_size(pt, child, leaf ? 0 : APU_PT_ENTRIES), GFP_KERNEL);
+	pt = kzalloc(struct_size(pt, child, leaf ? 0 : APU_PT_ENTRIES), GFP_KERNEL_ACCOUNT);
 	if (!pt)
 		return NULL;
 	pt->cpu = dma_alloc_coherent(adev->drm.dev, APU_MMU_PAGE_SIZE, &pt->dma,
@@ -268,7 +268,7 @@ struct apu_vm *apu_vm_create(struct apu_device *adev, bool kernel)
 	struct apu_vm *vm;
 	int ret;
 
-	vm = kzalloc(sizeof(*vm), GFP_KERNEL);
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
 	if (!vm)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&vm->refcount);

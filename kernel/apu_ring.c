@@ -29,6 +29,7 @@
 #include <drm/apu_accel.h>
 
 #include "apu_compat.h"
+#include "apu_client.h"
 #include "apu_device.h"
 #include "apu_job.h"
 #include "apu_trace.h"
@@ -36,10 +37,6 @@
 unsigned int apu_job_timeout_ms = 2000;
 module_param_named(job_timeout_ms, apu_job_timeout_ms, uint, 0444);
 MODULE_PARM_DESC(job_timeout_ms, "Time a job may run before its core is reset, in ms (default 2000)");
-
-unsigned int apu_ban_limit = 8;
-module_param_named(ban_limit, apu_ban_limit, uint, 0444);
-MODULE_PARM_DESC(ban_limit, "Faults and hangs after which a file may submit no more (0: never; default 8)");
 
 static const char * const apu_class_prefix[] = {
 	[APU_CLASS_BIG] = "big",
@@ -101,12 +98,6 @@ static void apu_fault_log(struct apu_device *adev, u32 core, u32 asid,
 	spin_unlock_irqrestore(&adev->fault_lock, irqflags);
 }
 
-static void apu_file_fault(struct apu_file *afile)
-{
-	if (apu_ban_limit && atomic_inc_return(&afile->faults) >= apu_ban_limit)
-		WRITE_ONCE(afile->banned, true);
-}
-
 /**
  * apu_job_end_locked() - record how a job ended and signal its fence
  * @core: its core, with @core->lock held
@@ -146,7 +137,7 @@ void apu_job_end_locked(struct apu_core *core, struct apu_job *job, u32 status,
 	atomic64_inc(&afile->jobs_done[core->index]);
 
 	if (status == APU_STATUS_MMU_FAULT || status == DRM_APU_STATUS_TIMEOUT) {
-		apu_file_fault(afile);
+		apu_client_fault(afile->client);
 		apu_fault_log(core->adev, core->index, job->vm->asid, status,
 			      r->fault_addr, r->fault_flags);
 	}
@@ -484,6 +475,43 @@ void apu_cores_cancel(struct apu_device *adev)
 					   -ENODEV, NULL);
 		spin_unlock_irqrestore(&core->lock, flags);
 	}
+}
+
+/**
+ * apu_vm_posted_fences() - fences that signal when the jobs of an address
+ * space that are in the rings now have ended
+ * @vm: the address space
+ * @fences: receives up to one fence per core, referenced
+ *
+ * A job in a ring may be running, and may have translated addresses of
+ * @vm that are being unmapped. A core ends its ring's jobs in order (a
+ * recovery fails the oldest and runs the others again, in order), so the
+ * newest such job of each core stands for all of that core's.
+ *
+ * Return: how many fences were stored, at most &apu_device.num_cores.
+ */
+unsigned int apu_vm_posted_fences(struct apu_vm *vm,
+				  struct dma_fence *fences[APU_DRV_MAX_CORES])
+{
+	struct apu_device *adev = vm->adev;
+	unsigned int n = 0;
+	unsigned long flags;
+	struct apu_job *job;
+	u32 i;
+
+	for (i = 0; i < adev->num_cores; i++) {
+		struct apu_core *core = &adev->cores[i];
+		struct apu_job *newest = NULL;
+
+		spin_lock_irqsave(&core->lock, flags);
+		list_for_each_entry(job, &core->inflight, node)
+			if (job->vm == vm)
+				newest = job;
+		if (newest)
+			fences[n++] = dma_fence_get(&newest->hw_fence->base);
+		spin_unlock_irqrestore(&core->lock, flags);
+	}
+	return n;
 }
 
 /**

@@ -5,7 +5,7 @@
  * device (fail_job, mmu_fault, hang, drop_irq). The guilty job fails with
  * the right status and fence error, jobs on other cores and innocent jobs
  * behind it complete, and the core works afterwards. Repeated faults ban
- * a file.
+ * a process.
  *
  * Needs debugfs; the driver's job timeout is its default (2 s).
  */
@@ -312,15 +312,51 @@ TEST_F(rec, reset_core_under_load)
 	drmSyncobjDestroy(self->fd, s);
 }
 
-/* After ban_limit (8) faults a file may not submit; other files may. */
-TEST_F(rec, ban_after_repeated_faults)
+/* A child process: can it run a small job on a file of its own? 0 if so. */
+static int child_runs_job(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		int fd = apu_open();
+
+		_exit(fd < 0 ? 10 : apu_run_small(fd, 0, 0, NULL) ? 11 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/*
+ * After ban_limit (8) faults the process may not submit, on any of its
+ * files, old or new (reopening does not lift a ban); other processes may;
+ * the ban ends after ban_ms (lowered to 3 s here).
+ */
+TEST_F(rec, ban_covers_every_file_of_the_process)
 {
 	struct apu_conv bad = self->c;
 	struct drm_apu_job_bo bos[] = { { self->data.handle, DRM_APU_JOB_BO_WRITE } };
+	const char *ban_ms = "/sys/module/apu/parameters/ban_ms";
+	char old_ms[32] = "60000";
 	struct apu_buf c2, d2;
 	struct apu_conv conv;
 	uint32_t s;
-	int fd2;
+	int fd2, pfd;
+
+	pfd = open(ban_ms, O_RDONLY);
+	ASSERT_LE(0, pfd);
+	ASSERT_LT(0, read(pfd, old_ms, sizeof(old_ms) - 1));
+	close(pfd);
+	ASSERT_EQ(0, apu_write_file(ban_ms, "3000"));
+
+	/* A second file, opened before the faults. */
+	fd2 = apu_open();
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, apu_buf_new(fd2, 64 * 1024, 0, &c2));
+	ASSERT_EQ(0, apu_buf_new(fd2, 1024 * 1024, 0, &d2));
+	apu_conv_setup(&conv, &d2, 8, 8, 16, 24, 3, OUT_OFF, 1);
+	apu_op_conv(apu_cmd_header(c2.cpu, 1), &conv);
 
 	bad.out_va = 0x4000000000ull - 4096;	/* nothing mapped there */
 	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 4096, 1), &bad);
@@ -335,23 +371,33 @@ TEST_F(rec, ban_after_repeated_faults)
 				    DRM_APU_TARGET_CORE(0), bos, 1, NULL, 0, 0, NULL, NULL));
 	drmSyncobjDestroy(self->fd, s);
 
-	/* Another file works. */
-	fd2 = apu_open();
-	ASSERT_LE(0, fd2);
-	ASSERT_EQ(0, apu_buf_new(fd2, 64 * 1024, 0, &c2));
-	ASSERT_EQ(0, apu_buf_new(fd2, 1024 * 1024, 0, &d2));
-	apu_conv_setup(&conv, &d2, 8, 8, 16, 24, 3, OUT_OFF, 1);
-	apu_op_conv(apu_cmd_header(c2.cpu, 1), &conv);
-	ASSERT_EQ(0, drmSyncobjCreate(fd2, 0, &s));
+	/* The process's other file, and a file it opens now: banned too. */
 	bos[0].handle = d2.handle;
+	EXPECT_EQ(-EIO, apu_submit1(fd2, c2.handle, 0, apu_cmd_size(1), DRM_APU_TARGET_CORE(0),
+				    bos, 1, NULL, 0, 0, NULL, NULL));
+	{
+		int fd3 = apu_open();
+
+		ASSERT_LE(0, fd3);
+		EXPECT_EQ(-EIO, apu_run_small(fd3, 0, 0, NULL));
+		close(fd3);
+	}
+	/* Another process works. */
+	EXPECT_EQ(0, child_runs_job());
+
+	/* The ban ends. */
+	usleep(3200 * 1000);
+	ASSERT_EQ(0, drmSyncobjCreate(fd2, 0, &s));
 	ASSERT_EQ(0, apu_submit1(fd2, c2.handle, 0, apu_cmd_size(1), DRM_APU_TARGET_CORE(0),
 				 bos, 1, NULL, 0, s, NULL, NULL));
 	ASSERT_EQ(0, apu_sync_wait(fd2, s, 30000));
 	EXPECT_EQ(0, fence_error(fd2, s));
 	EXPECT_EQ(0, memcmp(self->ref, (uint8_t *)d2.cpu + OUT_OFF, sizeof(self->ref)));
+	drmSyncobjDestroy(fd2, s);
 	apu_buf_free(fd2, &c2);
 	apu_buf_free(fd2, &d2);
 	close(fd2);
+	EXPECT_EQ(0, apu_write_file(ban_ms, old_ms));
 }
 
 TEST_HARNESS_MAIN

@@ -314,7 +314,10 @@ TEST_F(neg, foreign_handles_and_jobs)
 	close(fd2);
 }
 
-/* A closed handle is gone; a BO closed while a job uses it stays mapped. */
+/*
+ * A closed handle is gone. (That a BO closed while a job uses it stays
+ * mapped for that job is bo_lifetime_test's.)
+ */
 TEST_F(neg, closed_handles)
 {
 	struct apu_buf tmp;

@@ -23,6 +23,14 @@ extern "C" {
  * - New ioctls are only ever appended; existing ones never change number.
  * - New fields are only ever appended to a struct. The DRM core zero-fills
  *   what an older userspace does not pass.
+ *
+ * Each open file of the node has its own device address space, and the
+ * device has a limited number of them (&drm_apu_query_device.max_contexts).
+ * open() fails with -EMFILE when the calling process, or its user, already
+ * holds as many files of the node as the driver allows (its
+ * max_files_per_process and max_files_per_user parameters: 64, and three
+ * quarters of the address spaces, by default), and with -ENOSPC when every
+ * address space is taken.
  */
 
 #define DRM_APU_QUERY			0x00
@@ -414,9 +422,13 @@ struct drm_apu_job {
  * %DRM_APU_MAX_SUBMIT_JOBS, a misaligned or out-of-range command buffer,
  * an unknown target or priority, too many BOs or syncobjs); -ENOENT for a
  * handle or syncobj the caller does not hold; -EFAULT for a bad pointer;
- * -EACCES for high priority without CAP_SYS_NICE; -EIO once the caller's
- * context has been banned for hanging the device; -ENODEV after the device
- * was removed. A failure after the checks (out of memory, a signal while
+ * -EACCES for high priority without CAP_SYS_NICE; -EBUSY when the file
+ * has as many jobs queued or running as the driver allows (its
+ * max_file_jobs parameter, 4096 by default; wait for some to end);
+ * -EIO while the process that opened the file is banned for faulting or
+ * hanging the device (the driver's ban_limit and ban_ms parameters;
+ * reopening the node does not lift it); -ENODEV after the device was
+ * removed. A failure after the checks (out of memory, a signal while
  * locking) can leave the earlier jobs of the call queued: their @job_id is
  * non-zero.
  */
