@@ -137,7 +137,40 @@ typedef struct Job {
     uint16_t asid;
     ApuJobResult *res;
     ApuFault fault;
+    /* With APU_RING_F_WLIST: the only ranges the job may write. */
+    bool wl_on;
+    uint32_t wl_n;
+    uint32_t wl_last;       /* the range the last write fell in */
+    const uint64_t (*wl)[2];
 } Job;
+
+/*
+ * May the job write [@va, @va + @len)? Outside its write list, or across
+ * a range's end (ranges are separate buffers), *@bad is the first byte
+ * it may not write.
+ */
+static bool job_may_write(Job *j, uint64_t va, uint64_t len, uint64_t *bad)
+{
+    uint32_t k;
+
+    if (!j->wl_on) {
+        return true;
+    }
+    for (k = 0; k < j->wl_n; k++) {
+        uint32_t r = (j->wl_last + k) % j->wl_n;
+
+        if (va >= j->wl[r][0] && va < j->wl[r][1]) {
+            j->wl_last = r;
+            if (len > j->wl[r][1] - va) {
+                *bad = j->wl[r][1];
+                return false;
+            }
+            return true;
+        }
+    }
+    *bad = va;
+    return false;
+}
 
 static void *job_read(Job *j, uint64_t va, uint64_t len)
 {
@@ -160,6 +193,23 @@ static void *job_read(Job *j, uint64_t va, uint64_t len)
 
 static int job_write(Job *j, uint64_t va, const void *buf, uint64_t len)
 {
+    uint64_t bad;
+
+    if (len && !job_may_write(j, va, len, &bad)) {
+        uint64_t pa;
+
+        /* Report what the page tables say first: unmapped, read-only. */
+        if (apu_mmu_translate(j->mmu, j->asid, bad, true, &pa, &j->fault)) {
+            j->res->status = j->fault.status;
+            j->res->fault_addr = j->fault.addr;
+            j->res->fault_flags = j->fault.flags;
+            return -1;
+        }
+        j->res->status = APU_STATUS_MMU_FAULT;
+        j->res->fault_addr = bad;
+        j->res->fault_flags = APU_FAULT_WRITE | APU_FAULT_READ_ONLY;
+        return -1;
+    }
     if (apu_mmu_write(j->mmu, j->asid, va, buf, len, &j->fault)) {
         j->res->status = j->fault.status;
         j->res->fault_addr = j->fault.addr;
@@ -527,17 +577,18 @@ static void run_mul(Job *j, const ApuCoreModel *core, const uint8_t *op)
     free(out);
 }
 
-void apu_cp_run_job(const ApuMmu *mmu, const ApuCoreModel *core,
-                    uint16_t asid, uint64_t cmdbuf, uint32_t size,
-                    bool (*abort)(void *opaque), void *abort_opaque,
-                    ApuJobResult *res)
+static void cp_run_job(Job *jp, const ApuCoreModel *core, uint64_t cmdbuf,
+                       uint32_t size, bool (*abort)(void *opaque),
+                       void *abort_opaque)
 {
-    Job j = { .mmu = mmu, .asid = asid, .res = res };
+    Job j = *jp;
+    const ApuMmu *mmu = j.mmu;
+    uint16_t asid = j.asid;
+    ApuJobResult *res = j.res;
     struct apu_cmd_header h;
     uint8_t *ops = NULL;
     uint32_t n, i;
 
-    memset(res, 0, sizeof(*res));
     if (size < sizeof(h)) {
         res->status = APU_STATUS_BAD_CMDBUF;
         return;
@@ -597,6 +648,51 @@ void apu_cp_run_job(const ApuMmu *mmu, const ApuCoreModel *core,
     free(ops);
 }
 
+void apu_cp_run_job(const ApuMmu *mmu, const ApuCoreModel *core,
+                    uint16_t asid, uint64_t cmdbuf, uint32_t size,
+                    bool (*abort)(void *opaque), void *abort_opaque,
+                    ApuJobResult *res)
+{
+    Job j = { .mmu = mmu, .asid = asid, .res = res };
+
+    memset(res, 0, sizeof(*res));
+    cp_run_job(&j, core, cmdbuf, size, abort, abort_opaque);
+}
+
+/*
+ * Read the write list of @e (address space 0) into @wl; 0, or -1 with the
+ * job's status set (a bad count, a bad range, or a fault reading it).
+ */
+static int read_wlist(const ApuMmu *mmu, const struct apu_ring_entry *e,
+                      uint64_t (*wl)[2], uint32_t *count, ApuJobResult *res)
+{
+    uint8_t buf[sizeof(struct apu_wrange) * APU_WLIST_MAX];
+    uint32_t n = apu_ld32(&e->wlist_count), k;
+    ApuFault f;
+
+    if (n > APU_WLIST_MAX) {
+        res->status = APU_STATUS_BAD_CMDBUF;
+        return -1;
+    }
+    if (n && apu_mmu_read(mmu, 0, apu_ld64(&e->wlist), buf,
+                          (uint64_t)n * sizeof(struct apu_wrange), &f)) {
+        res->status = f.status;
+        res->fault_addr = f.addr;
+        res->fault_flags = f.flags;
+        return -1;
+    }
+    for (k = 0; k < n; k++) {
+        wl[k][0] = apu_ld64(buf + k * sizeof(struct apu_wrange));
+        wl[k][1] = apu_ld64(buf + k * sizeof(struct apu_wrange) + 8);
+        if (wl[k][1] < wl[k][0]) {
+            res->status = APU_STATUS_BAD_CMDBUF;
+            return -1;
+        }
+    }
+    *count = n;
+    return 0;
+}
+
 /* ---- rings -------------------------------------------------------------- */
 
 int apu_cp_fetch(const ApuMmu *mmu, uint64_t va, struct apu_ring_entry *e,
@@ -610,6 +706,9 @@ void apu_cp_run_entry(const ApuMmu *mmu, const ApuCoreModel *core,
                       bool (*abort)(void *opaque), void *abort_opaque,
                       ApuJobResult *res)
 {
+    uint64_t (*wl)[2] = NULL;
+    uint16_t flags = apu_ld16(&e->flags);
+    Job j = { .mmu = mmu, .asid = apu_ld16(&e->asid), .res = res };
     size_t i;
 
     memset(res, 0, sizeof(*res));
@@ -619,7 +718,8 @@ void apu_cp_run_entry(const ApuMmu *mmu, const ApuCoreModel *core,
             return;
         }
     }
-    if (apu_ld16(&e->flags) & ~APU_RING_F_IRQ) {
+    if (e->reserved0 || (flags & ~(APU_RING_F_IRQ | APU_RING_F_WLIST)) ||
+        (!(flags & APU_RING_F_WLIST) && (e->wlist || e->wlist_count))) {
         res->status = APU_STATUS_BAD_CMDBUF;
         return;
     }
@@ -633,8 +733,22 @@ void apu_cp_run_entry(const ApuMmu *mmu, const ApuCoreModel *core,
         res->fault_flags = APU_FAULT_INJECTED;
         return;
     }
-    apu_cp_run_job(mmu, core, apu_ld16(&e->asid), apu_ld64(&e->cmdbuf),
-                   apu_ld32(&e->cmdbuf_size), abort, abort_opaque, res);
+    if (flags & APU_RING_F_WLIST) {
+        wl = malloc(sizeof(*wl) * APU_WLIST_MAX);
+        if (!wl) {
+            res->status = APU_STATUS_TOO_LARGE;
+            return;
+        }
+        if (read_wlist(mmu, e, wl, &j.wl_n, res)) {
+            free(wl);
+            return;
+        }
+        j.wl_on = true;
+        j.wl = (const uint64_t (*)[2])wl;
+    }
+    cp_run_job(&j, core, apu_ld64(&e->cmdbuf), apu_ld32(&e->cmdbuf_size),
+               abort, abort_opaque);
+    free(wl);
 }
 
 int apu_cp_complete(const ApuMmu *mmu, const struct apu_ring_entry *e,

@@ -25,8 +25,12 @@
 #include <hw/apu_cmd.h>
 
 #define APU_DRV_MAX_CORES	APU_MAX_CORES
-/* Ring entries per core: one page of entries, one page of completions. */
+/*
+ * Ring entries per core: one page of entries, one page of completions,
+ * and a page of write list per entry.
+ */
 #define APU_RING_ENTRIES	64
+#define APU_WL_BYTES		(APU_RING_ENTRIES * APU_WLIST_MAX * sizeof(struct apu_wrange))
 /* Largest BO, and largest command buffer of a job. */
 #define APU_BO_MAX_SIZE		BIT_ULL(30)
 #define APU_CMDBUF_MAX_SIZE \
@@ -79,6 +83,8 @@ struct apu_vm {
  *	  context, so always with interrupts off
  * @ring: ring entries (CPU view), @ring_dma and @ring_va their addresses
  * @compl: completion records, one per ring slot
+ * @wl: write lists, APU_WLIST_MAX ranges per ring slot (with
+ *	&apu_device.write_list); @wl_dma, @wl_va and @wl_node as for @ring
  * @ring_node: @ring's range in address space 0, @compl_node @compl's
  * @tail: next ring index the driver writes (free-running)
  * @seqno: last hardware-fence seqno handed out
@@ -114,8 +120,12 @@ struct apu_core {
 	struct apu_completion *compl;
 	dma_addr_t compl_dma;
 	u64 compl_va;
+	struct apu_wrange *wl;
+	dma_addr_t wl_dma;
+	u64 wl_va;
 	struct drm_mm_node ring_node;
 	struct drm_mm_node compl_node;
+	struct drm_mm_node wl_node;
 	u32 tail;
 	u64 seqno;
 	struct list_head inflight;
@@ -138,6 +148,8 @@ struct apu_core {
  * @cores: the cores
  * @num_vectors: interrupt vectors: num_cores + 1 with MSI-X, else 1
  * @power_gating: the cores can be powered down (APU_FEATURE_POWER_GATING)
+ * @write_list: ring entries carry each job's write list
+ *		(APU_FEATURE_WRITE_LIST): the device enforces BO write flags
  * @ctx_table: the device's context table (CPU view), @ctx_dma its address
  * @num_ctx: entries in it; ASIDs are 0 (the driver's own) to num_ctx - 1
  * @asid_ida: allocator of ASIDs for files
@@ -170,6 +182,7 @@ struct apu_device {
 	struct apu_core cores[APU_DRV_MAX_CORES];
 	unsigned int num_vectors;
 	bool power_gating;
+	bool write_list;
 
 	struct apu_mmu_ctx *ctx_table;
 	dma_addr_t ctx_dma;

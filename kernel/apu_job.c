@@ -79,6 +79,7 @@ static void apu_job_cleanup(struct apu_job *job)
 	kvfree(job->bos);
 	kvfree(job->maps);
 	kvfree(job->bo_write);
+	kvfree(job->bo_nowait);
 	kvfree(job->in_handles);
 	if (job->out_syncobj)
 		drm_syncobj_put(job->out_syncobj);
@@ -177,7 +178,7 @@ static bool apu_signalled_earlier(const struct drm_apu_job *ujobs, u32 index,
  * once, and its implicit fence must be a write fence if the job writes it.
  */
 static int apu_job_add_bo(struct drm_file *file, struct apu_job *job,
-			  u32 handle, bool write)
+			  u32 handle, bool write, bool nowait)
 {
 	struct apu_bo_map *map;
 	struct apu_bo *bo;
@@ -189,6 +190,16 @@ static int apu_job_add_bo(struct drm_file *file, struct apu_job *job,
 	for (i = 0; i < job->num_bos; i++) {
 		if (job->bos[i] == &bo->base.base) {
 			job->bo_write[i] |= write;
+			/*
+			 * The command buffer's own entry waits; named, its
+			 * BO takes the flags of the entries that name it.
+			 */
+			if (i == 0 && !job->cmd_named)
+				job->bo_nowait[0] = nowait;
+			else
+				job->bo_nowait[i] &= nowait;
+			if (i == 0)
+				job->cmd_named = true;
 			apu_bo_map_put(map);
 			drm_gem_object_put(&bo->base.base);
 			return 0;
@@ -197,6 +208,7 @@ static int apu_job_add_bo(struct drm_file *file, struct apu_job *job,
 	job->bos[job->num_bos] = &bo->base.base;
 	job->maps[job->num_bos] = map;
 	job->bo_write[job->num_bos] = write;
+	job->bo_nowait[job->num_bos] = nowait;
 	job->num_bos++;
 	return 0;
 }
@@ -211,11 +223,12 @@ static int apu_job_get_bos(struct drm_file *file, struct apu_job *job,
 	job->bos = kvcalloc(n, sizeof(*job->bos), GFP_KERNEL_ACCOUNT);
 	job->maps = kvcalloc(n, sizeof(*job->maps), GFP_KERNEL_ACCOUNT);
 	job->bo_write = kvcalloc(n, sizeof(*job->bo_write), GFP_KERNEL_ACCOUNT);
-	if (!job->bos || !job->maps || !job->bo_write)
+	job->bo_nowait = kvcalloc(n, sizeof(*job->bo_nowait), GFP_KERNEL_ACCOUNT);
+	if (!job->bos || !job->maps || !job->bo_write || !job->bo_nowait)
 		return -ENOMEM;
 
 	/* The command buffer first: the device reads it. */
-	ret = apu_job_add_bo(file, job, uj->cmdbuf_handle, false);
+	ret = apu_job_add_bo(file, job, uj->cmdbuf_handle, false, false);
 	if (ret)
 		return ret;
 	if ((u64)uj->cmdbuf_offset + uj->cmdbuf_size > job->bos[0]->size)
@@ -234,15 +247,21 @@ static int apu_job_get_bos(struct drm_file *file, struct apu_job *job,
 		goto out;
 	}
 	for (i = 0; i < uj->num_bos; i++) {
-		if (ubos[i].flags & ~DRM_APU_JOB_BO_WRITE) {
+		if (ubos[i].flags & ~(DRM_APU_JOB_BO_WRITE | DRM_APU_JOB_BO_NO_WAIT)) {
 			ret = -EINVAL;
 			goto out;
 		}
 		ret = apu_job_add_bo(file, job, ubos[i].handle,
-				     ubos[i].flags & DRM_APU_JOB_BO_WRITE);
+				     ubos[i].flags & DRM_APU_JOB_BO_WRITE,
+				     ubos[i].flags & DRM_APU_JOB_BO_NO_WAIT);
 		if (ret)
 			goto out;
 	}
+	/* The device's write list holds APU_WLIST_MAX ranges. */
+	for (i = 0, n = 0; i < job->num_bos; i++)
+		n += job->bo_write[i];
+	if (n > APU_WLIST_MAX)
+		ret = -EINVAL;
 out:
 	kvfree(ubos);
 	return ret;
@@ -432,6 +451,8 @@ static int apu_job_push(struct drm_file *file, struct apu_job *job, u64 *id)
 		}
 	}
 	for (i = 0; i < job->num_bos; i++) {
+		if (job->bo_nowait[i])
+			continue;
 		ret = drm_sched_job_add_implicit_dependencies(&job->base, job->bos[i],
 							      job->bo_write[i]);
 		if (ret)

@@ -79,6 +79,8 @@ struct apu_hw_fence {
  * @bos: the BOs, referenced, each once (apu_job_add_bo())
  * @maps: their mappings in @vm, referenced
  * @bo_write: whether the job writes each
+ * @bo_nowait: whether it skips waiting for each one's implicit fences
+ * @cmd_named: the list names the command buffer's BO (which is [0])
  * @num_in: number of in-syncobjs
  * @in_handles: their handles
  * @out_syncobj: syncobj to signal, referenced, or NULL
@@ -104,6 +106,8 @@ struct apu_job {
 	struct drm_gem_object **bos;
 	struct apu_bo_map **maps;
 	bool *bo_write;
+	bool *bo_nowait;
+	bool cmd_named;
 	u32 num_in;
 	u32 *in_handles;
 	struct drm_syncobj *out_syncobj;

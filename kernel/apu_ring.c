@@ -31,6 +31,7 @@
 #include "apu_compat.h"
 #include "apu_client.h"
 #include "apu_device.h"
+#include "apu_gem.h"
 #include "apu_job.h"
 #include "apu_trace.h"
 
@@ -191,6 +192,31 @@ static void apu_core_ring_init_locked(struct apu_core *core)
 	apu_core_write(core, APU_CORE_CTRL, APU_CORE_CTRL_ENABLE);
 }
 
+/*
+ * The ranges @job may write, in @slot's write list: the BOs it named with
+ * DRM_APU_JOB_BO_WRITE (at most APU_WLIST_MAX, checked at submit).
+ */
+static void apu_core_write_list_locked(struct apu_core *core, struct apu_job *job,
+				       u32 slot, struct apu_ring_entry *e)
+{
+	struct apu_wrange *wl = core->wl + (size_t)slot * APU_WLIST_MAX;
+	u32 i, n = 0;
+
+	lockdep_assert_held(&core->lock);
+	for (i = 0; i < job->num_bos && n < APU_WLIST_MAX; i++) {
+		u64 start = job->maps[i]->node.start;
+
+		if (!job->bo_write[i])
+			continue;
+		wl[n].start = cpu_to_le64(start);
+		wl[n].end = cpu_to_le64(start + job->bos[i]->size);
+		n++;
+	}
+	e->wlist = cpu_to_le64(core->wl_va + (u64)slot * APU_WLIST_MAX * sizeof(*wl));
+	e->wlist_count = cpu_to_le32(n);
+	e->flags |= cpu_to_le16(APU_RING_F_WLIST);
+}
+
 /* Write @job at the ring's tail and ring the doorbell. */
 static void apu_core_post_locked(struct apu_core *core, struct apu_job *job)
 {
@@ -207,6 +233,8 @@ static void apu_core_post_locked(struct apu_core *core, struct apu_job *job)
 	e->flags = cpu_to_le16(APU_RING_F_IRQ);
 	e->seqno = cpu_to_le64(job->hw_fence->base.seqno);
 	e->completion = cpu_to_le64(core->compl_va + slot * sizeof(struct apu_completion));
+	if (core->adev->write_list)
+		apu_core_write_list_locked(core, job, slot, e);
 
 	job->slot = slot;
 	job->posted = true;
@@ -531,14 +559,19 @@ void apu_cores_dma_release(struct apu_device *adev)
 		struct apu_core *core = &adev->cores[i];
 		struct apu_ring_entry *ring;
 		struct apu_completion *compl;
+		struct apu_wrange *wl;
 
 		spin_lock_irqsave(&core->lock, flags);
 		drm_WARN_ON(&adev->drm, !list_empty(&core->inflight));
 		ring = core->ring;
 		compl = core->compl;
+		wl = core->wl;
 		core->ring = NULL;
 		core->compl = NULL;
+		core->wl = NULL;
 		spin_unlock_irqrestore(&core->lock, flags);
+		if (wl)
+			dma_free_coherent(adev->drm.dev, APU_WL_BYTES, wl, core->wl_dma);
 		if (ring)
 			dma_free_coherent(adev->drm.dev, APU_MMU_PAGE_SIZE, ring,
 					  core->ring_dma);
@@ -565,6 +598,10 @@ static void apu_cores_fini(struct drm_device *drm, void *arg)
 			apu_vm_unmap(adev->kvm, &core->ring_node);
 		if (drm_mm_node_allocated(&core->compl_node))
 			apu_vm_unmap(adev->kvm, &core->compl_node);
+		if (drm_mm_node_allocated(&core->wl_node))
+			apu_vm_unmap(adev->kvm, &core->wl_node);
+		if (core->wl)
+			dma_free_coherent(drm->dev, APU_WL_BYTES, core->wl, core->wl_dma);
 		if (core->ring)
 			dma_free_coherent(drm->dev, APU_MMU_PAGE_SIZE, core->ring,
 					  core->ring_dma);
@@ -610,6 +647,17 @@ static int apu_core_init(struct apu_device *adev, struct apu_core *core, u32 i)
 	if (ret)
 		return ret;
 	core->compl_va = core->compl_node.start;
+	if (adev->write_list) {
+		core->wl = dma_alloc_coherent(adev->drm.dev, APU_WL_BYTES,
+					      &core->wl_dma, GFP_KERNEL);
+		if (!core->wl)
+			return -ENOMEM;
+		ret = apu_vm_map_dma(adev->kvm, &core->wl_node, core->wl_dma,
+				     APU_WL_BYTES, false);
+		if (ret)
+			return ret;
+		core->wl_va = core->wl_node.start;
+	}
 
 	ret = apu_sched_init(&core->sched, &apu_sched_ops, APU_RING_ENTRIES,
 			     msecs_to_jiffies(apu_job_timeout_ms), core->name,
@@ -639,6 +687,7 @@ int apu_cores_init(struct apu_device *adev)
 	ret = drmm_add_action(&adev->drm, apu_cores_fini, adev);
 	if (ret)
 		return ret;
+	adev->write_list = apu_read(adev, APU_REG_FEATURES) & APU_FEATURE_WRITE_LIST;
 	for (i = 0; i < adev->num_cores; i++) {
 		ret = apu_core_init(adev, &adev->cores[i], i);
 		if (ret)

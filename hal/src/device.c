@@ -132,6 +132,9 @@ int apu_device_open(const char *node, struct apu_device **out)
 	dev->info.fw_abi_major = qd.fw_abi >> 16;
 	dev->info.fw_abi_minor = qd.fw_abi & 0xffff;
 	dev->max_bo_size = qd.max_bo_size ? qd.max_bo_size : (1ull << 30);
+	/* APU_CAP_* are the UAPI's bits. */
+	_Static_assert(APU_CAP_QUANT_OPS == DRM_APU_CAP_QUANT_OPS, "caps");
+	_Static_assert(APU_CAP_WRITE_LIST == DRM_APU_CAP_WRITE_LIST, "caps");
 	dev->info.caps = qd.caps;
 	dev->out_pitch = dev->info.fw_abi_major == 1 && dev->info.fw_abi_minor >= 1;
 	dev->quant_ops = dev->info.fw_abi_major == 1 && dev->info.fw_abi_minor >= 2 &&

@@ -2095,8 +2095,14 @@ static int wait_jobs(struct apu_network *net, int count, int64_t timeout_ns)
 /* Queue jobs [@i, @end); those queued earlier are waited for on failure. */
 static int submit_jobs(struct apu_network *net, int i, int end, bool with_in_fence)
 {
+	/*
+	 * The jobs write activations (the device enforces it) in parts of one
+	 * buffer that their syncobjs order: no implicit wait on it, or jobs
+	 * on different cores would run one after another.
+	 */
 	struct drm_apu_job_bo bos[3] = {
-		{ net->act->handle, 0 }, { net->cst->handle, 0 }, { net->cmd->handle, 0 },
+		{ net->act->handle, DRM_APU_JOB_BO_WRITE | DRM_APU_JOB_BO_NO_WAIT },
+		{ net->cst->handle, 0 }, { net->cmd->handle, 0 },
 	};
 	struct drm_apu_job batch[DRM_APU_MAX_SUBMIT_JOBS];
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * apu_cmd.h - APU command buffers and ring entries (firmware ABI 1.2).
+ * apu_cmd.h - APU command buffers and ring entries (firmware ABI 1.3).
  *
  * Shared by the firmware's command processor (firmware-stub/apu_cp.c, run
  * by the QEMU device), the driver (rings, completion records) and libapu
@@ -44,10 +44,30 @@ struct apu_ring_entry {
 	__le16 flags;		/* APU_RING_F_* */
 	__le64 seqno;		/* written to APU_CORE_COMPLETED_SEQ when done */
 	__le64 completion;	/* VA in address space 0 of a struct apu_completion */
-	__le64 reserved[4];	/* must be zero */
+	__le64 wlist;		/* APU_RING_F_WLIST: VA in address space 0 of */
+	__le32 wlist_count;	/* ... this many struct apu_wrange */
+	__le32 reserved0;	/* must be zero */
+	__le64 reserved[2];	/* must be zero */
 };
 
 #define APU_RING_F_IRQ			0x1	/* interrupt on completion */
+/*
+ * The job may write only inside the ranges of its write list (and only
+ * pages mapped writable); any other write faults with APU_FAULT_WRITE |
+ * APU_FAULT_READ_ONLY. Without the flag (older drivers) every writable
+ * page of the address space may be written. ABI 1.3,
+ * APU_FEATURE_WRITE_LIST.
+ */
+#define APU_RING_F_WLIST		0x2
+
+/* One range a job may write: [start, end) in the job's address space. */
+struct apu_wrange {
+	__le64 start;
+	__le64 end;
+};
+
+/* Most ranges of one write list (one page of them). */
+#define APU_WLIST_MAX			256
 
 /* Written by the device when a job ends, at the ring entry's @completion. */
 struct apu_completion {

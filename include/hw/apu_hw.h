@@ -44,6 +44,8 @@
 #define APU_FEATURE_POWER_GATING	0x8	/* APU_CORE_POWER works */
 /* Firmware ABI 1.2 ops: w_zp, MAXPOOL, LUT, MUL, broadcasting (apu_cmd.h) */
 #define APU_FEATURE_QUANT_OPS		0x10
+/* Ring entries carry a job's write list (APU_RING_F_WLIST, ABI 1.3). */
+#define APU_FEATURE_WRITE_LIST		0x20
 #define APU_REG_MAX_CONTEXTS		0x0018	/* MMU_CTX_COUNT limit */
 #define APU_REG_OPS			0x001c	/* bit n: opcode n supported */
 
@@ -246,10 +248,11 @@ static inline const char *apu_fw_err_text(unsigned int err)
  * buffers. An image must have the same major and a minor no newer than this.
  * APU_REG_FW_ABI reads APU_FW_ABI(major, minor). Minor versions only add:
  * 1.1 the convolution's output and input pitch; 1.2 the weight zero point,
- * MAXPOOL, LUT, MUL and broadcasting (APU_FEATURE_QUANT_OPS).
+ * MAXPOOL, LUT, MUL and broadcasting (APU_FEATURE_QUANT_OPS); 1.3 a job's
+ * write list in its ring entry (APU_FEATURE_WRITE_LIST).
  */
 #define APU_FW_ABI_MAJOR		1
-#define APU_FW_ABI_MINOR		2
+#define APU_FW_ABI_MINOR		3
 #define APU_FW_ABI(maj, min)		(((maj) << 16) | (min))
 #define APU_FW_ABI_GET_MAJOR(v)		(((v) >> 16) & 0xffff)
 #define APU_FW_ABI_GET_MINOR(v)		((v) & 0xffff)

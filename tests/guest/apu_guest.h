@@ -283,14 +283,15 @@ static inline int apu_job_info(int fd, uint64_t id, struct drm_apu_job_info *i)
 /*
  * One small convolution in @fd on @core, in fresh BOs freed afterwards:
  * output at @out_va (0: its place in the data BO, checked against the
- * reference, -EIO when it differs); the job's record in *@info (may be NULL).
+ * reference, -EIO when it differs), in the BO @out_handle names written
+ * (0: none); the job's record in *@info (may be NULL).
  */
-static inline int apu_run_small(int fd, uint32_t core, uint64_t out_va,
-				struct drm_apu_job_info *info)
+static inline int apu_run_small_into(int fd, uint32_t core, uint64_t out_va,
+				     uint32_t out_handle, struct drm_apu_job_info *info)
 {
 	struct apu_buf cmd, data;
 	struct apu_conv c;
-	struct drm_apu_job_bo bos[1];
+	struct drm_apu_job_bo bos[2];
 	int8_t ref[4 * 4 * 8];
 	uint32_t s = 0;
 	uint64_t id = 0;
@@ -311,10 +312,12 @@ static inline int apu_run_small(int fd, uint32_t core, uint64_t out_va,
 	apu_op_conv(apu_cmd_header(cmd.cpu, 1), &c);
 	bos[0].handle = data.handle;
 	bos[0].flags = DRM_APU_JOB_BO_WRITE;
+	bos[1].handle = out_handle;
+	bos[1].flags = DRM_APU_JOB_BO_WRITE;
 	ret = drmSyncobjCreate(fd, 0, &s) ? -errno : 0;
 	if (!ret)
 		ret = apu_submit1(fd, cmd.handle, 0, apu_cmd_size(1), DRM_APU_TARGET_CORE(core),
-				  bos, 1, NULL, 0, s, &id, NULL);
+				  bos, out_handle ? 2 : 1, NULL, 0, s, &id, NULL);
 	if (!ret)
 		ret = apu_sync_wait(fd, s, 30000);
 	if (!ret && info)
@@ -327,6 +330,12 @@ static inline int apu_run_small(int fd, uint32_t core, uint64_t out_va,
 	apu_buf_free(fd, &cmd);
 	apu_buf_free(fd, &data);
 	return ret;
+}
+
+static inline int apu_run_small(int fd, uint32_t core, uint64_t out_va,
+				struct drm_apu_job_info *info)
+{
+	return apu_run_small_into(fd, core, out_va, 0, info);
 }
 
 /* Run a shell command; its exit status, or -1. */

@@ -30,6 +30,18 @@ static int run_at(int fd, uint64_t out_va, uint32_t core, uint32_t *status,
 	return ret;
 }
 
+/* The same, the output BO @handle named written. */
+static int run_into(int fd, uint64_t out_va, uint32_t handle, uint32_t core,
+		    uint32_t *status)
+{
+	struct drm_apu_job_info info;
+	int ret = apu_run_small_into(fd, core, out_va, handle, &info);
+
+	if (!ret)
+		*status = info.status;
+	return ret;
+}
+
 TEST(other_process_memory_is_unreachable)
 {
 	int to_parent[2], to_child[2], fd;
@@ -124,7 +136,7 @@ TEST(prime_export_import)
 	EXPECT_EQ(ba.size, info.size);
 	EXPECT_NE(0, info.device_addr);
 	/* b's job writes the shared BO at b's address; a sees the data. */
-	EXPECT_EQ(0, run_at(b, info.device_addr, 3, &status, &fault));
+	EXPECT_EQ(0, run_into(b, info.device_addr, hb, 3, &status));
 	EXPECT_EQ((uint32_t)DRM_APU_STATUS_OK, status);
 	int nonzero = 0;
 
@@ -138,8 +150,12 @@ TEST(prime_export_import)
 	munmap(p, info.size);
 	/* Closing a's handle keeps b's mapping. */
 	apu_buf_free(a, &ba);
-	EXPECT_EQ(0, run_at(b, info.device_addr, 3, &status, &fault));
+	EXPECT_EQ(0, run_into(b, info.device_addr, hb, 3, &status));
 	EXPECT_EQ((uint32_t)DRM_APU_STATUS_OK, status);
+	/* Not named written, the shared BO is read-only to b's job. */
+	EXPECT_EQ(0, run_at(b, info.device_addr, 3, &status, &fault));
+	EXPECT_EQ((uint32_t)DRM_APU_STATUS_MMU_FAULT, status);
+	EXPECT_EQ(info.device_addr, fault);
 	apu_gem_close(b, hb);
 	close(dmabuf);
 	close(a);

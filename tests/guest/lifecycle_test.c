@@ -119,7 +119,7 @@ static int queue_jobs(int fd, int sync_fd[24])
 	apu_conv_setup(&c, &data, 16, 16, 32, 32, 3, 512 * 1024, 1);
 	apu_op_conv(apu_cmd_header(cmd.cpu, 1), &c);
 	bos[0].handle = data.handle;
-	bos[0].flags = 0;
+	bos[0].flags = DRM_APU_JOB_BO_WRITE | DRM_APU_JOB_BO_NO_WAIT;
 	ret = apu_debugfs_write("fault_inject", "2 hang");
 	for (int i = 0; i < 24 && !ret; i++) {
 		uint32_t s;

@@ -149,6 +149,60 @@ TEST_F(rec, mmu_fault_read_only_buffer)
 	apu_buf_free(self->fd, &ro);
 }
 
+/*
+ * Job BO flags are enforced by the device (DRM_APU_CAP_WRITE_LIST): a
+ * writable BO the job names without DRM_APU_JOB_BO_WRITE, or does not name
+ * at all, cannot be written by it (a read-only MMU fault at the BO, its
+ * data unchanged); named WRITE, the same BO is written.
+ */
+TEST_F(rec, job_writes_only_bos_named_written)
+{
+	struct drm_apu_job_bo named_read[] = { { self->data.handle, DRM_APU_JOB_BO_WRITE },
+					       { 0, 0 } };
+	struct drm_apu_job_bo named_write[] = { { self->data.handle, DRM_APU_JOB_BO_WRITE },
+						{ 0, DRM_APU_JOB_BO_WRITE } };
+	struct drm_apu_query_device d = { 0 };
+	struct drm_apu_query q = { .type = DRM_APU_QUERY_DEVICE, .size = sizeof(d),
+				   .data = (uintptr_t)&d };
+	struct drm_apu_job_info info;
+	struct apu_conv out = self->c;
+	struct apu_buf y;
+	uint64_t id;
+	uint32_t s;
+
+	ASSERT_EQ(0, apu_ioctl(self->fd, DRM_IOCTL_APU_QUERY, &q));
+	ASSERT_TRUE(d.caps & DRM_APU_CAP_WRITE_LIST);
+	ASSERT_EQ(0, apu_buf_new(self->fd, 64 * 1024, 0, &y));
+	memset(y.cpu, 0x3c, y.size);
+	out.out_va = y.va + 4096;
+	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 4096, 1), &out);
+	named_read[1].handle = y.handle;
+	named_write[1].handle = y.handle;
+	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
+
+	for (int named = 0; named < 2; named++) {
+		ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 4096, apu_cmd_size(1),
+					 DRM_APU_TARGET_CORE(3), named_read, 1 + named, NULL, 0, s,
+					 &id, NULL));
+		ASSERT_EQ(0, apu_sync_wait(self->fd, s, 30000));
+		ASSERT_EQ(0, apu_job_info(self->fd, id, &info));
+		EXPECT_EQ(DRM_APU_STATUS_MMU_FAULT, info.status);
+		EXPECT_EQ(y.va + 4096, info.fault_addr);
+		EXPECT_EQ(APU_FAULT_WRITE | APU_FAULT_READ_ONLY, info.fault_flags);
+		EXPECT_EQ(-EFAULT, fence_error(self->fd, s));
+		for (uint64_t i = 0; i < y.size; i++)
+			ASSERT_EQ(0x3c, ((uint8_t *)y.cpu)[i]);
+	}
+	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 4096, apu_cmd_size(1),
+				 DRM_APU_TARGET_CORE(3), named_write, 2, NULL, 0, s, &id, NULL));
+	ASSERT_EQ(0, apu_sync_wait(self->fd, s, 30000));
+	ASSERT_EQ(0, apu_job_info(self->fd, id, &info));
+	EXPECT_EQ(DRM_APU_STATUS_OK, info.status);
+	EXPECT_EQ(0, memcmp(self->ref, (uint8_t *)y.cpu + 4096, sizeof(self->ref)));
+	drmSyncobjDestroy(self->fd, s);
+	apu_buf_free(self->fd, &y);
+}
+
 TEST_F(rec, bad_command_buffers)
 {
 	uint8_t *p = (uint8_t *)self->cmd.cpu + 4096;
@@ -286,7 +340,11 @@ TEST_F(rec, lost_interrupt)
 /* A core reset from debugfs while jobs queue: nothing is lost. */
 TEST_F(rec, reset_core_under_load)
 {
-	struct drm_apu_job_bo bos[] = { { self->data.handle, 0 } };
+	/* Outputs in the command BO, the same each time: no waits. */
+	struct drm_apu_job_bo bos[] = {
+		{ self->data.handle, 0 },
+		{ self->cmd.handle, DRM_APU_JOB_BO_WRITE | DRM_APU_JOB_BO_NO_WAIT },
+	};
 	uint64_t first = 0, id = 0;
 	uint32_t s;
 
@@ -296,7 +354,7 @@ TEST_F(rec, reset_core_under_load)
 	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
 	for (int i = 0; i < 100; i++) {
 		ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 4096, apu_cmd_size(1),
-					 DRM_APU_TARGET_CORE(2), bos, 1, NULL, 0, s, &id, NULL));
+					 DRM_APU_TARGET_CORE(2), bos, 2, NULL, 0, s, &id, NULL));
 		if (!first)
 			first = id;
 		if (i == 50)

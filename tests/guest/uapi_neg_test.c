@@ -228,7 +228,7 @@ TEST_F(neg, submit_bo_list)
 	self->job.num_bos = 2;
 	EXPECT_EQ(-ENOENT, submit(self));
 	bad[1].handle = self->data.handle;
-	bad[1].flags = 2;
+	bad[1].flags = 4;
 	EXPECT_EQ(-EINVAL, submit(self));
 	bad[1].flags = 0;
 	self->job.bos = 16;			/* unmapped user address */

@@ -1253,10 +1253,19 @@ TEST_F(cp, ring_entry_fetch_run_complete)
 	EXPECT_EQ(APU_FAULT_INJECTED, (int)res.fault_flags);
 
 	/* Reserved fields and unknown flags. */
-	got.reserved[2] = 1;
+	got.reserved[1] = 1;
 	apu_cp_run_entry(&self->mmu, &self->core, &got, 0, NULL, NULL, &res);
 	EXPECT_EQ(APU_STATUS_BAD_CMDBUF, (int)res.status);
-	got.reserved[2] = 0;
+	got.reserved[1] = 0;
+	got.reserved0 = 1;
+	apu_cp_run_entry(&self->mmu, &self->core, &got, 0, NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_BAD_CMDBUF, (int)res.status);
+	got.reserved0 = 0;
+	/* A write list without its flag. */
+	st32(&got.wlist_count, 1);
+	apu_cp_run_entry(&self->mmu, &self->core, &got, 0, NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_BAD_CMDBUF, (int)res.status);
+	st32(&got.wlist_count, 0);
 	st16(&got.flags, 0x8001);
 	apu_cp_run_entry(&self->mmu, &self->core, &got, 0, NULL, NULL, &res);
 	EXPECT_EQ(APU_STATUS_BAD_CMDBUF, (int)res.status);
@@ -1267,6 +1276,107 @@ TEST_F(cp, ring_entry_fetch_run_complete)
 	put64((uint8_t *)&e.completion, VA_RING);	/* read-only */
 	EXPECT_EQ(-1, apu_cp_complete(&self->mmu, &e, &res, &f));
 	EXPECT_EQ(APU_FAULT_WRITE | APU_FAULT_READ_ONLY, (int)f.flags);
+}
+
+#define VA_WL 0x7200000ull
+
+/* Write list @r[0..n) at VA_WL (address space 0) and the entry's fields. */
+static void set_wlist(FIXTURE_DATA(cp) *self, struct apu_ring_entry *e,
+		      const uint64_t (*r)[2], uint32_t n)
+{
+	struct apu_wrange w[8];
+
+	for (uint32_t i = 0; i < n; i++) {
+		put64((uint8_t *)&w[i].start, r[i][0]);
+		put64((uint8_t *)&w[i].end, r[i][1]);
+	}
+	if (n)
+		poke(self, 0, VA_WL, w, n * sizeof(w[0]));
+	st16(&e->flags, APU_RING_F_IRQ | APU_RING_F_WLIST);
+	put64((uint8_t *)&e->wlist, VA_WL);
+	st32(&e->wlist_count, n);
+}
+
+/*
+ * With APU_RING_F_WLIST a job writes only inside its write list, although
+ * every page it writes is mapped writable: the output inside a range is
+ * written (and matches the plain engine's), outside or across a range's
+ * end the job faults (write, read-only) at the first byte it may not
+ * write, and writes nothing there. Bad lists fail the job.
+ */
+TEST_F(cp, write_list_limits_what_a_job_writes)
+{
+	static struct data d;
+	const uint64_t nout = sizeof(d.out);
+	struct apu_ring_entry e;
+	ApuJobResult res;
+	struct cmd c;
+	int8_t got[sizeof(d.out)], pattern[sizeof(d.out)];
+	uint64_t r3[3][2], other[1][2], half[1][2], rev[1][2];
+
+	setup_conv(self, 1, &d, 1);
+	ctx_set(&self->bus, 0, self->root[3]);
+	map_range(&self->bus, self->root[3], VA_WL, 4096, 0);
+	cmd_init(&c);
+	conv_op(cmd_op(&c), &conv, VA_IN, VA_OUT);
+	poke(self, 1, VA_CMD, c.buf, cmd_size(&c));
+	ring_entry(&e, VA_CMD, cmd_size(&c), 1, 1);
+	memset(pattern, 0x77, sizeof(pattern));
+
+	r3[0][0] = VA_IN;
+	r3[0][1] = VA_IN + 64;
+	r3[1][0] = VA_OUT;
+	r3[1][1] = VA_OUT + nout;
+	r3[2][0] = VA_OUT2;
+	r3[2][1] = VA_OUT2 + nout;
+	other[0][0] = VA_OUT2;
+	other[0][1] = VA_OUT2 + nout;
+	half[0][0] = VA_OUT;
+	half[0][1] = VA_OUT + nout / 2;
+	rev[0][0] = VA_OUT + nout;
+	rev[0][1] = VA_OUT;
+
+	/* The output's range, among others: written. */
+	poke(self, 1, VA_OUT, pattern, nout);
+	set_wlist(self, &e, (const uint64_t (*)[2])r3, 3);
+	apu_cp_run_entry(&self->mmu, &self->core, &e, 0, NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_OK, (int)res.status);
+	peek(self, 1, VA_OUT, got, nout);
+	EXPECT_EQ(0, memcmp(got, d.out, nout));
+	/* An empty list: no write at all. */
+	poke(self, 1, VA_OUT, pattern, nout);
+	set_wlist(self, &e, NULL, 0);
+	apu_cp_run_entry(&self->mmu, &self->core, &e, 0, NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_MMU_FAULT, (int)res.status);
+	EXPECT_EQ(VA_OUT, res.fault_addr);
+	EXPECT_EQ(APU_FAULT_WRITE | APU_FAULT_READ_ONLY, (int)res.fault_flags);
+	EXPECT_EQ(0u, res.bytes_written);
+	peek(self, 1, VA_OUT, got, nout);
+	EXPECT_EQ(0, memcmp(got, pattern, nout));
+	/* Only another buffer: the same. */
+	set_wlist(self, &e, (const uint64_t (*)[2])other, 1);
+	apu_cp_run_entry(&self->mmu, &self->core, &e, 0, NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_MMU_FAULT, (int)res.status);
+	EXPECT_EQ(VA_OUT, res.fault_addr);
+	/* Half the output: faults at the range's end, writes nothing past it. */
+	set_wlist(self, &e, (const uint64_t (*)[2])half, 1);
+	apu_cp_run_entry(&self->mmu, &self->core, &e, 0, NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_MMU_FAULT, (int)res.status);
+	EXPECT_EQ(VA_OUT + nout / 2, res.fault_addr);
+	peek(self, 1, VA_OUT, got, nout);
+	EXPECT_EQ(0, memcmp(got + nout / 2, pattern + nout / 2, nout - nout / 2));
+	/* Bad lists: a range ending before it starts, too long, unreadable. */
+	set_wlist(self, &e, (const uint64_t (*)[2])rev, 1);
+	apu_cp_run_entry(&self->mmu, &self->core, &e, 0, NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_BAD_CMDBUF, (int)res.status);
+	st32(&e.wlist_count, APU_WLIST_MAX + 1);
+	apu_cp_run_entry(&self->mmu, &self->core, &e, 0, NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_BAD_CMDBUF, (int)res.status);
+	st32(&e.wlist_count, 1);
+	put64((uint8_t *)&e.wlist, VA_WL + 8192);	/* not mapped */
+	apu_cp_run_entry(&self->mmu, &self->core, &e, 0, NULL, NULL, &res);
+	EXPECT_EQ(APU_STATUS_MMU_FAULT, (int)res.status);
+	EXPECT_EQ(VA_WL + 8192, res.fault_addr);
 }
 
 TEST_HARNESS_MAIN

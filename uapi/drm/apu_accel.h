@@ -198,6 +198,12 @@ struct drm_apu_query_device {
  * weight zero points, max pooling, lookup tables, multiply, broadcasting.
  */
 #define DRM_APU_CAP_QUANT_OPS		0x10
+/**
+ * DRM_APU_CAP_WRITE_LIST - the device enforces jobs' BO access: a job
+ * writes only the BOs it names with %DRM_APU_JOB_BO_WRITE (firmware ABI
+ * 1.3); other writes fault. Without it the flags only order jobs.
+ */
+#define DRM_APU_CAP_WRITE_LIST		0x20
 
 /**
  * struct drm_apu_query - argument of %DRM_IOCTL_APU_QUERY
@@ -351,8 +357,23 @@ enum drm_apu_job_priority {
 };
 
 /* Flags of &struct drm_apu_job_bo. */
-/** DRM_APU_JOB_BO_WRITE - the job writes the BO. */
+/**
+ * DRM_APU_JOB_BO_WRITE - the job writes the BO. On a device with
+ * %DRM_APU_CAP_WRITE_LIST a job may write only the BOs it names with this
+ * flag (and that were not created device read-only): any other write
+ * faults (%DRM_APU_STATUS_MMU_FAULT, APU_FAULT_WRITE | APU_FAULT_READ_ONLY).
+ */
 #define DRM_APU_JOB_BO_WRITE		0x1
+/**
+ * DRM_APU_JOB_BO_NO_WAIT - the job does not wait for the BO's implicit
+ * fences: the caller orders its jobs with syncobjs (several jobs writing
+ * disjoint parts of one BO on several cores). The job's fence is still
+ * added to the BO's reservation (a write fence with
+ * %DRM_APU_JOB_BO_WRITE), so other users of the BO wait for it. A BO
+ * named more than once waits unless every entry has this flag; the
+ * command buffer's BO waits for writers unless named with it.
+ */
+#define DRM_APU_JOB_BO_NO_WAIT		0x2
 
 /**
  * struct drm_apu_job_bo - a BO a job uses
@@ -393,6 +414,8 @@ struct drm_apu_job {
 	 * @bos: user pointer to @num_bos &struct drm_apu_job_bo. A BO named
 	 * more than once (or the command buffer's BO named again) counts
 	 * once, as written if any of its entries has %DRM_APU_JOB_BO_WRITE.
+	 * The command buffer's BO is read, and written only if named with
+	 * %DRM_APU_JOB_BO_WRITE.
 	 */
 	__u64 bos;
 	/** @num_bos: number of BOs, at most %DRM_APU_MAX_JOB_BOS. */

@@ -123,6 +123,11 @@ struct apu_device_info {
  * firmware ABI 1.2.
  */
 #define APU_CAP_QUANT_OPS	0x10
+/**
+ * The device enforces jobs' buffer access: a job writes only the buffers
+ * it declares written (firmware ABI 1.3).
+ */
+#define APU_CAP_WRITE_LIST	0x20
 
 /** Kinds of core. */
 enum apu_core_class {
