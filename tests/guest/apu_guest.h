@@ -417,4 +417,66 @@ static inline int apu_debugfs_read(const char *file, char *buf, size_t size)
 	return 0;
 }
 
+/* Columns of debugfs "cores" (after the header line, one line a core). */
+enum {
+	APU_CORES_STATE = 2,
+	APU_CORES_HEAD = 4,
+	APU_CORES_TAIL = 5,
+	APU_CORES_JOBS = 7,
+	APU_CORES_INFLIGHT = 10,
+	APU_CORES_RESETS = 11,
+	APU_CORES_POWER_ONS = 12,
+};
+
+/* Field @col (0-based, APU_CORES_*) of core @core's line in debugfs "cores". */
+static inline int apu_core_field(int core, int col, char *out, size_t size)
+{
+	char buf[4096], *line, *save = NULL;
+	int n = 0, ret = apu_debugfs_read("cores", buf, sizeof(buf));
+
+	if (ret)
+		return ret;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *tok, *s2 = NULL;
+		int c = 0;
+
+		if (n++ != core + 1)
+			continue;
+		for (tok = strtok_r(line, " ", &s2); tok; tok = strtok_r(NULL, " ", &s2), c++)
+			if (c == col) {
+				snprintf(out, size, "%s", tok);
+				return 0;
+			}
+	}
+	return -ENOENT;
+}
+
+/* A numeric field of debugfs "cores" (APU_CORES_*), or a negative errno. */
+static inline long long apu_core_counter(int core, int col)
+{
+	char v[32];
+	int ret = apu_core_field(core, col, v, sizeof(v));
+
+	return ret ? ret : strtoll(v, NULL, 10);
+}
+
+/* The value of the driver's module parameter @name, or a negative errno. */
+static inline long long apu_module_param(const char *name)
+{
+	char path[256], v[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/module/apu/parameters/%s", name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, v, sizeof(v) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	v[n] = 0;
+	return strtoll(v, NULL, 10);
+}
+
 #endif /* APU_GUEST_H */

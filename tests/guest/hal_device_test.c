@@ -5,15 +5,64 @@
  * HAL -> ioctl -> driver -> device.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <xf86drm.h>
 
 #include "kselftest_harness.h"
 #include <apu/apu.h>
 #include <hw/apu_hw.h>
 #include "version.h"
+
+/* The major number of the accel class's character devices (/proc/devices). */
+static int accel_major(void)
+{
+	char line[128], name[64];
+	int major = -1, m;
+	FILE *f = fopen("/proc/devices", "r");
+
+	if (!f)
+		return -1;
+	/* "Character devices:" comes first; stop at "Block devices:". */
+	while (fgets(line, sizeof(line), f) && strncmp(line, "Block", 5))
+		if (sscanf(line, "%d %63s", &m, name) == 2 && !strcmp(name, "accel"))
+			major = m;
+	fclose(f);
+	return major;
+}
+
+/*
+ * @fd is an open file of the accel node @node (N of accelN = @minor): a
+ * character device of the accel major with that node's device number,
+ * open read-write and close-on-exec, driven by "apu".
+ */
+static void expect_accel_fd(struct __test_metadata *_metadata, int fd, const char *node,
+			    unsigned int minor)
+{
+	struct stat st, node_st;
+	drmVersionPtr v;
+	int fl;
+
+	ASSERT_EQ(0, fstat(fd, &st)) TH_LOG("fd %d: %s", fd, strerror(errno));
+	ASSERT_EQ(0, stat(node, &node_st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode)) TH_LOG("fd %d: mode 0%o", fd, st.st_mode);
+	EXPECT_EQ(accel_major(), (int)major(st.st_rdev))
+		TH_LOG("fd %d: device %u:%u", fd, major(st.st_rdev), minor(st.st_rdev));
+	EXPECT_EQ(minor, minor(st.st_rdev));
+	EXPECT_EQ(node_st.st_rdev, st.st_rdev);
+	fl = fcntl(fd, F_GETFL);
+	EXPECT_EQ(O_RDWR, fl & O_ACCMODE);
+	EXPECT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	v = drmGetVersion(fd);
+	ASSERT_NE(NULL, v);
+	EXPECT_STREQ("apu", v->name);
+	drmFreeVersion(v);
+}
 
 TEST(enumerate_finds_the_device)
 {
@@ -55,8 +104,28 @@ TEST(open_index_reads_identity)
 	EXPECT_EQ(APU_FW_STUB_VERSION_PATCH, (int)info.fw_patch);
 	EXPECT_EQ(APU_FW_ABI_MAJOR, (int)info.fw_abi_major);
 	EXPECT_EQ(APU_FW_ABI_MINOR, (int)info.fw_abi_minor);
-	EXPECT_LE(0, apu_device_fd(dev));
 	apu_device_close(dev);
+}
+
+/*
+ * apu_device_fd() is the handle's file of the accel node, owned by the
+ * handle: closed with it.
+ */
+TEST(device_fd_is_the_accel_node_and_closes_with_the_handle)
+{
+	struct apu_device *dev;
+	int fd;
+
+	ASSERT_LT(0, accel_major()) TH_LOG("no accel major in /proc/devices");
+	ASSERT_EQ(0, apu_device_open_index(0, &dev));
+	fd = apu_device_fd(dev);
+	expect_accel_fd(_metadata, fd, "/dev/accel/accel0", 0);
+	EXPECT_EQ(fd, apu_device_fd(dev));	/* the same file each time */
+	EXPECT_EQ(-EINVAL, apu_device_fd(NULL));
+	apu_device_close(dev);
+	/* Single-threaded here: nothing can have reused the number. */
+	EXPECT_EQ(-1, fcntl(fd, F_GETFD));
+	EXPECT_EQ(EBADF, errno);
 }
 
 TEST(cores_big_little_tiny)
@@ -103,6 +172,7 @@ TEST(open_by_path)
 	struct apu_device *dev;
 
 	ASSERT_EQ(0, apu_device_open("/dev/accel/accel0", &dev));
+	expect_accel_fd(_metadata, apu_device_fd(dev), "/dev/accel/accel0", 0);
 	apu_device_close(dev);
 	EXPECT_EQ(-ENOENT, apu_device_open("/dev/accel/accel7", &dev));
 	/* A character device that is not a DRM device. */

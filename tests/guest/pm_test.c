@@ -10,30 +10,8 @@
 #include "kselftest_harness.h"
 #include "apu_guest.h"
 
-/* Field @col (0-based) of core @core's line in debugfs "cores". */
-static int core_field(int core, int col, char *out, size_t size)
-{
-	char buf[4096], *line, *save = NULL;
-	int n = 0, ret = apu_debugfs_read("cores", buf, sizeof(buf));
-
-	if (ret)
-		return ret;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *tok, *s2 = NULL;
-		int c = 0;
-
-		if (n++ != core + 1)
-			continue;
-		for (tok = strtok_r(line, " ", &s2); tok; tok = strtok_r(NULL, " ", &s2), c++)
-			if (c == col) {
-				snprintf(out, size, "%s", tok);
-				return 0;
-			}
-	}
-	return -ENOENT;
-}
-
-static int runtime_status(char *out, size_t size)
+/* Read the attribute @attr of the APU's PCI device's power/ directory. */
+static int power_attr(const char *attr, char *out, size_t size)
 {
 	char link[256], path[400];
 	ssize_t n = readlink("/sys/class/accel/accel0/device", link, sizeof(link) - 1);
@@ -42,8 +20,7 @@ static int runtime_status(char *out, size_t size)
 	if (n < 0)
 		return -errno;
 	link[n] = 0;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/power/runtime_status",
-		 basename(link));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/power/%s", basename(link), attr);
 	f = fopen(path, "r");
 	if (!f)
 		return -errno;
@@ -51,6 +28,31 @@ static int runtime_status(char *out, size_t size)
 		out[0] = 0;
 	fclose(f);
 	out[strcspn(out, "\n")] = 0;
+	return 0;
+}
+
+static int runtime_status(char *out, size_t size)
+{
+	return power_attr("runtime_status", out, size);
+}
+
+/* runtime_active_time or runtime_suspended_time, in ms; -1 on error. */
+static long long runtime_ms(const char *attr)
+{
+	char v[32];
+
+	return power_attr(attr, v, sizeof(v)) ? -1 : atoll(v);
+}
+
+/* Wait up to @ms for runtime_status @want; 1 once there. */
+static int wait_runtime_status(const char *want, int ms)
+{
+	char st[32];
+
+	for (int64_t end = apu_now_ns() + (int64_t)ms * 1000000; apu_now_ns() < end;
+	     usleep(10000))
+		if (!runtime_status(st, sizeof(st)) && !strcmp(st, want))
+			return 1;
 	return 0;
 }
 
@@ -69,35 +71,91 @@ TEST(idle_cores_power_down_and_up)
 	ASSERT_EQ(0, run_job(fd, 2));
 	usleep(300 * 1000);
 	for (int core = 0; core < 6; core++) {
-		ASSERT_EQ(0, core_field(core, 2, state, sizeof(state)));
+		ASSERT_EQ(0, apu_core_field(core, APU_CORES_STATE, state, sizeof(state)));
 		EXPECT_STREQ("off", state) TH_LOG("core %d", core);
 	}
-	ASSERT_EQ(0, core_field(2, 12, ons, sizeof(ons)));
+	ASSERT_EQ(0, apu_core_field(2, APU_CORES_POWER_ONS, ons, sizeof(ons)));
 	before = atol(ons);
 	ASSERT_EQ(0, run_job(fd, 2));
-	ASSERT_EQ(0, core_field(2, 12, ons, sizeof(ons)));
+	ASSERT_EQ(0, apu_core_field(2, APU_CORES_POWER_ONS, ons, sizeof(ons)));
 	EXPECT_EQ(before + 1, atol(ons));
 	/* Only the core that ran was powered up. */
-	ASSERT_EQ(0, core_field(3, 2, state, sizeof(state)));
+	ASSERT_EQ(0, apu_core_field(3, APU_CORES_STATE, state, sizeof(state)));
 	EXPECT_STREQ("off", state);
 	close(fd);
 }
 
-TEST(runtime_suspend_and_resume)
+/*
+ * The idle device runtime-suspends after autosuspend_ms and stays
+ * suspended (runtime_suspended_time grows, runtime_active_time does not);
+ * submitting a job resumes it (runtime_status "active" as soon as the
+ * submission returns), the job runs correctly, the device stays active
+ * at least autosuspend_ms after it, then suspends again.
+ */
+TEST(runtime_suspend_then_a_job_resumes_the_device)
 {
+	struct drm_apu_job_bo bos[1];
+	struct drm_apu_job_info info;
+	struct apu_buf cmd, data;
+	long long autosuspend_ms, act0, act1, act2, susp0, susp1;
+	struct apu_conv c;
+	int8_t ref[4 * 4 * 8];
 	char st[32];
+	uint32_t s;
+	uint64_t id;
 	int fd = apu_open();
 
 	ASSERT_LE(0, fd);
+	autosuspend_ms = apu_module_param("autosuspend_ms");
+	ASSERT_LT(0, autosuspend_ms);
+	/* The job's buffers, made before the device suspends. */
+	ASSERT_EQ(0, apu_buf_new(fd, 4096, 0, &cmd));
+	ASSERT_EQ(0, apu_buf_new(fd, 1024 * 1024, 0, &data));
+	apu_conv_setup(&c, &data, 4, 4, 8, 8, 3, 512 * 1024, 5);
+	apu_ref_conv(&c.p, c.in, c.w, c.bias, c.mult, c.shift, ref);
+	apu_op_conv(apu_cmd_header(cmd.cpu, 1), &c);
+	bos[0].handle = data.handle;
+	bos[0].flags = DRM_APU_JOB_BO_WRITE;
+	ASSERT_EQ(0, drmSyncobjCreate(fd, 0, &s));
 	ASSERT_EQ(0, run_job(fd, 0));
-	usleep(500 * 1000);
+
+	/* Suspended, and staying so. */
+	ASSERT_TRUE(wait_runtime_status("suspended", autosuspend_ms + 3000));
+	act0 = runtime_ms("runtime_active_time");
+	susp0 = runtime_ms("runtime_suspended_time");
+	ASSERT_LE(0, act0);
+	ASSERT_LE(0, susp0);
+	usleep(300 * 1000);
 	ASSERT_EQ(0, runtime_status(st, sizeof(st)));
 	EXPECT_STREQ("suspended", st);
-	/* A job resumes the device and runs. */
-	ASSERT_EQ(0, run_job(fd, 5));
-	usleep(500 * 1000);
+	EXPECT_EQ(act0, runtime_ms("runtime_active_time"));
+	EXPECT_LE(susp0 + 250, runtime_ms("runtime_suspended_time"));
+
+	/* A job resumes it: active as soon as the submission returns. */
+	memset((uint8_t *)data.cpu + 512 * 1024, 0, sizeof(ref));
+	ASSERT_EQ(0, apu_submit1(fd, cmd.handle, 0, apu_cmd_size(1), DRM_APU_TARGET_CORE(5),
+				 bos, 1, NULL, 0, s, &id, NULL));
 	ASSERT_EQ(0, runtime_status(st, sizeof(st)));
-	EXPECT_STREQ("suspended", st);
+	EXPECT_STREQ("active", st) TH_LOG("not resumed by the submission");
+	ASSERT_EQ(0, apu_sync_wait(fd, s, 30000));
+	ASSERT_EQ(0, apu_job_info(fd, id, &info));
+	EXPECT_EQ(DRM_APU_STATUS_OK, info.status);
+	EXPECT_EQ(0, memcmp(ref, (uint8_t *)data.cpu + 512 * 1024, sizeof(ref)));
+	susp1 = runtime_ms("runtime_suspended_time");
+
+	/* Suspends again, having been active at least autosuspend_ms. */
+	ASSERT_TRUE(wait_runtime_status("suspended", autosuspend_ms + 3000));
+	act1 = runtime_ms("runtime_active_time");
+	EXPECT_LE(act0 + autosuspend_ms - 5, act1)
+		TH_LOG("active %lld ms for the job", act1 - act0);
+	usleep(200 * 1000);
+	act2 = runtime_ms("runtime_active_time");
+	EXPECT_EQ(act1, act2);
+	EXPECT_LE(susp1 + 150, runtime_ms("runtime_suspended_time"));
+
+	drmSyncobjDestroy(fd, s);
+	apu_buf_free(fd, &cmd);
+	apu_buf_free(fd, &data);
 	close(fd);
 }
 

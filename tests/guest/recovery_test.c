@@ -308,7 +308,6 @@ TEST_F(rec, hang_reset_and_recovery)
 	apu_buf_free(self->fd, &data3);
 }
 
-/* A lost interrupt is not a hang: the job ends OK, at the timeout. */
 /* A hung core of each class (big 0, little 3, tiny 5): the same recovery. */
 TEST_F(rec, hang_each_class)
 {
@@ -327,13 +326,78 @@ TEST_F(rec, hang_each_class)
 	}
 }
 
-TEST_F(rec, lost_interrupt)
+/*
+ * A lost interrupt is not a hang. The device completes the job but its
+ * interrupt is dropped: the device's job count rises and the fault is
+ * consumed while the driver still holds the job in flight, not done. The
+ * driver finds it at its job timeout (job_timeout_ms), not earlier and
+ * without a second timeout: the job ends OK (fence without error, its op
+ * run, the output right), at or after the timeout after it started, and
+ * the core is not reset.
+ */
+TEST_F(rec, lost_interrupt_job_ends_ok_at_the_timeout)
 {
+	/* The timeout's delayed work may fire up to a jiffy (HZ >= 100) early. */
+	const int64_t jiffy_ns = 10000000;
 	struct drm_apu_job_info info;
+	long long timeout_ms, jobs, resets;
+	int64_t t0, timeout_ns;
+	char buf[512];
+	uint32_t s;
+	uint64_t id;
+
+	timeout_ms = apu_module_param("job_timeout_ms");
+	ASSERT_LT(0, timeout_ms);
+	timeout_ns = timeout_ms * 1000000;
+	jobs = apu_core_counter(5, APU_CORES_JOBS);
+	resets = apu_core_counter(5, APU_CORES_RESETS);
+	ASSERT_LE(0, jobs);
+	ASSERT_LE(0, resets);
 
 	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "5 drop_irq"));
-	expect_fail(_metadata, self, 0, 5, DRM_APU_STATUS_OK, 0, &info);
+	ASSERT_EQ(0, apu_debugfs_read("fault_inject", buf, sizeof(buf)));
+	ASSERT_NE(NULL, strstr(buf, "5 drop_irq\n")) TH_LOG("armed: %s", buf);
+
+	memset((uint8_t *)self->data.cpu + OUT_OFF, 0, sizeof(self->ref));
+	t0 = apu_now_ns();
+	id = submit(_metadata, self->fd, &self->cmd, &self->data, 0, 5, &s);
+
+	/* The device completes the job: its job count rises. */
+	while (apu_core_counter(5, APU_CORES_JOBS) == jobs &&
+	       apu_now_ns() - t0 < timeout_ns / 2)
+		usleep(5000);
+	ASSERT_EQ(jobs + 1, apu_core_counter(5, APU_CORES_JOBS))
+		TH_LOG("the device did not complete the job in %lld ms", timeout_ms / 2);
+	/* Its interrupt was dropped: the driver has not seen the end. */
+	ASSERT_EQ(0, apu_job_info(self->fd, id, &info));
+	EXPECT_NE(DRM_APU_JOB_DONE, info.state) TH_LOG("the job ended without its interrupt");
+	EXPECT_EQ(1, apu_core_counter(5, APU_CORES_INFLIGHT));
+	EXPECT_EQ(-ETIME, apu_sync_wait(self->fd, s, 0));
+	ASSERT_EQ(0, apu_debugfs_read("fault_inject", buf, sizeof(buf)));
+	EXPECT_EQ(NULL, strstr(buf, "5 drop_irq")) TH_LOG("not consumed: %s", buf);
+	/* All of that before the timeout could have ended the job. */
+	ASSERT_GT(timeout_ns - jiffy_ns, apu_now_ns() - t0);
+
+	ASSERT_EQ(0, apu_sync_wait(self->fd, s, 30000));
+	ASSERT_EQ(0, apu_job_info(self->fd, id, &info));
+	EXPECT_EQ(DRM_APU_JOB_DONE, info.state);
+	EXPECT_EQ(DRM_APU_STATUS_OK, info.status);
+	EXPECT_EQ(0, fence_error(self->fd, s));
+	EXPECT_EQ(1u, info.op_index);	/* the device's completion record */
+	EXPECT_LT(0u, info.cycles);
 	EXPECT_EQ(0, memcmp(self->ref, (uint8_t *)self->data.cpu + OUT_OFF, sizeof(self->ref)));
+	EXPECT_LE((uint64_t)t0, info.queue_ns);
+	EXPECT_LE(info.queue_ns, info.start_ns);
+	EXPECT_LE(timeout_ns - jiffy_ns, (int64_t)(info.end_ns - info.start_ns))
+		TH_LOG("ended %lld ms after it started, before the %lld ms timeout",
+		       (long long)(info.end_ns - info.start_ns) / 1000000, timeout_ms);
+	EXPECT_GT(2 * timeout_ns, (int64_t)(info.end_ns - info.start_ns))
+		TH_LOG("ended %lld ms after it started, not at the first timeout",
+		       (long long)(info.end_ns - info.start_ns) / 1000000);
+	/* Retired, not reset as a hung core. */
+	EXPECT_EQ(resets, apu_core_counter(5, APU_CORES_RESETS));
+	EXPECT_EQ(0, apu_core_counter(5, APU_CORES_INFLIGHT));
+	drmSyncobjDestroy(self->fd, s);
 	expect_ok(_metadata, self, 5);
 }
 
