@@ -5,7 +5,8 @@
  *
  *   fw_info       hardware and firmware versions, firmware state
  *   cores         each core's class, state, ring indices and counters,
- *                 and the driver's queue: jobs queued, in the ring, resets
+ *                 and the driver's queue: jobs queued, in the ring, resets,
+ *                 jobs posted to the ring since the driver loaded
  *   faults        the last device faults: time, core, ASID, status,
  *                 address, fault flags
  *   fault_inject  write "<core> <kind>" to arm a device fault (kinds:
@@ -82,7 +83,7 @@ static int cores_show(struct seq_file *m, void *unused)
 
 	if (!drm_dev_enter(&adev->drm, &idx))
 		return -ENODEV;
-	seq_puts(m, "core class  state  ring_size head tail completed_seq jobs busy_cycles queued inflight resets power_ons\n");
+	seq_puts(m, "core class  state  ring_size head tail completed_seq jobs busy_cycles queued inflight resets power_ons posted\n");
 	for (i = 0; i < adev->num_cores; i++) {
 		u32 b = APU_CORE_BASE(i);
 		u32 st = apu_read(adev, b + APU_CORE_STATUS);
@@ -95,12 +96,15 @@ static int cores_show(struct seq_file *m, void *unused)
 		unsigned long flags;
 		struct apu_job *job;
 		u32 inflight = 0;
+		u64 posted;
 
 		spin_lock_irqsave(&core->lock, flags);
 		list_for_each_entry(job, &core->inflight, node)
 			inflight++;
+		posted = core->posted;
 		spin_unlock_irqrestore(&core->lock, flags);
-		seq_printf(m, "%4u %-6s %-6s %9u %4u %4u %13llu %4u %11llu %6d %8u %6d %9u\n", i,
+		seq_printf(m, "%4u %-6s %-6s %9u %4u %4u %13llu %4u %11llu %6d %8u %6d %9u %6llu\n",
+			   i,
 			   apu_class_names[core->core_class],
 			   st < ARRAY_SIZE(apu_core_states) ? apu_core_states[st] : "?",
 			   apu_read(adev, b + APU_CORE_RING_SIZE),
@@ -109,7 +113,7 @@ static int cores_show(struct seq_file *m, void *unused)
 			   apu_read(adev, b + APU_CORE_JOBS_DONE), cyc,
 			   atomic_read(&core->queued), inflight,
 			   atomic_read(&core->resets),
-			   apu_read(adev, b + APU_CORE_POWER_ONS));
+			   apu_read(adev, b + APU_CORE_POWER_ONS), posted);
 	}
 	drm_dev_exit(idx);
 	return 0;

@@ -78,7 +78,7 @@ struct apu_vm {
  * @fence_context: dma-fence context of the core's hardware fences
  * @fence_lock: lock of those fences
  * @reset_lock: serialises recoveries (timeouts, device errors, debugfs)
- * @lock: protects the ring (@ring, @compl, @tail), @seqno, @inflight,
+ * @lock: protects the ring (@ring, @compl, @tail), @seqno, @posted, @inflight,
  *	  @last_done and the core's ring registers; taken in hard-irq
  *	  context, so always with interrupts off
  * @ring: ring entries (CPU view), @ring_dma and @ring_va their addresses
@@ -88,6 +88,8 @@ struct apu_vm {
  * @ring_node: @ring's range in address space 0, @compl_node @compl's
  * @tail: next ring index the driver writes (free-running)
  * @seqno: last hardware-fence seqno handed out
+ * @posted: jobs written to the ring since probe (a job posted again after
+ *	    a recovery counts again)
  * @inflight: jobs posted to the ring, oldest first
  * @last_done: when the last job ended, for busy-time accounting
  * @queued: jobs queued or running on the core, to pick the least loaded
@@ -128,6 +130,7 @@ struct apu_core {
 	struct drm_mm_node wl_node;
 	u32 tail;
 	u64 seqno;
+	u64 posted;
 	struct list_head inflight;
 	ktime_t last_done;
 

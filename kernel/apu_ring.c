@@ -241,6 +241,7 @@ static void apu_core_post_locked(struct apu_core *core, struct apu_job *job)
 	job->post_time = ktime_get();
 	list_add_tail(&job->node, &core->inflight);
 	core->tail++;
+	core->posted++;
 	/* writel() orders the entry before the doorbell. */
 	apu_core_write(core, APU_CORE_RING_TAIL, core->tail);
 	trace_apu_job_run(core->index, job->result->id, job->hw_fence->base.seqno,

@@ -9,7 +9,9 @@
 #      KASAN, lockdep, kmemleak, DMA-API debugging, the allocation-failure
 #      campaign; any report fails it
 #   3. the guest fuzzers, long: APU_DEEP_CALLS ioctl calls per process (4
-#      processes) and APU_DEEP_JOBS mutated command buffers
+#      processes; 1 000 000 in all by default), APU_DEEP_JOBS mutated
+#      command buffers (100 000), and the race fuzzer with APU_DEEP_RACE_OPS
+#      actions per thread (2 processes x 2 files x 3 threads)
 #   4. the device model under libFuzzer (QEMU's generic-fuzz, ASan + UBSan,
 #      threads=off), APU_DEEP_QEMU_RUNS executions
 #   5. the HAL's libFuzzer targets, APU_DEEP_HAL_RUNS executions each
@@ -22,8 +24,9 @@ set -uo pipefail
 . "$(dirname "$0")/common.sh"
 cd "$APU_TOP"
 
-CALLS=${APU_DEEP_CALLS:-60000}
-JOBS=${APU_DEEP_JOBS:-6000}
+CALLS=${APU_DEEP_CALLS:-250000}
+JOBS=${APU_DEEP_JOBS:-100000}
+RACE_OPS=${APU_DEEP_RACE_OPS:-5000}
 QEMU_RUNS=${APU_DEEP_QEMU_RUNS:-50000}
 HAL_RUNS=${APU_DEEP_HAL_RUNS:-300000}
 SEED=${APU_DEEP_SEED:-$(date +%s)}
@@ -64,12 +67,13 @@ debug_suite() {
 }
 
 guest_fuzz() {
-	APU_TESTS=fuzz_test APU_VM_NAME=fuzz-long APU_VM_TIMEOUT=3000 \
-		APU_VM_ENV="APU_FUZZ_SEED=$SEED APU_FUZZ_CALLS=$CALLS APU_FUZZ_JOBS=$JOBS" \
+	APU_TESTS="fuzz_test race_fuzz_test" APU_VM_NAME=fuzz-long APU_VM_TIMEOUT=5400 \
+		APU_VM_ENV="APU_FUZZ_SEED=$SEED APU_FUZZ_CALLS=$CALLS APU_FUZZ_JOBS=$JOBS APU_FUZZ_RACE_OPS=$RACE_OPS" \
 		scripts/vm.sh check >"$OUT/guest-fuzz.log" 2>&1
 	local rc=$?
-	grep -a -E 'guest\| (ok|not ok) |calls in|mutated jobs|vm.sh: FAIL' "$OUT/guest-fuzz.log"
+	grep -a -E 'guest\| (ok|not ok) |calls in|mutated jobs|race fuzzer|vm.sh: FAIL' "$OUT/guest-fuzz.log"
 	fig "guest fuzzers (seed $SEED): $((4 * CALLS)) ioctl calls, $JOBS mutated command buffers, exit $rc"
+	grep -a -o 'race fuzzer, seed.*' "$OUT/guest-fuzz.log" | head -n 1 | sed 's/^/guest /' >>"$OUT/figures.txt"
 	return $rc
 }
 

@@ -304,7 +304,7 @@ tier debug
 dp=0
 df=0
 ds=0
-DEBUG_TESTS=${APU_DEBUG_TESTS:-"job_test uapi_neg_test recovery_test lifecycle_test faultinj_test"}
+DEBUG_TESTS=${APU_DEBUG_TESTS:-"job_test uapi_neg_test recovery_test lifecycle_test faultinj_test bo_lifetime_test race_fuzz_test"}
 [ "$DEBUG_TESTS" = all ] && DEBUG_TESTS=
 echo "building the debug kernel if needed, then booting it (tests: ${DEBUG_TESTS:-all})"
 rm -f "$APU_BUILD/vm/check-debug.result"

@@ -426,6 +426,7 @@ enum {
 	APU_CORES_INFLIGHT = 10,
 	APU_CORES_RESETS = 11,
 	APU_CORES_POWER_ONS = 12,
+	APU_CORES_POSTED = 13,
 };
 
 /* Field @col (0-based, APU_CORES_*) of core @core's line in debugfs "cores". */
