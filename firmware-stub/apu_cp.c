@@ -207,7 +207,7 @@ static int job_write(Job *j, uint64_t va, const void *buf, uint64_t len)
         }
         j->res->status = APU_STATUS_MMU_FAULT;
         j->res->fault_addr = bad;
-        j->res->fault_flags = APU_FAULT_WRITE | APU_FAULT_READ_ONLY;
+        j->res->fault_flags = APU_FAULT_WRITE | APU_FAULT_NOT_LISTED;
         return -1;
     }
     if (apu_mmu_write(j->mmu, j->asid, va, buf, len, &j->fault)) {

@@ -15,12 +15,19 @@
  * so that one process leaves room for others of its user, and one user
  * leaves a quarter of the device to the others.
  *
+ * A file counts until its address space goes: when it is closed and its
+ * last job has ended, not at close.
+ *
  * A process whose jobs fault the device MMU or hang a core ban_limit times
  * is banned: none of its files may submit (-EIO) for ban_ms milliseconds,
- * including files it opens afterwards. The ban belongs to the process that
- * opened the file, not to the file, so reopening the node does not lift it.
- * A process that forks children to start afresh is not caught: they are new
- * processes, each of which must fault ban_limit times itself.
+ * including files it opens afterwards, and its queued jobs are canceled.
+ * The ban belongs to the process that opened the file, not to the file:
+ * reopening the node neither lifts it nor forgets the faults counted (a
+ * process is remembered while it faulted within ban_ms). A process that
+ * forks children to start afresh is not caught: they are new processes,
+ * each of which must fault ban_limit times itself. A server that opens a
+ * file per tenant is banned as a whole; it runs with ban_limit=0, or a
+ * process per tenant.
  *
  * Copyright (c) 2026 The apu authors
  */
@@ -47,7 +54,7 @@ MODULE_PARM_DESC(max_files_per_user, "Open files of the node one user may hold (
 
 unsigned int apu_ban_limit = 8;
 module_param_named(ban_limit, apu_ban_limit, uint, 0644);
-MODULE_PARM_DESC(ban_limit, "Faults and hangs after which a process may submit no more, for ban_ms (0: never; default 8)");
+MODULE_PARM_DESC(ban_limit, "Faults and hangs after which a process may submit no more, for ban_ms; its queued jobs are canceled (0: never; default 8)");
 
 static unsigned int apu_ban_ms = 60000;
 module_param_named(ban_ms, apu_ban_ms, uint, 0644);
@@ -68,25 +75,30 @@ static void apu_client_put(struct apu_client *client)
 
 static bool apu_client_ban_active(struct apu_client *client)
 {
-	unsigned long until = READ_ONCE(client->banned_until);
+	u64 until = atomic64_read(&client->banned_until);
 
-	if (!until)
-		return false;
-	if (time_before(jiffies, until))
-		return true;
-	/* Over: forget it before jiffies wrap around and make it look new. */
-	cmpxchg(&client->banned_until, until, 0);
-	return false;
+	return until && time_before64(get_jiffies_64(), until);
 }
 
-/* Unlist the clients that have no file left and no ban running. */
+/* Faults counted within ban_ms: reopening must not forget them. */
+static bool apu_client_faulted_lately(struct apu_client *client)
+{
+	u64 last = atomic64_read(&client->last_fault);
+
+	return atomic_read(&client->faults) &&
+	       time_before64(get_jiffies_64(),
+			     last + msecs_to_jiffies(READ_ONCE(apu_ban_ms)));
+}
+
+/* Unlist the clients without files, a ban or recent faults. */
 static void apu_clients_prune_locked(struct apu_device *adev)
 {
 	struct apu_client *client, *tmp;
 
 	lockdep_assert_held(&adev->clients_lock);
 	list_for_each_entry_safe(client, tmp, &adev->clients, node) {
-		if (client->files || apu_client_ban_active(client))
+		if (client->files || apu_client_ban_active(client) ||
+		    apu_client_faulted_lately(client))
 			continue;
 		list_del(&client->node);
 		apu_client_put(client);
@@ -112,6 +124,8 @@ static unsigned int apu_user_limit(struct apu_device *adev)
  */
 struct apu_client *apu_client_open(struct apu_device *adev)
 {
+	unsigned int per_process = READ_ONCE(apu_max_files_per_process);
+	unsigned int per_user = apu_user_limit(adev);
 	struct pid *pid = task_tgid(current);
 	kuid_t uid = current_uid();
 	struct apu_client *client, *found = NULL, *new;
@@ -129,14 +143,13 @@ struct apu_client *apu_client_open(struct apu_device *adev)
 		if (uid_eq(client->uid, uid))
 			user_files += client->files;
 	}
-	if (found && READ_ONCE(apu_max_files_per_process) &&
-	    found->files >= READ_ONCE(apu_max_files_per_process)) {
+	if (found && per_process && found->files >= per_process) {
 		drm_dbg_driver(&adev->drm, "process %d holds %u files already\n",
 			       pid_vnr(pid), found->files);
 		client = ERR_PTR(-EMFILE);
 		goto out;
 	}
-	if (user_files >= apu_user_limit(adev)) {
+	if (user_files >= per_user) {
 		drm_dbg_driver(&adev->drm, "user %u holds %u files already\n",
 			       from_kuid_munged(current_user_ns(), uid), user_files);
 		client = ERR_PTR(-EMFILE);
@@ -160,12 +173,14 @@ out:
 }
 
 /**
- * apu_client_close() - a file of @client was closed
+ * apu_client_close() - a file of @client went: closed, and its last job
+ * ended (its address space is given back)
  * @adev: the device
- * @client: its client, as apu_client_open() returned it
+ * @client: its client, as apu_client_open() returned it; the file's
+ *	    reference is dropped
  *
- * The client stays listed while it has files or a ban runs; the file's
- * jobs may still run, and hold the client through their file.
+ * The client stays listed while it has files, a ban runs, or it faulted
+ * within ban_ms. Process context.
  */
 void apu_client_close(struct apu_device *adev, struct apu_client *client)
 {
@@ -173,14 +188,6 @@ void apu_client_close(struct apu_device *adev, struct apu_client *client)
 	client->files--;
 	apu_clients_prune_locked(adev);
 	mutex_unlock(&adev->clients_lock);
-}
-
-/**
- * apu_client_put_file() - drop a file's reference to its client
- * @client: the client
- */
-void apu_client_put_file(struct apu_client *client)
-{
 	apu_client_put(client);
 }
 
@@ -195,20 +202,23 @@ void apu_client_put_file(struct apu_client *client)
 void apu_client_fault(struct apu_client *client)
 {
 	unsigned int limit = READ_ONCE(apu_ban_limit);
-	unsigned long until;
+	u64 now = get_jiffies_64();
 
 	if (!limit)
 		return;
+	atomic64_set(&client->last_fault, now);
 	if (atomic_inc_return(&client->faults) < limit)
 		return;
 	atomic_set(&client->faults, 0);
-	until = jiffies + msecs_to_jiffies(READ_ONCE(apu_ban_ms));
-	WRITE_ONCE(client->banned_until, until ? until : 1);
+	atomic64_set(&client->banned_until,
+		     now + msecs_to_jiffies(READ_ONCE(apu_ban_ms)) + 1);
 }
 
 /**
- * apu_client_banned() - may @client submit jobs?
+ * apu_client_banned() - may @client submit and run jobs?
  * @client: the client
+ *
+ * Any context.
  *
  * Return: true while a ban of the client runs.
  */

@@ -20,10 +20,11 @@ struct pid;
  * @node: in &apu_device.clients, under &apu_device.clients_lock
  * @pid: the thread group, referenced
  * @uid: the user that opened the process's first file
- * @files: files of the process open on the node, under
- *	   &apu_device.clients_lock
+ * @files: files of the process whose address space lives: open, or
+ *	   closed with jobs still to end; under &apu_device.clients_lock
  * @faults: MMU faults and hangs of its jobs since the last ban
- * @banned_until: jiffies at which its ban ends; 0 when never banned
+ * @last_fault: jiffies64 of the last one
+ * @banned_until: jiffies64 at which its ban ends; 0 when not banned
  */
 struct apu_client {
 	struct kref refcount;
@@ -32,7 +33,8 @@ struct apu_client {
 	kuid_t uid;
 	unsigned int files;
 	atomic_t faults;
-	unsigned long banned_until;
+	atomic64_t last_fault;
+	atomic64_t banned_until;
 };
 
 extern unsigned int apu_ban_limit;
@@ -40,7 +42,6 @@ extern unsigned int apu_ban_limit;
 int apu_clients_init(struct apu_device *adev);
 struct apu_client *apu_client_open(struct apu_device *adev);
 void apu_client_close(struct apu_device *adev, struct apu_client *client);
-void apu_client_put_file(struct apu_client *client);
 void apu_client_fault(struct apu_client *client);
 bool apu_client_banned(struct apu_client *client);
 

@@ -78,14 +78,22 @@ struct apu_vm {
  * @fence_context: dma-fence context of the core's hardware fences
  * @fence_lock: lock of those fences
  * @reset_lock: serialises recoveries (timeouts, device errors, debugfs)
- * @lock: protects the ring (@ring, @compl, @tail), @seqno, @posted, @inflight,
+ * @lock: protects the ring (@ring, @compl, @wl, @tail), @seqno, @posted, @inflight,
  *	  @last_done and the core's ring registers; taken in hard-irq
  *	  context, so always with interrupts off
- * @ring: ring entries (CPU view), @ring_dma and @ring_va their addresses
+ * @ring: ring entries (CPU view)
+ * @ring_dma: their bus address
+ * @ring_va: their address in address space 0
  * @compl: completion records, one per ring slot
+ * @compl_dma: their bus address
+ * @compl_va: their address in address space 0
  * @wl: write lists, APU_WLIST_MAX ranges per ring slot (with
- *	&apu_device.write_list); @wl_dma, @wl_va and @wl_node as for @ring
- * @ring_node: @ring's range in address space 0, @compl_node @compl's
+ *	&apu_device.write_list), read-only to the device
+ * @wl_dma: their bus address
+ * @wl_va: their address in address space 0
+ * @ring_node: @ring's range in address space 0
+ * @compl_node: @compl's
+ * @wl_node: @wl's
  * @tail: next ring index the driver writes (free-running)
  * @seqno: last hardware-fence seqno handed out
  * @posted: jobs written to the ring since probe (a job posted again after
@@ -226,7 +234,7 @@ struct apu_device {
  * @next_job_id: id of the next job
  * @client: the process that opened it, referenced (apu_client.c): its
  *	    limits and its ban, which covers all its files
- * @jobs: jobs of the file submitted and not yet freed, at most the
+ * @jobs: jobs of the file submitted and not ended, at most the
  *	  max_file_jobs parameter
  * @busy_ns: per core, time the file's jobs ran
  * @jobs_done: per core, jobs of the file that ended

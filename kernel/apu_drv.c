@@ -30,7 +30,8 @@
 #include "apu_job.h"
 
 #define APU_DRIVER_MAJOR	0
-#define APU_DRIVER_MINOR	1
+/* 2: enforced job BO write flags, DRM_APU_JOB_BO_NO_WAIT, client limits. */
+#define APU_DRIVER_MINOR	2
 #define APU_DRIVER_PATCHLEVEL	0
 
 static const struct drm_ioctl_desc apu_ioctls[] = {
@@ -57,8 +58,9 @@ void apu_file_release(struct kref *kref)
 	}
 	xa_destroy(&afile->results_xa);
 	apu_vm_put(afile->vm);
+	/* The file's address space goes: it no longer counts. */
 	if (afile->client)
-		apu_client_put_file(afile->client);
+		apu_client_close(afile->adev, afile->client);
 	mutex_destroy(&afile->results_lock);
 	kfree(afile);
 }
@@ -130,8 +132,6 @@ static int apu_open(struct drm_device *drm, struct drm_file *file)
 
 err:
 	apu_file_entities_fini(adev, afile, n);
-	if (afile->client)
-		apu_client_close(adev, afile->client);
 	apu_file_put(afile);
 	return ret;
 }
@@ -143,7 +143,6 @@ static void apu_postclose(struct drm_device *drm, struct drm_file *file)
 
 	/* Queued jobs still run; those that cannot are canceled. */
 	apu_file_entities_fini(adev, afile, APU_NUM_PRIOS * APU_DRV_MAX_CORES);
-	apu_client_close(adev, afile->client);
 	apu_file_put(afile);
 }
 

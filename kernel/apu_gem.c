@@ -63,23 +63,39 @@ struct apu_bo_map *apu_bo_map_get(struct apu_bo *bo, struct apu_vm *vm)
 }
 
 /**
+ * struct apu_bo_hold_cb - one fence a hold waits for
+ * @cb: its callback
+ * @fence: the fence, referenced
+ * @hold: the hold
+ */
+struct apu_bo_hold_cb {
+	struct dma_fence_cb cb;
+	struct dma_fence *fence;
+	struct apu_bo_hold *hold;
+};
+
+/**
  * struct apu_bo_hold - a BO whose pages are kept until jobs end
  * @work: drops the BO (fence callbacks run where no GEM object may be freed)
  * @obj: the BO, referenced
+ * @drm: its DRM device, referenced: the BO's last reference may go in
+ *	 @work after the device was removed, and freeing it needs the device
  * @pending: fences not signalled yet, plus one while callbacks are added
- * @num: entries of @w
- * @w: a callback per fence
+ * @num: entries of @w in use
+ * @w: a callback per core at most
+ *
+ * Allocated with its mapping (apu_bo_open()), where failing is allowed:
+ * it is used when the mapping goes, which may be in a job's free_job
+ * during a core's recovery, where allocating could wait on reclaim that
+ * waits on this very recovery.
  */
 struct apu_bo_hold {
 	struct work_struct work;
 	struct drm_gem_object *obj;
+	struct drm_device *drm;
 	atomic_t pending;
 	unsigned int num;
-	struct apu_bo_hold_cb {
-		struct dma_fence_cb cb;
-		struct dma_fence *fence;
-		struct apu_bo_hold *hold;
-	} w[];
+	struct apu_bo_hold_cb w[APU_DRV_MAX_CORES];
 };
 
 /* Runs the holds' ends; drained at module exit (apu_gem_exit()). */
@@ -88,12 +104,14 @@ static struct workqueue_struct *apu_gem_wq;
 static void apu_bo_hold_work(struct work_struct *work)
 {
 	struct apu_bo_hold *hold = container_of(work, struct apu_bo_hold, work);
+	struct drm_device *drm = hold->drm;
 	unsigned int i;
 
 	for (i = 0; i < hold->num; i++)
 		dma_fence_put(hold->w[i].fence);
 	drm_gem_object_put(hold->obj);
 	kfree(hold);
+	drm_dev_put(drm);
 }
 
 static void apu_bo_hold_drop(struct apu_bo_hold *hold)
@@ -112,25 +130,29 @@ static void apu_bo_hold_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
  * address space in the rings may have translated addresses in it before
  * (the device translates page by page as it moves data, and a job can
  * reach any buffer of its file, named or not): keep the BO, and so its
- * pages, until those jobs end. Jobs posted later fault on the cleared
- * entries. Waiting here instead could deadlock (a job's free_job releases
- * mappings, and a recovery of its core waits for free_job), so the small
- * record (a callback per core at most) must be allocated.
+ * pages, until those jobs end, with the hold allocated for it. Jobs posted
+ * later fault on the cleared entries. Process context; takes the cores'
+ * locks.
  */
 static void apu_bo_hold_pages(struct apu_bo_map *map)
 {
 	struct drm_gem_object *obj = &map->bo->base.base;
+	struct apu_bo_hold *hold = map->hold;
 	struct dma_fence *fences[APU_DRV_MAX_CORES];
-	struct apu_bo_hold *hold;
 	unsigned int n, i;
 
+	might_sleep();
+	map->hold = NULL;
 	n = apu_vm_posted_fences(map->vm, fences);
-	if (!n)
+	if (!n) {
+		kfree(hold);
 		return;
-	hold = kzalloc(struct_size(hold, w, n), GFP_KERNEL | __GFP_NOFAIL);
+	}
 	INIT_WORK(&hold->work, apu_bo_hold_work);
 	drm_gem_object_get(obj);
 	hold->obj = obj;
+	drm_dev_get(obj->dev);
+	hold->drm = obj->dev;
 	hold->num = n;
 	atomic_set(&hold->pending, n + 1);
 	for (i = 0; i < n; i++) {
@@ -222,6 +244,12 @@ static int apu_bo_open(struct drm_gem_object *obj, struct drm_file *file)
 		ret = -ENOMEM;
 		goto out;
 	}
+	map->hold = kzalloc(sizeof(*map->hold), GFP_KERNEL_ACCOUNT);
+	if (!map->hold) {
+		kfree(map);
+		ret = -ENOMEM;
+		goto out;
+	}
 	kref_init(&map->refcount);
 	map->bo = bo;
 	map->vm = apu_vm_get(afile->vm);
@@ -230,6 +258,7 @@ static int apu_bo_open(struct drm_gem_object *obj, struct drm_file *file)
 			     !(bo->flags & DRM_APU_BO_DEVICE_READ_ONLY));
 	if (ret) {
 		apu_vm_put(map->vm);
+		kfree(map->hold);
 		kfree(map);
 		goto out;
 	}

@@ -11,6 +11,7 @@
 #include <drm/drm_gem_shmem_helper.h>
 #include <drm/drm_mm.h>
 
+struct apu_bo_hold;
 struct apu_vm;
 
 /**
@@ -33,6 +34,8 @@ struct apu_bo {
  * @refcount: one for the file's handles, one per job using it
  * @node_bo: in &apu_bo.maps
  * @bo: the BO; alive while the mapping is (handles and jobs hold both)
+ * @hold: what keeps the BO's pages when the mapping goes while jobs of
+ *	  @vm are on the device (apu_bo_hold_pages())
  * @vm: the address space, referenced
  * @node: the device address range (start is the BO's device address)
  * @handles: handles the address space's file holds on the BO
@@ -41,6 +44,7 @@ struct apu_bo_map {
 	struct kref refcount;
 	struct list_head node_bo;
 	struct apu_bo *bo;
+	struct apu_bo_hold *hold;
 	struct apu_vm *vm;
 	struct drm_mm_node node;
 	u32 handles;

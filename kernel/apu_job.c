@@ -39,7 +39,7 @@
 
 static unsigned int apu_max_file_jobs = 4096;
 module_param_named(max_file_jobs, apu_max_file_jobs, uint, 0644);
-MODULE_PARM_DESC(max_file_jobs, "Jobs of one file queued or running at most; more fail with -EBUSY (default 4096)");
+MODULE_PARM_DESC(max_file_jobs, "Jobs of one file queued or running at most; more fail with -EBUSY (0: no limit; default 4096)");
 
 static const enum drm_sched_priority apu_sched_prio[APU_NUM_PRIOS] = {
 	[DRM_APU_JOB_PRIORITY_LOW] = DRM_SCHED_PRIORITY_LOW,
@@ -70,6 +70,17 @@ static void apu_job_cleanup(struct apu_job *job)
 {
 	u32 i;
 
+	/*
+	 * The file first: its last job may release it, which needs the
+	 * device, and the BOs' references may be the last ones keeping the
+	 * device alive after its removal.
+	 */
+	if (job->afile) {
+		/* Counted out when the job ended, if it was ever pushed. */
+		if (!job->done_fence)
+			atomic_dec(&job->afile->jobs);
+		apu_file_put(job->afile);
+	}
 	for (i = 0; i < job->num_bos; i++) {
 		if (job->maps[i])
 			apu_bo_map_put(job->maps[i]);
@@ -92,10 +103,6 @@ static void apu_job_cleanup(struct apu_job *job)
 		apu_job_result_put(job->result);
 	if (job->vm)
 		apu_vm_put(job->vm);
-	if (job->afile) {
-		atomic_dec(&job->afile->jobs);
-		apu_file_put(job->afile);
-	}
 	if (job->core)
 		atomic_dec(&job->core->queued);
 	if (job->pm_ref)
@@ -112,6 +119,9 @@ static struct dma_fence *apu_job_run(struct drm_sched_job *sched_job)
 	bool entered = false;
 	int idx;
 
+	/* A ban cancels the process's queued jobs too. */
+	if (!error && apu_client_banned(job->afile->client))
+		error = -EIO;
 	if (!error) {
 		entered = drm_dev_enter(&adev->drm, &idx);
 		if (!entered)
@@ -257,11 +267,12 @@ static int apu_job_get_bos(struct drm_file *file, struct apu_job *job,
 		if (ret)
 			goto out;
 	}
-	/* The device's write list holds APU_WLIST_MAX ranges. */
-	for (i = 0, n = 0; i < job->num_bos; i++)
-		n += job->bo_write[i];
-	if (n > APU_WLIST_MAX)
-		ret = -EINVAL;
+	/*
+	 * The device's write list holds every BO a job may write: the command
+	 * buffer's BO is written only when named, so at most
+	 * DRM_APU_MAX_JOB_BOS BOs are.
+	 */
+	BUILD_BUG_ON(DRM_APU_MAX_JOB_BOS > APU_WLIST_MAX);
 out:
 	kvfree(ubos);
 	return ret;
@@ -313,6 +324,7 @@ static int apu_job_prepare(struct apu_device *adev, struct drm_file *file,
 	struct apu_file *afile = file->driver_priv;
 	struct apu_core *core;
 	struct apu_job *job;
+	unsigned int max_jobs;
 	int ret;
 
 	if (uj->flags || uj->priority >= APU_NUM_PRIOS ||
@@ -328,11 +340,12 @@ static int apu_job_prepare(struct apu_device *adev, struct drm_file *file,
 	if (!core)
 		return -EINVAL;
 
-	/* A bounded queue: jobs of the file not yet freed, this one included. */
-	if (atomic_inc_return(&afile->jobs) > READ_ONCE(apu_max_file_jobs)) {
+	/* A bounded queue: jobs of the file not ended, this one included. */
+	max_jobs = READ_ONCE(apu_max_file_jobs);
+	if (atomic_inc_return(&afile->jobs) > max_jobs && max_jobs) {
 		atomic_dec(&afile->jobs);
 		drm_dbg_driver(&adev->drm, "submit refused: the file has %u jobs queued\n",
-			       apu_max_file_jobs);
+			       max_jobs);
 		return -EBUSY;
 	}
 	job = kzalloc(sizeof(*job), GFP_KERNEL_ACCOUNT);
@@ -417,6 +430,14 @@ static int apu_job_record(struct apu_file *afile, struct apu_job *job)
 	return 0;
 }
 
+/* The job ended (its finished fence signalled): it leaves the file's queue. */
+static void apu_job_ended(struct dma_fence *fence, struct dma_fence_cb *cb)
+{
+	struct apu_job *job = container_of(cb, struct apu_job, end_cb);
+
+	atomic_dec(&job->afile->jobs);
+}
+
 /*
  * Pass two: dependencies, then arm and push. On error the job was not
  * armed and still belongs to the caller.
@@ -467,6 +488,8 @@ static int apu_job_push(struct drm_file *file, struct apu_job *job, u64 *id)
 	/* No allocation and no failure from here on. */
 	drm_sched_job_arm(&job->base);
 	job->done_fence = dma_fence_get(&job->base.s_fence->finished);
+	if (dma_fence_add_callback(job->done_fence, &job->end_cb, apu_job_ended))
+		apu_job_ended(job->done_fence, &job->end_cb);
 	for (i = 0; i < job->num_bos; i++)
 		dma_resv_add_fence(job->bos[i]->resv, job->done_fence,
 				   job->bo_write[i] ? DMA_RESV_USAGE_WRITE :

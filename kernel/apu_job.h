@@ -85,6 +85,7 @@ struct apu_hw_fence {
  * @in_handles: their handles
  * @out_syncobj: syncobj to signal, referenced, or NULL
  * @done_fence: the scheduler's finished fence, once armed
+ * @end_cb: on @done_fence: the job leaves &apu_file.jobs when it ends
  * @hw_fence: the hardware fence (allocated at submit, initialised when
  *	      first posted: @hw_fence_live)
  * @hw_fence_live: @hw_fence has been dma_fence_init()ed
@@ -112,6 +113,7 @@ struct apu_job {
 	u32 *in_handles;
 	struct drm_syncobj *out_syncobj;
 	struct dma_fence *done_fence;
+	struct dma_fence_cb end_cb;
 	struct apu_hw_fence *hw_fence;
 	bool hw_fence_live;
 	bool posted;

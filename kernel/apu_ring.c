@@ -274,6 +274,15 @@ struct dma_fence *apu_core_run(struct apu_core *core, struct apu_job *job,
 		job->result->status = DRM_APU_STATUS_CANCELED;
 		/* Publish the status (see apu_ioctl_job_info()). */
 		smp_store_release(&job->result->state, DRM_APU_JOB_DONE);
+		/*
+		 * Posted before a recovery and not posted again (the device
+		 * went away meanwhile): its hardware fence must still signal,
+		 * for those who wait on it (apu_bo_hold_pages()).
+		 */
+		if (job->hw_fence_live) {
+			dma_fence_set_error(&job->hw_fence->base, error);
+			dma_fence_signal(&job->hw_fence->base);
+		}
 		fence = ERR_PTR(error);
 	} else {
 		if (!job->hw_fence_live) {

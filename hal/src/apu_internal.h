@@ -31,6 +31,7 @@ struct apu_device {
 	uint64_t next_fake_va;		/* CPU backend: addresses for its buffers */
 	bool out_pitch;			/* firmware ABI 1.1: conv output pitch */
 	bool quant_ops;			/* firmware ABI 1.2 and APU_CAP_QUANT_OPS */
+	bool bo_no_wait;		/* driver 0.2: DRM_APU_JOB_BO_NO_WAIT */
 };
 
 /* A buffer: a BO mapped for the CPU, or host memory on the CPU backend. */

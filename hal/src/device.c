@@ -117,6 +117,7 @@ int apu_device_open(const char *node, struct apu_device **out)
 	dev->info.driver_major = ver->version_major;
 	dev->info.driver_minor = ver->version_minor;
 	dev->info.driver_patch = ver->version_patchlevel;
+	dev->bo_no_wait = ver->version_major > 0 || ver->version_minor >= 2;
 	drmFreeVersion(ver);
 
 	ret = apu_query(dev->fd, DRM_APU_QUERY_DEVICE, &qd, sizeof(qd));

@@ -2098,10 +2098,13 @@ static int submit_jobs(struct apu_network *net, int i, int end, bool with_in_fen
 	/*
 	 * The jobs write activations (the device enforces it) in parts of one
 	 * buffer that their syncobjs order: no implicit wait on it, or jobs
-	 * on different cores would run one after another.
+	 * on different cores would run one after another. Drivers before 0.2
+	 * know neither NO_WAIT nor enforcement: the buffer is named read
+	 * there, as it always was, so that their jobs do not wait either.
 	 */
 	struct drm_apu_job_bo bos[3] = {
-		{ net->act->handle, DRM_APU_JOB_BO_WRITE | DRM_APU_JOB_BO_NO_WAIT },
+		{ net->act->handle, net->dev->bo_no_wait ?
+				    DRM_APU_JOB_BO_WRITE | DRM_APU_JOB_BO_NO_WAIT : 0 },
 		{ net->cst->handle, 0 }, { net->cmd->handle, 0 },
 	};
 	struct drm_apu_job batch[DRM_APU_MAX_SUBMIT_JOBS];

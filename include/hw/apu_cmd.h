@@ -54,7 +54,7 @@ struct apu_ring_entry {
 /*
  * The job may write only inside the ranges of its write list (and only
  * pages mapped writable); any other write faults with APU_FAULT_WRITE |
- * APU_FAULT_READ_ONLY. Without the flag (older drivers) every writable
+ * APU_FAULT_NOT_LISTED. Without the flag (older drivers) every writable
  * page of the address space may be written. ABI 1.3,
  * APU_FEATURE_WRITE_LIST.
  */
@@ -101,6 +101,7 @@ struct apu_completion {
 #define APU_FAULT_RANGE			0x8	/* VA beyond APU_MMU_VA_BITS */
 #define APU_FAULT_BUS			0x10	/* table or page unreadable */
 #define APU_FAULT_INJECTED		0x20	/* spurious, by fault injection */
+#define APU_FAULT_NOT_LISTED		0x40	/* write outside the job's write list */
 
 /* Command buffer: a header, then num_ops ops of APU_OP_SIZE bytes. */
 #define APU_CMD_MAGIC			0x43555041	/* "APUC" in memory order */

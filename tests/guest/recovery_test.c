@@ -152,7 +152,7 @@ TEST_F(rec, mmu_fault_read_only_buffer)
 /*
  * Job BO flags are enforced by the device (DRM_APU_CAP_WRITE_LIST): a
  * writable BO the job names without DRM_APU_JOB_BO_WRITE, or does not name
- * at all, cannot be written by it (a read-only MMU fault at the BO, its
+ * at all, cannot be written by it (an MMU fault, not listed, at the BO, its
  * data unchanged); named WRITE, the same BO is written.
  */
 TEST_F(rec, job_writes_only_bos_named_written)
@@ -188,7 +188,7 @@ TEST_F(rec, job_writes_only_bos_named_written)
 		ASSERT_EQ(0, apu_job_info(self->fd, id, &info));
 		EXPECT_EQ(DRM_APU_STATUS_MMU_FAULT, info.status);
 		EXPECT_EQ(y.va + 4096, info.fault_addr);
-		EXPECT_EQ(APU_FAULT_WRITE | APU_FAULT_READ_ONLY, info.fault_flags);
+		EXPECT_EQ(APU_FAULT_WRITE | APU_FAULT_NOT_LISTED, info.fault_flags);
 		EXPECT_EQ(-EFAULT, fence_error(self->fd, s));
 		for (uint64_t i = 0; i < y.size; i++)
 			ASSERT_EQ(0x3c, ((uint8_t *)y.cpu)[i]);

@@ -1301,7 +1301,7 @@ static void set_wlist(FIXTURE_DATA(cp) *self, struct apu_ring_entry *e,
  * With APU_RING_F_WLIST a job writes only inside its write list, although
  * every page it writes is mapped writable: the output inside a range is
  * written (and matches the plain engine's), outside or across a range's
- * end the job faults (write, read-only) at the first byte it may not
+ * end the job faults (write, not listed) at the first byte it may not
  * write, and writes nothing there. Bad lists fail the job.
  */
 TEST_F(cp, write_list_limits_what_a_job_writes)
@@ -1349,7 +1349,7 @@ TEST_F(cp, write_list_limits_what_a_job_writes)
 	apu_cp_run_entry(&self->mmu, &self->core, &e, 0, NULL, NULL, &res);
 	EXPECT_EQ(APU_STATUS_MMU_FAULT, (int)res.status);
 	EXPECT_EQ(VA_OUT, res.fault_addr);
-	EXPECT_EQ(APU_FAULT_WRITE | APU_FAULT_READ_ONLY, (int)res.fault_flags);
+	EXPECT_EQ(APU_FAULT_WRITE | APU_FAULT_NOT_LISTED, (int)res.fault_flags);
 	EXPECT_EQ(0u, res.bytes_written);
 	peek(self, 1, VA_OUT, got, nout);
 	EXPECT_EQ(0, memcmp(got, pattern, nout));

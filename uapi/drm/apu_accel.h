@@ -361,7 +361,9 @@ enum drm_apu_job_priority {
  * DRM_APU_JOB_BO_WRITE - the job writes the BO. On a device with
  * %DRM_APU_CAP_WRITE_LIST a job may write only the BOs it names with this
  * flag (and that were not created device read-only): any other write
- * faults (%DRM_APU_STATUS_MMU_FAULT, APU_FAULT_WRITE | APU_FAULT_READ_ONLY).
+ * faults (%DRM_APU_STATUS_MMU_FAULT; fault flags APU_FAULT_WRITE and
+ * APU_FAULT_NOT_LISTED, or the page-table fault when the address is not
+ * mapped at all).
  */
 #define DRM_APU_JOB_BO_WRITE		0x1
 /**
