@@ -536,7 +536,8 @@ static void mutate_cmd(struct st *s, struct rd *r, uint8_t *cmd, uint32_t len, i
 
 static void mutate_state(struct st *s, struct rd *r, struct apu_ring_entry *e, uint32_t *inject)
 {
-	struct map *m = s->nmaps ? &s->maps[pick(r, s->nmaps)] : NULL;
+	/* From the last (an output of the last op: a zero byte picks it). */
+	struct map *m = s->nmaps ? &s->maps[s->nmaps - 1 - pick(r, s->nmaps)] : NULL;
 	uint64_t pte;
 
 	switch (pick(r, 10)) {
