@@ -391,6 +391,12 @@ fuzz: $(FUZZ_TARGETS)
 $(BUILD)/fuzz/fuzz_network $(BUILD)/fuzz/fuzz_tflite: $(BUILD)/fuzz/%: tests/fuzz/%.c $(HAL_SRCS) $(HAL_HDRS)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(HAL_SRCS) -o $@ $(DRM_LIBS) -lm -lpthread
+# The device's command processor and engine (the firmware) over a simulated
+# bus; a structure-aware target (docs/reliability.md).
+FUZZ_CP_SRCS := firmware-stub/apu_cp.c firmware-stub/apu_ops.c firmware-stub/apu_quant.c
+$(BUILD)/fuzz/fuzz_cp: tests/fuzz/fuzz_cp.c tests/apu_bus.h $(FUZZ_CP_SRCS) $(FW_HDRS)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-unknown-attributes -Ifirmware-stub/include -Ifirmware-stub $< $(FUZZ_CP_SRCS) -o $@ -lm
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c hal/tools/apu-run.c hal/tools/apu-top.c $(BUILD)/lib/libapu.a
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< -o $@ $(BUILD)/lib/libapu.a $(DRM_LIBS) $(STB_LIBS) -lm -lpthread

@@ -15,9 +15,11 @@
 #   4. the device model under libFuzzer (QEMU's generic-fuzz, ASan + UBSan,
 #      threads=off), APU_DEEP_QEMU_RUNS executions
 #   5. the HAL's libFuzzer targets, APU_DEEP_HAL_RUNS executions each
-#   6. the Debian packages installed, used and purged in a clean bookworm
+#   6. the device's command processor and engine under libFuzzer
+#      (tests/fuzz/fuzz_cp.c, structure-aware), APU_DEEP_CP_RUNS executions
+#   7. the Debian packages installed, used and purged in a clean bookworm
 #      chroot (tests/packaging/chroot_test.sh)
-#   7. the guest suite on arm64 (make check-arm64)
+#   8. the guest suite on arm64 (make check-arm64)
 #
 # Corpora are kept in $APU_CACHE/fuzz-corpus, so each run goes further.
 set -uo pipefail
@@ -29,6 +31,7 @@ JOBS=${APU_DEEP_JOBS:-100000}
 RACE_OPS=${APU_DEEP_RACE_OPS:-5000}
 QEMU_RUNS=${APU_DEEP_QEMU_RUNS:-50000}
 HAL_RUNS=${APU_DEEP_HAL_RUNS:-300000}
+CP_RUNS=${APU_DEEP_CP_RUNS:-200000}
 SEED=${APU_DEEP_SEED:-$(date +%s)}
 OUT="$APU_BUILD/check-deep"
 CORPUS="$APU_CACHE/fuzz-corpus"
@@ -95,6 +98,7 @@ hal_fuzz() {
 	local t rc=0 r
 	make --no-print-directory -s fuzz || return 1
 	for t in "$APU_BUILD"/fuzz/fuzz_*; do
+		[ "${t##*/}" = fuzz_cp ] && continue	# the device's: cp_fuzz
 		# Inputs that once failed (tests/fuzz/regress/<target>/) first.
 		if [ -d "tests/fuzz/regress/${t##*/}" ]; then
 			"$t" tests/fuzz/regress/"${t##*/}"/* >"$OUT/${t##*/}-regress.log" 2>&1 || {
@@ -121,6 +125,30 @@ hal_fuzz() {
 	return $rc
 }
 
+cp_fuzz() {
+	local t="$APU_BUILD/fuzz/fuzz_cp" c="$CORPUS/fuzz_cp" k rc
+	make --no-print-directory -s "$t" || return 1
+	# Inputs that once failed first.
+	"$t" tests/fuzz/regress/fuzz_cp/* >"$OUT/fuzz_cp-regress.log" 2>&1 || {
+		tail -n 20 "$OUT/fuzz_cp-regress.log"
+		return 1
+	}
+	# Seeds: one op of each kind, and four ops (bytes past the end read 0).
+	mkdir -p "$c"
+	for k in 0 1 2 3 4 5; do
+		printf "\\x00\\x00\\x00\\x00\\x0$k" >"$c/seed-op$k"
+		printf "\\x03\\x00\\x00\\x00\\x0$k" >"$c/seed-4ops-$k"
+	done
+	(cd "$OUT" && "$t" -runs="$CP_RUNS" -max_len=512 -timeout=30 -rss_limit_mb=4096 "$c") \
+		>"$OUT/fuzz_cp.log" 2>&1
+	rc=$?
+	grep -E '^Done|ERROR|SUMMARY|invariant broken' "$OUT/fuzz_cp.log" | tail -n 3
+	fig "device command processor fuzz_cp (ASan+UBSan): $(grep -E '^Done' "$OUT/fuzz_cp.log" | tail -n 1), exit $rc"
+	fig "$(grep -E '^fuzz_cp: [0-9]+ execs' "$OUT/fuzz_cp.log" | tail -n 1)"
+	fig "$(grep -E '^fuzz_cp: statuses' "$OUT/fuzz_cp.log" | tail -n 1)"
+	return $rc
+}
+
 arm64_suite() {
 	scripts/setup-arm64.sh && scripts/arm64-guest.sh >"$OUT/arm64.log" 2>&1
 	local rc=$?
@@ -142,6 +170,7 @@ step "guest suite under the debug kernel" debug_suite
 step "guest fuzzers, long run" guest_fuzz
 step "QEMU device under libFuzzer" qemu_fuzz
 step "HAL libFuzzer targets" hal_fuzz
+step "device command processor under libFuzzer" cp_fuzz
 step "Debian packages installed in a clean chroot" chroot_install
 step "the guest suite on arm64 (QEMU virt)" arm64_suite
 

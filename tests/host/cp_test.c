@@ -11,106 +11,29 @@
 
 #include "kselftest_harness.h"
 #include "hw/apu_fw.h"
+#include "../apu_bus.h"
 
 #define BUS_SIZE (32u << 20)
 
 int32_t oracle_mbqm(int32_t x, int32_t mult, int shift);
 
-struct bus {
-	uint8_t *mem;
-	uint64_t next;		/* bump allocator for pages */
-	uint64_t ctx_table;
-	uint64_t writes;
-};
-
-static int bus_read(void *opaque, uint64_t addr, void *buf, uint64_t len)
-{
-	struct bus *b = opaque;
-
-	if (addr >= BUS_SIZE || len > BUS_SIZE - addr)
-		return -1;
-	memcpy(buf, b->mem + addr, len);
-	return 0;
-}
-
-static int bus_write(void *opaque, uint64_t addr, const void *buf, uint64_t len)
-{
-	struct bus *b = opaque;
-
-	if (addr >= BUS_SIZE || len > BUS_SIZE - addr)
-		return -1;
-	memcpy(b->mem + addr, buf, len);
-	b->writes++;
-	return 0;
-}
-
-static const ApuHwOps bus_ops = { bus_read, bus_write };
-
-static uint64_t page_alloc(struct bus *b)
-{
-	uint64_t p = b->next;
-
-	b->next += APU_MMU_PAGE_SIZE;
-	memset(b->mem + p, 0, APU_MMU_PAGE_SIZE);
-	return p;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void ctx_set(struct bus *b, int asid, uint64_t root)
-{
-	put64(b->mem + b->ctx_table + asid * 16, root | APU_CTX_VALID);
-}
-
-/* Map one page at @va in the context whose root table is @root. */
-static void map_page(struct bus *b, uint64_t root, uint64_t va, uint64_t pa, int writable)
-{
-	uint64_t table = root;
-
-	for (int level = 0; level < APU_MMU_LEVELS; level++) {
-		int sh = APU_MMU_PAGE_SHIFT + APU_MMU_LEVEL_BITS * (APU_MMU_LEVELS - 1 - level);
-		uint8_t *e = b->mem + table + ((va >> sh) & 511) * 8;
-
-		if (level == APU_MMU_LEVELS - 1) {
-			put64(e, pa | APU_PTE_VALID | (writable ? APU_PTE_WRITE : 0));
-			return;
-		}
-		if (!(get64(e) & APU_PTE_VALID))
-			put64(e, page_alloc(b) | APU_PTE_VALID);
-		table = get64(e) & APU_PTE_ADDR_MASK;
-	}
-}
-
 /*
  * Back [va, va + len) with fresh pages, every other one skipped so that
  * physically the buffer is scattered.
  */
-static void map_range(struct bus *b, uint64_t root, uint64_t va, uint64_t len, int writable)
+static void map_range(struct apu_bus *b, uint64_t root, uint64_t va, uint64_t len, int writable)
 {
 	uint64_t end = va + len;
 
 	for (va &= ~(APU_MMU_PAGE_SIZE - 1); va < end; va += APU_MMU_PAGE_SIZE) {
-		page_alloc(b);	/* a hole */
-		map_page(b, root, va, page_alloc(b), writable);
+		apu_bus_page_alloc(b);	/* a hole */
+		apu_bus_map_page(b, root, va, apu_bus_page_alloc(b), writable);
 	}
 }
 
 FIXTURE(cp)
 {
-	struct bus bus;
+	struct apu_bus bus;
 	ApuMmu mmu;
 	uint64_t root[4];
 	ApuCoreModel core;
@@ -120,13 +43,14 @@ FIXTURE_SETUP(cp)
 {
 	self->bus.mem = calloc(1, BUS_SIZE);
 	ASSERT_NE(NULL, self->bus.mem);
+	self->bus.size = BUS_SIZE;
 	self->bus.next = APU_MMU_PAGE_SIZE;	/* page 0 stays unused */
-	self->bus.ctx_table = page_alloc(&self->bus);
+	self->bus.ctx_table = apu_bus_page_alloc(&self->bus);
 	for (int i = 1; i < 4; i++) {
-		self->root[i] = page_alloc(&self->bus);
-		ctx_set(&self->bus, i, self->root[i]);
+		self->root[i] = apu_bus_page_alloc(&self->bus);
+		apu_bus_ctx_set(&self->bus, i, self->root[i]);
 	}
-	self->mmu = (ApuMmu){ &bus_ops, &self->bus, self->bus.ctx_table, 8 };
+	self->mmu = (ApuMmu){ &apu_bus_ops, &self->bus, self->bus.ctx_table, 8 };
 	self->core = (ApuCoreModel){ 256, 32, 100 };
 }
 
@@ -184,8 +108,8 @@ TEST_F(cp, translate_and_faults)
 	uint64_t pa;
 	ApuFault f;
 
-	map_page(&self->bus, self->root[1], 0x5000, 0x123000, 1);
-	map_page(&self->bus, self->root[1], 0x7fff000, 0x124000, 0);
+	apu_bus_map_page(&self->bus, self->root[1], 0x5000, 0x123000, 1);
+	apu_bus_map_page(&self->bus, self->root[1], 0x7fff000, 0x124000, 0);
 	ASSERT_EQ(0, apu_mmu_translate(&self->mmu, 1, 0x5abc, true, &pa, &f));
 	EXPECT_EQ(0x123abcull, pa);
 	ASSERT_EQ(0, apu_mmu_translate(&self->mmu, 1, 0x7fff010, false, &pa, &f));
@@ -213,12 +137,12 @@ TEST_F(cp, translate_and_faults)
 	EXPECT_EQ(-1, apu_mmu_translate(&self->mmu, 8, 0x5000, false, &pa, &f));
 	EXPECT_EQ(APU_STATUS_BAD_CONTEXT, (int)f.status);
 	/* A reserved bit in the context entry. */
-	put64(self->bus.mem + self->bus.ctx_table + 3 * 16 + 8, 1);
+	apu_st64(self->bus.mem + self->bus.ctx_table + 3 * 16 + 8, 1);
 	EXPECT_EQ(-1, apu_mmu_translate(&self->mmu, 3, 0x5000, false, &pa, &f));
 	EXPECT_EQ(APU_STATUS_BAD_CONTEXT, (int)f.status);
 
 	/* A table pointer that does not decode on the bus. */
-	put64(self->bus.mem + self->root[2], (64ull << 30) | APU_PTE_VALID);
+	apu_st64(self->bus.mem + self->root[2], (64ull << 30) | APU_PTE_VALID);
 	EXPECT_EQ(-1, apu_mmu_translate(&self->mmu, 2, 0x1000, false, &pa, &f));
 	EXPECT_EQ(APU_FAULT_BUS, (int)f.flags);
 }
@@ -267,9 +191,6 @@ static uint32_t cmd_size(const struct cmd *c)
 	return 16 + c->n * APU_OP_SIZE;
 }
 
-static void st16(void *p, int v) { uint8_t *b = p; b[0] = v; b[1] = v >> 8; }
-static void st32(void *p, int64_t v) { for (int i = 0; i < 4; i++) ((uint8_t *)p)[i] = v >> (8 * i); }
-
 /* Layout of the test's conv in context 1. */
 #define VA_CMD	0x100000ull
 #define VA_IN	0x200000ull
@@ -290,22 +211,22 @@ static void conv_op(uint8_t *op, const ApuConvParams *p, uint64_t in, uint64_t o
 	struct apu_op_conv2d *c = (void *)op;
 
 	memset(op, 0, APU_OP_SIZE);
-	st16(&c->opcode, APU_OP_CONV2D);
-	st16(&c->in_h, p->in_h); st16(&c->in_w, p->in_w); st16(&c->in_c, p->in_c);
-	st16(&c->out_h, p->out_h); st16(&c->out_w, p->out_w); st16(&c->out_c, p->out_c);
-	st16(&c->k_h, p->k_h); st16(&c->k_w, p->k_w);
-	st16(&c->stride_h, p->stride_h); st16(&c->stride_w, p->stride_w);
-	st16(&c->dil_h, p->dil_h); st16(&c->dil_w, p->dil_w);
-	st16(&c->pad_top, p->pad_top); st16(&c->pad_left, p->pad_left);
-	st16(&c->groups, p->groups);
-	st32(&c->in_zp, p->in_zp); st32(&c->out_zp, p->out_zp);
-	st32(&c->act_min, p->act_min); st32(&c->act_max, p->act_max);
-	put64((uint8_t *)&c->input, in);
-	put64((uint8_t *)&c->weights, VA_W);
-	put64((uint8_t *)&c->bias, VA_BIAS);
-	put64((uint8_t *)&c->mult, VA_MULT);
-	put64((uint8_t *)&c->shift, VA_SHIFT);
-	put64((uint8_t *)&c->output, out);
+	apu_st16(&c->opcode, APU_OP_CONV2D);
+	apu_st16(&c->in_h, p->in_h); apu_st16(&c->in_w, p->in_w); apu_st16(&c->in_c, p->in_c);
+	apu_st16(&c->out_h, p->out_h); apu_st16(&c->out_w, p->out_w); apu_st16(&c->out_c, p->out_c);
+	apu_st16(&c->k_h, p->k_h); apu_st16(&c->k_w, p->k_w);
+	apu_st16(&c->stride_h, p->stride_h); apu_st16(&c->stride_w, p->stride_w);
+	apu_st16(&c->dil_h, p->dil_h); apu_st16(&c->dil_w, p->dil_w);
+	apu_st16(&c->pad_top, p->pad_top); apu_st16(&c->pad_left, p->pad_left);
+	apu_st16(&c->groups, p->groups);
+	apu_st32(&c->in_zp, p->in_zp); apu_st32(&c->out_zp, p->out_zp);
+	apu_st32(&c->act_min, p->act_min); apu_st32(&c->act_max, p->act_max);
+	apu_st64((uint8_t *)&c->input, in);
+	apu_st64((uint8_t *)&c->weights, VA_W);
+	apu_st64((uint8_t *)&c->bias, VA_BIAS);
+	apu_st64((uint8_t *)&c->mult, VA_MULT);
+	apu_st64((uint8_t *)&c->shift, VA_SHIFT);
+	apu_st64((uint8_t *)&c->output, out);
 }
 
 struct data {
@@ -397,7 +318,7 @@ TEST_F(cp, conv_output_pitch_writes_a_channel_slice)
 	for (int half = 0; half < 2; half++) {
 		cmd_init(&c);
 		conv_op(cmd_op(&c), &conv, VA_IN, VA_OUT2 + half * 40);
-		st16(&((struct apu_op_conv2d *)(c.buf + 16))->out_pitch, 80);
+		apu_st16(&((struct apu_op_conv2d *)(c.buf + 16))->out_pitch, 80);
 		run(self, 1, &c, &res);
 		ASSERT_EQ(APU_STATUS_OK, (int)res.status);
 		EXPECT_EQ(sizeof(d.out), res.bytes_written);
@@ -411,7 +332,7 @@ TEST_F(cp, conv_output_pitch_writes_a_channel_slice)
 	poke(self, 1, VA_OUT2, pattern, sizeof(pattern));
 	cmd_init(&c);
 	conv_op(cmd_op(&c), &conv, VA_IN, VA_OUT2);
-	st16(&((struct apu_op_conv2d *)(c.buf + 16))->out_pitch, 80);
+	apu_st16(&((struct apu_op_conv2d *)(c.buf + 16))->out_pitch, 80);
 	run(self, 1, &c, &res);
 	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
 	peek(self, 1, VA_OUT2, got, sizeof(got));
@@ -437,7 +358,7 @@ TEST_F(cp, conv_input_pitch_reads_a_channel_slice)
 	poke(self, 1, VA_POOL + 0x10000, wide, sizeof(wide));
 	cmd_init(&c);
 	conv_op(cmd_op(&c), &conv, VA_POOL + 0x10000 + 24, VA_OUT);
-	st16(&((struct apu_op_conv2d *)(c.buf + 16))->in_pitch, 48);
+	apu_st16(&((struct apu_op_conv2d *)(c.buf + 16))->in_pitch, 48);
 	run(self, 1, &c, &res);
 	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
 	peek(self, 1, VA_OUT, got, sizeof(got));
@@ -465,23 +386,23 @@ TEST_F(cp, chained_ops)
 	cmd_init(&c);
 	conv_op(cmd_op(&c), &conv, VA_IN, VA_OUT);
 	a = (void *)cmd_op(&c);
-	st16(&a->opcode, APU_OP_ADD);
-	st32(&a->count, ap.count); st32(&a->left_shift, 20);
-	st32(&a->in1_offset, 5); st32(&a->in1_mult, 1 << 30); st32(&a->in1_shift, -1);
-	st32(&a->in2_offset, 5); st32(&a->in2_mult, 1 << 30); st32(&a->in2_shift, -1);
-	st32(&a->out_mult, 1 << 30); st32(&a->out_shift, -19); st32(&a->out_zp, -5);
-	st32(&a->act_min, -128); st32(&a->act_max, 127);
-	put64((uint8_t *)&a->input1, VA_OUT);
-	put64((uint8_t *)&a->input2, VA_OUT);
-	put64((uint8_t *)&a->output, VA_OUT2);
+	apu_st16(&a->opcode, APU_OP_ADD);
+	apu_st32(&a->count, ap.count); apu_st32(&a->left_shift, 20);
+	apu_st32(&a->in1_offset, 5); apu_st32(&a->in1_mult, 1 << 30); apu_st32(&a->in1_shift, -1);
+	apu_st32(&a->in2_offset, 5); apu_st32(&a->in2_mult, 1 << 30); apu_st32(&a->in2_shift, -1);
+	apu_st32(&a->out_mult, 1 << 30); apu_st32(&a->out_shift, -19); apu_st32(&a->out_zp, -5);
+	apu_st32(&a->act_min, -128); apu_st32(&a->act_max, 127);
+	apu_st64((uint8_t *)&a->input1, VA_OUT);
+	apu_st64((uint8_t *)&a->input2, VA_OUT);
+	apu_st64((uint8_t *)&a->output, VA_OUT2);
 	p = (void *)cmd_op(&c);
-	st16(&p->opcode, APU_OP_AVGPOOL);
-	st16(&p->in_h, 10); st16(&p->in_w, 10); st16(&p->channels, 40);
-	st16(&p->out_h, 1); st16(&p->out_w, 1); st16(&p->k_h, 10); st16(&p->k_w, 10);
-	st16(&p->stride_h, 10); st16(&p->stride_w, 10);
-	st32(&p->act_min, -128); st32(&p->act_max, 127);
-	put64((uint8_t *)&p->input, VA_OUT2);
-	put64((uint8_t *)&p->output, VA_POOL);
+	apu_st16(&p->opcode, APU_OP_AVGPOOL);
+	apu_st16(&p->in_h, 10); apu_st16(&p->in_w, 10); apu_st16(&p->channels, 40);
+	apu_st16(&p->out_h, 1); apu_st16(&p->out_w, 1); apu_st16(&p->k_h, 10); apu_st16(&p->k_w, 10);
+	apu_st16(&p->stride_h, 10); apu_st16(&p->stride_w, 10);
+	apu_st32(&p->act_min, -128); apu_st32(&p->act_max, 127);
+	apu_st64((uint8_t *)&p->input, VA_OUT2);
+	apu_st64((uint8_t *)&p->output, VA_POOL);
 
 	run(self, 1, &c, &res);
 	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
@@ -578,7 +499,7 @@ TEST_F(cp, bad_command_buffers)
 	EXPECT_EQ(APU_STATUS_BAD_CONTEXT, (int)res.status);
 
 	op = cmd_op(&c);		/* op 1 */
-	st16(op, 99);
+	apu_st16(op, 99);
 	EXPECT_JOB(APU_STATUS_BAD_OP, 1);
 	conv_op(op, &conv, VA_IN, VA_OUT);
 	op[2] = 0x80;			/* unknown flag */
@@ -596,10 +517,10 @@ TEST_F(cp, bad_command_buffers)
 	op[APU_OP_SIZE - 1] = 1;	/* reserved */
 	EXPECT_JOB(APU_STATUS_BAD_OP, 1);
 	conv_op(op, &conv, VA_IN, VA_OUT);
-	st16(op + 32, 7);		/* groups 7: 24 channels do not divide */
+	apu_st16(op + 32, 7);		/* groups 7: 24 channels do not divide */
 	EXPECT_JOB(APU_STATUS_BAD_PARAMS, 1);
 	conv_op(op, &conv, VA_IN, VA_OUT);
-	st16(op + 4, 60000); st16(op + 6, 60000); st16(op + 8, 60000);
+	apu_st16(op + 4, 60000); apu_st16(op + 6, 60000); apu_st16(op + 8, 60000);
 	EXPECT_JOB(APU_STATUS_TOO_LARGE, 1);
 	/* A shift out of range in the per-channel table (both ops use it). */
 	conv_op(op, &conv, VA_IN, VA_OUT);
@@ -717,9 +638,9 @@ TEST_F(cp, conv_weight_zero_point_with_pitches)
 	cmd_init(&c);
 	op = cmd_op(&c);
 	conv_op(op, &p, VA_A + 24, VA_O + 40);
-	st16(&((struct apu_op_conv2d *)op)->in_pitch, 48);
-	st16(&((struct apu_op_conv2d *)op)->out_pitch, 80);
-	st16(&((struct apu_op_conv2d *)op)->w_zp, -77);
+	apu_st16(&((struct apu_op_conv2d *)op)->in_pitch, 48);
+	apu_st16(&((struct apu_op_conv2d *)op)->out_pitch, 80);
+	apu_st16(&((struct apu_op_conv2d *)op)->w_zp, -77);
 	run(self, 1, &c, &res);
 	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
 	peek(self, 1, VA_O, got, sizeof(got));
@@ -732,7 +653,7 @@ TEST_F(cp, conv_weight_zero_point_with_pitches)
 		  res.cycles);
 
 	/* The same weights with w_zp 0 are another convolution. */
-	st16(&((struct apu_op_conv2d *)op)->w_zp, 0);
+	apu_st16(&((struct apu_op_conv2d *)op)->w_zp, 0);
 	run(self, 1, &c, &res);
 	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
 	peek(self, 1, VA_O, got, sizeof(got));
@@ -745,15 +666,15 @@ static void pool_op(uint8_t *op, int opcode, const ApuPoolParams *p, uint64_t in
 	struct apu_op_avgpool *a = (void *)op;
 
 	memset(op, 0, APU_OP_SIZE);
-	st16(&a->opcode, opcode);
-	st16(&a->in_h, p->in_h); st16(&a->in_w, p->in_w); st16(&a->channels, p->channels);
-	st16(&a->out_h, p->out_h); st16(&a->out_w, p->out_w);
-	st16(&a->k_h, p->k_h); st16(&a->k_w, p->k_w);
-	st16(&a->stride_h, p->stride_h); st16(&a->stride_w, p->stride_w);
-	st16(&a->pad_top, p->pad_top); st16(&a->pad_left, p->pad_left);
-	st32(&a->act_min, p->act_min); st32(&a->act_max, p->act_max);
-	put64((uint8_t *)&a->input, in);
-	put64((uint8_t *)&a->output, out);
+	apu_st16(&a->opcode, opcode);
+	apu_st16(&a->in_h, p->in_h); apu_st16(&a->in_w, p->in_w); apu_st16(&a->channels, p->channels);
+	apu_st16(&a->out_h, p->out_h); apu_st16(&a->out_w, p->out_w);
+	apu_st16(&a->k_h, p->k_h); apu_st16(&a->k_w, p->k_w);
+	apu_st16(&a->stride_h, p->stride_h); apu_st16(&a->stride_w, p->stride_w);
+	apu_st16(&a->pad_top, p->pad_top); apu_st16(&a->pad_left, p->pad_left);
+	apu_st32(&a->act_min, p->act_min); apu_st32(&a->act_max, p->act_max);
+	apu_st64((uint8_t *)&a->input, in);
+	apu_st64((uint8_t *)&a->output, out);
 }
 
 static void lut_op(uint8_t *op, uint32_t count, uint64_t in, uint64_t table, uint64_t out)
@@ -761,11 +682,11 @@ static void lut_op(uint8_t *op, uint32_t count, uint64_t in, uint64_t table, uin
 	struct apu_op_lut *l = (void *)op;
 
 	memset(op, 0, APU_OP_SIZE);
-	st16(&l->opcode, APU_OP_LUT);
-	st32(&l->count, count);
-	put64((uint8_t *)&l->input, in);
-	put64((uint8_t *)&l->table, table);
-	put64((uint8_t *)&l->output, out);
+	apu_st16(&l->opcode, APU_OP_LUT);
+	apu_st32(&l->count, count);
+	apu_st64((uint8_t *)&l->input, in);
+	apu_st64((uint8_t *)&l->table, table);
+	apu_st64((uint8_t *)&l->output, out);
 }
 
 static void mul_op(uint8_t *op, const ApuMulParams *p, uint64_t in1, uint64_t in2, uint64_t out)
@@ -773,16 +694,16 @@ static void mul_op(uint8_t *op, const ApuMulParams *p, uint64_t in1, uint64_t in
 	struct apu_op_mul *m = (void *)op;
 
 	memset(op, 0, APU_OP_SIZE);
-	st16(&m->opcode, APU_OP_MUL);
-	st32(&m->count, p->count);
-	st32(&m->in1_offset, p->in1_offset); st32(&m->in2_offset, p->in2_offset);
-	st32(&m->out_mult, p->out_mult); st32(&m->out_shift, p->out_shift);
-	st32(&m->out_zp, p->out_zp);
-	st32(&m->act_min, p->act_min); st32(&m->act_max, p->act_max);
-	st32(&m->in2_period, p->in2_period);
-	put64((uint8_t *)&m->input1, in1);
-	put64((uint8_t *)&m->input2, in2);
-	put64((uint8_t *)&m->output, out);
+	apu_st16(&m->opcode, APU_OP_MUL);
+	apu_st32(&m->count, p->count);
+	apu_st32(&m->in1_offset, p->in1_offset); apu_st32(&m->in2_offset, p->in2_offset);
+	apu_st32(&m->out_mult, p->out_mult); apu_st32(&m->out_shift, p->out_shift);
+	apu_st32(&m->out_zp, p->out_zp);
+	apu_st32(&m->act_min, p->act_min); apu_st32(&m->act_max, p->act_max);
+	apu_st32(&m->in2_period, p->in2_period);
+	apu_st64((uint8_t *)&m->input1, in1);
+	apu_st64((uint8_t *)&m->input2, in2);
+	apu_st64((uint8_t *)&m->output, out);
 }
 
 static void add_op(uint8_t *op, const ApuAddParams *p, uint64_t in1, uint64_t in2, uint64_t out)
@@ -790,19 +711,19 @@ static void add_op(uint8_t *op, const ApuAddParams *p, uint64_t in1, uint64_t in
 	struct apu_op_add *a = (void *)op;
 
 	memset(op, 0, APU_OP_SIZE);
-	st16(&a->opcode, APU_OP_ADD);
-	st32(&a->count, p->count); st32(&a->left_shift, p->left_shift);
-	st32(&a->in1_offset, p->in1_offset); st32(&a->in1_mult, p->in1_mult);
-	st32(&a->in1_shift, p->in1_shift);
-	st32(&a->in2_offset, p->in2_offset); st32(&a->in2_mult, p->in2_mult);
-	st32(&a->in2_shift, p->in2_shift);
-	st32(&a->out_mult, p->out_mult); st32(&a->out_shift, p->out_shift);
-	st32(&a->out_zp, p->out_zp);
-	st32(&a->act_min, p->act_min); st32(&a->act_max, p->act_max);
-	st32(&a->in2_period, p->in2_period);
-	put64((uint8_t *)&a->input1, in1);
-	put64((uint8_t *)&a->input2, in2);
-	put64((uint8_t *)&a->output, out);
+	apu_st16(&a->opcode, APU_OP_ADD);
+	apu_st32(&a->count, p->count); apu_st32(&a->left_shift, p->left_shift);
+	apu_st32(&a->in1_offset, p->in1_offset); apu_st32(&a->in1_mult, p->in1_mult);
+	apu_st32(&a->in1_shift, p->in1_shift);
+	apu_st32(&a->in2_offset, p->in2_offset); apu_st32(&a->in2_mult, p->in2_mult);
+	apu_st32(&a->in2_shift, p->in2_shift);
+	apu_st32(&a->out_mult, p->out_mult); apu_st32(&a->out_shift, p->out_shift);
+	apu_st32(&a->out_zp, p->out_zp);
+	apu_st32(&a->act_min, p->act_min); apu_st32(&a->act_max, p->act_max);
+	apu_st32(&a->in2_period, p->in2_period);
+	apu_st64((uint8_t *)&a->input1, in1);
+	apu_st64((uint8_t *)&a->input2, in2);
+	apu_st64((uint8_t *)&a->output, out);
 }
 
 /* Map @len bytes ending exactly at a page end (reading one more faults), filled. */
@@ -1016,17 +937,17 @@ TEST_F(cp, quant_ops_refuse_bad_fields)
 
 	/* conv: w_zp in [-128, 127] (signed 16 bits); reserved words. */
 	conv_op(op, &conv, VA_IN, VA_OUT);
-	st16(op + offsetof(struct apu_op_conv2d, w_zp), -128);
+	apu_st16(op + offsetof(struct apu_op_conv2d, w_zp), -128);
 	EXPECT_OP(APU_STATUS_OK);
-	st16(op + offsetof(struct apu_op_conv2d, w_zp), 127);
+	apu_st16(op + offsetof(struct apu_op_conv2d, w_zp), 127);
 	EXPECT_OP(APU_STATUS_OK);
-	st16(op + offsetof(struct apu_op_conv2d, w_zp), 128);
+	apu_st16(op + offsetof(struct apu_op_conv2d, w_zp), 128);
 	EXPECT_OP(APU_STATUS_BAD_PARAMS);
-	st16(op + offsetof(struct apu_op_conv2d, w_zp), -129);
+	apu_st16(op + offsetof(struct apu_op_conv2d, w_zp), -129);
 	EXPECT_OP(APU_STATUS_BAD_PARAMS);
-	st16(op + offsetof(struct apu_op_conv2d, w_zp), 0x8000);
+	apu_st16(op + offsetof(struct apu_op_conv2d, w_zp), 0x8000);
 	EXPECT_OP(APU_STATUS_BAD_PARAMS);
-	st16(op + offsetof(struct apu_op_conv2d, w_zp), 0x7fff);
+	apu_st16(op + offsetof(struct apu_op_conv2d, w_zp), 0x7fff);
 	EXPECT_OP(APU_STATUS_BAD_PARAMS);
 	for (size_t b = offsetof(struct apu_op_conv2d, reserved); b < APU_OP_SIZE; b += 7) {
 		conv_op(op, &conv, VA_IN, VA_OUT);
@@ -1060,7 +981,7 @@ TEST_F(cp, quant_ops_refuse_bad_fields)
 		EXPECT_OP(APU_STATUS_BAD_OP);
 	}
 	pool_op(op, APU_OP_MAXPOOL, &mpool, VA_A, VA_O);
-	st16(op + offsetof(struct apu_op_avgpool, pad_top), 3);	/* covers a window */
+	apu_st16(op + offsetof(struct apu_op_avgpool, pad_top), 3);	/* covers a window */
 	EXPECT_OP(APU_STATUS_BAD_PARAMS);
 
 	/* LUT: count 1 .. 64 MiB, flags, reserved. */
@@ -1139,7 +1060,7 @@ TEST_F(cp, quant_ops_refuse_bad_fields)
 	/* Opcodes past the last. */
 	for (int code = APU_OP_MUL + 1; code < 16; code++) {
 		mul_op(op, &mp, VA_A, VA_A, VA_O);
-		st16(op, code);
+		apu_st16(op, code);
 		EXPECT_OP(APU_STATUS_BAD_OP);
 	}
 #undef EXPECT_OP
@@ -1162,7 +1083,7 @@ TEST_F(cp, mutated_quant_ops)
 	p.w_zp = 9;
 	cmd_init(&good);
 	conv_op(cmd_op(&good), &p, VA_IN, VA_OUT);
-	st16(good.buf + 16 + offsetof(struct apu_op_conv2d, w_zp), 9);
+	apu_st16(good.buf + 16 + offsetof(struct apu_op_conv2d, w_zp), 9);
 	pool_op(cmd_op(&good), APU_OP_MAXPOOL, &mpool, VA_A, VA_O);
 	lut_op(cmd_op(&good), 4096, VA_A, VA_T, VA_O);
 	mul_op(cmd_op(&good), &mp, VA_A, VA_A + 1000, VA_O);
@@ -1198,12 +1119,12 @@ static void ring_entry(struct apu_ring_entry *e, uint64_t cmd, uint32_t size,
 		       uint16_t asid, uint64_t seq)
 {
 	memset(e, 0, sizeof(*e));
-	put64((uint8_t *)&e->cmdbuf, cmd);
-	st32(&e->cmdbuf_size, size);
-	st16(&e->asid, asid);
-	st16(&e->flags, APU_RING_F_IRQ);
-	put64((uint8_t *)&e->seqno, seq);
-	put64((uint8_t *)&e->completion, VA_DONE);
+	apu_st64((uint8_t *)&e->cmdbuf, cmd);
+	apu_st32(&e->cmdbuf_size, size);
+	apu_st16(&e->asid, asid);
+	apu_st16(&e->flags, APU_RING_F_IRQ);
+	apu_st64((uint8_t *)&e->seqno, seq);
+	apu_st64((uint8_t *)&e->completion, VA_DONE);
 }
 
 TEST_F(cp, ring_entry_fetch_run_complete)
@@ -1217,7 +1138,7 @@ TEST_F(cp, ring_entry_fetch_run_complete)
 
 	setup_conv(self, 1, &d, 1);
 	/* Address space 0, the driver's own, uses the tables of root[3]. */
-	ctx_set(&self->bus, 0, self->root[3]);
+	apu_bus_ctx_set(&self->bus, 0, self->root[3]);
 	map_range(&self->bus, self->root[3], VA_RING, 4096, 0);
 	map_range(&self->bus, self->root[3], VA_DONE, 4096, 1);
 
@@ -1233,13 +1154,13 @@ TEST_F(cp, ring_entry_fetch_run_complete)
 	EXPECT_EQ(APU_STATUS_OK, (int)res.status);
 	ASSERT_EQ(0, apu_cp_complete(&self->mmu, &got, &res, &f));
 	peek(self, 0, VA_DONE, &done, sizeof(done));
-	EXPECT_EQ(0x1122334455667788ull, get64((uint8_t *)&done.seqno));
+	EXPECT_EQ(0x1122334455667788ull, apu_ld64((uint8_t *)&done.seqno));
 	EXPECT_EQ(0u, done.status);
 	EXPECT_EQ(1u, done.op_index);
-	EXPECT_EQ(res.cycles, get64((uint8_t *)&done.cycles));
-	EXPECT_EQ(res.macs, get64((uint8_t *)&done.macs));
-	EXPECT_EQ(res.bytes_read, get64((uint8_t *)&done.bytes_read));
-	EXPECT_EQ(res.bytes_written, get64((uint8_t *)&done.bytes_written));
+	EXPECT_EQ(res.cycles, apu_ld64((uint8_t *)&done.cycles));
+	EXPECT_EQ(res.macs, apu_ld64((uint8_t *)&done.macs));
+	EXPECT_EQ(res.bytes_read, apu_ld64((uint8_t *)&done.bytes_read));
+	EXPECT_EQ(res.bytes_written, apu_ld64((uint8_t *)&done.bytes_written));
 
 	/* Injected faults, without running the job. */
 	apu_cp_run_entry(&self->mmu, &self->core, &got, 1u << APU_INJECT_FAIL_JOB,
@@ -1262,18 +1183,18 @@ TEST_F(cp, ring_entry_fetch_run_complete)
 	EXPECT_EQ(APU_STATUS_BAD_CMDBUF, (int)res.status);
 	got.reserved0 = 0;
 	/* A write list without its flag. */
-	st32(&got.wlist_count, 1);
+	apu_st32(&got.wlist_count, 1);
 	apu_cp_run_entry(&self->mmu, &self->core, &got, 0, NULL, NULL, &res);
 	EXPECT_EQ(APU_STATUS_BAD_CMDBUF, (int)res.status);
-	st32(&got.wlist_count, 0);
-	st16(&got.flags, 0x8001);
+	apu_st32(&got.wlist_count, 0);
+	apu_st16(&got.flags, 0x8001);
 	apu_cp_run_entry(&self->mmu, &self->core, &got, 0, NULL, NULL, &res);
 	EXPECT_EQ(APU_STATUS_BAD_CMDBUF, (int)res.status);
 
 	/* A ring or completion the device cannot reach: a device error. */
 	EXPECT_EQ(-1, apu_cp_fetch(&self->mmu, VA_RING + 4096, &got, &f));
 	EXPECT_EQ(VA_RING + 4096, f.addr);
-	put64((uint8_t *)&e.completion, VA_RING);	/* read-only */
+	apu_st64((uint8_t *)&e.completion, VA_RING);	/* read-only */
 	EXPECT_EQ(-1, apu_cp_complete(&self->mmu, &e, &res, &f));
 	EXPECT_EQ(APU_FAULT_WRITE | APU_FAULT_READ_ONLY, (int)f.flags);
 }
@@ -1287,14 +1208,14 @@ static void set_wlist(FIXTURE_DATA(cp) *self, struct apu_ring_entry *e,
 	struct apu_wrange w[8];
 
 	for (uint32_t i = 0; i < n; i++) {
-		put64((uint8_t *)&w[i].start, r[i][0]);
-		put64((uint8_t *)&w[i].end, r[i][1]);
+		apu_st64((uint8_t *)&w[i].start, r[i][0]);
+		apu_st64((uint8_t *)&w[i].end, r[i][1]);
 	}
 	if (n)
 		poke(self, 0, VA_WL, w, n * sizeof(w[0]));
-	st16(&e->flags, APU_RING_F_IRQ | APU_RING_F_WLIST);
-	put64((uint8_t *)&e->wlist, VA_WL);
-	st32(&e->wlist_count, n);
+	apu_st16(&e->flags, APU_RING_F_IRQ | APU_RING_F_WLIST);
+	apu_st64((uint8_t *)&e->wlist, VA_WL);
+	apu_st32(&e->wlist_count, n);
 }
 
 /*
@@ -1315,7 +1236,7 @@ TEST_F(cp, write_list_limits_what_a_job_writes)
 	uint64_t r3[3][2], other[1][2], half[1][2], rev[1][2];
 
 	setup_conv(self, 1, &d, 1);
-	ctx_set(&self->bus, 0, self->root[3]);
+	apu_bus_ctx_set(&self->bus, 0, self->root[3]);
 	map_range(&self->bus, self->root[3], VA_WL, 4096, 0);
 	cmd_init(&c);
 	conv_op(cmd_op(&c), &conv, VA_IN, VA_OUT);
@@ -1369,11 +1290,11 @@ TEST_F(cp, write_list_limits_what_a_job_writes)
 	set_wlist(self, &e, (const uint64_t (*)[2])rev, 1);
 	apu_cp_run_entry(&self->mmu, &self->core, &e, 0, NULL, NULL, &res);
 	EXPECT_EQ(APU_STATUS_BAD_CMDBUF, (int)res.status);
-	st32(&e.wlist_count, APU_WLIST_MAX + 1);
+	apu_st32(&e.wlist_count, APU_WLIST_MAX + 1);
 	apu_cp_run_entry(&self->mmu, &self->core, &e, 0, NULL, NULL, &res);
 	EXPECT_EQ(APU_STATUS_BAD_CMDBUF, (int)res.status);
-	st32(&e.wlist_count, 1);
-	put64((uint8_t *)&e.wlist, VA_WL + 8192);	/* not mapped */
+	apu_st32(&e.wlist_count, 1);
+	apu_st64((uint8_t *)&e.wlist, VA_WL + 8192);	/* not mapped */
 	apu_cp_run_entry(&self->mmu, &self->core, &e, 0, NULL, NULL, &res);
 	EXPECT_EQ(APU_STATUS_MMU_FAULT, (int)res.status);
 	EXPECT_EQ(VA_WL + 8192, res.fault_addr);
