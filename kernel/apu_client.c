@@ -37,6 +37,7 @@
 #include <linux/module.h>
 #include <linux/pid.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <drm/drm_managed.h>
 #include <drm/drm_print.h>

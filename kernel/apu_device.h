@@ -41,6 +41,7 @@
 struct apu_device;
 struct apu_pt;
 struct dma_fence;
+struct sg_table;
 
 /**
  * struct apu_vm - one device address space (an ASID and its page tables)
