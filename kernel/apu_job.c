@@ -472,10 +472,18 @@ static int apu_job_push(struct drm_file *file, struct apu_job *job, u64 *id)
 		}
 	}
 	for (i = 0; i < job->num_bos; i++) {
+		/*
+		 * NO_WAIT skips the users' fences, not the kernel's (an
+		 * exporter moving or clearing an imported buffer).
+		 */
 		if (job->bo_nowait[i])
-			continue;
-		ret = drm_sched_job_add_implicit_dependencies(&job->base, job->bos[i],
-							      job->bo_write[i]);
+			ret = drm_sched_job_add_resv_dependencies(&job->base,
+								  job->bos[i]->resv,
+								  DMA_RESV_USAGE_KERNEL);
+		else
+			ret = drm_sched_job_add_implicit_dependencies(&job->base,
+								      job->bos[i],
+								      job->bo_write[i]);
 		if (ret)
 			goto out;
 	}

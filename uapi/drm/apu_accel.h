@@ -368,7 +368,8 @@ enum drm_apu_job_priority {
 #define DRM_APU_JOB_BO_WRITE		0x1
 /**
  * DRM_APU_JOB_BO_NO_WAIT - the job does not wait for the BO's implicit
- * fences: the caller orders its jobs with syncobjs (several jobs writing
+ * fences (other than the kernel's own, such as an exporter moving an
+ * imported buffer): the caller orders its jobs with syncobjs (several jobs writing
  * disjoint parts of one BO on several cores). The job's fence is still
  * added to the BO's reservation (a write fence with
  * %DRM_APU_JOB_BO_WRITE), so other users of the BO wait for it. A BO
