@@ -338,6 +338,46 @@ static inline int apu_run_small(int fd, uint32_t core, uint64_t out_va,
 	return apu_run_small_into(fd, core, out_va, 0, info);
 }
 
+/* Field @name of /proc/meminfo ("MemAvailable", "Shmem"), in KiB; -1 if none. */
+static inline long apu_meminfo_kib(const char *name)
+{
+	char line[256], fmt[64];
+	long kib = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	snprintf(fmt, sizeof(fmt), "%s: %%ld kB", name);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, fmt, &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/*
+ * A small job in fresh BOs of @fd: a 4x4x8 convolution (seed @seed) in
+ * @cmd, its data and output (at 512 KiB) in @data named written in @bo,
+ * its reference output in @ref (4 * 4 * 8 bytes). 0 or a negative errno.
+ */
+static inline int apu_small_job(int fd, struct apu_buf *cmd, struct apu_buf *data,
+				struct apu_conv *c, struct drm_apu_job_bo *bo,
+				int8_t *ref, unsigned int seed)
+{
+	int ret = apu_buf_new(fd, 4096, 0, cmd);
+
+	if (!ret)
+		ret = apu_buf_new(fd, 1024 * 1024, 0, data);
+	if (ret)
+		return ret;
+	apu_conv_setup(c, data, 4, 4, 8, 8, 3, 512 * 1024, seed);
+	apu_ref_conv(&c->p, c->in, c->w, c->bias, c->mult, c->shift, ref);
+	apu_op_conv(apu_cmd_header(cmd->cpu, 1), c);
+	bo->handle = data->handle;
+	bo->flags = DRM_APU_JOB_BO_WRITE;
+	return 0;
+}
+
 /* Run a shell command; its exit status, or -1. */
 static inline int apu_sh(const char *cmd)
 {

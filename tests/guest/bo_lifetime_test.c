@@ -15,22 +15,6 @@
 
 #define OUT_OFF (512 * 1024)
 
-/* Shmem: in /proc/meminfo, in KiB; -1 if not found. */
-static long shmem_kib(void)
-{
-	char line[128];
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Shmem: %ld kB", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
 static int job_state(int fd, uint64_t id)
 {
 	struct drm_apu_job_info i;
@@ -118,9 +102,9 @@ TEST(unnamed_bo_keeps_its_pages_until_the_address_spaces_jobs_end)
 	apu_op_conv(apu_cmd_header(cmd.cpu, 1), &hc);
 	bos[0].handle = data.handle;
 
-	base = shmem_kib();
+	base = apu_meminfo_kib("Shmem");
 	ASSERT_EQ(0, apu_buf_new(fd, X_SIZE, 0, &x));
-	with_x = shmem_kib();
+	with_x = apu_meminfo_kib("Shmem");
 	ASSERT_LE(base + (long)(X_SIZE >> 10) - 1024, with_x) TH_LOG("Shmem %ld -> %ld kB", base, with_x);
 
 	ASSERT_EQ(0, drmSyncobjCreate(fd, 0, &s));
@@ -133,7 +117,7 @@ TEST(unnamed_bo_keeps_its_pages_until_the_address_spaces_jobs_end)
 	ASSERT_EQ(DRM_APU_JOB_RUNNING, job_state(fd, id));
 
 	apu_buf_free(fd, &x);
-	after_close = shmem_kib();
+	after_close = apu_meminfo_kib("Shmem");
 	ASSERT_EQ(DRM_APU_JOB_RUNNING, job_state(fd, id));
 	EXPECT_LE(with_x - 1024, after_close) TH_LOG("pages freed while a job of the file ran: Shmem %ld -> %ld kB",
 						     with_x, after_close);
@@ -141,7 +125,7 @@ TEST(unnamed_bo_keeps_its_pages_until_the_address_spaces_jobs_end)
 	ASSERT_EQ(0, apu_sync_wait(fd, s, 30000));
 	/* Given back from a work item, shortly after the fence. */
 	for (int i = 0; i < 100; i++) {
-		after_job = shmem_kib();
+		after_job = apu_meminfo_kib("Shmem");
 		if (after_job <= with_x - (long)(X_SIZE >> 10) + 1024)
 			break;
 		usleep(20000);

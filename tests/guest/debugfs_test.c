@@ -114,13 +114,7 @@ TEST(cores_state_is_hung_while_the_core_hangs)
 	int fd = apu_open();
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, apu_buf_new(fd, 4096, 0, &cmd));
-	ASSERT_EQ(0, apu_buf_new(fd, 1024 * 1024, 0, &data));
-	apu_conv_setup(&c, &data, 4, 4, 8, 8, 3, 512 * 1024, 4);
-	apu_ref_conv(&c.p, c.in, c.w, c.bias, c.mult, c.shift, ref);
-	apu_op_conv(apu_cmd_header(cmd.cpu, 1), &c);
-	bos[0].handle = data.handle;
-	bos[0].flags = DRM_APU_JOB_BO_WRITE;
+	ASSERT_EQ(0, apu_small_job(fd, &cmd, &data, &c, &bos[0], ref, 4));
 	ASSERT_EQ(0, drmSyncobjCreate(fd, 0, &s));
 
 	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "4 hang"));

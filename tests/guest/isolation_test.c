@@ -239,21 +239,6 @@ TEST(stress_threads_and_processes)
 	}
 }
 
-static long mem_available_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemAvailable: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /* 2000 create/map/destroy cycles of 256 KiB BOs: no memory kept. */
 TEST(bo_cycles_do_not_leak)
 {
@@ -267,7 +252,7 @@ TEST(bo_cycles_do_not_leak)
 		ASSERT_EQ(0, apu_buf_new(fd, 256 * 1024, 0, &b));
 		apu_buf_free(fd, &b);
 	}
-	before = mem_available_kb();
+	before = apu_meminfo_kib("MemAvailable");
 	for (int i = 0; i < 2000; i++) {
 		struct apu_buf b;
 
@@ -275,7 +260,7 @@ TEST(bo_cycles_do_not_leak)
 		((uint8_t *)b.cpu)[i % b.size] = 1;
 		apu_buf_free(fd, &b);
 	}
-	after = mem_available_kb();
+	after = apu_meminfo_kib("MemAvailable");
 	/* 2000 x 256 KiB is 500 MiB; allow 8 MiB of noise. */
 	EXPECT_GT(8 * 1024, before - after) TH_LOG("before %ld kB, after %ld kB", before, after);
 	close(fd);

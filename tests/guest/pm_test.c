@@ -109,13 +109,7 @@ TEST(runtime_suspend_then_a_job_resumes_the_device)
 	autosuspend_ms = apu_module_param("autosuspend_ms");
 	ASSERT_LT(0, autosuspend_ms);
 	/* The job's buffers, made before the device suspends. */
-	ASSERT_EQ(0, apu_buf_new(fd, 4096, 0, &cmd));
-	ASSERT_EQ(0, apu_buf_new(fd, 1024 * 1024, 0, &data));
-	apu_conv_setup(&c, &data, 4, 4, 8, 8, 3, 512 * 1024, 5);
-	apu_ref_conv(&c.p, c.in, c.w, c.bias, c.mult, c.shift, ref);
-	apu_op_conv(apu_cmd_header(cmd.cpu, 1), &c);
-	bos[0].handle = data.handle;
-	bos[0].flags = DRM_APU_JOB_BO_WRITE;
+	ASSERT_EQ(0, apu_small_job(fd, &cmd, &data, &c, &bos[0], ref, 5));
 	ASSERT_EQ(0, drmSyncobjCreate(fd, 0, &s));
 	ASSERT_EQ(0, run_job(fd, 0));
 
