@@ -137,7 +137,24 @@ typedef struct Job {
     uint16_t asid;
     ApuJobResult *res;
     ApuFault fault;
+    ApuPoll poll;           /* the abort callback, polled inside long ops */
 } Job;
+
+/*
+ * Work units of one pixel moved on its own (an MMU walk and a copy):
+ * pitched tensors poll for an abort every 4096 pixels.
+ */
+#define APU_PIXEL_WORK (APU_FW_POLL_WORK / 4096)
+
+/* True when the job must stop now: status ABORTED. */
+static bool job_aborted(Job *j, uint64_t work)
+{
+    if (apu_poll(&j->poll, work)) {
+        j->res->status = APU_STATUS_ABORTED;
+        return true;
+    }
+    return false;
+}
 
 static void *job_read(Job *j, uint64_t va, uint64_t len)
 {
@@ -194,6 +211,10 @@ static void *job_read_pitched(Job *j, uint64_t va, uint64_t npix, uint64_t len,
         return NULL;
     }
     for (i = 0; i < npix; i++) {
+        if (job_aborted(j, APU_PIXEL_WORK)) {
+            free(buf);
+            return NULL;
+        }
         if (apu_mmu_read(j->mmu, j->asid, va + i * pitch, buf + i * len, len,
                          &j->fault)) {
             free(buf);
@@ -257,7 +278,7 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
     int8_t *in = NULL, *w = NULL, *out = NULL;
     int32_t *bias = NULL, *mult = NULL, *shift = NULL;
     uint64_t nin, nw, nout, bias_va, macs;
-    int i;
+    int i, r;
 
     uint32_t pitch = apu_ld16(&c->out_pitch);
     uint32_t in_pitch = apu_ld16(&c->in_pitch);
@@ -308,8 +329,11 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
         j->res->status = APU_STATUS_TOO_LARGE;
         goto out;
     }
-    if (apu_conv2d(&p, in, w, bias, mult, shift, out)) {
-        j->res->status = APU_STATUS_TOO_LARGE;  /* no working memory */
+    r = apu_conv2d_poll(&p, in, w, bias, mult, shift, out, &j->poll);
+    if (r) {
+        /* Aborted, or no working memory. */
+        j->res->status = r == APU_OP_ABORTED ? APU_STATUS_ABORTED
+                                             : APU_STATUS_TOO_LARGE;
         goto out;
     }
     if (!pitch || pitch == (uint32_t)p.out_c) {
@@ -321,7 +345,8 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
         uint64_t pix, npix = (uint64_t)p.out_h * p.out_w;
 
         for (pix = 0; pix < npix; pix++) {
-            if (job_write(j, apu_ld64(&c->output) + pix * pitch,
+            if (job_aborted(j, APU_PIXEL_WORK) ||
+                job_write(j, apu_ld64(&c->output) + pix * pitch,
                           out + pix * p.out_c, p.out_c)) {
                 goto out;
             }
@@ -435,12 +460,13 @@ static void run_pool(Job *j, const ApuCoreModel *core, const uint8_t *op)
         j->res->status = APU_STATUS_TOO_LARGE;
     }
     if (out) {
-        if (apu_ld16(&a->opcode) == APU_OP_MAXPOOL) {
-            apu_maxpool(&p, in, out);
-        } else {
-            apu_avgpool(&p, in, out);
-        }
-        if (!job_write(j, apu_ld64(&a->output), out, nout)) {
+        int r = apu_ld16(&a->opcode) == APU_OP_MAXPOOL ?
+                apu_maxpool_poll(&p, in, out, &j->poll) :
+                apu_avgpool_poll(&p, in, out, &j->poll);
+
+        if (r) {
+            j->res->status = APU_STATUS_ABORTED;
+        } else if (!job_write(j, apu_ld64(&a->output), out, nout)) {
             j->res->macs += macs;
             j->res->cycles += op_cycles(core, macs, nin + nout);
         }
@@ -532,7 +558,10 @@ void apu_cp_run_job(const ApuMmu *mmu, const ApuCoreModel *core,
                     bool (*abort)(void *opaque), void *abort_opaque,
                     ApuJobResult *res)
 {
-    Job j = { .mmu = mmu, .asid = asid, .res = res };
+    Job j = {
+        .mmu = mmu, .asid = asid, .res = res,
+        .poll = { .abort = abort, .opaque = abort_opaque },
+    };
     struct apu_cmd_header h;
     uint8_t *ops = NULL;
     uint32_t n, i;
@@ -569,6 +598,7 @@ void apu_cp_run_job(const ApuMmu *mmu, const ApuCoreModel *core,
             res->status = APU_STATUS_ABORTED;
             break;
         }
+        j.poll.work = 0;
         switch (apu_ld16(op)) {
         case APU_OP_CONV2D:
             run_conv(&j, core, op);

@@ -1191,6 +1191,100 @@ TEST_F(cp, mutated_quant_ops)
 
 /* ---- rings ----------------------------------------------------------------- */
 
+/*
+ * An op whose engine working set is huge (16384 groups of one output
+ * channel: 2.6 GiB) is refused with TOO_LARGE by the check, before the
+ * job reads a tensor or the engine allocates anything: its tensors are
+ * not even mapped here, and the job read only its command buffer.
+ */
+TEST_F(cp, huge_working_set_refused_before_anything)
+{
+	ApuConvParams huge = { 45, 45, 32768, 1, 1, 16384, 45, 45, 1, 1, 1, 1, 0, 0,
+			       16384, 0, 0, -128, 127, false, 0 };
+	ApuJobResult res;
+	struct cmd c;
+
+	map_range(&self->bus, self->root[2], VA_CMD, 4096, 0);
+	cmd_init(&c);
+	conv_op(cmd_op(&c), &huge, VA_IN, VA_OUT);
+	run(self, 2, &c, &res);
+	EXPECT_EQ(APU_STATUS_TOO_LARGE, (int)res.status);
+	EXPECT_EQ(0u, res.op_index);
+	EXPECT_EQ(16u + APU_OP_SIZE, res.bytes_read);
+	EXPECT_EQ(0u, res.bytes_written);
+}
+
+/* Abort callbacks: stop from the second call on; never stop. */
+static bool abort_second(void *opaque)
+{
+	return ++*(int *)opaque >= 2;
+}
+
+static bool abort_never(void *opaque)
+{
+	++*(int *)opaque;
+	return false;
+}
+
+/*
+ * A core reset must not wait for a long op: the abort callback is polled
+ * inside the op (75 M MACs here), not only between ops. Told "stop" at
+ * its second call (the first is before the op), the job ends ABORTED at
+ * op 0 and writes nothing; never told, it polls along and completes.
+ */
+TEST_F(cp, long_op_aborts_mid_op)
+{
+	ApuConvParams p = { 64, 64, 32, 64, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1,
+			    0, 0, -128, 127, false, 0 };
+	static int8_t in[64 * 64 * 32], w[64 * 9 * 32];
+	int32_t mult[64], shift[64], bias[64] = { 0 };
+	uint64_t r = self->root[1], writes;
+	ApuJobResult res;
+	struct cmd c;
+	int calls = 0;
+
+	srand(11);
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (int8_t)(rand() % 256 - 128);
+	for (size_t i = 0; i < sizeof(w); i++)
+		w[i] = (int8_t)(rand() % 255 - 127);
+	for (int i = 0; i < 64; i++) {
+		mult[i] = 1 << 30;
+		shift[i] = -8;
+	}
+	map_range(&self->bus, r, VA_CMD, 4096, 0);
+	map_range(&self->bus, r, VA_A, sizeof(in), 0);
+	map_range(&self->bus, r, VA_W, sizeof(w), 0);
+	map_range(&self->bus, r, VA_BIAS, sizeof(bias), 0);
+	map_range(&self->bus, r, VA_MULT, sizeof(mult), 0);
+	map_range(&self->bus, r, VA_SHIFT, sizeof(shift), 0);
+	map_range(&self->bus, r, VA_O, 64 * 64 * 64, 1);
+	poke(self, 1, VA_A, in, sizeof(in));
+	poke(self, 1, VA_W, w, sizeof(w));
+	poke(self, 1, VA_BIAS, bias, sizeof(bias));
+	poke(self, 1, VA_MULT, mult, sizeof(mult));	/* little-endian host */
+	poke(self, 1, VA_SHIFT, shift, sizeof(shift));
+	cmd_init(&c);
+	conv_op(cmd_op(&c), &p, VA_A, VA_O);
+	poke(self, 1, VA_CMD, c.buf, cmd_size(&c));
+
+	writes = self->bus.writes;
+	apu_cp_run_job(&self->mmu, &self->core, 1, VA_CMD, cmd_size(&c), abort_second,
+		       &calls, &res);
+	EXPECT_EQ(APU_STATUS_ABORTED, (int)res.status);
+	EXPECT_EQ(0u, res.op_index);
+	EXPECT_EQ(2, calls);
+	EXPECT_EQ(0u, res.bytes_written);
+	EXPECT_EQ(writes, self->bus.writes);
+
+	calls = 0;
+	apu_cp_run_job(&self->mmu, &self->core, 1, VA_CMD, cmd_size(&c), abort_never,
+		       &calls, &res);
+	EXPECT_EQ(APU_STATUS_OK, (int)res.status);
+	EXPECT_EQ(64u * 64 * 64, res.bytes_written);
+	EXPECT_GE(calls, 10);
+}
+
 #define VA_RING 0x7000000ull
 #define VA_DONE 0x7100000ull
 
