@@ -187,6 +187,8 @@ static int job_write(Job *j, uint64_t va, const void *buf, uint64_t len)
     return 0;
 }
 
+#define MIN_U32(a, b) ((a) < (b) ? (a) : (b))
+
 static uint64_t div_up(uint64_t a, uint64_t b)
 {
     return b ? (a + b - 1) / b : a;
@@ -371,6 +373,21 @@ out:
     free(out);
 }
 
+/*
+ * Elementwise ops run in chunks of about APU_FW_POLL_WORK elements,
+ * polling for an abort before each: with input2 broadcast, a multiple of
+ * its period (each chunk starts input2 over), else any size (input2 moves
+ * along with input1).
+ */
+static uint32_t elem_chunk(uint32_t count, uint32_t period)
+{
+    if (!period || period >= count) {
+        return APU_FW_POLL_WORK;
+    }
+    return period >= APU_FW_POLL_WORK ? period
+                                      : APU_FW_POLL_WORK / period * period;
+}
+
 static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
 {
     const struct apu_op_add *a = (const void *)op;
@@ -391,7 +408,7 @@ static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
         .in2_period = apu_ld32(&a->in2_period),
     };
     int8_t *in1 = NULL, *in2 = NULL, *out = NULL;
-    uint32_t n2;
+    uint32_t n2, i, chunk;
 
     if (apu_ld16(&a->flags) || apu_ld32(&a->reserved0) ||
         !all_zero(a->reserved, sizeof(a->reserved))) {
@@ -409,8 +426,19 @@ static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
     if (in2 && !out) {
         j->res->status = APU_STATUS_TOO_LARGE;
     }
-    if (out) {
-        apu_add(&p, in1, in2, out);
+    chunk = elem_chunk(p.count, p.in2_period);
+    for (i = 0; out && i < p.count; i += chunk) {
+        ApuAddParams q = p;
+        bool bcast = n2 < p.count;
+
+        if (job_aborted(j, chunk)) {
+            break;
+        }
+        q.count = MIN_U32(chunk, p.count - i);
+        q.in2_period = bcast ? p.in2_period : 0;
+        apu_add(&q, in1 + i, bcast ? in2 : in2 + i, out + i);
+    }
+    if (out && !j->res->status) {
         if (!job_write(j, apu_ld64(&a->output), out, p.count)) {
             j->res->macs += p.count;
             j->res->cycles += op_cycles(core, p.count, 2ull * p.count + n2);
@@ -481,6 +509,7 @@ static void run_lut(Job *j, const ApuCoreModel *core, const uint8_t *op)
     const struct apu_op_lut *l = (const void *)op;
     uint32_t count = apu_ld32(&l->count);
     int8_t *in = NULL, *table = NULL, *out = NULL;
+    uint32_t i, n;
 
     if (apu_ld16(&l->flags) || !all_zero(l->reserved, sizeof(l->reserved))) {
         j->res->status = APU_STATUS_BAD_OP;
@@ -496,8 +525,14 @@ static void run_lut(Job *j, const ApuCoreModel *core, const uint8_t *op)
     if (table && !out) {
         j->res->status = APU_STATUS_TOO_LARGE;
     }
-    if (out) {
-        apu_lut(count, in, table, out);
+    for (i = 0; out && i < count; i += n) {
+        n = MIN_U32(APU_FW_POLL_WORK, count - i);
+        if (job_aborted(j, n)) {
+            break;
+        }
+        apu_lut(n, in + i, table, out + i);
+    }
+    if (out && !j->res->status) {
         if (!job_write(j, apu_ld64(&l->output), out, count)) {
             j->res->macs += count;
             j->res->cycles += op_cycles(core, count, 2ull * count + 256);
@@ -524,7 +559,7 @@ static void run_mul(Job *j, const ApuCoreModel *core, const uint8_t *op)
         .in2_period = apu_ld32(&m->in2_period),
     };
     int8_t *in1 = NULL, *in2 = NULL, *out = NULL;
-    uint32_t n2;
+    uint32_t n2, i, chunk;
 
     if (apu_ld16(&m->flags) || !all_zero(m->reserved, sizeof(m->reserved))) {
         j->res->status = APU_STATUS_BAD_OP;
@@ -541,8 +576,19 @@ static void run_mul(Job *j, const ApuCoreModel *core, const uint8_t *op)
     if (in2 && !out) {
         j->res->status = APU_STATUS_TOO_LARGE;
     }
-    if (out) {
-        apu_mul(&p, in1, in2, out);
+    chunk = elem_chunk(p.count, p.in2_period);
+    for (i = 0; out && i < p.count; i += chunk) {
+        ApuMulParams q = p;
+        bool bcast = n2 < p.count;
+
+        if (job_aborted(j, chunk)) {
+            break;
+        }
+        q.count = MIN_U32(chunk, p.count - i);
+        q.in2_period = bcast ? p.in2_period : 0;
+        apu_mul(&q, in1 + i, bcast ? in2 : in2 + i, out + i);
+    }
+    if (out && !j->res->status) {
         if (!job_write(j, apu_ld64(&m->output), out, p.count)) {
             j->res->macs += p.count;
             j->res->cycles += op_cycles(core, p.count, 2ull * p.count + n2);
