@@ -408,6 +408,12 @@ static void *apu_core_thread(void *opaque)
 {
     ApuCore *c = opaque;
 
+    /*
+     * The thread reads the memory map under RCU (apu_dma_rw()): as a
+     * reader, it must be registered, or the map it is using can be freed
+     * under it when the guest moves a BAR.
+     */
+    rcu_register_thread();
     qemu_mutex_lock(&c->lock);
     while (!c->stop) {
         if (!apu_core_runnable(c)) {
@@ -417,6 +423,7 @@ static void *apu_core_thread(void *opaque)
         apu_core_step_locked(c);
     }
     qemu_mutex_unlock(&c->lock);
+    rcu_unregister_thread();
     return NULL;
 }
 
