@@ -26,11 +26,14 @@ typedef struct ApuTest {
 
 /* Extra -device apu options of the tests that run now (threads=off). */
 static const char *apu_device_opts = "";
+/* Extra command line of the tests that run now (other devices). */
+static const char *apu_extra_args = "";
 
 static void apu_start(ApuTest *t)
 {
-    t->qts = qtest_initf("-machine q35 -nic none -vga none "
-                         "-device apu,addr=04.0%s", apu_device_opts);
+    t->qts = qtest_initf("-machine q35 -nic none -vga none %s "
+                         "-device apu,addr=04.0%s", apu_extra_args,
+                         apu_device_opts);
     t->bus = qpci_new_pc(t->qts, NULL);
     t->dev = qpci_device_find(t->bus, APU_DEVFN);
     g_assert_nonnull(t->dev);
@@ -1362,6 +1365,160 @@ static void test_reset_while_busy(void)
 }
 
 /*
+ * Core threads reach RAM only, through the very region they checked
+ * (issue 15, defect 9). The device used to check that an address was RAM
+ * on one translation and then access it with address_space_write(), which
+ * translates again: a guest moving a BAR in between made a core thread
+ * (which runs without the BQL) take the BQL and dispatch MMIO.
+ *
+ * An NVMe controller's persistent memory region (BAR 4) is RAM. Jobs of
+ * convolutions whose 1024 output pixels (12 channels, the last four 0x5a)
+ * are written one by one, every pixel's page mapped to the start of that
+ * RAM, run while the test moves the APU's own BAR 0 on top of it and away
+ * again, one config write each, over thousands of jobs. A pixel written
+ * into BAR 0 would set SCRATCH (offset 8) to 0x5a5a5a5a. Every job ends
+ * OK (it saw RAM) or with a bus fault at an output pixel (it saw the
+ * BAR); SCRATCH stays 0; the flips really hit running jobs (bus faults);
+ * and the device runs jobs afterwards.
+ */
+#define NVME_DEVFN QPCI_DEVFN(5, 0)
+#define NVME_PMRCTL 0xe04
+
+static void test_dma_bar_race(void)
+{
+    enum { NPIX = 1024, OC = 12, NOPS = 4 };
+    static uint8_t cmd[16 + NOPS * APU_OP_SIZE];
+    static ConvJob j;
+    int8_t in[NPIX] = { 0 }, w[OC] = { 0 };
+    int32_t bias[OC] = { 0 }, mult[OC], shift[OC];
+    uint64_t base = JOB_VA(2), va_in = base + 0x100000;
+    uint64_t va_w = base + 0x101000, va_b = base + 0x102000;
+    uint64_t va_m = base + 0x103000, va_s = base + 0x104000;
+    uint64_t va_o = base + 0x400000, fa;
+    uint64_t pmr_pa, bar0, pmr_size;
+    QPCIDevice *nvme;
+    QPCIBar nbar;
+    struct apu_completion d;
+    int i, round, toggles = 0, faults = 0, oks = 0;
+    gint64 start, end;
+    Mem m;
+
+    apu_extra_args = "-object memory-backend-ram,id=pmr0,size=1M "
+                     "-device nvme,addr=05.0,serial=apu-qtest,pmrdev=pmr0";
+    mem_start(&m, 8);
+    apu_extra_args = "";
+    nvme = qpci_device_find(m.t.bus, NVME_DEVFN);
+    g_assert_nonnull(nvme);
+    qpci_device_enable(nvme);
+    nbar = qpci_iomap(nvme, 0, NULL);
+    pmr_pa = qpci_iomap(nvme, 4, &pmr_size).addr;
+    g_assert_cmpuint(pmr_size, ==, 1 << 20);
+    g_assert_cmphex(pmr_pa >> 32, ==, 0);
+    qpci_io_writel(nvme, nbar, NVME_PMRCTL, 1);     /* PMR on: RAM */
+    qtest_writel(m.t.qts, pmr_pa, 0x12345678);
+    g_assert_cmphex(qtest_readl(m.t.qts, pmr_pa), ==, 0x12345678);
+    bar0 = qpci_config_readl(m.t.dev, PCI_BASE_ADDRESS_0) & ~0xfu;
+    g_assert_cmphex(qpci_config_readl(m.t.dev, PCI_BASE_ADDRESS_1), ==, 0);
+
+    /* Weights 0, bias 0x5a on channels 8-11, scale 1: 8 zeros, 4 x 0x5a. */
+    for (i = 0; i < OC; i++) {
+        bias[i] = i >= 8 ? 0x5a : 0;
+        mult[i] = 1 << 30;
+        shift[i] = 1;
+    }
+    map_range(&m, 1, base, sizeof(cmd), false);
+    map_range(&m, 1, va_in, sizeof(in), false);
+    map_range(&m, 1, va_w, sizeof(w), false);
+    map_range(&m, 1, va_b, sizeof(bias), false);
+    map_range(&m, 1, va_m, sizeof(mult), false);
+    map_range(&m, 1, va_s, sizeof(shift), false);
+    for (i = 0; i < NPIX; i++) {
+        map_page(&m, 1, va_o + i * 4096ull, pmr_pa, true);
+    }
+    vwrite(&m, 1, va_in, in, sizeof(in));
+    vwrite(&m, 1, va_w, w, sizeof(w));
+    vwrite(&m, 1, va_b, bias, sizeof(bias));        /* little-endian host */
+    vwrite(&m, 1, va_m, mult, sizeof(mult));
+    vwrite(&m, 1, va_s, shift, sizeof(shift));
+    stl_le_p(cmd, APU_CMD_MAGIC);
+    stw_le_p(cmd + 4, APU_CMD_VERSION);
+    stw_le_p(cmd + 6, NOPS);
+    for (i = 0; i < NOPS; i++) {
+        struct apu_op_conv2d *op = (void *)(cmd + 16 + i * APU_OP_SIZE);
+
+        stw_le_p(&op->opcode, APU_OP_CONV2D);
+        stw_le_p(&op->in_h, 1);
+        stw_le_p(&op->in_w, NPIX);
+        stw_le_p(&op->in_c, 1);
+        stw_le_p(&op->out_h, 1);
+        stw_le_p(&op->out_w, NPIX);
+        stw_le_p(&op->out_c, OC);
+        stw_le_p(&op->k_h, 1);
+        stw_le_p(&op->k_w, 1);
+        stw_le_p(&op->stride_h, 1);
+        stw_le_p(&op->stride_w, 1);
+        stw_le_p(&op->dil_h, 1);
+        stw_le_p(&op->dil_w, 1);
+        stw_le_p(&op->groups, 1);
+        stw_le_p(&op->out_pitch, 4096);     /* one pixel per page */
+        stl_le_p(&op->act_min, (uint32_t)-128);
+        stl_le_p(&op->act_max, 127);
+        stq_le_p(&op->input, va_in);
+        stq_le_p(&op->weights, va_w);
+        stq_le_p(&op->bias, va_b);
+        stq_le_p(&op->mult, va_m);
+        stq_le_p(&op->shift, va_s);
+        stq_le_p(&op->output, va_o);
+    }
+    vwrite(&m, 1, base, cmd, sizeof(cmd));
+
+    /* At least 1000 jobs, and more for three seconds. */
+    start = g_get_monotonic_time();
+    end = start + 60 * G_USEC_PER_SEC;
+    for (round = 0; round < 1000 ||
+         g_get_monotonic_time() < start + 3 * G_USEC_PER_SEC; round++) {
+        submit(&m, 0, 8, round, base, sizeof(cmd), 1, round + 1);
+        do {
+            qpci_config_writel(m.t.dev, PCI_BASE_ADDRESS_0, (uint32_t)pmr_pa);
+            qpci_config_writel(m.t.dev, PCI_BASE_ADDRESS_0, (uint32_t)bar0);
+            toggles++;
+            g_assert_cmpint(g_get_monotonic_time(), <, end);
+        } while (rd(&m.t, APU_CORE_BASE(0) + APU_CORE_RING_HEAD) !=
+                 round + 1);
+        read_done(&m, 0, round, &d);
+        g_assert_cmpuint(ldq_le_p(&d.seqno), ==, round + 1);
+        if (ldl_le_p(&d.status) == APU_STATUS_OK) {
+            oks++;
+            continue;
+        }
+        g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_MMU_FAULT);
+        fa = ldq_le_p(&d.fault_addr);
+        g_assert_cmphex(fa & 0xfff, ==, 0);
+        g_assert_cmphex(fa - va_o, <, NPIX * 4096ull);
+        g_assert_cmphex(ldl_le_p(&d.fault_flags), ==,
+                        APU_FAULT_WRITE | APU_FAULT_BUS);
+        faults++;
+    }
+    g_test_message("%d jobs: %d OK, %d bus faults; %d BAR flips", round,
+                   oks, faults, toggles);
+    g_assert_cmphex(rd(&m.t, APU_REG_SCRATCH), ==, 0);
+    g_assert_cmpint(faults, >, 0);
+    /* The RAM holds the pixels. */
+    g_assert_cmphex(qtest_readl(m.t.qts, pmr_pa + 4), ==, 0);
+    g_assert_cmphex(qtest_readl(m.t.qts, pmr_pa + 8), ==, 0x5a5a5a5a);
+
+    /* And the device runs jobs. */
+    conv_job(&m, 1, &j, 5, true);
+    submit(&m, 1, 8, 0, j.cmd, j.cmd_size, 1, 9);
+    g_assert_true(wait_head(&m, 1, 1));
+    read_done(&m, 1, 0, &d);
+    g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
+    qpci_iounmap(nvme, nbar);
+    g_free(nvme);
+    apu_stop(&m.t);
+}
+
+/*
  * Whatever the guest writes, QEMU survives and the device recovers: random
  * values to every register (cores, MMU, doorbells, firmware, debug), with
  * rings and tables pointing into memory full of random bytes.
@@ -1453,6 +1610,7 @@ int main(int argc, char **argv)
     qtest_add_func("/apu/jobs/msix", test_msix);
     qtest_add_func("/apu/jobs/fault-injection", test_fault_injection);
     qtest_add_func("/apu/jobs/reset-while-busy", test_reset_while_busy);
+    qtest_add_func("/apu/jobs/dma-bar-race", test_dma_bar_race);
     qtest_add_func("/apu/jobs/power-gating", test_power_gating);
     qtest_add_func("/apu/jobs/quant-ops", test_quant_ops);
     qtest_add_func("/apu/random-guest", test_random_guest);
