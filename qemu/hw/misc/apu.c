@@ -498,7 +498,16 @@ static void apu_core_kick_locked(ApuCore *c)
 /*
  * Return core @c to its reset state; a job in flight is dropped. Like a
  * real reset, this is synchronous: when it returns, the dropped job does
- * not touch memory any more (the thread stops at its next op boundary).
+ * not touch memory any more, so the driver may reuse its buffers and ring
+ * at once. It runs under the BQL (an MMIO write, or a bus reset), so the
+ * wait must be short whatever the guest queued: the firmware polls
+ * apu_job_aborted() between ops and inside long ones (about every 2^20
+ * MACs, elementwise elements or pooling taps, and every 4096 pixels of a
+ * pitched copy; docs/hw.md), and the time-accurate wait watches @gen, so
+ * the thread leaves the job within milliseconds (a tenth of a second for
+ * ops at the device's limits). An asynchronous reset would need a status
+ * for the driver to wait on before reusing memory, which the interface
+ * does not have; keeping the wait short is simpler.
  */
 static void apu_core_reset(ApuCore *c)
 {
