@@ -137,12 +137,29 @@ typedef struct Job {
     uint16_t asid;
     ApuJobResult *res;
     ApuFault fault;
+    ApuPoll poll;           /* the abort callback, polled inside long ops */
     /* With APU_RING_F_WLIST: the only ranges the job may write. */
     bool wl_on;
     uint32_t wl_n;
     uint32_t wl_last;       /* the range the last write fell in */
     const uint64_t (*wl)[2];
 } Job;
+
+/*
+ * Work units of one pixel moved on its own (an MMU walk and a copy):
+ * pitched tensors poll for an abort every 4096 pixels.
+ */
+#define APU_PIXEL_WORK (APU_FW_POLL_WORK / 4096)
+
+/* True when the job must stop now: status ABORTED. */
+static bool job_aborted(Job *j, uint64_t work)
+{
+    if (apu_poll(&j->poll, work)) {
+        j->res->status = APU_STATUS_ABORTED;
+        return true;
+    }
+    return false;
+}
 
 /*
  * May the job write [@va, @va + @len)? Outside its write list, or across
@@ -220,6 +237,8 @@ static int job_write(Job *j, uint64_t va, const void *buf, uint64_t len)
     return 0;
 }
 
+#define MIN_U32(a, b) ((a) < (b) ? (a) : (b))
+
 static uint64_t div_up(uint64_t a, uint64_t b)
 {
     return b ? (a + b - 1) / b : a;
@@ -244,6 +263,10 @@ static void *job_read_pitched(Job *j, uint64_t va, uint64_t npix, uint64_t len,
         return NULL;
     }
     for (i = 0; i < npix; i++) {
+        if (job_aborted(j, APU_PIXEL_WORK)) {
+            free(buf);
+            return NULL;
+        }
         if (apu_mmu_read(j->mmu, j->asid, va + i * pitch, buf + i * len, len,
                          &j->fault)) {
             free(buf);
@@ -307,7 +330,7 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
     int8_t *in = NULL, *w = NULL, *out = NULL;
     int32_t *bias = NULL, *mult = NULL, *shift = NULL;
     uint64_t nin, nw, nout, bias_va, macs;
-    int i;
+    int i, r;
 
     uint32_t pitch = apu_ld16(&c->out_pitch);
     uint32_t in_pitch = apu_ld16(&c->in_pitch);
@@ -358,8 +381,11 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
         j->res->status = APU_STATUS_TOO_LARGE;
         goto out;
     }
-    if (apu_conv2d(&p, in, w, bias, mult, shift, out)) {
-        j->res->status = APU_STATUS_TOO_LARGE;  /* no working memory */
+    r = apu_conv2d_poll(&p, in, w, bias, mult, shift, out, &j->poll);
+    if (r) {
+        /* Aborted, or no working memory. */
+        j->res->status = r == APU_OP_ABORTED ? APU_STATUS_ABORTED
+                                             : APU_STATUS_TOO_LARGE;
         goto out;
     }
     if (!pitch || pitch == (uint32_t)p.out_c) {
@@ -371,7 +397,8 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
         uint64_t pix, npix = (uint64_t)p.out_h * p.out_w;
 
         for (pix = 0; pix < npix; pix++) {
-            if (job_write(j, apu_ld64(&c->output) + pix * pitch,
+            if (job_aborted(j, APU_PIXEL_WORK) ||
+                job_write(j, apu_ld64(&c->output) + pix * pitch,
                           out + pix * p.out_c, p.out_c)) {
                 goto out;
             }
@@ -396,6 +423,21 @@ out:
     free(out);
 }
 
+/*
+ * Elementwise ops run in chunks of about APU_FW_POLL_WORK elements,
+ * polling for an abort before each: with input2 broadcast, a multiple of
+ * its period (each chunk starts input2 over), else any size (input2 moves
+ * along with input1).
+ */
+static uint32_t elem_chunk(uint32_t count, uint32_t period)
+{
+    if (!period || period >= count) {
+        return APU_FW_POLL_WORK;
+    }
+    return period >= APU_FW_POLL_WORK ? period
+                                      : APU_FW_POLL_WORK / period * period;
+}
+
 static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
 {
     const struct apu_op_add *a = (const void *)op;
@@ -416,7 +458,7 @@ static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
         .in2_period = apu_ld32(&a->in2_period),
     };
     int8_t *in1 = NULL, *in2 = NULL, *out = NULL;
-    uint32_t n2;
+    uint32_t n2, i, chunk;
 
     if (apu_ld16(&a->flags) || apu_ld32(&a->reserved0) ||
         !all_zero(a->reserved, sizeof(a->reserved))) {
@@ -434,8 +476,19 @@ static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
     if (in2 && !out) {
         j->res->status = APU_STATUS_TOO_LARGE;
     }
-    if (out) {
-        apu_add(&p, in1, in2, out);
+    chunk = elem_chunk(p.count, p.in2_period);
+    for (i = 0; out && i < p.count; i += chunk) {
+        ApuAddParams q = p;
+        bool bcast = n2 < p.count;
+
+        if (job_aborted(j, chunk)) {
+            break;
+        }
+        q.count = MIN_U32(chunk, p.count - i);
+        q.in2_period = bcast ? p.in2_period : 0;
+        apu_add(&q, in1 + i, bcast ? in2 : in2 + i, out + i);
+    }
+    if (out && !j->res->status) {
         if (!job_write(j, apu_ld64(&a->output), out, p.count)) {
             j->res->macs += p.count;
             j->res->cycles += op_cycles(core, p.count, 2ull * p.count + n2);
@@ -485,12 +538,13 @@ static void run_pool(Job *j, const ApuCoreModel *core, const uint8_t *op)
         j->res->status = APU_STATUS_TOO_LARGE;
     }
     if (out) {
-        if (apu_ld16(&a->opcode) == APU_OP_MAXPOOL) {
-            apu_maxpool(&p, in, out);
-        } else {
-            apu_avgpool(&p, in, out);
-        }
-        if (!job_write(j, apu_ld64(&a->output), out, nout)) {
+        int r = apu_ld16(&a->opcode) == APU_OP_MAXPOOL ?
+                apu_maxpool_poll(&p, in, out, &j->poll) :
+                apu_avgpool_poll(&p, in, out, &j->poll);
+
+        if (r) {
+            j->res->status = APU_STATUS_ABORTED;
+        } else if (!job_write(j, apu_ld64(&a->output), out, nout)) {
             j->res->macs += macs;
             j->res->cycles += op_cycles(core, macs, nin + nout);
         }
@@ -505,6 +559,7 @@ static void run_lut(Job *j, const ApuCoreModel *core, const uint8_t *op)
     const struct apu_op_lut *l = (const void *)op;
     uint32_t count = apu_ld32(&l->count);
     int8_t *in = NULL, *table = NULL, *out = NULL;
+    uint32_t i, n;
 
     if (apu_ld16(&l->flags) || !all_zero(l->reserved, sizeof(l->reserved))) {
         j->res->status = APU_STATUS_BAD_OP;
@@ -520,8 +575,14 @@ static void run_lut(Job *j, const ApuCoreModel *core, const uint8_t *op)
     if (table && !out) {
         j->res->status = APU_STATUS_TOO_LARGE;
     }
-    if (out) {
-        apu_lut(count, in, table, out);
+    for (i = 0; out && i < count; i += n) {
+        n = MIN_U32(APU_FW_POLL_WORK, count - i);
+        if (job_aborted(j, n)) {
+            break;
+        }
+        apu_lut(n, in + i, table, out + i);
+    }
+    if (out && !j->res->status) {
         if (!job_write(j, apu_ld64(&l->output), out, count)) {
             j->res->macs += count;
             j->res->cycles += op_cycles(core, count, 2ull * count + 256);
@@ -548,7 +609,7 @@ static void run_mul(Job *j, const ApuCoreModel *core, const uint8_t *op)
         .in2_period = apu_ld32(&m->in2_period),
     };
     int8_t *in1 = NULL, *in2 = NULL, *out = NULL;
-    uint32_t n2;
+    uint32_t n2, i, chunk;
 
     if (apu_ld16(&m->flags) || !all_zero(m->reserved, sizeof(m->reserved))) {
         j->res->status = APU_STATUS_BAD_OP;
@@ -565,8 +626,19 @@ static void run_mul(Job *j, const ApuCoreModel *core, const uint8_t *op)
     if (in2 && !out) {
         j->res->status = APU_STATUS_TOO_LARGE;
     }
-    if (out) {
-        apu_mul(&p, in1, in2, out);
+    chunk = elem_chunk(p.count, p.in2_period);
+    for (i = 0; out && i < p.count; i += chunk) {
+        ApuMulParams q = p;
+        bool bcast = n2 < p.count;
+
+        if (job_aborted(j, chunk)) {
+            break;
+        }
+        q.count = MIN_U32(chunk, p.count - i);
+        q.in2_period = bcast ? p.in2_period : 0;
+        apu_mul(&q, in1 + i, bcast ? in2 : in2 + i, out + i);
+    }
+    if (out && !j->res->status) {
         if (!job_write(j, apu_ld64(&m->output), out, p.count)) {
             j->res->macs += p.count;
             j->res->cycles += op_cycles(core, p.count, 2ull * p.count + n2);
@@ -588,6 +660,9 @@ static void cp_run_job(Job *jp, const ApuCoreModel *core, uint64_t cmdbuf,
     struct apu_cmd_header h;
     uint8_t *ops = NULL;
     uint32_t n, i;
+
+    j.poll.abort = abort;
+    j.poll.opaque = abort_opaque;
 
     if (size < sizeof(h)) {
         res->status = APU_STATUS_BAD_CMDBUF;
@@ -620,6 +695,7 @@ static void cp_run_job(Job *jp, const ApuCoreModel *core, uint64_t cmdbuf,
             res->status = APU_STATUS_ABORTED;
             break;
         }
+        j.poll.work = 0;
         switch (apu_ld16(op)) {
         case APU_OP_CONV2D:
             run_conv(&j, core, op);

@@ -28,6 +28,8 @@
 /* Output pixels the patch kernels handle at once (gemm_pairs_avx2). */
 #define APU_PIX 4
 
+#define MAX_U64(a, b) ((a) > (b) ? (a) : (b))
+
 static bool in_i8(int v)
 {
     return v >= -128 && v <= 127;
@@ -58,8 +60,108 @@ uint64_t apu_conv_macs(const ApuConvParams *p)
     return apu_conv_out_size(p) * p->k_h * p->k_w * (p->in_c / p->groups);
 }
 
+/*
+ * The engine's plan for a convolution: the kernel apu_conv2d() picks, the
+ * geometry of its buffers, their sizes in bytes (every allocation of the
+ * kernels below is sized from here) and the MACs the kernels execute.
+ * Only for parameters whose tensors are within APU_FW_MAX_TENSOR: then
+ * nothing here overflows 64 bits (pixels x out_c and out_c x k are at
+ * most 2^26, groups x npad at most 16 x out_c).
+ */
+typedef struct ConvPlan {
+    bool dw1;               /* depthwise, multiplier 1: conv_dw1() */
+    /* conv_dw1(): taps, pairs of taps, blocks of 16 channels (AVX2). */
+    uint64_t ntaps, npairs, nblk;
+    /* conv_patch(): taps per group k, in pairs kp (kpad = 2 kp), npad. */
+    uint64_t k, kp, kpad, pstride, npad;
+    /* Buffer sizes in bytes. */
+    uint64_t tap_b, zrow_b, acc_b, dwp_b;               /* conv_dw1() */
+    uint64_t patch_b, accs_b, wp_b, acc_pad_b, bias_pad_b, wt_b;
+    uint64_t rq_b;          /* rq_init()'s tables */
+    uint64_t work_bytes;    /* the most of either path (AVX2, portable) */
+    uint64_t engine_macs;
+} ConvPlan;
+
+static bool conv_is_dw1(const ApuConvParams *p)
+{
+    return p->groups == p->in_c && p->groups > 1 && p->out_c == p->in_c;
+}
+
+static void conv_plan(const ApuConvParams *p, ConvPlan *pl)
+{
+    const uint64_t out_c = p->out_c, groups = p->groups;
+    const uint64_t cout_g = out_c / groups;
+    const uint64_t pix = (uint64_t)p->out_h * p->out_w;
+
+    memset(pl, 0, sizeof(*pl));
+    pl->rq_b = sizeof(int32_t) * 4 * out_c;
+    pl->dw1 = conv_is_dw1(p);
+    if (pl->dw1) {
+        pl->ntaps = (uint64_t)p->k_h * p->k_w;
+        pl->npairs = (pl->ntaps + 1) / 2;
+        pl->nblk = out_c / 16;
+        pl->tap_b = sizeof(const int8_t *) * 2 * pl->npairs;
+        pl->zrow_b = p->in_c;
+        pl->acc_b = sizeof(uint32_t) * out_c;
+        pl->dwp_b = sizeof(int16_t) * pl->nblk * pl->npairs * 32;
+        pl->work_bytes = pl->tap_b + pl->zrow_b + pl->acc_b + pl->dwp_b +
+                         pl->rq_b;
+        pl->engine_macs = pix * 2 * pl->npairs * out_c;
+        return;
+    }
+    pl->k = (uint64_t)p->k_h * p->k_w * (p->in_c / p->groups);
+    pl->kp = (pl->k + 1) / 2;
+    pl->kpad = pl->kp * 2;
+    pl->pstride = pl->kpad * groups;
+    pl->npad = (cout_g + 15) & ~(uint64_t)15;
+    pl->patch_b = sizeof(int16_t) * APU_PIX * pl->pstride;
+    pl->accs_b = sizeof(uint32_t) * APU_PIX * out_c;
+    /* AVX2 */
+    pl->wp_b = sizeof(int16_t) * pl->kp * pl->npad * 2 * groups;
+    pl->acc_pad_b = sizeof(uint32_t) * APU_PIX * pl->npad;
+    pl->bias_pad_b = sizeof(uint32_t) * pl->npad * groups;
+    /* portable */
+    pl->wt_b = sizeof(int16_t) * pl->k * out_c;
+    pl->work_bytes = pl->patch_b + pl->accs_b + pl->rq_b +
+                     MAX_U64(pl->wp_b + pl->acc_pad_b + pl->bias_pad_b,
+                             pl->wt_b);
+    /* The AVX2 kernel's, which pads; the portable one does less. */
+    pl->engine_macs = pix * groups * pl->npad * pl->kpad;
+}
+
+static bool conv_tensors_ok(const ApuConvParams *p)
+{
+    return apu_conv_in_size(p) <= APU_FW_MAX_TENSOR &&
+           apu_conv_weights_size(p) <= APU_FW_MAX_TENSOR &&
+           apu_conv_out_size(p) <= APU_FW_MAX_TENSOR;
+}
+
+uint64_t apu_conv_work_bytes(const ApuConvParams *p)
+{
+    ConvPlan pl;
+
+    if (p->groups < 1 || !conv_tensors_ok(p)) {
+        return 0;
+    }
+    conv_plan(p, &pl);
+    return pl.work_bytes;
+}
+
+uint64_t apu_conv_engine_macs(const ApuConvParams *p)
+{
+    ConvPlan pl;
+
+    if (p->groups < 1 || !conv_tensors_ok(p)) {
+        return 0;
+    }
+    conv_plan(p, &pl);
+    return pl.engine_macs;
+}
+
 uint32_t apu_conv_check(const ApuConvParams *p)
 {
+    ConvPlan pl;
+
     if (p->in_h < 1 || p->in_w < 1 || p->in_c < 1 || p->out_h < 1 ||
         p->out_w < 1 || p->out_c < 1 || p->k_h < 1 || p->k_w < 1 ||
         p->stride_h < 1 || p->stride_w < 1 || p->dil_h < 1 ||
@@ -89,10 +191,17 @@ uint32_t apu_conv_check(const ApuConvParams *p)
         !in_i8(p->act_max) || p->act_min > p->act_max || !in_i8(p->w_zp)) {
         return APU_STATUS_BAD_PARAMS;
     }
-    if (apu_conv_in_size(p) > APU_FW_MAX_TENSOR ||
-        apu_conv_weights_size(p) > APU_FW_MAX_TENSOR ||
-        apu_conv_out_size(p) > APU_FW_MAX_TENSOR ||
-        apu_conv_macs(p) > APU_FW_MAX_OP_MACS) {
+    if (!conv_tensors_ok(p) || apu_conv_macs(p) > APU_FW_MAX_OP_MACS) {
+        return APU_STATUS_TOO_LARGE;
+    }
+    /*
+     * What the engine would allocate and execute, bounded before anything
+     * is allocated: the padding of small groups multiplies both (up to 32
+     * times the weights, and the MACs).
+     */
+    conv_plan(p, &pl);
+    if (pl.work_bytes > APU_FW_MAX_OP_WORK ||
+        pl.engine_macs > APU_FW_MAX_ENGINE_MACS) {
         return APU_STATUS_TOO_LARGE;
     }
     return APU_STATUS_OK;
@@ -356,7 +465,7 @@ static int rq_init(Rq *q, const int32_t *mult, const int32_t *shift, int n,
     if (!q->simd) {
         return 0;
     }
-    q->left = malloc(sizeof(int32_t) * 4 * (size_t)n);
+    q->left = malloc(sizeof(int32_t) * 4 * (size_t)n);   /* ConvPlan.rq_b */
     if (!q->left) {
         return -1;
     }
@@ -537,11 +646,11 @@ void apu_requant_row(const uint32_t *acc, const int32_t *mult,
  */
 #ifdef APU_HAVE_AVX2_KERNEL
 /* [block of 16 channels][pair of taps][16 channels][2 taps] int16. */
-static int16_t *pack_dw_pairs(const ApuConvParams *p, const int8_t *w,
-                              int ntaps, int nblk)
+static int16_t *pack_dw_pairs(const ApuConvParams *p, const ConvPlan *pl,
+                              const int8_t *w, int ntaps, int nblk)
 {
     int npairs = (ntaps + 1) / 2, b, t, i;
-    int16_t *wp = calloc((size_t)nblk * npairs * 32, sizeof(*wp));
+    int16_t *wp = calloc(1, pl->dwp_b);
 
     if (!wp) {
         return NULL;
@@ -602,16 +711,18 @@ static void dw_pixel_avx2(const int8_t *const *tap, int npairs,
 #endif
 
 APU_SIMD_CLONES
-static int conv_dw1(const ApuConvParams *p, const int8_t *in,
-                     const int8_t *w, const int32_t *bias,
-                     const int32_t *mult, const int32_t *shift, int8_t *out)
+static int conv_dw1(const ApuConvParams *p, const ConvPlan *pl,
+                    const int8_t *in, const int8_t *w, const int32_t *bias,
+                    const int32_t *mult, const int32_t *shift, int8_t *out,
+                    ApuPoll *poll)
 {
     const int ntaps = p->k_h * p->k_w, npairs = (ntaps + 1) / 2;
     const int nblk = cpu_avx2() ? p->out_c / 16 : 0;
     const size_t c0 = (size_t)nblk * 16, nc = p->out_c - c0;
-    const int8_t **tap = malloc(sizeof(*tap) * 2 * npairs);
-    int8_t *zrow = malloc(p->in_c);
-    uint32_t *acc = malloc(sizeof(*acc) * p->out_c);
+    const uint64_t pix_work = (uint64_t)2 * npairs * p->out_c;
+    const int8_t **tap = malloc(pl->tap_b);
+    int8_t *zrow = malloc(pl->zrow_b);
+    uint32_t *acc = malloc(pl->acc_b);
     int16_t *wp = NULL;
     int oy, ox, ky, kx, ret = -1;
     size_t c;
@@ -626,7 +737,7 @@ static int conv_dw1(const ApuConvParams *p, const int8_t *in,
     }
 #ifdef APU_HAVE_AVX2_KERNEL
     if (nblk) {
-        wp = pack_dw_pairs(p, w, ntaps, nblk);
+        wp = pack_dw_pairs(p, pl, w, ntaps, nblk);
         if (!wp) {
             goto out;
         }
@@ -640,6 +751,10 @@ static int conv_dw1(const ApuConvParams *p, const int8_t *in,
             int x0 = ox * p->stride_w - p->pad_left, t = 0;
             int8_t *o = out + ((size_t)oy * p->out_w + ox) * p->out_c;
 
+            if (apu_poll(poll, pix_work)) {
+                ret = APU_OP_ABORTED;
+                goto out;
+            }
             for (ky = 0; ky < p->k_h; ky++) {
                 int iy = y0 + ky * p->dil_h;
 
@@ -802,13 +917,13 @@ static void transpose_pairs8_avx2(const int8_t *w, size_t k, size_t kfull,
  * taps side by side), n padded to a multiple of 16, k to a multiple of 2,
  * padding zero. The weight zero point is subtracted here, once per op.
  */
-static int16_t *pack_pairs(const ApuConvParams *p, const int8_t *w,
-                           size_t k, size_t npad)
+static int16_t *pack_pairs(const ApuConvParams *p, const ConvPlan *pl,
+                           const int8_t *w, size_t k, size_t npad)
 {
     const int cout_g = p->out_c / p->groups;
     const bool dw = p->groups == p->in_c && p->groups > 1;
     size_t kp = (k + 1) / 2, per_group = kp * npad * 2;
-    int16_t *wp = calloc(per_group * p->groups, sizeof(*wp));
+    int16_t *wp = calloc(1, pl->wp_b);     /* per_group x groups int16 */
     int g, n;
     size_t i;
 
@@ -913,20 +1028,25 @@ static void gemm_pairs_avx2(const int16_t *patch, size_t pstride,
  * occur on the direct path).
  */
 APU_SIMD_CLONES
-static int conv_patch(const ApuConvParams *p, const int8_t *in,
-                       const int8_t *w, const int32_t *bias,
-                       const int32_t *mult, const int32_t *shift,
-                       int8_t *out)
+static int conv_patch(const ApuConvParams *p, const ConvPlan *pl,
+                      const int8_t *in, const int8_t *w,
+                      const int32_t *bias, const int32_t *mult,
+                      const int32_t *shift, int8_t *out, ApuPoll *poll)
 {
     const int cin_g = p->in_c / p->groups;
     const int cout_g = p->out_c / p->groups;
     const bool dw = p->groups == p->in_c && p->groups > 1;
-    const size_t k = (size_t)p->k_h * p->k_w * cin_g;
-    const size_t kp = (k + 1) / 2, kpad = kp * 2;
-    const size_t pstride = kpad * p->groups;    /* between pixels */
-    const size_t npad = ((size_t)cout_g + 15) & ~(size_t)15;
-    int16_t *patch = calloc(APU_PIX * pstride, sizeof(*patch));
-    uint32_t *accs = malloc(sizeof(*accs) * APU_PIX * p->out_c);
+    const size_t k = pl->k;
+#ifdef APU_HAVE_AVX2_KERNEL
+    const size_t kp = pl->kp;
+#endif
+    const size_t kpad = pl->kpad;
+    const size_t pstride = pl->pstride;         /* between pixels */
+    const size_t npad = pl->npad;
+    const uint64_t pix_work = pl->engine_macs /
+                              ((uint64_t)p->out_h * p->out_w);
+    int16_t *patch = calloc(1, pl->patch_b);
+    uint32_t *accs = malloc(pl->accs_b);
     int16_t *wt = NULL, *wp = NULL;
     uint32_t *acc_pad = NULL, *bias_pad = NULL;
     int ret = -1;
@@ -943,9 +1063,9 @@ static int conv_patch(const ApuConvParams *p, const int8_t *in,
 #ifdef APU_HAVE_AVX2_KERNEL
     /* AVX2: four pixels per weight load, whatever the patch length. */
     if (cpu_avx2()) {
-        wp = pack_pairs(p, w, k, npad);
-        acc_pad = malloc(sizeof(*acc_pad) * APU_PIX * npad);
-        bias_pad = calloc(npad * p->groups, sizeof(*bias_pad));
+        wp = pack_pairs(p, pl, w, k, npad);
+        acc_pad = malloc(pl->acc_pad_b);
+        bias_pad = calloc(1, pl->bias_pad_b);
         if (!wp || !acc_pad || !bias_pad) {
             goto out;
         }
@@ -957,7 +1077,7 @@ static int conv_patch(const ApuConvParams *p, const int8_t *in,
     }
 #endif
     if (!wp) {
-        wt = malloc(sizeof(*wt) * k * p->out_c);
+        wt = malloc(pl->wt_b);
         if (!wt) {
             goto out;
         }
@@ -977,6 +1097,11 @@ static int conv_patch(const ApuConvParams *p, const int8_t *in,
         for (ox = 0; ox < p->out_w; ox++) {
             int x0 = ox * p->stride_w - p->pad_left;
             int ky, kx, c;
+
+            if (apu_poll(poll, pix_work)) {
+                ret = APU_OP_ABORTED;
+                goto out;
+            }
 
             if (y0 < 0 || x0 < 0 ||
                 y0 + (p->k_h - 1) * p->dil_h >= p->in_h ||
@@ -1076,14 +1201,24 @@ out:
     return ret;
 }
 
+int apu_conv2d_poll(const ApuConvParams *p, const int8_t *in, const int8_t *w,
+                    const int32_t *bias, const int32_t *mult,
+                    const int32_t *shift, int8_t *out, ApuPoll *poll)
+{
+    ConvPlan pl;
+
+    conv_plan(p, &pl);
+    if (pl.dw1) {
+        return conv_dw1(p, &pl, in, w, bias, mult, shift, out, poll);
+    }
+    return conv_patch(p, &pl, in, w, bias, mult, shift, out, poll);
+}
+
 int apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
                const int32_t *bias, const int32_t *mult,
                const int32_t *shift, int8_t *out)
 {
-    if (p->groups == p->in_c && p->groups > 1 && p->out_c == p->in_c) {
-        return conv_dw1(p, in, w, bias, mult, shift, out);
-    }
-    return conv_patch(p, in, w, bias, mult, shift, out);
+    return apu_conv2d_poll(p, in, w, bias, mult, shift, out, NULL);
 }
 
 /*
@@ -1120,8 +1255,10 @@ void apu_add(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,
     }
 }
 
-void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out)
+int apu_avgpool_poll(const ApuPoolParams *p, const int8_t *in, int8_t *out,
+                     ApuPoll *poll)
 {
+    const uint64_t pix_work = (uint64_t)p->channels * p->k_h * p->k_w;
     int oy, ox, c;
 
     for (oy = 0; oy < p->out_h; oy++) {
@@ -1131,6 +1268,10 @@ void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out)
         for (ox = 0; ox < p->out_w; ox++) {
             int x0 = ox * p->stride_w - p->pad_left, kx0, kx1;
             int64_t count;
+
+            if (apu_poll(poll, pix_work)) {
+                return APU_OP_ABORTED;
+            }
 
             tap_range(x0, 1, p->k_w, p->in_w, &kx0, &kx1);
             count = (int64_t)(ky1 - ky0) * (kx1 - kx0);
@@ -1166,6 +1307,12 @@ void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out)
             }
         }
     }
+    return 0;
+}
+
+void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out)
+{
+    apu_avgpool_poll(p, in, out, NULL);
 }
 
 /* ---- firmware ABI 1.2: max pooling, multiply, table lookup -------------- */
@@ -1234,9 +1381,11 @@ static void max_channels(int8_t *restrict o, const int8_t *restrict x,
  * clamped. Starting the maximum at act_min is the same as clamping after
  * (the check keeps act_min <= act_max).
  */
-void apu_maxpool(const ApuPoolParams *p, const int8_t *in, int8_t *out)
+int apu_maxpool_poll(const ApuPoolParams *p, const int8_t *in, int8_t *out,
+                     ApuPoll *poll)
 {
     const size_t nc = p->channels, row = (size_t)p->in_w * nc;
+    const uint64_t pix_work = (uint64_t)p->channels * p->k_h * p->k_w;
     const bool avx2 = cpu_avx2();
     int oy, ox;
 
@@ -1249,6 +1398,9 @@ void apu_maxpool(const ApuPoolParams *p, const int8_t *in, int8_t *out)
             int8_t *o = out + ((size_t)oy * p->out_w + ox) * nc;
             const int8_t *px;
 
+            if (apu_poll(poll, pix_work)) {
+                return APU_OP_ABORTED;
+            }
             /* The check keeps every window on the input: taps exist. */
             tap_range(x0, 1, p->k_w, p->in_w, &kx0, &kx1);
             px = in + (size_t)(y0 + ky0) * row + (size_t)(x0 + kx0) * nc;
@@ -1274,6 +1426,12 @@ void apu_maxpool(const ApuPoolParams *p, const int8_t *in, int8_t *out)
             }
         }
     }
+    return 0;
+}
+
+void apu_maxpool(const ApuPoolParams *p, const int8_t *in, int8_t *out)
+{
+    apu_maxpool_poll(p, in, out, NULL);
 }
 
 static int8_t mul_one(const ApuMulParams *p, int a, int b)

@@ -1112,6 +1112,172 @@ TEST_F(cp, mutated_quant_ops)
 
 /* ---- rings ----------------------------------------------------------------- */
 
+/*
+ * An op whose engine working set is huge (16384 groups of one output
+ * channel: 2.6 GiB) is refused with TOO_LARGE by the check, before the
+ * job reads a tensor or the engine allocates anything: its tensors are
+ * not even mapped here, and the job read only its command buffer.
+ */
+TEST_F(cp, huge_working_set_refused_before_anything)
+{
+	ApuConvParams huge = { 45, 45, 32768, 1, 1, 16384, 45, 45, 1, 1, 1, 1, 0, 0,
+			       16384, 0, 0, -128, 127, false, 0 };
+	ApuJobResult res;
+	struct cmd c;
+
+	map_range(&self->bus, self->root[2], VA_CMD, 4096, 0);
+	cmd_init(&c);
+	conv_op(cmd_op(&c), &huge, VA_IN, VA_OUT);
+	run(self, 2, &c, &res);
+	EXPECT_EQ(APU_STATUS_TOO_LARGE, (int)res.status);
+	EXPECT_EQ(0u, res.op_index);
+	EXPECT_EQ(16u + APU_OP_SIZE, res.bytes_read);
+	EXPECT_EQ(0u, res.bytes_written);
+}
+
+/* Abort callbacks: stop from the second call on; never stop. */
+static bool abort_second(void *opaque)
+{
+	return ++*(int *)opaque >= 2;
+}
+
+static bool abort_never(void *opaque)
+{
+	++*(int *)opaque;
+	return false;
+}
+
+/*
+ * A core reset must not wait for a long op: the abort callback is polled
+ * inside the op (75 M MACs here), not only between ops. Told "stop" at
+ * its second call (the first is before the op), the job ends ABORTED at
+ * op 0 and writes nothing; never told, it polls along and completes.
+ */
+TEST_F(cp, long_op_aborts_mid_op)
+{
+	ApuConvParams p = { 64, 64, 32, 64, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1,
+			    0, 0, -128, 127, false, 0 };
+	static int8_t in[64 * 64 * 32], w[64 * 9 * 32];
+	int32_t mult[64], shift[64], bias[64] = { 0 };
+	uint64_t r = self->root[1], writes;
+	ApuJobResult res;
+	struct cmd c;
+	int calls = 0;
+
+	srand(11);
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (int8_t)(rand() % 256 - 128);
+	for (size_t i = 0; i < sizeof(w); i++)
+		w[i] = (int8_t)(rand() % 255 - 127);
+	for (int i = 0; i < 64; i++) {
+		mult[i] = 1 << 30;
+		shift[i] = -8;
+	}
+	map_range(&self->bus, r, VA_CMD, 4096, 0);
+	map_range(&self->bus, r, VA_A, sizeof(in), 0);
+	map_range(&self->bus, r, VA_W, sizeof(w), 0);
+	map_range(&self->bus, r, VA_BIAS, sizeof(bias), 0);
+	map_range(&self->bus, r, VA_MULT, sizeof(mult), 0);
+	map_range(&self->bus, r, VA_SHIFT, sizeof(shift), 0);
+	map_range(&self->bus, r, VA_O, 64 * 64 * 64, 1);
+	poke(self, 1, VA_A, in, sizeof(in));
+	poke(self, 1, VA_W, w, sizeof(w));
+	poke(self, 1, VA_BIAS, bias, sizeof(bias));
+	poke(self, 1, VA_MULT, mult, sizeof(mult));	/* little-endian host */
+	poke(self, 1, VA_SHIFT, shift, sizeof(shift));
+	cmd_init(&c);
+	conv_op(cmd_op(&c), &p, VA_A, VA_O);
+	poke(self, 1, VA_CMD, c.buf, cmd_size(&c));
+
+	writes = self->bus.writes;
+	apu_cp_run_job(&self->mmu, &self->core, 1, VA_CMD, cmd_size(&c), abort_second,
+		       &calls, &res);
+	EXPECT_EQ(APU_STATUS_ABORTED, (int)res.status);
+	EXPECT_EQ(0u, res.op_index);
+	EXPECT_EQ(2, calls);
+	EXPECT_EQ(0u, res.bytes_written);
+	EXPECT_EQ(writes, self->bus.writes);
+
+	calls = 0;
+	apu_cp_run_job(&self->mmu, &self->core, 1, VA_CMD, cmd_size(&c), abort_never,
+		       &calls, &res);
+	EXPECT_EQ(APU_STATUS_OK, (int)res.status);
+	EXPECT_EQ(64u * 64 * 64, res.bytes_written);
+	EXPECT_GE(calls, 10);
+}
+
+/*
+ * Elementwise ops over 2^20 elements run in chunks, polling for an abort
+ * between them: the outputs equal the engine's in one piece (a plumbing
+ * check of the chunking, broadcast and not; the arithmetic is checked
+ * against references in engine_test), and an abort stops the op.
+ */
+TEST_F(cp, elementwise_ops_run_in_chunks)
+{
+	enum { PERIOD = 7, N = PERIOD * 400000 };
+	ApuMulParams mp = { N, 7, -127, 1 << 30, -9, -3, -120, 127, PERIOD };
+	ApuAddParams ap = { N, 20, 5, 1 << 30, -1, -7, 1 << 30, -1, 1 << 30, -19, -5,
+			    -128, 127, 0 };
+	const uint64_t va_a = 0x8000000, va_b = 0x9000000, va_o = 0xa000000, va_t = 0xb000000;
+	int8_t *a = malloc(N), *b = malloc(N), *got = malloc(N), *want = malloc(N);
+	int8_t table[256];
+	ApuJobResult res;
+	struct cmd c;
+	int calls = 0;
+
+	ASSERT_TRUE(a && b && got && want);
+	srand(29);
+	for (int i = 0; i < N; i++) {
+		a[i] = (int8_t)(rand() % 256 - 128);
+		b[i] = (int8_t)(rand() % 256 - 128);
+	}
+	for (int i = 0; i < 256; i++)
+		table[i] = (int8_t)(255 - i);
+	map_range(&self->bus, self->root[1], VA_CMD, 4096, 0);
+	map_range(&self->bus, self->root[1], va_a, N, 0);
+	map_range(&self->bus, self->root[1], va_b, N, 0);
+	map_range(&self->bus, self->root[1], va_o, N, 1);
+	map_range(&self->bus, self->root[1], va_t, 256, 0);
+	poke(self, 1, va_a, a, N);
+	poke(self, 1, va_b, b, N);
+	poke(self, 1, va_t, table, 256);
+
+	cmd_init(&c);
+	mul_op(cmd_op(&c), &mp, va_a, va_b, va_o);
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	apu_mul(&mp, a, b, want);
+	peek(self, 1, va_o, got, N);
+	EXPECT_EQ(0, memcmp(got, want, N));
+
+	add_op(c.buf + 16, &ap, va_a, va_b, va_o);
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	apu_add(&ap, a, b, want);
+	peek(self, 1, va_o, got, N);
+	EXPECT_EQ(0, memcmp(got, want, N));
+
+	lut_op(c.buf + 16, N, va_a, va_t, va_o);
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	apu_lut(N, a, table, want);
+	peek(self, 1, va_o, got, N);
+	EXPECT_EQ(0, memcmp(got, want, N));
+
+	/* Stopped at its second poll: inside the op. */
+	add_op(c.buf + 16, &ap, va_a, va_b, va_o);
+	poke(self, 1, VA_CMD, c.buf, cmd_size(&c));
+	apu_cp_run_job(&self->mmu, &self->core, 1, VA_CMD, cmd_size(&c), abort_second,
+		       &calls, &res);
+	EXPECT_EQ(APU_STATUS_ABORTED, (int)res.status);
+	EXPECT_EQ(2, calls);
+	EXPECT_EQ(0u, res.bytes_written);
+	free(a);
+	free(b);
+	free(got);
+	free(want);
+}
+
 #define VA_RING 0x7000000ull
 #define VA_DONE 0x7100000ull
 

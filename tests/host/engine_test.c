@@ -543,6 +543,179 @@ TEST(conv2d_rejects_bad_params)
 }
 
 /*
+ * The engine's working memory is bounded before anything is allocated.
+ * The op below is legal by its tensors (64 MiB at most each) and MACs
+ * (66 M), but 16384 groups of one output channel: the engine pads each
+ * group's channels to 16 and would widen the weights to 2 GiB (2.6 GiB in
+ * all); six cores with one each took 15 GiB of the host from 64 MiB of the
+ * guest. Refused with TOO_LARGE. What the bound promises still fits: any
+ * convolution whose weights fit a tensor, output channels per group a
+ * multiple of 16, and MobileNet V2's layers.
+ */
+TEST(conv2d_working_memory_is_bounded)
+{
+	ApuConvParams huge = { 45, 45, 32768, 1, 1, 16384, 45, 45, 1, 1, 1, 1, 0, 0,
+			       16384, 0, 0, -128, 127, false, 0 };
+	static const ApuConvParams fits[] = {
+		/* 64 MiB of weights: 16 x 2^22 taps, and 4096 x 2^14. */
+		{ 64, 64, 1024, 1, 1, 16, 64, 64, 1, 1, 1, 1, 0, 0, 1, 0, 0, -128, 127, false, 0 },
+		{ 4, 4, 1024, 1, 1, 4096, 4, 4, 1, 1, 1, 1, 0, 0, 1, 0, 0, -128, 127, false, 0 },
+		/* MobileNet V2: the first conv, a depthwise, the classifier. */
+		{ 224, 224, 3, 112, 112, 32, 3, 3, 2, 2, 1, 1, 0, 0, 1, 0, 0, -128, 127, false, 0 },
+		{ 7, 7, 960, 7, 7, 960, 3, 3, 1, 1, 1, 1, 1, 1, 960, 0, 0, -128, 127, false, 0 },
+		{ 1, 1, 1280, 1, 1, 1001, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, -128, 127, false, 0 },
+		/* A depthwise multiplier of 2 (conv_patch, 8x padding). */
+		{ 112, 112, 32, 112, 112, 64, 3, 3, 1, 1, 1, 1, 1, 1, 32, 0, 0, -128, 127, false, 0 },
+	};
+	size_t i;
+
+	ASSERT_LE(apu_conv_in_size(&huge), APU_FW_MAX_TENSOR);
+	ASSERT_LE(apu_conv_weights_size(&huge), APU_FW_MAX_TENSOR);
+	ASSERT_LE(apu_conv_macs(&huge), APU_FW_MAX_OP_MACS);
+	EXPECT_GT(apu_conv_work_bytes(&huge), 2ull << 30);
+	EXPECT_EQ(APU_STATUS_TOO_LARGE, (int)apu_conv_check(&huge));
+	/* The same with few enough groups fits. */
+	huge.groups = 1;
+	huge.out_c = 16;
+	huge.in_c = 1024;
+	EXPECT_EQ(APU_STATUS_OK, (int)apu_conv_check(&huge));
+
+	for (i = 0; i < sizeof(fits) / sizeof(fits[0]); i++) {
+		EXPECT_EQ(APU_STATUS_OK, (int)apu_conv_check(&fits[i])) TH_LOG("case %zu", i);
+		EXPECT_LE(apu_conv_work_bytes(&fits[i]), APU_FW_MAX_OP_WORK);
+	}
+	/* The classifier: 1008 x 1280 weights widened, about 2.6 MB. */
+	EXPECT_LT(apu_conv_work_bytes(&fits[4]), 3ull << 20);
+}
+
+/*
+ * The padding also multiplies the MACs the engine executes: one output
+ * channel per group, 2^31 MACs of the guest's (legal), 2^35 executed, a
+ * minute of the host's time. Refused; padded work is bounded.
+ */
+TEST(conv2d_engine_macs_are_bounded)
+{
+	/* 2^12 pixels x 2^11 groups of 1 output channel x 2^8 taps: 2^31. */
+	ApuConvParams p = { 64, 64, 8192, 64, 64, 2048, 8, 8, 1, 1, 1, 1, 3, 3,
+			    2048, 0, 0, -128, 127, false, 0 };
+
+	ASSERT_EQ(1ull << 31, apu_conv_macs(&p));
+	EXPECT_EQ(1ull << 35, apu_conv_engine_macs(&p));
+	EXPECT_LE(apu_conv_work_bytes(&p), APU_FW_MAX_OP_WORK);
+	EXPECT_EQ(APU_STATUS_TOO_LARGE, (int)apu_conv_check(&p));
+	/* Sixteen output channels per group, as many MACs: accepted. */
+	p.groups = 128;
+	p.k_h = p.k_w = 2;
+	p.pad_top = p.pad_left = 0;
+	ASSERT_EQ(1ull << 31, apu_conv_macs(&p));
+	EXPECT_EQ(apu_conv_macs(&p), apu_conv_engine_macs(&p));
+	EXPECT_EQ(APU_STATUS_OK, (int)apu_conv_check(&p));
+}
+
+/* An abort callback that says "stop" from its @stop_at-th call on. */
+struct abort_count {
+	int calls, stop_at;
+};
+
+static bool abort_after(void *opaque)
+{
+	struct abort_count *a = opaque;
+
+	return ++a->calls >= a->stop_at;
+}
+
+/*
+ * Long ops poll the abort callback as they go (a core reset must not wait
+ * for them): about every APU_FW_POLL_WORK MACs. Told to stop at the third
+ * call, the op returns APU_OP_ABORTED there, without finishing its output;
+ * never told to, it polls and computes the same output as without polling.
+ * Each kernel: the patch kernel, depthwise, average and max pooling.
+ */
+TEST(ops_abort_mid_op)
+{
+	/* 64 x 64 pixels x 64 channels x 288 taps: 75 M MACs, ~72 polls. */
+	ApuConvParams p = { 64, 64, 32, 64, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1,
+			    0, 0, -128, 127, false, 0 };
+	/* Depthwise, multiplier 1: 64 x 64 pixels x 256 channels x 10 taps. */
+	ApuConvParams dw = { 64, 64, 256, 64, 64, 256, 3, 3, 1, 1, 1, 1, 1, 1, 256,
+			     0, 0, -128, 127, false, 0 };
+	ApuPoolParams pp = { 256, 256, 64, 128, 128, 8, 8, 2, 2, 0, 0, -128, 127, false };
+	const size_t nin = 256 * 256 * 64, nw = 64 * 9 * 32, nout = 256 * 64 * 64;
+	int8_t *in = malloc(nin), *w = malloc(nw), *ref = malloc(nout), *out = malloc(nout);
+	int32_t mult[256], shift[256];
+	struct abort_count a;
+	ApuPoll poll;
+	int kind;
+	size_t i;
+
+	ASSERT_TRUE(in && w && ref && out);
+	for (i = 0; i < nin; i++)
+		in[i] = (int8_t)rnd();
+	for (i = 0; i < nw; i++)
+		w[i] = (int8_t)rnd();
+	for (i = 0; i < 256; i++) {
+		mult[i] = 1 << 30;
+		shift[i] = -6;
+	}
+	ASSERT_EQ(APU_STATUS_OK, (int)apu_conv_check(&p));
+	ASSERT_EQ(APU_STATUS_OK, (int)apu_conv_check(&dw));
+	ASSERT_EQ(APU_STATUS_OK, (int)apu_pool_check(&pp));
+	for (kind = 0; kind < 4; kind++) {
+		size_t n = kind < 2 ? (size_t)64 * 64 * (kind ? 256 : 64) : (size_t)128 * 128 * 64;
+		int ret, stop;
+
+		for (stop = 3; stop >= 0; stop -= 3) {	/* 3, then never (0) */
+			a = (struct abort_count){ 0, stop ? stop : 1 << 30 };
+			poll = (ApuPoll){ .abort = abort_after, .opaque = &a };
+			memset(out, 0x55, nout);
+			switch (kind) {
+			case 0:
+				ret = apu_conv2d_poll(&p, in, w, NULL, mult, shift, out, &poll);
+				break;
+			case 1:
+				ret = apu_conv2d_poll(&dw, in, w, NULL, mult, shift, out, &poll);
+				break;
+			case 2:
+				ret = apu_avgpool_poll(&pp, in, out, &poll);
+				break;
+			default:
+				ret = apu_maxpool_poll(&pp, in, out, &poll);
+				break;
+			}
+			if (stop) {
+				EXPECT_EQ(APU_OP_ABORTED, ret) TH_LOG("kind %d", kind);
+				EXPECT_EQ(3, a.calls) TH_LOG("kind %d", kind);
+				/* The last pixel was never computed. */
+				for (i = n - 16; i < n; i++)
+					ASSERT_EQ(0x55, out[i]) TH_LOG("kind %d", kind);
+				continue;
+			}
+			EXPECT_EQ(0, ret) TH_LOG("kind %d", kind);
+			EXPECT_GE(a.calls, 5) TH_LOG("kind %d", kind);
+			switch (kind) {
+			case 0:
+				apu_conv2d(&p, in, w, NULL, mult, shift, ref);
+				break;
+			case 1:
+				apu_conv2d(&dw, in, w, NULL, mult, shift, ref);
+				break;
+			case 2:
+				apu_avgpool(&pp, in, ref);
+				break;
+			default:
+				apu_maxpool(&pp, in, ref);
+				break;
+			}
+			ASSERT_EQ(0, memcmp(ref, out, n)) TH_LOG("kind %d", kind);
+		}
+	}
+	free(in);
+	free(w);
+	free(ref);
+	free(out);
+}
+
+/*
  * Parameters straight from a guest: any 16-bit shape, any zero points.
  * The check never misbehaves (UBSan aborts on overflow), and whatever it
  * accepts, small enough to run here, runs inside its buffers (ASan).

@@ -105,18 +105,75 @@ uint64_t apu_conv_out_size(const ApuConvParams *p);
 uint64_t apu_conv_macs(const ApuConvParams *p);
 
 /*
+ * What the engine needs to run a convolution whose tensors are within
+ * APU_FW_MAX_TENSOR (else 0): the bytes of working memory it allocates
+ * (the larger of its AVX2 and portable paths, so that the answer does not
+ * depend on the host), and the multiply-accumulates its kernels execute,
+ * padding included (output channels of a group in blocks of 16, taps in
+ * pairs). The kernels size their buffers with the same computation.
+ * apu_conv_check() refuses what exceeds APU_FW_MAX_OP_WORK or
+ * APU_FW_MAX_ENGINE_MACS.
+ */
+uint64_t apu_conv_work_bytes(const ApuConvParams *p);
+uint64_t apu_conv_engine_macs(const ApuConvParams *p);
+
+/*
+ * Long ops poll for an abort (a core reset): @abort, when not NULL, is
+ * called after about every APU_FW_POLL_WORK multiply-accumulates or taps
+ * of work, so that a reset waits about a millisecond, not for the op.
+ * Once it returns true the op stops where it is and returns
+ * APU_OP_ABORTED, its output partly written.
+ */
+typedef struct ApuPoll {
+    bool (*abort)(void *opaque);
+    void *opaque;
+    uint64_t work;          /* since the last call; start at 0 */
+    bool aborted;           /* @abort returned true */
+} ApuPoll;
+
+#define APU_FW_POLL_WORK        (1u << 20)
+#define APU_OP_ABORTED          1
+
+/* Count @work units; true when the op must stop. @poll may be NULL. */
+static inline bool apu_poll(ApuPoll *poll, uint64_t work)
+{
+    if (!poll || !poll->abort) {
+        return false;
+    }
+    if (poll->aborted) {
+        return true;
+    }
+    poll->work += work;
+    if (poll->work < APU_FW_POLL_WORK) {
+        return false;
+    }
+    poll->work = 0;
+    poll->aborted = poll->abort(poll->opaque);
+    return poll->aborted;
+}
+
+/*
  * @bias may be NULL. All pointers are to host memory. Returns 0, or -1
  * when the engine's working memory cannot be allocated (then @out is not
- * written).
+ * written). apu_conv2d_poll() polls @poll (may be NULL) and returns
+ * APU_OP_ABORTED when it says so.
  */
 int apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
                const int32_t *bias, const int32_t *mult,
                const int32_t *shift, int8_t *out);
+int apu_conv2d_poll(const ApuConvParams *p, const int8_t *in, const int8_t *w,
+                    const int32_t *bias, const int32_t *mult,
+                    const int32_t *shift, int8_t *out, ApuPoll *poll);
 void apu_add(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,
              int8_t *out);
 void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out);
 /* ABI 1.2: max pooling, multiply, table lookup (@table: 256 entries). */
 void apu_maxpool(const ApuPoolParams *p, const int8_t *in, int8_t *out);
+/* Pooling that polls: 0, or APU_OP_ABORTED. */
+int apu_avgpool_poll(const ApuPoolParams *p, const int8_t *in, int8_t *out,
+                     ApuPoll *poll);
+int apu_maxpool_poll(const ApuPoolParams *p, const int8_t *in, int8_t *out,
+                     ApuPoll *poll);
 void apu_mul(const ApuMulParams *p, const int8_t *in1, const int8_t *in2,
              int8_t *out);
 void apu_lut(uint32_t count, const int8_t *in, const int8_t *table,
@@ -174,11 +231,31 @@ typedef struct ApuJobResult {
 #define APU_FW_MAX_SPAN         (1 << 20)
 /* Most multiply-accumulates one op may ask for. */
 #define APU_FW_MAX_OP_MACS      (1ull << 32)
+/*
+ * Most working memory the engine may allocate for one op, in bytes: every
+ * convolution whose weights fit APU_FW_MAX_TENSOR fits too when its
+ * output channels per group are a multiple of 16 (the engine widens the
+ * weights to 16 bits, output channels of a group padded to blocks of 16);
+ * MobileNet V2's largest layer, its classifier, needs about 2.6 MB.
+ * Beyond it, TOO_LARGE: a guest must not make the host allocate gigabytes
+ * from a few pages of its own.
+ */
+#define APU_FW_MAX_OP_WORK      (256ull << 20)
+/*
+ * Most multiply-accumulates the engine's kernels may execute for one op,
+ * padding included (apu_conv_engine_macs()): twice APU_FW_MAX_OP_MACS, so
+ * that every op within that and with output channels per group a multiple
+ * of 16 fits; it bounds an op's run time (a few seconds) where the padding
+ * would multiply it by up to 32.
+ */
+#define APU_FW_MAX_ENGINE_MACS  (2 * APU_FW_MAX_OP_MACS)
 
 /*
  * Run the job whose command buffer is at @cmdbuf (@size bytes) in @asid.
- * @abort, if not NULL, is polled before each op; when it returns true
- * the job ends with APU_STATUS_ABORTED.
+ * @abort, if not NULL, is polled before each op and inside long ones
+ * (about every APU_FW_POLL_WORK MACs, taps or pixels moved); when it
+ * returns true the job ends with APU_STATUS_ABORTED and touches no memory
+ * after that call.
  */
 void apu_cp_run_job(const ApuMmu *mmu, const ApuCoreModel *core,
                     uint16_t asid, uint64_t cmdbuf, uint32_t size,

@@ -213,32 +213,74 @@ static void apu_post_event(ApuState *s, uint32_t bits, uint64_t fault_addr,
 
 /* ---- DMA for core threads: RAM only, no BQL --------------------------- */
 
+/*
+ * Core threads run without the BQL, so they must never dispatch MMIO:
+ * every piece of an access is translated once and carried out through the
+ * MemoryRegion that this one translation found, or refused (a bus fault
+ * for the job). Checking one translation and then calling
+ * address_space_read/write() would translate again: a guest remapping a
+ * BAR over RAM in between would have the core thread take the BQL and
+ * dispatch MMIO (into this device: a RESET written that way deadlocks).
+ *
+ * Reads copy from the RAM block of the region found, under the RCU read
+ * section that keeps the region and its memory alive. Writes go through
+ * address_space_map(), whose one translation is the check: it returns a
+ * pointer into writable RAM, or else a bounce buffer, which is released
+ * unwritten; address_space_unmap() marks the RAM dirty (migration, TCG's
+ * translated code) as any device write does.
+ */
+static int apu_dma_read_piece(AddressSpace *as, uint64_t addr, uint8_t *p,
+                              hwaddr *len)
+{
+    MemoryRegion *mr;
+    hwaddr xlat;
+
+    RCU_READ_LOCK_GUARD();
+    mr = address_space_translate(as, addr, &xlat, len, false,
+                                 MEMTXATTRS_UNSPECIFIED);
+    if (!memory_region_is_ram(mr) || *len == 0 ||
+        !memory_access_is_direct(mr, false, MEMTXATTRS_UNSPECIFIED)) {
+        return -1;
+    }
+    fuzz_dma_read_cb(addr, *len, mr);
+    memcpy(p, qemu_map_ram_ptr(mr->ram_block, xlat), *len);
+    return 0;
+}
+
+static int apu_dma_write_piece(AddressSpace *as, uint64_t addr,
+                               const uint8_t *p, hwaddr *len)
+{
+    ram_addr_t offset;
+    void *ram;
+
+    ram = address_space_map(as, addr, len, true, MEMTXATTRS_UNSPECIFIED);
+    if (!ram) {
+        return -1;
+    }
+    if (!memory_region_from_host(ram, &offset) || *len == 0) {
+        /* A bounce buffer: not RAM. Nothing is written. */
+        address_space_unmap(as, ram, *len, true, 0);
+        return -1;
+    }
+    memcpy(ram, p, *len);
+    address_space_unmap(as, ram, *len, true, *len);
+    return 0;
+}
+
 static int apu_dma_rw(ApuState *s, uint64_t addr, void *buf, uint64_t len,
                       bool is_write)
 {
     AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
     uint8_t *p = buf;
 
+    if (addr + len < addr) {
+        return -1;
+    }
     while (len) {
-        hwaddr xlat, l = len;
-        MemoryRegion *mr;
-        MemTxResult r;
+        hwaddr l = len;
 
-        if (addr + len < addr) {
-            return -1;
-        }
-        RCU_READ_LOCK_GUARD();
-        mr = address_space_translate(as, addr, &xlat, &l, is_write,
-                                     MEMTXATTRS_UNSPECIFIED);
-        if (!memory_region_is_ram(mr) || (is_write && mr->readonly) ||
-            l == 0) {
-            return -1;
-        }
-        r = is_write ? address_space_write(as, addr, MEMTXATTRS_UNSPECIFIED,
-                                           p, l)
-                     : address_space_read(as, addr, MEMTXATTRS_UNSPECIFIED,
-                                          p, l);
-        if (r != MEMTX_OK) {
+        if (is_write ? apu_dma_write_piece(as, addr, p, &l)
+                     : apu_dma_read_piece(as, addr, p, &l)) {
             return -1;
         }
         addr += l;
@@ -408,6 +450,12 @@ static void *apu_core_thread(void *opaque)
 {
     ApuCore *c = opaque;
 
+    /*
+     * The thread reads the memory map under RCU (apu_dma_rw()): as a
+     * reader, it must be registered, or the map it is using can be freed
+     * under it when the guest moves a BAR.
+     */
+    rcu_register_thread();
     qemu_mutex_lock(&c->lock);
     while (!c->stop) {
         if (!apu_core_runnable(c)) {
@@ -417,6 +465,7 @@ static void *apu_core_thread(void *opaque)
         apu_core_step_locked(c);
     }
     qemu_mutex_unlock(&c->lock);
+    rcu_unregister_thread();
     return NULL;
 }
 
@@ -449,7 +498,16 @@ static void apu_core_kick_locked(ApuCore *c)
 /*
  * Return core @c to its reset state; a job in flight is dropped. Like a
  * real reset, this is synchronous: when it returns, the dropped job does
- * not touch memory any more (the thread stops at its next op boundary).
+ * not touch memory any more, so the driver may reuse its buffers and ring
+ * at once. It runs under the BQL (an MMIO write, or a bus reset), so the
+ * wait must be short whatever the guest queued: the firmware polls
+ * apu_job_aborted() between ops and inside long ones (about every 2^20
+ * MACs, elementwise elements or pooling taps, and every 4096 pixels of a
+ * pitched copy; docs/hw.md), and the time-accurate wait watches @gen, so
+ * the thread leaves the job within milliseconds (a tenth of a second for
+ * ops at the device's limits). An asynchronous reset would need a status
+ * for the driver to wait on before reusing memory, which the interface
+ * does not have; keeping the wait short is simpler.
  */
 static void apu_core_reset(ApuCore *c)
 {
