@@ -170,7 +170,12 @@ static void fuzz_ioctls(unsigned long seed, unsigned long calls)
 	_exit(0);
 }
 
-TEST(ioctl_fuzzer)
+/* Long runs (make check-deep) take minutes: not the harness's 30 s. */
+FIXTURE(fuzz) {};
+FIXTURE_SETUP(fuzz) {}
+FIXTURE_TEARDOWN(fuzz) {}
+
+TEST_F_TIMEOUT(fuzz, ioctl_fuzzer, 7200)
 {
 	unsigned long seed = env_ul("APU_FUZZ_SEED", 1), calls = env_ul("APU_FUZZ_CALLS", 6000);
 	pid_t pid[4];
@@ -197,7 +202,7 @@ TEST(ioctl_fuzzer)
 	close(fd);
 }
 
-TEST(command_buffer_fuzzer)
+TEST_F_TIMEOUT(fuzz, command_buffer_fuzzer, 7200)
 {
 	unsigned long seed = env_ul("APU_FUZZ_SEED", 1), jobs = env_ul("APU_FUZZ_JOBS", 600);
 	int to_parent[2], to_child[2], fd;
