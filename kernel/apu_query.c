@@ -42,7 +42,11 @@ static int apu_query_copy(struct drm_apu_query *args, const void *info,
 		args->size = info_size;
 		return 0;
 	}
-	if (args->size < min_size)
+	/*
+	 * Bounded: the rest of the user's size is zero-filled, and a size of
+	 * 4 GiB would clear whatever the caller has mapped after @data.
+	 */
+	if (args->size < min_size || args->size > DRM_APU_QUERY_MAX_SIZE)
 		return -EINVAL;
 
 	len = min(args->size, info_size);

@@ -209,6 +209,35 @@ TEST_F(apu, query_too_small_is_einval)
 	EXPECT_EQ(-EINVAL, query(self->fd, DRM_APU_QUERY_DEVICE, buf, &size));
 }
 
+/*
+ * A size over DRM_APU_QUERY_MAX_SIZE is refused, and nothing is written:
+ * the kernel zero-fills the caller's size, so 4 GiB would clear whatever
+ * the caller has mapped after the buffer (the ioctl fuzzer's own libc
+ * data, in a 1 000 000-call run). The largest size works.
+ */
+TEST_F(apu, query_huge_size_is_einval_and_writes_nothing)
+{
+	size_t n = DRM_APU_QUERY_MAX_SIZE + 4096;
+	uint8_t *buf = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint32_t size;
+
+	ASSERT_NE(MAP_FAILED, buf);
+	memset(buf, 0xa5, n);
+	size = 0xffffffff;
+	EXPECT_EQ(-EINVAL, query(self->fd, DRM_APU_QUERY_DEVICE, buf, &size));
+	size = DRM_APU_QUERY_MAX_SIZE + 1;
+	EXPECT_EQ(-EINVAL, query(self->fd, DRM_APU_QUERY_DEVICE, buf, &size));
+	for (size_t i = 0; i < n; i++)
+		ASSERT_EQ(0xa5, buf[i]);
+	size = DRM_APU_QUERY_MAX_SIZE;
+	EXPECT_EQ(0, query(self->fd, DRM_APU_QUERY_DEVICE, buf, &size));
+	EXPECT_EQ(sizeof(struct drm_apu_query_device), size);
+	for (size_t i = sizeof(struct drm_apu_query_device); i < DRM_APU_QUERY_MAX_SIZE; i++)
+		ASSERT_EQ(0, buf[i]);
+	EXPECT_EQ(0xa5, buf[DRM_APU_QUERY_MAX_SIZE]);
+	munmap(buf, n);
+}
+
 TEST_F(apu, query_unknown_type_is_einval)
 {
 	struct drm_apu_query_device d;

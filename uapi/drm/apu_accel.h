@@ -206,6 +206,12 @@ struct drm_apu_query_device {
 #define DRM_APU_CAP_WRITE_LIST		0x20
 
 /**
+ * DRM_APU_QUERY_MAX_SIZE - largest &drm_apu_query.size: the zero-filled
+ * room a caller may offer for blocks to grow into
+ */
+#define DRM_APU_QUERY_MAX_SIZE		65536
+
+/**
  * struct drm_apu_query - argument of %DRM_IOCTL_APU_QUERY
  *
  * Reads a block of information about the device into a user buffer.
@@ -214,14 +220,14 @@ struct drm_apu_query_device {
  * - With @size 0 the kernel only sets @size to the size of the complete
  *   block, and writes nothing to @data.
  * - Otherwise @size must be at least the size of the first version of the
- *   block (else -EINVAL). The kernel writes min(@size, its own size) bytes
- *   to @data, zero-fills the rest of the user's @size bytes (fields the
- *   kernel does not know of read as zero) and sets @size to the number of
- *   bytes of information it wrote.
+ *   block and at most %DRM_APU_QUERY_MAX_SIZE (else -EINVAL). The kernel
+ *   writes min(@size, its own size) bytes to @data, zero-fills the rest of
+ *   the user's @size bytes (fields the kernel does not know of read as
+ *   zero) and sets @size to the number of bytes of information it wrote.
  *
- * Errors: -EINVAL for an unknown @type, a non-zero @pad or a too small
- * @size; -EFAULT when @data cannot be written; -ENODEV after the device
- * was removed.
+ * Errors: -EINVAL for an unknown @type, a non-zero @pad or a too small or
+ * too large @size; -EFAULT when @data cannot be written; -ENODEV after the
+ * device was removed.
  */
 struct drm_apu_query {
 	/** @type: one of &enum drm_apu_query_type. */
