@@ -245,8 +245,12 @@ TEST(job_memory_is_charged_to_the_submitters_cgroup)
 	int st, pipefd[2];
 	long long before, after;
 
-	if (access(CG_ROOT "/cgroup.controllers", F_OK))
-		ASSERT_EQ(0, mount("cgroup2", CG_ROOT, "cgroup2", 0, NULL));
+	if (access(CG_ROOT "/cgroup.controllers", F_OK) &&
+	    mount("cgroup2", CG_ROOT, "cgroup2", 0, NULL)) {
+		/* The debug kernel is built without control groups. */
+		ASSERT_EQ(ENODEV, errno);
+		SKIP(return, "no cgroup2 in this kernel (%s)", strerror(errno));
+	}
 	ASSERT_EQ(0, apu_write_file(CG_ROOT "/cgroup.subtree_control", "+memory"));
 	rmdir(CG_DIR);
 	ASSERT_EQ(0, mkdir(CG_DIR, 0755));
