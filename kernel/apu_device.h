@@ -172,7 +172,8 @@ struct apu_core {
  * @dma_lock: protects @vms, @dma_bos and @dma_gone: everything that holds
  *	      DMA memory or mappings of the device, given back at removal by
  *	      apu_dma_release() although files may stay open; taken after a
- *	      BO's maps_lock and before a VM's lock or a BO's reservation
+ *	      BO's maps_lock or reservation (a BO freed from drm_exec_fini())
+ *	      and before a VM's lock; no reservation is taken under it
  * @vms: every address space (their page tables)
  * @dma_bos: BOs whose pages are mapped for the device
  * @dma_gone: apu_dma_release() ran: nothing is mapped for the device any more

@@ -289,7 +289,8 @@ static void apu_bo_close(struct drm_gem_object *obj, struct drm_file *file)
 
 /**
  * apu_bo_dma_unmap() - unmap a BO's pages for the device (its removal)
- * @bo: a BO of &apu_device.dma_bos, with that list's lock held
+ * @bo: a BO taken off &apu_device.dma_bos, referenced; not under that
+ *	list's lock (this takes the BO's reservation)
  *
  * The pages stay (CPU mappings keep working); freeing the BO later finds
  * no device mapping to undo.
@@ -298,7 +299,6 @@ void apu_bo_dma_unmap(struct apu_bo *bo)
 {
 	struct drm_gem_object *obj = &bo->base.base;
 
-	lockdep_assert_held(&to_apu_device(obj->dev)->dma_lock);
 	dma_resv_lock(obj->resv, NULL);
 	if (bo->base.sgt) {
 		dma_unmap_sgtable(obj->dev->dev, bo->base.sgt, DMA_BIDIRECTIONAL, 0);

@@ -18,6 +18,7 @@
 #include <linux/overflow.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <drm/drm_gem.h>
 #include <drm/drm_managed.h>
 #include <drm/drm_print.h>
 
@@ -421,6 +422,7 @@ void apu_dma_release(struct apu_device *adev)
 {
 	struct apu_bo *bo, *tmp;
 	struct apu_vm *vm;
+	LIST_HEAD(bos);
 
 	mutex_lock(&adev->dma_lock);
 	adev->dma_gone = true;
@@ -430,12 +432,26 @@ void apu_dma_release(struct apu_device *adev)
 		vm->root = NULL;
 		mutex_unlock(&vm->lock);
 	}
+	/*
+	 * The BOs are unmapped after dma_lock is dropped: unmapping takes a
+	 * BO's reservation, and a BO's last reference can be dropped (which
+	 * takes dma_lock, apu_bo_free()) with another BO's reservation held
+	 * (drm_exec_fini()). A BO being freed already is left to its free,
+	 * which unmaps it.
+	 */
 	list_for_each_entry_safe(bo, tmp, &adev->dma_bos, dma_node) {
-		apu_bo_dma_unmap(bo);
-		list_del_init(&bo->dma_node);
+		if (kref_get_unless_zero(&bo->base.base.refcount))
+			list_move_tail(&bo->dma_node, &bos);
+		else
+			list_del_init(&bo->dma_node);
 	}
 	apu_ctx_table_free(adev);
 	mutex_unlock(&adev->dma_lock);
+	list_for_each_entry_safe(bo, tmp, &bos, dma_node) {
+		list_del_init(&bo->dma_node);
+		apu_bo_dma_unmap(bo);
+		drm_gem_object_put(&bo->base.base);
+	}
 	apu_cores_dma_release(adev);
 }
 

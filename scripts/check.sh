@@ -304,9 +304,7 @@ tier debug
 dp=0
 df=0
 ds=0
-# race_fuzz_test is left out until the lock-order cycle it found is fixed
-# (docs/reliability.md, Findings open); APU_DEBUG_TESTS=all runs it.
-DEBUG_TESTS=${APU_DEBUG_TESTS:-"job_test uapi_neg_test recovery_test lifecycle_test faultinj_test bo_lifetime_test"}
+DEBUG_TESTS=${APU_DEBUG_TESTS:-"job_test uapi_neg_test recovery_test lifecycle_test faultinj_test bo_lifetime_test race_fuzz_test"}
 [ "$DEBUG_TESTS" = all ] && DEBUG_TESTS=
 echo "building the debug kernel if needed, then booting it (tests: ${DEBUG_TESTS:-all})"
 rm -f "$APU_BUILD/vm/check-debug.result"
