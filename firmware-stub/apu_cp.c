@@ -438,6 +438,68 @@ static uint32_t elem_chunk(uint32_t count, uint32_t period)
                                       : APU_FW_POLL_WORK / period * period;
 }
 
+/* One chunk of an elementwise op: @n elements, input2 repeating @period. */
+typedef void ElemChunkFn(const void *params, uint32_t n, uint32_t period,
+                         const int8_t *in1, const int8_t *in2, int8_t *out);
+
+static void add_chunk(const void *params, uint32_t n, uint32_t period,
+                      const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    ApuAddParams q = *(const ApuAddParams *)params;
+
+    q.count = n;
+    q.in2_period = period;
+    apu_add(&q, in1, in2, out);
+}
+
+static void mul_chunk(const void *params, uint32_t n, uint32_t period,
+                      const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    ApuMulParams q = *(const ApuMulParams *)params;
+
+    q.count = n;
+    q.in2_period = period;
+    apu_mul(&q, in1, in2, out);
+}
+
+/*
+ * ADD and MUL once their parameters are checked: @count elements of input1
+ * and output, input2 broadcast every @period elements (0: none), run in
+ * chunks with an abort check before each, then written and charged.
+ */
+static void run_binary(Job *j, const ApuCoreModel *core, uint64_t va1,
+                       uint64_t va2, uint64_t va_out, uint32_t count,
+                       uint32_t period, ElemChunkFn *fn, const void *params)
+{
+    uint32_t n2 = period ? period : count;       /* input2's elements */
+    bool bcast = n2 < count;
+    int8_t *in1, *in2 = NULL, *out = NULL;
+    uint32_t i, chunk = elem_chunk(count, period);
+
+    in1 = job_read(j, va1, count);
+    in2 = in1 ? job_read(j, va2, n2) : NULL;
+    out = in2 ? malloc(count) : NULL;
+    if (in2 && !out) {
+        j->res->status = APU_STATUS_TOO_LARGE;
+    }
+    for (i = 0; out && i < count; i += chunk) {
+        if (job_aborted(j, chunk)) {
+            break;
+        }
+        fn(params, MIN_U32(chunk, count - i), bcast ? period : 0, in1 + i,
+           bcast ? in2 : in2 + i, out + i);
+    }
+    if (out && !j->res->status) {
+        if (!job_write(j, va_out, out, count)) {
+            j->res->macs += count;
+            j->res->cycles += op_cycles(core, count, 2ull * count + n2);
+        }
+    }
+    free(in1);
+    free(in2);
+    free(out);
+}
+
 static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
 {
     const struct apu_op_add *a = (const void *)op;
@@ -457,8 +519,6 @@ static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
         .act_max = s32((const uint8_t *)&a->act_max),
         .in2_period = apu_ld32(&a->in2_period),
     };
-    int8_t *in1 = NULL, *in2 = NULL, *out = NULL;
-    uint32_t n2, i, chunk;
 
     if (apu_ld16(&a->flags) || apu_ld32(&a->reserved0) ||
         !all_zero(a->reserved, sizeof(a->reserved))) {
@@ -466,37 +526,10 @@ static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
         return;
     }
     j->res->status = apu_add_check(&p);
-    if (j->res->status) {
-        return;
+    if (!j->res->status) {
+        run_binary(j, core, apu_ld64(&a->input1), apu_ld64(&a->input2),
+                   apu_ld64(&a->output), p.count, p.in2_period, add_chunk, &p);
     }
-    n2 = p.in2_period ? p.in2_period : p.count;     /* input2's elements */
-    in1 = job_read(j, apu_ld64(&a->input1), p.count);
-    in2 = in1 ? job_read(j, apu_ld64(&a->input2), n2) : NULL;
-    out = in2 ? malloc(p.count) : NULL;
-    if (in2 && !out) {
-        j->res->status = APU_STATUS_TOO_LARGE;
-    }
-    chunk = elem_chunk(p.count, p.in2_period);
-    for (i = 0; out && i < p.count; i += chunk) {
-        ApuAddParams q = p;
-        bool bcast = n2 < p.count;
-
-        if (job_aborted(j, chunk)) {
-            break;
-        }
-        q.count = MIN_U32(chunk, p.count - i);
-        q.in2_period = bcast ? p.in2_period : 0;
-        apu_add(&q, in1 + i, bcast ? in2 : in2 + i, out + i);
-    }
-    if (out && !j->res->status) {
-        if (!job_write(j, apu_ld64(&a->output), out, p.count)) {
-            j->res->macs += p.count;
-            j->res->cycles += op_cycles(core, p.count, 2ull * p.count + n2);
-        }
-    }
-    free(in1);
-    free(in2);
-    free(out);
 }
 
 /* AVGPOOL, and MAXPOOL (ABI 1.2) in the same layout. */
@@ -608,45 +641,16 @@ static void run_mul(Job *j, const ApuCoreModel *core, const uint8_t *op)
         .act_max = s32((const uint8_t *)&m->act_max),
         .in2_period = apu_ld32(&m->in2_period),
     };
-    int8_t *in1 = NULL, *in2 = NULL, *out = NULL;
-    uint32_t n2, i, chunk;
 
     if (apu_ld16(&m->flags) || !all_zero(m->reserved, sizeof(m->reserved))) {
         j->res->status = APU_STATUS_BAD_OP;
         return;
     }
     j->res->status = apu_mul_check(&p);
-    if (j->res->status) {
-        return;
+    if (!j->res->status) {
+        run_binary(j, core, apu_ld64(&m->input1), apu_ld64(&m->input2),
+                   apu_ld64(&m->output), p.count, p.in2_period, mul_chunk, &p);
     }
-    n2 = p.in2_period ? p.in2_period : p.count;     /* input2's elements */
-    in1 = job_read(j, apu_ld64(&m->input1), p.count);
-    in2 = in1 ? job_read(j, apu_ld64(&m->input2), n2) : NULL;
-    out = in2 ? malloc(p.count) : NULL;
-    if (in2 && !out) {
-        j->res->status = APU_STATUS_TOO_LARGE;
-    }
-    chunk = elem_chunk(p.count, p.in2_period);
-    for (i = 0; out && i < p.count; i += chunk) {
-        ApuMulParams q = p;
-        bool bcast = n2 < p.count;
-
-        if (job_aborted(j, chunk)) {
-            break;
-        }
-        q.count = MIN_U32(chunk, p.count - i);
-        q.in2_period = bcast ? p.in2_period : 0;
-        apu_mul(&q, in1 + i, bcast ? in2 : in2 + i, out + i);
-    }
-    if (out && !j->res->status) {
-        if (!job_write(j, apu_ld64(&m->output), out, p.count)) {
-            j->res->macs += p.count;
-            j->res->cycles += op_cycles(core, p.count, 2ull * p.count + n2);
-        }
-    }
-    free(in1);
-    free(in2);
-    free(out);
 }
 
 static void cp_run_job(Job *jp, const ApuCoreModel *core, uint64_t cmdbuf,
