@@ -313,9 +313,19 @@ static void tap_range(int base, int dil, int kn, int n, int *lo, int *hi)
 /*
  * The inner products. Accumulation is modulo 2^32 (unsigned), so the order
  * of the sums does not change the result and the compiler may vectorize
- * freely; on x86-64 an AVX2 clone is picked at run time.
+ * freely; on x86-64 an AVX2 clone is picked at run time. Not under
+ * ThreadSanitizer: the clones' ifunc resolver runs while the dynamic
+ * loader relocates the program, before TSan's runtime is set up, and its
+ * instrumentation (__tsan_func_entry) crashes there.
  */
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__SANITIZE_THREAD__)
+#define APU_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define APU_TSAN 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(APU_TSAN)
 #define APU_SIMD_CLONES \
     __attribute__((target_clones("avx2", "default"), optimize("O3")))
 #else

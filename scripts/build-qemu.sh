@@ -14,6 +14,7 @@
 # Prints nothing but errors and progress; the results are
 #   $APU_CACHE/qemu/build/qemu-system-x86_64
 #   $APU_CACHE/qemu/build/tests/qtest/apu-test
+# (with a mode, in that mode's build folder, see below).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -23,13 +24,19 @@ set -euo pipefail
 # ASan and UBSan into build-fuzz/, for qemu-fuzz-x86_64 (make check-deep).
 # "scripts/build-qemu.sh aarch64": qemu-system-aarch64 (virt + the APU) into
 # build-aarch64/, for the arm64 guest suite.
+# "scripts/build-qemu.sh tsan": qemu-system-x86_64 and apu-test built with
+# clang and ThreadSanitizer into build-tsan/; "asan": the same with
+# AddressSanitizer and UBSan into build-asan/ (make check-deep runs the
+# device's core-thread race qtests under both).
 MODE=${1:-normal}
-case "$MODE" in normal | fuzz | aarch64) ;; *) apu_die "usage: $0 [fuzz|aarch64]" ;; esac
+case "$MODE" in
+normal | fuzz | aarch64 | tsan | asan) ;;
+*) apu_die "usage: $0 [fuzz|aarch64|tsan|asan]" ;;
+esac
 Q="$APU_CACHE/qemu"
 SRC="$Q/src"
 BLD="$Q/build"
-[ "$MODE" = fuzz ] && BLD="$Q/build-fuzz"
-[ "$MODE" = aarch64 ] && BLD="$Q/build-aarch64"
+[ "$MODE" != normal ] && BLD="$Q/build-$MODE"
 DEVDIR=x86_64-softmmu
 [ "$MODE" = aarch64 ] && DEVDIR=aarch64-softmmu
 mkdir -p "$Q"
@@ -55,6 +62,17 @@ fi
 if [ "$MODE" = fuzz ]; then
 	CONFIGURE_ARGS+=(--cc=clang --cxx=clang++ --enable-fuzzing --enable-asan --enable-ubsan)
 fi
+# TSan as QEMU's docs/devel/testing/main.rst has it, with QEMU's compile-time
+# ignore list (the dirty-bitmap helpers); runtime suppressions are in
+# qemu/tsan.supp. Debian's glib is not instrumented: QEMU's own locks are
+# pthread ones, which TSan sees.
+if [ "$MODE" = tsan ]; then
+	CONFIGURE_ARGS+=(--cc=clang --cxx=clang++ --enable-tsan
+		"--extra-cflags=-fsanitize-blacklist=$SRC/tests/tsan/ignore.tsan")
+fi
+if [ "$MODE" = asan ]; then
+	CONFIGURE_ARGS+=(--cc=clang --cxx=clang++ --enable-asan --enable-ubsan)
+fi
 if [ "$MODE" = aarch64 ]; then
 	CONFIGURE_ARGS=("${CONFIGURE_ARGS[@]/--target-list=x86_64-softmmu/--target-list=aarch64-softmmu}")
 	CONFIGURE_ARGS=("${CONFIGURE_ARGS[@]/--with-devices-x86_64=apu/--with-devices-aarch64=apu}")
@@ -75,7 +93,8 @@ if [ "$(cat "$SRC/.apu-src-key" 2>/dev/null)" != "$src_key" ]; then
 			apu_die "hook $p does not apply to QEMU $QEMU_VERSION; refresh it"
 	done
 	echo "$src_key" >"$SRC.tmp/.apu-src-key"
-	rm -rf "$SRC" "$Q/build" "$Q/build-fuzz" "$Q/build-aarch64"
+	rm -rf "$SRC" "$Q/build" "$Q/build-fuzz" "$Q/build-aarch64" \
+		"$Q/build-tsan" "$Q/build-asan"
 	mv "$SRC.tmp" "$SRC"
 fi
 

@@ -20,6 +20,12 @@
 #   7. the Debian packages installed, used and purged in a clean bookworm
 #      chroot (tests/packaging/chroot_test.sh)
 #   8. the guest suite on arm64 (make check-arm64)
+#   9. the device model with core threads (threads=on) racing resets,
+#      bus mastering and hot-unplug: the qtest
+#      /apu/jobs/threads-race-resets-unplug, APU_DEEP_QEMU_RACE_ITERS
+#      iterations (40), and its relatives, under ThreadSanitizer
+#      (scripts/build-qemu.sh tsan) and under ASan + UBSan (... asan); any
+#      sanitizer report fails it
 #
 # Corpora are kept in $APU_CACHE/fuzz-corpus, so each run goes further.
 set -uo pipefail
@@ -32,6 +38,7 @@ RACE_OPS=${APU_DEEP_RACE_OPS:-5000}
 QEMU_RUNS=${APU_DEEP_QEMU_RUNS:-50000}
 HAL_RUNS=${APU_DEEP_HAL_RUNS:-300000}
 CP_RUNS=${APU_DEEP_CP_RUNS:-200000}
+QEMU_RACE_ITERS=${APU_DEEP_QEMU_RACE_ITERS:-40}
 SEED=${APU_DEEP_SEED:-$(date +%s)}
 OUT="$APU_BUILD/check-deep"
 CORPUS="$APU_CACHE/fuzz-corpus"
@@ -158,6 +165,45 @@ arm64_suite() {
 	return $rc
 }
 
+# The device's core threads racing resets and unplug, under a sanitizer
+# ($1: tsan or asan): the race qtest, long, and the qtests of jobs racing
+# resets and the memory map. QEMU and apu-test are both instrumented; a
+# report makes QEMU exit non-zero (the qtest then fails) or is counted in
+# the log. TSan's runtime suppressions: qemu/tsan.supp (QEMU's own, and
+# known false positives in QEMU's core, each with its reason);
+# die_after_fork=0 since apu-test, instrumented too, forks QEMU and
+# libqemuutil's RCU atfork handler starts a thread in the child before it
+# execs.
+qemu_race_san() {
+	local mode=$1 name bld="$APU_CACHE/qemu/build-$1" log="$OUT/qemu-race-$1.log"
+	local tests=(threads-race-resets-unplug reset-while-busy reset-long-op dma-bar-race
+		all-cores-at-once)
+	local t args=() rc reports ok depth
+	name=$([ "$mode" = tsan ] && echo TSan || echo ASan+UBSan)
+	scripts/build-qemu.sh "$mode" || return 1
+	for t in "${tests[@]}"; do
+		args+=(-p "/x86_64/apu/jobs/$t")
+	done
+	(cd "$bld" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+		APU_QTEST_RACE_ITERS="$QEMU_RACE_ITERS" APU_QTEST_RACE_SEED="$SEED" \
+		TSAN_OPTIONS="suppressions=$APU_TOP/qemu/tsan.supp history_size=7 second_deadlock_stack=1 exitcode=66 die_after_fork=0" \
+		ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" \
+		UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+		timeout 3600 tests/qtest/apu-test --tap "${args[@]}") >"$log" 2>&1
+	rc=$?
+	grep -E '^(ok|not ok) |^Bail out|^# (seed|iteration)|WARNING: ThreadSanitizer|ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" |
+		grep -v '^# iteration [0-9]*[1-9]:' | head -n 40
+	reports=$(grep -c -E 'WARNING: ThreadSanitizer|ERROR: (Address|Leak)Sanitizer|runtime error:' "$log")
+	ok=$(grep -c '^ok ' "$log")
+	# "# iteration N: A doorbells, B core resets, C device resets (D busy
+	# cores reset), E bus-master flips, F mode changes; unplug with G ..."
+	depth=$(awk '/^# iteration [0-9]+:/ { n++; db += $4; cr += $6; dr += $9; br += substr($12, 2);
+		bm += $16; if ($0 ~ /unplug with/) up++ }
+		END { printf "%d iterations: %d doorbells, %d core resets, %d device resets (%d busy cores reset), %d bus-master flips, %d hot-unplugs", n, db, cr, dr, br, bm, up }' "$log")
+	fig "device model with core threads racing resets and unplug, $name (seed $SEED): $depth; $ok of ${#tests[@]} qtests ok, $reports sanitizer reports, exit $rc"
+	[ "$rc" = 0 ] && [ "$reports" = 0 ]
+}
+
 chroot_install() {
 	tests/packaging/chroot_test.sh >"$OUT/chroot.log" 2>&1
 	local rc=$?
@@ -173,6 +219,8 @@ step "HAL libFuzzer targets" hal_fuzz
 step "device command processor under libFuzzer" cp_fuzz
 step "Debian packages installed in a clean chroot" chroot_install
 step "the guest suite on arm64 (QEMU virt)" arm64_suite
+step "device model with core threads racing resets and unplug, TSan" qemu_race_san tsan
+step "device model with core threads racing resets and unplug, ASan+UBSan" qemu_race_san asan
 
 echo
 echo "=== figures ($OUT/figures.txt)"

@@ -14,7 +14,8 @@
 #include "hw/apu_hw.h"
 #include "hw/apu_fw.h"
 
-#define APU_DEVFN QPCI_DEVFN(4, 0)
+#define APU_SLOT 4
+#define APU_DEVFN QPCI_DEVFN(APU_SLOT, 0)
 
 typedef struct ApuTest {
     QTestState *qts;
@@ -28,12 +29,14 @@ typedef struct ApuTest {
 static const char *apu_device_opts = "";
 /* Extra command line of the tests that run now (other devices). */
 static const char *apu_extra_args = "";
+/* The machine of the tests that run now: "pc" has ACPI hot-unplug. */
+static const char *apu_machine = "q35";
 
 static void apu_start(ApuTest *t)
 {
-    t->qts = qtest_initf("-machine q35 -nic none -vga none %s "
-                         "-device apu,addr=04.0%s", apu_extra_args,
-                         apu_device_opts);
+    t->qts = qtest_initf("-machine %s -nic none -vga none %s "
+                         "-device apu,id=apu0,addr=04.0%s", apu_machine,
+                         apu_extra_args, apu_device_opts);
     t->bus = qpci_new_pc(t->qts, NULL);
     t->dev = qpci_device_find(t->bus, APU_DEVFN);
     g_assert_nonnull(t->dev);
@@ -550,7 +553,7 @@ typedef struct Mem {
     ApuTest t;
     uint64_t next;
     uint64_t root[2];
-    Range ranges[64];
+    Range ranges[128];
     int nranges;
 } Mem;
 
@@ -623,6 +626,35 @@ static void vread(Mem *m, int asid, uint64_t va, void *p, size_t n)
     qtest_memread(m->t.qts, va2pa(m, asid, va), p, n);
 }
 
+/* Point core @c's ring at its buffer again and enable it (after a reset). */
+static void core_ring_setup(Mem *m, int c, uint32_t ring_size)
+{
+    uint64_t b = APU_CORE_BASE(c);
+
+    wr(&m->t, b + APU_CORE_RING_BASE_LO, (uint32_t)RING_VA(c));
+    wr(&m->t, b + APU_CORE_RING_BASE_HI, RING_VA(c) >> 32);
+    wr(&m->t, b + APU_CORE_RING_SIZE, ring_size);
+    wr(&m->t, b + APU_CORE_CTRL, APU_CORE_CTRL_ENABLE);
+}
+
+/*
+ * Program the device with the tables and rings mem_setup() built in
+ * memory: again after a device reset, which clears the registers only.
+ */
+static void regs_setup(Mem *m, uint32_t ring_size)
+{
+    int c;
+
+    wr(&m->t, APU_REG_MMU_CTX_BASE_LO, (uint32_t)CTX_TABLE);
+    wr(&m->t, APU_REG_MMU_CTX_BASE_HI, 0);
+    wr(&m->t, APU_REG_MMU_CTX_COUNT, 2);
+    g_assert_cmpuint(rd(&m->t, APU_REG_MMU_CTX_COUNT), ==, 2);
+    for (c = 0; c < 6; c++) {
+        core_ring_setup(m, c, ring_size);
+    }
+    wr(&m->t, APU_REG_IRQ_MASK, 0xffffffff);
+}
+
 /* Program two address spaces (0: driver, 1: jobs) and the rings. */
 static void mem_setup(Mem *m, uint32_t ring_size)
 {
@@ -635,21 +667,11 @@ static void mem_setup(Mem *m, uint32_t ring_size)
     m->root[1] = pt_alloc(m, 4096);
     qtest_writeq(m->t.qts, CTX_TABLE, m->root[0] | APU_CTX_VALID);
     qtest_writeq(m->t.qts, CTX_TABLE + 16, m->root[1] | APU_CTX_VALID);
-    wr(&m->t, APU_REG_MMU_CTX_BASE_LO, (uint32_t)CTX_TABLE);
-    wr(&m->t, APU_REG_MMU_CTX_BASE_HI, 0);
-    wr(&m->t, APU_REG_MMU_CTX_COUNT, 2);
-    g_assert_cmpuint(rd(&m->t, APU_REG_MMU_CTX_COUNT), ==, 2);
     for (c = 0; c < 6; c++) {
-        uint64_t b = APU_CORE_BASE(c);
-
         map_range(m, 0, RING_VA(c), ring_size * 64, false);
         map_range(m, 0, DONE_VA(c), 4096, true);
-        wr(&m->t, b + APU_CORE_RING_BASE_LO, (uint32_t)RING_VA(c));
-        wr(&m->t, b + APU_CORE_RING_BASE_HI, RING_VA(c) >> 32);
-        wr(&m->t, b + APU_CORE_RING_SIZE, ring_size);
-        wr(&m->t, b + APU_CORE_CTRL, APU_CORE_CTRL_ENABLE);
     }
-    wr(&m->t, APU_REG_IRQ_MASK, 0xffffffff);
+    regs_setup(m, ring_size);
 }
 
 static void mem_start(Mem *m, uint32_t ring_size)
@@ -1364,15 +1386,82 @@ static void test_reset_while_busy(void)
     apu_stop(&m.t);
 }
 
-/* Point core @c's ring at its buffer again and enable it (after a reset). */
-static void core_ring_setup(Mem *m, int c, uint32_t ring_size)
+/*
+ * A command buffer at @base (context 1) of one long convolution: a
+ * @ih x @ih x 16 image, @k x @k kernels with "same" padding (most taps on
+ * the edge path for a large @k), 16 output channels, its tensors after
+ * it. Returns the size of the command buffer; *@macs is the op's work.
+ */
+static uint32_t long_conv_job(Mem *m, uint64_t base, int ih, int k,
+                              uint64_t *macs)
 {
-    uint64_t b = APU_CORE_BASE(c);
+    enum { IC = 16, OC = 16 };
+    uint8_t cmd[16 + APU_OP_SIZE] = { 0 };
+    struct apu_op_conv2d *op = (void *)(cmd + 16);
+    size_t in_len = (size_t)ih * ih * IC, w_len = (size_t)OC * k * k * IC;
+    g_autofree int8_t *in = g_malloc(in_len);
+    g_autofree int8_t *w = g_malloc(w_len);
+    int32_t mult[OC], shift[OC];
+    uint64_t va_in = base + 0x100000, va_w = base + 0x200000;
+    uint64_t va_m = base + 0x400000, va_s = base + 0x401000;
+    uint64_t va_o = base + 0x500000;
+    ApuConvParams p = {
+        ih, ih, IC, ih, ih, OC, k, k, 1, 1, 1, 1, k / 2, k / 2, 1,
+        0, 0, -128, 127, false, 0,
+    };
+    size_t i;
 
-    wr(&m->t, b + APU_CORE_RING_BASE_LO, (uint32_t)RING_VA(c));
-    wr(&m->t, b + APU_CORE_RING_BASE_HI, RING_VA(c) >> 32);
-    wr(&m->t, b + APU_CORE_RING_SIZE, ring_size);
-    wr(&m->t, b + APU_CORE_CTRL, APU_CORE_CTRL_ENABLE);
+    g_assert_cmpuint(w_len, <=, va_m - va_w);
+    g_assert_cmpuint(apu_conv_check(&p), ==, APU_STATUS_OK);
+    *macs = apu_conv_macs(&p);
+    for (i = 0; i < in_len; i++) {
+        in[i] = (int8_t)(i * 7 + 3);
+    }
+    for (i = 0; i < w_len; i++) {
+        w[i] = (int8_t)(i * 5 % 255 - 127);
+    }
+    for (i = 0; i < OC; i++) {
+        mult[i] = 1 << 30;
+        shift[i] = -12;
+    }
+    map_range(m, 1, base, 4096, false);
+    map_range(m, 1, va_in, in_len, false);
+    map_range(m, 1, va_w, w_len, false);
+    map_range(m, 1, va_m, sizeof(mult), false);
+    map_range(m, 1, va_s, sizeof(shift), false);
+    map_range(m, 1, va_o, (uint64_t)ih * ih * OC, true);
+    vwrite(m, 1, va_in, in, in_len);
+    vwrite(m, 1, va_w, w, w_len);
+    vwrite(m, 1, va_m, mult, sizeof(mult));         /* little-endian host */
+    vwrite(m, 1, va_s, shift, sizeof(shift));
+    stl_le_p(cmd, APU_CMD_MAGIC);
+    stw_le_p(cmd + 4, APU_CMD_VERSION);
+    stw_le_p(cmd + 6, 1);
+    stw_le_p(&op->opcode, APU_OP_CONV2D);
+    stw_le_p(&op->in_h, ih);
+    stw_le_p(&op->in_w, ih);
+    stw_le_p(&op->in_c, IC);
+    stw_le_p(&op->out_h, ih);
+    stw_le_p(&op->out_w, ih);
+    stw_le_p(&op->out_c, OC);
+    stw_le_p(&op->k_h, k);
+    stw_le_p(&op->k_w, k);
+    stw_le_p(&op->stride_h, 1);
+    stw_le_p(&op->stride_w, 1);
+    stw_le_p(&op->dil_h, 1);
+    stw_le_p(&op->dil_w, 1);
+    stw_le_p(&op->pad_top, k / 2);
+    stw_le_p(&op->pad_left, k / 2);
+    stw_le_p(&op->groups, 1);
+    stl_le_p(&op->act_min, (uint32_t)-128);
+    stl_le_p(&op->act_max, 127);
+    stq_le_p(&op->input, va_in);
+    stq_le_p(&op->weights, va_w);
+    stq_le_p(&op->mult, va_m);
+    stq_le_p(&op->shift, va_s);
+    stq_le_p(&op->output, va_o);
+    vwrite(m, 1, base, cmd, sizeof(cmd));
+    return sizeof(cmd);
 }
 
 /*
@@ -1386,77 +1475,18 @@ static void core_ring_setup(Mem *m, int c, uint32_t ring_size)
  */
 static void test_reset_long_op(void)
 {
-    enum { IH = 64, IC = 16, K = 61, OC = 16 };
-    static int8_t in[IH * IH * IC], w[OC * K * K * IC];
     static ConvJob j;
-    uint8_t cmd[16 + APU_OP_SIZE] = { 0 };
-    struct apu_op_conv2d *op = (void *)(cmd + 16);
-    int32_t mult[OC], shift[OC];
-    uint64_t base = JOB_VA(1), va_in = base + 0x100000;
-    uint64_t va_w = base + 0x200000, va_m = base + 0x400000;
-    uint64_t va_s = base + 0x401000, va_o = base + 0x500000;
-    uint64_t b = APU_CORE_BASE(0);
+    uint64_t base = JOB_VA(1), b = APU_CORE_BASE(0), macs;
+    uint32_t cmd_size;
     struct apu_completion d;
     gint64 t0, t1, end;
-    ApuConvParams p = {
-        IH, IH, IC, IH, IH, OC, K, K, 1, 1, 1, 1, K / 2, K / 2, 1,
-        0, 0, -128, 127, false, 0,
-    };
-    size_t i;
     Mem m;
 
-    g_assert_cmpuint(apu_conv_check(&p), ==, APU_STATUS_OK);
-    g_assert_cmpuint(apu_conv_macs(&p), >, 3ull << 30);
-    for (i = 0; i < sizeof(in); i++) {
-        in[i] = (int8_t)(i * 7 + 3);
-    }
-    for (i = 0; i < sizeof(w); i++) {
-        w[i] = (int8_t)(i * 5 % 255 - 127);
-    }
-    for (i = 0; i < OC; i++) {
-        mult[i] = 1 << 30;
-        shift[i] = -12;
-    }
     mem_start(&m, 8);
-    map_range(&m, 1, base, 4096, false);
-    map_range(&m, 1, va_in, sizeof(in), false);
-    map_range(&m, 1, va_w, sizeof(w), false);
-    map_range(&m, 1, va_m, sizeof(mult), false);
-    map_range(&m, 1, va_s, sizeof(shift), false);
-    map_range(&m, 1, va_o, IH * IH * OC, true);
-    vwrite(&m, 1, va_in, in, sizeof(in));
-    vwrite(&m, 1, va_w, w, sizeof(w));
-    vwrite(&m, 1, va_m, mult, sizeof(mult));        /* little-endian host */
-    vwrite(&m, 1, va_s, shift, sizeof(shift));
-    stl_le_p(cmd, APU_CMD_MAGIC);
-    stw_le_p(cmd + 4, APU_CMD_VERSION);
-    stw_le_p(cmd + 6, 1);
-    stw_le_p(&op->opcode, APU_OP_CONV2D);
-    stw_le_p(&op->in_h, IH);
-    stw_le_p(&op->in_w, IH);
-    stw_le_p(&op->in_c, IC);
-    stw_le_p(&op->out_h, IH);
-    stw_le_p(&op->out_w, IH);
-    stw_le_p(&op->out_c, OC);
-    stw_le_p(&op->k_h, K);
-    stw_le_p(&op->k_w, K);
-    stw_le_p(&op->stride_h, 1);
-    stw_le_p(&op->stride_w, 1);
-    stw_le_p(&op->dil_h, 1);
-    stw_le_p(&op->dil_w, 1);
-    stw_le_p(&op->pad_top, K / 2);
-    stw_le_p(&op->pad_left, K / 2);
-    stw_le_p(&op->groups, 1);
-    stl_le_p(&op->act_min, (uint32_t)-128);
-    stl_le_p(&op->act_max, 127);
-    stq_le_p(&op->input, va_in);
-    stq_le_p(&op->weights, va_w);
-    stq_le_p(&op->mult, va_m);
-    stq_le_p(&op->shift, va_s);
-    stq_le_p(&op->output, va_o);
-    vwrite(&m, 1, base, cmd, sizeof(cmd));
+    cmd_size = long_conv_job(&m, base, 64, 61, &macs);
+    g_assert_cmpuint(macs, >, 3ull << 30);
 
-    submit(&m, 0, 8, 0, base, sizeof(cmd), 1, 77);
+    submit(&m, 0, 8, 0, base, cmd_size, 1, 77);
     end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
     while (rd(&m.t, b + APU_CORE_STATUS) != APU_CORE_BUSY) {
         g_assert_cmpint(g_get_monotonic_time(), <, end);
@@ -1644,6 +1674,355 @@ static void test_dma_bar_race(void)
     apu_stop(&m.t);
 }
 
+/* ---- core threads racing resets and unplug ------------------------------ */
+
+/*
+ * An independent reference for conv_job()'s convolution, for a test that
+ * must not trust the device's engine (apu_conv2d()): naive loops, and
+ * TFLite's reference requantization (MultiplyByQuantizedMultiplier with
+ * its two roundings), written here from TFLite's definition.
+ */
+static int32_t ref_doubling_high_mul(int32_t a, int32_t b)
+{
+    int64_t ab = (int64_t)a * b;
+    int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    return (int32_t)((ab + nudge) / (1ll << 31));
+}
+
+static int32_t ref_divide_by_pot(int32_t x, int e)
+{
+    int32_t mask = (int32_t)((1ll << e) - 1);
+    int32_t rem = x & mask, threshold = (mask >> 1) + (x < 0);
+
+    return (x >> e) + (rem > threshold);
+}
+
+static void ref_conv(const ApuConvParams *p, const int8_t *in,
+                     const int8_t *w, const int32_t *mult,
+                     const int32_t *shift, int8_t *out)
+{
+    int oy, ox, oc, ky, kx, ic;
+
+    g_assert(p->groups == 1 && p->w_zp == 0 && !p->single_rounding);
+    for (oy = 0; oy < p->out_h; oy++) {
+        for (ox = 0; ox < p->out_w; ox++) {
+            for (oc = 0; oc < p->out_c; oc++) {
+                int32_t acc = 0, v;
+
+                for (ky = 0; ky < p->k_h; ky++) {
+                    for (kx = 0; kx < p->k_w; kx++) {
+                        int iy = oy * p->stride_h - p->pad_top +
+                                 ky * p->dil_h;
+                        int ix = ox * p->stride_w - p->pad_left +
+                                 kx * p->dil_w;
+
+                        if (iy < 0 || iy >= p->in_h ||
+                            ix < 0 || ix >= p->in_w) {
+                            continue;       /* padding: the zero point */
+                        }
+                        for (ic = 0; ic < p->in_c; ic++) {
+                            acc += (in[(iy * p->in_w + ix) * p->in_c + ic] -
+                                    p->in_zp) *
+                                   w[((oc * p->k_h + ky) * p->k_w + kx) *
+                                     p->in_c + ic];
+                        }
+                    }
+                }
+                v = ref_doubling_high_mul(
+                        acc * (1 << MAX(shift[oc], 0)), mult[oc]);
+                v = ref_divide_by_pot(v, MAX(-shift[oc], 0)) + p->out_zp;
+                v = MIN(MAX(v, p->act_min), p->act_max);
+                out[(oy * p->out_w + ox) * p->out_c + oc] = v;
+            }
+        }
+    }
+}
+
+/*
+ * Check conv_job() @j's output in memory against ref_conv() over the
+ * tensors in memory (the ones the device read).
+ */
+static void check_conv_output(Mem *m, ConvJob *j)
+{
+    const ApuConvParams *p = &j->p;
+    size_t in_len = p->in_h * p->in_w * p->in_c;
+    size_t w_len = p->out_c * p->k_h * p->k_w * p->in_c;
+    size_t out_len = p->out_h * p->out_w * p->out_c;
+    g_autofree int8_t *in = g_malloc(in_len);
+    g_autofree int8_t *w = g_malloc(w_len);
+    g_autofree int8_t *out = g_malloc(out_len);
+    g_autofree int8_t *ref = g_malloc(out_len);
+    g_autofree int32_t *mult = g_new(int32_t, p->out_c);
+    g_autofree int32_t *shift = g_new(int32_t, p->out_c);
+    int i;
+
+    vread(m, 1, j->in, in, in_len);
+    vread(m, 1, j->w, w, w_len);
+    vread(m, 1, j->mult, mult, p->out_c * 4);
+    vread(m, 1, j->shift, shift, p->out_c * 4);
+    for (i = 0; i < p->out_c; i++) {
+        mult[i] = le32_to_cpu(mult[i]);
+        shift[i] = le32_to_cpu(shift[i]);
+    }
+    ref_conv(p, in, w, mult, shift, ref);
+    vread(m, 1, j->out, out, out_len);
+    g_assert_cmpmem(out, out_len, ref, out_len);
+}
+
+#define RACE_RING 8
+#define RACE_LONG_VA(c) (JOB_VA(c) + 0x800000)
+
+typedef struct Race {
+    Mem m;
+    GRand *r;
+    ConvJob j[6];
+    uint32_t long_size;
+    uint32_t tail[6];
+    uint64_t seq;
+    int doorbells, core_resets, dev_resets, master_flips, mode_flips;
+    int busy_resets;        /* cores seen busy just before a reset */
+} Race;
+
+/* Queue up to @n jobs, short or long, on core @c; ring its doorbell. */
+static void race_submit(Race *x, int c, int n)
+{
+    uint32_t head = rd(&x->m.t, APU_CORE_BASE(c) + APU_CORE_RING_HEAD);
+
+    /* Only entries the core is done with are rewritten. */
+    while (n-- > 0 && x->tail[c] - head < RACE_RING) {
+        if (g_rand_boolean(x->r)) {
+            submit(&x->m, c, RACE_RING, x->tail[c], RACE_LONG_VA(c),
+                   x->long_size, 1, ++x->seq);
+        } else {
+            submit(&x->m, c, RACE_RING, x->tail[c], x->j[c].cmd,
+                   x->j[c].cmd_size, 1, ++x->seq);
+        }
+        x->tail[c]++;
+        x->doorbells++;
+    }
+}
+
+/* A reset is synchronous: a reset core is idle at once, its ring cleared. */
+static void race_check_reset(Race *x, int c)
+{
+    uint64_t b = APU_CORE_BASE(c);
+
+    g_assert_cmpuint(rd(&x->m.t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
+    g_assert_cmpuint(rd(&x->m.t, b + APU_CORE_RING_HEAD), ==, 0);
+    g_assert_cmpuint(rd(&x->m.t, b + APU_CORE_RING_TAIL), ==, 0);
+    g_assert_cmpuint(rd(&x->m.t, b + APU_CORE_RING_SIZE), ==, 0);
+    g_assert_cmpuint(rd(&x->m.t, b + APU_CORE_JOBS_DONE), ==, 0);
+    x->tail[c] = 0;
+}
+
+/* A storm: doorbells, core and device resets, bus mastering, modes. */
+static void race_storm(Race *x, int steps)
+{
+    QPCIDevice *dev = x->m.t.dev;
+    uint16_t cmd = qpci_config_readw(dev, PCI_COMMAND);
+    int step, c;
+
+    for (step = 0; step < steps; step++) {
+        int a = g_rand_int_range(x->r, 0, 100);
+        uint32_t mask = 0, val = 0;
+
+        if (a < 35) {
+            race_submit(x, g_rand_int_range(x->r, 0, 6),
+                        g_rand_int_range(x->r, 1, 4));
+        } else if (a < 55) {
+            /* One write resets several cores, in flight or not. */
+            mask = g_rand_int_range(x->r, 1, 64);
+            for (c = 0; c < 6; c++) {
+                if (mask & (1u << c)) {
+                    val |= APU_RESET_CORE(c);
+                    x->busy_resets += rd(&x->m.t, APU_CORE_BASE(c) +
+                                         APU_CORE_STATUS) == APU_CORE_BUSY;
+                }
+            }
+            wr(&x->m.t, APU_REG_RESET, val);
+            x->core_resets++;
+            for (c = 0; c < 6; c++) {
+                if (mask & (1u << c)) {
+                    race_check_reset(x, c);
+                    core_ring_setup(&x->m, c, RACE_RING);
+                }
+            }
+        } else if (a < 62) {
+            for (c = 0; c < 6; c++) {
+                x->busy_resets += rd(&x->m.t, APU_CORE_BASE(c) +
+                                     APU_CORE_STATUS) == APU_CORE_BUSY;
+            }
+            wr(&x->m.t, APU_REG_RESET, APU_RESET_DEVICE);
+            x->dev_resets++;
+            g_assert_cmpuint(rd(&x->m.t, APU_REG_MMU_CTX_COUNT), ==, 0);
+            for (c = 0; c < 6; c++) {
+                race_check_reset(x, c);
+            }
+            regs_setup(&x->m, RACE_RING);
+        } else if (a < 75) {
+            /* Bus mastering off under running jobs: they fault. */
+            qpci_config_writew(dev, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+            g_usleep(g_rand_int_range(x->r, 0, 2000));
+            qpci_config_writew(dev, PCI_COMMAND, cmd);
+            x->master_flips++;
+        } else if (a < 85) {
+            /* Time-accurate jobs wait milliseconds after their op. */
+            wr(&x->m.t, APU_REG_TIME_SCALE, g_rand_int_range(x->r, 1, 2000));
+            wr(&x->m.t, APU_REG_CTRL, g_rand_boolean(x->r) ?
+               APU_CTRL_TIME_ACCURATE : 0);
+            x->mode_flips++;
+        } else {
+            g_usleep(g_rand_int_range(x->r, 0, 3000));
+        }
+        /* QEMU answers after whatever happened. */
+        g_assert_cmphex(rd(&x->m.t, APU_REG_ID), ==, APU_ID_MAGIC);
+    }
+}
+
+/*
+ * Core threads racing resets and unplug (issue 15, device fuzzing).
+ * threads=on, on the pc machine (ACPI hot-unplug). Each iteration keeps
+ * the six cores busy with ring entries of small convolutions and of
+ * long ones (59 M MACs: tens of milliseconds, polled for aborts inside),
+ * in time-accurate mode or not, and races from the main loop, at delays
+ * drawn from a seeded PRNG: doorbells, resets of sets of cores, device
+ * resets, bus mastering off and on, mode and time-scale changes. After
+ * every reset the reset cores are idle with their rings cleared at once
+ * (the reset is synchronous), and after every step the device answers.
+ * Then every core is reset under its jobs and runs a fresh convolution
+ * whose output must equal ref_conv()'s over the tensors in memory.
+ * Finally, with jobs in flight again, the device is hot-unplugged through
+ * ACPI (unrealize joins the core threads mid-job): it leaves config
+ * space, QEMU keeps running, and no job writes memory afterwards - or,
+ * every other iteration, QEMU is quit with the jobs still running. Run
+ * it under TSan and ASan+UBSan (make check-deep) to see the races.
+ *
+ * APU_QTEST_RACE_ITERS sets the iterations (4), APU_QTEST_RACE_SEED the
+ * seed (else random; printed, to replay a failure).
+ */
+static void test_threads_race_resets_unplug(void)
+{
+    const char *e = g_getenv("APU_QTEST_RACE_ITERS");
+    int iters = e ? atoi(e) : 4, it, c;
+    uint32_t seed;
+    Race *x = g_new0(Race, 1);
+    uint64_t macs;
+
+    e = g_getenv("APU_QTEST_RACE_SEED");
+    seed = e ? g_ascii_strtoull(e, NULL, 0) : g_random_int();
+    g_test_message("seed %u (APU_QTEST_RACE_SEED=%u replays it), "
+                   "%d iterations", seed, seed, iters);
+    x->r = g_rand_new_with_seed(seed);
+    apu_machine = "pc";
+    for (it = 0; it < iters; it++) {
+        bool unplug = it % 2 == 0, device_reset;
+        uint8_t before[6][RACE_RING * 64], after[RACE_RING * 64];
+        struct apu_completion d;
+        int busy = 0;
+        gint64 end;
+
+        memset(&x->m, 0, sizeof(x->m));
+        memset(x->tail, 0, sizeof(x->tail));
+        x->doorbells = x->core_resets = x->dev_resets = 0;
+        x->master_flips = x->mode_flips = x->busy_resets = 0;
+        apu_start(&x->m.t);
+        mem_setup(&x->m, RACE_RING);
+        for (c = 0; c < 6; c++) {
+            conv_job(&x->m, c, &x->j[c], it * 6 + c, true);
+            x->long_size = long_conv_job(&x->m, RACE_LONG_VA(c), 32, 15,
+                                         &macs);
+            race_submit(x, c, RACE_RING);
+        }
+        race_storm(x, 60);
+
+        /*
+         * Every core reset under its jobs (one write, or a device reset),
+         * then a fresh job on each: right, by the reference.
+         */
+        qpci_device_enable(x->m.t.dev);
+        device_reset = g_rand_boolean(x->r);
+        wr(&x->m.t, APU_REG_RESET, device_reset ? APU_RESET_DEVICE
+                                                : 0x3f * APU_RESET_CORE(0));
+        for (c = 0; c < 6; c++) {
+            race_check_reset(x, c);
+        }
+        if (device_reset) {
+            regs_setup(&x->m, RACE_RING);
+        } else {
+            wr(&x->m.t, APU_REG_CTRL, 0);
+            for (c = 0; c < 6; c++) {
+                core_ring_setup(&x->m, c, RACE_RING);
+            }
+        }
+        for (c = 0; c < 6; c++) {
+            qtest_memset(x->m.t.qts, va2pa(&x->m, 1, x->j[c].out), 0,
+                         sizeof(x->j[c].engine_out));
+            submit(&x->m, c, RACE_RING, 0, x->j[c].cmd, x->j[c].cmd_size,
+                   1, 1000 + c);
+        }
+        for (c = 0; c < 6; c++) {
+            g_assert_true(wait_head(&x->m, c, 1));
+            read_done(&x->m, c, 0, &d);
+            g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
+            g_assert_cmpuint(ldq_le_p(&d.seqno), ==, 1000 + c);
+            g_assert_cmpuint(rd(&x->m.t, APU_CORE_BASE(c) +
+                                APU_CORE_JOBS_DONE), ==, 1);
+            check_conv_output(&x->m, &x->j[c]);
+        }
+
+        /* Jobs in flight again, and then the device goes. */
+        x->tail[0] = x->tail[1] = x->tail[2] = 1;
+        x->tail[3] = x->tail[4] = x->tail[5] = 1;
+        wr(&x->m.t, APU_REG_TIME_SCALE, g_rand_int_range(x->r, 1, 2000));
+        wr(&x->m.t, APU_REG_CTRL, g_rand_boolean(x->r) ?
+           APU_CTRL_TIME_ACCURATE : 0);
+        for (c = 0; c < 6; c++) {
+            race_submit(x, c, RACE_RING);
+        }
+        end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+        while (!busy && g_get_monotonic_time() < end) {
+            for (c = 0; c < 6; c++) {
+                busy += rd(&x->m.t, APU_CORE_BASE(c) + APU_CORE_STATUS) ==
+                        APU_CORE_BUSY;
+            }
+        }
+        g_assert_cmpint(busy, >, 0);
+        g_usleep(g_rand_int_range(x->r, 0, 5000));
+        g_test_message("iteration %d: %d doorbells, %d core resets, "
+                       "%d device resets (%d busy cores reset), %d "
+                       "bus-master flips, %d mode changes; %s with %d "
+                       "cores busy", it, x->doorbells, x->core_resets,
+                       x->dev_resets, x->busy_resets, x->master_flips,
+                       x->mode_flips, unplug ? "unplug" : "quit", busy);
+        if (!unplug) {
+            apu_stop(&x->m.t);
+            continue;
+        }
+        qpci_unplug_acpi_device_test(x->m.t.qts, "apu0",
+                                     APU_SLOT);
+        g_assert_cmphex(qpci_config_readw(x->m.t.dev, PCI_VENDOR_ID), ==,
+                        0xffff);
+        /* The core threads are gone: nothing writes completions now. */
+        for (c = 0; c < 6; c++) {
+            vread(&x->m, 0, DONE_VA(c), before[c], sizeof(before[c]));
+        }
+        g_usleep(20000);
+        for (c = 0; c < 6; c++) {
+            vread(&x->m, 0, DONE_VA(c), after, sizeof(after));
+            g_assert_cmpmem(after, sizeof(after), before[c],
+                            sizeof(before[c]));
+        }
+        apu_stop(&x->m.t);
+    }
+    apu_machine = "q35";
+    g_rand_free(x->r);
+    g_free(x);
+}
+
 /*
  * Whatever the guest writes, QEMU survives and the device recovers: random
  * values to every register (cores, MMU, doorbells, firmware, debug), with
@@ -1738,6 +2117,8 @@ int main(int argc, char **argv)
     qtest_add_func("/apu/jobs/reset-while-busy", test_reset_while_busy);
     qtest_add_func("/apu/jobs/reset-long-op", test_reset_long_op);
     qtest_add_func("/apu/jobs/dma-bar-race", test_dma_bar_race);
+    qtest_add_func("/apu/jobs/threads-race-resets-unplug",
+                   test_threads_race_resets_unplug);
     qtest_add_func("/apu/jobs/power-gating", test_power_gating);
     qtest_add_func("/apu/jobs/quant-ops", test_quant_ops);
     qtest_add_func("/apu/random-guest", test_random_guest);
