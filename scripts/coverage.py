@@ -14,6 +14,8 @@ with gcov (gcov-12 where present, the compiler's own) into --out:
   coverage.json the same, for tools
   gcov/         the annotated sources (*.gcov: "#####" marks a line never run)
 
+Several --log: the counters of those runs (of the same apu.ko) summed.
+
 Lines are those of the driver's own sources (kernel/*.c, kernel/*.h,
 include/, uapi/), as gcov counts them; inline functions of kernel headers
 are not counted. Exit status 0 with a summary, 1 when no coverage could be
@@ -79,7 +81,8 @@ def rel(path, roots):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--log", required=True, help="console log of the guest run")
+    ap.add_argument("--log", required=True, action="append",
+                    help="console log of the guest run; several: their counters summed")
     ap.add_argument("--objdir", required=True, help="the instrumented module's build directory (.gcno)")
     ap.add_argument("--top", required=True, help="the repository (kernel/, include/, uapi/)")
     ap.add_argument("--label", default="debug kernel", help="what ran, for the first line")
@@ -100,10 +103,13 @@ def main():
     tool = gcov_tool()
     if not tool:
         return fail("no gcov on this machine")
-    blob, err = read_blob(a.log)
-    if blob is None:
-        return fail(err)
-    data, guest_dir = blob
+    blobs = []
+    for log in a.log:
+        blob, err = read_blob(log)
+        if blob is None:
+            return fail("%s: %s" % (log, err))
+        blobs.append(blob)
+    guest_dir = blobs[0][1]
 
     # The object directory as gcov wants it: each .gcno with its .gcda.
     obj = os.path.join(out, "obj")
@@ -113,48 +119,52 @@ def main():
         return fail("no .gcno files in %s (apu.ko not built with APU_GCOV=1?)" % a.objdir)
     for g in gcnos:
         shutil.copy(os.path.join(a.objdir, g), obj)
-    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(data))) as t:
-        for m in t.getmembers():
-            name = os.path.basename(m.name)
-            if m.isfile() and name.endswith(".gcda"):
-                with open(os.path.join(obj, name), "wb") as f:
-                    f.write(t.extractfile(m).read())
 
     roots = [("kernel", a.objdir), ("kernel", os.path.join(a.top, "kernel")),
              ("include", os.path.join(a.top, "include")), ("uapi", os.path.join(a.top, "uapi"))]
-    lines = {}  # file -> {line: count}
+    lines = {}  # file -> {line: count}, summed over the runs
     funcs = {}  # (file, name, start) -> dict
     paths = {}  # file -> its path here
     gdir = os.path.join(out, "gcov")
     os.makedirs(gdir)
-    for g in gcnos:
-        src = os.path.join(a.objdir, g[:-5] + ".c")
-        if not os.path.exists(src):
-            continue
-        r = subprocess.run([tool, "--json-format", "--stdout", "-o", obj, src],
-                           capture_output=True, text=True, cwd=obj)
-        if r.returncode != 0:
-            return fail("%s failed on %s: %s" % (tool, src, r.stderr.strip()[:300]))
-        for doc in r.stdout.splitlines():
-            doc = doc.strip()
-            if not doc:
+    for data, _ in blobs:
+        for f in os.listdir(obj):
+            if f.endswith(".gcda"):
+                os.unlink(os.path.join(obj, f))
+        with tarfile.open(fileobj=io.BytesIO(gzip.decompress(data))) as t:
+            for m in t.getmembers():
+                name = os.path.basename(m.name)
+                if m.isfile() and name.endswith(".gcda"):
+                    with open(os.path.join(obj, name), "wb") as f:
+                        f.write(t.extractfile(m).read())
+        for g in gcnos:
+            src = os.path.join(a.objdir, g[:-5] + ".c")
+            if not os.path.exists(src):
                 continue
-            j = json.loads(doc)
-            cwd = j.get("current_working_directory") or a.objdir
-            for fe in j.get("files", []):
-                path = os.path.join(cwd, fe["file"])
-                name = rel(path, roots)
-                if name is None:
+            r = subprocess.run([tool, "--json-format", "--stdout", "-o", obj, src],
+                               capture_output=True, text=True, cwd=obj)
+            if r.returncode != 0:
+                return fail("%s failed on %s: %s" % (tool, src, r.stderr.strip()[:300]))
+            for doc in r.stdout.splitlines():
+                doc = doc.strip()
+                if not doc:
                     continue
-                paths[name] = path
-                fl = lines.setdefault(name, {})
-                for ln in fe.get("lines", []):
-                    n = ln["line_number"]
-                    fl[n] = fl.get(n, 0) + ln["count"]
-                for fn in fe.get("functions", []):
-                    key = (name, fn.get("demangled_name") or fn["name"], fn["start_line"])
-                    e = funcs.setdefault(key, {"end": fn["end_line"], "calls": 0})
-                    e["calls"] += fn["execution_count"]
+                j = json.loads(doc)
+                cwd = j.get("current_working_directory") or a.objdir
+                for fe in j.get("files", []):
+                    path = os.path.join(cwd, fe["file"])
+                    name = rel(path, roots)
+                    if name is None:
+                        continue
+                    paths[name] = path
+                    fl = lines.setdefault(name, {})
+                    for ln in fe.get("lines", []):
+                        n = ln["line_number"]
+                        fl[n] = fl.get(n, 0) + ln["count"]
+                    for fn in fe.get("functions", []):
+                        key = (name, fn.get("demangled_name") or fn["name"], fn["start_line"])
+                        e = funcs.setdefault(key, {"end": fn["end_line"], "calls": 0})
+                        e["calls"] += fn["execution_count"]
     shutil.rmtree(obj)
     # The annotated sources, as gcov writes them: count, "#####" for a line
     # never run, "-" for a line without code.
