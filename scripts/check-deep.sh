@@ -67,8 +67,13 @@ check_all() {
 }
 
 debug_suite() {
-	scripts/debug-guest.sh >"$OUT/debug.log" 2>&1
+	APU_COVERAGE_LABEL="whole suite, debug kernel" scripts/debug-guest.sh >"$OUT/debug.log" 2>&1
 	local rc=$?
+	# apu.ko's line coverage (informational): the figure, and the per-file and
+	# per-function report kept beside the figures.
+	cp "$APU_BUILD/coverage/summary.txt" "$OUT/coverage.txt" 2>/dev/null
+	fig "$(head -n 1 "$OUT/coverage.txt" 2>/dev/null ||
+		echo "apu.ko line coverage (whole suite, debug kernel): unavailable")"
 	grep -E 'APU-GUEST: (exit|kmemleak)|allocation failures injected|vm.sh: FAIL' "$OUT/debug.log"
 	grep -h 'allocation failures injected' "$OUT/debug.log" | sed 's/.*# /debug kernel: /' >>"$OUT/figures.txt"
 	[ -f "$APU_BUILD/vm/check-debug.result" ] &&

@@ -308,7 +308,7 @@ DEBUG_TESTS=${APU_DEBUG_TESTS:-"job_test uapi_neg_test recovery_test lifecycle_t
 [ "$DEBUG_TESTS" = all ] && DEBUG_TESTS=
 echo "building the debug kernel if needed, then booting it (tests: ${DEBUG_TESTS:-all})"
 rm -f "$APU_BUILD/vm/check-debug.result"
-APU_TESTS="$DEBUG_TESTS" scripts/debug-guest.sh >"$LOGDIR/debug.log" 2>&1
+APU_TESTS="$DEBUG_TESTS" APU_COVERAGE_LABEL="debug tier" scripts/debug-guest.sh >"$LOGDIR/debug.log" 2>&1
 grep -E 'guest\| (ok|not ok) |guest\| APU-GUEST:|guest\| #  (FAIL|SKIP)|allocation failures injected|vm.sh: FAIL|ERROR' "$LOGDIR/debug.log"
 if [ -f "$APU_BUILD/vm/check-debug.result" ]; then
 	dp=$(awk '$1 == "pass" { print $2 }' "$APU_BUILD/vm/check-debug.result")
@@ -320,6 +320,10 @@ else
 	df=1
 fi
 count debug "$dp" "$df" "${ds:-0}"
+# apu.ko's line coverage in that run (informational; per file and function in
+# $APU_BUILD/coverage/summary.txt, docs/reliability.md "Coverage").
+head -n 1 "$APU_BUILD/coverage/summary.txt" 2>/dev/null ||
+	echo "apu.ko line coverage (debug tier): unavailable (no $APU_BUILD/coverage/summary.txt)"
 
 echo
 echo "=== summary ==="

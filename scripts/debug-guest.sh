@@ -10,12 +10,22 @@
 #   4. scripts/vm.sh check with that kernel, kmemleak scans in the guest, and
 #      any KASAN, lockdep, DMA-API, kmemleak or WARN report failing the run
 #
-# APU_TESTS narrows the tests as for vm.sh. Results: $APU_BUILD/vm/check-debug.result
-# and the console log $APU_BUILD/vm/check-debug.log.
+#   5. the module's line coverage (CONFIG_GCOV_KERNEL, apu.ko built with
+#      APU_GCOV=1): the guest sends its counters on the console after rmmod,
+#      scripts/coverage.py reads them with gcov; informational, it does not
+#      change the verdict
+#
+# APU_TESTS narrows the tests as for vm.sh. Results: $APU_BUILD/vm/check-debug.result,
+# the console log $APU_BUILD/vm/check-debug.log, and the coverage in
+# $APU_BUILD/coverage/summary.txt (first line: "apu.ko line coverage
+# ($APU_COVERAGE_LABEL): NN.N% (X of Y lines)"; per file, per function and
+# the annotated sources beside it).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 D="$APU_CACHE/linux-debug"
+# No coverage from an earlier run is left to be taken for this one's.
+rm -rf "$APU_BUILD/coverage"
 KB=$("$APU_TOP/scripts/build-debug-kernel.sh" | tail -n 1)
 KREL=$(cat "$KB/include/config/kernel.release")
 MODROOT="$D/modroot"
@@ -30,13 +40,23 @@ fi
 apu_log "building apu.ko for $KREL"
 KM="$APU_BUILD/kernel-debug"
 apu_copy_module_sources "$KM"
-make -s -C "$KB" M="$KM/kernel" modules
+make -s -C "$KB" M="$KM/kernel" APU_GCOV=1 modules
 
-make --no-print-directory -s -C "$APU_TOP" hal tools guest-tests guest-debug-tests firmware qemu
+# APU_QEMU (scripts/vm.sh): a QEMU built elsewhere; none is built here then.
+targets=(hal tools guest-tests guest-debug-tests firmware)
+[ -n "${APU_QEMU:-}" ] || targets+=(qemu)
+make --no-print-directory -s -C "$APU_TOP" "${targets[@]}"
 APU_DEBUG_TESTS=1 KVER=$KREL APU_MODDIR="$MODROOT/lib/modules/$KREL" APU_KO="$KM/kernel/apu.ko" \
 	APU_INITRD_NAME=initramfs-debug "$APU_TOP/scripts/mkinitramfs.sh"
 
 # KASAN and lockdep make the guest several times slower.
+rc=0
+rm -f "$APU_BUILD/vm/check-debug.log"
 KVER=$KREL APU_KERNEL="$KB/arch/x86/boot/bzImage" \
 	APU_INITRD="$APU_BUILD/vm/initramfs-debug.cpio.gz" APU_VM_NAME=debug APU_VM_DEBUG=1 \
-	APU_VM_TIMEOUT=${APU_VM_TIMEOUT:-1500} exec "$APU_TOP/scripts/vm.sh" check
+	APU_VM_TIMEOUT=${APU_VM_TIMEOUT:-1500} "$APU_TOP/scripts/vm.sh" check || rc=$?
+
+label=${APU_COVERAGE_LABEL:-${APU_TESTS:+tests: $APU_TESTS}}
+"$APU_TOP/scripts/coverage.py" --log "$APU_BUILD/vm/check-debug.log" --objdir "$KM/kernel" \
+	--top "$APU_TOP" --label "${label:-whole suite}" --out "$APU_BUILD/coverage" >&2 || true
+exit $rc

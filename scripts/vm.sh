@@ -34,6 +34,8 @@ KERNEL=${APU_KERNEL:-/boot/vmlinuz-$KVER}
 VMARCH=${APU_VM_ARCH:-x86_64}
 QEMU="$APU_CACHE/qemu/build/qemu-system-x86_64"
 [ "$VMARCH" = arm64 ] && QEMU="$APU_CACHE/qemu/build-aarch64/qemu-system-aarch64"
+# APU_QEMU: another QEMU binary with the APU (one built in another cache).
+QEMU=${APU_QEMU:-$QEMU}
 INITRD=${APU_INITRD:-$APU_BUILD/vm/initramfs.cpio.gz}
 # Run mode boots the smaller initramfs made for it (scripts/mkinitramfs.sh).
 [ "$mode" = run ] && INITRD=${APU_INITRD:-$APU_BUILD/vm/initramfs-run.cpio.gz}
