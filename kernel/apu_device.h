@@ -47,6 +47,7 @@ struct sg_table;
  * struct apu_vm - one device address space (an ASID and its page tables)
  * @refcount: held by the owning file, by every mapping and by every job
  * @adev: the device
+ * @node: in &apu_device.vms, under its dma_lock (released at removal)
  * @lock: protects @mm and the page tables under @root
  * @mm: allocator of device virtual addresses
  * @root: level-0 page table
@@ -162,7 +163,8 @@ struct apu_core {
  * @power_gating: the cores can be powered down (APU_FEATURE_POWER_GATING)
  * @write_list: ring entries carry each job's write list
  *		(APU_FEATURE_WRITE_LIST): the device enforces BO write flags
- * @ctx_table: the device's context table (CPU view), @ctx_dma its address
+ * @ctx_table: the device's context table (CPU view)
+ * @ctx_dma: the context table's device address
  * @num_ctx: entries in it; ASIDs are 0 (the driver's own) to num_ctx - 1
  * @asid_ida: allocator of ASIDs for files
  * @kvm: address space 0: rings and completion records

@@ -41,12 +41,6 @@ static unsigned int apu_max_file_jobs = 4096;
 module_param_named(max_file_jobs, apu_max_file_jobs, uint, 0644);
 MODULE_PARM_DESC(max_file_jobs, "Jobs of one file queued or running at most; more fail with -EBUSY (0: no limit; default 4096)");
 
-static const enum drm_sched_priority apu_sched_prio[APU_NUM_PRIOS] = {
-	[DRM_APU_JOB_PRIORITY_LOW] = DRM_SCHED_PRIORITY_LOW,
-	[DRM_APU_JOB_PRIORITY_NORMAL] = DRM_SCHED_PRIORITY_NORMAL,
-	[DRM_APU_JOB_PRIORITY_HIGH] = DRM_SCHED_PRIORITY_HIGH,
-};
-
 /* The UAPI's device statuses are the hardware's. */
 static_assert(DRM_APU_STATUS_MMU_FAULT == APU_STATUS_MMU_FAULT);
 static_assert(DRM_APU_STATUS_TOO_LARGE == APU_STATUS_TOO_LARGE);

@@ -352,14 +352,14 @@ void apu_mmu_hw_init(struct apu_device *adev)
 	apu_write(adev, APU_REG_MMU_CTX_COUNT, adev->num_ctx);
 }
 
+static void apu_mmu_fini(struct drm_device *drm, void *arg);
+
 /**
  * apu_mmu_init() - the context table and address space 0
  * @adev: the device
  *
  * Return: 0 or a negative errno.
  */
-static void apu_mmu_fini(struct drm_device *drm, void *arg);
-
 int apu_mmu_init(struct apu_device *adev)
 {
 	u32 n = apu_read(adev, APU_REG_MAX_CONTEXTS);
