@@ -104,7 +104,16 @@ static void apu_job_cleanup(struct apu_job *job)
 	kfree(job);
 }
 
-static struct dma_fence *apu_job_run(struct drm_sched_job *sched_job)
+/**
+ * apu_job_run() - the scheduler's run_job, and the re-post after a recovery
+ * @sched_job: the job
+ *
+ * A job whose dependencies failed, of a banned process, or of a removed
+ * device is not posted: it ends canceled (apu_core_run()).
+ *
+ * Return: the hardware fence, referenced, or an ERR_PTR.
+ */
+struct dma_fence *apu_job_run(struct drm_sched_job *sched_job)
 {
 	struct apu_job *job = to_apu_job(sched_job);
 	struct apu_device *adev = job->core->adev;
