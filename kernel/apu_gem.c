@@ -488,6 +488,11 @@ int apu_ioctl_bo_wait(struct drm_device *drm, void *data, struct drm_file *file)
 		drm_dbg_driver(drm, "bo_wait: unknown flags %#x\n", args->flags);
 		return -EINVAL;
 	}
+	/*
+	 * Not drm_gem_dma_resv_wait(): it answers -EINVAL for an unknown
+	 * handle, and the UAPI documents -ENOENT (uapi_neg_test checks it).
+	 * The rest is the same: every fence (DMA_RESV_USAGE_READ), -ETIME.
+	 */
 	obj = drm_gem_object_lookup(file, args->handle);
 	if (!obj) {
 		drm_dbg_driver(drm, "bo_wait: no BO of handle %u\n", args->handle);
