@@ -26,8 +26,12 @@
 
 #include "apu_client.h"
 #include "apu_device.h"
+#include "apu_fw.h"
 #include "apu_gem.h"
 #include "apu_job.h"
+#include "apu_mmu.h"
+#include "apu_pm.h"
+#include "apu_ring.h"
 
 #define APU_DRIVER_MAJOR	0
 /* 2: enforced job BO write flags, DRM_APU_JOB_BO_NO_WAIT, client limits. */

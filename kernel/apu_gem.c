@@ -29,6 +29,8 @@
 
 #include "apu_device.h"
 #include "apu_gem.h"
+#include "apu_mmu.h"
+#include "apu_ring.h"
 
 static struct apu_bo_map *apu_bo_find_map_locked(struct apu_bo *bo,
 						 struct apu_vm *vm)

@@ -27,11 +27,13 @@
 #include <drm/drm_syncobj.h>
 #include <drm/apu_accel.h>
 
-#include "apu_compat.h"
 #include "apu_client.h"
+#include "apu_compat.h"
 #include "apu_device.h"
 #include "apu_gem.h"
 #include "apu_job.h"
+#include "apu_mmu.h"
+#include "apu_pm.h"
 #include "apu_trace.h"
 
 /* Records of finished jobs kept per file. */

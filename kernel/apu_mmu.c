@@ -24,6 +24,8 @@
 
 #include "apu_device.h"
 #include "apu_gem.h"
+#include "apu_mmu.h"
+#include "apu_ring.h"
 
 /* Device addresses handed out: above 1 MiB (0 stays invalid), below 2^39. */
 #define APU_VA_START		0x100000ULL

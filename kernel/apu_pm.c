@@ -24,6 +24,8 @@
 #include <drm/gpu_scheduler.h>
 
 #include "apu_device.h"
+#include "apu_fw.h"
+#include "apu_pm.h"
 
 static unsigned int apu_autosuspend_ms = 100;
 module_param_named(autosuspend_ms, apu_autosuspend_ms, uint, 0444);

@@ -28,11 +28,14 @@
 #include <drm/drm_print.h>
 #include <drm/apu_accel.h>
 
-#include "apu_compat.h"
 #include "apu_client.h"
+#include "apu_compat.h"
 #include "apu_device.h"
 #include "apu_gem.h"
 #include "apu_job.h"
+#include "apu_mmu.h"
+#include "apu_pm.h"
+#include "apu_ring.h"
 #include "apu_trace.h"
 
 unsigned int apu_job_timeout_ms = 2000;
