@@ -31,6 +31,7 @@
 
 #include "apu_device.h"
 #include "apu_job.h"
+#include "apu_ring.h"
 
 static const char *const apu_class_names[] = {
 	[APU_CLASS_BIG] = "big",

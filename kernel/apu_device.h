@@ -47,6 +47,7 @@ struct sg_table;
  * struct apu_vm - one device address space (an ASID and its page tables)
  * @refcount: held by the owning file, by every mapping and by every job
  * @adev: the device
+ * @node: in &apu_device.vms, under its dma_lock (released at removal)
  * @lock: protects @mm and the page tables under @root
  * @mm: allocator of device virtual addresses
  * @root: level-0 page table
@@ -162,7 +163,8 @@ struct apu_core {
  * @power_gating: the cores can be powered down (APU_FEATURE_POWER_GATING)
  * @write_list: ring entries carry each job's write list
  *		(APU_FEATURE_WRITE_LIST): the device enforces BO write flags
- * @ctx_table: the device's context table (CPU view), @ctx_dma its address
+ * @ctx_table: the device's context table (CPU view)
+ * @ctx_dma: the context table's device address
  * @num_ctx: entries in it; ASIDs are 0 (the driver's own) to num_ctx - 1
  * @asid_ida: allocator of ASIDs for files
  * @kvm: address space 0: rings and completion records
@@ -295,53 +297,7 @@ extern unsigned int apu_job_timeout_ms;
 int apu_device_init(struct apu_device *adev);
 void apu_device_fini(struct apu_device *adev);
 void apu_device_start(struct apu_device *adev);
-int apu_fw_boot(struct apu_device *adev);
 void apu_debugfs_init(struct apu_device *adev);
-
-/* apu_mmu.c */
-int apu_mmu_init(struct apu_device *adev);
-void apu_mmu_hw_init(struct apu_device *adev);
-struct apu_vm *apu_vm_create(struct apu_device *adev, bool kernel);
-void apu_vm_release(struct kref *kref);
-int apu_vm_map_sgt(struct apu_vm *vm, struct drm_mm_node *node,
-		   struct sg_table *sgt, u64 size, bool writable);
-int apu_vm_map_dma(struct apu_vm *vm, struct drm_mm_node *node,
-		   dma_addr_t dma, u64 size, bool writable);
-void apu_vm_unmap(struct apu_vm *vm, struct drm_mm_node *node);
-void apu_dma_release(struct apu_device *adev);
-
-static inline struct apu_vm *apu_vm_get(struct apu_vm *vm)
-{
-	kref_get(&vm->refcount);
-	return vm;
-}
-
-static inline void apu_vm_put(struct apu_vm *vm)
-{
-	if (vm)
-		kref_put(&vm->refcount, apu_vm_release);
-}
-
-/* apu_ring.c */
-int apu_cores_init(struct apu_device *adev);
-void apu_cores_hw_init(struct apu_device *adev);
-void apu_cores_cancel(struct apu_device *adev);
-void apu_cores_dma_release(struct apu_device *adev);
-void apu_core_reset(struct apu_core *core);
-unsigned int apu_vm_posted_fences(struct apu_vm *vm,
-				  struct dma_fence *fences[APU_DRV_MAX_CORES]);
-irqreturn_t apu_irq_core(int irq, void *arg);
-irqreturn_t apu_irq_error(int irq, void *arg);
-irqreturn_t apu_irq_shared(int irq, void *arg);
-
-/* apu_pm.c */
-extern const struct dev_pm_ops apu_pm_ops;
-void apu_pm_init(struct apu_device *adev, struct device *dev);
-void apu_pm_fini(struct apu_device *adev, struct device *dev);
-int apu_pm_get(struct apu_device *adev);
-void apu_pm_put(struct apu_device *adev);
-void apu_core_power_up_locked(struct apu_core *core);
-void apu_core_idle_locked(struct apu_core *core);
 
 /* apu_drv.c */
 void apu_file_release(struct kref *kref);

@@ -26,21 +26,30 @@
 
 #include "apu_client.h"
 #include "apu_device.h"
+#include "apu_fw.h"
 #include "apu_gem.h"
 #include "apu_job.h"
+#include "apu_mmu.h"
+#include "apu_pm.h"
+#include "apu_ring.h"
 
 #define APU_DRIVER_MAJOR	0
 /* 2: enforced job BO write flags, DRM_APU_JOB_BO_NO_WAIT, client limits. */
 #define APU_DRIVER_MINOR	2
 #define APU_DRIVER_PATCHLEVEL	0
 
+/*
+ * Flags 0, as accel drivers have them: an accel node has neither render nor
+ * primary clients, so neither DRM_RENDER_ALLOW nor DRM_AUTH means anything;
+ * access is the node's file mode.
+ */
 static const struct drm_ioctl_desc apu_ioctls[] = {
-	DRM_IOCTL_DEF_DRV(APU_QUERY, apu_ioctl_query, DRM_RENDER_ALLOW),
-	DRM_IOCTL_DEF_DRV(APU_BO_CREATE, apu_ioctl_bo_create, DRM_RENDER_ALLOW),
-	DRM_IOCTL_DEF_DRV(APU_BO_INFO, apu_ioctl_bo_info, DRM_RENDER_ALLOW),
-	DRM_IOCTL_DEF_DRV(APU_BO_WAIT, apu_ioctl_bo_wait, DRM_RENDER_ALLOW),
-	DRM_IOCTL_DEF_DRV(APU_SUBMIT, apu_ioctl_submit, DRM_RENDER_ALLOW),
-	DRM_IOCTL_DEF_DRV(APU_JOB_INFO, apu_ioctl_job_info, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(APU_QUERY, apu_ioctl_query, 0),
+	DRM_IOCTL_DEF_DRV(APU_BO_CREATE, apu_ioctl_bo_create, 0),
+	DRM_IOCTL_DEF_DRV(APU_BO_INFO, apu_ioctl_bo_info, 0),
+	DRM_IOCTL_DEF_DRV(APU_BO_WAIT, apu_ioctl_bo_wait, 0),
+	DRM_IOCTL_DEF_DRV(APU_SUBMIT, apu_ioctl_submit, 0),
+	DRM_IOCTL_DEF_DRV(APU_JOB_INFO, apu_ioctl_job_info, 0),
 };
 
 /**

@@ -19,6 +19,7 @@
 #include <hw/apu_fw_image.h>
 
 #include "apu_device.h"
+#include "apu_fw.h"
 
 static unsigned int fw_boot_timeout_ms = 2000;
 module_param(fw_boot_timeout_ms, uint, 0444);

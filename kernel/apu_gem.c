@@ -29,6 +29,8 @@
 
 #include "apu_device.h"
 #include "apu_gem.h"
+#include "apu_mmu.h"
+#include "apu_ring.h"
 
 static struct apu_bo_map *apu_bo_find_map_locked(struct apu_bo *bo,
 						 struct apu_vm *vm)
@@ -394,16 +396,30 @@ int apu_ioctl_bo_create(struct drm_device *drm, void *data, struct drm_file *fil
 	u32 handle;
 	int ret, idx;
 
-	if (!args->size || (args->flags & ~DRM_APU_BO_FLAGS))
+	if (args->flags & ~DRM_APU_BO_FLAGS) {
+		drm_dbg_driver(drm, "bo_create: unknown flags %#x\n",
+			       args->flags & ~DRM_APU_BO_FLAGS);
 		return -EINVAL;
-	if (args->size > APU_BO_MAX_SIZE)
+	}
+	if (!args->size) {
+		drm_dbg_driver(drm, "bo_create: size 0\n");
+		return -EINVAL;
+	}
+	if (args->size > APU_BO_MAX_SIZE) {
+		drm_dbg_driver(drm, "bo_create: size %llu over %llu\n",
+			       args->size, APU_BO_MAX_SIZE);
 		return -E2BIG;
-	if (!drm_dev_enter(drm, &idx))
+	}
+	if (!drm_dev_enter(drm, &idx)) {
+		drm_dbg_driver(drm, "bo_create: the device is gone\n");
 		return -ENODEV;
+	}
 
 	shmem = drm_gem_shmem_create(drm, PAGE_ALIGN(args->size));
 	if (IS_ERR(shmem)) {
 		ret = PTR_ERR(shmem);
+		drm_dbg_driver(drm, "bo_create: no BO of %llu bytes: %d\n",
+			       args->size, ret);
 		goto out_exit;
 	}
 	bo = to_apu_bo(&shmem->base);
@@ -422,6 +438,8 @@ int apu_ioctl_bo_create(struct drm_device *drm, void *data, struct drm_file *fil
 	map = apu_bo_map_get(bo, afile->vm);
 	if (!map) {
 		/* Another thread closed the new handle already. */
+		drm_dbg_driver(drm, "bo_create: handle %u closed by another thread\n",
+			       handle);
 		ret = -ENOENT;
 		goto out_put;
 	}
@@ -444,8 +462,10 @@ int apu_ioctl_bo_info(struct drm_device *drm, void *data, struct drm_file *file)
 	int ret;
 
 	bo = apu_bo_lookup_map(file, args->handle, &map);
-	if (!bo)
+	if (!bo) {
+		drm_dbg_driver(drm, "bo_info: no BO of handle %u\n", args->handle);
 		return -ENOENT;
+	}
 
 	ret = drm_gem_create_mmap_offset(&bo->base.base);
 	if (!ret) {
@@ -466,11 +486,20 @@ int apu_ioctl_bo_wait(struct drm_device *drm, void *data, struct drm_file *file)
 	unsigned long timeout = drm_timeout_abs_to_jiffies(args->timeout_ns);
 	long ret;
 
-	if (args->flags)
+	if (args->flags) {
+		drm_dbg_driver(drm, "bo_wait: unknown flags %#x\n", args->flags);
 		return -EINVAL;
+	}
+	/*
+	 * Not drm_gem_dma_resv_wait(): it answers -EINVAL for an unknown
+	 * handle, and the UAPI documents -ENOENT (uapi_neg_test checks it).
+	 * The rest is the same: every fence (DMA_RESV_USAGE_READ), -ETIME.
+	 */
 	obj = drm_gem_object_lookup(file, args->handle);
-	if (!obj)
+	if (!obj) {
+		drm_dbg_driver(drm, "bo_wait: no BO of handle %u\n", args->handle);
 		return -ENOENT;
+	}
 
 	ret = dma_resv_wait_timeout(obj->resv, DMA_RESV_USAGE_READ, true, timeout);
 	drm_gem_object_put(obj);

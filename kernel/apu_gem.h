@@ -20,6 +20,7 @@ struct apu_vm;
  * @flags: DRM_APU_BO_* creation flags
  * @maps_lock: protects @maps and the mappings' @handles
  * @maps: its mappings, one per address space of a file holding a handle
+ * @dma_node: in &apu_device.dma_bos, under its dma_lock (unmapped at removal)
  */
 struct apu_bo {
 	struct drm_gem_shmem_object base;

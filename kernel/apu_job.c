@@ -27,11 +27,13 @@
 #include <drm/drm_syncobj.h>
 #include <drm/apu_accel.h>
 
-#include "apu_compat.h"
 #include "apu_client.h"
+#include "apu_compat.h"
 #include "apu_device.h"
 #include "apu_gem.h"
 #include "apu_job.h"
+#include "apu_mmu.h"
+#include "apu_pm.h"
 #include "apu_trace.h"
 
 /* Records of finished jobs kept per file. */
@@ -40,12 +42,6 @@
 static unsigned int apu_max_file_jobs = 4096;
 module_param_named(max_file_jobs, apu_max_file_jobs, uint, 0644);
 MODULE_PARM_DESC(max_file_jobs, "Jobs of one file queued or running at most; more fail with -EBUSY (0: no limit; default 4096)");
-
-static const enum drm_sched_priority apu_sched_prio[APU_NUM_PRIOS] = {
-	[DRM_APU_JOB_PRIORITY_LOW] = DRM_SCHED_PRIORITY_LOW,
-	[DRM_APU_JOB_PRIORITY_NORMAL] = DRM_SCHED_PRIORITY_NORMAL,
-	[DRM_APU_JOB_PRIORITY_HIGH] = DRM_SCHED_PRIORITY_HIGH,
-};
 
 /* The UAPI's device statuses are the hardware's. */
 static_assert(DRM_APU_STATUS_MMU_FAULT == APU_STATUS_MMU_FAULT);
@@ -110,7 +106,16 @@ static void apu_job_cleanup(struct apu_job *job)
 	kfree(job);
 }
 
-static struct dma_fence *apu_job_run(struct drm_sched_job *sched_job)
+/**
+ * apu_job_run() - the scheduler's run_job, and the re-post after a recovery
+ * @sched_job: the job
+ *
+ * A job whose dependencies failed, of a banned process, or of a removed
+ * device is not posted: it ends canceled (apu_core_run()).
+ *
+ * Return: the hardware fence, referenced, or an ERR_PTR.
+ */
+struct dma_fence *apu_job_run(struct drm_sched_job *sched_job)
 {
 	struct apu_job *job = to_apu_job(sched_job);
 	struct apu_device *adev = job->core->adev;
@@ -195,8 +200,10 @@ static int apu_job_add_bo(struct drm_file *file, struct apu_job *job,
 	u32 i;
 
 	bo = apu_bo_lookup_map(file, handle, &map);
-	if (!bo)
+	if (!bo) {
+		drm_dbg_driver(file->minor->dev, "submit: no BO of handle %u\n", handle);
 		return -ENOENT;
+	}
 	for (i = 0; i < job->num_bos; i++) {
 		if (job->bos[i] == &bo->base.base) {
 			job->bo_write[i] |= write;
@@ -227,6 +234,7 @@ static int apu_job_get_bos(struct drm_file *file, struct apu_job *job,
 			   const struct drm_apu_job *uj)
 {
 	struct drm_apu_job_bo *ubos;
+	struct drm_device *drm = file->minor->dev;
 	u32 n = uj->num_bos + 1, i;
 	int ret;
 
@@ -241,8 +249,12 @@ static int apu_job_get_bos(struct drm_file *file, struct apu_job *job,
 	ret = apu_job_add_bo(file, job, uj->cmdbuf_handle, false, false);
 	if (ret)
 		return ret;
-	if ((u64)uj->cmdbuf_offset + uj->cmdbuf_size > job->bos[0]->size)
+	if ((u64)uj->cmdbuf_offset + uj->cmdbuf_size > job->bos[0]->size) {
+		drm_dbg_driver(drm,
+			       "submit: cmdbuf_offset %u + cmdbuf_size %u past the BO's %zu bytes\n",
+			       uj->cmdbuf_offset, uj->cmdbuf_size, job->bos[0]->size);
 		return -EINVAL;
+	}
 	job->cmdbuf_va = job->maps[0]->node.start + uj->cmdbuf_offset;
 	job->cmdbuf_size = uj->cmdbuf_size;
 
@@ -253,11 +265,14 @@ static int apu_job_get_bos(struct drm_file *file, struct apu_job *job,
 		return -ENOMEM;
 	if (copy_from_user(ubos, u64_to_user_ptr(uj->bos),
 			   uj->num_bos * sizeof(*ubos))) {
+		drm_dbg_driver(drm, "submit: bos array unreadable\n");
 		ret = -EFAULT;
 		goto out;
 	}
 	for (i = 0; i < uj->num_bos; i++) {
 		if (ubos[i].flags & ~(DRM_APU_JOB_BO_WRITE | DRM_APU_JOB_BO_NO_WAIT)) {
+			drm_dbg_driver(drm, "submit: unknown flags %#x of bos[%u]\n",
+				       ubos[i].flags, i);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -282,6 +297,7 @@ static int apu_job_get_syncobjs(struct drm_file *file, struct apu_job *job,
 				const struct drm_apu_job *ujobs, u32 index)
 {
 	const struct drm_apu_job *uj = &ujobs[index];
+	struct drm_device *drm = file->minor->dev;
 	u32 i;
 
 	if (uj->num_in_syncobjs) {
@@ -290,27 +306,39 @@ static int apu_job_get_syncobjs(struct drm_file *file, struct apu_job *job,
 		if (!job->in_handles)
 			return -ENOMEM;
 		if (copy_from_user(job->in_handles, u64_to_user_ptr(uj->in_syncobjs),
-				   uj->num_in_syncobjs * sizeof(u32)))
+				   uj->num_in_syncobjs * sizeof(u32))) {
+			drm_dbg_driver(drm, "submit: in_syncobjs array unreadable\n");
 			return -EFAULT;
+		}
 		job->num_in = uj->num_in_syncobjs;
 	}
 	for (i = 0; i < job->num_in; i++) {
 		struct drm_syncobj *s = drm_syncobj_find(file, job->in_handles[i]);
 		struct dma_fence *f;
 
-		if (!s)
+		if (!s) {
+			drm_dbg_driver(drm, "submit: no syncobj of in handle %u\n",
+				       job->in_handles[i]);
 			return -ENOENT;
+		}
 		f = drm_syncobj_fence_get(s);
 		drm_syncobj_put(s);
 		/* Nothing will ever signal it: the job could never run. */
-		if (!f && !apu_signalled_earlier(ujobs, index, job->in_handles[i]))
+		if (!f && !apu_signalled_earlier(ujobs, index, job->in_handles[i])) {
+			drm_dbg_driver(drm,
+				       "submit: in syncobj %u has no fence, and no earlier job signals it\n",
+				       job->in_handles[i]);
 			return -EINVAL;
+		}
 		dma_fence_put(f);
 	}
 	if (uj->out_syncobj) {
 		job->out_syncobj = drm_syncobj_find(file, uj->out_syncobj);
-		if (!job->out_syncobj)
+		if (!job->out_syncobj) {
+			drm_dbg_driver(drm, "submit: no syncobj of out handle %u\n",
+				       uj->out_syncobj);
 			return -ENOENT;
+		}
 	}
 	return 0;
 }
@@ -327,18 +355,49 @@ static int apu_job_prepare(struct apu_device *adev, struct drm_file *file,
 	unsigned int max_jobs;
 	int ret;
 
-	if (uj->flags || uj->priority >= APU_NUM_PRIOS ||
-	    uj->num_bos > DRM_APU_MAX_JOB_BOS ||
-	    uj->num_in_syncobjs > DRM_APU_MAX_JOB_SYNCOBJS ||
-	    !IS_ALIGNED(uj->cmdbuf_offset, 8) ||
-	    uj->cmdbuf_size < sizeof(struct apu_cmd_header) ||
-	    uj->cmdbuf_size > APU_CMDBUF_MAX_SIZE)
+	if (uj->flags) {
+		drm_dbg_driver(&adev->drm, "submit: job %u: unknown flags %#x\n",
+			       index, uj->flags);
 		return -EINVAL;
-	if (uj->priority == DRM_APU_JOB_PRIORITY_HIGH && !capable(CAP_SYS_NICE))
+	}
+	if (uj->priority >= APU_NUM_PRIOS) {
+		drm_dbg_driver(&adev->drm, "submit: job %u: priority %u unknown\n",
+			       index, uj->priority);
+		return -EINVAL;
+	}
+	if (uj->num_bos > DRM_APU_MAX_JOB_BOS) {
+		drm_dbg_driver(&adev->drm, "submit: job %u: num_bos %u over %u\n",
+			       index, uj->num_bos, DRM_APU_MAX_JOB_BOS);
+		return -EINVAL;
+	}
+	if (uj->num_in_syncobjs > DRM_APU_MAX_JOB_SYNCOBJS) {
+		drm_dbg_driver(&adev->drm, "submit: job %u: num_in_syncobjs %u over %u\n",
+			       index, uj->num_in_syncobjs, DRM_APU_MAX_JOB_SYNCOBJS);
+		return -EINVAL;
+	}
+	if (!IS_ALIGNED(uj->cmdbuf_offset, 8)) {
+		drm_dbg_driver(&adev->drm, "submit: job %u: cmdbuf_offset %u not 8-byte aligned\n",
+			       index, uj->cmdbuf_offset);
+		return -EINVAL;
+	}
+	if (uj->cmdbuf_size < sizeof(struct apu_cmd_header) ||
+	    uj->cmdbuf_size > APU_CMDBUF_MAX_SIZE) {
+		drm_dbg_driver(&adev->drm, "submit: job %u: cmdbuf_size %u out of [%zu, %zu]\n",
+			       index, uj->cmdbuf_size, sizeof(struct apu_cmd_header),
+			       APU_CMDBUF_MAX_SIZE);
+		return -EINVAL;
+	}
+	if (uj->priority == DRM_APU_JOB_PRIORITY_HIGH && !capable(CAP_SYS_NICE)) {
+		drm_dbg_driver(&adev->drm, "submit: job %u: high priority needs CAP_SYS_NICE\n",
+			       index);
 		return -EACCES;
+	}
 	core = apu_pick_core(adev, uj->target);
-	if (!core)
+	if (!core) {
+		drm_dbg_driver(&adev->drm, "submit: job %u: no core matches target %#x\n",
+			       index, uj->target);
 		return -EINVAL;
+	}
 
 	/* A bounded queue: jobs of the file not ended, this one included. */
 	max_jobs = READ_ONCE(apu_max_file_jobs);
@@ -465,8 +524,11 @@ static int apu_job_push(struct drm_file *file, struct apu_job *job, u64 *id)
 			 * Two imported BOs sharing one reservation: one slot
 			 * would take two fences. Refused, not supported.
 			 */
-			if (ret == -EALREADY)
+			if (ret == -EALREADY) {
+				drm_dbg_driver(file->minor->dev,
+					       "submit: two BOs of the job share one reservation\n");
 				ret = -EINVAL;
+			}
 			if (ret)
 				goto out;
 		}
@@ -526,17 +588,31 @@ int apu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file)
 	u32 i, prepared = 0, pushed = 0;
 	int ret, idx;
 
-	if (args->flags || args->pad || !args->num_jobs ||
-	    args->num_jobs > DRM_APU_MAX_SUBMIT_JOBS ||
-	    args->job_size < sizeof(struct drm_apu_job) ||
-	    args->job_size > DRM_APU_MAX_JOB_SIZE)
+	if (args->flags || args->pad) {
+		drm_dbg_driver(drm, "submit: unknown flags %#x or pad %#x not zero\n",
+			       args->flags, args->pad);
 		return -EINVAL;
+	}
+	if (!args->num_jobs || args->num_jobs > DRM_APU_MAX_SUBMIT_JOBS) {
+		drm_dbg_driver(drm, "submit: num_jobs %u out of [1, %u]\n",
+			       args->num_jobs, DRM_APU_MAX_SUBMIT_JOBS);
+		return -EINVAL;
+	}
+	if (args->job_size < sizeof(struct drm_apu_job) ||
+	    args->job_size > DRM_APU_MAX_JOB_SIZE) {
+		drm_dbg_driver(drm, "submit: job_size %u out of [%zu, %u]\n",
+			       args->job_size, sizeof(struct drm_apu_job),
+			       DRM_APU_MAX_JOB_SIZE);
+		return -EINVAL;
+	}
 	if (apu_client_banned(afile->client)) {
 		drm_dbg_driver(drm, "submit refused: the process is banned for faults and hangs\n");
 		return -EIO;
 	}
-	if (!drm_dev_enter(drm, &idx))
+	if (!drm_dev_enter(drm, &idx)) {
+		drm_dbg_driver(drm, "submit: the device is gone\n");
 		return -ENODEV;
+	}
 
 	ujobs = kvcalloc(args->num_jobs, sizeof(*ujobs), GFP_KERNEL);
 	jobs = kvcalloc(args->num_jobs, sizeof(*jobs), GFP_KERNEL);
@@ -549,6 +625,8 @@ int apu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file)
 					    u64_to_user_ptr(args->jobs + (u64)i * args->job_size),
 					    args->job_size);
 		if (ret) {
+			drm_dbg_driver(drm, "submit: jobs[%u] %s\n", i,
+				       ret == -E2BIG ? "has unknown fields set" : "unreadable");
 			/* Non-zero bytes of a newer struct: unknown fields. */
 			ret = ret == -E2BIG ? -EINVAL : ret;
 			goto out;
@@ -579,6 +657,7 @@ int apu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file)
 				 &ujobs[i].core, sizeof(ujobs[i].core)) ||
 		    copy_to_user(u64_to_user_ptr(uptr + offsetof(struct drm_apu_job, job_id)),
 				 &ujobs[i].job_id, sizeof(ujobs[i].job_id))) {
+			drm_dbg_driver(drm, "submit: jobs[%u] not writable\n", i);
 			ret = -EFAULT;
 			break;
 		}
@@ -601,18 +680,25 @@ int apu_ioctl_job_info(struct drm_device *drm, void *data, struct drm_file *file
 	struct apu_job_result *r;
 	u32 state;
 
-	if (args->pad)
+	if (args->pad) {
+		drm_dbg_driver(drm, "job_info: pad %#x not zero\n", args->pad);
 		return -EINVAL;
-	if (!args->job_id || args->job_id > ULONG_MAX)
+	}
+	if (!args->job_id || args->job_id > ULONG_MAX) {
+		drm_dbg_driver(drm, "job_info: no job %llu\n", args->job_id);
 		return -ENOENT;
+	}
 
 	mutex_lock(&afile->results_lock);
 	r = xa_load(&afile->results_xa, (unsigned long)args->job_id);
 	if (r)
 		kref_get(&r->refcount);
 	mutex_unlock(&afile->results_lock);
-	if (!r)
+	if (!r) {
+		drm_dbg_driver(drm, "job_info: no job %llu (never, or no longer, recorded)\n",
+			       args->job_id);
 		return -ENOENT;
+	}
 
 	/* Pairs with the release in apu_job_end_locked(): DONE => fields set. */
 	state = smp_load_acquire(&r->state);

@@ -140,5 +140,6 @@ enum drm_gpu_sched_stat apu_job_timedout(struct drm_sched_job *sched_job);
 
 /* apu_job.c */
 void apu_job_result_put(struct apu_job_result *r);
+struct dma_fence *apu_job_run(struct drm_sched_job *sched_job);
 
 #endif /* __APU_JOB_H__ */

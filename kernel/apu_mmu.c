@@ -24,6 +24,8 @@
 
 #include "apu_device.h"
 #include "apu_gem.h"
+#include "apu_mmu.h"
+#include "apu_ring.h"
 
 /* Device addresses handed out: above 1 MiB (0 stays invalid), below 2^39. */
 #define APU_VA_START		0x100000ULL
@@ -352,14 +354,14 @@ void apu_mmu_hw_init(struct apu_device *adev)
 	apu_write(adev, APU_REG_MMU_CTX_COUNT, adev->num_ctx);
 }
 
+static void apu_mmu_fini(struct drm_device *drm, void *arg);
+
 /**
  * apu_mmu_init() - the context table and address space 0
  * @adev: the device
  *
  * Return: 0 or a negative errno.
  */
-static void apu_mmu_fini(struct drm_device *drm, void *arg);
-
 int apu_mmu_init(struct apu_device *adev)
 {
 	u32 n = apu_read(adev, APU_REG_MAX_CONTEXTS);

@@ -17,6 +17,7 @@
 #include <drm/drm_drv.h>
 
 #include "apu_device.h"
+#include "apu_pm.h"
 
 static bool apu_platform_test;
 module_param_named(platform_test, apu_platform_test, bool, 0444);

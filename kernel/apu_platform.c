@@ -21,6 +21,7 @@
 #include <drm/drm_drv.h>
 
 #include "apu_device.h"
+#include "apu_pm.h"
 
 static int apu_platform_get_irqs(void *ctx, struct apu_device *adev,
 				 int *irqs, unsigned int max)

@@ -8,15 +8,24 @@
  * - Runtime PM of the device, with autosuspend: every job holds a runtime
  *   PM reference from submission (taken before drm_sched_job_arm()) to its
  *   end; runtime suspend powers every core down.
+ * - System sleep: suspend stops the schedulers, waits for the rings to
+ *   drain (refuses with -EBUSY otherwise) and resets the device; resume
+ *   boots the firmware again and reprograms the MMU and the rings.
  *
  * Copyright (c) 2026 The apu authors
  */
 
+#include <linux/delay.h>
+#include <linux/jiffies.h>
 #include <linux/module.h>
 #include <linux/pm_runtime.h>
 #include <drm/drm_drv.h>
+#include <drm/drm_print.h>
+#include <drm/gpu_scheduler.h>
 
 #include "apu_device.h"
+#include "apu_fw.h"
+#include "apu_pm.h"
 
 static unsigned int apu_autosuspend_ms = 100;
 module_param_named(autosuspend_ms, apu_autosuspend_ms, uint, 0444);
@@ -172,6 +181,106 @@ static int apu_runtime_resume(struct device *dev)
 	return 0;	/* cores are powered up on demand */
 }
 
+static void apu_sched_wqueues(struct apu_device *adev, bool run)
+{
+	u32 i;
+
+	for (i = 0; i < adev->num_cores; i++) {
+		if (run)
+			drm_sched_wqueue_start(&adev->cores[i].sched);
+		else
+			drm_sched_wqueue_stop(&adev->cores[i].sched);
+	}
+}
+
+static bool apu_cores_idle(struct apu_device *adev)
+{
+	unsigned long flags;
+	bool idle = true;
+	u32 i;
+
+	for (i = 0; i < adev->num_cores && idle; i++) {
+		struct apu_core *core = &adev->cores[i];
+
+		spin_lock_irqsave(&core->lock, flags);
+		idle = list_empty(&core->inflight);
+		spin_unlock_irqrestore(&core->lock, flags);
+	}
+	return idle;
+}
+
+/*
+ * System sleep: the schedulers stop taking jobs (queued ones wait for the
+ * resume), the jobs in the rings end, then the device is reset (the
+ * firmware stops). Refused with -EBUSY, as ivpu does, when the rings do
+ * not drain within job_timeout_ms.
+ */
+static int apu_pm_suspend(struct device *dev)
+{
+	struct apu_device *adev = dev_get_drvdata(dev);
+	unsigned long end;
+	int idx, ret = 0;
+	u32 i;
+
+	if (!adev || adev->drm.dev != dev)
+		return 0;
+	if (!drm_dev_enter(&adev->drm, &idx))
+		return 0;
+	apu_sched_wqueues(adev, false);
+	end = jiffies + msecs_to_jiffies(apu_job_timeout_ms);
+	while (!apu_cores_idle(adev)) {
+		if (time_after(jiffies, end)) {
+			drm_warn(&adev->drm, "jobs still running: system suspend refused\n");
+			apu_sched_wqueues(adev, true);
+			ret = -EBUSY;
+			goto out;
+		}
+		usleep_range(1000, 2000);
+	}
+	for (i = 0; i < adev->num_cores; i++)
+		cancel_delayed_work_sync(&adev->cores[i].idle_work);
+	apu_write(adev, APU_REG_IRQ_MASK, 0);
+	/* Synchronous: the device touches no memory after this. */
+	apu_write(adev, APU_REG_RESET, APU_RESET_DEVICE);
+out:
+	drm_dev_exit(idx);
+	return ret;
+}
+
+/*
+ * The device may have lost power: boot the firmware again, point the MMU
+ * at the context table, program the rings, and let the schedulers run.
+ */
+static int apu_pm_resume(struct device *dev)
+{
+	struct apu_device *adev = dev_get_drvdata(dev);
+	unsigned long flags;
+	int idx, ret;
+	u32 i;
+
+	if (!adev || adev->drm.dev != dev)
+		return 0;
+	if (!drm_dev_enter(&adev->drm, &idx))
+		return 0;
+	apu_write(adev, APU_REG_RESET, APU_RESET_DEVICE);
+	ret = apu_fw_boot(adev);
+	for (i = 0; i < adev->num_cores; i++) {
+		struct apu_core *core = &adev->cores[i];
+
+		spin_lock_irqsave(&core->lock, flags);
+		core->powered = true;	/* the reset state */
+		spin_unlock_irqrestore(&core->lock, flags);
+	}
+	apu_device_start(adev);
+	if (adev->power_gating)
+		apu_cores_set_power(adev, false);
+	/* Without firmware the jobs fail at their timeout, as after a hang. */
+	apu_sched_wqueues(adev, true);
+	drm_dev_exit(idx);
+	return ret;
+}
+
 const struct dev_pm_ops apu_pm_ops = {
+	SYSTEM_SLEEP_PM_OPS(apu_pm_suspend, apu_pm_resume)
 	RUNTIME_PM_OPS(apu_runtime_suspend, apu_runtime_resume, NULL)
 };

@@ -11,6 +11,7 @@
 #include <linux/uaccess.h>
 #include <drm/drm_drv.h>
 #include <drm/drm_file.h>
+#include <drm/drm_print.h>
 #include <drm/apu_accel.h>
 
 #include "apu_device.h"
@@ -32,8 +33,8 @@ static_assert(DRM_APU_CAP_WRITE_LIST == APU_FEATURE_WRITE_LIST);
  * at struct drm_apu_query: @min_size is the size of the block's first
  * version, @info_size the size this kernel knows.
  */
-static int apu_query_copy(struct drm_apu_query *args, const void *info,
-			  u32 info_size, u32 min_size)
+static int apu_query_copy(struct drm_device *drm, struct drm_apu_query *args,
+			  const void *info, u32 info_size, u32 min_size)
 {
 	void __user *data = u64_to_user_ptr(args->data);
 	u32 len;
@@ -46,14 +47,18 @@ static int apu_query_copy(struct drm_apu_query *args, const void *info,
 	 * Bounded: the rest of the user's size is zero-filled, and a size of
 	 * 4 GiB would clear whatever the caller has mapped after @data.
 	 */
-	if (args->size < min_size || args->size > DRM_APU_QUERY_MAX_SIZE)
+	if (args->size < min_size || args->size > DRM_APU_QUERY_MAX_SIZE) {
+		drm_dbg_driver(drm, "query: size %u out of [%u, %u]\n",
+			       args->size, min_size, DRM_APU_QUERY_MAX_SIZE);
 		return -EINVAL;
+	}
 
 	len = min(args->size, info_size);
-	if (copy_to_user(data, info, len))
+	if (copy_to_user(data, info, len) ||
+	    (args->size > len && clear_user(data + len, args->size - len))) {
+		drm_dbg_driver(drm, "query: data not writable\n");
 		return -EFAULT;
-	if (args->size > len && clear_user(data + len, args->size - len))
-		return -EFAULT;
+	}
 
 	args->size = len;
 	return 0;
@@ -82,8 +87,10 @@ static int apu_query_device(struct apu_device *adev, struct drm_apu_query *args)
 	 * The registers are gone with the device (an ioctl can race removal):
 	 * read them inside drm_dev_enter(), and copy to userspace outside it.
 	 */
-	if (!drm_dev_enter(&adev->drm, &idx))
+	if (!drm_dev_enter(&adev->drm, &idx)) {
+		drm_dbg_driver(&adev->drm, "query: the device is gone\n");
 		return -ENODEV;
+	}
 	info.caps = apu_read(adev, APU_REG_FEATURES) &
 		    (DRM_APU_CAP_MMU | DRM_APU_CAP_TIME_ACCURATE |
 		     DRM_APU_CAP_FAULT_INJECT | DRM_APU_CAP_POWER_GATING |
@@ -91,7 +98,7 @@ static int apu_query_device(struct apu_device *adev, struct drm_apu_query *args)
 	info.ops = apu_read(adev, APU_REG_OPS);
 	drm_dev_exit(idx);
 
-	return apu_query_copy(args, &info, sizeof(info),
+	return apu_query_copy(&adev->drm, args, &info, sizeof(info),
 			      offsetofend(struct drm_apu_query_device, hw_version));
 }
 
@@ -121,7 +128,7 @@ static int apu_query_cores(struct apu_device *adev, struct drm_apu_query *args)
 		e[i].idle_power_uw = c->idle_power_uw;
 		e[i].bytes_per_cycle = c->bytes_per_cycle;
 	}
-	ret = apu_query_copy(args, h, size, sizeof(*h));
+	ret = apu_query_copy(&adev->drm, args, h, size, sizeof(*h));
 	kfree(h);
 	return ret;
 }
@@ -131,8 +138,10 @@ int apu_ioctl_query(struct drm_device *drm, void *data, struct drm_file *file)
 	struct apu_device *adev = to_apu_device(drm);
 	struct drm_apu_query *args = data;
 
-	if (args->pad)
+	if (args->pad) {
+		drm_dbg_driver(drm, "query: pad not zero\n");
 		return -EINVAL;
+	}
 
 	switch (args->type) {
 	case DRM_APU_QUERY_DEVICE:
@@ -140,6 +149,7 @@ int apu_ioctl_query(struct drm_device *drm, void *data, struct drm_file *file)
 	case DRM_APU_QUERY_CORES:
 		return apu_query_cores(adev, args);
 	default:
+		drm_dbg_driver(drm, "query: type %u unknown\n", args->type);
 		return -EINVAL;
 	}
 }

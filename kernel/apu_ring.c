@@ -28,11 +28,14 @@
 #include <drm/drm_print.h>
 #include <drm/apu_accel.h>
 
-#include "apu_compat.h"
 #include "apu_client.h"
+#include "apu_compat.h"
 #include "apu_device.h"
 #include "apu_gem.h"
 #include "apu_job.h"
+#include "apu_mmu.h"
+#include "apu_pm.h"
+#include "apu_ring.h"
 #include "apu_trace.h"
 
 unsigned int apu_job_timeout_ms = 2000;
@@ -255,8 +258,8 @@ static void apu_core_post_locked(struct apu_core *core, struct apu_job *job)
  * @error: when non-zero, do not run the job: it ends as canceled with
  *	   this error (a dependency failed, or the device is gone)
  *
- * Also called again by drm_sched_resubmit_jobs() after a recovery: a job
- * still in the ring, or already ended, is not posted again.
+ * Also called again after a recovery (apu_core_repost()): a job still in
+ * the ring, or already ended, is not posted again.
  *
  * Return: the hardware fence, referenced, or ERR_PTR(@error).
  */
@@ -301,10 +304,44 @@ struct dma_fence *apu_core_run(struct apu_core *core, struct apu_job *job,
 }
 
 /*
+ * After drm_sched_stop(), every job the scheduler still holds has lost its
+ * hardware fence (its parent): give each one back, in the order they ran,
+ * posting again those that did not end (the innocent jobs of a reset
+ * ring). A job that already ended keeps its signalled fence; one that
+ * cannot run any more (banned, device gone) ends with its error, through
+ * its signalled fence when it had one. drm_sched_start() then waits on
+ * those fences. The driver's own version of drm_sched_resubmit_jobs()
+ * (deprecated upstream), without its karma rules, which the driver does
+ * not use (bans are per process: apu_client.c).
+ */
+static void apu_core_repost(struct apu_core *core)
+{
+	struct drm_sched_job *s_job;
+
+	/* The scheduler is stopped: nothing else walks its pending list. */
+	list_for_each_entry(s_job, &core->sched.pending_list, list) {
+		struct apu_job *job = to_apu_job(s_job);
+		struct dma_fence *fence;
+
+		if (s_job->s_fence->parent)
+			continue;
+		fence = apu_job_run(s_job);
+		if (IS_ERR(fence)) {
+			dma_fence_set_error(&s_job->s_fence->finished,
+					    PTR_ERR(fence));
+			/* Posted once: its hardware fence signalled with the error. */
+			fence = job->hw_fence_live ?
+				dma_fence_get(&job->hw_fence->base) : NULL;
+		}
+		s_job->s_fence->parent = fence;
+	}
+}
+
+/*
  * Stop @core's scheduler, retire what ended, and when @bad (the oldest job)
  * did not end, or @force, reset the core: @bad fails with TIMEOUT, the
- * other jobs of the ring go back to the scheduler, which posts them again
- * in order when it restarts. Serialised by @core->reset_lock.
+ * other jobs of the ring are posted again in order (apu_core_repost())
+ * before the scheduler restarts. Serialised by @core->reset_lock.
  */
 static void apu_core_recover(struct apu_core *core, struct apu_job *bad,
 			     bool force)
@@ -344,7 +381,7 @@ static void apu_core_recover(struct apu_core *core, struct apu_job *bad,
 		if (bad && bad->posted)
 			apu_job_end_locked(core, bad, DRM_APU_STATUS_TIMEOUT,
 					   -ETIMEDOUT, NULL);
-		/* The others did not end: the scheduler posts them again. */
+		/* The others did not end: apu_core_repost() posts them again. */
 		list_for_each_entry_safe(j, tmp, &core->inflight, node) {
 			list_del_init(&j->node);
 			j->posted = false;
@@ -354,7 +391,7 @@ static void apu_core_recover(struct apu_core *core, struct apu_job *bad,
 		drm_dev_exit(idx);
 	}
 
-	drm_sched_resubmit_jobs(&core->sched);
+	apu_core_repost(core);
 	apu_sched_start(&core->sched);
 	mutex_unlock(&core->reset_lock);
 }

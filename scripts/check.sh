@@ -61,15 +61,20 @@ if mk sources >"$LOGDIR/static-build.log" 2>&1; then
 		if one static "checkpatch --strict $f" perl "$CHECKPATCH" --strict --no-tree --quiet -f "$f"; then
 			sp=$((sp + 1)); else sf=$((sf + 1)); fi
 	done
+	# sparse on every file, and the compiler's and kernel-doc's W=1 warnings
+	# (Kbuild checks the kernel-doc of .c files only: the headers too here).
 	sparse_check() {
 		local out
 		command -v sparse >/dev/null || { echo "sparse is not installed; run scripts/setup.sh (as root)"; return 1; }
-		out=$(make -s -C "$KDIR" M="$APU_TOP/kernel" C=2 modules 2>&1) || { echo "$out"; return 1; }
-		out=$(grep -E 'warning|error' <<<"$out" || true)
+		out=$(make -s -C "$KDIR" M="$APU_TOP/kernel" C=2 W=1 modules 2>&1) || { echo "$out"; return 1; }
+		out+=$(for h in kernel/*.h; do
+			perl "$KDIR/scripts/kernel-doc" -none -Wall "$h" 2>&1
+		done)
+		out=$(grep -i -E 'warning|error' <<<"$out" || true)
 		[ -z "$out" ] || { echo "$out"; return 1; }
 	}
 	KDIR=${KDIR:-/lib/modules/$(apu_kver)/build}
-	if one static "sparse kernel/" sparse_check; then
+	if one static "sparse and W=1 kernel/" sparse_check; then
 		sp=$((sp + 1)); else sf=$((sf + 1)); fi
 else
 	echo "FAIL   could not fetch the kernel checkers (see $LOGDIR/static-build.log)"

@@ -153,4 +153,46 @@ TEST(runtime_suspend_then_a_job_resumes_the_device)
 	close(fd);
 }
 
+/*
+ * System sleep (s2idle with pm_test "devices": the devices suspend and
+ * resume, the platform does not sleep): the driver resets the device and
+ * boots its firmware again; a job of a file opened before runs correctly
+ * after, on two cores.
+ */
+TEST(system_sleep_then_a_job_runs)
+{
+	int fd = apu_open(), ret, kmsg, booted = 0;
+
+	ASSERT_LE(0, fd);
+	if (access("/sys/power/pm_test", W_OK))
+		SKIP(close(fd); return, "no /sys/power/pm_test (CONFIG_PM_DEBUG)");
+	ASSERT_EQ(0, run_job(fd, 0));
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_LE(0, kmsg);
+	ASSERT_LE(0, lseek(kmsg, 0, SEEK_END));
+	apu_write_file("/sys/module/suspend/parameters/pm_test_delay", "0");
+	ASSERT_EQ(0, apu_write_file("/sys/power/pm_test", "devices"));
+	ret = apu_write_file("/sys/power/state", "freeze");
+	EXPECT_EQ(0, apu_write_file("/sys/power/pm_test", "none"));
+	ASSERT_EQ(0, ret) TH_LOG("suspend: %s", strerror(-ret));
+	/* The resume booted the firmware again. */
+	for (;;) {
+		char rec[1024];
+		ssize_t n = read(kmsg, rec, sizeof(rec) - 1);
+
+		if (n < 0 && errno == EPIPE)
+			continue;
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		if (strstr(rec, "apu") && strstr(rec, "firmware") && strstr(rec, "running"))
+			booted = 1;
+	}
+	close(kmsg);
+	EXPECT_TRUE(booted) TH_LOG("no firmware boot in /dev/kmsg after the resume");
+	EXPECT_EQ(0, run_job(fd, 0));
+	EXPECT_EQ(0, run_job(fd, 3));
+	close(fd);
+}
+
 TEST_HARNESS_MAIN
