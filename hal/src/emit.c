@@ -137,180 +137,223 @@ static int repack_dw(struct apu_network *net)
 	return 0;
 }
 
+/* Units [u0, u1) of a convolution (rows, pixels, or channels: o->fc, flat, by_channel). */
+static void emit_conv(const struct apu_network *net, const struct op *o, unsigned int u0,
+		      unsigned int u1, uint8_t *p)
+{
+	const struct apu_ref_conv *c = &o->conv;
+	int base = 0, rows = 1, tpad = 0, out_h = 1, out_c = c->out_c;
+	uint64_t in = act_va(net, o->in[0], 0), out, w = cst_va(net, o->w_off);
+	uint64_t b = cst_va(net, o->b_off), m = cst_va(net, o->m_off);
+	uint64_t s = cst_va(net, o->s_off);
+
+	int in_w = c->in_w, out_w = c->out_w, pad_left = c->pad_left;
+	int in_c = c->in_c, groups = c->groups;
+	/* A slice of a concatenation: written at its base's pitch. */
+	unsigned int opitch = t_pitch(net, o->out);
+	unsigned int pitch = opitch != (unsigned int)c->out_c ? opitch : 0, in_pitch = 0;
+
+	if (o->fc) {
+		out_c = (int)(u1 - u0);
+		w += (uint64_t)u0 * c->in_c;
+		b += 4ull * u0;
+		m += 4ull * u0;
+		s += 4ull * u0;
+		out = act_px(net, o->out, 0, u0);
+	} else if (o->by_channel && o->dw) {
+		/* Channels [u0, u1) of every pixel, at the input and output pitch. */
+		int mlt = c->out_c / c->in_c, n = (int)(u1 - u0);
+
+		in += u0;
+		in_c = n;
+		groups = n;
+		out_c = n * mlt;
+		in_pitch = (unsigned int)c->in_c;
+		pitch = opitch;
+		w = cst_va(net, dw_weights(o, u0));
+		b += 4ull * u0 * mlt;
+		m += 4ull * u0 * mlt;
+		s += 4ull * u0 * mlt;
+		out = act_px(net, o->out, 0, (size_t)u0 * mlt);
+		tile_rows(0, c->out_h, c->stride_h, c->pad_top,
+			  (c->k_h - 1) * c->dil_h + 1, c->in_h, &base, &rows, &tpad);
+		out_h = c->out_h;
+	} else if (o->by_channel) {
+		/* Output channels [u0, u1) of every pixel, at the output pitch. */
+		in_w = out_w = c->out_h * c->out_w;
+		pad_left = 0;
+		out_c = (int)(u1 - u0);
+		pitch = opitch;
+		w += (uint64_t)u0 * c->in_c;
+		b += 4ull * u0;
+		m += 4ull * u0;
+		s += 4ull * u0;
+		out = act_px(net, o->out, 0, u0);
+	} else if (o->flat) {
+		/* Pixels [u0, u1) as a 1 x n image. */
+		in += (uint64_t)u0 * c->in_c;
+		in_w = out_w = (int)(u1 - u0);
+		pad_left = 0;
+		out = act_px(net, o->out, u0, 0);
+	} else {
+		tile_rows((int)u0, (int)u1, c->stride_h, c->pad_top,
+			  (c->k_h - 1) * c->dil_h + 1, c->in_h, &base, &rows, &tpad);
+		in += (uint64_t)base * c->in_w * c->in_c;
+		out_h = (int)(u1 - u0);
+		out = act_px(net, o->out, (size_t)u0 * c->out_w, 0);
+	}
+	put16(p, F(apu_op_conv2d, opcode), APU_OP_CONV2D);
+	put16(p, F(apu_op_conv2d, in_h), (unsigned int)rows);
+	put16(p, F(apu_op_conv2d, in_w), (unsigned int)in_w);
+	put16(p, F(apu_op_conv2d, in_c), (unsigned int)in_c);
+	put16(p, F(apu_op_conv2d, out_h), (unsigned int)out_h);
+	put16(p, F(apu_op_conv2d, out_w), (unsigned int)out_w);
+	put16(p, F(apu_op_conv2d, out_c), (unsigned int)out_c);
+	put16(p, F(apu_op_conv2d, k_h), (unsigned int)c->k_h);
+	put16(p, F(apu_op_conv2d, k_w), (unsigned int)c->k_w);
+	put16(p, F(apu_op_conv2d, stride_h), (unsigned int)c->stride_h);
+	put16(p, F(apu_op_conv2d, stride_w), (unsigned int)c->stride_w);
+	put16(p, F(apu_op_conv2d, dil_h), (unsigned int)c->dil_h);
+	put16(p, F(apu_op_conv2d, dil_w), (unsigned int)c->dil_w);
+	put16(p, F(apu_op_conv2d, pad_top), (unsigned int)tpad);
+	put16(p, F(apu_op_conv2d, pad_left), (unsigned int)pad_left);
+	put16(p, F(apu_op_conv2d, groups), (unsigned int)groups);
+	put16(p, F(apu_op_conv2d, out_pitch), pitch);
+	put16(p, F(apu_op_conv2d, in_pitch), in_pitch);
+	put16(p, F(apu_op_conv2d, w_zp), (unsigned int)(uint16_t)c->w_zp);
+	put32(p, F(apu_op_conv2d, in_zp), (uint32_t)c->in_zp);
+	put32(p, F(apu_op_conv2d, out_zp), (uint32_t)c->out_zp);
+	put32(p, F(apu_op_conv2d, act_min), (uint32_t)c->act_min);
+	put32(p, F(apu_op_conv2d, act_max), (uint32_t)c->act_max);
+	put64(p, F(apu_op_conv2d, input), in);
+	put64(p, F(apu_op_conv2d, weights), w);
+	put64(p, F(apu_op_conv2d, bias), o->has_bias ? b : 0);
+	put64(p, F(apu_op_conv2d, mult), m);
+	put64(p, F(apu_op_conv2d, shift), s);
+	put64(p, F(apu_op_conv2d, output), out);
+}
+
+/* Rows [u0, u1) of an elementwise add (input 2 broadcast: o->period). */
+static void emit_add(const struct apu_network *net, const struct op *o, unsigned int u0,
+		     unsigned int u1, uint8_t *p)
+{
+	const struct apu_shape *sh = &net->t[o->in[0]].s;
+	size_t first = (size_t)u0 * sh->c;
+	bool bcast = o->period != net->t[o->in[0]].size;
+	uint64_t in2 = act_va(net, o->in[1], bcast ? 0 : first);
+	const struct apu_add *a = &o->add;
+
+	put16(p, F(apu_op_add, opcode), APU_OP_ADD);
+	put32(p, F(apu_op_add, count), (uint32_t)((u1 - u0) * sh->c));
+	put32(p, F(apu_op_add, left_shift), (uint32_t)a->left_shift);
+	put32(p, F(apu_op_add, in1_offset), (uint32_t)a->in1_offset);
+	put32(p, F(apu_op_add, in1_mult), (uint32_t)a->in1_mult);
+	put32(p, F(apu_op_add, in1_shift), (uint32_t)a->in1_shift);
+	put32(p, F(apu_op_add, in2_offset), (uint32_t)a->in2_offset);
+	put32(p, F(apu_op_add, in2_mult), (uint32_t)a->in2_mult);
+	put32(p, F(apu_op_add, in2_shift), (uint32_t)a->in2_shift);
+	put32(p, F(apu_op_add, out_mult), (uint32_t)a->out_mult);
+	put32(p, F(apu_op_add, out_shift), (uint32_t)a->out_shift);
+	put32(p, F(apu_op_add, out_zp), (uint32_t)a->out_zp);
+	put32(p, F(apu_op_add, act_min), (uint32_t)a->act_min);
+	put32(p, F(apu_op_add, act_max), (uint32_t)a->act_max);
+	put64(p, F(apu_op_add, input1), act_va(net, o->in[0], first));
+	put64(p, F(apu_op_add, input2), in2);
+	put64(p, F(apu_op_add, output), act_va(net, o->out, first));
+	put32(p, F(apu_op_add, in2_period), bcast ? (uint32_t)o->period : 0);
+}
+
+/* Rows [u0, u1) of an elementwise multiply (input 2 broadcast: o->period). */
+static void emit_mul(const struct apu_network *net, const struct op *o, unsigned int u0,
+		     unsigned int u1, uint8_t *p)
+{
+	const struct apu_shape *sh = &net->t[o->in[0]].s;
+	size_t first = (size_t)u0 * sh->c;
+	bool bcast = o->period != net->t[o->in[0]].size;
+	uint64_t in2 = act_va(net, o->in[1], bcast ? 0 : first);
+	const struct apu_mul *m = &o->mul;
+
+	put16(p, F(apu_op_mul, opcode), APU_OP_MUL);
+	put32(p, F(apu_op_mul, count), (uint32_t)((u1 - u0) * sh->c));
+	put32(p, F(apu_op_mul, in1_offset), (uint32_t)m->in1_offset);
+	put32(p, F(apu_op_mul, in2_offset), (uint32_t)m->in2_offset);
+	put32(p, F(apu_op_mul, out_mult), (uint32_t)m->out_mult);
+	put32(p, F(apu_op_mul, out_shift), (uint32_t)m->out_shift);
+	put32(p, F(apu_op_mul, out_zp), (uint32_t)m->out_zp);
+	put32(p, F(apu_op_mul, act_min), (uint32_t)m->act_min);
+	put32(p, F(apu_op_mul, act_max), (uint32_t)m->act_max);
+	put32(p, F(apu_op_mul, in2_period), bcast ? (uint32_t)o->period : 0);
+	put64(p, F(apu_op_mul, input1), act_va(net, o->in[0], first));
+	put64(p, F(apu_op_mul, input2), in2);
+	put64(p, F(apu_op_mul, output), act_va(net, o->out, first));
+}
+
+/* Rows [u0, u1) of a table lookup. */
+static void emit_lut(const struct apu_network *net, const struct op *o, unsigned int u0,
+		     unsigned int u1, uint8_t *p)
+{
+	size_t first = (size_t)u0 * net->t[o->in[0]].s.c;
+
+	put16(p, F(apu_op_lut, opcode), APU_OP_LUT);
+	put32(p, F(apu_op_lut, count), (uint32_t)((u1 - u0) * net->t[o->in[0]].s.c));
+	put64(p, F(apu_op_lut, input), act_va(net, o->in[0], first));
+	put64(p, F(apu_op_lut, output), act_va(net, o->out, first));
+	put64(p, F(apu_op_lut, table), cst_va(net, o->lut_off));
+}
+
+/* Output rows [u0, u1) of an average or max pooling. */
+static void emit_pool(const struct apu_network *net, const struct op *o, unsigned int u0,
+		      unsigned int u1, uint8_t *p)
+{
+	const struct apu_ref_pool *q = &o->pool;
+	int base, rows, tpad;
+
+	tile_rows((int)u0, (int)u1, q->stride_h, q->pad_top, q->k_h, q->in_h,
+		  &base, &rows, &tpad);
+	put16(p, F(apu_op_avgpool, opcode),
+	      o->kind == OP_MAXPOOL ? APU_OP_MAXPOOL : APU_OP_AVGPOOL);
+	if (q->round_uint8)
+		put16(p, F(apu_op_avgpool, flags), APU_OPF_ROUND_UINT8);
+	put16(p, F(apu_op_avgpool, in_h), (unsigned int)rows);
+	put16(p, F(apu_op_avgpool, in_w), (unsigned int)q->in_w);
+	put16(p, F(apu_op_avgpool, channels), (unsigned int)q->channels);
+	put16(p, F(apu_op_avgpool, out_h), u1 - u0);
+	put16(p, F(apu_op_avgpool, out_w), (unsigned int)q->out_w);
+	put16(p, F(apu_op_avgpool, k_h), (unsigned int)q->k_h);
+	put16(p, F(apu_op_avgpool, k_w), (unsigned int)q->k_w);
+	put16(p, F(apu_op_avgpool, stride_h), (unsigned int)q->stride_h);
+	put16(p, F(apu_op_avgpool, stride_w), (unsigned int)q->stride_w);
+	put16(p, F(apu_op_avgpool, pad_top), (unsigned int)tpad);
+	put16(p, F(apu_op_avgpool, pad_left), (unsigned int)q->pad_left);
+	put32(p, F(apu_op_avgpool, act_min), (uint32_t)q->act_min);
+	put32(p, F(apu_op_avgpool, act_max), (uint32_t)q->act_max);
+	put64(p, F(apu_op_avgpool, input),
+	      act_va(net, o->in[0], (size_t)base * q->in_w * q->channels));
+	put64(p, F(apu_op_avgpool, output),
+	      act_va(net, o->out, (size_t)u0 * q->out_w * q->channels));
+}
+
 /* Write the op for units [u0, u1) of @o at @p (APU_OP_SIZE bytes). */
 static void emit_tile(const struct apu_network *net, const struct op *o, unsigned int u0,
 		      unsigned int u1, uint8_t *p)
 {
 	memset(p, 0, APU_OP_SIZE);
-	if (o->kind == OP_CONV) {
-		const struct apu_ref_conv *c = &o->conv;
-		int base = 0, rows = 1, tpad = 0, out_h = 1, out_c = c->out_c;
-		uint64_t in = act_va(net, o->in[0], 0), out, w = cst_va(net, o->w_off);
-		uint64_t b = cst_va(net, o->b_off), m = cst_va(net, o->m_off);
-		uint64_t s = cst_va(net, o->s_off);
-
-		int in_w = c->in_w, out_w = c->out_w, pad_left = c->pad_left;
-		int in_c = c->in_c, groups = c->groups;
-		/* A slice of a concatenation: written at its base's pitch. */
-		unsigned int opitch = t_pitch(net, o->out);
-		unsigned int pitch = opitch != (unsigned int)c->out_c ? opitch : 0, in_pitch = 0;
-
-		if (o->fc) {
-			out_c = (int)(u1 - u0);
-			w += (uint64_t)u0 * c->in_c;
-			b += 4ull * u0;
-			m += 4ull * u0;
-			s += 4ull * u0;
-			out = act_px(net, o->out, 0, u0);
-		} else if (o->by_channel && o->dw) {
-			/* Channels [u0, u1) of every pixel, at the input and output pitch. */
-			int mlt = c->out_c / c->in_c, n = (int)(u1 - u0);
-
-			in += u0;
-			in_c = n;
-			groups = n;
-			out_c = n * mlt;
-			in_pitch = (unsigned int)c->in_c;
-			pitch = opitch;
-			w = cst_va(net, dw_weights(o, u0));
-			b += 4ull * u0 * mlt;
-			m += 4ull * u0 * mlt;
-			s += 4ull * u0 * mlt;
-			out = act_px(net, o->out, 0, (size_t)u0 * mlt);
-			tile_rows(0, c->out_h, c->stride_h, c->pad_top,
-				  (c->k_h - 1) * c->dil_h + 1, c->in_h, &base, &rows, &tpad);
-			out_h = c->out_h;
-		} else if (o->by_channel) {
-			/* Output channels [u0, u1) of every pixel, at the output pitch. */
-			in_w = out_w = c->out_h * c->out_w;
-			pad_left = 0;
-			out_c = (int)(u1 - u0);
-			pitch = opitch;
-			w += (uint64_t)u0 * c->in_c;
-			b += 4ull * u0;
-			m += 4ull * u0;
-			s += 4ull * u0;
-			out = act_px(net, o->out, 0, u0);
-		} else if (o->flat) {
-			/* Pixels [u0, u1) as a 1 x n image. */
-			in += (uint64_t)u0 * c->in_c;
-			in_w = out_w = (int)(u1 - u0);
-			pad_left = 0;
-			out = act_px(net, o->out, u0, 0);
-		} else {
-			tile_rows((int)u0, (int)u1, c->stride_h, c->pad_top,
-				  (c->k_h - 1) * c->dil_h + 1, c->in_h, &base, &rows, &tpad);
-			in += (uint64_t)base * c->in_w * c->in_c;
-			out_h = (int)(u1 - u0);
-			out = act_px(net, o->out, (size_t)u0 * c->out_w, 0);
-		}
-		put16(p, F(apu_op_conv2d, opcode), APU_OP_CONV2D);
-		put16(p, F(apu_op_conv2d, in_h), (unsigned int)rows);
-		put16(p, F(apu_op_conv2d, in_w), (unsigned int)in_w);
-		put16(p, F(apu_op_conv2d, in_c), (unsigned int)in_c);
-		put16(p, F(apu_op_conv2d, out_h), (unsigned int)out_h);
-		put16(p, F(apu_op_conv2d, out_w), (unsigned int)out_w);
-		put16(p, F(apu_op_conv2d, out_c), (unsigned int)out_c);
-		put16(p, F(apu_op_conv2d, k_h), (unsigned int)c->k_h);
-		put16(p, F(apu_op_conv2d, k_w), (unsigned int)c->k_w);
-		put16(p, F(apu_op_conv2d, stride_h), (unsigned int)c->stride_h);
-		put16(p, F(apu_op_conv2d, stride_w), (unsigned int)c->stride_w);
-		put16(p, F(apu_op_conv2d, dil_h), (unsigned int)c->dil_h);
-		put16(p, F(apu_op_conv2d, dil_w), (unsigned int)c->dil_w);
-		put16(p, F(apu_op_conv2d, pad_top), (unsigned int)tpad);
-		put16(p, F(apu_op_conv2d, pad_left), (unsigned int)pad_left);
-		put16(p, F(apu_op_conv2d, groups), (unsigned int)groups);
-		put16(p, F(apu_op_conv2d, out_pitch), pitch);
-		put16(p, F(apu_op_conv2d, in_pitch), in_pitch);
-		put16(p, F(apu_op_conv2d, w_zp), (unsigned int)(uint16_t)c->w_zp);
-		put32(p, F(apu_op_conv2d, in_zp), (uint32_t)c->in_zp);
-		put32(p, F(apu_op_conv2d, out_zp), (uint32_t)c->out_zp);
-		put32(p, F(apu_op_conv2d, act_min), (uint32_t)c->act_min);
-		put32(p, F(apu_op_conv2d, act_max), (uint32_t)c->act_max);
-		put64(p, F(apu_op_conv2d, input), in);
-		put64(p, F(apu_op_conv2d, weights), w);
-		put64(p, F(apu_op_conv2d, bias), o->has_bias ? b : 0);
-		put64(p, F(apu_op_conv2d, mult), m);
-		put64(p, F(apu_op_conv2d, shift), s);
-		put64(p, F(apu_op_conv2d, output), out);
-	} else if (o->kind == OP_ADD || o->kind == OP_MUL) {
-		const struct apu_shape *sh = &net->t[o->in[0]].s;
-		size_t first = (size_t)u0 * sh->c;
-		bool bcast = o->period != net->t[o->in[0]].size;
-		uint64_t in2 = act_va(net, o->in[1], bcast ? 0 : first);
-		const struct apu_add *a = &o->add;
-		const struct apu_mul *m = &o->mul;
-
-		if (o->kind == OP_MUL) {
-			put16(p, F(apu_op_mul, opcode), APU_OP_MUL);
-			put32(p, F(apu_op_mul, count), (uint32_t)((u1 - u0) * sh->c));
-			put32(p, F(apu_op_mul, in1_offset), (uint32_t)m->in1_offset);
-			put32(p, F(apu_op_mul, in2_offset), (uint32_t)m->in2_offset);
-			put32(p, F(apu_op_mul, out_mult), (uint32_t)m->out_mult);
-			put32(p, F(apu_op_mul, out_shift), (uint32_t)m->out_shift);
-			put32(p, F(apu_op_mul, out_zp), (uint32_t)m->out_zp);
-			put32(p, F(apu_op_mul, act_min), (uint32_t)m->act_min);
-			put32(p, F(apu_op_mul, act_max), (uint32_t)m->act_max);
-			put32(p, F(apu_op_mul, in2_period), bcast ? (uint32_t)o->period : 0);
-			put64(p, F(apu_op_mul, input1), act_va(net, o->in[0], first));
-			put64(p, F(apu_op_mul, input2), in2);
-			put64(p, F(apu_op_mul, output), act_va(net, o->out, first));
-			return;
-		}
-
-		put16(p, F(apu_op_add, opcode), APU_OP_ADD);
-		put32(p, F(apu_op_add, count), (uint32_t)((u1 - u0) * sh->c));
-		put32(p, F(apu_op_add, left_shift), (uint32_t)a->left_shift);
-		put32(p, F(apu_op_add, in1_offset), (uint32_t)a->in1_offset);
-		put32(p, F(apu_op_add, in1_mult), (uint32_t)a->in1_mult);
-		put32(p, F(apu_op_add, in1_shift), (uint32_t)a->in1_shift);
-		put32(p, F(apu_op_add, in2_offset), (uint32_t)a->in2_offset);
-		put32(p, F(apu_op_add, in2_mult), (uint32_t)a->in2_mult);
-		put32(p, F(apu_op_add, in2_shift), (uint32_t)a->in2_shift);
-		put32(p, F(apu_op_add, out_mult), (uint32_t)a->out_mult);
-		put32(p, F(apu_op_add, out_shift), (uint32_t)a->out_shift);
-		put32(p, F(apu_op_add, out_zp), (uint32_t)a->out_zp);
-		put32(p, F(apu_op_add, act_min), (uint32_t)a->act_min);
-		put32(p, F(apu_op_add, act_max), (uint32_t)a->act_max);
-		put64(p, F(apu_op_add, input1), act_va(net, o->in[0], first));
-		put64(p, F(apu_op_add, input2), in2);
-		put64(p, F(apu_op_add, output), act_va(net, o->out, first));
-		put32(p, F(apu_op_add, in2_period), bcast ? (uint32_t)o->period : 0);
-	} else if (o->kind == OP_LUT) {
-		size_t first = (size_t)u0 * net->t[o->in[0]].s.c;
-
-		put16(p, F(apu_op_lut, opcode), APU_OP_LUT);
-		put32(p, F(apu_op_lut, count), (uint32_t)((u1 - u0) * net->t[o->in[0]].s.c));
-		put64(p, F(apu_op_lut, input), act_va(net, o->in[0], first));
-		put64(p, F(apu_op_lut, output), act_va(net, o->out, first));
-		put64(p, F(apu_op_lut, table), cst_va(net, o->lut_off));
-	} else {
-		const struct apu_ref_pool *q = &o->pool;
-		int base, rows, tpad;
-
-		tile_rows((int)u0, (int)u1, q->stride_h, q->pad_top, q->k_h, q->in_h,
-			  &base, &rows, &tpad);
-		put16(p, F(apu_op_avgpool, opcode),
-		      o->kind == OP_MAXPOOL ? APU_OP_MAXPOOL : APU_OP_AVGPOOL);
-		if (q->round_uint8)
-			put16(p, F(apu_op_avgpool, flags), APU_OPF_ROUND_UINT8);
-		put16(p, F(apu_op_avgpool, in_h), (unsigned int)rows);
-		put16(p, F(apu_op_avgpool, in_w), (unsigned int)q->in_w);
-		put16(p, F(apu_op_avgpool, channels), (unsigned int)q->channels);
-		put16(p, F(apu_op_avgpool, out_h), u1 - u0);
-		put16(p, F(apu_op_avgpool, out_w), (unsigned int)q->out_w);
-		put16(p, F(apu_op_avgpool, k_h), (unsigned int)q->k_h);
-		put16(p, F(apu_op_avgpool, k_w), (unsigned int)q->k_w);
-		put16(p, F(apu_op_avgpool, stride_h), (unsigned int)q->stride_h);
-		put16(p, F(apu_op_avgpool, stride_w), (unsigned int)q->stride_w);
-		put16(p, F(apu_op_avgpool, pad_top), (unsigned int)tpad);
-		put16(p, F(apu_op_avgpool, pad_left), (unsigned int)q->pad_left);
-		put32(p, F(apu_op_avgpool, act_min), (uint32_t)q->act_min);
-		put32(p, F(apu_op_avgpool, act_max), (uint32_t)q->act_max);
-		put64(p, F(apu_op_avgpool, input),
-		      act_va(net, o->in[0], (size_t)base * q->in_w * q->channels));
-		put64(p, F(apu_op_avgpool, output),
-		      act_va(net, o->out, (size_t)u0 * q->out_w * q->channels));
+	switch (o->kind) {
+	case OP_CONV:
+		emit_conv(net, o, u0, u1, p);
+		break;
+	case OP_ADD:
+		emit_add(net, o, u0, u1, p);
+		break;
+	case OP_MUL:
+		emit_mul(net, o, u0, u1, p);
+		break;
+	case OP_LUT:
+		emit_lut(net, o, u0, u1, p);
+		break;
+	default:	/* OP_POOL, OP_MAXPOOL */
+		emit_pool(net, o, u0, u1, p);
+		break;
 	}
 }
 
