@@ -19,10 +19,13 @@ int apu_enumerate_in(const char *sysfs_accel, const char *dev_accel,
 		     struct apu_device_entry *entries, size_t max,
 		     size_t *count);
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 /* An opened APU, or the CPU backend (fd -1). */
 struct apu_device {
+	/* References: the opener's, each network's and each buffer's. */
+	atomic_uint refs;
 	int fd;
 	bool cpu;
 	struct apu_device_info info;

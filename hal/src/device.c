@@ -97,6 +97,7 @@ int apu_device_open(const char *node, struct apu_device **out)
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
+	atomic_init(&dev->refs, 1);
 	dev->fd = open(node, O_RDWR | O_CLOEXEC);
 	if (dev->fd < 0) {
 		ret = -errno;
@@ -207,6 +208,7 @@ int apu_device_open_cpu(struct apu_device **out)
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
+	atomic_init(&dev->refs, 1);
 	dev->cores = malloc(sizeof(cpu_cores));
 	if (!dev->cores) {
 		free(dev);
@@ -234,9 +236,16 @@ int apu_device_is_cpu(const struct apu_device *dev)
 	return dev && dev->cpu;
 }
 
+struct apu_device *apu_device_ref(struct apu_device *dev)
+{
+	if (dev)
+		atomic_fetch_add_explicit(&dev->refs, 1, memory_order_relaxed);
+	return dev;
+}
+
 void apu_device_close(struct apu_device *dev)
 {
-	if (!dev)
+	if (!dev || atomic_fetch_sub_explicit(&dev->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	if (dev->fd >= 0)
 		close(dev->fd);

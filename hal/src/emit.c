@@ -537,12 +537,12 @@ int apu_network_compile(struct apu_network *net, const struct apu_compile_option
 	if (!ret)
 		ret = build_jobs(net, &cmd_bytes);
 	if (!ret)
-		ret = apu_buffer_alloc(net->dev, net->act_size, 0, &net->act);
+		ret = apu_buffer_create(net->dev, net->act_size, 0, &net->act);
 	if (!ret)
-		ret = apu_buffer_alloc(net->dev, net->consts_size ? net->consts_size : 64,
+		ret = apu_buffer_create(net->dev, net->consts_size ? net->consts_size : 64,
 				       APU_BUFFER_DEVICE_READ_ONLY, &net->cst);
 	if (!ret)
-		ret = apu_buffer_alloc(net->dev, cmd_bytes ? cmd_bytes : 64,
+		ret = apu_buffer_create(net->dev, cmd_bytes ? cmd_bytes : 64,
 				       APU_BUFFER_DEVICE_READ_ONLY, &net->cmd);
 	if (ret)
 		goto err;

@@ -38,7 +38,7 @@ int apu_network_create(struct apu_device *dev, struct apu_network **out)
 	net = calloc(1, sizeof(*net));
 	if (!net)
 		return -ENOMEM;
-	net->dev = dev;
+	net->dev = apu_device_ref(dev);
 	*out = net;
 	return 0;
 }
@@ -58,9 +58,9 @@ void apu_net_release_compiled(struct apu_network *net)
 		net->ops[i].dwt = NULL;
 		net->ops[i].ndwt = 0;
 	}
-	apu_buffer_free(net->act);
-	apu_buffer_free(net->cst);
-	apu_buffer_free(net->cmd);
+	apu_buffer_destroy(net->act);
+	apu_buffer_destroy(net->cst);
+	apu_buffer_destroy(net->cmd);
 	free(net->jobs);
 	free(net->deps);
 	free(net->ref);
@@ -87,6 +87,7 @@ void apu_network_destroy(struct apu_network *net)
 	free(net->t);
 	free(net->ops);
 	free(net->consts);
+	apu_device_close(net->dev);
 	free(net);
 }
 

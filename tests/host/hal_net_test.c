@@ -647,4 +647,40 @@ TEST(reference_conv_wraps_like_the_device_on_int32_overflow)
 	EXPECT_EQ(o1[1], o2[1]);
 }
 
+/*
+ * A network and a buffer keep their device alive (reference counting):
+ * the device may be closed first; ASan sees any use after free.
+ */
+TEST(network_and_buffer_keep_the_device)
+{
+	struct apu_device *dev;
+	struct apu_network *net;
+	struct apu_buffer *buf;
+	struct apu_shape s = { 1, 2, 8 };
+	struct apu_add p = { .left_shift = 20, .in1_mult = 1 << 30, .in2_mult = 1 << 30,
+			     .out_mult = 1 << 30, .out_shift = -18, .act_min = -128,
+			     .act_max = 127 };
+	int8_t x[16] = { 1, -1, 2 }, y[16];
+	int in, out;
+
+	ASSERT_EQ(0, apu_device_open_cpu(&dev));
+	EXPECT_EQ(dev, apu_device_ref(dev));
+	apu_device_close(dev);			/* the extra reference */
+	EXPECT_EQ(NULL, apu_device_ref(NULL));
+	ASSERT_EQ(0, apu_network_create(dev, &net));
+	ASSERT_EQ(0, apu_buffer_create(dev, 100, 0, &buf));
+	apu_device_close(dev);			/* the opener's */
+	ASSERT_EQ(0, apu_network_add_input(net, &s, &in));
+	ASSERT_EQ(0, apu_network_add_add(net, in, in, &p, &out));
+	ASSERT_EQ(0, apu_network_compile(net, NULL));
+	ASSERT_EQ(0, apu_network_write(net, in, x, sizeof(x)));
+	ASSERT_EQ(0, apu_network_run(net, NULL));
+	ASSERT_EQ(0, apu_network_read(net, out, y, sizeof(y)));
+	EXPECT_EQ(2, y[0]);
+	EXPECT_EQ(-2, y[1]);
+	apu_network_destroy(net);
+	EXPECT_NE(NULL, apu_buffer_cpu(buf));
+	apu_buffer_destroy(buf);		/* the last reference */
+}
+
 TEST_HARNESS_MAIN

@@ -6,10 +6,19 @@
  * - Handles are opaque; every object is created and destroyed by libapu.
  * - Functions that can fail return 0 or a negative errno value; turn one into
  *   text with apu_strerror(). Functions never print.
+ * - One verb pair per kind of object: a device is opened and closed
+ *   (apu_device_open*(), apu_device_close()); everything else is created
+ *   and destroyed (*_create() or a loader such as apu_model_load_tflite(),
+ *   and *_destroy()).
+ * - Devices are reference-counted: each network and buffer holds a
+ *   reference to its device, so apu_device_close() may come before the
+ *   destruction of the objects made from the device (as libdrm_etnaviv's
+ *   objects keep their device alive); apu_device_ref() takes one more.
  * - The library keeps no global state. A struct apu_device may be used from
  *   several threads at once: everything reachable from it is read-only after
- *   apu_device_open() returns. Closing it while another thread uses it is
- *   the caller's error.
+ *   apu_device_open() returns, and its reference count is atomic. Dropping
+ *   the last reference while another thread uses the device is the
+ *   caller's error.
  */
 #ifndef APU_APU_H
 #define APU_APU_H
@@ -27,9 +36,12 @@ extern "C" {
 #define APU_API
 #endif
 
-/** Version of this header; bumped when the API grows. */
-#define APU_HAL_VERSION_MAJOR 0
-#define APU_HAL_VERSION_MINOR 2
+/**
+ * Version of this header: the minor is bumped when the API grows, the major
+ * (with the SONAME, libapu.so.MAJOR) when the ABI breaks.
+ */
+#define APU_HAL_VERSION_MAJOR 1
+#define APU_HAL_VERSION_MINOR 0
 
 /** Longest path libapu returns, including the terminating NUL. */
 #define APU_PATH_MAX 64
@@ -80,7 +92,23 @@ APU_API int apu_device_open(const char *node, struct apu_device **out);
  */
 APU_API int apu_device_open_index(unsigned int index, struct apu_device **out);
 
-/** apu_device_close() - close a handle; NULL is ignored. */
+/**
+ * apu_device_ref() - take one more reference to @dev
+ *
+ * Each reference is dropped with apu_device_close(); the device is closed
+ * when its last reference is. Thread-safe.
+ *
+ * Return: @dev (NULL for NULL).
+ */
+APU_API struct apu_device *apu_device_ref(struct apu_device *dev);
+
+/**
+ * apu_device_close() - drop a reference; the last one closes the device
+ *
+ * The opener holds one reference, each network and buffer of the device
+ * another: the device stays open until those are destroyed too. NULL is
+ * ignored. Thread-safe.
+ */
 APU_API void apu_device_close(struct apu_device *dev);
 
 /** apu_device_fd() - the DRM file descriptor (owned by the handle). */
@@ -188,11 +216,11 @@ APU_API int apu_device_is_cpu(const struct apu_device *dev);
 
 struct apu_buffer;
 
-/** Flags of apu_buffer_alloc(). */
+/** Flags of apu_buffer_create(). */
 #define APU_BUFFER_DEVICE_READ_ONLY 0x1	/**< the device may only read it */
 
 /**
- * apu_buffer_alloc() - memory the CPU and the device share
+ * apu_buffer_create() - memory the CPU and the device share
  * @dev:   the device
  * @size:  bytes (rounded up to whole pages)
  * @flags: APU_BUFFER_* flags
@@ -205,11 +233,14 @@ struct apu_buffer;
  * Return: 0; -EINVAL; -E2BIG over the device's largest buffer; -ENOMEM;
  * -ENODEV when the device is gone.
  */
-APU_API int apu_buffer_alloc(struct apu_device *dev, size_t size, unsigned int flags,
-			     struct apu_buffer **out);
+APU_API int apu_buffer_create(struct apu_device *dev, size_t size, unsigned int flags,
+			      struct apu_buffer **out);
 
-/** apu_buffer_free() - unmap and release; NULL is ignored. */
-APU_API void apu_buffer_free(struct apu_buffer *buf);
+/**
+ * apu_buffer_destroy() - unmap and release, dropping the buffer's
+ * reference to its device; NULL is ignored
+ */
+APU_API void apu_buffer_destroy(struct apu_buffer *buf);
 
 /** apu_buffer_cpu() - the CPU mapping of the buffer. */
 APU_API void *apu_buffer_cpu(const struct apu_buffer *buf);
@@ -342,11 +373,15 @@ struct apu_network;
  * A network is built by adding an input and then ops, each taking
  * tensors made earlier and making a new one; compiled once; run many
  * times. A network is used by one thread at a time; different networks
- * of one device may run from different threads at once.
+ * of one device may run from different threads at once. The network
+ * holds a reference to @dev (see apu_device_ref()) until it is destroyed.
  */
 APU_API int apu_network_create(struct apu_device *dev, struct apu_network **out);
 
-/** apu_network_destroy() - waits for a run in flight; NULL is ignored. */
+/**
+ * apu_network_destroy() - waits for a run in flight, then releases the
+ * network and its reference to the device; NULL is ignored
+ */
 APU_API void apu_network_destroy(struct apu_network *net);
 
 /** apu_network_add_input() - an input tensor; @tensor gets its id. */
