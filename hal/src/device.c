@@ -258,13 +258,23 @@ int apu_device_fd(const struct apu_device *dev)
 	return dev ? dev->fd : -EINVAL;
 }
 
-int apu_device_get_core(const struct apu_device *dev, unsigned int index,
-			struct apu_core_info *info)
+int apu_copy_sized(void *dst, size_t dsize, const void *src, size_t ssize, size_t min)
 {
-	if (!dev || !info || index >= dev->info.num_cores)
+	if (!dst || dsize < min)
 		return -EINVAL;
-	*info = dev->cores[index];
+	memcpy(dst, src, dsize < ssize ? dsize : ssize);
+	if (dsize > ssize)
+		memset((char *)dst + ssize, 0, dsize - ssize);
 	return 0;
+}
+
+int apu_device_get_core(const struct apu_device *dev, unsigned int index,
+			struct apu_core_info *info, size_t size)
+{
+	if (!dev || index >= dev->info.num_cores)
+		return -EINVAL;
+	return apu_copy_sized(info, size, &dev->cores[index], sizeof(dev->cores[index]),
+			      APU_CORE_INFO_SIZE_1_0);
 }
 
 const char *apu_core_class_name(enum apu_core_class core_class)
@@ -281,10 +291,10 @@ const char *apu_core_class_name(enum apu_core_class core_class)
 }
 
 int apu_device_get_info(const struct apu_device *dev,
-			struct apu_device_info *info)
+			struct apu_device_info *info, size_t size)
 {
-	if (!dev || !info)
+	if (!dev)
 		return -EINVAL;
-	*info = dev->info;
-	return 0;
+	return apu_copy_sized(info, size, &dev->info, sizeof(dev->info),
+			      APU_DEVICE_INFO_SIZE_1_0);
 }

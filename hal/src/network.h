@@ -130,6 +130,7 @@ struct apu_network {
 	bool in_flight, have_run;
 	int64_t submit_ns, end_ns;
 	struct apu_run_stats last;
+	struct apu_core_stats last_cores[8];	/* last.num_cores of them */
 };
 
 /* ---- shared between the parts (network.c, plan.c, emit.c, run.c) ---- */

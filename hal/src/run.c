@@ -449,7 +449,8 @@ static int status_errno(uint32_t status)
 }
 
 /* Modeled start and end of every job: its core's order and its dependencies. */
-static void model_times(struct apu_network *net, struct apu_run_stats *st)
+static void model_times(struct apu_network *net, struct apu_run_stats *st,
+			struct apu_core_stats *cores)
 {
 	double core_free[8] = { 0 };
 	const struct apu_device *dev = net->dev;
@@ -457,12 +458,13 @@ static void model_times(struct apu_network *net, struct apu_run_stats *st)
 	int *prods = malloc(sizeof(int) * ((size_t)net->nt + 2));
 
 	memset(st, 0, sizeof(*st));
+	memset(cores, 0, sizeof(*cores) * 8);
 	st->num_cores = dev->info.num_cores;
 	st->jobs = (unsigned int)net->njobs;
 	for (int i = 0; i < net->njobs; i++) {
 		struct job *j = &net->jobs[i];
 		const struct apu_core_info *c = &dev->cores[j->share.core];
-		struct apu_core_stats *cs = &st->cores[j->share.core];
+		struct apu_core_stats *cs = &cores[j->share.core];
 		double start = core_free[j->share.core];
 
 		/* It starts when its core is free and its producers' jobs ended. */
@@ -482,7 +484,7 @@ static void model_times(struct apu_network *net, struct apu_run_stats *st)
 			st->makespan_us = j->end_us;
 	}
 	for (unsigned int c = 0; c < st->num_cores; c++)
-		st->energy_uj += st->cores[c].energy_uj;
+		st->energy_uj += cores[c].energy_uj;
 	/*
 	 * Static energy, as the planner counts it: a core that works on a
 	 * layer is powered from the layer's first start to its last end
@@ -553,7 +555,7 @@ int apu_network_wait(struct apu_network *net, int64_t timeout_ns, struct apu_run
 		}
 	}
 	net->in_flight = false;
-	model_times(net, &net->last);
+	model_times(net, &net->last, net->last_cores);
 	net->last.wall_us = (double)(net->end_ns - net->submit_ns) / 1000.0;
 	net->last.queue_us = first_start == INT64_MAX ? 0 :
 			     (double)(first_start - net->submit_ns) / 1000.0;
@@ -563,6 +565,15 @@ int apu_network_wait(struct apu_network *net, int64_t timeout_ns, struct apu_run
 	if (stats)
 		*stats = net->last;
 	return ret;
+}
+
+int apu_network_get_core_stats(const struct apu_network *net, unsigned int core,
+			       struct apu_core_stats *stats, size_t size)
+{
+	if (!net || !net->have_run || core >= net->last.num_cores)
+		return -EINVAL;
+	return apu_copy_sized(stats, size, &net->last_cores[core], sizeof(net->last_cores[core]),
+			      APU_CORE_STATS_SIZE_1_0);
 }
 
 int apu_network_run(struct apu_network *net, struct apu_run_stats *stats)

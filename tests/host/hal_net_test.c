@@ -234,7 +234,7 @@ TEST(planner_invariants)
 
 	ASSERT_EQ(0, apu_device_open_cpu(&dev));
 	for (int i = 0; i < 6; i++)
-		ASSERT_EQ(0, apu_device_get_core(dev, i, &cores[i]));
+		ASSERT_EQ(0, apu_device_get_core(dev, i, &cores[i], sizeof(cores[i])));
 	rng_state = 11;
 	for (int it = 0; it < 2000; it++) {
 		struct apu_plan_layer l = {
@@ -661,6 +661,9 @@ TEST(network_and_buffer_keep_the_device)
 			     .out_mult = 1 << 30, .out_shift = -18, .act_min = -128,
 			     .act_max = 127 };
 	int8_t x[16] = { 1, -1, 2 }, y[16];
+	struct apu_core_stats cs;
+	struct { struct apu_core_stats s; uint64_t later; } big = { .later = 7 };
+	unsigned int jobs = 0;
 	int in, out;
 
 	ASSERT_EQ(0, apu_device_open_cpu(&dev));
@@ -678,6 +681,16 @@ TEST(network_and_buffer_keep_the_device)
 	ASSERT_EQ(0, apu_network_read(net, out, y, sizeof(y)));
 	EXPECT_EQ(2, y[0]);
 	EXPECT_EQ(-2, y[1]);
+	/* Size-versioned getters: a 1.0 caller's size, and a later, larger struct. */
+	EXPECT_EQ(-EINVAL, apu_network_get_core_stats(net, 0, &cs, sizeof(cs) - 1));
+	ASSERT_EQ(0, apu_network_get_core_stats(net, 0, &big.s, sizeof(big)));
+	EXPECT_EQ(0u, big.later);
+	for (unsigned int c = 0; c < 6; c++) {
+		ASSERT_EQ(0, apu_network_get_core_stats(net, c, &cs, sizeof(cs)));
+		jobs += cs.jobs;
+	}
+	EXPECT_LT(0u, jobs);
+	EXPECT_EQ(-EINVAL, apu_network_get_core_stats(net, 6, &cs, sizeof(cs)));
 	apu_network_destroy(net);
 	EXPECT_NE(NULL, apu_buffer_cpu(buf));
 	apu_buffer_destroy(buf);		/* the last reference */

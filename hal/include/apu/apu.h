@@ -114,7 +114,7 @@ APU_API void apu_device_close(struct apu_device *dev);
 /** apu_device_fd() - the DRM file descriptor (owned by the handle). */
 APU_API int apu_device_fd(const struct apu_device *dev);
 
-/** Identity of an opened APU. */
+/** Identity of an opened APU; grows only at its end (apu_device_get_info()). */
 struct apu_device_info {
 	/** Device node the handle was opened from. */
 	char node[APU_PATH_MAX];
@@ -164,7 +164,7 @@ enum apu_core_class {
 	APU_CORE_TINY = 2,	/**< slowest, least energy, lowest idle power */
 };
 
-/** One core, as the device reports it. */
+/** One core, as the device reports it; grows only at its end (apu_device_get_core()). */
 struct apu_core_info {
 	unsigned int index;
 	enum apu_core_class core_class;
@@ -178,22 +178,35 @@ struct apu_core_info {
 
 /**
  * apu_device_get_core() - figures of core @index of an opened APU
+ * @info: filled with the figures
+ * @size: sizeof(*@info) as the caller was built
  *
- * Return: 0; -EINVAL for NULL arguments or @index >= num_cores.
+ * Size-versioned: struct apu_core_info only grows at its end; libapu fills
+ * the fields it and the caller both know and zeroes the rest of @size.
+ *
+ * Return: 0; -EINVAL for NULL arguments, @index >= num_cores or @size
+ * smaller than libapu 1.0's struct.
  */
 APU_API int apu_device_get_core(const struct apu_device *dev, unsigned int index,
-				struct apu_core_info *info);
+				struct apu_core_info *info, size_t size);
 
 /** apu_core_class_name() - "big", "little", "tiny" or "unknown". */
 APU_API const char *apu_core_class_name(enum apu_core_class core_class);
 
 /**
  * apu_device_get_info() - identity and versions of an opened APU
+ * @info: filled with the identity
+ * @size: sizeof(*@info) as the caller was built
  *
- * Return: 0, or -EINVAL for NULL arguments.
+ * Size-versioned: struct apu_device_info only grows at its end; libapu
+ * fills the fields it and the caller both know and zeroes the rest of
+ * @size.
+ *
+ * Return: 0, or -EINVAL for NULL arguments or @size smaller than libapu
+ * 1.0's struct.
  */
 APU_API int apu_device_get_info(const struct apu_device *dev,
-				struct apu_device_info *info);
+				struct apu_device_info *info, size_t size);
 
 /* ---- CPU backend -------------------------------------------------------- */
 
@@ -594,7 +607,7 @@ APU_API int apu_network_write(struct apu_network *net, int tensor, const void *s
 /** apu_network_read() - copy tensor @tensor out (after a run ended). */
 APU_API int apu_network_read(struct apu_network *net, int tensor, void *dst, size_t size);
 
-/** Per-core figures of a run. */
+/** Per-core figures of a run; grows only at its end (apu_network_get_core_stats()). */
 struct apu_core_stats {
 	unsigned int jobs;
 	uint64_t cycles;	/**< modeled cycles the core ran */
@@ -603,15 +616,19 @@ struct apu_core_stats {
 	double energy_uj;	/**< modeled dynamic energy */
 };
 
-/** What a run did. */
+/**
+ * What a run did, as a whole. Frozen: this struct never changes (it is
+ * passed by callers of every version); per-core figures and anything
+ * added later come from size-versioned getters such as
+ * apu_network_get_core_stats().
+ */
 struct apu_run_stats {
 	double makespan_us;	/**< modeled time from start to the last job's end */
 	double energy_uj;	/**< modeled energy: dynamic + idle power of the cores used */
 	double wall_us;		/**< real time of the run */
 	double queue_us;	/**< real time from submission to the first job's start */
 	unsigned int jobs;
-	unsigned int num_cores;
-	struct apu_core_stats cores[8];
+	unsigned int num_cores;	/**< cores of apu_network_get_core_stats() */
 };
 
 /**
@@ -623,6 +640,20 @@ struct apu_run_stats {
  * -ECANCELED; -ENODEV when the device is gone.
  */
 APU_API int apu_network_run(struct apu_network *net, struct apu_run_stats *stats);
+
+/**
+ * apu_network_get_core_stats() - what core @core did in the last run
+ * waited for (apu_network_run() or apu_network_wait())
+ * @stats: filled with the figures
+ * @size:  sizeof(*@stats) as the caller was built
+ *
+ * Size-versioned as apu_device_get_info().
+ *
+ * Return: 0; -EINVAL for NULL arguments, @core >= num_cores, @size smaller
+ * than libapu 1.0's struct, or no run waited for yet.
+ */
+APU_API int apu_network_get_core_stats(const struct apu_network *net, unsigned int core,
+				       struct apu_core_stats *stats, size_t size);
 
 /**
  * apu_network_submit() - start a run and return at once
