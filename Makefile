@@ -29,8 +29,10 @@ WARN := -Wall -Wextra -Werror
 HAL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -Ihal/include -Ihal/src -Iuapi -Iinclude $(DRM_CFLAGS)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-HAL_VERSION := 0.2.0
-HAL_SONAME := libapu.so.0
+HAL_VERSION := 0.3.0
+# libapu's own version: its major is the SONAME's, bumped when the ABI breaks.
+HAL_LIB_VERSION := 1.0.0
+HAL_SONAME := libapu.so.1
 HAL_SRCS := $(wildcard hal/src/*.c)
 # Extra link flags of programs only (the arm64 guest build links them static).
 EXE_LDFLAGS ?=
@@ -90,12 +92,12 @@ $(BUILD)/hal-san/%.o: hal/src/%.c $(HAL_HDRS)
 HAL_OBJS := $(patsubst hal/src/%.c,$(BUILD)/hal/%.o,$(HAL_SRCS))
 HAL_SAN_OBJS := $(patsubst hal/src/%.c,$(BUILD)/hal-san/%.o,$(HAL_SRCS))
 
-$(BUILD)/lib/libapu.so.$(HAL_VERSION): $(HAL_OBJS)
+$(BUILD)/lib/libapu.so.$(HAL_LIB_VERSION): $(HAL_OBJS)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -shared -Wl,-soname,$(HAL_SONAME) -Wl,--no-undefined $(LDFLAGS) -o $@ $^ $(DRM_LIBS) -lm
 
-$(BUILD)/lib/libapu.so: $(BUILD)/lib/libapu.so.$(HAL_VERSION)
-	$(Q)ln -sf libapu.so.$(HAL_VERSION) $(BUILD)/lib/$(HAL_SONAME)
+$(BUILD)/lib/libapu.so: $(BUILD)/lib/libapu.so.$(HAL_LIB_VERSION)
+	$(Q)ln -sf libapu.so.$(HAL_LIB_VERSION) $(BUILD)/lib/$(HAL_SONAME)
 	$(Q)ln -sf $(HAL_SONAME) $@
 
 $(BUILD)/lib/libapu.a: $(HAL_OBJS)
@@ -318,9 +320,9 @@ install: install-lib install-tools install-firmware install-udev install-module 
 install-lib: hal
 	$(Q)$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(INCLUDEDIR)/apu $(DESTDIR)$(INCLUDEDIR)/drm
-	$(Q)$(INSTALL) -m 0644 $(BUILD)/lib/libapu.so.$(HAL_VERSION) $(BUILD)/lib/libapu.a \
+	$(Q)$(INSTALL) -m 0644 $(BUILD)/lib/libapu.so.$(HAL_LIB_VERSION) $(BUILD)/lib/libapu.a \
 		$(DESTDIR)$(LIBDIR)/
-	$(Q)ln -sf libapu.so.$(HAL_VERSION) $(DESTDIR)$(LIBDIR)/$(HAL_SONAME)
+	$(Q)ln -sf libapu.so.$(HAL_LIB_VERSION) $(DESTDIR)$(LIBDIR)/$(HAL_SONAME)
 	$(Q)ln -sf $(HAL_SONAME) $(DESTDIR)$(LIBDIR)/libapu.so
 	$(Q)$(INSTALL) -m 0644 hal/include/apu/apu.h hal/include/apu/apu_model.h \
 		hal/include/apu/apu_image.h hal/include/apu/apu_graph.h $(DESTDIR)$(INCLUDEDIR)/apu/
@@ -366,7 +368,7 @@ install-dkms:
 	$(Q)sed 's|@VERSION@|$(HAL_VERSION)|' packaging/dkms.conf.in >$(DESTDIR)$(DKMSDIR)/dkms.conf
 
 uninstall:
-	$(Q)rm -f $(DESTDIR)$(LIBDIR)/libapu.so.$(HAL_VERSION) $(DESTDIR)$(LIBDIR)/$(HAL_SONAME) \
+	$(Q)rm -f $(DESTDIR)$(LIBDIR)/libapu.so.$(HAL_LIB_VERSION) $(DESTDIR)$(LIBDIR)/$(HAL_SONAME) \
 		$(DESTDIR)$(LIBDIR)/libapu.so $(DESTDIR)$(LIBDIR)/libapu.a \
 		$(DESTDIR)$(PKGCONFIGDIR)/libapu.pc $(DESTDIR)$(INCLUDEDIR)/apu/apu.h \
 		$(DESTDIR)$(INCLUDEDIR)/apu/apu_model.h $(DESTDIR)$(INCLUDEDIR)/apu/apu_image.h \

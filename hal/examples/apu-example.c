@@ -103,9 +103,12 @@ int main(void)
 	printf("%s: output %s the CPU reference\n", apu_device_is_cpu(dev) ? "cpu" : "apu",
 	       memcmp(y, ref, sizeof(y)) ? "DIFFERS FROM" : "matches");
 	printf("modeled %.1f us, %.2f uJ, %u jobs\n", st.makespan_us, st.energy_uj, st.jobs);
-	for (unsigned int c = 0; c < st.num_cores; c++)
-		printf("  core %u: %u jobs, %.1f us busy\n", c, st.cores[c].jobs,
-		       st.cores[c].busy_us);
+	for (unsigned int c = 0; c < st.num_cores; c++) {
+		struct apu_core_stats cs;
+
+		CHECK(apu_network_get_core_stats(net, c, &cs, sizeof(cs)));
+		printf("  core %u: %u jobs, %.1f us busy\n", c, cs.jobs, cs.busy_us);
+	}
 	apu_network_destroy(net);
 	apu_device_close(dev);
 	return memcmp(y, ref, sizeof(y)) ? 1 : 0;

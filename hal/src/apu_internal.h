@@ -19,10 +19,13 @@ int apu_enumerate_in(const char *sysfs_accel, const char *dev_accel,
 		     struct apu_device_entry *entries, size_t max,
 		     size_t *count);
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 /* An opened APU, or the CPU backend (fd -1). */
 struct apu_device {
+	/* References: the opener's, each network's and each buffer's. */
+	atomic_uint refs;
 	int fd;
 	bool cpu;
 	struct apu_device_info info;
@@ -170,5 +173,19 @@ int apu_plan_split(const struct apu_core_info *cores, unsigned int num_cores,
 
 /* The largest tile (in units) of @l that fits core @c's SRAM; 0 if none. */
 unsigned int apu_plan_max_tile(const struct apu_core_info *c, const struct apu_plan_layer *l);
+
+/*
+ * Size-versioned output structs: the caller's struct (@dsize bytes) gets
+ * the first min(@dsize, @ssize) bytes of libapu's (@src) and zeroes after
+ * them. -EINVAL when @dst is NULL or @dsize is below @min (libapu 1.0's
+ * size of the struct: fields are only ever added at the end).
+ */
+int apu_copy_sized(void *dst, size_t dsize, const void *src, size_t ssize, size_t min);
+
+/* libapu 1.0's sizes of the size-versioned structs. */
+#define APU_OFFSETOF_END(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+#define APU_DEVICE_INFO_SIZE_1_0 APU_OFFSETOF_END(struct apu_device_info, ring_entries)
+#define APU_CORE_INFO_SIZE_1_0 APU_OFFSETOF_END(struct apu_core_info, bytes_per_cycle)
+#define APU_CORE_STATS_SIZE_1_0 APU_OFFSETOF_END(struct apu_core_stats, energy_uj)
 
 #endif /* APU_INTERNAL_H */

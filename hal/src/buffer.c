@@ -31,7 +31,7 @@ static int buffer_map(struct apu_buffer *b)
 	return 0;
 }
 
-int apu_buffer_alloc(struct apu_device *dev, size_t size, unsigned int flags,
+int apu_buffer_create(struct apu_device *dev, size_t size, unsigned int flags,
 		     struct apu_buffer **out)
 {
 	struct drm_apu_bo_create c = { .size = size };
@@ -46,13 +46,14 @@ int apu_buffer_alloc(struct apu_device *dev, size_t size, unsigned int flags,
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	b->dev = dev;
+	b->dev = apu_device_ref(dev);
 	if (dev->cpu) {
 		size_t page = (size_t)sysconf(_SC_PAGESIZE);
 
 		b->size = (size + page - 1) / page * page;
 		b->cpu = aligned_alloc(page, b->size);
 		if (!b->cpu) {
+			apu_device_close(dev);
 			free(b);
 			return -ENOMEM;
 		}
@@ -66,20 +67,21 @@ int apu_buffer_alloc(struct apu_device *dev, size_t size, unsigned int flags,
 	c.flags = flags & APU_BUFFER_DEVICE_READ_ONLY ? DRM_APU_BO_DEVICE_READ_ONLY : 0;
 	if (drmIoctl(dev->fd, DRM_IOCTL_APU_BO_CREATE, &c)) {
 		ret = -errno;
+		apu_device_close(dev);
 		free(b);
 		return ret;
 	}
 	b->handle = c.handle;
 	ret = buffer_map(b);
 	if (ret) {
-		apu_buffer_free(b);
+		apu_buffer_destroy(b);
 		return ret;
 	}
 	*out = b;
 	return 0;
 }
 
-void apu_buffer_free(struct apu_buffer *b)
+void apu_buffer_destroy(struct apu_buffer *b)
 {
 	if (!b)
 		return;
@@ -92,6 +94,7 @@ void apu_buffer_free(struct apu_buffer *b)
 			munmap(b->cpu, b->size);
 		drmIoctl(b->dev->fd, DRM_IOCTL_GEM_CLOSE, &c);
 	}
+	apu_device_close(b->dev);
 	free(b);
 }
 
@@ -151,15 +154,16 @@ int apu_buffer_import_dmabuf(struct apu_device *dev, int fd, struct apu_buffer *
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	b->dev = dev;
+	b->dev = apu_device_ref(dev);
 	if (drmPrimeFDToHandle(dev->fd, fd, &b->handle)) {
 		ret = -errno;
+		apu_device_close(dev);
 		free(b);
 		return ret;
 	}
 	ret = buffer_map(b);
 	if (ret) {
-		apu_buffer_free(b);
+		apu_buffer_destroy(b);
 		return ret;
 	}
 	*out = b;

@@ -97,6 +97,7 @@ int apu_device_open(const char *node, struct apu_device **out)
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
+	atomic_init(&dev->refs, 1);
 	dev->fd = open(node, O_RDWR | O_CLOEXEC);
 	if (dev->fd < 0) {
 		ret = -errno;
@@ -207,6 +208,7 @@ int apu_device_open_cpu(struct apu_device **out)
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
+	atomic_init(&dev->refs, 1);
 	dev->cores = malloc(sizeof(cpu_cores));
 	if (!dev->cores) {
 		free(dev);
@@ -234,9 +236,16 @@ int apu_device_is_cpu(const struct apu_device *dev)
 	return dev && dev->cpu;
 }
 
+struct apu_device *apu_device_ref(struct apu_device *dev)
+{
+	if (dev)
+		atomic_fetch_add_explicit(&dev->refs, 1, memory_order_relaxed);
+	return dev;
+}
+
 void apu_device_close(struct apu_device *dev)
 {
-	if (!dev)
+	if (!dev || atomic_fetch_sub_explicit(&dev->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	if (dev->fd >= 0)
 		close(dev->fd);
@@ -249,13 +258,23 @@ int apu_device_fd(const struct apu_device *dev)
 	return dev ? dev->fd : -EINVAL;
 }
 
-int apu_device_get_core(const struct apu_device *dev, unsigned int index,
-			struct apu_core_info *info)
+int apu_copy_sized(void *dst, size_t dsize, const void *src, size_t ssize, size_t min)
 {
-	if (!dev || !info || index >= dev->info.num_cores)
+	if (!dst || dsize < min)
 		return -EINVAL;
-	*info = dev->cores[index];
+	memcpy(dst, src, dsize < ssize ? dsize : ssize);
+	if (dsize > ssize)
+		memset((char *)dst + ssize, 0, dsize - ssize);
 	return 0;
+}
+
+int apu_device_get_core(const struct apu_device *dev, unsigned int index,
+			struct apu_core_info *info, size_t size)
+{
+	if (!dev || index >= dev->info.num_cores)
+		return -EINVAL;
+	return apu_copy_sized(info, size, &dev->cores[index], sizeof(dev->cores[index]),
+			      APU_CORE_INFO_SIZE_1_0);
 }
 
 const char *apu_core_class_name(enum apu_core_class core_class)
@@ -272,10 +291,10 @@ const char *apu_core_class_name(enum apu_core_class core_class)
 }
 
 int apu_device_get_info(const struct apu_device *dev,
-			struct apu_device_info *info)
+			struct apu_device_info *info, size_t size)
 {
-	if (!dev || !info)
+	if (!dev)
 		return -EINVAL;
-	*info = dev->info;
-	return 0;
+	return apu_copy_sized(info, size, &dev->info, sizeof(dev->info),
+			      APU_DEVICE_INFO_SIZE_1_0);
 }

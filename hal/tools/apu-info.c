@@ -18,7 +18,7 @@ static int show(const struct apu_device_entry *e)
 		fprintf(stderr, "apu-info: %s: %s\n", e->node, apu_strerror(ret));
 		return 1;
 	}
-	ret = apu_device_get_info(dev, &info);
+	ret = apu_device_get_info(dev, &info, sizeof(info));
 	if (ret) {
 		fprintf(stderr, "apu-info: %s: %s\n", e->node, apu_strerror(ret));
 		apu_device_close(dev);
@@ -46,7 +46,7 @@ static int show(const struct apu_device_entry *e)
 	for (i = 0; i < info.num_cores; i++) {
 		struct apu_core_info c;
 
-		if (apu_device_get_core(dev, i, &c))
+		if (apu_device_get_core(dev, i, &c, sizeof(c)))
 			continue;
 		printf("    %4u  %-6s  %10u  %9u  %8u  %6u  %7u  %6.1f\n", c.index,
 		       apu_core_class_name(c.core_class), c.macs_per_cycle,

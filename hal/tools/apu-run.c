@@ -85,17 +85,20 @@ static int build_conv(struct apu_network *net, const unsigned int *v, int n, uns
 	return ret;
 }
 
-static void print_stats(const struct apu_device *dev, const struct apu_run_stats *st)
+static void print_stats(const struct apu_device *dev, const struct apu_network *net,
+			const struct apu_run_stats *st)
 {
 	printf("    core  class   jobs  busy(us)  util   GMAC    energy(uJ)\n");
 	for (unsigned int c = 0; c < st->num_cores; c++) {
+		struct apu_core_stats cs = { 0 };
 		struct apu_core_info ci;
 
-		apu_device_get_core(dev, c, &ci);
+		apu_device_get_core(dev, c, &ci, sizeof(ci));
+		apu_network_get_core_stats(net, c, &cs, sizeof(cs));
 		printf("    %4u  %-6s %5u %9.1f %4.0f%% %6.3f %12.1f\n", c,
-		       apu_core_class_name(ci.core_class), st->cores[c].jobs, st->cores[c].busy_us,
-		       st->makespan_us > 0 ? 100.0 * st->cores[c].busy_us / st->makespan_us : 0,
-		       st->cores[c].macs / 1e9, st->cores[c].energy_uj);
+		       apu_core_class_name(ci.core_class), cs.jobs, cs.busy_us,
+		       st->makespan_us > 0 ? 100.0 * cs.busy_us / st->makespan_us : 0,
+		       cs.macs / 1e9, cs.energy_uj);
 	}
 	printf("    modeled time %.1f us, energy %.1f uJ; wall %.1f ms, queue %.1f us, %u jobs\n",
 	       st->makespan_us, st->energy_uj, st->wall_us / 1000.0, st->queue_us, st->jobs);
@@ -480,7 +483,7 @@ static int run_model(struct apu_device *dev, const struct run_args *a, int polic
 			printf("    op %d %s on the CPU: %.1f us\n", i, mi.name, ni.cpu_us);
 		}
 	}
-	print_stats(dev, &st);
+	print_stats(dev, apu_model_network(m), &st);
 	if (a->compare) {
 		struct apu_model_compare c;
 
@@ -630,7 +633,7 @@ int main(int argc, char **argv)
 				       r, out_n);
 			}
 			if (r == repeat - 1)
-				print_stats(dev, &st);
+				print_stats(dev, net, &st);
 		}
 		if (trace && !ret) {
 			char path[512];

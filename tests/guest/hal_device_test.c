@@ -92,7 +92,7 @@ TEST(open_index_reads_identity)
 	struct apu_device *dev;
 
 	ASSERT_EQ(0, apu_device_open_index(0, &dev));
-	ASSERT_EQ(0, apu_device_get_info(dev, &info));
+	ASSERT_EQ(0, apu_device_get_info(dev, &info, sizeof(info)));
 	EXPECT_STREQ("/dev/accel/accel0", info.node);
 	EXPECT_STREQ("apu", info.driver_name);
 	EXPECT_EQ((uint32_t)APU_ID_MAGIC, info.hw_id);
@@ -137,10 +137,10 @@ TEST(cores_big_little_tiny)
 	unsigned int i;
 
 	ASSERT_EQ(0, apu_device_open_index(0, &dev));
-	ASSERT_EQ(0, apu_device_get_info(dev, &info));
+	ASSERT_EQ(0, apu_device_get_info(dev, &info, sizeof(info)));
 	ASSERT_EQ(6u, info.num_cores);
 	for (i = 0; i < info.num_cores; i++) {
-		ASSERT_EQ(0, apu_device_get_core(dev, i, &c));
+		ASSERT_EQ(0, apu_device_get_core(dev, i, &c, sizeof(c)));
 		EXPECT_EQ(i, c.index);
 		ASSERT_LE((int)c.core_class, 2);
 		counts[c.core_class]++;
@@ -148,13 +148,13 @@ TEST(cores_big_little_tiny)
 	EXPECT_EQ(2, counts[APU_CORE_BIG]);
 	EXPECT_EQ(3, counts[APU_CORE_LITTLE]);
 	EXPECT_EQ(1, counts[APU_CORE_TINY]);
-	ASSERT_EQ(0, apu_device_get_core(dev, 0, &c));
+	ASSERT_EQ(0, apu_device_get_core(dev, 0, &c, sizeof(c)));
 	EXPECT_STREQ("big", apu_core_class_name(c.core_class));
-	ASSERT_EQ(0, apu_device_get_core(dev, 5, &c));
+	ASSERT_EQ(0, apu_device_get_core(dev, 5, &c, sizeof(c)));
 	EXPECT_STREQ("tiny", apu_core_class_name(c.core_class));
 	EXPECT_EQ(64u, c.macs_per_cycle);
-	EXPECT_EQ(-EINVAL, apu_device_get_core(dev, 6, &c));
-	EXPECT_EQ(-EINVAL, apu_device_get_core(dev, 0, NULL));
+	EXPECT_EQ(-EINVAL, apu_device_get_core(dev, 6, &c, sizeof(c)));
+	EXPECT_EQ(-EINVAL, apu_device_get_core(dev, 0, NULL, sizeof(c)));
 	apu_device_close(dev);
 }
 
@@ -193,7 +193,7 @@ static void *open_close_loop(void *arg)
 			bad++;
 			continue;
 		}
-		if (apu_device_get_info(dev, &info) || info.hw_id != APU_ID_MAGIC)
+		if (apu_device_get_info(dev, &info, sizeof(info)) || info.hw_id != APU_ID_MAGIC)
 			bad++;
 		apu_device_close(dev);
 	}
@@ -224,7 +224,7 @@ static void *shared_info(void *arg)
 	for (i = 0; i < 1000; i++) {
 		struct apu_device_info info;
 
-		if (apu_device_get_info(dev, &info) || info.hw_id != APU_ID_MAGIC)
+		if (apu_device_get_info(dev, &info, sizeof(info)) || info.hw_id != APU_ID_MAGIC)
 			bad++;
 	}
 	return (void *)bad;

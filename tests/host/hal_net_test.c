@@ -234,7 +234,7 @@ TEST(planner_invariants)
 
 	ASSERT_EQ(0, apu_device_open_cpu(&dev));
 	for (int i = 0; i < 6; i++)
-		ASSERT_EQ(0, apu_device_get_core(dev, i, &cores[i]));
+		ASSERT_EQ(0, apu_device_get_core(dev, i, &cores[i], sizeof(cores[i])));
 	rng_state = 11;
 	for (int it = 0; it < 2000; it++) {
 		struct apu_plan_layer l = {
@@ -645,6 +645,55 @@ TEST(reference_conv_wraps_like_the_device_on_int32_overflow)
 	ASSERT_EQ(0, apu_conv2d(&p, in, w, bias, mult, shift, o2));
 	EXPECT_EQ(o1[0], o2[0]);
 	EXPECT_EQ(o1[1], o2[1]);
+}
+
+/*
+ * A network and a buffer keep their device alive (reference counting):
+ * the device may be closed first; ASan sees any use after free.
+ */
+TEST(network_and_buffer_keep_the_device)
+{
+	struct apu_device *dev;
+	struct apu_network *net;
+	struct apu_buffer *buf;
+	struct apu_shape s = { 1, 2, 8 };
+	struct apu_add p = { .left_shift = 20, .in1_mult = 1 << 30, .in2_mult = 1 << 30,
+			     .out_mult = 1 << 30, .out_shift = -18, .act_min = -128,
+			     .act_max = 127 };
+	int8_t x[16] = { 1, -1, 2 }, y[16];
+	struct apu_core_stats cs;
+	struct { struct apu_core_stats s; uint64_t later; } big = { .later = 7 };
+	unsigned int jobs = 0;
+	int in, out;
+
+	ASSERT_EQ(0, apu_device_open_cpu(&dev));
+	EXPECT_EQ(dev, apu_device_ref(dev));
+	apu_device_close(dev);			/* the extra reference */
+	EXPECT_EQ(NULL, apu_device_ref(NULL));
+	ASSERT_EQ(0, apu_network_create(dev, &net));
+	ASSERT_EQ(0, apu_buffer_create(dev, 100, 0, &buf));
+	apu_device_close(dev);			/* the opener's */
+	ASSERT_EQ(0, apu_network_add_input(net, &s, &in));
+	ASSERT_EQ(0, apu_network_add_add(net, in, in, &p, &out));
+	ASSERT_EQ(0, apu_network_compile(net, NULL));
+	ASSERT_EQ(0, apu_network_write(net, in, x, sizeof(x)));
+	ASSERT_EQ(0, apu_network_run(net, NULL));
+	ASSERT_EQ(0, apu_network_read(net, out, y, sizeof(y)));
+	EXPECT_EQ(2, y[0]);
+	EXPECT_EQ(-2, y[1]);
+	/* Size-versioned getters: a 1.0 caller's size, and a later, larger struct. */
+	EXPECT_EQ(-EINVAL, apu_network_get_core_stats(net, 0, &cs, sizeof(cs) - 1));
+	ASSERT_EQ(0, apu_network_get_core_stats(net, 0, &big.s, sizeof(big)));
+	EXPECT_EQ(0u, big.later);
+	for (unsigned int c = 0; c < 6; c++) {
+		ASSERT_EQ(0, apu_network_get_core_stats(net, c, &cs, sizeof(cs)));
+		jobs += cs.jobs;
+	}
+	EXPECT_LT(0u, jobs);
+	EXPECT_EQ(-EINVAL, apu_network_get_core_stats(net, 6, &cs, sizeof(cs)));
+	apu_network_destroy(net);
+	EXPECT_NE(NULL, apu_buffer_cpu(buf));
+	apu_buffer_destroy(buf);		/* the last reference */
 }
 
 TEST_HARNESS_MAIN

@@ -254,9 +254,9 @@ TEST(open_bad_arguments)
 	EXPECT_EQ(-ENAMETOOLONG, apu_device_open(longpath, &dev));
 	EXPECT_EQ(NULL, dev);
 	EXPECT_EQ(-EINVAL, apu_device_open_index(0, NULL));
-	EXPECT_EQ(-EINVAL, apu_device_get_info(NULL, &(struct apu_device_info){ 0 }));
+	EXPECT_EQ(-EINVAL, apu_device_get_info(NULL, &(struct apu_device_info){ 0 }, sizeof(struct apu_device_info)));
 	EXPECT_EQ(-EINVAL, apu_device_fd(NULL));
-	EXPECT_EQ(-EINVAL, apu_device_get_core(NULL, 0, &(struct apu_core_info){ 0 }));
+	EXPECT_EQ(-EINVAL, apu_device_get_core(NULL, 0, &(struct apu_core_info){ 0 }, sizeof(struct apu_core_info)));
 	EXPECT_STREQ("unknown", apu_core_class_name((enum apu_core_class)9));
 	apu_device_close(NULL);
 }

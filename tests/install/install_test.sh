@@ -18,18 +18,18 @@ mk() { make --no-print-directory -s "$@" DESTDIR="$D" PREFIX=/usr KVER="$KVER"; 
 
 mk install
 mk install-dkms
-for f in usr/lib/libapu.so.0.2.0 usr/lib/libapu.so.0 usr/lib/libapu.so usr/lib/libapu.a \
+for f in usr/lib/libapu.so.1.0.0 usr/lib/libapu.so.1 usr/lib/libapu.so usr/lib/libapu.a \
 	usr/lib/pkgconfig/libapu.pc usr/include/apu/apu.h usr/include/drm/apu_accel.h \
 	usr/bin/apu-info usr/bin/apu-run usr/bin/apu-top lib/firmware/apu/apu-fw.bin \
 	usr/share/man/man1/apu-info.1 usr/share/man/man1/apu-run.1 usr/share/man/man1/apu-top.1 \
 	lib/udev/rules.d/70-apu.rules "lib/modules/$KVER/updates/apu.ko" \
-	usr/src/apu-0.2.0/dkms.conf usr/src/apu-0.2.0/kernel/Kbuild \
-	usr/src/apu-0.2.0/include/hw/apu_hw.h usr/src/apu-0.2.0/uapi/drm/apu_accel.h \
+	usr/src/apu-0.3.0/dkms.conf usr/src/apu-0.3.0/kernel/Kbuild \
+	usr/src/apu-0.3.0/include/hw/apu_hw.h usr/src/apu-0.3.0/uapi/drm/apu_accel.h \
 	usr/include/apu/apu_graph.h "usr/lib/$(gcc -print-multiarch)/armnn22/Apu_ApuNpu_backend.so" \
 	usr/bin/armnn_classify; do
 	[ -e "$D/$f" ] || fail "$f was not installed"
 done
-[ "$(readlink "$D/usr/lib/libapu.so")" = libapu.so.0 ] || fail "libapu.so does not point at the SONAME"
+[ "$(readlink "$D/usr/lib/libapu.so")" = libapu.so.1 ] || fail "libapu.so does not point at the SONAME"
 
 # The installed development files build and run the example.
 pc=$(PKG_CONFIG_SYSROOT_DIR="$D" PKG_CONFIG_PATH="$D/usr/lib/pkgconfig" pkg-config --cflags --libs libapu)
@@ -39,7 +39,7 @@ cc -std=c11 -Wall -Werror hal/examples/apu-example.c -o "$D/example" $pc
 APU_BACKEND=cpu LD_LIBRARY_PATH="$D/usr/lib" "$D/example" >"$D/example.out" ||
 	fail "the example built against the installed files did not run: $(tail -n 3 "$D/example.out")"
 libs=$(LD_LIBRARY_PATH="$D/usr/lib" ldd "$D/example")
-grep -q "=> $D/usr/lib/libapu.so.0" <<<"$libs" || fail "the example did not load the installed library"
+grep -q "=> $D/usr/lib/libapu.so.1" <<<"$libs" || fail "the example did not load the installed library"
 
 # Arm NN loads the installed backend from its backends folder (no rpath:
 # the installed libapu) and runs a model on it (CPU backend as the device).
@@ -59,7 +59,7 @@ grep -q 'GROUP="render", MODE="0660"' "$D/lib/udev/rules.d/70-apu.rules" || fail
 
 # What DKMS runs: dkms.conf's MAKE, with kernel_source_dir set.
 (
-	cd "$D/usr/src/apu-0.2.0"
+	cd "$D/usr/src/apu-0.3.0"
 	# dkms.conf is sourced by DKMS with its variables set; ${kernel_source_dir}
 	# is expanded when MAKE runs.
 	kernel_source_dir=/lib/modules/$KVER/build

@@ -38,7 +38,7 @@ git archive --format=tar --prefix=apu/ HEAD | tar -x -C "$T"
 (cd "$T/apu" && dpkg-buildpackage -us -uc -b) >"$T/build.log" 2>&1 ||
 	{ tail -n 30 "$T/build.log"; fail "dpkg-buildpackage failed"; }
 mkdir -p "$R/tmp/debs"
-cp "$T"/apu-dkms_*.deb "$T"/apu-firmware_*.deb "$T"/libapu0_*.deb "$T"/libapu-dev_*.deb \
+cp "$T"/apu-dkms_*.deb "$T"/apu-firmware_*.deb "$T"/libapu1_*.deb "$T"/libapu-dev_*.deb \
 	"$T"/apu-tools_*.deb "$R/tmp/debs/"
 cp hal/examples/apu-example.c "$R/tmp/"
 
@@ -65,13 +65,13 @@ in_chroot sh -c 'cc -std=c11 -Wall -Werror /tmp/apu-example.c -o /tmp/example $(
 	{ cat "$T/example.log"; fail "the example against the installed libapu-dev"; }
 [ -f "$R/lib/firmware/apu/apu-fw.bin" ] || fail "no firmware"
 [ -f "$R/lib/udev/rules.d/70-apu.rules" ] || fail "no udev rule"
-in_chroot dkms status 2>/dev/null | grep -q "^apu/0.2.0" || fail "DKMS does not know apu/0.2.0: $(in_chroot dkms status 2>&1)"
+in_chroot dkms status 2>/dev/null | grep -q "^apu/0.3.0" || fail "DKMS does not know apu/0.3.0: $(in_chroot dkms status 2>&1)"
 
 # Purged: nothing of theirs is left.
-in_chroot apt-get -q -y purge apu-dkms apu-firmware libapu0 libapu-dev apu-tools >>"$T/apt.log" 2>&1 ||
+in_chroot apt-get -q -y purge apu-dkms apu-firmware libapu1 libapu-dev apu-tools >>"$T/apt.log" 2>&1 ||
 	{ tail -n 20 "$T/apt.log"; fail "purge failed"; }
-for f in usr/bin/apu-info usr/lib/x86_64-linux-gnu/libapu.so.0 usr/include/apu/apu.h \
-	lib/firmware/apu/apu-fw.bin lib/udev/rules.d/70-apu.rules usr/src/apu-0.2.0; do
+for f in usr/bin/apu-info usr/lib/x86_64-linux-gnu/libapu.so.1 usr/include/apu/apu.h \
+	lib/firmware/apu/apu-fw.bin lib/udev/rules.d/70-apu.rules usr/src/apu-0.3.0; do
 	[ ! -e "$R/$f" ] || fail "$f left after purge"
 done
 in_chroot dkms status 2>/dev/null | grep -q "^apu" && fail "DKMS still lists apu after purge"

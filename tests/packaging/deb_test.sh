@@ -32,14 +32,14 @@ has() { # package file...
 	done
 }
 MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
-has libapu0 "usr/lib/$MA/libapu.so.0.2.0" "usr/lib/$MA/libapu.so.0"
+has libapu1 "usr/lib/$MA/libapu.so.1.0.0" "usr/lib/$MA/libapu.so.1"
 has libapu-dev usr/include/apu/apu.h usr/include/drm/apu_accel.h "usr/lib/$MA/libapu.so" \
 	"usr/lib/$MA/libapu.a" "usr/lib/$MA/pkgconfig/libapu.pc"
 has apu-tools usr/bin/apu-info usr/bin/apu-run usr/bin/apu-top lib/udev/rules.d/70-apu.rules \
 	usr/share/man/man1/apu-run.1.gz
 has apu-firmware lib/firmware/apu/apu-fw.bin
 has apu-armnn-backend "usr/lib/$MA/armnn22/Apu_ApuNpu_backend.so" usr/bin/armnn_classify
-has apu-dkms usr/src/apu-0.2.0/dkms.conf usr/src/apu-0.2.0/kernel/Kbuild
+has apu-dkms usr/src/apu-0.3.0/dkms.conf usr/src/apu-0.3.0/kernel/Kbuild
 dpkg-deb -I "$(ls "$T"/apu-dkms_*.deb)" postinst >/dev/null 2>&1 || fail "apu-dkms has no postinst (dh_dkms)"
 # Each file in one package only (dh_dkms once installed dkms.conf in all).
 for d in "$T"/*.deb; do
@@ -68,7 +68,7 @@ APU_ARMNN_DEVICE=cpu LD_LIBRARY_PATH="$R/usr/lib/$MA" "$R/usr/bin/armnn_classify
 	grep -q '^layers: \[ApuNpu PreCompiled x1\]$' "$T/armnn.log" ||
 	fail "Arm NN with the packaged backend: $(tail -n 3 "$T/armnn.log")"
 (
-	cd "$R/usr/src/apu-0.2.0"
+	cd "$R/usr/src/apu-0.3.0"
 	kernel_source_dir=/lib/modules/$KVER/build
 	# shellcheck disable=SC1091
 	. ./dkms.conf

@@ -6,10 +6,19 @@
  * - Handles are opaque; every object is created and destroyed by libapu.
  * - Functions that can fail return 0 or a negative errno value; turn one into
  *   text with apu_strerror(). Functions never print.
+ * - One verb pair per kind of object: a device is opened and closed
+ *   (apu_device_open*(), apu_device_close()); everything else is created
+ *   and destroyed (*_create() or a loader such as apu_model_load_tflite(),
+ *   and *_destroy()).
+ * - Devices are reference-counted: each network and buffer holds a
+ *   reference to its device, so apu_device_close() may come before the
+ *   destruction of the objects made from the device (as libdrm_etnaviv's
+ *   objects keep their device alive); apu_device_ref() takes one more.
  * - The library keeps no global state. A struct apu_device may be used from
  *   several threads at once: everything reachable from it is read-only after
- *   apu_device_open() returns. Closing it while another thread uses it is
- *   the caller's error.
+ *   apu_device_open() returns, and its reference count is atomic. Dropping
+ *   the last reference while another thread uses the device is the
+ *   caller's error.
  */
 #ifndef APU_APU_H
 #define APU_APU_H
@@ -27,9 +36,12 @@ extern "C" {
 #define APU_API
 #endif
 
-/** Version of this header; bumped when the API grows. */
-#define APU_HAL_VERSION_MAJOR 0
-#define APU_HAL_VERSION_MINOR 2
+/**
+ * Version of this header: the minor is bumped when the API grows, the major
+ * (with the SONAME, libapu.so.MAJOR) when the ABI breaks.
+ */
+#define APU_HAL_VERSION_MAJOR 1
+#define APU_HAL_VERSION_MINOR 0
 
 /** Longest path libapu returns, including the terminating NUL. */
 #define APU_PATH_MAX 64
@@ -80,13 +92,29 @@ APU_API int apu_device_open(const char *node, struct apu_device **out);
  */
 APU_API int apu_device_open_index(unsigned int index, struct apu_device **out);
 
-/** apu_device_close() - close a handle; NULL is ignored. */
+/**
+ * apu_device_ref() - take one more reference to @dev
+ *
+ * Each reference is dropped with apu_device_close(); the device is closed
+ * when its last reference is. Thread-safe.
+ *
+ * Return: @dev (NULL for NULL).
+ */
+APU_API struct apu_device *apu_device_ref(struct apu_device *dev);
+
+/**
+ * apu_device_close() - drop a reference; the last one closes the device
+ *
+ * The opener holds one reference, each network and buffer of the device
+ * another: the device stays open until those are destroyed too. NULL is
+ * ignored. Thread-safe.
+ */
 APU_API void apu_device_close(struct apu_device *dev);
 
 /** apu_device_fd() - the DRM file descriptor (owned by the handle). */
 APU_API int apu_device_fd(const struct apu_device *dev);
 
-/** Identity of an opened APU. */
+/** Identity of an opened APU; grows only at its end (apu_device_get_info()). */
 struct apu_device_info {
 	/** Device node the handle was opened from. */
 	char node[APU_PATH_MAX];
@@ -136,7 +164,7 @@ enum apu_core_class {
 	APU_CORE_TINY = 2,	/**< slowest, least energy, lowest idle power */
 };
 
-/** One core, as the device reports it. */
+/** One core, as the device reports it; grows only at its end (apu_device_get_core()). */
 struct apu_core_info {
 	unsigned int index;
 	enum apu_core_class core_class;
@@ -150,22 +178,35 @@ struct apu_core_info {
 
 /**
  * apu_device_get_core() - figures of core @index of an opened APU
+ * @info: filled with the figures
+ * @size: sizeof(*@info) as the caller was built
  *
- * Return: 0; -EINVAL for NULL arguments or @index >= num_cores.
+ * Size-versioned: struct apu_core_info only grows at its end; libapu fills
+ * the fields it and the caller both know and zeroes the rest of @size.
+ *
+ * Return: 0; -EINVAL for NULL arguments, @index >= num_cores or @size
+ * smaller than libapu 1.0's struct.
  */
 APU_API int apu_device_get_core(const struct apu_device *dev, unsigned int index,
-				struct apu_core_info *info);
+				struct apu_core_info *info, size_t size);
 
 /** apu_core_class_name() - "big", "little", "tiny" or "unknown". */
 APU_API const char *apu_core_class_name(enum apu_core_class core_class);
 
 /**
  * apu_device_get_info() - identity and versions of an opened APU
+ * @info: filled with the identity
+ * @size: sizeof(*@info) as the caller was built
  *
- * Return: 0, or -EINVAL for NULL arguments.
+ * Size-versioned: struct apu_device_info only grows at its end; libapu
+ * fills the fields it and the caller both know and zeroes the rest of
+ * @size.
+ *
+ * Return: 0, or -EINVAL for NULL arguments or @size smaller than libapu
+ * 1.0's struct.
  */
 APU_API int apu_device_get_info(const struct apu_device *dev,
-				struct apu_device_info *info);
+				struct apu_device_info *info, size_t size);
 
 /* ---- CPU backend -------------------------------------------------------- */
 
@@ -188,11 +229,11 @@ APU_API int apu_device_is_cpu(const struct apu_device *dev);
 
 struct apu_buffer;
 
-/** Flags of apu_buffer_alloc(). */
+/** Flags of apu_buffer_create(). */
 #define APU_BUFFER_DEVICE_READ_ONLY 0x1	/**< the device may only read it */
 
 /**
- * apu_buffer_alloc() - memory the CPU and the device share
+ * apu_buffer_create() - memory the CPU and the device share
  * @dev:   the device
  * @size:  bytes (rounded up to whole pages)
  * @flags: APU_BUFFER_* flags
@@ -205,11 +246,14 @@ struct apu_buffer;
  * Return: 0; -EINVAL; -E2BIG over the device's largest buffer; -ENOMEM;
  * -ENODEV when the device is gone.
  */
-APU_API int apu_buffer_alloc(struct apu_device *dev, size_t size, unsigned int flags,
-			     struct apu_buffer **out);
+APU_API int apu_buffer_create(struct apu_device *dev, size_t size, unsigned int flags,
+			      struct apu_buffer **out);
 
-/** apu_buffer_free() - unmap and release; NULL is ignored. */
-APU_API void apu_buffer_free(struct apu_buffer *buf);
+/**
+ * apu_buffer_destroy() - unmap and release, dropping the buffer's
+ * reference to its device; NULL is ignored
+ */
+APU_API void apu_buffer_destroy(struct apu_buffer *buf);
 
 /** apu_buffer_cpu() - the CPU mapping of the buffer. */
 APU_API void *apu_buffer_cpu(const struct apu_buffer *buf);
@@ -342,11 +386,15 @@ struct apu_network;
  * A network is built by adding an input and then ops, each taking
  * tensors made earlier and making a new one; compiled once; run many
  * times. A network is used by one thread at a time; different networks
- * of one device may run from different threads at once.
+ * of one device may run from different threads at once. The network
+ * holds a reference to @dev (see apu_device_ref()) until it is destroyed.
  */
 APU_API int apu_network_create(struct apu_device *dev, struct apu_network **out);
 
-/** apu_network_destroy() - waits for a run in flight; NULL is ignored. */
+/**
+ * apu_network_destroy() - waits for a run in flight, then releases the
+ * network and its reference to the device; NULL is ignored
+ */
 APU_API void apu_network_destroy(struct apu_network *net);
 
 /** apu_network_add_input() - an input tensor; @tensor gets its id. */
@@ -559,7 +607,7 @@ APU_API int apu_network_write(struct apu_network *net, int tensor, const void *s
 /** apu_network_read() - copy tensor @tensor out (after a run ended). */
 APU_API int apu_network_read(struct apu_network *net, int tensor, void *dst, size_t size);
 
-/** Per-core figures of a run. */
+/** Per-core figures of a run; grows only at its end (apu_network_get_core_stats()). */
 struct apu_core_stats {
 	unsigned int jobs;
 	uint64_t cycles;	/**< modeled cycles the core ran */
@@ -568,15 +616,19 @@ struct apu_core_stats {
 	double energy_uj;	/**< modeled dynamic energy */
 };
 
-/** What a run did. */
+/**
+ * What a run did, as a whole. Frozen: this struct never changes (it is
+ * passed by callers of every version); per-core figures and anything
+ * added later come from size-versioned getters such as
+ * apu_network_get_core_stats().
+ */
 struct apu_run_stats {
 	double makespan_us;	/**< modeled time from start to the last job's end */
 	double energy_uj;	/**< modeled energy: dynamic + idle power of the cores used */
 	double wall_us;		/**< real time of the run */
 	double queue_us;	/**< real time from submission to the first job's start */
 	unsigned int jobs;
-	unsigned int num_cores;
-	struct apu_core_stats cores[8];
+	unsigned int num_cores;	/**< cores of apu_network_get_core_stats() */
 };
 
 /**
@@ -588,6 +640,20 @@ struct apu_run_stats {
  * -ECANCELED; -ENODEV when the device is gone.
  */
 APU_API int apu_network_run(struct apu_network *net, struct apu_run_stats *stats);
+
+/**
+ * apu_network_get_core_stats() - what core @core did in the last run
+ * waited for (apu_network_run() or apu_network_wait())
+ * @stats: filled with the figures
+ * @size:  sizeof(*@stats) as the caller was built
+ *
+ * Size-versioned as apu_device_get_info().
+ *
+ * Return: 0; -EINVAL for NULL arguments, @core >= num_cores, @size smaller
+ * than libapu 1.0's struct, or no run waited for yet.
+ */
+APU_API int apu_network_get_core_stats(const struct apu_network *net, unsigned int core,
+				       struct apu_core_stats *stats, size_t size);
 
 /**
  * apu_network_submit() - start a run and return at once
