@@ -273,6 +273,19 @@ static inline int apu_sync_wait(int fd, uint32_t syncobj, int ms)
 	return ret ? (errno ? -errno : ret) : 0;
 }
 
+/* DRM_APU_QUERY_DEVICE into *@d (zeroed first): 0 or a negative errno. */
+static inline int apu_query_device(int fd, struct drm_apu_query_device *d)
+{
+	struct drm_apu_query q = {
+		.type = DRM_APU_QUERY_DEVICE,
+		.size = sizeof(*d),
+		.data = (uintptr_t)d,
+	};
+
+	memset(d, 0, sizeof(*d));
+	return apu_ioctl(fd, DRM_IOCTL_APU_QUERY, &q);
+}
+
 /*
  * The device's core layout, from DRM_APU_QUERY_CORES: the number of cores
  * (1 to 8), or a negative errno; each core's class in @cls when not NULL.
