@@ -834,6 +834,19 @@ static void read_done(Mem *m, int c, uint32_t idx, struct apu_completion *d)
     vread(m, 0, DONE_VA(c) + (idx % 8) * 64, d, sizeof(*d));
 }
 
+/*
+ * Run entry @idx of core @c's ring to its end: submit it, wait until the
+ * core took it, and read its completion record into *@d.
+ */
+static void run_job(Mem *m, int c, uint32_t ring_size, uint32_t idx,
+                    uint64_t cmd, uint32_t size, uint16_t asid, uint64_t seq,
+                    struct apu_completion *d)
+{
+    submit(m, c, ring_size, idx, cmd, size, asid, seq);
+    g_assert_true(wait_head(m, c, idx + 1));
+    read_done(m, c, idx, d);
+}
+
 static uint64_t model_cycles(Mem *m, int c, uint64_t macs, uint64_t bytes)
 {
     uint64_t mpc = rd(&m->t, APU_CORE_BASE(c) + APU_CORE_MACS_PER_CYCLE);
@@ -1001,9 +1014,7 @@ static void test_quant_ops(void)
     stq_le_p(&mul->output, va_o);
     vwrite(&m, 1, base, cmd, sizeof(cmd));
 
-    submit(&m, 5, 8, 0, base, sizeof(cmd), 1, 77);
-    g_assert_true(wait_head(&m, 5, 1));
-    read_done(&m, 5, 0, &d);
+    run_job(&m, 5, 8, 0, base, sizeof(cmd), 1, 77, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
     g_assert_cmpuint(ldl_le_p(&d.op_index), ==, 3);
     vread(&m, 1, va_p, out, N);
@@ -1022,9 +1033,7 @@ static void test_quant_ops(void)
     /* A bad broadcast period fails the op it is in, and nothing after. */
     stl_le_p(&mul->in2_period, 7);
     vwrite(&m, 1, base, cmd, sizeof(cmd));
-    submit(&m, 5, 8, 1, base, sizeof(cmd), 1, 78);
-    g_assert_true(wait_head(&m, 5, 2));
-    read_done(&m, 5, 1, &d);
+    run_job(&m, 5, 8, 1, base, sizeof(cmd), 1, 78, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_BAD_PARAMS);
     g_assert_cmpuint(ldl_le_p(&d.op_index), ==, 2);
     apu_stop(&m.t);
@@ -1082,9 +1091,7 @@ static void test_ring_wraps(void)
     for (i = 0; i < 7; i++) {
         struct apu_completion d;
 
-        submit(&m, 3, 2, i, j.cmd, j.cmd_size, 1, 1000 + i);
-        g_assert_true(wait_head(&m, 3, i + 1));
-        read_done(&m, 3, i, &d);
+        run_job(&m, 3, 2, i, j.cmd, j.cmd_size, 1, 1000 + i, &d);
         g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
         g_assert_cmpuint(ldq_le_p(&d.seqno), ==, 1000 + i);
     }
@@ -1186,26 +1193,20 @@ static void test_mmu_faults(void)
 
     mem_start(&m, 8);
     conv_job(&m, 0, &j, 2, false);          /* output read-only */
-    submit(&m, 0, 8, 0, j.cmd, j.cmd_size, 1, 1);
-    g_assert_true(wait_head(&m, 0, 1));
-    read_done(&m, 0, 0, &d);
+    run_job(&m, 0, 8, 0, j.cmd, j.cmd_size, 1, 1, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_MMU_FAULT);
     g_assert_cmphex(ldq_le_p(&d.fault_addr), ==, j.out);
     g_assert_cmphex(ldl_le_p(&d.fault_flags), ==,
                     APU_FAULT_WRITE | APU_FAULT_READ_ONLY);
 
     /* The same job in address space 0, where nothing of it is mapped. */
-    submit(&m, 0, 8, 1, j.cmd, j.cmd_size, 0, 2);
-    g_assert_true(wait_head(&m, 0, 2));
-    read_done(&m, 0, 1, &d);
+    run_job(&m, 0, 8, 1, j.cmd, j.cmd_size, 0, 2, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_MMU_FAULT);
     g_assert_cmphex(ldq_le_p(&d.fault_addr), ==, j.cmd);
     g_assert_cmphex(ldl_le_p(&d.fault_flags), ==, APU_FAULT_NOT_PRESENT);
 
     /* An address space past MMU_CTX_COUNT. */
-    submit(&m, 0, 8, 2, j.cmd, j.cmd_size, 7, 3);
-    g_assert_true(wait_head(&m, 0, 3));
-    read_done(&m, 0, 2, &d);
+    run_job(&m, 0, 8, 2, j.cmd, j.cmd_size, 7, 3, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_BAD_CONTEXT);
     g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(0) + APU_CORE_STATUS), ==,
                      APU_CORE_IDLE);
@@ -1317,16 +1318,12 @@ static void test_fault_injection(void)
     wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(1, APU_INJECT_FAIL_JOB));
     g_assert_cmphex(rd(&m.t, APU_REG_DBG_PENDING_LO), ==,
                     (1u << APU_INJECT_FAIL_JOB) << 8);
-    submit(&m, 1, 8, 0, j.cmd, j.cmd_size, 1, 1);
-    g_assert_true(wait_head(&m, 1, 1));
-    read_done(&m, 1, 0, &d);
+    run_job(&m, 1, 8, 0, j.cmd, j.cmd_size, 1, 1, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_INJECTED);
     g_assert_cmphex(rd(&m.t, APU_REG_DBG_PENDING_LO), ==, 0);
 
     wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(1, APU_INJECT_MMU_FAULT));
-    submit(&m, 1, 8, 1, j.cmd, j.cmd_size, 1, 2);
-    g_assert_true(wait_head(&m, 1, 2));
-    read_done(&m, 1, 1, &d);
+    run_job(&m, 1, 8, 1, j.cmd, j.cmd_size, 1, 2, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_MMU_FAULT);
     g_assert_cmphex(ldl_le_p(&d.fault_flags), ==, APU_FAULT_INJECTED);
     g_assert_cmphex(ldq_le_p(&d.fault_addr), ==, j.cmd);
@@ -1334,9 +1331,7 @@ static void test_fault_injection(void)
     /* A lost interrupt: the job completes, its interrupt never comes. */
     wr(&m.t, APU_REG_IRQ_STATUS, 0xffffffff);
     wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(1, APU_INJECT_DROP_IRQ));
-    submit(&m, 1, 8, 2, j.cmd, j.cmd_size, 1, 3);
-    g_assert_true(wait_head(&m, 1, 3));
-    read_done(&m, 1, 2, &d);
+    run_job(&m, 1, 8, 2, j.cmd, j.cmd_size, 1, 3, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
     g_usleep(20000);
     g_assert_cmphex(rd(&m.t, APU_REG_IRQ_STATUS) & APU_IRQ_CORE(1), ==, 0);
@@ -1373,9 +1368,7 @@ static void test_fault_injection(void)
     wr(&m.t, APU_CORE_BASE(1) + APU_CORE_RING_BASE_LO, (uint32_t)RING_VA(1));
     wr(&m.t, APU_CORE_BASE(1) + APU_CORE_RING_SIZE, 8);
     wr(&m.t, APU_CORE_BASE(1) + APU_CORE_CTRL, APU_CORE_CTRL_ENABLE);
-    submit(&m, 1, 8, 0, j.cmd, j.cmd_size, 1, 6);
-    g_assert_true(wait_head(&m, 1, 1));
-    read_done(&m, 1, 0, &d);
+    run_job(&m, 1, 8, 0, j.cmd, j.cmd_size, 1, 6, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
 
     /* Refused firmware boot; armed across a device reset. */
@@ -1556,9 +1549,7 @@ static void test_reset_long_op(void)
     /* The core works afterwards. */
     core_ring_setup(&m, 0, 8);
     conv_job(&m, 0, &j, 4, true);
-    submit(&m, 0, 8, 0, j.cmd, j.cmd_size, 1, 78);
-    g_assert_true(wait_head(&m, 0, 1));
-    read_done(&m, 0, 0, &d);
+    run_job(&m, 0, 8, 0, j.cmd, j.cmd_size, 1, 78, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
     g_assert_cmpuint(ldq_le_p(&d.seqno), ==, 78);
     apu_stop(&m.t);
@@ -1709,9 +1700,7 @@ static void test_dma_bar_race(void)
 
     /* And the device runs jobs. */
     conv_job(&m, 1, &j, 5, true);
-    submit(&m, 1, 8, 0, j.cmd, j.cmd_size, 1, 9);
-    g_assert_true(wait_head(&m, 1, 1));
-    read_done(&m, 1, 0, &d);
+    run_job(&m, 1, 8, 0, j.cmd, j.cmd_size, 1, 9, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
     qpci_iounmap(nvme, nbar);
     g_free(nvme);
@@ -2114,9 +2103,7 @@ static void test_random_guest(void)
     wr(&m.t, APU_REG_RESET, APU_RESET_DEVICE);
     mem_setup(&m, 8);
     conv_job(&m, 0, &j, 1, true);
-    submit(&m, 0, 8, 0, j.cmd, j.cmd_size, 1, 9);
-    g_assert_true(wait_head(&m, 0, 1));
-    read_done(&m, 0, 0, &d);
+    run_job(&m, 0, 8, 0, j.cmd, j.cmd_size, 1, 9, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
     g_rand_free(r);
     apu_stop(&m.t);
