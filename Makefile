@@ -260,14 +260,14 @@ $(BUILD)/bench/sched_bench: tests/bench/sched_bench.c $(BUILD)/lib/libapu.a
 	$(Q)$(CC) $(HAL_CFLAGS) -O2 $< -o $@ $(BUILD)/lib/libapu.a $(DRM_LIBS) -lm
 
 # libapu's own instructions per run, with the kernel stood in (callgrind).
-$(BUILD)/bench/hal_overhead: tests/bench/hal_overhead.c $(BUILD)/lib/libapu.a
+$(BUILD)/bench/hal_overhead: tests/bench/hal_overhead.c tests/bench/bench_net.h $(BUILD)/lib/libapu.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g -Ihal/include -Iuapi $(DRM_CFLAGS) $< -o $@ $(BUILD)/lib/libapu.a -lm
 
 # Programs the VM runs in bench mode (copied to /bench of the initramfs).
 GUEST_BENCH := $(patsubst tests/bench/guest/%.c,$(BUILD)/bench/guest/%,$(wildcard tests/bench/guest/*.c))
 guest-bench: $(GUEST_BENCH)
-$(BUILD)/bench/guest/%: tests/bench/guest/%.c $(BUILD)/lib/libapu.so
+$(BUILD)/bench/guest/%: tests/bench/guest/%.c tests/bench/bench_net.h $(BUILD)/lib/libapu.so
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -Ihal/include -Iuapi $(DRM_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu
 

@@ -9,7 +9,8 @@
 #   host    unit tests of libapu (ASan + UBSan), no device
 #   qtest   the QEMU device through libqtest, no guest OS
 #   guest   kselftest-harness tests in a VM: Debian's kernel, apu.ko, the
-#           emulated APU (scripts/vm.sh); a host program run in the VM
+#           emulated APU (scripts/vm.sh); job_test again on two other core
+#           layouts (one core; eight with a shared interrupt); a host program run in the VM
 #           (scripts/vm.sh run, tests/vm/run_test.sh)
 #   debug   the core guest tests under the debug kernel (scripts/debug-guest.sh)
 # A tier that cannot be built or run counts as a failure, never as a skip.
@@ -267,6 +268,34 @@ if mk module hal tools guest-tests initramfs qemu >"$LOGDIR/guest-build.log" 2>&
 	else
 		gf=1
 	fi
+	# Other core layouts of the device (docs/hw.md): job_test on one core,
+	# and on eight cores with one shared interrupt; a short boot each.
+	for layout in "0,1,0 0" "3,3,2 1"; do
+		read -r cores shared <<<"$layout"
+		IFS=, read -r nb nl nt <<<"$cores"
+		name=layout-$nb-$nl-$nt-$shared
+		opts=",big-cores=$nb,little-cores=$nl,tiny-cores=$nt"
+		[ "$shared" = 1 ] && opts="$opts,shared-irq=on"
+		rm -f "$APU_BUILD/vm/check-$name.result"
+		APU_VM_NAME=$name APU_TESTS=job_test APU_DEVICE_OPTS="$opts" \
+			APU_VM_ENV="APU_EXPECT_CORES=$cores APU_EXPECT_SHARED_IRQ=$shared" \
+			scripts/vm.sh check >"$LOGDIR/guest-$name.log" 2>&1
+		r="$APU_BUILD/vm/check-$name.result"
+		if [ -f "$r" ]; then
+			p=$(awk '$1 == "pass" { print $2 }' "$r")
+			f=$(awk '$1 == "fail" { print $2 }' "$r")
+			s=$(awk '$1 == "skip" { print $2 }' "$r")
+			grep -E 'guest\| (not ok) |guest\| #  FAIL' "$LOGDIR/guest-$name.log"
+			echo "$name (-device apu$opts): ${p:-0} passed, ${f:-0} failed, ${s:-0} skipped (log: $LOGDIR/guest-$name.log)"
+			gp=$((gp + ${p:-0}))
+			gf=$((gf + ${f:-0}))
+			gs=$((gs + ${s:-0}))
+		else
+			echo "FAIL   $name: no result (log: $LOGDIR/guest-$name.log)"
+			gf=$((gf + 1))
+		fi
+	done
+	unset p f s
 	# scripts/vm.sh run: another project's test program in the guest, as a
 	# CI job runs it (docs/ci.md); three boots.
 	tests/vm/run_test.sh >"$LOGDIR/run-test.log" 2>&1

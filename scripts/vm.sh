@@ -72,6 +72,12 @@ fi
 if [ -n "${APU_VM_ENV:-}" ]; then
 	CMDLINE="$CMDLINE $APU_VM_ENV"
 fi
+# APU_DEVICE_OPTS=",prop=value,...": options of the APU device (-device
+# apu$APU_DEVICE_OPTS), e.g. a core layout: ",big-cores=3,little-cores=3,
+# tiny-cores=2" or ",shared-irq=on" (docs/hw.md, Device properties).
+DEVOPTS=${APU_DEVICE_OPTS:-}
+case "$DEVOPTS" in "" | ,*) ;; *) apu_die "APU_DEVICE_OPTS must start with a comma" ;; esac
+[[ "$DEVOPTS" != *[[:space:]]* ]] || apu_die "APU_DEVICE_OPTS may not contain spaces"
 # APU_TESTS="a_test b_test" runs only those guest tests (while developing).
 if [ -n "${APU_TESTS:-}" ]; then
 	CMDLINE="$CMDLINE APU_TESTS=$(echo "$APU_TESTS" | tr ' ' ',')"
@@ -220,12 +226,12 @@ qemu_cmd() {
 	# SeaBIOS takes about 30 s under TCG.
 	if [ "$VMARCH" = arm64 ]; then
 		echo "$QEMU" -machine virt,gic-version=3 -accel tcg -cpu max -m 1024 -smp 2 \
-			-nographic -no-reboot -nic none -device apu \
+			-nographic -no-reboot -nic none -device "apu$DEVOPTS" \
 			-kernel "$KERNEL" -initrd "$INITRD" -name "apu-vm-$$"
 		return
 	fi
 	echo "$QEMU" -machine q35 -bios qboot.rom -accel "$accel" -cpu "$cpu" -m 1024 -smp 2 \
-		-nographic -no-reboot -nic none -vga none -device apu \
+		-nographic -no-reboot -nic none -vga none -device "apu$DEVOPTS" \
 		-kernel "$KERNEL" -initrd "$INITRD" -name "apu-vm-$$"
 	# The benchmark's peer: NVMe on a null backend (reads return zeroes).
 	if [ "$mode" = bench ]; then

@@ -20,6 +20,8 @@
 #include <apu/apu.h>
 #include <drm/apu_accel.h>
 
+#include "bench_net.h"
+
 static uint32_t next_handle = 1;
 static uint64_t next_job = 1;
 
@@ -163,22 +165,12 @@ int drmPrimeFDToHandle(int fd, int prime_fd, uint32_t *handle)
 
 int main(int argc, char **argv)
 {
-	static const int8_t w[64] = { 1 };
-	static const int32_t mult[8] = { 1 << 30, 1 << 30, 1 << 30, 1 << 30,
-					 1 << 30, 1 << 30, 1 << 30, 1 << 30 };
-	static const int32_t shift[8];
-	struct apu_shape s = { 1, 1, 8 };
-	struct apu_conv2d p = { .out_c = 8, .k_h = 1, .k_w = 1, .stride_h = 1, .stride_w = 1,
-				.dil_h = 1, .dil_w = 1, .groups = 1, .act_min = -128,
-				.act_max = 127, .weights = w, .mult = mult, .shift = shift };
 	struct apu_compile_options o = { .priority = 1, .core_mask = 1 };
-	int runs = argc > 1 ? atoi(argv[1]) : 1000, in, out;
+	int runs = argc > 1 ? atoi(argv[1]) : 1000;
 	struct apu_device *dev;
-	struct apu_network *net;
+	struct apu_network *net = NULL;
 
-	if (apu_device_open("/dev/zero", &dev) || apu_network_create(dev, &net) ||
-	    apu_network_add_input(net, &s, &in) || apu_network_add_conv2d(net, in, &p, &out) ||
-	    apu_network_compile(net, &o)) {
+	if (apu_device_open("/dev/zero", &dev) || !(net = bench_tiny_net(dev, &o))) {
 		fprintf(stderr, "hal_overhead: set-up failed\n");
 		return 1;
 	}

@@ -273,6 +273,49 @@ static inline int apu_sync_wait(int fd, uint32_t syncobj, int ms)
 	return ret ? (errno ? -errno : ret) : 0;
 }
 
+/* DRM_APU_QUERY_DEVICE into *@d (zeroed first): 0 or a negative errno. */
+static inline int apu_query_device(int fd, struct drm_apu_query_device *d)
+{
+	struct drm_apu_query q = {
+		.type = DRM_APU_QUERY_DEVICE,
+		.size = sizeof(*d),
+		.data = (uintptr_t)d,
+	};
+
+	memset(d, 0, sizeof(*d));
+	return apu_ioctl(fd, DRM_IOCTL_APU_QUERY, &q);
+}
+
+/*
+ * The device's core layout, from DRM_APU_QUERY_CORES: the number of cores
+ * (1 to 8), or a negative errno; each core's class in @cls when not NULL.
+ */
+static inline int apu_core_classes(int fd, uint32_t cls[8])
+{
+	unsigned char buf[8 + 8 * 64];
+	struct drm_apu_query_cores h;
+	struct drm_apu_query q = {
+		.type = DRM_APU_QUERY_CORES,
+		.size = sizeof(buf),
+		.data = (uintptr_t)buf,
+	};
+	int ret = apu_ioctl(fd, DRM_IOCTL_APU_QUERY, &q);
+
+	if (ret)
+		return ret;
+	memcpy(&h, buf, sizeof(h));
+	if (h.num_cores < 1 || h.num_cores > 8 ||
+	    h.entry_size < sizeof(struct drm_apu_core_info) || h.entry_size > 64)
+		return -EPROTO;
+	for (uint32_t i = 0; cls && i < h.num_cores; i++) {
+		struct drm_apu_core_info c;
+
+		memcpy(&c, buf + sizeof(h) + i * h.entry_size, sizeof(c));
+		cls[i] = c.core_class;
+	}
+	return (int)h.num_cores;
+}
+
 static inline int apu_job_info(int fd, uint64_t id, struct drm_apu_job_info *i)
 {
 	memset(i, 0, sizeof(*i));

@@ -19,13 +19,8 @@ static int slurp(const char *name, char *buf, size_t size)
 /* The device's capabilities (DRM_APU_CAP_*), or a negative errno. */
 static long long device_caps(int fd)
 {
-	struct drm_apu_query_device d = { 0 };
-	struct drm_apu_query q = {
-		.type = DRM_APU_QUERY_DEVICE,
-		.size = sizeof(d),
-		.data = (uintptr_t)&d,
-	};
-	int ret = apu_ioctl(fd, DRM_IOCTL_APU_QUERY, &q);
+	struct drm_apu_query_device d;
+	int ret = apu_query_device(fd, &d);
 
 	return ret ? ret : d.caps;
 }

@@ -12,7 +12,36 @@
 #include "kselftest_harness.h"
 #include "apu_guest.h"
 
-#define NUM_CORES 6
+/*
+ * The device's core layout (DRM_APU_QUERY_CORES), read by each test's
+ * setup: the tests run on any layout of 1 to 8 cores (scripts/check.sh
+ * boots other layouts too). They name cores as on the default layout (2 big,
+ * 3 little, 1 tiny), through C(): core n, or n modulo the core count.
+ */
+static int num_cores;
+static uint32_t core_cls[8];
+
+static uint32_t C(uint32_t n)
+{
+	return n % num_cores;
+}
+
+/* The last core: the tiny one of the default layout, the slowest. */
+#define LAST ((uint32_t)num_cores - 1)
+
+/* Core @n's engine name in fdinfo: its class, then its index in the class. */
+static void engine_name(uint32_t n, char *name, size_t size)
+{
+	static const char *const prefix[] = { "big", "little", "tiny" };
+	uint32_t same = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		same += core_cls[i] == core_cls[n];
+	snprintf(name, size, "%s%u", prefix[core_cls[n] % 3], same);
+}
+
+/* Jobs of the submits that use every core (and more, on smaller layouts). */
+#define SUBMIT_JOBS 6
 
 FIXTURE(job)
 {
@@ -24,6 +53,8 @@ FIXTURE_SETUP(job)
 {
 	self->fd = apu_open();
 	ASSERT_LE(0, self->fd) TH_LOG("cannot open %s: %s", apu_node(), strerror(errno));
+	num_cores = apu_core_classes(self->fd, core_cls);
+	ASSERT_LT(0, num_cores);
 	ASSERT_EQ(0, apu_buf_new(self->fd, 64 * 1024, 0, &self->cmd));
 	ASSERT_EQ(0, apu_buf_new(self->fd, 1024 * 1024, 0, &self->data));
 }
@@ -101,9 +132,54 @@ static void run_conv(struct __test_metadata *_metadata, int fd, struct apu_buf *
 		*core_out = core;
 }
 
+/*
+ * The layout the device was started with (scripts/check.sh's layout runs
+ * say it in the guest's environment): APU_EXPECT_CORES="big,little,tiny"
+ * and APU_EXPECT_SHARED_IRQ=1 for one shared interrupt (else a vector per
+ * core and "apu-error"). Unset: nothing to compare.
+ */
+TEST_F(job, layout_is_the_expected_one)
+{
+	const char *want = getenv("APU_EXPECT_CORES");
+	const char *shared = getenv("APU_EXPECT_SHARED_IRQ");
+	unsigned int b, l, t, n[3] = { 0 };
+	char line[512];
+	int error_vec = 0, shared_vec = 0;
+	FILE *f;
+
+	if (want) {
+		ASSERT_EQ(3, sscanf(want, "%u,%u,%u", &b, &l, &t));
+		for (int i = 0; i < num_cores; i++)
+			n[core_cls[i] % 3]++;
+		EXPECT_EQ(b, n[0]);
+		EXPECT_EQ(l, n[1]);
+		EXPECT_EQ(t, n[2]);
+		EXPECT_EQ(b + l + t, (unsigned int)num_cores);
+	}
+	if (!shared)
+		return;
+	f = fopen("/proc/interrupts", "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		size_t len = strcspn(line, "\n");
+
+		line[len] = 0;
+		error_vec += len > 10 && !strcmp(line + len - 10, " apu-error");
+		shared_vec += len > 4 && !strcmp(line + len - 4, " apu");
+	}
+	fclose(f);
+	if (atoi(shared)) {
+		EXPECT_EQ(0, error_vec);
+		EXPECT_EQ(1, shared_vec);
+	} else {
+		EXPECT_EQ(1, error_vec);
+		EXPECT_EQ(0, shared_vec);
+	}
+}
+
 TEST_F(job, conv_on_every_core)
 {
-	for (uint32_t n = 0; n < NUM_CORES; n++) {
+	for (uint32_t n = 0; n < (uint32_t)num_cores; n++) {
 		uint32_t core;
 
 		run_conv(_metadata, self->fd, &self->cmd, &self->data,
@@ -114,15 +190,22 @@ TEST_F(job, conv_on_every_core)
 
 TEST_F(job, class_targets)
 {
-	static const uint32_t first[] = { 0, 2, 5 }, last[] = { 1, 4, 5 };
-
 	for (uint32_t cls = 0; cls < 3; cls++) {
-		uint32_t core;
+		uint32_t core, first = 8, last = 0;
+
+		for (uint32_t n = 0; n < (uint32_t)num_cores; n++) {
+			if (core_cls[n] == cls) {
+				first = first < n ? first : n;
+				last = n;
+			}
+		}
+		if (first == 8)
+			continue;	/* no core of this class */
 
 		run_conv(_metadata, self->fd, &self->cmd, &self->data,
 			 DRM_APU_TARGET_CLASS(cls), &core);
-		EXPECT_LE(first[cls], core);
-		EXPECT_GE(last[cls], core);
+		EXPECT_LE(first, core);
+		EXPECT_GE(last, core);
 	}
 }
 
@@ -197,17 +280,17 @@ TEST_F(job, chain_across_cores_in_one_submit)
 		jobs[i].num_bos = 1;
 		jobs[i].out_syncobj = s[i];
 	}
-	jobs[0].target = DRM_APU_TARGET_CORE(5);	/* tiny: slowest first */
-	jobs[1].target = DRM_APU_TARGET_CORE(0);
+	jobs[0].target = DRM_APU_TARGET_CORE(LAST);	/* tiny: slowest first */
+	jobs[1].target = DRM_APU_TARGET_CORE(C(0));
 	jobs[1].in_syncobjs = (uintptr_t)in_b;
 	jobs[1].num_in_syncobjs = 1;
-	jobs[2].target = DRM_APU_TARGET_CORE(3);
+	jobs[2].target = DRM_APU_TARGET_CORE(C(3));
 	jobs[2].in_syncobjs = (uintptr_t)in_c;
 	jobs[2].num_in_syncobjs = 1;
 	ASSERT_EQ(0, apu_ioctl(self->fd, DRM_IOCTL_APU_SUBMIT, &sub));
-	EXPECT_EQ(5, jobs[0].core);
-	EXPECT_EQ(0, jobs[1].core);
-	EXPECT_EQ(3, jobs[2].core);
+	EXPECT_EQ(LAST, jobs[0].core);
+	EXPECT_EQ(C(0), jobs[1].core);
+	EXPECT_EQ(C(3), jobs[2].core);
 	EXPECT_EQ(jobs[0].job_id + 1, jobs[1].job_id);
 	EXPECT_EQ(jobs[1].job_id + 1, jobs[2].job_id);
 	ASSERT_EQ(0, apu_sync_wait(self->fd, s[2], 20000));
@@ -241,7 +324,7 @@ TEST_F(job, implicit_write_after_write)
 	apu_conv_setup(&a, &self->data, 8, 8, 16, 24, 3, 512 * 1024, 11);
 	apu_op_conv(apu_cmd_header(self->cmd.cpu, 1), &a);
 	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
-				 DRM_APU_TARGET_CORE(5), bos, 1, NULL, 0, 0, NULL, NULL));
+				 DRM_APU_TARGET_CORE(LAST), bos, 1, NULL, 0, 0, NULL, NULL));
 	/* Same shapes, other data in another part of the BO, same output. */
 	b = a;
 	b.in_va += 256 * 1024;
@@ -251,7 +334,7 @@ TEST_F(job, implicit_write_after_write)
 	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 4096, 1), &b);
 	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
 	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 4096, apu_cmd_size(1),
-				 DRM_APU_TARGET_CORE(0), bos, 1, NULL, 0, s, NULL, NULL));
+				 DRM_APU_TARGET_CORE(C(0)), bos, 1, NULL, 0, s, NULL, NULL));
 	ASSERT_EQ(0, apu_sync_wait(self->fd, s, 20000));
 	apu_ref_conv(&b.p, (int8_t *)self->data.cpu + 256 * 1024, b.w, b.bias, b.mult,
 		     b.shift, ref);
@@ -260,7 +343,7 @@ TEST_F(job, implicit_write_after_write)
 }
 
 /*
- * One submit of six jobs, one per core, each naming a BO X twice, written
+ * One submit of six jobs, one per core (C(i) on smaller layouts), each naming a BO X twice, written
  * then read ({X, WRITE}, {X, 0}; job 3 also names its command buffer's BO
  * again). A BO counts once per job: the job reserves one fence slot in X's
  * reservation and adds one fence. Added once per entry, a job's write and
@@ -286,11 +369,11 @@ static void same_bo_twice_round(struct __test_metadata *_metadata, int fd,
 		{ cmd->handle, 0 },
 		{ x->handle, 0 },
 	};
-	struct drm_apu_job jobs[NUM_CORES];
-	struct drm_apu_submit sub = { .jobs = (uintptr_t)jobs, .num_jobs = NUM_CORES,
+	struct drm_apu_job jobs[SUBMIT_JOBS];
+	struct drm_apu_submit sub = { .jobs = (uintptr_t)jobs, .num_jobs = SUBMIT_JOBS,
 				      .job_size = sizeof(jobs[0]) };
 	struct drm_apu_bo_wait w = { .handle = x->handle };
-	struct drm_apu_job_info info[NUM_CORES];
+	struct drm_apu_job_info info[SUBMIT_JOBS];
 	struct apu_conv a;
 	uint32_t s;
 
@@ -303,10 +386,10 @@ static void same_bo_twice_round(struct __test_metadata *_metadata, int fd,
 	apu_op_conv(apu_cmd_header((uint8_t *)cmd->cpu + 4096, 1), &a);
 	ASSERT_EQ(0, drmSyncobjCreate(fd, 0, &s));
 	memset(jobs, 0, sizeof(jobs));
-	for (int i = 0; i < NUM_CORES; i++) {
+	for (int i = 0; i < SUBMIT_JOBS; i++) {
 		jobs[i].cmdbuf_handle = cmd->handle;
 		jobs[i].cmdbuf_size = apu_cmd_size(1);
-		jobs[i].target = DRM_APU_TARGET_CORE(i);
+		jobs[i].target = DRM_APU_TARGET_CORE(C(i));
 		jobs[i].priority = DRM_APU_JOB_PRIORITY_NORMAL;
 		jobs[i].bos = (uintptr_t)twice;
 		jobs[i].num_bos = 2;
@@ -318,14 +401,14 @@ static void same_bo_twice_round(struct __test_metadata *_metadata, int fd,
 	}
 	jobs[3].bos = (uintptr_t)with_cmd;
 	jobs[3].num_bos = 3;
-	jobs[NUM_CORES - 1].out_syncobj = s;
+	jobs[SUBMIT_JOBS - 1].out_syncobj = s;
 	ASSERT_EQ(0, apu_ioctl(fd, DRM_IOCTL_APU_SUBMIT, &sub));
 	ASSERT_EQ(0, apu_sync_wait(fd, s, 60000));
-	for (int i = 0; i < NUM_CORES; i++) {
+	for (int i = 0; i < SUBMIT_JOBS; i++) {
 		ASSERT_EQ(0, apu_job_info(fd, jobs[i].job_id, &info[i]));
 		EXPECT_EQ((uint32_t)DRM_APU_JOB_DONE, info[i].state) TH_LOG("job %d", i);
 		EXPECT_EQ((uint32_t)DRM_APU_STATUS_OK, info[i].status) TH_LOG("job %d", i);
-		EXPECT_EQ((uint32_t)i, info[i].core);
+		EXPECT_EQ(C(i), info[i].core);
 		if (i)
 			EXPECT_LE(info[i - 1].end_ns, info[i].start_ns) TH_LOG("job %d", i);
 	}
@@ -375,10 +458,10 @@ TEST_F(job, same_bo_read_and_written_counts_as_written)
 	b.out_va = y.va;
 	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 4096, 1), &b);
 	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
-				 DRM_APU_TARGET_CORE(5), rw, 2, NULL, 0, 0, &ida, NULL));
+				 DRM_APU_TARGET_CORE(LAST), rw, 2, NULL, 0, 0, &ida, NULL));
 	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
 	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 4096, apu_cmd_size(1),
-				 DRM_APU_TARGET_CORE(0), r, 2, NULL, 0, s, &idb, NULL));
+				 DRM_APU_TARGET_CORE(C(0)), r, 2, NULL, 0, s, &idb, NULL));
 	ASSERT_EQ(0, apu_sync_wait(self->fd, s, 60000));
 	ASSERT_EQ(0, apu_job_info(self->fd, ida, &ia));
 	ASSERT_EQ(0, apu_job_info(self->fd, idb, &ib));
@@ -399,7 +482,7 @@ TEST_F(job, bo_wait)
 	apu_conv_setup(&a, &self->data, 8, 8, 16, 24, 3, 512 * 1024, 5);
 	apu_op_conv(apu_cmd_header(self->cmd.cpu, 1), &a);
 	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
-				 DRM_APU_TARGET_CORE(2), bos, 1, NULL, 0, 0, NULL, NULL));
+				 DRM_APU_TARGET_CORE(C(2)), bos, 1, NULL, 0, 0, NULL, NULL));
 	w.timeout_ns = apu_now_ns() + 20000000000ll;
 	ASSERT_EQ(0, apu_ioctl(self->fd, DRM_IOCTL_APU_BO_WAIT, &w));
 	apu_ref_conv(&a.p, a.in, a.w, a.bias, a.mult, a.shift, ref);
@@ -421,7 +504,7 @@ TEST_F(job, sync_file_export_and_import)
 	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
 	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s2));
 	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
-				 DRM_APU_TARGET_CORE(1), bos, 1, NULL, 0, s, NULL, NULL));
+				 DRM_APU_TARGET_CORE(C(1)), bos, 1, NULL, 0, s, NULL, NULL));
 	ASSERT_EQ(0, drmSyncobjExportSyncFile(self->fd, s, &sync_fd));
 	ASSERT_LE(0, sync_fd);
 	/* Another process imports it into its own file and waits for it. */
@@ -451,26 +534,30 @@ TEST_F(job, sync_file_export_and_import)
 }
 
 /*
- * fdinfo: the file's jobs on little2, its busy time there, its memory.
+ * fdinfo: the file's jobs on core 4 (little2 by default), its busy time
+ * there, its memory.
  * Busy time is measured with the kernel's clock, which may tick coarsely
  * (a slow debug kernel's clocksource): jobs run until it moved, at most 50.
  */
 TEST_F(job, fdinfo_busy_time_and_memory)
 {
-	char path[64], buf[4096];
+	char path[64], buf[4096], eng[16], busy_fmt[64], jobs_fmt[64];
 	uint64_t busy = 0, mem = 0, jobs = 0;
 	int runs = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", self->fd);
+	engine_name(C(4), eng, sizeof(eng));
+	snprintf(busy_fmt, sizeof(busy_fmt), "drm-engine-%s: %%" SCNu64, eng);
+	snprintf(jobs_fmt, sizeof(jobs_fmt), "apu-jobs-%s: %%" SCNu64, eng);
 	do {
-		run_conv(_metadata, self->fd, &self->cmd, &self->data, DRM_APU_TARGET_CORE(4), NULL);
+		run_conv(_metadata, self->fd, &self->cmd, &self->data, DRM_APU_TARGET_CORE(C(4)), NULL);
 		runs++;
 		f = fopen(path, "r");
 		ASSERT_NE(NULL, f);
 		while (fgets(buf, sizeof(buf), f)) {
-			sscanf(buf, "drm-engine-little2: %" SCNu64, &busy);
-			sscanf(buf, "apu-jobs-little2: %" SCNu64, &jobs);
+			sscanf(buf, busy_fmt, &busy);
+			sscanf(buf, jobs_fmt, &jobs);
 			sscanf(buf, "drm-total-memory: %" SCNu64, &mem);
 		}
 		fclose(f);
@@ -500,6 +587,8 @@ TEST_F(job, no_wait_bo_skips_implicit_waits_but_fences_it)
 	uint32_t sb, sc;
 	uint8_t *op;
 
+	if (num_cores < 2)
+		SKIP(return, "A and B need two cores");
 	/* A: the same long convolution 24 times over. */
 	apu_conv_setup(&a, &self->data, 32, 32, 32, 32, 3, 512 * 1024, 21);
 	apu_ref_conv(&a.p, a.in, a.w, a.bias, a.mult, a.shift, ref_a);
@@ -515,11 +604,11 @@ TEST_F(job, no_wait_bo_skips_implicit_waits_but_fences_it)
 	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &sb));
 	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &sc));
 	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(24),
-				 DRM_APU_TARGET_CORE(5), wr, 1, NULL, 0, 0, &ida, NULL));
+				 DRM_APU_TARGET_CORE(LAST), wr, 1, NULL, 0, 0, &ida, NULL));
 	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 8192, apu_cmd_size(1),
-				 DRM_APU_TARGET_CORE(0), nw, 1, NULL, 0, sb, &idb, NULL));
+				 DRM_APU_TARGET_CORE(C(0)), nw, 1, NULL, 0, sb, &idb, NULL));
 	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 8192, apu_cmd_size(1),
-				 DRM_APU_TARGET_CORE(1), wr, 1, NULL, 0, sc, &idc, NULL));
+				 DRM_APU_TARGET_CORE(C(1)), wr, 1, NULL, 0, sc, &idc, NULL));
 	ASSERT_EQ(0, apu_sync_wait(self->fd, sb, 60000));
 	ASSERT_EQ(0, apu_job_info(self->fd, ida, &ia));
 	ASSERT_EQ(0, apu_job_info(self->fd, idb, &ib));
@@ -556,7 +645,7 @@ TEST_F(job, many_jobs_all_cores)
 	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
 	for (int i = 0; i < 600; i++) {
 		ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
-					 DRM_APU_TARGET_CORE(i % NUM_CORES), bos, 2,
+					 DRM_APU_TARGET_CORE(i % num_cores), bos, 2,
 					 NULL, 0, s, &id, NULL));
 		if (!first)
 			first = id;
@@ -569,7 +658,7 @@ TEST_F(job, many_jobs_all_cores)
 
 		ASSERT_EQ(0, apu_job_info(self->fd, id, &info));
 		/* The last job of each core may still be running. */
-		if (id <= last - NUM_CORES)
+		if (id <= last - num_cores)
 			ASSERT_EQ((uint32_t)DRM_APU_JOB_DONE, info.state);
 		if (info.state == DRM_APU_JOB_DONE)
 			ASSERT_EQ((uint32_t)DRM_APU_STATUS_OK, info.status);
@@ -589,7 +678,9 @@ static int tracefs_write(const char *name, const char *text)
 TEST_F(job, tracepoints)
 {
 	static char trace[1 << 16];
+	char want[7][64], core_text[8];
 	struct apu_conv bad;
+	int k;
 	struct drm_apu_job_bo bos[] = { { self->data.handle, DRM_APU_JOB_BO_WRITE } };
 	uint32_t s;
 	ssize_t n;
@@ -597,17 +688,18 @@ TEST_F(job, tracepoints)
 
 	ASSERT_EQ(0, tracefs_write("trace", ""));
 	ASSERT_EQ(0, tracefs_write("events/apu/enable", "1"));
-	run_conv(_metadata, self->fd, &self->cmd, &self->data, DRM_APU_TARGET_CORE(3), NULL);
+	run_conv(_metadata, self->fd, &self->cmd, &self->data, DRM_APU_TARGET_CORE(C(3)), NULL);
 	/* A faulting job, and a core reset. */
 	apu_conv_setup(&bad, &self->data, 4, 4, 8, 8, 1, 0, 1);
 	bad.out_va = 0x10000000ull;
 	apu_op_conv(apu_cmd_header(self->cmd.cpu, 1), &bad);
 	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
 	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
-				 DRM_APU_TARGET_CORE(4), bos, 1, NULL, 0, s, NULL, NULL));
+				 DRM_APU_TARGET_CORE(C(4)), bos, 1, NULL, 0, s, NULL, NULL));
 	ASSERT_EQ(0, apu_sync_wait(self->fd, s, 20000));
 	drmSyncobjDestroy(self->fd, s);
-	ASSERT_EQ(0, apu_debugfs_write("reset_core", "4"));
+	snprintf(core_text, sizeof(core_text), "%u", C(4));
+	ASSERT_EQ(0, apu_debugfs_write("reset_core", core_text));
 	ASSERT_EQ(0, tracefs_write("events/apu/enable", "0"));
 
 	fd = open("/sys/kernel/debug/tracing/trace", O_RDONLY);
@@ -616,13 +708,16 @@ TEST_F(job, tracepoints)
 	close(fd);
 	ASSERT_LT(0, n);
 	trace[n] = 0;
-	EXPECT_NE(NULL, strstr(trace, "apu_job_submit: core=3")) TH_LOG("%s", trace);
-	EXPECT_NE(NULL, strstr(trace, "apu_job_run: core=3"));
-	EXPECT_NE(NULL, strstr(trace, "apu_job_done: core=3"));
-	EXPECT_NE(NULL, strstr(trace, "status=0"));
-	EXPECT_NE(NULL, strstr(trace, "apu_fault: core=4 addr=0x10000000"));
-	EXPECT_NE(NULL, strstr(trace, "status=4"));
-	EXPECT_NE(NULL, strstr(trace, "apu_core_reset: core=4 guilty_job=0"));
+	snprintf(want[0], sizeof(want[0]), "apu_job_submit: core=%u", C(3));
+	snprintf(want[1], sizeof(want[1]), "apu_job_run: core=%u", C(3));
+	snprintf(want[2], sizeof(want[2]), "apu_job_done: core=%u", C(3));
+	snprintf(want[3], sizeof(want[3]), "status=0");
+	snprintf(want[4], sizeof(want[4]), "apu_fault: core=%u addr=0x10000000", C(4));
+	snprintf(want[5], sizeof(want[5]), "status=4");
+	snprintf(want[6], sizeof(want[6]), "apu_core_reset: core=%u guilty_job=0", C(4));
+	for (k = 0; k < 7; k++) {
+		EXPECT_NE(NULL, strstr(trace, want[k])) TH_LOG("no \"%s\" in %s", want[k], trace);
+	}
 }
 
 /* A wait with a timeout on a job that does not end in time: -ETIME. */
@@ -630,14 +725,16 @@ TEST_F(job, syncobj_wait_times_out)
 {
 	struct apu_conv a;
 	struct drm_apu_job_bo bos[] = { { self->data.handle, DRM_APU_JOB_BO_WRITE } };
+	char inject[16];
 	uint32_t s;
 
 	apu_conv_setup(&a, &self->data, 4, 4, 8, 8, 1, 512 * 1024, 2);
 	apu_op_conv(apu_cmd_header(self->cmd.cpu, 1), &a);
-	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "5 hang"));
+	snprintf(inject, sizeof(inject), "%u hang", LAST);
+	ASSERT_EQ(0, apu_debugfs_write("fault_inject", inject));
 	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
 	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
-				 DRM_APU_TARGET_CORE(5), bos, 1, NULL, 0, s, NULL, NULL));
+				 DRM_APU_TARGET_CORE(LAST), bos, 1, NULL, 0, s, NULL, NULL));
 	EXPECT_EQ(-ETIME, apu_sync_wait(self->fd, s, 200));
 	/* The driver's timeout ends it. */
 	EXPECT_EQ(0, apu_sync_wait(self->fd, s, 30000));

@@ -220,10 +220,8 @@ TEST(file_closed_with_jobs_in_flight)
 static int query_device(int fd)
 {
 	struct drm_apu_query_device d;
-	struct drm_apu_query q = { .type = DRM_APU_QUERY_DEVICE, .size = sizeof(d),
-				   .data = (uintptr_t)&d };
 
-	return apu_ioctl(fd, DRM_IOCTL_APU_QUERY, &q);
+	return apu_query_device(fd, &d);
 }
 
 TEST(remove_device_with_jobs_in_flight)

@@ -161,16 +161,14 @@ TEST_F(rec, job_writes_only_bos_named_written)
 					       { 0, 0 } };
 	struct drm_apu_job_bo named_write[] = { { self->data.handle, DRM_APU_JOB_BO_WRITE },
 						{ 0, DRM_APU_JOB_BO_WRITE } };
-	struct drm_apu_query_device d = { 0 };
-	struct drm_apu_query q = { .type = DRM_APU_QUERY_DEVICE, .size = sizeof(d),
-				   .data = (uintptr_t)&d };
+	struct drm_apu_query_device d;
 	struct drm_apu_job_info info;
 	struct apu_conv out = self->c;
 	struct apu_buf y;
 	uint64_t id;
 	uint32_t s;
 
-	ASSERT_EQ(0, apu_ioctl(self->fd, DRM_IOCTL_APU_QUERY, &q));
+	ASSERT_EQ(0, apu_query_device(self->fd, &d));
 	ASSERT_TRUE(d.caps & DRM_APU_CAP_WRITE_LIST);
 	ASSERT_EQ(0, apu_buf_new(self->fd, 64 * 1024, 0, &y));
 	memset(y.cpu, 0x3c, y.size);

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "kselftest_harness.h"
-#include "test_rng.h"
+#include "test_conv.h"
 #include "apu_internal.h"
 #include "hw/apu_cmd.h"
 #include "hw/apu_fw.h"
@@ -55,61 +55,36 @@ TEST(quantize_multiplier_as_tflite)
 }
 
 
-static void fill(int8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (int8_t)rnd();
-}
-
 /* The CPU reference and the device's engine agree on random convolutions. */
 TEST(reference_conv_matches_engine)
 {
 	rng_state = 7;
 	for (int it = 0; it < 300; it++) {
+		static const struct conv_bounds bounds = { 12, 20, 3, 9, 3, false };
 		struct apu_ref_conv r;
 		ApuConvParams p;
-		int g, icg, ocg, dw = rnd() % 3 == 0;
 		size_t in_n, w_n, out_n;
 		int8_t *in, *w, *o1, *o2;
 		int32_t *bias, *mult, *shift;
+		int pb, pr;
 
-		memset(&p, 0, sizeof(p));
-		p.in_h = rnd_range(1, 12);
-		p.in_w = rnd_range(1, 12);
-		if (dw) {
-			p.in_c = rnd_range(1, 20);
-			g = p.in_c;
-			p.out_c = p.in_c * rnd_range(1, 3);
-		} else {
-			g = rnd_range(1, 3);
-			p.in_c = g * rnd_range(1, 9);
-			p.out_c = g * rnd_range(1, 9);
-		}
-		p.groups = g;
-		p.k_h = rnd_range(1, 5);
-		p.k_w = rnd_range(1, 5);
-		p.stride_h = rnd_range(1, 3);
-		p.stride_w = rnd_range(1, 3);
-		p.dil_h = rnd_range(1, 2);
-		p.dil_w = rnd_range(1, 2);
-		p.pad_top = rnd_range(0, p.k_h - 1);
-		p.pad_left = rnd_range(0, p.k_w - 1);
-		p.out_h = (p.in_h + 2 * p.pad_top - ((p.k_h - 1) * p.dil_h + 1)) / p.stride_h + 1;
-		p.out_w = (p.in_w + 2 * p.pad_left - ((p.k_w - 1) * p.dil_w + 1)) / p.stride_w + 1;
-		if (p.out_h < 1 || p.out_w < 1)
+		if (!random_conv(&r, &bounds, &pb, &pr))
 			continue;
-		p.in_zp = rnd_range(-128, 127);
-		p.out_zp = rnd_range(-128, 127);
-		p.act_min = rnd_range(-128, 0);
-		p.act_max = rnd_range(0, 127);
+		r.act_min = rnd_range(-128, 0);
+		r.act_max = rnd_range(0, 127);
+		p = (ApuConvParams){
+			.in_h = r.in_h, .in_w = r.in_w, .in_c = r.in_c,
+			.out_h = r.out_h, .out_w = r.out_w, .out_c = r.out_c,
+			.k_h = r.k_h, .k_w = r.k_w, .stride_h = r.stride_h, .stride_w = r.stride_w,
+			.dil_h = r.dil_h, .dil_w = r.dil_w, .pad_top = r.pad_top,
+			.pad_left = r.pad_left, .groups = r.groups, .in_zp = r.in_zp,
+			.out_zp = r.out_zp, .act_min = r.act_min, .act_max = r.act_max,
+		};
 		if (apu_conv_check(&p))
 			continue;
-		icg = p.in_c / g;
-		ocg = p.out_c / g;
-		(void)ocg;
-		in_n = (size_t)p.in_h * p.in_w * p.in_c;
-		w_n = (size_t)p.out_c * p.k_h * p.k_w * icg;
-		out_n = (size_t)p.out_h * p.out_w * p.out_c;
+		in_n = conv_in_n(&r);
+		w_n = conv_w_n(&r);
+		out_n = conv_out_n(&r);
 		in = malloc(in_n);
 		w = malloc(w_n);
 		o1 = malloc(out_n);
@@ -118,18 +93,13 @@ TEST(reference_conv_matches_engine)
 		mult = malloc(4 * p.out_c);
 		shift = malloc(4 * p.out_c);
 		ASSERT_TRUE(in && w && o1 && o2 && bias && mult && shift);
-		fill(in, in_n);
-		fill(w, w_n);
+		fill_rnd(in, in_n, -128, 127);
+		fill_rnd(w, w_n, -128, 127);
 		for (int c = 0; c < p.out_c; c++) {
 			bias[c] = (int32_t)(rnd() % 200001) - 100000;
 			mult[c] = (int32_t)((1u << 30) + rnd() % (1u << 30));
 			shift[c] = rnd_range(-12, 2);
 		}
-		r = (struct apu_ref_conv){
-			p.in_h, p.in_w, p.in_c, p.out_h, p.out_w, p.out_c, p.k_h, p.k_w,
-			p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
-			p.groups, p.in_zp, p.out_zp, p.act_min, p.act_max, 0,
-		};
 		apu_ref_conv2d(&r, in, w, bias, mult, shift, o1);
 		ASSERT_EQ(0, apu_conv2d(&p, in, w, bias, mult, shift, o2));
 		ASSERT_EQ(0, memcmp(o1, o2, out_n)) TH_LOG("case %d", it);
@@ -167,8 +137,8 @@ TEST(reference_add_and_pool_match_engine)
 		struct apu_ref_pool rp;
 		ApuPoolParams pp;
 
-		fill(a, sizeof(a));
-		fill(b, sizeof(b));
+		fill_rnd(a, sizeof(a), -128, 127);
+		fill_rnd(b, sizeof(b), -128, 127);
 		apu_ref_add(600, &p, a, b, o1);
 		apu_add(&q, a, b, o2);
 		ASSERT_EQ(0, memcmp(o1, o2, 600));
@@ -408,7 +378,7 @@ TEST(depthwise_split_both_ways)
 			int8_t *data, *ref;
 
 			ASSERT_NE(NULL, wt);
-			fill(wt, n);
+			fill_rnd(wt, n, -128, 127);
 			for (int i = 0; i < 32; i++) {
 				bias[i] = rnd_range(-3000, 3000);
 				mult[i] = (int32_t)((1u << 30) + rnd() % (1u << 29));
@@ -425,7 +395,7 @@ TEST(depthwise_split_both_ways)
 			in_n = (size_t)s.h * s.w * s.c;
 			data = malloc(in_n);
 			ASSERT_TRUE(x.cover && data);
-			fill(data, in_n);
+			fill_rnd(data, in_n, -128, 127);
 			ASSERT_EQ(0, apu_network_write(x.net, in, data, in_n));
 			ASSERT_EQ(0, exec_network(&x));
 			ASSERT_EQ(0, apu_network_run_reference(x.net));

@@ -17,7 +17,7 @@
 #include <xnnpack.h>
 
 #include "kselftest_harness.h"
-#include "test_rng.h"
+#include "test_conv.h"
 #include "apu_internal.h"
 
 
@@ -28,9 +28,9 @@ TEST(reference_vs_xnnpack_qc8)
 
 	ASSERT_EQ(xnn_status_success, xnn_initialize(NULL));
 	for (int it = 0; it < 150; it++) {
+		static const struct conv_bounds bounds = { 14, 24, 2, 12, 2, true };
 		struct apu_ref_conv p;
-		int dw = rnd() % 3 == 0, g, icg, ocg;	/* dw: depthwise case */
-		int pt, pb, pl, pr;
+		int g, icg, ocg, pt, pb, pl, pr;
 		float in_scale = 1.0f / rnd_range(32, 256), out_scale = 1.0f / rnd_range(4, 64);
 		size_t in_n, w_n, out_n;
 		int8_t *in, *w, *wx, *o1, *o2;
@@ -39,44 +39,16 @@ TEST(reference_vs_xnnpack_qc8)
 		xnn_operator_t op = NULL;
 		enum xnn_status st;
 
-		memset(&p, 0, sizeof(p));
-		p.in_h = rnd_range(1, 14);
-		p.in_w = rnd_range(1, 14);
-		if (dw) {
-			p.in_c = rnd_range(1, 24);
-			g = p.in_c;
-			p.out_c = p.in_c * rnd_range(1, 2);
-		} else {
-			g = rnd_range(1, 3);
-			p.in_c = g * rnd_range(1, 12);
-			p.out_c = g * rnd_range(1, 12);
-		}
-		p.groups = g;
+		if (!random_conv(&p, &bounds, &pb, &pr))
+			continue;
+		g = p.groups;
 		icg = p.in_c / g;
 		ocg = p.out_c / g;
-		p.k_h = rnd_range(1, 5);
-		p.k_w = rnd_range(1, 5);
-		p.stride_h = rnd_range(1, 2);
-		p.stride_w = rnd_range(1, 2);
-		p.dil_h = rnd_range(1, 2);
-		p.dil_w = rnd_range(1, 2);
-		pt = rnd_range(0, p.k_h - 1);
-		pb = rnd_range(0, p.k_h - 1);
-		pl = rnd_range(0, p.k_w - 1);
-		pr = rnd_range(0, p.k_w - 1);
-		p.pad_top = pt;
-		p.pad_left = pl;
-		p.out_h = (p.in_h + pt + pb - ((p.k_h - 1) * p.dil_h + 1)) / p.stride_h + 1;
-		p.out_w = (p.in_w + pl + pr - ((p.k_w - 1) * p.dil_w + 1)) / p.stride_w + 1;
-		if (p.out_h < 1 || p.out_w < 1)
-			continue;
-		p.in_zp = rnd_range(-128, 127);
-		p.out_zp = rnd_range(-128, 127);
-		p.act_min = -128;
-		p.act_max = 127;
-		in_n = (size_t)p.in_h * p.in_w * p.in_c;
-		w_n = (size_t)p.out_c * p.k_h * p.k_w * icg;
-		out_n = (size_t)p.out_h * p.out_w * p.out_c;
+		pt = p.pad_top;
+		pl = p.pad_left;
+		in_n = conv_in_n(&p);
+		w_n = conv_w_n(&p);
+		out_n = conv_out_n(&p);
 		in = malloc(in_n);
 		w = malloc(w_n);
 		wx = malloc(w_n);
@@ -87,10 +59,8 @@ TEST(reference_vs_xnnpack_qc8)
 		shift = malloc(4 * p.out_c);
 		ks = malloc(sizeof(float) * p.out_c);
 		ASSERT_TRUE(in && w && wx && o1 && o2 && bias && mult && shift && ks);
-		for (size_t i = 0; i < in_n; i++)
-			in[i] = (int8_t)rnd();
-		for (size_t i = 0; i < w_n; i++)
-			w[i] = (int8_t)rnd_range(-127, 127);
+		fill_rnd(in, in_n, -128, 127);
+		fill_rnd(w, w_n, -127, 127);
 		for (int c = 0; c < p.out_c; c++) {
 			ks[c] = (float)(rnd_range(1, 100) / 20000.0);
 			bias[c] = rnd_range(-5000, 5000);

@@ -3,10 +3,11 @@
  *
  * The PCI front end of the device: identity and capabilities, interrupts
  * (MSI-X, or INTx), the firmware boot handshake, the device MMU registers,
- * fault injection, and six cores - 2 big, 3 little, 1 tiny - each run by
- * a host thread that takes jobs from its ring. What the firmware does with
- * a job (MMU walk, command processing, the int8 ops, the timing model) is
- * in firmware-stub/, plain C linked in here.
+ * fault injection, and its cores - by default 2 big, 3 little, 1 tiny;
+ * properties big-cores, little-cores and tiny-cores choose another layout
+ * of 1 to 8 - each run by a host thread that takes jobs from its ring.
+ * What the firmware does with a job (MMU walk, command processing, the
+ * int8 ops, the timing model) is in firmware-stub/, plain C linked in here.
  *
  * The register map is defined once, in apu_hw.h and apu_cmd.h, which the
  * guest driver and the firmware include too; docs/hw.md describes it.
@@ -42,7 +43,6 @@
 #define TYPE_APU_PCI "apu"
 OBJECT_DECLARE_SIMPLE_TYPE(ApuState, APU_PCI)
 
-#define APU_NUM_CORES 6
 #define APU_MAX_CTX 256
 #define APU_OPS_MASK ((1u << APU_OP_CONV2D) | (1u << APU_OP_ADD) | \
                       (1u << APU_OP_AVGPOOL) | (1u << APU_OP_MAXPOOL) | \
@@ -62,11 +62,6 @@ static const ApuCoreClass apu_classes[] = {
                          350, 500, 16 },
 };
 
-/* The Dimensity 1000 shape: 2 big, 3 little, 1 tiny. */
-static const int apu_core_layout[APU_NUM_CORES] = {
-    APU_CLASS_BIG, APU_CLASS_BIG, APU_CLASS_LITTLE, APU_CLASS_LITTLE,
-    APU_CLASS_LITTLE, APU_CLASS_TINY,
-};
 
 typedef struct ApuCore {
     struct ApuState *s;
@@ -125,7 +120,20 @@ struct ApuState {
     uint32_t pending_fault_info;
     QEMUBH *irq_bh;
 
-    ApuCore cores[APU_NUM_CORES];
+    ApuCore cores[APU_MAX_CORES];
+    uint32_t num_cores;     /* big + little + tiny, set at realize */
+
+    /*
+     * The core layout (properties, fixed at realize): how many cores of
+     * each class, numbered big first, then little, then tiny. The default
+     * is the Dimensity 1000 shape, 2 big, 3 little, 1 tiny.
+     */
+    uint8_t big_cores, little_cores, tiny_cores;
+    /*
+     * Property "shared-irq" (default off): one MSI-X vector (or INTx) for
+     * every event instead of a vector per core and one for device errors.
+     */
+    bool shared_irq;
 
     /*
      * Property "threads" (default on): each core runs on its own host
@@ -138,9 +146,12 @@ struct ApuState {
 
 /* ---- interrupts (BQL) ---------------------------------------------------- */
 
-static unsigned apu_irq_vector(uint32_t bit)
+static unsigned apu_irq_vector(ApuState *s, uint32_t bit)
 {
-    return bit == APU_IRQ_ERROR ? APU_NUM_CORES : ctz32(bit);
+    if (s->shared_irq) {
+        return 0;
+    }
+    return bit == APU_IRQ_ERROR ? s->num_cores : ctz32(bit);
 }
 
 static void apu_update_intx(ApuState *s)
@@ -166,7 +177,7 @@ static void apu_msix_send(ApuState *s, uint32_t bits)
     while (bits) {
         uint32_t bit = bits & -bits;
 
-        msix_notify(pdev, apu_irq_vector(bit));
+        msix_notify(pdev, apu_irq_vector(s, bit));
         bits &= ~bit;
     }
 }
@@ -737,7 +748,7 @@ static void apu_reset(ApuState *s)
 {
     int i;
 
-    for (i = 0; i < APU_NUM_CORES; i++) {
+    for (i = 0; i < s->num_cores; i++) {
         apu_core_reset(&s->cores[i]);
     }
     qemu_bh_cancel(s->fw_bh);
@@ -767,7 +778,7 @@ static uint32_t apu_dbg_pending(ApuState *s, int first)
     uint32_t val = 0;
     int i;
 
-    for (i = first; i < first + 4 && i < APU_NUM_CORES; i++) {
+    for (i = first; i < first + 4 && i < s->num_cores; i++) {
         ApuCore *c = &s->cores[i];
 
         qemu_mutex_lock(&c->lock);
@@ -786,7 +797,7 @@ static void apu_dbg_inject(ApuState *s, uint32_t val)
         s->inject_refuse_fw = true;
         return;
     }
-    if (core >= APU_NUM_CORES || kind < APU_INJECT_HANG_CORE ||
+    if (core >= s->num_cores || kind < APU_INJECT_HANG_CORE ||
         kind > APU_INJECT_MMU_FAULT) {
         qemu_log_mask(LOG_GUEST_ERROR,
                       "apu: bad fault injection 0x%x\n", val);
@@ -804,7 +815,7 @@ static uint64_t apu_mmio_read(void *opaque, hwaddr addr, unsigned size)
     ApuState *s = opaque;
     uint32_t val = 0;
 
-    if (addr >= APU_CORE_BASE(0) && addr < APU_CORE_BASE(APU_NUM_CORES)) {
+    if (addr >= APU_CORE_BASE(0) && addr < APU_CORE_BASE(s->num_cores)) {
         val = apu_core_read(&s->cores[(addr - APU_CORE_BASE(0)) / 0x100],
                             addr & 0xff);
         trace_apu_mmio_read(addr, val);
@@ -827,7 +838,7 @@ static uint64_t apu_mmio_read(void *opaque, hwaddr addr, unsigned size)
         val = 0;
         break;
     case APU_REG_NUM_CORES:
-        val = APU_NUM_CORES;
+        val = s->num_cores;
         break;
     case APU_REG_FEATURES:
         val = APU_FEATURE_MMU | APU_FEATURE_TIME_ACCURATE |
@@ -918,7 +929,7 @@ static void apu_mmio_write(void *opaque, hwaddr addr, uint64_t val64,
     int i;
 
     trace_apu_mmio_write(addr, val);
-    if (addr >= APU_CORE_BASE(0) && addr < APU_CORE_BASE(APU_NUM_CORES)) {
+    if (addr >= APU_CORE_BASE(0) && addr < APU_CORE_BASE(s->num_cores)) {
         apu_core_write(&s->cores[(addr - APU_CORE_BASE(0)) / 0x100],
                        addr & 0xff, val);
         return;
@@ -933,7 +944,7 @@ static void apu_mmio_write(void *opaque, hwaddr addr, uint64_t val64,
             apu_reset(s);
             break;
         }
-        for (i = 0; i < APU_NUM_CORES; i++) {
+        for (i = 0; i < s->num_cores; i++) {
             if (val & APU_RESET_CORE(i)) {
                 trace_apu_reset(i);
                 apu_core_reset(&s->cores[i]);
@@ -948,7 +959,7 @@ static void apu_mmio_write(void *opaque, hwaddr addr, uint64_t val64,
         break;
     case APU_REG_IRQ_MASK:
         old = s->irq_mask;
-        s->irq_mask = val & (((1u << APU_NUM_CORES) - 1) | APU_IRQ_ERROR);
+        s->irq_mask = val & (((1u << s->num_cores) - 1) | APU_IRQ_ERROR);
         /* Newly enabled events that are pending are sent now. */
         apu_msix_send(s, s->irq_status & s->irq_mask & ~old);
         apu_update_intx(s);
@@ -1041,7 +1052,7 @@ static void apu_stop_threads(ApuState *s)
 {
     int i;
 
-    for (i = 0; i < APU_NUM_CORES; i++) {
+    for (i = 0; i < s->num_cores; i++) {
         ApuCore *c = &s->cores[i];
 
         qemu_mutex_lock(&c->lock);
@@ -1050,7 +1061,7 @@ static void apu_stop_threads(ApuState *s)
         qemu_mutex_unlock(&c->lock);
     }
     /* Core threads never take the BQL, so joining under it is safe. */
-    for (i = 0; i < APU_NUM_CORES; i++) {
+    for (i = 0; i < s->num_cores; i++) {
         ApuCore *c = &s->cores[i];
 
         if (c->thread_started) {
@@ -1070,12 +1081,21 @@ static void apu_realize(PCIDevice *pdev, Error **errp)
 {
     ApuState *s = APU_PCI(pdev);
     DeviceState *dev = DEVICE(pdev);
-    int i;
+    unsigned vectors;
+    int i, cls;
 
-    if (msix_init_exclusive_bar(pdev, APU_NUM_CORES + 1, 2, errp)) {
+    s->num_cores = s->big_cores + s->little_cores + s->tiny_cores;
+    if (s->num_cores < 1 || s->num_cores > APU_MAX_CORES) {
+        error_setg(errp, "apu: big-cores + little-cores + tiny-cores is %u; "
+                   "the device has 1 to %d cores", s->num_cores,
+                   APU_MAX_CORES);
         return;
     }
-    for (i = 0; i <= APU_NUM_CORES; i++) {
+    vectors = s->shared_irq ? 1 : s->num_cores + 1;
+    if (msix_init_exclusive_bar(pdev, vectors, 2, errp)) {
+        return;
+    }
+    for (i = 0; i < vectors; i++) {
         msix_vector_use(pdev, i);
     }
     pci_config_set_interrupt_pin(pdev->config, 1);
@@ -1086,13 +1106,16 @@ static void apu_realize(PCIDevice *pdev, Error **errp)
                                     &dev->mem_reentrancy_guard);
     qemu_mutex_init(&s->event_lock);
 
-    for (i = 0; i < APU_NUM_CORES; i++) {
+    for (i = 0; i < s->num_cores; i++) {
         ApuCore *c = &s->cores[i];
         char name[16];
 
         c->s = s;
         c->index = i;
-        c->cls = &apu_classes[apu_core_layout[i]];
+        cls = i < s->big_cores ? APU_CLASS_BIG :
+              i < s->big_cores + s->little_cores ? APU_CLASS_LITTLE :
+              APU_CLASS_TINY;
+        c->cls = &apu_classes[cls];
         qemu_mutex_init(&c->lock);
         qemu_cond_init(&c->cond);
         if (!s->threads) {
@@ -1135,6 +1158,10 @@ static void apu_reset_hold(Object *obj, ResetType type)
 
 static const Property apu_properties[] = {
     DEFINE_PROP_BOOL("threads", ApuState, threads, true),
+    DEFINE_PROP_UINT8("big-cores", ApuState, big_cores, 2),
+    DEFINE_PROP_UINT8("little-cores", ApuState, little_cores, 3),
+    DEFINE_PROP_UINT8("tiny-cores", ApuState, tiny_cores, 1),
+    DEFINE_PROP_BOOL("shared-irq", ApuState, shared_irq, false),
 };
 
 /* Jobs run on host threads: their state does not migrate. */
@@ -1156,7 +1183,7 @@ static void apu_class_init(ObjectClass *klass, void *data)
     k->revision = APU_PCI_REVISION;
     k->class_id = APU_PCI_CLASS_ACCEL;
     rc->phases.hold = apu_reset_hold;
-    dc->desc = "APU neural processing unit (2 big, 3 little, 1 tiny core)";
+    dc->desc = "APU neural processing unit (big, little and tiny cores)";
     dc->vmsd = &vmstate_apu;
     device_class_set_props(dc, apu_properties);
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);

@@ -14,6 +14,8 @@
 
 #include <apu/apu.h>
 
+#include "../bench_net.h"
+
 static double now(void)
 {
 	struct timespec ts;
@@ -24,21 +26,11 @@ static double now(void)
 
 static struct apu_network *tiny(struct apu_device *dev, unsigned int mask)
 {
-	static const int8_t w[64] = { 1, 2, 3, 4, 5, 6, 7, 8 };
-	static const int32_t mult[8] = { 1 << 30, 1 << 30, 1 << 30, 1 << 30,
-					 1 << 30, 1 << 30, 1 << 30, 1 << 30 };
-	static const int32_t shift[8];
-	struct apu_shape s = { 1, 1, 8 };
-	struct apu_conv2d p = { .out_c = 8, .k_h = 1, .k_w = 1, .stride_h = 1, .stride_w = 1,
-				.dil_h = 1, .dil_w = 1, .groups = 1, .act_min = -128,
-				.act_max = 127, .weights = w, .mult = mult, .shift = shift };
 	struct apu_compile_options o = { .policy = APU_POLICY_PERFORMANCE, .priority = 1,
 					 .core_mask = mask };
-	struct apu_network *net;
-	int in, out;
+	struct apu_network *net = bench_tiny_net(dev, &o);
 
-	if (apu_network_create(dev, &net) || apu_network_add_input(net, &s, &in) ||
-	    apu_network_add_conv2d(net, in, &p, &out) || apu_network_compile(net, &o)) {
+	if (!net) {
 		fprintf(stderr, "submit_bench: cannot build the network\n");
 		exit(1);
 	}
