@@ -79,7 +79,10 @@ struct apu_vm {
  * @sched_list: one-element list for drm_sched_entity_init()
  * @fence_context: dma-fence context of the core's hardware fences
  * @fence_lock: lock of those fences
- * @reset_lock: serialises recoveries (timeouts, device errors, debugfs)
+ * @reset_lock: serialises recoveries (timeouts, device errors, debugfs),
+ *	       and protects @sleeping
+ * @sleeping: a system suspend stopped the scheduler's queue: a recovery
+ *	      meanwhile keeps it stopped
  * @lock: protects the ring (@ring, @compl, @wl, @tail), @seqno, @posted, @inflight,
  *	  @last_done and the core's ring registers; taken in hard-irq
  *	  context, so always with interrupts off
@@ -123,7 +126,8 @@ struct apu_core {
 	struct drm_gpu_scheduler *sched_list[1];
 	u64 fence_context;
 	spinlock_t fence_lock; /* the hardware fences' lock */
-	struct mutex reset_lock; /* serialises recoveries of the core */
+	struct mutex reset_lock; /* serialises recoveries; protects @sleeping */
+	bool sleeping;
 
 	spinlock_t lock; /* see above */
 	struct apu_ring_entry *ring;

@@ -181,15 +181,25 @@ static int apu_runtime_resume(struct device *dev)
 	return 0;	/* cores are powered up on demand */
 }
 
+/*
+ * Stop or start every core's scheduler queue for a system sleep. Under the
+ * core's reset_lock, with its @sleeping flag: a recovery restarts the
+ * queue (drm_sched_start()), and stops it again while the flag is set.
+ */
 static void apu_sched_wqueues(struct apu_device *adev, bool run)
 {
 	u32 i;
 
 	for (i = 0; i < adev->num_cores; i++) {
+		struct apu_core *core = &adev->cores[i];
+
+		mutex_lock(&core->reset_lock);
+		core->sleeping = !run;
 		if (run)
-			drm_sched_wqueue_start(&adev->cores[i].sched);
+			drm_sched_wqueue_start(&core->sched);
 		else
-			drm_sched_wqueue_stop(&adev->cores[i].sched);
+			drm_sched_wqueue_stop(&core->sched);
+		mutex_unlock(&core->reset_lock);
 	}
 }
 

@@ -393,6 +393,9 @@ static void apu_core_recover(struct apu_core *core, struct apu_job *bad,
 
 	apu_core_repost(core);
 	apu_sched_start(&core->sched);
+	/* A system suspend stopped the queue: it stays so until the resume. */
+	if (core->sleeping)
+		drm_sched_wqueue_stop(&core->sched);
 	mutex_unlock(&core->reset_lock);
 }
 
