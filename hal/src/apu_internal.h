@@ -31,7 +31,7 @@ struct apu_device {
 	struct apu_device_info info;
 	struct apu_core_info *cores;	/* info.num_cores of them */
 	uint64_t max_bo_size;
-	uint64_t next_fake_va;		/* CPU backend: addresses for its buffers */
+	atomic_uint_least64_t next_fake_va;	/* CPU backend: its buffers' addresses */
 	bool out_pitch;			/* firmware ABI 1.1: conv output pitch */
 	bool quant_ops;			/* firmware ABI 1.2 and APU_CAP_QUANT_OPS */
 	bool bo_no_wait;		/* driver 0.2: DRM_APU_JOB_BO_NO_WAIT */

@@ -59,8 +59,8 @@ int apu_buffer_create(struct apu_device *dev, size_t size, unsigned int flags,
 		}
 		memset(b->cpu, 0, b->size);
 		/* Distinct, well-formed device addresses, as the driver gives. */
-		dev->next_fake_va += 0x100000000ull;
-		b->va = dev->next_fake_va;
+		b->va = atomic_fetch_add_explicit(&dev->next_fake_va, 0x100000000ull,
+						  memory_order_relaxed) + 0x100000000ull;
 		*out = b;
 		return 0;
 	}
