@@ -63,7 +63,7 @@ static const struct dma_fence_ops apu_hw_fence_ops = {
 	.get_timeline_name = apu_fence_timeline_name,
 };
 
-/* The errno a job's fence carries for a device status. */
+/* The errno a job's fence carries for a device status (the UAPI's enum drm_apu_job_status). */
 static int apu_status_errno(u32 status)
 {
 	switch (status) {

@@ -429,6 +429,7 @@ int apu_network_submit(struct apu_network *net, int in_fence, int *out_fence)
 	return 0;
 }
 
+/* A job's status as the errno its fence carries (enum drm_apu_job_status). */
 static int status_errno(uint32_t status)
 {
 	switch (status) {
@@ -436,15 +437,20 @@ static int status_errno(uint32_t status)
 		return 0;
 	case DRM_APU_STATUS_MMU_FAULT:
 		return -EFAULT;
+	case DRM_APU_STATUS_BAD_CMDBUF:
+	case DRM_APU_STATUS_BAD_OP:
+	case DRM_APU_STATUS_BAD_PARAMS:
+	case DRM_APU_STATUS_BAD_CONTEXT:
+		return -EINVAL;	/* the device refused what libapu built */
+	case DRM_APU_STATUS_TOO_LARGE:
+		return -E2BIG;
 	case DRM_APU_STATUS_TIMEOUT:
 		return -ETIMEDOUT;
 	case DRM_APU_STATUS_CANCELED:
 	case DRM_APU_STATUS_ABORTED:
 		return -ECANCELED;
-	case DRM_APU_STATUS_INJECTED:
-		return -EIO;
 	default:
-		return -EPROTO;	/* the device refused what libapu built */
+		return -EIO;	/* INJECTED, or a status this library does not know */
 	}
 }
 

@@ -506,6 +506,16 @@ enum drm_apu_job_state {
  *	was closed or the device removed first)
  *
  * Values below 256 are the device's own status codes (docs/hw.md).
+ *
+ * A job that did not end OK signals its fence (the SUBMIT out-syncobj, the
+ * implicit fences of its BOs, a sync_file) with an error, which libapu
+ * also returns for the job: -%EFAULT for MMU_FAULT; -%EINVAL for
+ * BAD_CMDBUF, BAD_OP, BAD_PARAMS and BAD_CONTEXT; -%E2BIG for TOO_LARGE;
+ * -%ECANCELED for ABORTED; -%EIO for INJECTED (and any status unknown to
+ * the reader); -%ETIMEDOUT for TIMEOUT; for CANCELED the fence carries the
+ * reason: -%ECANCELED (a dependency failed or the file closed), -%EIO (the
+ * process is banned) or -%ENODEV (the device is gone); libapu, which reads
+ * only the status, reports -%ECANCELED.
  */
 enum drm_apu_job_status {
 	DRM_APU_STATUS_OK = 0,
