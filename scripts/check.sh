@@ -288,7 +288,7 @@ if mk module hal tools guest-tests initramfs qemu >"$LOGDIR/guest-build.log" 2>&
 			grep -E 'guest\| (not ok) |guest\| #  FAIL' "$LOGDIR/guest-$name.log"
 			# Why a test skipped on this layout (a skip is not a pass).
 			grep -a -o 'guest| ok .* # SKIP .*' "$LOGDIR/guest-$name.log" |
-				sed "s/^guest| ok [0-9]* /skipped ($name): /"
+				sed "s/^guest| ok [0-9]* /skipped: ($name) /"
 			echo "$name (-device apu$opts): ${p:-0} passed, ${f:-0} failed, ${s:-0} skipped (log: $LOGDIR/guest-$name.log)"
 			gp=$((gp + ${p:-0}))
 			gf=$((gf + ${f:-0}))
