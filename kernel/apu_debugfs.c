@@ -33,12 +33,6 @@
 #include "apu_job.h"
 #include "apu_ring.h"
 
-static const char *const apu_class_names[] = {
-	[APU_CLASS_BIG] = "big",
-	[APU_CLASS_LITTLE] = "little",
-	[APU_CLASS_TINY] = "tiny",
-};
-
 static const char *const apu_core_states[] = {
 	[APU_CORE_IDLE] = "idle",
 	[APU_CORE_BUSY] = "busy",
@@ -106,7 +100,7 @@ static int cores_show(struct seq_file *m, void *unused)
 		spin_unlock_irqrestore(&core->lock, flags);
 		seq_printf(m, "%4u %-6s %-6s %9u %4u %4u %13llu %4u %11llu %6d %8u %6d %9u %6llu\n",
 			   i,
-			   apu_class_names[core->core_class],
+			   apu_class_name(core->core_class),
 			   st < ARRAY_SIZE(apu_core_states) ? apu_core_states[st] : "?",
 			   apu_read(adev, b + APU_CORE_RING_SIZE),
 			   apu_read(adev, b + APU_CORE_RING_HEAD),

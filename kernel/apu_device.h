@@ -177,12 +177,12 @@ struct apu_core {
  * @fault_next: next slot of @fault_log
  * @dma_lock: protects @vms, @dma_bos and @dma_gone: everything that holds
  *	      DMA memory or mappings of the device, given back at removal by
- *	      apu_dma_release() although files may stay open; taken after a
+ *	      apu_device_remove() although files may stay open; taken after a
  *	      BO's maps_lock or reservation (a BO freed from drm_exec_fini())
  *	      and before a VM's lock; no reservation is taken under it
  * @vms: every address space (their page tables)
  * @dma_bos: BOs whose pages are mapped for the device
- * @dma_gone: apu_dma_release() ran: nothing is mapped for the device any more
+ * @dma_gone: apu_mmu_release() ran: nothing is mapped for the device any more
  * @clients_lock: protects @clients and their file counts
  * @clients: processes with files open, or banned (&struct apu_client)
  *
@@ -266,6 +266,23 @@ struct apu_file {
 static inline struct apu_device *to_apu_device(struct drm_device *drm)
 {
 	return container_of(drm, struct apu_device, drm);
+}
+
+/**
+ * apu_class_name() - the name of a core class
+ * @core_class: APU_CLASS_*
+ *
+ * Return: "big", "little" or "tiny" (include/hw/apu_hw.h), "?" for others.
+ */
+static inline const char *apu_class_name(u32 core_class)
+{
+	static const char * const names[] = {
+		[APU_CLASS_BIG] = APU_CLASS_NAME_BIG,
+		[APU_CLASS_LITTLE] = APU_CLASS_NAME_LITTLE,
+		[APU_CLASS_TINY] = APU_CLASS_NAME_TINY,
+	};
+
+	return core_class < ARRAY_SIZE(names) ? names[core_class] : "?";
 }
 
 static inline u32 apu_read(struct apu_device *adev, u32 reg)

@@ -385,6 +385,20 @@ err:
 	return ret;
 }
 
+/*
+ * The device's DMA memory at its removal. Files, their address spaces and
+ * buffers can outlive the removal (until they are closed), but nothing may
+ * stay mapped for a device its driver left: the page tables and the context
+ * table, every buffer's pages (the pages stay, for CPU mappings), the rings
+ * and completion records go now; what is torn down later skips them.
+ */
+static void apu_dma_release(struct apu_device *adev)
+{
+	apu_mmu_release(adev);
+	apu_gem_dma_release(adev);
+	apu_cores_dma_release(adev);
+}
+
 /**
  * apu_device_remove() - the bus device goes (unbind, unplug, rmmod)
  * @adev: the device

@@ -30,7 +30,7 @@
 #include "apu_device.h"
 #include "apu_gem.h"
 #include "apu_mmu.h"
-#include "apu_ring.h"
+#include "apu_ring.h"	/* apu_vm_posted_fences() */
 
 static struct apu_bo_map *apu_bo_find_map_locked(struct apu_bo *bo,
 						 struct apu_vm *vm)
@@ -205,6 +205,53 @@ void apu_bo_map_put(struct apu_bo_map *map)
 	kref_put(&map->refcount, apu_bo_map_release);
 }
 
+/*
+ * The BO's pages as the device sees them: an imported BO's table is its
+ * attachment's (the shmem helper keeps it); a BO of this device gets its
+ * pages pinned and mapped once, into a table it owns (&apu_bo.sgt).
+ */
+static struct sg_table *apu_bo_get_sgt(struct apu_bo *bo)
+{
+	struct drm_gem_object *obj = &bo->base.base;
+	struct sg_table *sgt;
+	int ret;
+
+	if (drm_gem_is_imported(obj))
+		return drm_gem_shmem_get_pages_sgt(&bo->base);
+
+	ret = dma_resv_lock_interruptible(obj->resv, NULL);
+	if (ret)
+		return ERR_PTR(ret);
+	if (bo->sgt)
+		goto out;
+	if (!bo->pinned) {
+		ret = drm_gem_shmem_pin_locked(&bo->base);
+		if (ret)
+			goto err;
+		bo->pinned = true;
+	}
+	sgt = drm_gem_shmem_get_sg_table(&bo->base);
+	if (IS_ERR(sgt)) {
+		ret = PTR_ERR(sgt);
+		goto err;
+	}
+	ret = dma_map_sgtable(obj->dev->dev, sgt, DMA_BIDIRECTIONAL, 0);
+	if (ret) {
+		sg_free_table(sgt);
+		kfree(sgt);
+		goto err;
+	}
+	bo->sgt = sgt;
+out:
+	sgt = bo->sgt;
+	dma_resv_unlock(obj->resv);
+	return sgt;
+
+err:
+	dma_resv_unlock(obj->resv);
+	return ERR_PTR(ret);
+}
+
 /* GEM .open: a file got a handle; map the BO in its address space. */
 static int apu_bo_open(struct drm_gem_object *obj, struct drm_file *file)
 {
@@ -228,7 +275,7 @@ static int apu_bo_open(struct drm_gem_object *obj, struct drm_file *file)
 		goto out;
 	}
 
-	sgt = drm_gem_shmem_get_pages_sgt(&bo->base);
+	sgt = apu_bo_get_sgt(bo);
 	if (IS_ERR(sgt)) {
 		ret = PTR_ERR(sgt);
 		goto out;
@@ -289,26 +336,57 @@ static void apu_bo_close(struct drm_gem_object *obj, struct drm_file *file)
 		apu_bo_map_put(map);
 }
 
-/**
- * apu_bo_dma_unmap() - unmap a BO's pages for the device (its removal)
- * @bo: a BO taken off &apu_device.dma_bos, referenced; not under that
- *	list's lock (this takes the BO's reservation)
- *
- * The pages stay (CPU mappings keep working); freeing the BO later finds
- * no device mapping to undo.
- */
-void apu_bo_dma_unmap(struct apu_bo *bo)
+/* Undo apu_bo_get_sgt()'s DMA mapping; the pages stay pinned. */
+static void apu_bo_dma_unmap_locked(struct apu_bo *bo)
 {
 	struct drm_gem_object *obj = &bo->base.base;
 
-	dma_resv_lock(obj->resv, NULL);
-	if (bo->base.sgt) {
-		dma_unmap_sgtable(obj->dev->dev, bo->base.sgt, DMA_BIDIRECTIONAL, 0);
-		sg_free_table(bo->base.sgt);
-		kfree(bo->base.sgt);
-		bo->base.sgt = NULL;
+	dma_resv_assert_held(obj->resv);
+	if (!bo->sgt)
+		return;
+	dma_unmap_sgtable(obj->dev->dev, bo->sgt, DMA_BIDIRECTIONAL, 0);
+	sg_free_table(bo->sgt);
+	kfree(bo->sgt);
+	bo->sgt = NULL;
+}
+
+/**
+ * apu_gem_dma_release() - unmap every BO's pages for the device (its removal)
+ * @adev: the device, reset and unplugged: no job runs, no ioctl enters
+ *
+ * BOs can outlive the removal (files keep their handles until closed), but
+ * nothing may stay mapped for a device its driver left. The pages stay
+ * (CPU mappings keep working); freeing a BO later finds no device mapping
+ * to undo. Imported BOs' mappings belong to their dma-buf attachment and go
+ * with it.
+ */
+void apu_gem_dma_release(struct apu_device *adev)
+{
+	struct apu_bo *bo, *tmp;
+	LIST_HEAD(bos);
+
+	/*
+	 * The BOs are unmapped after dma_lock is dropped: unmapping takes a
+	 * BO's reservation, and a BO's last reference can be dropped (which
+	 * takes dma_lock, apu_bo_free()) with another BO's reservation held
+	 * (drm_exec_fini()). A BO being freed already is left to its free,
+	 * which unmaps it.
+	 */
+	mutex_lock(&adev->dma_lock);
+	list_for_each_entry_safe(bo, tmp, &adev->dma_bos, dma_node) {
+		if (kref_get_unless_zero(&bo->base.base.refcount))
+			list_move_tail(&bo->dma_node, &bos);
+		else
+			list_del_init(&bo->dma_node);
 	}
-	dma_resv_unlock(obj->resv);
+	mutex_unlock(&adev->dma_lock);
+	list_for_each_entry_safe(bo, tmp, &bos, dma_node) {
+		list_del_init(&bo->dma_node);
+		dma_resv_lock(bo->base.base.resv, NULL);
+		apu_bo_dma_unmap_locked(bo);
+		dma_resv_unlock(bo->base.base.resv);
+		drm_gem_object_put(&bo->base.base);
+	}
 }
 
 static void apu_bo_free(struct drm_gem_object *obj)
@@ -320,6 +398,12 @@ static void apu_bo_free(struct drm_gem_object *obj)
 	list_del(&bo->dma_node);
 	mutex_unlock(&adev->dma_lock);
 	drm_WARN_ON(obj->dev, !list_empty(&bo->maps));
+	if (bo->pinned) {
+		dma_resv_lock(obj->resv, NULL);
+		apu_bo_dma_unmap_locked(bo);
+		drm_gem_shmem_unpin_locked(&bo->base);
+		dma_resv_unlock(obj->resv);
+	}
 	mutex_destroy(&bo->maps_lock);
 	drm_gem_shmem_free(&bo->base);
 }

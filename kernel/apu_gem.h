@@ -12,6 +12,8 @@
 #include <drm/drm_mm.h>
 
 struct apu_bo_hold;
+struct apu_device;
+struct sg_table;
 struct apu_vm;
 
 /**
@@ -21,6 +23,15 @@ struct apu_vm;
  * @maps_lock: protects @maps and the mappings' @handles
  * @maps: its mappings, one per address space of a file holding a handle
  * @dma_node: in &apu_device.dma_bos, under its dma_lock (unmapped at removal)
+ * @sgt: the BO's pages mapped for the device (BOs of this device; an
+ *	 imported BO uses its attachment's table): made at the first mapping,
+ *	 freed with the BO or at the device's removal; under the reservation
+ * @pinned: the pages are pinned, from the first mapping to the BO's free
+ *	    (under the reservation)
+ *
+ * The shmem helper's own &drm_gem_shmem_object.sgt is never used for
+ * BOs of this device: the driver owns the table it maps, so the removal
+ * can unmap it while the pages stay for CPU mappings.
  */
 struct apu_bo {
 	struct drm_gem_shmem_object base;
@@ -28,6 +39,8 @@ struct apu_bo {
 	struct mutex maps_lock; /* protects @maps and their @handles */
 	struct list_head maps;
 	struct list_head dma_node; /* in &apu_device.dma_bos, under its dma_lock */
+	struct sg_table *sgt; /* under base.base.resv */
+	bool pinned; /* under base.base.resv */
 };
 
 /**
@@ -51,7 +64,7 @@ struct apu_bo_map {
 	u32 handles;
 };
 
-void apu_bo_dma_unmap(struct apu_bo *bo);
+void apu_gem_dma_release(struct apu_device *adev);
 int apu_gem_init(void);
 void apu_gem_exit(void);
 

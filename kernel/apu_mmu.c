@@ -23,9 +23,7 @@
 #include <drm/drm_print.h>
 
 #include "apu_device.h"
-#include "apu_gem.h"
 #include "apu_mmu.h"
-#include "apu_ring.h"
 
 /* Device addresses handed out: above 1 MiB (0 stays invalid), below 2^39. */
 #define APU_VA_START		0x100000ULL
@@ -95,7 +93,7 @@ static __le64 *apu_vm_pte_locked(struct apu_vm *vm, u64 va, bool alloc)
 
 	lockdep_assert_held(&vm->lock);
 	if (!pt)
-		return NULL;	/* the device is gone (apu_dma_release()) */
+		return NULL;	/* the device is gone (apu_mmu_release()) */
 	for (level = 0; level < APU_MMU_LEVELS - 1; level++) {
 		unsigned int i = apu_pt_index(va, level);
 
@@ -337,7 +335,7 @@ void apu_vm_release(struct kref *kref)
 	mutex_unlock(&adev->dma_lock);
 	if (vm->asid)
 		ida_free(&adev->asid_ida, vm->asid);
-	apu_pt_free(adev, vm->root, 0);	/* NULL after apu_dma_release() */
+	apu_pt_free(adev, vm->root, 0);	/* NULL after apu_mmu_release() */
 	drm_mm_takedown(&vm->mm);
 	mutex_destroy(&vm->lock);
 	kfree(vm);
@@ -410,21 +408,16 @@ static void apu_ctx_table_free(struct apu_device *adev)
 }
 
 /**
- * apu_dma_release() - give the device's DMA memory back at its removal
+ * apu_mmu_release() - give the MMU's DMA memory back at the device's removal
  * @adev: the device, reset and unplugged: no job runs, no ioctl enters
  *
- * Files, their address spaces and buffers can outlive the removal (until
- * they are closed), but nothing may stay mapped for a device its driver
- * left: the page tables, the context table, the rings and completion
- * records are freed now, and buffers' pages are unmapped (the pages stay,
- * for CPU mappings). What is torn down later skips them. Imported
- * buffers' mappings belong to their dma-buf attachment and go with it.
+ * Address spaces can outlive the removal (files stay open until closed),
+ * but their page tables and the context table are freed now; what is torn
+ * down later finds them gone (&apu_device.dma_gone).
  */
-void apu_dma_release(struct apu_device *adev)
+void apu_mmu_release(struct apu_device *adev)
 {
-	struct apu_bo *bo, *tmp;
 	struct apu_vm *vm;
-	LIST_HEAD(bos);
 
 	mutex_lock(&adev->dma_lock);
 	adev->dma_gone = true;
@@ -434,27 +427,8 @@ void apu_dma_release(struct apu_device *adev)
 		vm->root = NULL;
 		mutex_unlock(&vm->lock);
 	}
-	/*
-	 * The BOs are unmapped after dma_lock is dropped: unmapping takes a
-	 * BO's reservation, and a BO's last reference can be dropped (which
-	 * takes dma_lock, apu_bo_free()) with another BO's reservation held
-	 * (drm_exec_fini()). A BO being freed already is left to its free,
-	 * which unmaps it.
-	 */
-	list_for_each_entry_safe(bo, tmp, &adev->dma_bos, dma_node) {
-		if (kref_get_unless_zero(&bo->base.base.refcount))
-			list_move_tail(&bo->dma_node, &bos);
-		else
-			list_del_init(&bo->dma_node);
-	}
 	apu_ctx_table_free(adev);
 	mutex_unlock(&adev->dma_lock);
-	list_for_each_entry_safe(bo, tmp, &bos, dma_node) {
-		list_del_init(&bo->dma_node);
-		apu_bo_dma_unmap(bo);
-		drm_gem_object_put(&bo->base.base);
-	}
-	apu_cores_dma_release(adev);
 }
 
 /* Undo apu_mmu_init() when the DRM device goes: no file and no job is left. */

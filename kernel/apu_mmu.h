@@ -24,7 +24,7 @@ int apu_vm_map_sgt(struct apu_vm *vm, struct drm_mm_node *node,
 int apu_vm_map_dma(struct apu_vm *vm, struct drm_mm_node *node,
 		   dma_addr_t dma, u64 size, bool writable);
 void apu_vm_unmap(struct apu_vm *vm, struct drm_mm_node *node);
-void apu_dma_release(struct apu_device *adev);
+void apu_mmu_release(struct apu_device *adev);
 
 static inline struct apu_vm *apu_vm_get(struct apu_vm *vm)
 {

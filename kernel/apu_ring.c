@@ -42,12 +42,6 @@ unsigned int apu_job_timeout_ms = 2000;
 module_param_named(job_timeout_ms, apu_job_timeout_ms, uint, 0444);
 MODULE_PARM_DESC(job_timeout_ms, "Time a job may run before its core is reset, in ms (default 2000)");
 
-static const char * const apu_class_prefix[] = {
-	[APU_CLASS_BIG] = "big",
-	[APU_CLASS_LITTLE] = "little",
-	[APU_CLASS_TINY] = "tiny",
-};
-
 static const char *apu_fence_driver_name(struct dma_fence *fence)
 {
 	return "apu";
@@ -598,7 +592,7 @@ unsigned int apu_vm_posted_fences(struct apu_vm *vm,
  *
  * Nothing is posted after the unplug and nothing is in flight, so neither
  * the submit path nor the interrupt handlers read them any more; they are
- * cleared under the core's lock all the same. Part of apu_dma_release().
+ * cleared under the core's lock all the same. Part of the removal (apu_device_remove()).
  */
 void apu_cores_dma_release(struct apu_device *adev)
 {
@@ -671,7 +665,7 @@ static int apu_core_init(struct apu_device *adev, struct apu_core *core, u32 i)
 	core->index = i;
 	core->adev = adev;
 	snprintf(core->name, sizeof(core->name), "%s%u",
-		 apu_class_prefix[core->core_class], same);
+		 apu_class_name(core->core_class), same);
 	spin_lock_init(&core->lock);
 	spin_lock_init(&core->fence_lock);
 	mutex_init(&core->reset_lock);

@@ -9,7 +9,7 @@
 #   host    unit tests of libapu (ASan + UBSan), no device
 #   qtest   the QEMU device through libqtest, no guest OS
 #   guest   kselftest-harness tests in a VM: Debian's kernel, apu.ko, the
-#           emulated APU (scripts/vm.sh); job_test again on two other core
+#           emulated APU (scripts/vm.sh); job_test (and recovery_test) again on two other core
 #           layouts (one core; eight with a shared interrupt); a host program run in the VM
 #           (scripts/vm.sh run, tests/vm/run_test.sh)
 #   debug   the core guest tests under the debug kernel (scripts/debug-guest.sh)
@@ -268,16 +268,17 @@ if mk module hal tools guest-tests initramfs qemu >"$LOGDIR/guest-build.log" 2>&
 	else
 		gf=1
 	fi
-	# Other core layouts of the device (docs/hw.md): job_test on one core,
-	# and on eight cores with one shared interrupt; a short boot each.
-	for layout in "0,1,0 0" "3,3,2 1"; do
-		read -r cores shared <<<"$layout"
+	# Other core layouts of the device (docs/hw.md): job_test and
+	# recovery_test on one core, job_test on eight cores with one shared
+	# interrupt; a short boot each.
+	for layout in "0,1,0 0 job_test recovery_test" "3,3,2 1 job_test"; do
+		read -r cores shared tests <<<"$layout"
 		IFS=, read -r nb nl nt <<<"$cores"
 		name=layout-$nb-$nl-$nt-$shared
 		opts=",big-cores=$nb,little-cores=$nl,tiny-cores=$nt"
 		[ "$shared" = 1 ] && opts="$opts,shared-irq=on"
 		rm -f "$APU_BUILD/vm/check-$name.result"
-		APU_VM_NAME=$name APU_TESTS=job_test APU_DEVICE_OPTS="$opts" \
+		APU_VM_NAME=$name APU_TESTS="$tests" APU_DEVICE_OPTS="$opts" \
 			APU_VM_ENV="APU_EXPECT_CORES=$cores APU_EXPECT_SHARED_IRQ=$shared" \
 			scripts/vm.sh check >"$LOGDIR/guest-$name.log" 2>&1
 		r="$APU_BUILD/vm/check-$name.result"

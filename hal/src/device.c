@@ -11,6 +11,7 @@
 #include <drm/apu_accel.h>
 
 #include "apu_internal.h"
+#include "hw/apu_hw.h"
 
 /* Size-negotiated DRM_IOCTL_APU_QUERY into a zeroed @buf of @size bytes. */
 static int apu_query(int fd, uint32_t type, void *buf, uint32_t size)
@@ -189,15 +190,33 @@ int apu_device_open_index(unsigned int index, struct apu_device **out)
 	return ret;
 }
 
-/* The figures of the emulated APU (qemu/hw/misc/apu.c, docs/hw.md). */
-static const struct apu_core_info cpu_cores[] = {
-	{ 0, APU_CORE_BIG, 1024, 1000, 1024 * 1024, 1000, 20000, 64 },
-	{ 1, APU_CORE_BIG, 1024, 1000, 1024 * 1024, 1000, 20000, 64 },
-	{ 2, APU_CORE_LITTLE, 256, 800, 256 * 1024, 600, 5000, 32 },
-	{ 3, APU_CORE_LITTLE, 256, 800, 256 * 1024, 600, 5000, 32 },
-	{ 4, APU_CORE_LITTLE, 256, 800, 256 * 1024, 600, 5000, 32 },
-	{ 5, APU_CORE_TINY, 64, 500, 64 * 1024, 350, 500, 16 },
+_Static_assert(APU_CORE_BIG == APU_CLASS_BIG && APU_CORE_LITTLE == APU_CLASS_LITTLE &&
+	       APU_CORE_TINY == APU_CLASS_TINY, "libapu's core classes are the device's");
+
+/* The emulated APU's default layout (include/hw/apu_hw.h, docs/hw.md). */
+#define CLASS_FIGURES(C)                                                          \
+	[APU_CLASS_##C] = { 0, (enum apu_core_class)APU_CLASS_##C,                 \
+			    APU_##C##_MACS_PER_CYCLE, APU_##C##_CLOCK_MHZ,         \
+			    APU_##C##_SRAM_BYTES, APU_##C##_ENERGY_FJ_PER_MAC,     \
+			    APU_##C##_IDLE_POWER_UW, APU_##C##_BYTES_PER_CYCLE }
+static const struct apu_core_info cpu_classes[] = {
+	CLASS_FIGURES(BIG),
+	CLASS_FIGURES(LITTLE),
+	CLASS_FIGURES(TINY),
 };
+#undef CLASS_FIGURES
+
+#define CPU_CORES (APU_DEFAULT_BIG_CORES + APU_DEFAULT_LITTLE_CORES + APU_DEFAULT_TINY_CORES)
+
+static void cpu_core_info(unsigned int i, struct apu_core_info *c)
+{
+	unsigned int cls = i < APU_DEFAULT_BIG_CORES ? APU_CLASS_BIG :
+			   i < APU_DEFAULT_BIG_CORES + APU_DEFAULT_LITTLE_CORES ?
+			   APU_CLASS_LITTLE : APU_CLASS_TINY;
+
+	*c = cpu_classes[cls];
+	c->index = i;
+}
 
 int apu_device_open_cpu(struct apu_device **out)
 {
@@ -209,12 +228,13 @@ int apu_device_open_cpu(struct apu_device **out)
 	if (!dev)
 		return -ENOMEM;
 	atomic_init(&dev->refs, 1);
-	dev->cores = malloc(sizeof(cpu_cores));
+	dev->cores = calloc(CPU_CORES, sizeof(*dev->cores));
 	if (!dev->cores) {
 		free(dev);
 		return -ENOMEM;
 	}
-	memcpy(dev->cores, cpu_cores, sizeof(cpu_cores));
+	for (unsigned int i = 0; i < CPU_CORES; i++)
+		cpu_core_info(i, &dev->cores[i]);
 	dev->fd = -1;
 	dev->cpu = true;
 	dev->max_bo_size = 1ull << 30;
@@ -225,7 +245,7 @@ int apu_device_open_cpu(struct apu_device **out)
 	strcpy(dev->info.driver_name, "cpu-reference");
 	dev->info.hw_id = 0x31555041;
 	dev->info.hw_major = 1;
-	dev->info.num_cores = sizeof(cpu_cores) / sizeof(cpu_cores[0]);
+	dev->info.num_cores = CPU_CORES;
 	dev->info.max_buffer_size = dev->max_bo_size;
 	*out = dev;
 	return 0;
@@ -279,15 +299,15 @@ int apu_device_get_core(const struct apu_device *dev, unsigned int index,
 
 const char *apu_core_class_name(enum apu_core_class core_class)
 {
-	switch (core_class) {
-	case APU_CORE_BIG:
-		return "big";
-	case APU_CORE_LITTLE:
-		return "little";
-	case APU_CORE_TINY:
-		return "tiny";
-	}
-	return "unknown";
+	static const char *const names[] = {
+		[APU_CLASS_BIG] = APU_CLASS_NAME_BIG,
+		[APU_CLASS_LITTLE] = APU_CLASS_NAME_LITTLE,
+		[APU_CLASS_TINY] = APU_CLASS_NAME_TINY,
+	};
+
+	if ((unsigned int)core_class >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[core_class];
 }
 
 int apu_device_get_info(const struct apu_device *dev,

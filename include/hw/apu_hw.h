@@ -130,6 +130,37 @@
 #define APU_CORE_IDLE_POWER_UW		0x14	/* RO: microwatts when idle */
 #define APU_CORE_BYTES_PER_CYCLE	0x18	/* RO: data movement rate */
 /*
+ * What each core class reports in the registers above, and its name. The
+ * device model builds its cores from these figures, libapu's CPU backend
+ * describes the same device with them, the driver and libapu print the
+ * names.
+ */
+#define APU_CLASS_NAME_BIG		"big"
+#define APU_BIG_MACS_PER_CYCLE		1024
+#define APU_BIG_CLOCK_MHZ		1000
+#define APU_BIG_SRAM_BYTES		(1024 * 1024)
+#define APU_BIG_ENERGY_FJ_PER_MAC	1000
+#define APU_BIG_IDLE_POWER_UW		20000
+#define APU_BIG_BYTES_PER_CYCLE		64
+#define APU_CLASS_NAME_LITTLE		"little"
+#define APU_LITTLE_MACS_PER_CYCLE	256
+#define APU_LITTLE_CLOCK_MHZ		800
+#define APU_LITTLE_SRAM_BYTES		(256 * 1024)
+#define APU_LITTLE_ENERGY_FJ_PER_MAC	600
+#define APU_LITTLE_IDLE_POWER_UW	5000
+#define APU_LITTLE_BYTES_PER_CYCLE	32
+#define APU_CLASS_NAME_TINY		"tiny"
+#define APU_TINY_MACS_PER_CYCLE		64
+#define APU_TINY_CLOCK_MHZ		500
+#define APU_TINY_SRAM_BYTES		(64 * 1024)
+#define APU_TINY_ENERGY_FJ_PER_MAC	350
+#define APU_TINY_IDLE_POWER_UW		500
+#define APU_TINY_BYTES_PER_CYCLE	16
+/* The default layout: cores numbered big first, then little, then tiny. */
+#define APU_DEFAULT_BIG_CORES		2
+#define APU_DEFAULT_LITTLE_CORES	3
+#define APU_DEFAULT_TINY_CORES		1
+/*
  * The ring: RING_SIZE entries (a power of two up to APU_RING_MAX, 0 = no
  * ring) of struct apu_ring_entry at VA RING_BASE in address space 0.
  * RING_HEAD and RING_TAIL are free-running 32-bit indices; entry i is at

@@ -7,13 +7,31 @@
  * behind it complete, and the core works afterwards. Repeated faults ban
  * a process.
  *
- * Needs debugfs; the driver's job timeout is its default (2 s).
+ * Needs debugfs; the driver's job timeout is its default (2 s). Written for
+ * the default layout (2 big, 3 little, 1 tiny cores) and run on others too:
+ * core k of a test is core k modulo the device's cores (C(k)), and a test
+ * that needs two cores skips on a one-core device.
  */
 #include <linux/sync_file.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "apu_guest.h"
+
+/* The device's cores, and core k of the default layout on this one. */
+static int num_cores;
+static uint32_t core_cls[8];
+#define C(k) ((uint32_t)(k) % (uint32_t)num_cores)
+#define LAST ((uint32_t)num_cores - 1)
+
+/* Arm a fault of the device's fault_inject file on @core. */
+static int inject(uint32_t core, const char *fault)
+{
+	char arm[32];
+
+	snprintf(arm, sizeof(arm), "%u %s", core, fault);
+	return apu_debugfs_write("fault_inject", arm);
+}
 
 FIXTURE(rec)
 {
@@ -29,6 +47,8 @@ FIXTURE_SETUP(rec)
 {
 	self->fd = apu_open();
 	ASSERT_LE(0, self->fd);
+	num_cores = apu_core_classes(self->fd, core_cls);
+	ASSERT_LT(0, num_cores);
 	ASSERT_EQ(0, apu_buf_new(self->fd, 64 * 1024, 0, &self->cmd));
 	ASSERT_EQ(0, apu_buf_new(self->fd, 1024 * 1024, 0, &self->data));
 	apu_conv_setup(&self->c, &self->data, 8, 8, 16, 24, 3, OUT_OFF, 1);
@@ -119,11 +139,11 @@ TEST_F(rec, mmu_fault_unmapped_write)
 	/* Just past the data BO: its guard page. */
 	bad.out_va = self->data.va + self->data.size;
 	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 4096, 1), &bad);
-	expect_fail(_metadata, self, 4096, 0, DRM_APU_STATUS_MMU_FAULT, -EFAULT, &info);
+	expect_fail(_metadata, self, 4096, C(0), DRM_APU_STATUS_MMU_FAULT, -EFAULT, &info);
 	EXPECT_EQ(self->data.va + self->data.size, info.fault_addr);
 	EXPECT_EQ(APU_FAULT_WRITE | APU_FAULT_NOT_PRESENT, info.fault_flags);
 	EXPECT_EQ(0, info.op_index);
-	expect_ok(_metadata, self, 0);
+	expect_ok(_metadata, self, C(0));
 }
 
 TEST_F(rec, mmu_fault_read_only_buffer)
@@ -136,7 +156,7 @@ TEST_F(rec, mmu_fault_read_only_buffer)
 	memset(ro.cpu, 0x3c, ro.size);
 	bad.out_va = ro.va;
 	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 4096, 1), &bad);
-	expect_fail(_metadata, self, 4096, 2, DRM_APU_STATUS_MMU_FAULT, -EFAULT, &info);
+	expect_fail(_metadata, self, 4096, C(2), DRM_APU_STATUS_MMU_FAULT, -EFAULT, &info);
 	EXPECT_EQ(ro.va, info.fault_addr);
 	EXPECT_EQ(APU_FAULT_WRITE | APU_FAULT_READ_ONLY, info.fault_flags);
 	for (uint64_t i = 0; i < ro.size; i++)
@@ -145,7 +165,7 @@ TEST_F(rec, mmu_fault_read_only_buffer)
 	bad = self->c;
 	bad.in_va = ro.va;
 	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 8192, 1), &bad);
-	expect_fail(_metadata, self, 8192, 2, DRM_APU_STATUS_OK, 0, &info);
+	expect_fail(_metadata, self, 8192, C(2), DRM_APU_STATUS_OK, 0, &info);
 	apu_buf_free(self->fd, &ro);
 }
 
@@ -180,7 +200,7 @@ TEST_F(rec, job_writes_only_bos_named_written)
 
 	for (int named = 0; named < 2; named++) {
 		ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 4096, apu_cmd_size(1),
-					 DRM_APU_TARGET_CORE(3), named_read, 1 + named, NULL, 0, s,
+					 DRM_APU_TARGET_CORE(C(3)), named_read, 1 + named, NULL, 0, s,
 					 &id, NULL));
 		ASSERT_EQ(0, apu_sync_wait(self->fd, s, 30000));
 		ASSERT_EQ(0, apu_job_info(self->fd, id, &info));
@@ -192,7 +212,7 @@ TEST_F(rec, job_writes_only_bos_named_written)
 			ASSERT_EQ(0x3c, ((uint8_t *)y.cpu)[i]);
 	}
 	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 4096, apu_cmd_size(1),
-				 DRM_APU_TARGET_CORE(3), named_write, 2, NULL, 0, s, &id, NULL));
+				 DRM_APU_TARGET_CORE(C(3)), named_write, 2, NULL, 0, s, &id, NULL));
 	ASSERT_EQ(0, apu_sync_wait(self->fd, s, 30000));
 	ASSERT_EQ(0, apu_job_info(self->fd, id, &info));
 	EXPECT_EQ(DRM_APU_STATUS_OK, info.status);
@@ -210,40 +230,40 @@ TEST_F(rec, bad_command_buffers)
 	/* Bad magic. */
 	apu_op_conv(apu_cmd_header(p, 1), &self->c);
 	((struct apu_cmd_header *)p)->magic = 0x12345678;
-	expect_fail(_metadata, self, 4096, 1, DRM_APU_STATUS_BAD_CMDBUF, -EINVAL, &info);
+	expect_fail(_metadata, self, 4096, C(1), DRM_APU_STATUS_BAD_CMDBUF, -EINVAL, &info);
 	/* Unknown opcode. */
 	apu_op_conv(apu_cmd_header(p, 1), &self->c);
 	((struct apu_op_conv2d *)(p + sizeof(struct apu_cmd_header)))->opcode = 99;
-	expect_fail(_metadata, self, 4096, 1, DRM_APU_STATUS_BAD_OP, -EINVAL, &info);
+	expect_fail(_metadata, self, 4096, C(1), DRM_APU_STATUS_BAD_OP, -EINVAL, &info);
 	/* Impossible shape. */
 	bad.p.groups = 5;	/* 16 input channels do not split in 5 */
 	apu_op_conv(apu_cmd_header(p, 1), &bad);
-	expect_fail(_metadata, self, 4096, 1, DRM_APU_STATUS_BAD_PARAMS, -EINVAL, &info);
+	expect_fail(_metadata, self, 4096, C(1), DRM_APU_STATUS_BAD_PARAMS, -EINVAL, &info);
 	/* More ops than the buffer holds. */
 	apu_op_conv(apu_cmd_header(p, 1), &self->c);
 	((struct apu_cmd_header *)p)->num_ops = 2;
-	expect_fail(_metadata, self, 4096, 1, DRM_APU_STATUS_BAD_CMDBUF, -EINVAL, &info);
-	expect_ok(_metadata, self, 1);
+	expect_fail(_metadata, self, 4096, C(1), DRM_APU_STATUS_BAD_CMDBUF, -EINVAL, &info);
+	expect_ok(_metadata, self, C(1));
 }
 
 TEST_F(rec, injected_job_failure)
 {
 	struct drm_apu_job_info info;
 
-	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "3 fail_job"));
-	expect_fail(_metadata, self, 0, 3, DRM_APU_STATUS_INJECTED, -EIO, &info);
-	expect_ok(_metadata, self, 3);
+	ASSERT_EQ(0, inject(C(3), "fail_job"));
+	expect_fail(_metadata, self, 0, C(3), DRM_APU_STATUS_INJECTED, -EIO, &info);
+	expect_ok(_metadata, self, C(3));
 }
 
 TEST_F(rec, injected_mmu_fault)
 {
 	struct drm_apu_job_info info;
 
-	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "4 mmu_fault"));
-	expect_fail(_metadata, self, 0, 4, DRM_APU_STATUS_MMU_FAULT, -EFAULT, &info);
+	ASSERT_EQ(0, inject(C(4), "mmu_fault"));
+	expect_fail(_metadata, self, 0, C(4), DRM_APU_STATUS_MMU_FAULT, -EFAULT, &info);
 	EXPECT_TRUE(info.fault_flags & APU_FAULT_INJECTED);
 	EXPECT_EQ(self->cmd.va, info.fault_addr);
-	expect_ok(_metadata, self, 4);
+	expect_ok(_metadata, self, C(4));
 }
 
 /*
@@ -259,8 +279,10 @@ TEST_F(rec, hang_reset_and_recovery)
 	struct apu_buf data2, data3;
 	struct apu_conv c2, c3;
 	int8_t ref2[sizeof(self->ref)], ref3[sizeof(self->ref)];
-	char buf[4096];
+	char buf[4096], core1[8];
 
+	if (num_cores < 2)
+		SKIP(return, "a job on another core needs two cores");
 	/* The innocent jobs write their own BOs: no implicit wait on the hung one. */
 	ASSERT_EQ(0, apu_buf_new(self->fd, 1024 * 1024, 0, &data2));
 	ASSERT_EQ(0, apu_buf_new(self->fd, 1024 * 1024, 0, &data3));
@@ -271,7 +293,7 @@ TEST_F(rec, hang_reset_and_recovery)
 	apu_ref_conv(&c3.p, c3.in, c3.w, c3.bias, c3.mult, c3.shift, ref3);
 	apu_op_conv(apu_cmd_header((uint8_t *)self->cmd.cpu + 8192, 1), &c3);
 
-	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "1 hang"));
+	ASSERT_EQ(0, inject(1, "hang"));
 	id_hung = submit(_metadata, self->fd, &self->cmd, &self->data, 0, 1, &s_hung);
 	id_behind = submit(_metadata, self->fd, &self->cmd, &data2, 4096, 1, &s_behind);
 	id_other = submit(_metadata, self->fd, &self->cmd, &data3, 8192, 0, &s_other);
@@ -297,7 +319,8 @@ TEST_F(rec, hang_reset_and_recovery)
 
 	/* Reported in the fault log and the core's reset count. */
 	ASSERT_EQ(0, apu_debugfs_read("faults", buf, sizeof(buf)));
-	EXPECT_NE(NULL, strstr(buf, " 1 ")) TH_LOG("%s", buf);
+	snprintf(core1, sizeof(core1), " %u ", 1u);
+	EXPECT_NE(NULL, strstr(buf, core1)) TH_LOG("%s", buf);
 	expect_ok(_metadata, self, 1);
 	drmSyncobjDestroy(self->fd, s_hung);
 	drmSyncobjDestroy(self->fd, s_behind);
@@ -306,21 +329,28 @@ TEST_F(rec, hang_reset_and_recovery)
 	apu_buf_free(self->fd, &data3);
 }
 
-/* A hung core of each class (big 0, little 3, tiny 5): the same recovery. */
+/*
+ * A hung core of each class (the first of each: big 0, little 2, tiny 5
+ * by default): the same recovery; the reset core and one of another
+ * class (or the same, on a one-core device) work afterwards.
+ */
 TEST_F(rec, hang_each_class)
 {
-	static const uint32_t cores[] = { 0, 3, 5 };
 	struct drm_apu_job_info info;
+	uint32_t cores[3], n = 0;
 
-	for (unsigned int i = 0; i < 3; i++) {
-		char arm[32];
-
-		snprintf(arm, sizeof(arm), "%u hang", cores[i]);
-		ASSERT_EQ(0, apu_debugfs_write("fault_inject", arm));
+	for (uint32_t cls = 0; cls < 3; cls++)
+		for (uint32_t i = 0; i < (uint32_t)num_cores; i++)
+			if (core_cls[i] == cls) {
+				cores[n++] = i;
+				break;
+			}
+	ASSERT_LT(0u, n);
+	for (uint32_t i = 0; i < n; i++) {
+		ASSERT_EQ(0, inject(cores[i], "hang"));
 		expect_fail(_metadata, self, 0, cores[i], DRM_APU_STATUS_TIMEOUT, -ETIMEDOUT, &info);
-		/* The reset core and one of another class work. */
 		expect_ok(_metadata, self, cores[i]);
-		expect_ok(_metadata, self, cores[(i + 1) % 3]);
+		expect_ok(_metadata, self, cores[(i + 1) % n]);
 	}
 }
 
@@ -340,39 +370,40 @@ TEST_F(rec, lost_interrupt_job_ends_ok_at_the_timeout)
 	struct drm_apu_job_info info;
 	long long timeout_ms, jobs, resets;
 	int64_t t0, timeout_ns;
-	char buf[512];
+	char buf[512], armed[32];
 	uint32_t s;
 	uint64_t id;
 
 	timeout_ms = apu_module_param("job_timeout_ms");
 	ASSERT_LT(0, timeout_ms);
 	timeout_ns = timeout_ms * 1000000;
-	jobs = apu_core_counter(5, APU_CORES_JOBS);
-	resets = apu_core_counter(5, APU_CORES_RESETS);
+	jobs = apu_core_counter(LAST, APU_CORES_JOBS);
+	resets = apu_core_counter(LAST, APU_CORES_RESETS);
 	ASSERT_LE(0, jobs);
 	ASSERT_LE(0, resets);
 
-	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "5 drop_irq"));
+	ASSERT_EQ(0, inject(LAST, "drop_irq"));
 	ASSERT_EQ(0, apu_debugfs_read("fault_inject", buf, sizeof(buf)));
-	ASSERT_NE(NULL, strstr(buf, "5 drop_irq\n")) TH_LOG("armed: %s", buf);
+	snprintf(armed, sizeof(armed), "%u drop_irq\n", LAST);
+	ASSERT_NE(NULL, strstr(buf, armed)) TH_LOG("armed: %s", buf);
 
 	memset((uint8_t *)self->data.cpu + OUT_OFF, 0, sizeof(self->ref));
 	t0 = apu_now_ns();
-	id = submit(_metadata, self->fd, &self->cmd, &self->data, 0, 5, &s);
+	id = submit(_metadata, self->fd, &self->cmd, &self->data, 0, LAST, &s);
 
 	/* The device completes the job: its job count rises. */
-	while (apu_core_counter(5, APU_CORES_JOBS) == jobs &&
+	while (apu_core_counter(LAST, APU_CORES_JOBS) == jobs &&
 	       apu_now_ns() - t0 < timeout_ns / 2)
 		usleep(5000);
-	ASSERT_EQ(jobs + 1, apu_core_counter(5, APU_CORES_JOBS))
+	ASSERT_EQ(jobs + 1, apu_core_counter(LAST, APU_CORES_JOBS))
 		TH_LOG("the device did not complete the job in %lld ms", timeout_ms / 2);
 	/* Its interrupt was dropped: the driver has not seen the end. */
 	ASSERT_EQ(0, apu_job_info(self->fd, id, &info));
 	EXPECT_NE(DRM_APU_JOB_DONE, info.state) TH_LOG("the job ended without its interrupt");
-	EXPECT_EQ(1, apu_core_counter(5, APU_CORES_INFLIGHT));
+	EXPECT_EQ(1, apu_core_counter(LAST, APU_CORES_INFLIGHT));
 	EXPECT_EQ(-ETIME, apu_sync_wait(self->fd, s, 0));
 	ASSERT_EQ(0, apu_debugfs_read("fault_inject", buf, sizeof(buf)));
-	EXPECT_EQ(NULL, strstr(buf, "5 drop_irq")) TH_LOG("not consumed: %s", buf);
+	EXPECT_EQ(NULL, strstr(buf, armed)) TH_LOG("not consumed: %s", buf);
 	/* All of that before the timeout could have ended the job. */
 	ASSERT_GT(timeout_ns - jiffy_ns, apu_now_ns() - t0);
 
@@ -393,10 +424,10 @@ TEST_F(rec, lost_interrupt_job_ends_ok_at_the_timeout)
 		TH_LOG("ended %lld ms after it started, not at the first timeout",
 		       (long long)(info.end_ns - info.start_ns) / 1000000);
 	/* Retired, not reset as a hung core. */
-	EXPECT_EQ(resets, apu_core_counter(5, APU_CORES_RESETS));
-	EXPECT_EQ(0, apu_core_counter(5, APU_CORES_INFLIGHT));
+	EXPECT_EQ(resets, apu_core_counter(LAST, APU_CORES_RESETS));
+	EXPECT_EQ(0, apu_core_counter(LAST, APU_CORES_INFLIGHT));
 	drmSyncobjDestroy(self->fd, s);
-	expect_ok(_metadata, self, 5);
+	expect_ok(_metadata, self, LAST);
 }
 
 /* A core reset from debugfs while jobs queue: nothing is lost. */
@@ -416,11 +447,15 @@ TEST_F(rec, reset_core_under_load)
 	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
 	for (int i = 0; i < 100; i++) {
 		ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 4096, apu_cmd_size(1),
-					 DRM_APU_TARGET_CORE(2), bos, 2, NULL, 0, s, &id, NULL));
+					 DRM_APU_TARGET_CORE(C(2)), bos, 2, NULL, 0, s, &id, NULL));
 		if (!first)
 			first = id;
-		if (i == 50)
-			ASSERT_EQ(0, apu_debugfs_write("reset_core", "2"));
+		if (i == 50) {
+			char core[8];
+
+			snprintf(core, sizeof(core), "%u", C(2));
+			ASSERT_EQ(0, apu_debugfs_write("reset_core", core));
+		}
 	}
 	ASSERT_EQ(0, apu_sync_wait(self->fd, s, 30000));
 	for (uint64_t j = first; j <= id; j++) {
@@ -483,17 +518,17 @@ TEST_F(rec, ban_covers_every_file_of_the_process)
 	ASSERT_EQ(0, drmSyncobjCreate(self->fd, 0, &s));
 	for (int i = 0; i < 8; i++) {
 		ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 4096, apu_cmd_size(1),
-					 DRM_APU_TARGET_CORE(i % 6), bos, 1, NULL, 0, s,
+					 DRM_APU_TARGET_CORE(i % num_cores), bos, 1, NULL, 0, s,
 					 NULL, NULL));
 		ASSERT_EQ(0, apu_sync_wait(self->fd, s, 30000));
 	}
 	EXPECT_EQ(-EIO, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
-				    DRM_APU_TARGET_CORE(0), bos, 1, NULL, 0, 0, NULL, NULL));
+				    DRM_APU_TARGET_CORE(C(0)), bos, 1, NULL, 0, 0, NULL, NULL));
 	drmSyncobjDestroy(self->fd, s);
 
 	/* The process's other file, and a file it opens now: banned too. */
 	bos[0].handle = d2.handle;
-	EXPECT_EQ(-EIO, apu_submit1(fd2, c2.handle, 0, apu_cmd_size(1), DRM_APU_TARGET_CORE(0),
+	EXPECT_EQ(-EIO, apu_submit1(fd2, c2.handle, 0, apu_cmd_size(1), DRM_APU_TARGET_CORE(C(0)),
 				    bos, 1, NULL, 0, 0, NULL, NULL));
 	{
 		int fd3 = apu_open();
@@ -508,7 +543,7 @@ TEST_F(rec, ban_covers_every_file_of_the_process)
 	/* The ban ends. */
 	usleep(3200 * 1000);
 	ASSERT_EQ(0, drmSyncobjCreate(fd2, 0, &s));
-	ASSERT_EQ(0, apu_submit1(fd2, c2.handle, 0, apu_cmd_size(1), DRM_APU_TARGET_CORE(0),
+	ASSERT_EQ(0, apu_submit1(fd2, c2.handle, 0, apu_cmd_size(1), DRM_APU_TARGET_CORE(C(0)),
 				 bos, 1, NULL, 0, s, NULL, NULL));
 	ASSERT_EQ(0, apu_sync_wait(fd2, s, 30000));
 	EXPECT_EQ(0, fence_error(fd2, s));

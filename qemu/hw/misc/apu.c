@@ -53,14 +53,17 @@ typedef struct ApuCoreClass {
     uint32_t energy_fj_per_mac, idle_power_uw, bytes_per_cycle;
 } ApuCoreClass;
 
+#define APU_CLASS_FIGURES(C) \
+    [APU_CLASS_##C] = { APU_CLASS_##C, APU_##C##_MACS_PER_CYCLE, \
+                        APU_##C##_CLOCK_MHZ, APU_##C##_SRAM_BYTES, \
+                        APU_##C##_ENERGY_FJ_PER_MAC, APU_##C##_IDLE_POWER_UW, \
+                        APU_##C##_BYTES_PER_CYCLE }
 static const ApuCoreClass apu_classes[] = {
-    [APU_CLASS_BIG] = { APU_CLASS_BIG, 1024, 1000, 1024 * 1024,
-                        1000, 20000, 64 },
-    [APU_CLASS_LITTLE] = { APU_CLASS_LITTLE, 256, 800, 256 * 1024,
-                           600, 5000, 32 },
-    [APU_CLASS_TINY] = { APU_CLASS_TINY, 64, 500, 64 * 1024,
-                         350, 500, 16 },
+    APU_CLASS_FIGURES(BIG),
+    APU_CLASS_FIGURES(LITTLE),
+    APU_CLASS_FIGURES(TINY),
 };
+#undef APU_CLASS_FIGURES
 
 
 typedef struct ApuCore {
@@ -1158,9 +1161,12 @@ static void apu_reset_hold(Object *obj, ResetType type)
 
 static const Property apu_properties[] = {
     DEFINE_PROP_BOOL("threads", ApuState, threads, true),
-    DEFINE_PROP_UINT8("big-cores", ApuState, big_cores, 2),
-    DEFINE_PROP_UINT8("little-cores", ApuState, little_cores, 3),
-    DEFINE_PROP_UINT8("tiny-cores", ApuState, tiny_cores, 1),
+    DEFINE_PROP_UINT8("big-cores", ApuState, big_cores,
+                      APU_DEFAULT_BIG_CORES),
+    DEFINE_PROP_UINT8("little-cores", ApuState, little_cores,
+                      APU_DEFAULT_LITTLE_CORES),
+    DEFINE_PROP_UINT8("tiny-cores", ApuState, tiny_cores,
+                      APU_DEFAULT_TINY_CORES),
     DEFINE_PROP_BOOL("shared-irq", ApuState, shared_irq, false),
 };
 
