@@ -267,7 +267,7 @@ $(BUILD)/bench/hal_overhead: tests/bench/hal_overhead.c tests/bench/bench_net.h 
 # Programs the VM runs in bench mode (copied to /bench of the initramfs).
 GUEST_BENCH := $(patsubst tests/bench/guest/%.c,$(BUILD)/bench/guest/%,$(wildcard tests/bench/guest/*.c))
 guest-bench: $(GUEST_BENCH)
-$(BUILD)/bench/guest/%: tests/bench/guest/%.c tests/bench/bench_net.h $(BUILD)/lib/libapu.so
+$(BUILD)/bench/guest/%: tests/bench/guest/%.c tests/bench/bench_net.h tests/bench/guest/sysstat.h $(BUILD)/lib/libapu.so
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -Ihal/include -Iuapi $(DRM_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu
 

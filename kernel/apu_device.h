@@ -334,5 +334,6 @@ int apu_ioctl_bo_info(struct drm_device *drm, void *data, struct drm_file *file)
 int apu_ioctl_bo_wait(struct drm_device *drm, void *data, struct drm_file *file);
 int apu_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file);
 int apu_ioctl_job_info(struct drm_device *drm, void *data, struct drm_file *file);
+int apu_ioctl_job_wait(struct drm_device *drm, void *data, struct drm_file *file);
 
 #endif /* __APU_DEVICE_H__ */

@@ -35,7 +35,7 @@
 
 #define APU_DRIVER_MAJOR	0
 /* 2: enforced job BO write flags, DRM_APU_JOB_BO_NO_WAIT, client limits. */
-#define APU_DRIVER_MINOR	2
+#define APU_DRIVER_MINOR	3
 #define APU_DRIVER_PATCHLEVEL	0
 
 /*
@@ -50,6 +50,7 @@ static const struct drm_ioctl_desc apu_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(APU_BO_WAIT, apu_ioctl_bo_wait, 0),
 	DRM_IOCTL_DEF_DRV(APU_SUBMIT, apu_ioctl_submit, 0),
 	DRM_IOCTL_DEF_DRV(APU_JOB_INFO, apu_ioctl_job_info, 0),
+	DRM_IOCTL_DEF_DRV(APU_JOB_WAIT, apu_ioctl_job_wait, 0),
 };
 
 /**

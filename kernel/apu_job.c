@@ -25,6 +25,7 @@
 #include <drm/drm_gem.h>
 #include <drm/drm_print.h>
 #include <drm/drm_syncobj.h>
+#include <drm/drm_utils.h>
 #include <drm/apu_accel.h>
 
 #include "apu_client.h"
@@ -47,9 +48,18 @@ MODULE_PARM_DESC(max_file_jobs, "Jobs of one file queued or running at most; mor
 static_assert(DRM_APU_STATUS_MMU_FAULT == APU_STATUS_MMU_FAULT);
 static_assert(DRM_APU_STATUS_TOO_LARGE == APU_STATUS_TOO_LARGE);
 
+/* Drop the record's reference to its job's fence, once. */
+static void apu_job_result_drop_fence(struct apu_job_result *r)
+{
+	dma_fence_put(unrcu_pointer(xchg(&r->fence, RCU_INITIALIZER(NULL))));
+}
+
 static void apu_job_result_release(struct kref *kref)
 {
-	kfree(container_of(kref, struct apu_job_result, refcount));
+	struct apu_job_result *r = container_of(kref, struct apu_job_result, refcount);
+
+	apu_job_result_drop_fence(r);
+	kfree(r);
 }
 
 /**
@@ -495,6 +505,8 @@ static void apu_job_ended(struct dma_fence *fence, struct dma_fence_cb *cb)
 	struct apu_job *job = container_of(cb, struct apu_job, end_cb);
 
 	atomic_dec(&job->afile->jobs);
+	/* %DRM_IOCTL_APU_JOB_WAIT no longer needs it: the record holds no fence. */
+	apu_job_result_drop_fence(job->result);
 }
 
 /*
@@ -558,6 +570,9 @@ static int apu_job_push(struct drm_file *file, struct apu_job *job, u64 *id)
 	/* No allocation and no failure from here on. */
 	drm_sched_job_arm(&job->base);
 	job->done_fence = dma_fence_get(&job->base.s_fence->finished);
+	rcu_assign_pointer(job->result->fence, dma_fence_get(job->done_fence));
+	/* Pairs with the acquire in apu_ioctl_job_wait(): pushed => fence set. */
+	smp_store_release(&job->result->pushed, true);
 	if (dma_fence_add_callback(job->done_fence, &job->end_cb, apu_job_ended))
 		apu_job_ended(job->done_fence, &job->end_cb);
 	for (i = 0; i < job->num_bos; i++)
@@ -721,4 +736,92 @@ int apu_ioctl_job_info(struct drm_device *drm, void *data, struct drm_file *file
 	}
 	apu_job_result_put(r);
 	return 0;
+}
+
+/* Wait for the job of record @r; its status, or a negative errno. */
+static long apu_job_wait_one(struct apu_job_result *r, unsigned long timeout)
+{
+	struct dma_fence *f;
+	long ret;
+
+	rcu_read_lock();
+	f = dma_fence_get_rcu_safe(&r->fence);
+	rcu_read_unlock();
+	if (f) {
+		ret = dma_fence_wait_timeout(f, true, timeout);
+		dma_fence_put(f);
+		if (ret == 0)
+			return -ETIME;
+		if (ret < 0)
+			return ret;
+	}
+	/* Ended: DONE with its status, or dropped from the queue unrun. */
+	if (smp_load_acquire(&r->state) != DRM_APU_JOB_DONE)
+		return DRM_APU_STATUS_CANCELED;
+	return r->status;
+}
+
+int apu_ioctl_job_wait(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct apu_file *afile = file->driver_priv;
+	struct drm_apu_job_wait *args = data;
+	unsigned long timeout = drm_timeout_abs_to_jiffies(args->timeout_ns);
+	u32 i, failed = 0, first = 0, first_status = DRM_APU_STATUS_OK;
+	u64 *ids;
+	int ret = 0;
+
+	if (args->flags || args->pad) {
+		drm_dbg_driver(drm, "job_wait: flags %#x or pad %#x not zero\n",
+			       args->flags, args->pad);
+		return -EINVAL;
+	}
+	if (!args->num_jobs || args->num_jobs > DRM_APU_MAX_WAIT_JOBS) {
+		drm_dbg_driver(drm, "job_wait: num_jobs %u out of [1, %u]\n",
+			       args->num_jobs, DRM_APU_MAX_WAIT_JOBS);
+		return -EINVAL;
+	}
+	ids = kvmalloc_array(args->num_jobs, sizeof(*ids), GFP_KERNEL);
+	if (!ids)
+		return -ENOMEM;
+	if (copy_from_user(ids, u64_to_user_ptr(args->job_ids),
+			   args->num_jobs * sizeof(*ids))) {
+		drm_dbg_driver(drm, "job_wait: job_ids unreadable\n");
+		ret = -EFAULT;
+		goto out;
+	}
+	for (i = 0; i < args->num_jobs; i++) {
+		struct apu_job_result *r = NULL;
+		long status;
+
+		mutex_lock(&afile->results_lock);
+		if (ids[i] && ids[i] <= ULONG_MAX)
+			r = xa_load(&afile->results_xa, (unsigned long)ids[i]);
+		/* A job not pushed yet has no id its caller knows of. */
+		if (r && smp_load_acquire(&r->pushed))
+			kref_get(&r->refcount);
+		else
+			r = NULL;
+		mutex_unlock(&afile->results_lock);
+		if (!r) {
+			drm_dbg_driver(drm, "job_wait: no job %llu\n", ids[i]);
+			ret = -ENOENT;
+			goto out;
+		}
+		status = apu_job_wait_one(r, timeout);
+		apu_job_result_put(r);
+		if (status < 0) {
+			ret = status;
+			goto out;
+		}
+		if (status != DRM_APU_STATUS_OK && !failed++) {
+			first = i;
+			first_status = status;
+		}
+	}
+	args->failed = failed;
+	args->first_failed = first;
+	args->status = first_status;
+out:
+	kvfree(ids);
+	return ret;
 }

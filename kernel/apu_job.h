@@ -35,6 +35,9 @@ struct drm_syncobj;
  * @queue_ns: submission time (CLOCK_MONOTONIC)
  * @start_ns: when the core started it
  * @end_ns: when it ended
+ * @fence: the job's finished fence, referenced, from the push until it
+ *	   signals (%DRM_IOCTL_APU_JOB_WAIT waits on it); RCU
+ * @pushed: the job was handed to the scheduler (@fence set before)
  *
  * Written by the completion path only, before @state becomes DONE.
  */
@@ -55,6 +58,8 @@ struct apu_job_result {
 	u64 queue_ns;
 	u64 start_ns;
 	u64 end_ns;
+	struct dma_fence __rcu *fence;
+	bool pushed;
 };
 
 /**

@@ -120,6 +120,9 @@ int apu_device_open(const char *node, struct apu_device **out)
 	dev->info.driver_minor = ver->version_minor;
 	dev->info.driver_patch = ver->version_patchlevel;
 	dev->bo_no_wait = ver->version_major > 0 || ver->version_minor >= 2;
+	/* APU_JOB_WAIT=0: wait as with drivers before 0.3 (tests that path). */
+	dev->job_wait = (ver->version_major > 0 || ver->version_minor >= 3) &&
+			!(getenv("APU_JOB_WAIT") && !strcmp(getenv("APU_JOB_WAIT"), "0"));
 	drmFreeVersion(ver);
 
 	ret = apu_query(dev->fd, DRM_APU_QUERY_DEVICE, &qd, sizeof(qd));

@@ -952,6 +952,8 @@ int apu_network_write_trace(const struct apu_network *net, const char *path)
 
 	if (!net || !path || !net->have_run)
 		return -EINVAL;
+	/* The figures are read on first use: a cache, not a change of the network. */
+	apu_net_records((struct apu_network *)net);
 	f = fopen(path, "w");
 	if (!f)
 		return -errno;

@@ -128,6 +128,8 @@ struct apu_network {
 	double modeled_us;
 
 	bool in_flight, have_run;
+	/* The last run ended OK and its job records are not read yet. */
+	bool records_pending;
 	int64_t submit_ns, end_ns;
 	struct apu_run_stats last;
 	struct apu_core_stats last_cores[8];	/* last.num_cores of them */
@@ -161,5 +163,7 @@ int apu_net_input_producers(const struct apu_network *net, const struct op *o, i
 void apu_net_release_compiled(struct apu_network *net);
 /* plan.c: places every device op on cores (o->shares, o->est_us) and sets net->modeled_us. */
 int apu_net_plan(struct apu_network *net);
+/* Read the last run's job records if its wait left them unread (run.c). */
+void apu_net_records(struct apu_network *net);
 
 #endif /* APU_NETWORK_H */

@@ -369,6 +369,11 @@ int apu_network_submit(struct apu_network *net, int in_fence, int *out_fence)
 		return -EINVAL;
 	if (net->in_flight)
 		return -EBUSY;
+	/* The last run's unread records go with its job ids, replaced now. */
+	if (net->records_pending) {
+		net->records_pending = false;
+		net->have_run = false;
+	}
 	net->submit_ns = now_ns();
 	if (net->dev->cpu) {
 		/* The CPU backend runs at once; its fences are already signalled. */
@@ -520,9 +525,90 @@ static void model_times(struct apu_network *net, struct apu_run_stats *st,
 	free(prods);
 }
 
-int apu_network_wait(struct apu_network *net, int64_t timeout_ns, struct apu_run_stats *stats)
+/*
+ * The last run's statistics from its job records (one JOB_INFO each), or
+ * the planner's figures for a job whose record cannot be read; 0, or the
+ * errno of the first job that did not end OK (or of the first unreadable
+ * record).
+ */
+static int read_records(struct apu_network *net)
 {
 	int64_t first_start = INT64_MAX;
+	int ret = 0;
+
+	net->records_pending = false;
+	for (int i = 0; i < net->njobs; i++) {
+		struct drm_apu_job_info info = { .job_id = net->jobs[i].id };
+		struct job *j = &net->jobs[i];
+		int e;
+
+		if (drmIoctl(net->dev->fd, DRM_IOCTL_APU_JOB_INFO, &info)) {
+			ret = ret ? ret : -errno;
+			j->cycles = j->share.cycles;
+			j->macs = net->ops[j->op].layer.unit_macs * j->share.count;
+			continue;
+		}
+		e = status_errno(info.status);
+		if (e && !ret)
+			ret = e;
+		j->cycles = info.cycles;
+		j->macs = info.macs;
+		if (info.start_ns && (int64_t)info.start_ns < first_start)
+			first_start = (int64_t)info.start_ns;
+	}
+	model_times(net, &net->last, net->last_cores);
+	net->last.wall_us = (double)(net->end_ns - net->submit_ns) / 1000.0;
+	net->last.queue_us = first_start == INT64_MAX ? 0 :
+			     (double)(first_start - net->submit_ns) / 1000.0;
+	if (net->last.queue_us < 0)
+		net->last.queue_us = 0;
+	return ret;
+}
+
+void apu_net_records(struct apu_network *net)
+{
+	if (net->records_pending)
+		read_records(net);	/* the run ended OK: errors only lose figures */
+}
+
+/*
+ * Wait for every job of the run with DRM_IOCTL_APU_JOB_WAIT (driver 0.3):
+ * 0 when all ended OK, 1 when one did not, or a negative errno.
+ */
+static int job_wait(struct apu_network *net, int64_t timeout_ns)
+{
+	uint64_t stack_ids[16], *ids = stack_ids;
+	struct drm_apu_job_wait w = {
+		.num_jobs = (uint32_t)net->njobs,
+		.timeout_ns = timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns,
+	};
+	int ret = 0;
+
+	if (net->njobs > (int)(sizeof(stack_ids) / sizeof(stack_ids[0]))) {
+		ids = malloc(sizeof(*ids) * (size_t)net->njobs);
+		if (!ids)
+			return -ENOMEM;
+	}
+	for (int i = 0; i < net->njobs; i++)
+		ids[i] = net->jobs[i].id;
+	w.job_ids = (uintptr_t)ids;
+	if (drmIoctl(net->dev->fd, DRM_IOCTL_APU_JOB_WAIT, &w))
+		ret = errno == ETIME ? -ETIME : -errno;
+	else
+		ret = w.failed != 0;
+	if (ids != stack_ids)
+		free(ids);
+	return ret;
+}
+
+/*
+ * The job records are read (one JOB_INFO per job) only when the caller asks
+ * for the run's statistics, when a job failed, or on drivers before 0.3;
+ * otherwise later, if apu_network_get_core_stats() or
+ * apu_network_write_trace() need them.
+ */
+int apu_network_wait(struct apu_network *net, int64_t timeout_ns, struct apu_run_stats *stats)
+{
 	int ret = 0, i;
 
 	if (!net || !net->compiled)
@@ -537,36 +623,29 @@ int apu_network_wait(struct apu_network *net, int64_t timeout_ns, struct apu_run
 			j->cycles = j->share.cycles;
 			j->macs = net->ops[j->op].layer.unit_macs * j->share.count;
 		}
-		first_start = net->submit_ns;
+		model_times(net, &net->last, net->last_cores);
+		net->last.wall_us = (double)(net->end_ns - net->submit_ns) / 1000.0;
+		net->last.queue_us = 0;
 	} else {
-		ret = wait_jobs(net, net->njobs, timeout_ns);
-		if (ret)
-			return ret;
-		net->end_ns = now_ns();
-		for (i = 0; i < net->njobs; i++) {
-			struct drm_apu_job_info info = { .job_id = net->jobs[i].id };
-			int e;
+		bool failed = true;
 
-			if (drmIoctl(net->dev->fd, DRM_IOCTL_APU_JOB_INFO, &info)) {
-				ret = ret ? ret : -errno;
-				continue;
-			}
-			e = status_errno(info.status);
-			if (e && !ret)
-				ret = e;
-			net->jobs[i].cycles = info.cycles;
-			net->jobs[i].macs = info.macs;
-			if (info.start_ns && (int64_t)info.start_ns < first_start)
-				first_start = (int64_t)info.start_ns;
+		if (net->dev->job_wait && net->njobs) {
+			ret = job_wait(net, timeout_ns);
+			if (ret < 0)
+				return ret;
+			failed = ret;
+			ret = 0;
+		} else {
+			ret = wait_jobs(net, net->njobs, timeout_ns);
+			if (ret)
+				return ret;
 		}
+		net->end_ns = now_ns();
+		net->records_pending = true;
+		if (failed || stats)
+			ret = read_records(net);
 	}
 	net->in_flight = false;
-	model_times(net, &net->last, net->last_cores);
-	net->last.wall_us = (double)(net->end_ns - net->submit_ns) / 1000.0;
-	net->last.queue_us = first_start == INT64_MAX ? 0 :
-			     (double)(first_start - net->submit_ns) / 1000.0;
-	if (net->last.queue_us < 0)
-		net->last.queue_us = 0;
 	net->have_run = true;
 	if (stats)
 		*stats = net->last;
@@ -576,7 +655,11 @@ int apu_network_wait(struct apu_network *net, int64_t timeout_ns, struct apu_run
 int apu_network_get_core_stats(const struct apu_network *net, unsigned int core,
 			       struct apu_core_stats *stats, size_t size)
 {
-	if (!net || !net->have_run || core >= net->last.num_cores)
+	if (!net || !net->have_run)
+		return -EINVAL;
+	/* The figures are read on first use: a cache, not a change of the network. */
+	apu_net_records((struct apu_network *)net);
+	if (core >= net->last.num_cores)
 		return -EINVAL;
 	return apu_copy_sized(stats, size, &net->last_cores[core], sizeof(net->last_cores[core]),
 			      APU_CORE_STATS_SIZE_1_0);

@@ -94,7 +94,7 @@ int drmIoctl(int fd, unsigned long request, void *arg)
 		return 0;
 	}
 	default:
-		return 0;	/* GEM_CLOSE and the like */
+		return 0;	/* GEM_CLOSE, JOB_WAIT (no job failed) and the like */
 	}
 }
 
@@ -107,6 +107,7 @@ drmVersionPtr drmGetVersion(int fd)
 	if (v) {
 		v->name = name;
 		v->name_len = 3;
+		v->version_minor = 3;	/* driver 0.3: JOB_WAIT (answered by the default case) */
 	}
 	return v;
 }

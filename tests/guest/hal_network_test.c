@@ -324,6 +324,69 @@ TEST_F(net, faults_surface)
 	apu_network_destroy(net);
 }
 
+/* Per-core jobs, cycles and MACs of @net's last run. */
+static void core_figures(struct __test_metadata *_metadata, struct apu_network *net,
+			 uint64_t fig[8][3])
+{
+	memset(fig, 0, sizeof(uint64_t) * 8 * 3);
+	for (unsigned int c = 0; c < 8; c++) {
+		struct apu_core_stats cs;
+
+		if (apu_network_get_core_stats(net, c, &cs, sizeof(cs)))
+			break;
+		fig[c][0] = cs.jobs;
+		fig[c][1] = cs.cycles;
+		fig[c][2] = cs.macs;
+	}
+	ASSERT_NE(0, fig[0][0] + fig[1][0] + fig[2][0]);
+}
+
+/*
+ * libapu reads job records only when asked (driver 0.3: one JOB_WAIT per
+ * run): the figures read later, or with the run's statistics, are the
+ * device's, the same as on the older path (APU_JOB_WAIT=0: a syncobj wait
+ * and every record read), and a failed job still surfaces with no
+ * statistics asked for, on both paths.
+ */
+TEST_F(net, records_when_asked_match_the_older_path)
+{
+	uint64_t fig[3][8][3];
+	struct apu_run_stats st[2];
+	struct apu_device *old;
+	struct apu_network *net[2];
+	int in[2], out;
+
+	ASSERT_EQ(0, setenv("APU_JOB_WAIT", "0", 1));
+	ASSERT_EQ(0, apu_device_open(apu_node(), &old));
+	unsetenv("APU_JOB_WAIT");
+	for (int k = 0; k < 2; k++) {
+		ASSERT_EQ(0, apu_network_create(k ? old : self->dev, &net[k]));
+		ASSERT_EQ(0, apu_network_build_model(net[k], APU_MODEL_MOBILENET_V2, 2, &in[k],
+						     &out));
+		ASSERT_EQ(0, apu_network_compile(net[k], NULL));
+		ASSERT_EQ(0, fill_input(net[k], in[k], 5));
+	}
+	/* New path, no statistics asked: read when get_core_stats() needs them. */
+	ASSERT_EQ(0, apu_network_run(net[0], NULL));
+	core_figures(_metadata, net[0], fig[0]);
+	ASSERT_EQ(0, apu_network_run(net[0], &st[0]));
+	core_figures(_metadata, net[0], fig[1]);
+	ASSERT_EQ(0, apu_network_run(net[1], &st[1]));
+	core_figures(_metadata, net[1], fig[2]);
+	EXPECT_EQ(0, memcmp(fig[0], fig[1], sizeof(fig[0])));
+	EXPECT_EQ(0, memcmp(fig[0], fig[2], sizeof(fig[0])));
+	EXPECT_EQ(st[0].jobs, st[1].jobs);
+	EXPECT_EQ(st[0].makespan_us, st[1].makespan_us);
+
+	for (int k = 0; k < 2; k++) {
+		ASSERT_EQ(0, apu_debugfs_write("fault_inject", "2 fail_job"));
+		EXPECT_EQ(-EIO, apu_network_run(net[k], NULL)) TH_LOG("path %d", k);
+		EXPECT_EQ(0, apu_network_run(net[k], NULL));
+		apu_network_destroy(net[k]);
+	}
+	apu_device_close(old);
+}
+
 static unsigned int lcg(unsigned int *s)
 {
 	*s = *s * 1103515245u + 12345u;

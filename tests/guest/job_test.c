@@ -741,4 +741,101 @@ TEST_F(job, syncobj_wait_times_out)
 	drmSyncobjDestroy(self->fd, s);
 }
 
+static int job_wait(int fd, const uint64_t *ids, uint32_t n, int64_t timeout_ns,
+		    struct drm_apu_job_wait *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->job_ids = (uintptr_t)ids;
+	w->num_jobs = n;
+	w->timeout_ns = timeout_ns;
+	return apu_ioctl(fd, DRM_IOCTL_APU_JOB_WAIT, w);
+}
+
+/*
+ * DRM_IOCTL_APU_JOB_WAIT: one call waits for several jobs and names the
+ * first that failed, with the status JOB_INFO reports for it (a job failed
+ * by fault injection: DRM_APU_STATUS_INJECTED, the UAPI's value 6).
+ */
+TEST_F(job, job_wait_reports_the_first_failure)
+{
+	struct drm_apu_job_bo bos[] = { { self->data.handle, DRM_APU_JOB_BO_WRITE } };
+	struct drm_apu_job_info info;
+	struct drm_apu_job_wait w;
+	struct apu_conv a;
+	char inject[16];
+	uint64_t ids[3];
+
+	apu_conv_setup(&a, &self->data, 4, 4, 8, 8, 1, 512 * 1024, 2);
+	apu_op_conv(apu_cmd_header(self->cmd.cpu, 1), &a);
+	/* ids[1] fails (the next job of core LAST); ids[0] and ids[2] do not. */
+	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
+				 DRM_APU_TARGET_CORE(0), bos, 1, NULL, 0, 0, &ids[0], NULL));
+	ASSERT_EQ(0, job_wait(self->fd, ids, 1, apu_now_ns() + 20000000000ll, &w));
+	EXPECT_EQ(0u, w.failed);
+	EXPECT_EQ((uint32_t)DRM_APU_STATUS_OK, w.status);
+	snprintf(inject, sizeof(inject), "%u fail_job", LAST);
+	ASSERT_EQ(0, apu_debugfs_write("fault_inject", inject));
+	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
+				 DRM_APU_TARGET_CORE(LAST), bos, 1, NULL, 0, 0, &ids[1], NULL));
+	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
+				 DRM_APU_TARGET_CORE(0), bos, 1, NULL, 0, 0, &ids[2], NULL));
+	ASSERT_EQ(0, job_wait(self->fd, ids, 3, apu_now_ns() + 20000000000ll, &w));
+	EXPECT_EQ(1u, w.failed);
+	EXPECT_EQ(1u, w.first_failed);
+	EXPECT_EQ(6u, w.status);
+	/* Every job has ended: their records say the same. */
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(0, apu_job_info(self->fd, ids[i], &info));
+		EXPECT_EQ((uint32_t)DRM_APU_JOB_DONE, info.state);
+		EXPECT_EQ(i == 1 ? 6u : 0u, info.status);
+	}
+	/* Waiting again for ended jobs answers at once, even with no time left. */
+	ASSERT_EQ(0, job_wait(self->fd, ids + 1, 2, 0, &w));
+	EXPECT_EQ(1u, w.failed);
+	EXPECT_EQ(0u, w.first_failed);
+}
+
+/* A job that does not end: -ETIME; after the driver's timeout, TIMEOUT. */
+TEST_F(job, job_wait_times_out_then_reports_the_timeout)
+{
+	struct drm_apu_job_bo bos[] = { { self->data.handle, DRM_APU_JOB_BO_WRITE } };
+	struct drm_apu_job_wait w;
+	struct apu_conv a;
+	char inject[16];
+	uint64_t id;
+
+	apu_conv_setup(&a, &self->data, 4, 4, 8, 8, 1, 512 * 1024, 2);
+	apu_op_conv(apu_cmd_header(self->cmd.cpu, 1), &a);
+	snprintf(inject, sizeof(inject), "%u hang", LAST);
+	ASSERT_EQ(0, apu_debugfs_write("fault_inject", inject));
+	ASSERT_EQ(0, apu_submit1(self->fd, self->cmd.handle, 0, apu_cmd_size(1),
+				 DRM_APU_TARGET_CORE(LAST), bos, 1, NULL, 0, 0, &id, NULL));
+	EXPECT_EQ(-ETIME, job_wait(self->fd, &id, 1, 0, &w));
+	EXPECT_EQ(-ETIME, job_wait(self->fd, &id, 1, apu_now_ns() + 200000000, &w));
+	ASSERT_EQ(0, job_wait(self->fd, &id, 1, apu_now_ns() + 30000000000ll, &w));
+	EXPECT_EQ(1u, w.failed);
+	EXPECT_EQ((uint32_t)DRM_APU_STATUS_TIMEOUT, w.status);
+}
+
+/* JOB_WAIT's refusals, as the UAPI documents them. */
+TEST_F(job, job_wait_refuses_bad_arguments)
+{
+	struct drm_apu_job_wait w;
+	uint64_t ids[2] = { 0, 1ull << 40 };
+
+	EXPECT_EQ(-ENOENT, job_wait(self->fd, ids, 1, 0, &w));	/* id 0 */
+	EXPECT_EQ(-ENOENT, job_wait(self->fd, ids + 1, 1, 0, &w));	/* never submitted */
+	EXPECT_EQ(-EINVAL, job_wait(self->fd, ids, 0, 0, &w));
+	EXPECT_EQ(-EINVAL, job_wait(self->fd, ids, DRM_APU_MAX_WAIT_JOBS + 1, 0, &w));
+	EXPECT_EQ(-EFAULT, job_wait(self->fd, (const uint64_t *)8, 1, 0, &w));
+	memset(&w, 0, sizeof(w));
+	w.job_ids = (uintptr_t)ids;
+	w.num_jobs = 1;
+	w.flags = 1;
+	EXPECT_EQ(-EINVAL, apu_ioctl(self->fd, DRM_IOCTL_APU_JOB_WAIT, &w));
+	w.flags = 0;
+	w.pad = 1;
+	EXPECT_EQ(-EINVAL, apu_ioctl(self->fd, DRM_IOCTL_APU_JOB_WAIT, &w));
+}
+
 TEST_HARNESS_MAIN

@@ -39,6 +39,7 @@ extern "C" {
 #define DRM_APU_BO_WAIT			0x03
 #define DRM_APU_SUBMIT			0x04
 #define DRM_APU_JOB_INFO		0x05
+#define DRM_APU_JOB_WAIT		0x06
 
 #define DRM_IOCTL_APU_QUERY \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_APU_QUERY, struct drm_apu_query)
@@ -52,6 +53,8 @@ extern "C" {
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_APU_SUBMIT, struct drm_apu_submit)
 #define DRM_IOCTL_APU_JOB_INFO \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_APU_JOB_INFO, struct drm_apu_job_info)
+#define DRM_IOCTL_APU_JOB_WAIT \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_APU_JOB_WAIT, struct drm_apu_job_wait)
 
 /**
  * enum drm_apu_query_type - what &struct drm_apu_query reads
@@ -339,7 +342,9 @@ struct drm_apu_bo_wait {
  * A job's fence signals when the job ends, with an error when it failed:
  * -EFAULT (device MMU fault), -EINVAL (bad command buffer), -ETIMEDOUT (the
  * core hung and was reset), -EIO (device error), -ECANCELED (not run).
- * %DRM_IOCTL_APU_JOB_INFO then reads its status and counters.
+ * %DRM_IOCTL_APU_JOB_INFO then reads its status and counters;
+ * %DRM_IOCTL_APU_JOB_WAIT (driver 0.3) waits for several jobs and tells
+ * which failed, in one call.
  */
 
 /* Targets of &struct drm_apu_job. */
@@ -571,6 +576,50 @@ struct drm_apu_job_info {
 	__u64 start_ns;
 	/** @end_ns: out: when it ended (0 until done). */
 	__u64 end_ns;
+};
+
+/** DRM_APU_MAX_WAIT_JOBS - most jobs of one %DRM_IOCTL_APU_JOB_WAIT. */
+#define DRM_APU_MAX_WAIT_JOBS		4096
+
+/**
+ * struct drm_apu_job_wait - argument of %DRM_IOCTL_APU_JOB_WAIT
+ *
+ * Waits until every job of @job_ids has ended (driver 0.3 and later), then
+ * tells how many did not end %DRM_APU_STATUS_OK and which was the first of
+ * them: the wait and the statuses of a whole run in one call, where a
+ * syncobj wait and one %DRM_IOCTL_APU_JOB_INFO per job would take several.
+ * %DRM_IOCTL_APU_JOB_INFO still reads each job's counters and fault.
+ *
+ * A job that ends in its file's queue without reaching a core (the file
+ * closing, the device removed) counts as %DRM_APU_STATUS_CANCELED.
+ *
+ * Errors: -EINVAL for non-zero @flags or @pad, @num_jobs 0 or over
+ * %DRM_APU_MAX_WAIT_JOBS; -EFAULT for a bad @job_ids; -ENOENT for an id
+ * that is not one of the caller's submitted jobs or whose record is
+ * forgotten (the kernel keeps the last 4096 per file); -ETIME when
+ * @timeout_ns passed first (the out fields are then not set);
+ * -ERESTARTSYS on a signal.
+ */
+struct drm_apu_job_wait {
+	/** @job_ids: user pointer to @num_jobs __u64 ids (&drm_apu_job.job_id). */
+	__u64 job_ids;
+	/** @num_jobs: number of ids. */
+	__u32 num_jobs;
+	/** @flags: must be zero. */
+	__u32 flags;
+	/**
+	 * @timeout_ns: absolute CLOCK_MONOTONIC time to give up at; a time
+	 * in the past (0) only polls.
+	 */
+	__s64 timeout_ns;
+	/** @failed: out: how many of the jobs did not end OK. */
+	__u32 failed;
+	/** @first_failed: out: index in @job_ids of the first that did not. */
+	__u32 first_failed;
+	/** @status: out: its &enum drm_apu_job_status (%DRM_APU_STATUS_OK if none). */
+	__u32 status;
+	/** @pad: must be zero. */
+	__u32 pad;
 };
 
 #if defined(__cplusplus)

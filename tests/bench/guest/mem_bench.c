@@ -3,8 +3,9 @@
  * Kernel memory (make bench, in the VM): unreclaimable slab and page
  * tables the driver keeps per open file (address space, scheduler
  * entities, job records) and per buffer (GEM object, mapping, device page
- * tables), from /proc/meminfo before and after opening 200 files and
- * creating 2000 small buffers. Buffer data pages (shmem) are reported
+ * tables), from /proc/meminfo before and after opening FILES files (under
+ * the driver's max_files_per_process, 64 by default) and creating 2000
+ * small buffers. Buffer data pages (shmem) are reported
  * apart. Prints "APU-BENCH {json}".
  */
 #include <fcntl.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include <drm/apu_accel.h>
+
+#define FILES 60
 
 static long meminfo(const char *key)
 {
@@ -41,13 +44,13 @@ static long kernel_kb(void)
 
 int main(void)
 {
-	static int fds[200];
+	static int fds[FILES];
 	long k0, k1, k2, s1, s2;
 	int fd;
 
 	sync();
 	k0 = kernel_kb();
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < FILES; i++) {
 		fds[i] = open("/dev/accel/accel0", O_RDWR);
 		if (fds[i] < 0)
 			return 1;
@@ -65,8 +68,8 @@ int main(void)
 	s2 = meminfo("Shmem");
 	printf("APU-BENCH {\"bench\": \"kernel_memory\", \"per_file_kib\": %.2f, "
 	       "\"per_buffer_kib\": %.3f, \"per_buffer_data_kib\": %.3f}\n",
-	       (k1 - k0) / 200.0, (k2 - k1) / 2000.0, (s2 - s1) / 2000.0);
-	for (int i = 0; i < 200; i++)
+	       (k1 - k0) / (double)FILES, (k2 - k1) / 2000.0, (s2 - s1) / 2000.0);
+	for (int i = 0; i < FILES; i++)
 		close(fds[i]);
 	return 0;
 }
