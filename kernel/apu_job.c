@@ -738,8 +738,12 @@ int apu_ioctl_job_info(struct drm_device *drm, void *data, struct drm_file *file
 	return 0;
 }
 
-/* Wait for the job of record @r; its status, or a negative errno. */
-static long apu_job_wait_one(struct apu_job_result *r, unsigned long timeout)
+/*
+ * Wait for the job of record @r, at most *@timeout jiffies, which is left
+ * with what remains of it (0 stays 0: polling); the job's status, or a
+ * negative errno.
+ */
+static long apu_job_wait_one(struct apu_job_result *r, unsigned long *timeout)
 {
 	struct dma_fence *f;
 	long ret;
@@ -748,12 +752,14 @@ static long apu_job_wait_one(struct apu_job_result *r, unsigned long timeout)
 	f = dma_fence_get_rcu_safe(&r->fence);
 	rcu_read_unlock();
 	if (f) {
-		ret = dma_fence_wait_timeout(f, true, timeout);
+		ret = dma_fence_wait_timeout(f, true, *timeout);
 		dma_fence_put(f);
 		if (ret == 0)
 			return -ETIME;
 		if (ret < 0)
 			return ret;
+		if (*timeout)
+			*timeout = ret;
 	}
 	/* Ended: DONE with its status, or dropped from the queue unrun. */
 	if (smp_load_acquire(&r->state) != DRM_APU_JOB_DONE)
@@ -807,7 +813,7 @@ int apu_ioctl_job_wait(struct drm_device *drm, void *data, struct drm_file *file
 			ret = -ENOENT;
 			goto out;
 		}
-		status = apu_job_wait_one(r, timeout);
+		status = apu_job_wait_one(r, &timeout);
 		apu_job_result_put(r);
 		if (status < 0) {
 			ret = status;
