@@ -2114,13 +2114,56 @@ void apu_mul(const ApuMulParams *p, const int8_t *in1, const int8_t *in2,
     }
 }
 
+#ifdef APU_HAVE_AVX2_KERNEL
+/*
+ * Elements [0, returned) of apu_lut(), 32 at a time: the table as sixteen
+ * rows of sixteen, each looked up by the low nibble of the index (vpshufb)
+ * and kept where the high nibble names the row.
+ */
+__attribute__((target("avx2")))
+static uint32_t lut_run_avx2(uint32_t count, const int8_t *in,
+                             const int8_t *table, int8_t *out)
+{
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    const __m256i nib = _mm256_set1_epi8(0x0f);
+    __m256i row[16];
+    uint32_t i;
+    int t;
+
+    for (t = 0; t < 16; t++) {
+        row[t] = _mm256_broadcastsi128_si256(
+            _mm_loadu_si128((const __m128i *)(table + 16 * t)));
+    }
+    for (i = 0; i + 32 <= count; i += 32) {
+        __m256i u = _mm256_xor_si256(
+            _mm256_loadu_si256((const __m256i *)(in + i)), flip);
+        __m256i lo = _mm256_and_si256(u, nib);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(u, 4), nib);
+        __m256i r = _mm256_setzero_si256();
+
+        for (t = 0; t < 16; t++) {
+            r = _mm256_or_si256(r, _mm256_and_si256(
+                _mm256_shuffle_epi8(row[t], lo),
+                _mm256_cmpeq_epi8(hi, _mm256_set1_epi8((char)t))));
+        }
+        _mm256_storeu_si256((__m256i *)(out + i), r);
+    }
+    return i;
+}
+#endif
+
 /* out[i] = table[in[i] + 128]. */
 void apu_lut(uint32_t count, const int8_t *in, const int8_t *table,
              int8_t *out)
 {
-    uint32_t i;
+    uint32_t i = 0;
 
-    for (i = 0; i < count; i++) {
+#ifdef APU_HAVE_AVX2_KERNEL
+    if (cpu_avx2()) {
+        i = lut_run_avx2(count, in, table, out);
+    }
+#endif
+    for (; i < count; i++) {
         out[i] = table[(uint8_t)in[i] ^ 0x80];
     }
 }
