@@ -70,12 +70,18 @@ uint64_t apu_conv_macs(const ApuConvParams *p)
  */
 typedef struct ConvPlan {
     bool dw1;               /* depthwise, multiplier 1: conv_dw1() */
-    /* conv_dw1(): taps, pairs of taps, blocks of 16 channels (AVX2). */
-    uint64_t ntaps, npairs, nblk;
-    /* conv_patch(): taps per group k, in pairs kp (kpad = 2 kp), npad. */
-    uint64_t k, kp, kpad, pstride, npad;
+    /*
+     * conv_dw1(): taps, pairs of taps, blocks of 16 channels (AVX2); quads
+     * of taps, blocks of 32 channels (VNNI).
+     */
+    uint64_t ntaps, npairs, nblk, nquads, nblk32;
+    /*
+     * conv_patch(): taps per group k, in pairs kp (kpad = 2 kp), in quads
+     * kq (VNNI), npad.
+     */
+    uint64_t k, kp, kpad, kq, pstride, npad;
     /* Buffer sizes in bytes. */
-    uint64_t tap_b, zrow_b, acc_b, dwp_b;               /* conv_dw1() */
+    uint64_t tap_b, zrow_b, acc_b, dwp_b, dwq_b, dwb_b;  /* conv_dw1() */
     uint64_t patch_b, accs_b, wp_b, acc_pad_b, bias_pad_b, wt_b;
     uint64_t rq_b;          /* rq_init()'s tables */
     uint64_t work_bytes;    /* the most of either path (AVX2, portable) */
@@ -100,18 +106,26 @@ static void conv_plan(const ApuConvParams *p, ConvPlan *pl)
         pl->ntaps = (uint64_t)p->k_h * p->k_w;
         pl->npairs = (pl->ntaps + 1) / 2;
         pl->nblk = out_c / 16;
-        pl->tap_b = sizeof(const int8_t *) * 2 * pl->npairs;
+        pl->nquads = (pl->ntaps + 3) / 4;
+        pl->nblk32 = (pl->nblk + 1) / 2;
+        /* 4 nquads >= 2 npairs: enough for either path */
+        pl->tap_b = sizeof(const int8_t *) * 4 * pl->nquads;
         pl->zrow_b = p->in_c;
         pl->acc_b = sizeof(uint32_t) * out_c;
         pl->dwp_b = sizeof(int16_t) * pl->nblk * pl->npairs * 32;
-        pl->work_bytes = pl->tap_b + pl->zrow_b + pl->acc_b + pl->dwp_b +
-                         pl->rq_b;
-        pl->engine_macs = pix * 2 * pl->npairs * out_c;
+        pl->dwq_b = pl->nblk32 * pl->nquads * 128;
+        pl->dwb_b = sizeof(uint32_t) * pl->nblk32 * 32;
+        pl->work_bytes = pl->tap_b + pl->zrow_b + pl->acc_b + pl->rq_b +
+                         MAX_U64(pl->dwp_b, pl->dwq_b + pl->dwb_b);
+        pl->engine_macs = pix * MAX_U64(2 * pl->npairs * out_c,
+                                        4 * pl->nquads * out_c +
+                                        4 * pl->nquads * 16);
         return;
     }
     pl->k = (uint64_t)p->k_h * p->k_w * (p->in_c / p->groups);
     pl->kp = (pl->k + 1) / 2;
     pl->kpad = pl->kp * 2;
+    pl->kq = (pl->k + 3) / 4;
     pl->pstride = pl->kpad * groups;
     pl->npad = (cout_g + 15) & ~(uint64_t)15;
     pl->patch_b = sizeof(int16_t) * APU_PIX * pl->pstride;
@@ -125,8 +139,14 @@ static void conv_plan(const ApuConvParams *p, ConvPlan *pl)
     pl->work_bytes = pl->patch_b + pl->accs_b + pl->rq_b +
                      MAX_U64(pl->wp_b + pl->acc_pad_b + pl->bias_pad_b,
                              pl->wt_b);
-    /* The AVX2 kernel's, which pads; the portable one does less. */
-    pl->engine_macs = pix * groups * pl->npad * pl->kpad;
+    /*
+     * The AVX2 or VNNI kernel's, which pad; the portable one does less.
+     * VNNI's buffers fit in the AVX2 kernel's: its patch of bytes (4 kq
+     * <= 2 kpad, as kpad >= 2) in the patch, its weights (kq x npad x 4
+     * bytes a group) in wp, the corrected bias in bias_pad.
+     */
+    pl->engine_macs = pix * groups * pl->npad *
+                      MAX_U64(pl->kpad, 4 * pl->kq);
 }
 
 static bool conv_tensors_ok(const ApuConvParams *p)
@@ -456,8 +476,73 @@ static bool cpu_avx2(void)
 #endif
 }
 
+/* The VNNI kernels' instructions: AVX-512 F, VL, BW and VNNI. */
+static bool cpu_vnni(void)
+{
+#ifdef APU_HAVE_AVX2_KERNEL
+    return __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vnni");
+#else
+    return false;
+#endif
+}
+
+bool apu_engine_path_available(ApuEnginePath path)
+{
+    switch (path) {
+    case APU_PATH_AUTO:
+    case APU_PATH_PORTABLE:
+    case APU_PATH_VNNI_EMUL:
+        return true;
+    case APU_PATH_AVX2:
+        return cpu_avx2();
+    case APU_PATH_VNNI:
+        return cpu_vnni();
+    default:
+        return false;
+    }
+}
+
+ApuEnginePath apu_engine_auto_path(void)
+{
+    return cpu_vnni() ? APU_PATH_VNNI :
+           cpu_avx2() ? APU_PATH_AVX2 : APU_PATH_PORTABLE;
+}
+
+const char *apu_engine_path_name(ApuEnginePath path)
+{
+    static const char *const names[APU_PATH_NPATHS] = {
+        "auto", "portable", "avx2", "vnni", "vnni-emul",
+    };
+
+    return (unsigned)path < APU_PATH_NPATHS ? names[path] : "?";
+}
+
+/* What a path runs: AVX2 kernels, and the VNNI ones (for real or not). */
+enum { VNNI_NONE, VNNI_HW, VNNI_EMUL };
+typedef struct Isa {
+    bool avx2;
+    int vnni;
+} Isa;
+
+static Isa isa_of(ApuEnginePath path)
+{
+    Isa isa = { false, VNNI_NONE };
+
+    if (path == APU_PATH_AUTO) {
+        path = apu_engine_auto_path();
+    }
+    isa.avx2 = path != APU_PATH_PORTABLE && cpu_avx2();
+    isa.vnni = path == APU_PATH_VNNI ? VNNI_HW :
+               path == APU_PATH_VNNI_EMUL ? VNNI_EMUL : VNNI_NONE;
+    return isa;
+}
+
 static int rq_init(Rq *q, const int32_t *mult, const int32_t *shift, int n,
-                   int zp, int lo, int hi, bool single)
+                   int zp, int lo, int hi, bool single, bool avx2)
 {
     int c;
 
@@ -468,7 +553,7 @@ static int rq_init(Rq *q, const int32_t *mult, const int32_t *shift, int n,
     q->lo = lo;
     q->hi = hi;
     q->single = single;
-    q->simd = !single && cpu_avx2();
+    q->simd = !single && avx2;
     for (c = 0; c < n && q->simd; c++) {
         q->simd = mult[c] != INT32_MIN && shift_ok(shift[c]);
     }
@@ -635,7 +720,8 @@ void apu_requant_row(const uint32_t *acc, const int32_t *mult,
     Rq q;
 
     if (n > INT32_MAX / 4 ||
-        rq_init(&q, mult, shift, (int)n, out_zp, lo, hi, false)) {
+        rq_init(&q, mult, shift, (int)n, out_zp, lo, hi, false,
+                cpu_avx2())) {
         requant_row_inline(acc, mult, shift, out_zp, lo, hi, n, out);
         return;
     }
@@ -720,33 +806,212 @@ static void dw_pixel_avx2(const int8_t *const *tap, int npairs,
 }
 #endif
 
+
+/*
+ * VNNI depthwise: vpdpbusd multiplies unsigned bytes by signed ones, four
+ * at a time, so the input goes in as u = x + 128 (x ^ 0x80) and
+ * sum (x - zp) w = sum u w - (128 + zp) sum w: the second term is folded,
+ * once per op, into the bias of each channel. Exact modulo 2^32 like the
+ * rest (the four products' sum fits int32). Only for w_zp == 0 (TFLite's
+ * int8 weights); taps off the input read in_zp and so add nothing, the
+ * padding taps have zero weights. Blocks of 32 channels (the last may have
+ * 16), quads of taps: the four taps' bytes are interleaved per channel by
+ * two rounds of unpacking, which leaves accumulator r's lane l with channel
+ * dwq_chan(r * 8 + l); the weights are packed in that order,
+ * [block][quad][32 positions][4 taps] int8.
+ */
+static inline int dwq_chan(int pos)
+{
+    return (pos % 8) / 4 * 16 + pos / 8 * 4 + pos % 4;
+}
+
+/* @wq (pl->dwq_b bytes, zeroed) and the folded bias @bc (pl->dwb_b). */
+static void pack_dw_quads(const ApuConvParams *p, const ConvPlan *pl,
+                          const int8_t *w, const int32_t *bias, int8_t *wq,
+                          uint32_t *bc)
+{
+    const int ntaps = (int)pl->ntaps, nquads = (int)pl->nquads;
+    const int nch = (int)pl->nblk * 16;
+    const uint32_t off = (uint32_t)(128 + p->in_zp);
+    int b, t, pos, c;
+
+    for (b = 0; b < (int)pl->nblk32; b++) {
+        for (t = 0; t < ntaps; t++) {
+            for (pos = 0; pos < 32; pos++) {
+                c = b * 32 + dwq_chan(pos);
+                if (c < nch) {
+                    wq[(((size_t)b * nquads + t / 4) * 32 + pos) * 4 +
+                       t % 4] = w[(size_t)t * p->out_c + c];
+                }
+            }
+        }
+    }
+    for (c = 0; c < (int)pl->nblk32 * 32; c++) {
+        uint32_t sum = 0;
+
+        for (t = 0; c < nch && t < ntaps; t++) {
+            sum += (uint32_t)w[(size_t)t * p->out_c + c];
+        }
+        bc[c] = (bias && c < nch ? (uint32_t)bias[c] : 0) - off * sum;
+    }
+}
+
+/* The VNNI kernel's arithmetic in plain C: accumulators of [0, nblk x 16). */
+static void dw_pixel_vnni_emul(const int8_t *const *tap, int nquads,
+                               const int8_t *wq, int nblk, const uint32_t *bc,
+                               uint32_t *acc)
+{
+    int b, pos, t, i;
+
+    for (b = 0; b < nblk; b += 2) {
+        const int8_t *wb = wq + (size_t)(b / 2) * nquads * 128;
+        int nch = b + 1 < nblk ? 32 : 16;
+
+        for (pos = 0; pos < 32; pos++) {
+            int c = dwq_chan(pos);
+            size_t cc = (size_t)b * 16 + c;
+            uint32_t a;
+
+            if (c >= nch) {
+                continue;
+            }
+            a = bc[cc];
+            for (t = 0; t < nquads; t++) {
+                for (i = 0; i < 4; i++) {
+                    a += (uint32_t)(((uint8_t)tap[4 * t + i][cc] ^ 0x80) *
+                                    wb[((size_t)t * 32 + pos) * 4 + i]);
+                }
+            }
+            acc[cc] = a;
+        }
+    }
+}
+
+#ifdef APU_HAVE_AVX2_KERNEL
+#define APU_VNNI_TARGET "avx2,avx512f,avx512vl,avx512bw,avx512vnni"
+
+__attribute__((target(APU_VNNI_TARGET), always_inline))
+static inline void dw_block_vnni(const int8_t *const *tap, int nquads,
+                                 const int8_t *wb, size_t c, bool full,
+                                 __m256i *a)
+{
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    int t, i;
+
+    for (t = 0; t < nquads; t++) {
+        const int8_t *wt = wb + (size_t)t * 128;
+        __m256i x[4], ab0, ab1, cd0, cd1;
+
+        for (i = 0; i < 4; i++) {
+            const int8_t *src = tap[4 * t + i] + c;
+
+            x[i] = full ? _mm256_loadu_si256((const __m256i *)src) :
+                   _mm256_zextsi128_si256(
+                       _mm_loadu_si128((const __m128i *)src));
+            x[i] = _mm256_xor_si256(x[i], flip);
+        }
+        ab0 = _mm256_unpacklo_epi8(x[0], x[1]);
+        ab1 = _mm256_unpackhi_epi8(x[0], x[1]);
+        cd0 = _mm256_unpacklo_epi8(x[2], x[3]);
+        cd1 = _mm256_unpackhi_epi8(x[2], x[3]);
+        a[0] = _mm256_dpbusd_epi32(a[0], _mm256_unpacklo_epi16(ab0, cd0),
+                                   _mm256_loadu_si256((const __m256i *)wt));
+        a[1] = _mm256_dpbusd_epi32(a[1], _mm256_unpackhi_epi16(ab0, cd0),
+                                   _mm256_loadu_si256((const __m256i *)
+                                                      (wt + 32)));
+        a[2] = _mm256_dpbusd_epi32(a[2], _mm256_unpacklo_epi16(ab1, cd1),
+                                   _mm256_loadu_si256((const __m256i *)
+                                                      (wt + 64)));
+        a[3] = _mm256_dpbusd_epi32(a[3], _mm256_unpackhi_epi16(ab1, cd1),
+                                   _mm256_loadu_si256((const __m256i *)
+                                                      (wt + 96)));
+    }
+}
+
+__attribute__((target(APU_VNNI_TARGET)))
+static void dw_pixel_vnni(const int8_t *const *tap, int nquads,
+                          const int8_t *wq, int nblk, const uint32_t *bc,
+                          const Rq *q, int8_t *o)
+{
+    uint32_t tmp[32];
+    int b, h;
+
+    for (b = 0; b < nblk; b += 2) {
+        const int8_t *wb = wq + (size_t)(b / 2) * nquads * 128;
+        size_t c = (size_t)b * 16;
+        bool full = b + 1 < nblk;
+        __m256i a[4] = { _mm256_setzero_si256(), _mm256_setzero_si256(),
+                         _mm256_setzero_si256(), _mm256_setzero_si256() };
+        __m256i v[4];
+
+        if (full) {
+            dw_block_vnni(tap, nquads, wb, c, true, a);
+        } else {
+            dw_block_vnni(tap, nquads, wb, c, false, a);
+        }
+        /* Channels 0-7, 8-15, 16-23, 24-31, plus the folded bias. */
+        v[0] = _mm256_permute2x128_si256(a[0], a[1], 0x20);
+        v[1] = _mm256_permute2x128_si256(a[2], a[3], 0x20);
+        v[2] = _mm256_permute2x128_si256(a[0], a[1], 0x31);
+        v[3] = _mm256_permute2x128_si256(a[2], a[3], 0x31);
+        for (h = 0; h < 4; h++) {
+            v[h] = _mm256_add_epi32(v[h], _mm256_loadu_si256(
+                (const __m256i *)(bc + c + 8 * h)));
+        }
+        if (q->simd) {
+            rq16_avx2(q, v[0], v[1], c, o + c);
+            if (full) {
+                rq16_avx2(q, v[2], v[3], c + 16, o + c + 16);
+            }
+            continue;
+        }
+        for (h = 0; h < 4; h++) {
+            _mm256_storeu_si256((__m256i *)(tmp + 8 * h), v[h]);
+        }
+        rq_scalar(q, tmp, c, full ? 32 : 16, o + c);
+    }
+}
+#endif
+
 APU_SIMD_CLONES
 static int conv_dw1(const ApuConvParams *p, const ConvPlan *pl,
                     const int8_t *in, const int8_t *w, const int32_t *bias,
                     const int32_t *mult, const int32_t *shift, int8_t *out,
-                    ApuPoll *poll)
+                    ApuPoll *poll, Isa isa)
 {
     const int ntaps = p->k_h * p->k_w, npairs = (ntaps + 1) / 2;
-    const int nblk = cpu_avx2() ? p->out_c / 16 : 0;
+    const int nquads = (int)pl->nquads;
+    const int vnni = p->w_zp ? VNNI_NONE : isa.vnni;
+    const int nblk = isa.avx2 || vnni ? p->out_c / 16 : 0;
     const size_t c0 = (size_t)nblk * 16, nc = p->out_c - c0;
     const uint64_t pix_work = (uint64_t)2 * npairs * p->out_c;
     const int8_t **tap = malloc(pl->tap_b);
     int8_t *zrow = malloc(pl->zrow_b);
     uint32_t *acc = malloc(pl->acc_b);
     int16_t *wp = NULL;
+    int8_t *wq = NULL;
+    uint32_t *bc = NULL;
     int oy, ox, ky, kx, ret = -1;
     size_t c;
     Rq q;
 
     if (rq_init(&q, mult, shift, p->out_c, p->out_zp, p->act_min,
-                p->act_max, p->single_rounding)) {
+                p->act_max, p->single_rounding, isa.avx2)) {
         goto out_free;
     }
     if (!tap || !zrow || !acc) {
         goto out;
     }
+    if (nblk && vnni) {
+        wq = calloc(1, pl->dwq_b);
+        bc = malloc(pl->dwb_b);
+        if (!wq || !bc) {
+            goto out;
+        }
+        pack_dw_quads(p, pl, w, bias, wq, bc);
+    }
 #ifdef APU_HAVE_AVX2_KERNEL
-    if (nblk) {
+    if (nblk && !vnni) {
         wp = pack_dw_pairs(p, pl, w, ntaps, nblk);
         if (!wp) {
             goto out;
@@ -776,11 +1041,18 @@ static int conv_dw1(const ApuConvParams *p, const ConvPlan *pl,
                              in + ((size_t)iy * p->in_w + ix) * p->in_c;
                 }
             }
-            if (ntaps & 1) {
-                tap[ntaps] = zrow;      /* its weights are zero */
+            for (t = ntaps; t < 4 * nquads; t++) {
+                tap[t] = zrow;      /* their weights are zero */
+            }
+            if (nblk && vnni == VNNI_EMUL) {
+                dw_pixel_vnni_emul(tap, nquads, wq, nblk, bc, acc);
+                rq_row(&q, acc, 0, (size_t)nblk * 16, o);
             }
 #ifdef APU_HAVE_AVX2_KERNEL
-            if (nblk) {
+            if (nblk && vnni == VNNI_HW) {
+                dw_pixel_vnni(tap, nquads, wq, nblk, bc, &q, o);
+            }
+            if (nblk && !vnni) {
                 dw_pixel_avx2(tap, npairs, wp, nblk, bias, p->in_zp, &q, o);
             }
 #endif
@@ -811,6 +1083,8 @@ out_free:
     free(zrow);
     free(acc);
     free(wp);
+    free(wq);
+    free(bc);
     return ret;
 }
 
@@ -1027,6 +1301,224 @@ static void gemm_pairs_avx2(const int16_t *patch, size_t pstride,
 }
 #endif
 
+
+/*
+ * VNNI convolution (w_zp == 0). The patch holds u = x + 128 as bytes, the
+ * weights go per group as [kq][npad][4] int8 (quads of taps side by side,
+ * padding zero) and the bias of each channel takes -(128 + in_zp) times
+ * its weights' sum, so that sum u w + bias' = sum (x - in_zp) w + bias,
+ * modulo 2^32 like everything else.
+ */
+#ifdef APU_HAVE_AVX2_KERNEL
+/*
+ * 8 rows of 8 quads (32 bytes, @ss apart) transposed to 8 rows of 8 quads
+ * (@ds apart): quad j of row r goes to quad r of row j.
+ */
+__attribute__((target("avx2")))
+static void transpose_quads8_avx2(const int8_t *src, size_t ss, int8_t *dst,
+                                  size_t ds)
+{
+    __m256i x[8], t[8], u[8];
+    int r;
+
+    for (r = 0; r < 8; r++) {
+        x[r] = _mm256_loadu_si256((const __m256i *)(src + r * ss));
+    }
+    for (r = 0; r < 8; r += 2) {
+        t[r] = _mm256_unpacklo_epi32(x[r], x[r + 1]);
+        t[r + 1] = _mm256_unpackhi_epi32(x[r], x[r + 1]);
+    }
+    for (r = 0; r < 8; r += 4) {
+        u[r] = _mm256_unpacklo_epi64(t[r], t[r + 2]);
+        u[r + 1] = _mm256_unpackhi_epi64(t[r], t[r + 2]);
+        u[r + 2] = _mm256_unpacklo_epi64(t[r + 1], t[r + 3]);
+        u[r + 3] = _mm256_unpackhi_epi64(t[r + 1], t[r + 3]);
+    }
+    for (r = 0; r < 4; r++) {
+        _mm256_storeu_si256((__m256i *)(dst + r * ds),
+                            _mm256_permute2x128_si256(u[r], u[r + 4], 0x20));
+        _mm256_storeu_si256((__m256i *)(dst + (r + 4) * ds),
+                            _mm256_permute2x128_si256(u[r], u[r + 4], 0x31));
+    }
+}
+
+/* Sum of @n int8 (n a multiple of 32), by vpsadbw on x ^ 0x80. */
+__attribute__((target("avx2")))
+static uint32_t sum_i8_avx2(const int8_t *w, size_t n)
+{
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    __m256i a = _mm256_setzero_si256();
+    uint64_t lanes[4];
+    size_t i;
+
+    for (i = 0; i < n; i += 32) {
+        __m256i x = _mm256_xor_si256(
+            _mm256_loadu_si256((const __m256i *)(w + i)), flip);
+
+        a = _mm256_add_epi64(a, _mm256_sad_epu8(x, _mm256_setzero_si256()));
+    }
+    _mm256_storeu_si256((__m256i *)lanes, a);
+    return (uint32_t)(lanes[0] + lanes[1] + lanes[2] + lanes[3]) -
+           128u * (uint32_t)n;
+}
+#endif
+
+/* @wq (pl->wp_b bytes, zeroed) and the folded bias @bias_pad. */
+static void pack_quads(const ApuConvParams *p, const ConvPlan *pl,
+                       const int8_t *w, const int32_t *bias, bool avx2,
+                       int8_t *wq, uint32_t *bias_pad)
+{
+    const int cout_g = p->out_c / p->groups;
+    const bool dw = p->groups == p->in_c && p->groups > 1;
+    const size_t k = pl->k, kq = pl->kq, npad = pl->npad;
+    const uint32_t off = (uint32_t)(128 + p->in_zp);
+    int g, n;
+    size_t i;
+
+    for (g = 0; g < p->groups; g++) {
+        int8_t *wg = wq + (size_t)g * kq * npad * 4;
+        int nfull = 0;
+        size_t kfull = 0;
+
+#ifdef APU_HAVE_AVX2_KERNEL
+        if (avx2 && !dw) {
+            nfull = cout_g & ~7;
+            kfull = k & ~(size_t)31;
+            for (n = 0; n < nfull; n += 8) {
+                for (i = 0; i < kfull; i += 32) {
+                    transpose_quads8_avx2(w + (size_t)(g * cout_g + n) * k +
+                                          i, k, wg + (i / 4) * npad * 4 +
+                                          (size_t)n * 4, npad * 4);
+                }
+            }
+        }
+#else
+        (void)avx2;
+#endif
+        for (n = 0; n < cout_g; n++) {
+            int oc = g * cout_g + n;
+            uint32_t sum = 0;
+
+            for (i = n < nfull ? kfull : 0; i < k; i++) {
+                wg[(i / 4) * npad * 4 + (size_t)n * 4 + i % 4] =
+                    dw ? w[i * p->out_c + oc] : w[oc * k + i];
+            }
+            i = 0;
+#ifdef APU_HAVE_AVX2_KERNEL
+            if (avx2 && !dw) {
+                i = k & ~(size_t)31;
+                sum = sum_i8_avx2(w + (size_t)oc * k, i);
+            }
+#endif
+            for (; i < k; i++) {
+                sum += (uint32_t)(dw ? w[i * p->out_c + oc] : w[oc * k + i]);
+            }
+            bias_pad[(size_t)g * npad + n] =
+                (bias ? (uint32_t)bias[oc] : 0) - off * sum;
+        }
+    }
+}
+
+/*
+ * For APU_PIX (4) pixels j (bytes @pstride apart): acc[j][n] = init[n] +
+ * sum over quads i of patch_j[4i..4i+3] . wq[i][n][0..3], n < npad.
+ */
+static void gemm_quads_emul(const uint8_t *patch, size_t pstride,
+                            const int8_t *wq, size_t kq, size_t npad,
+                            const uint32_t *init, uint32_t *acc)
+{
+    size_t j, n, i;
+    int t;
+
+    for (j = 0; j < APU_PIX; j++) {
+        for (n = 0; n < npad; n++) {
+            uint32_t a = init[n];
+
+            for (i = 0; i < kq; i++) {
+                for (t = 0; t < 4; t++) {
+                    a += (uint32_t)(patch[j * pstride + 4 * i + t] *
+                                    wq[(i * npad + n) * 4 + t]);
+                }
+            }
+            acc[j * npad + n] = a;
+        }
+    }
+}
+
+#ifdef APU_HAVE_AVX2_KERNEL
+static inline __attribute__((target(APU_VNNI_TARGET))) __m512i
+apu_bcast_quad(const uint8_t *p)
+{
+    int32_t quad;
+
+    memcpy(&quad, p, sizeof(quad));
+    return _mm512_set1_epi32(quad);
+}
+
+/* gemm_quads_emul() with vpdpbusd: 32 channels (then 16) x 4 pixels. */
+__attribute__((target(APU_VNNI_TARGET)))
+static void gemm_quads_vnni(const uint8_t *patch, size_t pstride,
+                            const int8_t *wq, size_t kq, size_t npad,
+                            const uint32_t *init, uint32_t *acc)
+{
+    const uint8_t *p0 = patch, *p1 = patch + pstride;
+    const uint8_t *p2 = patch + 2 * pstride, *p3 = patch + 3 * pstride;
+    size_t nb = 0, i;
+
+    for (; nb + 32 <= npad; nb += 32) {
+        __m512i a00 = _mm512_loadu_si512(init + nb);
+        __m512i a01 = _mm512_loadu_si512(init + nb + 16);
+        __m512i a10 = a00, a11 = a01, a20 = a00, a21 = a01;
+        __m512i a30 = a00, a31 = a01;
+
+        for (i = 0; i < kq; i++) {
+            const int8_t *wi = wq + (i * npad + nb) * 4;
+            __m512i w0 = _mm512_loadu_si512(wi);
+            __m512i w1 = _mm512_loadu_si512(wi + 64);
+            __m512i x;
+
+            x = apu_bcast_quad(p0 + 4 * i);
+            a00 = _mm512_dpbusd_epi32(a00, x, w0);
+            a01 = _mm512_dpbusd_epi32(a01, x, w1);
+            x = apu_bcast_quad(p1 + 4 * i);
+            a10 = _mm512_dpbusd_epi32(a10, x, w0);
+            a11 = _mm512_dpbusd_epi32(a11, x, w1);
+            x = apu_bcast_quad(p2 + 4 * i);
+            a20 = _mm512_dpbusd_epi32(a20, x, w0);
+            a21 = _mm512_dpbusd_epi32(a21, x, w1);
+            x = apu_bcast_quad(p3 + 4 * i);
+            a30 = _mm512_dpbusd_epi32(a30, x, w0);
+            a31 = _mm512_dpbusd_epi32(a31, x, w1);
+        }
+        _mm512_storeu_si512(acc + nb, a00);
+        _mm512_storeu_si512(acc + nb + 16, a01);
+        _mm512_storeu_si512(acc + npad + nb, a10);
+        _mm512_storeu_si512(acc + npad + nb + 16, a11);
+        _mm512_storeu_si512(acc + 2 * npad + nb, a20);
+        _mm512_storeu_si512(acc + 2 * npad + nb + 16, a21);
+        _mm512_storeu_si512(acc + 3 * npad + nb, a30);
+        _mm512_storeu_si512(acc + 3 * npad + nb + 16, a31);
+    }
+    if (nb < npad) {            /* npad is a multiple of 16 */
+        __m512i a0 = _mm512_loadu_si512(init + nb);
+        __m512i a1 = a0, a2 = a0, a3 = a0;
+
+        for (i = 0; i < kq; i++) {
+            __m512i w0 = _mm512_loadu_si512(wq + (i * npad + nb) * 4);
+
+            a0 = _mm512_dpbusd_epi32(a0, apu_bcast_quad(p0 + 4 * i), w0);
+            a1 = _mm512_dpbusd_epi32(a1, apu_bcast_quad(p1 + 4 * i), w0);
+            a2 = _mm512_dpbusd_epi32(a2, apu_bcast_quad(p2 + 4 * i), w0);
+            a3 = _mm512_dpbusd_epi32(a3, apu_bcast_quad(p3 + 4 * i), w0);
+        }
+        _mm512_storeu_si512(acc + nb, a0);
+        _mm512_storeu_si512(acc + npad + nb, a1);
+        _mm512_storeu_si512(acc + 2 * npad + nb, a2);
+        _mm512_storeu_si512(acc + 3 * npad + nb, a3);
+    }
+}
+#endif
+
 /*
  * Everything else. Pixels whose window hangs over the edge go the direct
  * way. For the others, the patch of taps of each group (zero point
@@ -1041,8 +1533,12 @@ APU_SIMD_CLONES
 static int conv_patch(const ApuConvParams *p, const ConvPlan *pl,
                       const int8_t *in, const int8_t *w,
                       const int32_t *bias, const int32_t *mult,
-                      const int32_t *shift, int8_t *out, ApuPoll *poll)
+                      const int32_t *shift, int8_t *out, ApuPoll *poll,
+                      Isa isa)
 {
+    const int vnni = p->w_zp ? VNNI_NONE : isa.vnni;
+    const size_t kq = pl->kq, kq4 = 4 * kq;
+    const size_t pstride_b = kq4 * p->groups;   /* VNNI: bytes */
     const int cin_g = p->in_c / p->groups;
     const int cout_g = p->out_c / p->groups;
     const bool dw = p->groups == p->in_c && p->groups > 1;
@@ -1058,6 +1554,7 @@ static int conv_patch(const ApuConvParams *p, const ConvPlan *pl,
     int16_t *patch = calloc(1, pl->patch_b);
     uint32_t *accs = malloc(pl->accs_b);
     int16_t *wt = NULL, *wp = NULL;
+    int8_t *wq = NULL;
     uint32_t *acc_pad = NULL, *bias_pad = NULL;
     int ret = -1;
     int bx[APU_PIX];
@@ -1067,12 +1564,21 @@ static int conv_patch(const ApuConvParams *p, const ConvPlan *pl,
 
     if (!patch || !accs ||
         rq_init(&q, mult, shift, p->out_c, p->out_zp, p->act_min,
-                p->act_max, p->single_rounding)) {
+                p->act_max, p->single_rounding, isa.avx2)) {
         goto out;
+    }
+    if (vnni) {
+        wq = calloc(1, pl->wp_b);
+        acc_pad = malloc(pl->acc_pad_b);
+        bias_pad = calloc(1, pl->bias_pad_b);
+        if (!wq || !acc_pad || !bias_pad) {
+            goto out;
+        }
+        pack_quads(p, pl, w, bias, isa.avx2, wq, bias_pad);
     }
 #ifdef APU_HAVE_AVX2_KERNEL
     /* AVX2: four pixels per weight load, whatever the patch length. */
-    if (cpu_avx2()) {
+    if (isa.avx2 && !vnni) {
         wp = pack_pairs(p, pl, w, k, npad);
         acc_pad = malloc(pl->acc_pad_b);
         bias_pad = calloc(1, pl->bias_pad_b);
@@ -1086,7 +1592,7 @@ static int conv_patch(const ApuConvParams *p, const ConvPlan *pl,
         }
     }
 #endif
-    if (!wp) {
+    if (!wp && !wq) {
         wt = malloc(pl->wt_b);
         if (!wt) {
             goto out;
@@ -1119,6 +1625,28 @@ static int conv_patch(const ApuConvParams *p, const ConvPlan *pl,
                 conv_pixel_direct(p, in, w, bias, mult, shift, oy, ox,
                                   out + ((size_t)oy * p->out_w + ox) *
                                   p->out_c);
+            } else if (wq) {
+                for (g = 0; g < p->groups; g++) {
+                    uint8_t *pb = (uint8_t *)patch + nbat * pstride_b +
+                                  g * kq4;
+
+                    for (ky = 0; ky < p->k_h; ky++) {
+                        int iy = y0 + ky * p->dil_h;
+
+                        for (kx = 0; kx < p->k_w; kx++) {
+                            int ix = x0 + kx * p->dil_w;
+                            const int8_t *px = in + ((size_t)iy * p->in_w +
+                                                     ix) * p->in_c +
+                                               g * cin_g;
+
+                            for (c = 0; c < cin_g; c++) {
+                                pb[c] = (uint8_t)px[c] ^ 0x80;
+                            }
+                            pb += cin_g;
+                        }
+                    }
+                }
+                bx[nbat++] = ox;
             } else {
                 for (g = 0; g < p->groups; g++) {
                     int16_t *pp = patch + nbat * pstride + g * kpad;
@@ -1147,11 +1675,29 @@ static int conv_patch(const ApuConvParams *p, const ConvPlan *pl,
 
             /* A batch of nbat pixels: accumulate, then requantize. */
             for (g = 0; g < p->groups; g++) {
+                if (wq) {
+                    const uint8_t *pb = (const uint8_t *)patch + g * kq4;
+                    const int8_t *wg = wq + g * kq * npad * 4;
+
+#ifdef APU_HAVE_AVX2_KERNEL
+                    if (vnni == VNNI_HW) {
+                        gemm_quads_vnni(pb, pstride_b, wg, kq, npad,
+                                        bias_pad + g * npad, acc_pad);
+                    }
+#endif
+                    if (vnni == VNNI_EMUL) {
+                        gemm_quads_emul(pb, pstride_b, wg, kq, npad,
+                                        bias_pad + g * npad, acc_pad);
+                    }
+                }
 #ifdef APU_HAVE_AVX2_KERNEL
                 if (wp) {
                     gemm_pairs_avx2(patch + g * kpad, pstride,
                                      wp + g * kp * npad * 2, kp, npad,
                                      bias_pad + g * npad, acc_pad);
+                }
+#endif
+                if (wp || wq) {
                     if (p->groups == 1) {
                         continue;   /* requantized from acc_pad below */
                     }
@@ -1163,7 +1709,6 @@ static int conv_patch(const ApuConvParams *p, const ConvPlan *pl,
                     }
                     continue;
                 }
-#endif
                 for (j = 0; j < nbat; j++) {
                     const int16_t *pp = patch + j * pstride + g * kpad;
 
@@ -1187,9 +1732,9 @@ static int conv_patch(const ApuConvParams *p, const ConvPlan *pl,
                 uint32_t *a = accs + j * p->out_c;
                 int8_t *o = out + ((size_t)oy * p->out_w + bx[j]) * p->out_c;
 
-                if (wp && p->groups == 1) {
+                if ((wp || wq) && p->groups == 1) {
                     a = acc_pad + j * npad;     /* bias included */
-                } else if (!wp && bias) {
+                } else if (!wp && !wq && bias) {
                     for (oc = 0; oc < p->out_c; oc++) {
                         a[oc] += (uint32_t)bias[oc];
                     }
@@ -1206,22 +1751,37 @@ out:
     free(accs);
     free(wt);
     free(wp);
+    free(wq);
     free(acc_pad);
     free(bias_pad);
     return ret;
+}
+
+int apu_conv2d_path(const ApuConvParams *p, const int8_t *in, const int8_t *w,
+                    const int32_t *bias, const int32_t *mult,
+                    const int32_t *shift, int8_t *out, ApuPoll *poll,
+                    ApuEnginePath path)
+{
+    ConvPlan pl;
+    Isa isa;
+
+    if (!apu_engine_path_available(path)) {
+        return -1;
+    }
+    isa = isa_of(path);
+    conv_plan(p, &pl);
+    if (pl.dw1) {
+        return conv_dw1(p, &pl, in, w, bias, mult, shift, out, poll, isa);
+    }
+    return conv_patch(p, &pl, in, w, bias, mult, shift, out, poll, isa);
 }
 
 int apu_conv2d_poll(const ApuConvParams *p, const int8_t *in, const int8_t *w,
                     const int32_t *bias, const int32_t *mult,
                     const int32_t *shift, int8_t *out, ApuPoll *poll)
 {
-    ConvPlan pl;
-
-    conv_plan(p, &pl);
-    if (pl.dw1) {
-        return conv_dw1(p, &pl, in, w, bias, mult, shift, out, poll);
-    }
-    return conv_patch(p, &pl, in, w, bias, mult, shift, out, poll);
+    return apu_conv2d_path(p, in, w, bias, mult, shift, out, poll,
+                           APU_PATH_AUTO);
 }
 
 int apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
@@ -1554,13 +2114,56 @@ void apu_mul(const ApuMulParams *p, const int8_t *in1, const int8_t *in2,
     }
 }
 
+#ifdef APU_HAVE_AVX2_KERNEL
+/*
+ * Elements [0, returned) of apu_lut(), 32 at a time: the table as sixteen
+ * rows of sixteen, each looked up by the low nibble of the index (vpshufb)
+ * and kept where the high nibble names the row.
+ */
+__attribute__((target("avx2")))
+static uint32_t lut_run_avx2(uint32_t count, const int8_t *in,
+                             const int8_t *table, int8_t *out)
+{
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    const __m256i nib = _mm256_set1_epi8(0x0f);
+    __m256i row[16];
+    uint32_t i;
+    int t;
+
+    for (t = 0; t < 16; t++) {
+        row[t] = _mm256_broadcastsi128_si256(
+            _mm_loadu_si128((const __m128i *)(table + 16 * t)));
+    }
+    for (i = 0; i + 32 <= count; i += 32) {
+        __m256i u = _mm256_xor_si256(
+            _mm256_loadu_si256((const __m256i *)(in + i)), flip);
+        __m256i lo = _mm256_and_si256(u, nib);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(u, 4), nib);
+        __m256i r = _mm256_setzero_si256();
+
+        for (t = 0; t < 16; t++) {
+            r = _mm256_or_si256(r, _mm256_and_si256(
+                _mm256_shuffle_epi8(row[t], lo),
+                _mm256_cmpeq_epi8(hi, _mm256_set1_epi8((char)t))));
+        }
+        _mm256_storeu_si256((__m256i *)(out + i), r);
+    }
+    return i;
+}
+#endif
+
 /* out[i] = table[in[i] + 128]. */
 void apu_lut(uint32_t count, const int8_t *in, const int8_t *table,
              int8_t *out)
 {
-    uint32_t i;
+    uint32_t i = 0;
 
-    for (i = 0; i < count; i++) {
+#ifdef APU_HAVE_AVX2_KERNEL
+    if (cpu_avx2()) {
+        i = lut_run_avx2(count, in, table, out);
+    }
+#endif
+    for (; i < count; i++) {
         out[i] = table[(uint8_t)in[i] ^ 0x80];
     }
 }

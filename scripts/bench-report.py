@@ -110,9 +110,38 @@ if engine:
     if gm is None and layers:
         import math
         gm = math.exp(sum(math.log(l["ratio"]) for l in layers) / len(layers))
-    md += ["%d MobileNet V2 convolution shapes; geometric mean of apu/XNNPACK: **%.3f** "
-           "(target 0.5). Per layer: %s." % (len(layers), gm, ", ".join(
-               "%s %.2f" % (l["layer"], l["ratio"]) for l in layers[:6])) + " ...", ""]
+    tg = engine.get("target_geomean", 1.2)
+    tl = engine.get("target_layer_min", 0.8)
+    lmin = min((l["ratio"] for l in layers), default=0)
+    md += ["%d MobileNet V2 convolution shapes, engine path `%s` (VNNI %s on this CPU), %s rounds. "
+           "Geometric mean of apu/XNNPACK: **%.3f** (min %.3f, max %.3f over the rounds); "
+           "target >= %.1f: **%s**. Lowest layer (median over the rounds): %.3f (%s); "
+           "target >= %.1f: **%s**." % (
+               len(layers), engine.get("path", "?"),
+               "available" if engine.get("vnni_available") else "not available",
+               engine.get("rounds", 1), gm, engine.get("geomean_min", gm),
+               engine.get("geomean_max", gm), tg, "met" if gm >= tg else "NOT met", lmin,
+               engine.get("layer_ratio_min_layer", "?"), tl,
+               "met" if lmin >= tl else "NOT met"), "",
+           "| layer | apu GMAC/s | XNNPACK GMAC/s | ratio (median) | min | max |",
+           "|---|---|---|---|---|---|"]
+    for l in layers:
+        md.append("| %s | %.2f | %.2f | %.3f | %.3f | %.3f |" % (
+            l["layer"], l["apu_gmacs"], l["xnnpack_gmacs"], l["ratio"],
+            l.get("ratio_min", l["ratio"]), l.get("ratio_max", l["ratio"])))
+    md.append("")
+    ops = engine.get("ops", [])
+    if ops:
+        md += ["Other ops (engine throughput; XNNPACK where it has the op):", "",
+               "| op | apu | XNNPACK | ratio (median) | min | max |", "|---|---|---|---|---|---|"]
+        for o in ops:
+            if "xnnpack" in o:
+                md.append("| %s | %.2f %s | %.2f %s | %.3f | %.3f | %.3f |" % (
+                    o["op"], o["apu"], o["unit"], o["xnnpack"], o["unit"], o["ratio"],
+                    o["ratio_min"], o["ratio_max"]))
+            else:
+                md.append("| %s | %.2f %s | - | - | - | - |" % (o["op"], o["apu"], o["unit"]))
+        md.append("")
     ratios.append(("engine geomean", gm))
 else:
     md += ["(no engine results)", ""]

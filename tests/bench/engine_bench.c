@@ -88,12 +88,233 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static double median(double *v, int n)
+{
+	double t;
+	int i, j;
+
+	for (i = 1; i < n; i++)	/* insertion sort: n is small */
+		for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Seconds per call of @fn(@ctx), calls doubled until @min_s is spent. */
+static double time_it(void (*fn)(void *), void *ctx, double min_s)
+{
+	double t0, t;
+	int reps, r;
+
+	fn(ctx);	/* warm up */
+	for (reps = 1;; reps *= 2) {
+		t0 = now();
+		for (r = 0; r < reps; r++)
+			fn(ctx);
+		t = (now() - t0) / reps;
+		if (t * reps >= min_s)
+			return t;
+	}
+}
+
+struct conv_ctx {
+	ApuConvParams p;
+	const int8_t *in, *w;
+	const int32_t *bias, *mult, *shift;
+	int8_t *out;
+	ApuEnginePath path;
+};
+
+static void run_apu_conv(void *opaque)
+{
+	struct conv_ctx *c = opaque;
+
+	if (apu_conv2d_path(&c->p, c->in, c->w, c->bias, c->mult, c->shift, c->out,
+			    NULL, c->path)) {
+		fprintf(stderr, "engine_bench: the engine failed\n");
+		exit(1);
+	}
+}
+
+static void run_xnn(void *opaque)
+{
+	xnn_run_operator(opaque, NULL);
+}
+
+#define MAX_REPEAT 15
+
+/* The targets (issue 16): geomean >= 1.2 x XNNPACK, no layer under 0.8. */
+#define TARGET_GEOMEAN 1.2
+#define TARGET_LAYER_MIN 0.8
+
+/*
+ * The importer's other ops: engine throughput (elements or MACs per
+ * second) over @repeat rounds, next to XNNPACK's where it has the op.
+ */
+struct op_ctx {
+	ApuPoolParams pool;
+	ApuMulParams mul;
+	uint32_t count;
+	const int8_t *a, *b, *table;
+	int8_t *out;
+};
+
+static void run_maxpool(void *opaque)
+{
+	struct op_ctx *c = opaque;
+
+	apu_maxpool(&c->pool, c->a, c->out);
+}
+
+static void run_mul(void *opaque)
+{
+	struct op_ctx *c = opaque;
+
+	apu_mul(&c->mul, c->a, c->b, c->out);
+}
+
+static void run_lut(void *opaque)
+{
+	struct op_ctx *c = opaque;
+
+	apu_lut(c->count, c->a, c->table, c->out);
+}
+
+static void print_op(FILE *jf, const char *name, const char *unit, double work,
+		     double *t_apu, double *t_xnn, int repeat, int *first)
+{
+	double g[MAX_REPEAT] = { 0 }, x[MAX_REPEAT] = { 0 }, r[MAX_REPEAT] = { 0 };
+	int i;
+
+	for (i = 0; i < repeat; i++) {
+		g[i] = work / t_apu[i] * 1e-9;
+		x[i] = t_xnn ? work / t_xnn[i] * 1e-9 : 0;
+		r[i] = t_xnn ? g[i] / x[i] : 0;
+	}
+	{
+		double gm = median(g, repeat), xm = t_xnn ? median(x, repeat) : 0;
+		double rmin = r[0], rmax = r[0], rm;
+
+		for (i = 1; i < repeat; i++) {
+			rmin = r[i] < rmin ? r[i] : rmin;
+			rmax = r[i] > rmax ? r[i] : rmax;
+		}
+		rm = t_xnn ? median(r, repeat) : 0;
+		if (t_xnn)
+			printf("%-34s %9.2f %s %9.2f %s  ratio %.3f (min %.3f max %.3f)\n", name, gm,
+			       unit, xm, unit, rm, rmin, rmax);
+		else
+			printf("%-34s %9.2f %s  (XNNPACK has no such operator)\n", name, gm, unit);
+		if (jf) {
+			fprintf(jf, "%s    {\"op\": \"%s\", \"unit\": \"%s\", \"apu\": %.4f", *first ? "" : ",\n",
+				name, unit, gm);
+			if (t_xnn)
+				fprintf(jf, ", \"xnnpack\": %.4f, \"ratio\": %.4f, \"ratio_min\": %.4f, \"ratio_max\": %.4f",
+					xm, rm, rmin, rmax);
+			fprintf(jf, "}");
+		}
+		*first = 0;
+	}
+}
+
+static void other_ops(FILE *jf, double min_s, int repeat)
+{
+	struct op_ctx c;
+	double ta[MAX_REPEAT], tx[MAX_REPEAT];
+	size_t n = 112 * 112 * 64, i, shape1[4] = { 1, 56, 56, 144 }, shape2[4] = { 1, 1, 1, 144 };
+	int8_t *a = malloc(n), *b = malloc(n), *out = malloc(n), *o2 = malloc(n);
+	int8_t table[256];
+	xnn_operator_t op = NULL;
+	int r, first = 1, diff;
+
+	for (i = 0; i < n; i++) {
+		a[i] = (int8_t)(rand() % 256 - 128);
+		b[i] = (int8_t)(rand() % 256 - 128);
+	}
+	for (i = 0; i < 256; i++)
+		table[i] = (int8_t)(rand() % 256 - 128);
+	memset(&c, 0, sizeof(c));
+	c.a = a;
+	c.b = b;
+	c.table = table;
+	c.out = out;
+	printf("\nOther ops (one thread, median of %d rounds)\n", repeat);
+	if (jf)
+		fprintf(jf, "  \"ops\": [\n");
+
+	/* max pool 3x3 s2 SAME, 112x112x64 -> 56x56x64 (a ResNet-like stem). */
+	c.pool = (ApuPoolParams){ 112, 112, 64, 56, 56, 3, 3, 2, 2, 0, 0, -128, 127, false };
+	if (xnn_create_max_pooling2d_nhwc_s8(0, 1, 1, 0, 3, 3, 2, 2, 1, 1, 64, 64, 64, -128, 127, 0,
+					     &op) != xnn_status_success ||
+	    xnn_setup_max_pooling2d_nhwc_s8(op, 1, 112, 112, a, o2, NULL) != xnn_status_success) {
+		fprintf(stderr, "engine_bench: XNNPACK refused max pooling\n");
+		exit(1);
+	}
+	for (r = 0; r < repeat; r++) {
+		ta[r] = time_it(run_maxpool, &c, min_s);
+		tx[r] = time_it(run_xnn, op, min_s);
+	}
+	diff = memcmp(out, o2, 56 * 56 * 64) != 0;
+	print_op(jf, diff ? "maxpool 3x3 s2 112x112x64 (DIFFERS)" : "maxpool 3x3 s2 112x112x64",
+		 "Gelem/s", 56.0 * 56 * 64, ta, tx, repeat, &first);
+	xnn_delete_operator(op);
+
+	/* MUL by a per-channel vector (squeeze-and-excitation), 56x56x144. */
+	c.mul = (ApuMulParams){ 56 * 56 * 144, 3, -5, 0, 0, -128, -128, 127, 144 };
+	apu_fw_quantize_multiplier((0.02 * 0.01) / 0.05, &c.mul.out_mult, &c.mul.out_shift);
+	if (xnn_create_multiply_nd_qs8(-3, 0.02f, 5, 0.01f, -128, 0.05f, -128, 127, 0, &op) !=
+		    xnn_status_success ||
+	    xnn_setup_multiply_nd_qs8(op, 4, shape1, 4, shape2, a, b, o2, NULL) != xnn_status_success) {
+		fprintf(stderr, "engine_bench: XNNPACK refused multiply\n");
+		exit(1);
+	}
+	for (r = 0; r < repeat; r++) {
+		ta[r] = time_it(run_mul, &c, min_s);
+		tx[r] = time_it(run_xnn, op, min_s);
+	}
+	print_op(jf, "mul 56x56x144 by 144 (broadcast)", "Gelem/s", 56.0 * 56 * 144, ta, tx, repeat,
+		 &first);
+	xnn_delete_operator(op);
+
+	/* MUL, two full tensors. */
+	c.mul.in2_period = 0;
+	shape2[1] = 56;
+	shape2[2] = 56;
+	if (xnn_create_multiply_nd_qs8(-3, 0.02f, 5, 0.01f, -128, 0.05f, -128, 127, 0, &op) !=
+		    xnn_status_success ||
+	    xnn_setup_multiply_nd_qs8(op, 4, shape1, 4, shape2, a, b, o2, NULL) != xnn_status_success) {
+		fprintf(stderr, "engine_bench: XNNPACK refused multiply\n");
+		exit(1);
+	}
+	for (r = 0; r < repeat; r++) {
+		ta[r] = time_it(run_mul, &c, min_s);
+		tx[r] = time_it(run_xnn, op, min_s);
+	}
+	print_op(jf, "mul 56x56x144 elementwise", "Gelem/s", 56.0 * 56 * 144, ta, tx, repeat, &first);
+	xnn_delete_operator(op);
+
+	/* Table lookup (an activation such as hard-swish as a LUT). */
+	c.count = (uint32_t)n;
+	for (r = 0; r < repeat; r++)
+		ta[r] = time_it(run_lut, &c, min_s);
+	print_op(jf, "lut 112x112x64", "Gelem/s", (double)n, ta, NULL, repeat, &first);
+	if (jf)
+		fprintf(jf, "\n  ]");
+	free(a); free(b); free(out); free(o2);
+}
+
 int main(int argc, char **argv)
 {
-	double min_s = 0.3, log_sum = 0;
-	const char *json = NULL, *only = NULL;
+	double min_s = 0.1;
+	double ratios[64][MAX_REPEAT], lmed[64] = { 0 }, gms[MAX_REPEAT];
+	double g_apu_l[64], g_xnn_l[64], diff_l[64], macs_l[64];
+	const char *json = NULL, *only = NULL, *pname = "auto";
+	ApuEnginePath path = APU_PATH_AUTO;
+	int repeat = 5, ops = 1;
 	FILE *jf = NULL;
-	int i;
+	int i, r;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--min-seconds") && i + 1 < argc)
@@ -102,10 +323,29 @@ int main(int argc, char **argv)
 			json = argv[++i];
 		else if (!strcmp(argv[i], "--layer") && i + 1 < argc)
 			only = argv[++i];
+		else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
+			repeat = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--path") && i + 1 < argc)
+			pname = argv[++i];
+		else if (!strcmp(argv[i], "--no-ops"))
+			ops = 0;
 		else {
-			fprintf(stderr, "usage: %s [--min-seconds S] [--json FILE] [--layer SUBSTRING]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--min-seconds S] [--repeat N] [--json FILE] "
+				"[--layer SUBSTRING] [--path auto|portable|avx2|vnni|vnni-emul] [--no-ops]\n",
+				argv[0]);
 			return 2;
 		}
+	}
+	if (repeat < 1 || repeat > MAX_REPEAT) {
+		fprintf(stderr, "engine_bench: --repeat 1..%d\n", MAX_REPEAT);
+		return 2;
+	}
+	for (path = APU_PATH_AUTO; path < APU_PATH_NPATHS; path++)
+		if (!strcmp(pname, apu_engine_path_name(path)))
+			break;
+	if (path == APU_PATH_NPATHS || !apu_engine_path_available(path)) {
+		fprintf(stderr, "engine_bench: path '%s' is unknown or not on this CPU\n", pname);
+		return 2;
 	}
 	if (xnn_initialize(NULL) != xnn_status_success) {
 		fprintf(stderr, "engine_bench: XNNPACK does not initialize on this CPU\n");
@@ -130,10 +370,13 @@ int main(int argc, char **argv)
 			perror(json);
 			return 1;
 		}
-		fprintf(jf, "{\n  \"benchmark\": \"engine\",\n  \"threads\": 1,\n  \"layers\": [\n");
 	}
-	printf("%-26s %8s %10s %10s %7s %9s\n", "MobileNet V2 layer", "MMAC",
-	       "apu GMAC/s", "xnn GMAC/s", "ratio", "diff>0 %");
+	printf("engine path: %s (VNNI %s on this CPU); %d rounds, apu and XNNPACK interleaved\n",
+	       apu_engine_path_name(path == APU_PATH_AUTO ? apu_engine_auto_path() : path),
+	       apu_engine_path_available(APU_PATH_VNNI) ? "available" : "NOT available",
+	       repeat);
+	printf("%-26s %8s %10s %10s %7s %7s %7s %9s\n", "MobileNet V2 layer", "MMAC",
+	       "apu GMAC/s", "xnn GMAC/s", "ratio", "min", "max", "diff>0 %");
 	srand(42);
 	for (i = 0; i < nlayers; i++) {
 		struct layer *l = &layers[i];
@@ -145,8 +388,9 @@ int main(int argc, char **argv)
 		int32_t *bias, *mult, *shift;
 		float *kscale;
 		xnn_operator_t op = NULL;
-		double t0, t_apu, t_xnn, macs, g_apu, g_xnn;
-		int reps, r, diff = 0;
+		double ta[MAX_REPEAT], tx[MAX_REPEAT], macs, rs[MAX_REPEAT], rmin, rmax;
+		struct conv_ctx cc;
+		int diff = 0;
 
 		pad = total > 0 ? total / 2 : 0;
 		memset(&p, 0, sizeof(p));
@@ -199,45 +443,94 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		macs = (double)apu_conv_macs(&p);
-
-		apu_conv2d(&p, in, w, bias, mult, shift, o1);	/* warm up */
-		for (reps = 1;; reps *= 2) {
-			t0 = now();
-			for (r = 0; r < reps; r++)
-				apu_conv2d(&p, in, w, bias, mult, shift, o1);
-			t_apu = (now() - t0) / reps;
-			if (t_apu * reps >= min_s)
-				break;
-		}
-		xnn_run_operator(op, NULL);
-		for (reps = 1;; reps *= 2) {
-			t0 = now();
-			for (r = 0; r < reps; r++)
-				xnn_run_operator(op, NULL);
-			t_xnn = (now() - t0) / reps;
-			if (t_xnn * reps >= min_s)
-				break;
+		cc = (struct conv_ctx){ p, in, w, bias, mult, shift, o1, path };
+		for (r = 0; r < repeat; r++) {
+			ta[r] = time_it(run_apu_conv, &cc, min_s);
+			tx[r] = time_it(run_xnn, op, min_s);
+			ratios[i][r] = tx[r] / ta[r];
+			rs[r] = ratios[i][r];
 		}
 		for (j = 0; j < nout; j++)
 			diff += o1[j] != o2[j];
-		g_apu = macs / t_apu * 1e-9;
-		g_xnn = macs / t_xnn * 1e-9;
-		log_sum += log(g_apu / g_xnn);
-		printf("%-26s %8.1f %10.2f %10.2f %7.3f %9.3f\n", l->name, macs * 1e-6,
-		       g_apu, g_xnn, g_apu / g_xnn, 100.0 * diff / nout);
-		if (jf)
-			fprintf(jf, "    {\"layer\": \"%s\", \"macs\": %.0f, \"apu_gmacs\": %.4f, "
-				"\"xnnpack_gmacs\": %.4f, \"ratio\": %.4f, \"diff_pct\": %.4f}%s\n",
-				l->name, macs, g_apu, g_xnn, g_apu / g_xnn, 100.0 * diff / nout,
-				i + 1 < nlayers ? "," : "");
+		rmin = rmax = rs[0];
+		for (r = 1; r < repeat; r++) {
+			rmin = rs[r] < rmin ? rs[r] : rmin;
+			rmax = rs[r] > rmax ? rs[r] : rmax;
+		}
+		lmed[i] = median(rs, repeat);
+		g_apu_l[i] = macs / median(ta, repeat) * 1e-9;
+		g_xnn_l[i] = macs / median(tx, repeat) * 1e-9;
+		diff_l[i] = 100.0 * diff / nout;
+		macs_l[i] = macs;
+		printf("%-26s %8.1f %10.2f %10.2f %7.3f %7.3f %7.3f %9.3f%s\n", l->name, macs * 1e-6,
+		       g_apu_l[i], g_xnn_l[i], lmed[i], rmin, rmax, diff_l[i],
+		       lmed[i] < TARGET_LAYER_MIN ? "  < 0.8" : "");
 		xnn_delete_operator(op);
 		free(in); free(w); free(o1); free(o2);
 		free(bias); free(mult); free(shift); free(kscale);
 	}
-	printf("geometric mean ratio (apu / XNNPACK, one thread): %.3f over %d layers\n",
-	       exp(log_sum / nlayers), nlayers);
+	{
+		double lmin = lmed[0], gmin, gmax, gmed, sorted[MAX_REPEAT];
+		int met_g, met_l, worst = 0;
+
+		for (r = 0; r < repeat; r++) {
+			double s = 0;
+
+			for (i = 0; i < nlayers; i++)
+				s += log(ratios[i][r]);
+			gms[r] = exp(s / nlayers);
+			sorted[r] = gms[r];
+		}
+		gmed = median(sorted, repeat);
+		gmin = sorted[0];
+		gmax = sorted[repeat - 1];
+		for (i = 1; i < nlayers; i++)
+			if (lmed[i] < lmin) {
+				lmin = lmed[i];
+				worst = i;
+			}
+		met_g = gmed >= TARGET_GEOMEAN;
+		met_l = lmin >= TARGET_LAYER_MIN;
+		printf("geometric mean ratio (apu / XNNPACK, one thread): %.3f (min %.3f, max %.3f over "
+		       "%d rounds) over %d layers; target >= %.1f: %s\n", gmed, gmin, gmax, repeat,
+		       nlayers, TARGET_GEOMEAN, met_g ? "MET" : "NOT MET");
+		printf("lowest layer ratio: %.3f (%s); target >= %.1f: %s\n", lmin, layers[worst].name,
+		       TARGET_LAYER_MIN, met_l ? "MET" : "NOT MET");
+		if (jf) {
+			fprintf(jf, "{\n  \"benchmark\": \"engine\",\n  \"threads\": 1,\n"
+				"  \"path\": \"%s\",\n  \"vnni_available\": %s,\n  \"rounds\": %d,\n"
+				"  \"layers\": [\n",
+				apu_engine_path_name(path == APU_PATH_AUTO ? apu_engine_auto_path() : path),
+				apu_engine_path_available(APU_PATH_VNNI) ? "true" : "false", repeat);
+			for (i = 0; i < nlayers; i++) {
+				double mn = ratios[i][0], mx = ratios[i][0];
+
+				for (r = 1; r < repeat; r++) {
+					mn = ratios[i][r] < mn ? ratios[i][r] : mn;
+					mx = ratios[i][r] > mx ? ratios[i][r] : mx;
+				}
+				fprintf(jf, "    {\"layer\": \"%s\", \"macs\": %.0f, \"apu_gmacs\": %.4f, "
+					"\"xnnpack_gmacs\": %.4f, \"ratio\": %.4f, \"ratio_min\": %.4f, "
+					"\"ratio_max\": %.4f, \"diff_pct\": %.4f}%s\n",
+					layers[i].name, macs_l[i], g_apu_l[i], g_xnn_l[i], lmed[i], mn, mx,
+					diff_l[i], i + 1 < nlayers ? "," : "");
+			}
+			fprintf(jf, "  ],\n  \"geomean_ratio\": %.4f,\n  \"geomean_min\": %.4f,\n"
+				"  \"geomean_max\": %.4f,\n  \"layer_ratio_min\": %.4f,\n"
+				"  \"layer_ratio_min_layer\": \"%s\",\n"
+				"  \"target_geomean\": %.2f,\n  \"target_layer_min\": %.2f,\n"
+				"  \"target_geomean_met\": %s,\n  \"target_layer_min_met\": %s",
+				gmed, gmin, gmax, lmin, layers[worst].name, TARGET_GEOMEAN,
+				TARGET_LAYER_MIN, met_g ? "true" : "false", met_l ? "true" : "false");
+		}
+	}
+	if (ops) {
+		if (jf)
+			fprintf(jf, ",\n");
+		other_ops(jf, min_s, repeat);
+	}
 	if (jf) {
-		fprintf(jf, "  ],\n  \"geomean_ratio\": %.4f\n}\n", exp(log_sum / nlayers));
+		fprintf(jf, "\n}\n");
 		fclose(jf);
 	}
 	return 0;

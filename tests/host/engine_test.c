@@ -263,9 +263,20 @@ static int conv_case_x(ApuConvParams *p, int bias_big, int extreme)
 		free(bias);
 		bias = NULL;
 	}
-	ok = apu_conv2d(p, in, w, bias, mult, shift, o1) == 0;
 	ref_conv(p, in, w, bias, mult, shift, o2);
-	ok = ok && !memcmp(o1, o2, nout);
+	ok = apu_conv2d(p, in, w, bias, mult, shift, o1) == 0 &&
+	     !memcmp(o1, o2, nout);
+	/* Every path this CPU runs, on the same case. */
+	for (int path = APU_PATH_PORTABLE; ok && path < APU_PATH_NPATHS; path++) {
+		if (!apu_engine_path_available(path))
+			continue;
+		memset(o1, 0x5a, nout);
+		ok = apu_conv2d_path(p, in, w, bias, mult, shift, o1, NULL, path) == 0 &&
+		     !memcmp(o1, o2, nout);
+		if (!ok)
+			fprintf(stderr, "# path %s differs from the reference\n",
+				apu_engine_path_name(path));
+	}
 	free(in); free(w); free(o1); free(o2);
 	free(bias); free(mult); free(shift);
 	return ok;
@@ -371,6 +382,18 @@ TEST(conv2d_edge_shapes)
 		{ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, -128, 127, -128, 127, false, 0 },
 		/* single rounding. */
 		{ 6, 6, 17, 6, 6, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 12, -7, -128, 127, true, 0 },
+		/* depthwise 48 channels: a block of 32 and one of 16 (VNNI). */
+		{ 10, 10, 48, 10, 10, 48, 3, 3, 1, 1, 1, 1, 1, 1, 48, -9, 3, -128, 127, false, 0 },
+		/* depthwise 85 channels s2: 32 + 32 + 16 and a tail of 5. */
+		{ 9, 9, 85, 5, 5, 85, 3, 3, 2, 2, 1, 1, 1, 1, 85, 100, -20, -128, 127, false, 0 },
+		/* depthwise 5x5, 64 channels: 25 taps, 7 quads. */
+		{ 9, 9, 64, 9, 9, 64, 5, 5, 1, 1, 1, 1, 2, 2, 64, -128, 0, -128, 127, false, 0 },
+		/* pointwise k 72 (two 32-tap blocks and a tail), 40 out (32 + 16 padded). */
+		{ 5, 7, 72, 5, 7, 40, 1, 1, 1, 1, 1, 1, 0, 0, 1, 127, 5, -128, 127, false, 0 },
+		/* 3x3, 13 channels in (k 117, not a multiple of 4), 33 out. */
+		{ 8, 8, 13, 8, 8, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 33, -1, -128, 127, false, 0 },
+		/* pointwise 320 -> 1280 on 2x2 (MobileNet V2's last). */
+		{ 2, 2, 320, 2, 2, 1280, 1, 1, 1, 1, 1, 1, 0, 0, 1, -128, -128, -128, 127, false, 0 },
 	};
 	size_t i;
 
@@ -381,7 +404,27 @@ TEST(conv2d_edge_shapes)
 		ASSERT_EQ(APU_STATUS_OK, (int)apu_conv_check(&p)) TH_LOG("case %zu", i);
 		ASSERT_TRUE(conv_case(&p, 0)) TH_LOG("case %zu", i);
 		ASSERT_TRUE(conv_case(&p, 1)) TH_LOG("case %zu, saturating", i);
+		ASSERT_TRUE(conv_case_x(&p, 0, 1)) TH_LOG("case %zu, extreme", i);
 	}
+}
+
+/*
+ * conv_case_x() runs every path the CPU has; this says which ones, and
+ * skips (visibly) where the AVX-512 VNNI kernels cannot run, which leaves
+ * their arithmetic checked through APU_PATH_VNNI_EMUL only.
+ */
+TEST(conv2d_paths_available)
+{
+	ASSERT_TRUE(apu_engine_path_available(APU_PATH_PORTABLE));
+	ASSERT_TRUE(apu_engine_path_available(APU_PATH_VNNI_EMUL));
+	ASSERT_NE(APU_PATH_AUTO, apu_engine_auto_path());
+	ASSERT_TRUE(apu_engine_path_available(apu_engine_auto_path()));
+	for (int path = APU_PATH_PORTABLE; path < APU_PATH_NPATHS; path++)
+		TH_LOG("path %s: %s", apu_engine_path_name(path),
+		       apu_engine_path_available(path) ? "tested" : "not on this CPU");
+	TH_LOG("apu_conv2d() takes %s", apu_engine_path_name(apu_engine_auto_path()));
+	if (!apu_engine_path_available(APU_PATH_VNNI))
+		SKIP(return, "no AVX-512 VNNI here: the vpdpbusd kernels did not run");
 }
 
 /*

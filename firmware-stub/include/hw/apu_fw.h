@@ -164,6 +164,41 @@ int apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
 int apu_conv2d_poll(const ApuConvParams *p, const int8_t *in, const int8_t *w,
                     const int32_t *bias, const int32_t *mult,
                     const int32_t *shift, int8_t *out, ApuPoll *poll);
+/*
+ * The engine's code paths. apu_conv2d() takes APU_PATH_AUTO: the fastest
+ * this CPU runs (apu_engine_auto_path()). The others are for tests and
+ * benchmarks, which compare them on the same cases:
+ * - PORTABLE: plain C, what hosts without AVX2 run;
+ * - AVX2: int16 products, vpmaddwd;
+ * - VNNI: AVX-512 VNNI (vpdpbusd, unsigned input bytes times signed
+ *   weights, the input offset folded into per-channel weight sums);
+ * - VNNI_EMUL: the VNNI path's weight layouts and offset folding with its
+ *   vpdpbusd done in plain C (AVX2 elsewhere where the CPU has it): runs
+ *   anywhere, so that the folding is tested on CPUs without VNNI.
+ * All paths give the same bits.
+ */
+typedef enum ApuEnginePath {
+    APU_PATH_AUTO,
+    APU_PATH_PORTABLE,
+    APU_PATH_AVX2,
+    APU_PATH_VNNI,
+    APU_PATH_VNNI_EMUL,
+    APU_PATH_NPATHS
+} ApuEnginePath;
+
+/* Whether this CPU (and build) runs @path; AUTO always. */
+bool apu_engine_path_available(ApuEnginePath path);
+/* What AUTO resolves to on this CPU. */
+ApuEnginePath apu_engine_auto_path(void);
+const char *apu_engine_path_name(ApuEnginePath path);
+/*
+ * apu_conv2d_poll() through @path: -1 as there, and also when this CPU
+ * does not run @path (then @out is not written).
+ */
+int apu_conv2d_path(const ApuConvParams *p, const int8_t *in, const int8_t *w,
+                    const int32_t *bias, const int32_t *mult,
+                    const int32_t *shift, int8_t *out, ApuPoll *poll,
+                    ApuEnginePath path);
 void apu_add(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,
              int8_t *out);
 void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out);
