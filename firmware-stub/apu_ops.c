@@ -1231,6 +1231,37 @@ int apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
     return apu_conv2d_poll(p, in, w, bias, mult, shift, out, NULL);
 }
 
+/* ---- firmware ABI 1.4: int4 weights ------------------------------------- */
+
+void apu_int4_unpack(const uint8_t *packed, uint64_t n, int8_t *out)
+{
+    uint64_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned int nib = (packed[i / 2] >> (4 * (i & 1))) & 0xf;
+
+        out[i] = (int8_t)((int)nib - ((nib & 8) << 1));  /* sign-extend */
+    }
+}
+
+int apu_conv2d_int4_poll(const ApuConvParams *p, const int8_t *in,
+                         const uint8_t *w4, const int32_t *bias,
+                         const int32_t *mult, const int32_t *shift,
+                         int8_t *out, ApuPoll *poll)
+{
+    uint64_t nw = apu_conv_weights_size(p);
+    int8_t *w = malloc(nw ? nw : 1);
+    int r;
+
+    if (!w) {
+        return -1;
+    }
+    apu_int4_unpack(w4, nw, w);
+    r = apu_conv2d_poll(p, in, w, bias, mult, shift, out, poll);
+    free(w);
+    return r;
+}
+
 /*
  * Broadcasting (ADD, MUL): input2 has @period elements, applied to every
  * run of @period elements of input1 (0: as many as input1). The checks
