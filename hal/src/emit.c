@@ -206,7 +206,7 @@ static int repack_tiles(struct apu_network *net)
 				if (!o->w4) {
 					tile_weights(o, w, u, e, (int8_t *)(net->consts + off), &n);
 				} else {
-					tmp = malloc(n);
+					tmp = calloc(n, 1);
 					if (!tmp)
 						return -ENOMEM;
 					tile_weights(o, w, u, e, tmp, &n);
