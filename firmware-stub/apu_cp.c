@@ -329,20 +329,24 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
     };
     int8_t *in = NULL, *w = NULL, *out = NULL;
     int32_t *bias = NULL, *mult = NULL, *shift = NULL;
-    uint64_t nin, nw, nout, bias_va, macs;
+    uint64_t nin, nw, nw_bytes, nout, bias_va, macs;
+    bool int4 = apu_ld16(&c->flags) & APU_OPF_WEIGHTS_INT4;
     int i, r;
 
     uint32_t pitch = apu_ld16(&c->out_pitch);
     uint32_t in_pitch = apu_ld16(&c->in_pitch);
 
-    if ((apu_ld16(&c->flags) & ~APU_OPF_SINGLE_ROUNDING) ||
+    if ((apu_ld16(&c->flags) &
+         ~(APU_OPF_SINGLE_ROUNDING | APU_OPF_WEIGHTS_INT4)) ||
         !all_zero(c->reserved, sizeof(c->reserved))) {
         j->res->status = APU_STATUS_BAD_OP;
         return;
     }
     j->res->status = apu_conv_check(&p);
     if (!j->res->status && ((pitch && pitch < (uint32_t)p.out_c) ||
-                            (in_pitch && in_pitch < (uint32_t)p.in_c))) {
+                            (in_pitch && in_pitch < (uint32_t)p.in_c) ||
+                            (int4 && p.w_zp))) {
+        /* Int4 weights are symmetric: no weight zero point. */
         j->res->status = APU_STATUS_BAD_PARAMS;
     }
     if (j->res->status) {
@@ -350,12 +354,13 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
     }
     nin = apu_conv_in_size(&p);
     nw = apu_conv_weights_size(&p);
+    nw_bytes = int4 ? apu_int4_bytes(nw) : nw;
     nout = apu_conv_out_size(&p);
     bias_va = apu_ld64(&c->bias);
 
     in = job_read_pitched(j, apu_ld64(&c->input), (uint64_t)p.in_h * p.in_w,
                           p.in_c, in_pitch ? in_pitch : (uint32_t)p.in_c);
-    w = in ? job_read(j, apu_ld64(&c->weights), nw) : NULL;
+    w = in ? job_read(j, apu_ld64(&c->weights), nw_bytes) : NULL;
     mult = w ? job_read(j, apu_ld64(&c->mult), 4ull * p.out_c) : NULL;
     shift = mult ? job_read(j, apu_ld64(&c->shift), 4ull * p.out_c) : NULL;
     if (shift && bias_va) {
@@ -381,7 +386,9 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
         j->res->status = APU_STATUS_TOO_LARGE;
         goto out;
     }
-    r = apu_conv2d_poll(&p, in, w, bias, mult, shift, out, &j->poll);
+    r = int4 ? apu_conv2d_int4_poll(&p, in, (const uint8_t *)w, bias, mult,
+                                    shift, out, &j->poll)
+             : apu_conv2d_poll(&p, in, w, bias, mult, shift, out, &j->poll);
     if (r) {
         /* Aborted, or no working memory. */
         j->res->status = r == APU_OP_ABORTED ? APU_STATUS_ABORTED
@@ -413,7 +420,9 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
         macs += (uint64_t)p.out_h * p.out_w * p.k_h * p.k_w * p.in_c;
     }
     j->res->macs += macs;
-    j->res->cycles += op_cycles(core, macs, nin + nw + nout + 12ull * p.out_c);
+    /* Int4 weights move half the bytes (rounded up). */
+    j->res->cycles += op_cycles(core, macs,
+                                nin + nw_bytes + nout + 12ull * p.out_c);
 out:
     free(in);
     free(w);

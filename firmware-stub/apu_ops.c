@@ -1797,6 +1797,49 @@ int apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
     return apu_conv2d_poll(p, in, w, bias, mult, shift, out, NULL);
 }
 
+/* ---- firmware ABI 1.4: int4 weights ------------------------------------- */
+
+/* A byte at a time, both nibbles sign-extended: a loop that vectorizes. */
+APU_SIMD_CLONES
+static void int4_unpack_pairs(const uint8_t *restrict packed, uint64_t npairs,
+                              int8_t *restrict out)
+{
+    uint64_t j;
+
+    for (j = 0; j < npairs; j++) {
+        int b = packed[j];
+
+        out[2 * j] = (int8_t)(((b & 0xf) ^ 8) - 8);
+        out[2 * j + 1] = (int8_t)((b >> 4 ^ 8) - 8);
+    }
+}
+
+void apu_int4_unpack(const uint8_t *packed, uint64_t n, int8_t *out)
+{
+    int4_unpack_pairs(packed, n / 2, out);
+    if (n % 2) {
+        out[n - 1] = (int8_t)(((packed[n / 2] & 0xf) ^ 8) - 8);
+    }
+}
+
+int apu_conv2d_int4_poll(const ApuConvParams *p, const int8_t *in,
+                         const uint8_t *w4, const int32_t *bias,
+                         const int32_t *mult, const int32_t *shift,
+                         int8_t *out, ApuPoll *poll)
+{
+    uint64_t nw = apu_conv_weights_size(p);
+    int8_t *w = malloc(nw ? nw : 1);
+    int r;
+
+    if (!w) {
+        return -1;
+    }
+    apu_int4_unpack(w4, nw, w);
+    r = apu_conv2d_poll(p, in, w, bias, mult, shift, out, poll);
+    free(w);
+    return r;
+}
+
 /*
  * Broadcasting (ADD, MUL): input2 has @period elements, applied to every
  * run of @period elements of input1 (0: as many as input1). The checks

@@ -23,6 +23,7 @@ def load(path):
 
 
 engine = load(os.path.join(bdir, "engine.json"))
+int4 = load(os.path.join(bdir, "int4.json"))
 sched = load(os.path.join(bdir, "sched.json"))
 trace = load(os.path.join(bdir, "v2-trace.json"))
 vm = {}
@@ -46,7 +47,8 @@ except (OSError, ValueError):
     pass
 
 hal = load(os.path.join(bdir, "hal_overhead.json"))
-res = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "engine": engine, "scheduling": sched,
+res = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "engine": engine, "int4": int4,
+       "scheduling": sched,
        "vm": vm, "hal_overhead": hal, "models": models}
 ratios = []
 md = ["# make bench report", "", "Generated %s on this machine. Every figure is a ratio "
@@ -145,6 +147,28 @@ if engine:
     ratios.append(("engine geomean", gm))
 else:
     md += ["(no engine results)", ""]
+
+md += ["## Int4 weights (w4a8) against int8", ""]
+if int4:
+    md += ["Modeled cycles of one job (the timing model) and engine time (us, min/median/max "
+           "of %d; the engine alone, and the whole job through the command processor), int8 "
+           "then int4; speed-ups are int8 / int4 (medians for times)." % int4.get("repeat", 0),
+           "", "| layer | big cycles | x | little x | tiny x | engine us int8 | engine us int4 "
+           "| x | job x |", "|---|---|---|---|---|---|---|---|---|"]
+    for l in int4.get("layers", []):
+        cy = l["cycles"]
+        e8, e4 = l["engine_us"]["int8"], l["engine_us"]["int4"]
+        j8, j4 = l["job_us"]["int8"], l["job_us"]["int4"]
+        sp = {k: cy[k][0] / cy[k][1] for k in cy}
+        md.append("| %s | %d / %d | %.2f | %.2f | %.2f | %.0f/%.0f/%.0f | %.0f/%.0f/%.0f | %.2f "
+                  "| %.2f |" % (l["layer"], cy["big"][0], cy["big"][1], sp["big"], sp["little"],
+                                sp["tiny"], e8[0], e8[1], e8[2], e4[0], e4[1], e4[2],
+                                e8[1] / e4[1], j8[1] / j4[1]))
+        ratios.append(("int4 modeled %s (big)" % l["layer"], sp["big"]))
+        ratios.append(("int4 engine %s" % l["layer"], e8[1] / e4[1]))
+    md.append("")
+else:
+    md += ["(no int4 results)", ""]
 
 md += ["## Scheduling (modeled, the device's timing model)", ""]
 if sched:

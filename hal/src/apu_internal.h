@@ -34,6 +34,7 @@ struct apu_device {
 	atomic_uint_least64_t next_fake_va;	/* CPU backend: its buffers' addresses */
 	bool out_pitch;			/* firmware ABI 1.1: conv output pitch */
 	bool quant_ops;			/* firmware ABI 1.2 and APU_CAP_QUANT_OPS */
+	bool int4;			/* firmware ABI 1.4 and APU_CAP_INT4_WEIGHTS */
 	bool bo_no_wait;		/* driver 0.2: DRM_APU_JOB_BO_NO_WAIT */
 	bool job_wait;			/* driver 0.3: DRM_IOCTL_APU_JOB_WAIT */
 };
@@ -79,6 +80,11 @@ struct apu_ref_pool {
 };
 
 int32_t apu_ref_mbqm(int32_t acc, int32_t mult, int shift);
+/*
+ * TFLite INT4: element i is the low nibble of byte i / 2 (even i) or the
+ * high one (odd i), signed; @n elements to int8.
+ */
+void apu_ref_int4_unpack(const uint8_t *packed, size_t n, int8_t *out);
 void apu_ref_conv2d(const struct apu_ref_conv *p, const int8_t *in, const int8_t *w,
 		    const int32_t *bias, const int32_t *mult, const int32_t *shift,
 		    int8_t *out);
@@ -102,6 +108,8 @@ void apu_ref_softmax(size_t pixels, size_t channels, const struct apu_softmax *p
  * to int8 (each byte XOR 0x80, i.e. minus 128) while they are copied in.
  */
 #define APU_CONV_WEIGHTS_U8	0x1
+/* The weights are int4, packed two per byte (APU_CONV_EXT_WEIGHTS_INT4). */
+#define APU_CONV_WEIGHTS_INT4	0x2
 int apu_network_add_conv_flags(struct apu_network *net, int input, const struct apu_conv2d *p,
 			       bool fc, unsigned int flags, int32_t w_zp, int *output);
 /*

@@ -87,49 +87,133 @@ static size_t dw_weights(const struct op *o, unsigned int u0)
 }
 
 /*
- * Depthwise layers split by channel: each tile reads the weights of its
- * channels, which are strided in [k_h][k_w][out_c]: repack a contiguous
- * copy per tile into the constants, before the constant buffer is made.
+ * The weights of output channels [@u0, ...) of a fully connected layer or
+ * a 1x1 convolution split by channel: at element u0 * in_c, in a repacked
+ * copy when that is in the middle of an int4 byte.
  */
-static int repack_dw(struct apu_network *net)
+static uint64_t oc_weights(const struct apu_network *net, const struct op *o, unsigned int u0)
+{
+	uint64_t el = (uint64_t)u0 * o->conv.in_c;
+
+	if (!o->w4)
+		return cst_va(net, o->w_off) + el;
+	if (el % 2)
+		return cst_va(net, dw_weights(o, u0));
+	return cst_va(net, o->w_off) + el / 2;
+}
+
+/* Pack @n int8 values in [-8, 7] as TFLite's INT4 (low nibble first). */
+static void pack_int4(const int8_t *v, size_t n, uint8_t *dst)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t nib = (uint8_t)v[i] & 0xf;
+
+		dst[i / 2] = i % 2 ? (uint8_t)(dst[i / 2] | nib << 4) : nib;
+	}
+}
+
+/*
+ * The tiles of @o that read their own copy of the weights, and those
+ * weights (int8, the tile's layout) into @dst when not NULL; @n: their
+ * number of elements. Depthwise layers split by channel: every tile (the
+ * weights of its channels are strided in [k_h][k_w][out_c]). Int4 weights
+ * split by output channel: the tiles whose weights start at an odd element,
+ * in the middle of a byte.
+ */
+static bool tile_weights(const struct op *o, const int8_t *w, unsigned int u, unsigned int e,
+			 int8_t *dst, size_t *n)
+{
+	if (o->dw && o->by_channel) {
+		int mlt = o->conv.out_c / o->conv.in_c, taps = o->conv.k_h * o->conv.k_w;
+		size_t cn = (size_t)(e - u) * mlt;
+		const int8_t *src = w + (size_t)u * mlt;
+
+		*n = cn * taps;
+		if (!dst)
+			return true;
+		/*
+		 * One channel is not depthwise for the device (groups 1):
+		 * then its weights are [m][k_h][k_w][1].
+		 */
+		for (int t = 0; t < taps; t++)
+			for (size_t j = 0; j < cn; j++)
+				dst[e - u == 1 ? j * taps + t : t * cn + j] =
+					src[(size_t)t * o->conv.out_c + j];
+		return true;
+	}
+	if (o->w4 && !o->dw && (o->fc || o->by_channel) && ((size_t)u * o->conv.in_c) % 2) {
+		*n = (size_t)(e - u) * o->conv.in_c;
+		if (dst)
+			memcpy(dst, w + (size_t)u * o->conv.in_c, *n);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Repack the weights of the tiles that need their own copy (tile_weights())
+ * into the constants, before the constant buffer is made; int4 weights are
+ * packed again from the network's int8 copy.
+ */
+static int repack_tiles(struct apu_network *net)
 {
 	for (int i = 0; i < net->nops; i++) {
 		struct op *o = &net->ops[i];
-		int k = 0, ntiles = 0, mlt, taps;
+		int k = 0, ntiles = 0;
 
-		if (!(o->kind == OP_CONV && o->dw && o->by_channel))
+		if (o->kind != OP_CONV)
 			continue;
-		mlt = o->conv.out_c / o->conv.in_c;
-		taps = o->conv.k_h * o->conv.k_w;
 		for (int sh = 0; sh < o->nshares; sh++)
 			ntiles += (int)o->shares[sh].tiles;
 		if (!ntiles)
 			continue;
-		o->dwt = calloc((size_t)ntiles, sizeof(*o->dwt));
+		for (int sh = 0; sh < o->nshares && !o->dwt; sh++) {
+			const struct apu_plan_share *p = &o->shares[sh];
+			unsigned int end = p->first + p->count;
+
+			for (unsigned int u = p->first; u < end && !o->dwt; u += p->tile_units) {
+				unsigned int e = u + p->tile_units < end ? u + p->tile_units : end;
+				size_t n;
+
+				if (tile_weights(o, NULL, u, e, NULL, &n)) {
+					o->dwt = calloc((size_t)ntiles, sizeof(*o->dwt));
+					if (!o->dwt)
+						return -ENOMEM;
+				}
+			}
+		}
 		if (!o->dwt)
-			return -ENOMEM;
+			continue;
 		for (int sh = 0; sh < o->nshares; sh++) {
 			const struct apu_plan_share *p = &o->shares[sh];
 			unsigned int end = p->first + p->count;
 
-			for (unsigned int u = p->first; u < end; u += p->tile_units, k++) {
+			for (unsigned int u = p->first; u < end; u += p->tile_units) {
 				unsigned int e = u + p->tile_units < end ? u + p->tile_units : end;
-				size_t n = (size_t)(e - u) * mlt, off;
-				int ret = apu_net_add_const(net, NULL, n * taps, &off);
+				const int8_t *w = o->w4 ? o->w8 :
+					(const int8_t *)(net->consts + o->w_off);
+				size_t n, off;
+				int8_t *tmp;
+				int ret;
 
+				if (!tile_weights(o, w, u, e, NULL, &n))
+					continue;
+				ret = apu_net_add_const(net, NULL, o->w4 ? (n + 1) / 2 : n, &off);
 				if (ret)
 					return ret;
-				const uint8_t *src = net->consts + o->w_off + (size_t)u * mlt;
-
-				/*
-				 * One channel is not depthwise for the device (groups 1):
-				 * then its weights are [m][k_h][k_w][1].
-				 */
-				for (int t = 0; t < taps; t++)
-					for (size_t j = 0; j < n; j++)
-						net->consts[off + (e - u == 1 ? j * taps + t : t * n + j)] =
-							src[(size_t)t * o->conv.out_c + j];
-				o->dwt[k] = (struct dw_tile){ u, off };
+				/* net->consts may have moved: @w again. */
+				w = o->w4 ? o->w8 : (const int8_t *)(net->consts + o->w_off);
+				if (!o->w4) {
+					tile_weights(o, w, u, e, (int8_t *)(net->consts + off), &n);
+				} else {
+					tmp = calloc(n, 1);
+					if (!tmp)
+						return -ENOMEM;
+					tile_weights(o, w, u, e, tmp, &n);
+					pack_int4(tmp, n, net->consts + off);
+					free(tmp);
+				}
+				o->dwt[k++] = (struct dw_tile){ u, off };
 			}
 		}
 		o->ndwt = k;
@@ -155,7 +239,7 @@ static void emit_conv(const struct apu_network *net, const struct op *o, unsigne
 
 	if (o->fc) {
 		out_c = (int)(u1 - u0);
-		w += (uint64_t)u0 * c->in_c;
+		w = oc_weights(net, o, u0);
 		b += 4ull * u0;
 		m += 4ull * u0;
 		s += 4ull * u0;
@@ -184,7 +268,7 @@ static void emit_conv(const struct apu_network *net, const struct op *o, unsigne
 		pad_left = 0;
 		out_c = (int)(u1 - u0);
 		pitch = opitch;
-		w += (uint64_t)u0 * c->in_c;
+		w = oc_weights(net, o, u0);
 		b += 4ull * u0;
 		m += 4ull * u0;
 		s += 4ull * u0;
@@ -203,6 +287,7 @@ static void emit_conv(const struct apu_network *net, const struct op *o, unsigne
 		out = act_px(net, o->out, (size_t)u0 * c->out_w, 0);
 	}
 	put16(p, F(apu_op_conv2d, opcode), APU_OP_CONV2D);
+	put16(p, F(apu_op_conv2d, flags), o->w4 ? APU_OPF_WEIGHTS_INT4 : 0);
 	put16(p, F(apu_op_conv2d, in_h), (unsigned int)rows);
 	put16(p, F(apu_op_conv2d, in_w), (unsigned int)in_w);
 	put16(p, F(apu_op_conv2d, in_c), (unsigned int)in_c);
@@ -533,7 +618,7 @@ int apu_network_compile(struct apu_network *net, const struct apu_compile_option
 	}
 	ret = apu_net_plan(net);
 	if (!ret)
-		ret = repack_dw(net);
+		ret = repack_tiles(net);
 	if (!ret)
 		ret = build_jobs(net, &cmd_bytes);
 	if (!ret)

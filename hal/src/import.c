@@ -377,7 +377,7 @@ static int lower_conv(struct lower *L, int op, enum conv_kind kind)
 	int32_t w_zp = 0;
 	struct qt qi = { 0 }, qo = { 0 };
 	int32_t *bias = NULL, *mult = NULL, *shift = NULL;
-	int8_t *wt = NULL;
+	int8_t *wt = NULL, *w8 = NULL;
 	float *scales = NULL;
 	unsigned int out_c, k_h = 1, k_w = 1, wic;
 	unsigned int flags = 0;
@@ -400,7 +400,8 @@ static int lower_conv(struct lower *L, int op, enum conv_kind kind)
 	if (!w->data)
 		return op_fail(L, op, -EOPNOTSUPP, "weights (tensor %d '%s') are not constant",
 			       wtensor, tname(L, wtensor));
-	if (w->data_size < w->elems)
+	/* INT4 weights are packed two per byte (element 2i in the low nibble). */
+	if (w->data_size < (w->type == TFL_INT4 ? (w->elems + 1) / 2 : w->elems))
 		return op_fail(L, op, -EINVAL, "weights (tensor %d '%s'): buffer of %zu bytes for %llu values",
 			       wtensor, tname(L, wtensor), w->data_size,
 			       (unsigned long long)w->elems);
@@ -445,11 +446,14 @@ static int lower_conv(struct lower *L, int op, enum conv_kind kind)
 				       wtensor, tname(L, wtensor));
 		w_zp = (int32_t)w->zp[0] - 128;
 		flags = APU_CONV_WEIGHTS_U8;
-	} else if (w->type == TFL_INT8) {
+	} else if (w->type == TFL_INT8 || w->type == TFL_INT4) {
 		int qdim = kind == CK_DW ? 3 : 0;
 
+		if (w->type == TFL_INT4)
+			flags = APU_CONV_WEIGHTS_INT4;
 		if (w->nq == 1) {
-			if (w->zp[0] < -128 || w->zp[0] > 127)
+			if (w->zp[0] < -128 || w->zp[0] > 127 ||
+			    (w->type == TFL_INT4 && w->zp[0]))
 				return op_fail(L, op, -EINVAL, "weight zero point %lld",
 					       (long long)w->zp[0]);
 			w_zp = (int32_t)w->zp[0];
@@ -471,7 +475,7 @@ static int lower_conv(struct lower *L, int op, enum conv_kind kind)
 	if (!out_c)
 		return op_fail(L, op, -EINVAL, "no output channels");
 	per_channel = w->nq > 1;
-	if (!qi.u8 != (w->type == TFL_INT8) || qi.u8 != qo.u8)
+	if (!qi.u8 != (w->type == TFL_INT8 || w->type == TFL_INT4) || qi.u8 != qo.u8)
 		return op_fail(L, op, -EOPNOTSUPP, "mixed uint8 and int8 tensors");
 	for (unsigned int c = 0; c < w->nq; c++)
 		if (!(w->scale[c] > 0) || isinf(w->scale[c]))
@@ -515,6 +519,7 @@ static int lower_conv(struct lower *L, int op, enum conv_kind kind)
 		goto out;
 	p.weights = (const int8_t *)w->data;
 	if (kind != CK_FC) {
+		const int8_t *wsrc = (const int8_t *)w->data;
 		int ti = o->in[0];
 
 		p.k_h = k_h;
@@ -555,6 +560,18 @@ static int lower_conv(struct lower *L, int op, enum conv_kind kind)
 			ret = op_fail(L, op, -EINVAL, "padding %d", o->padding);
 			goto out;
 		}
+		if ((flags & APU_CONV_WEIGHTS_INT4) &&
+		    ((kind == CK_CONV && wic == 1 && p.groups > 1) ||
+		     (kind == CK_DW && is.c == 1 && out_c > 1))) {
+			/* Relaid out below: on the int8 values of the int4 weights. */
+			w8 = malloc(w->elems);
+			if (!w8) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			apu_ref_int4_unpack(w->data, w->elems, w8);
+			wsrc = w8;
+		}
 		if (kind == CK_CONV && wic == 1 && p.groups > 1) {
 			/*
 			 * One input channel per group is the network's depthwise
@@ -569,7 +586,7 @@ static int lower_conv(struct lower *L, int op, enum conv_kind kind)
 			}
 			for (unsigned int c = 0; c < out_c; c++)
 				for (size_t t = 0; t < taps; t++)
-					wt[t * out_c + c] = (int8_t)w->data[c * taps + t];
+					wt[t * out_c + c] = wsrc[c * taps + t];
 			p.weights = wt;
 		} else if (kind == CK_DW && is.c == 1 && out_c > 1) {
 			/* One input channel: the device's plain layout [out_c][k_h][k_w]. */
@@ -582,27 +599,37 @@ static int lower_conv(struct lower *L, int op, enum conv_kind kind)
 			}
 			for (size_t t = 0; t < taps; t++)
 				for (unsigned int c = 0; c < out_c; c++)
-					wt[c * taps + t] = (int8_t)w->data[t * out_c + c];
+					wt[c * taps + t] = wsrc[t * out_c + c];
 			p.weights = wt;
 		}
+		/* Packed again (in place: byte i / 2 is written after value i is read). */
+		if (wt && (flags & APU_CONV_WEIGHTS_INT4))
+			for (size_t i = 0; i < w->elems; i++) {
+				uint8_t nib = (uint8_t)wt[i] & 0xf;
+
+				((uint8_t *)wt)[i / 2] = i % 2 ? (uint8_t)(wt[i / 2] | nib << 4) : nib;
+			}
 	}
 	ret = apu_network_add_conv_flags(L->m->net, in, &p, kind == CK_FC, flags, w_zp, &out);
 	if (ret) {
 		ret = ret == -EOPNOTSUPP ?
-		      op_fail(L, op, ret, "the device lacks weight zero points (firmware ABI 1.2)") :
+		      op_fail(L, op, ret, flags & APU_CONV_WEIGHTS_INT4 ?
+			      "the device lacks int4 weights (firmware ABI 1.4)" :
+			      "the device lacks weight zero points (firmware ABI 1.2)") :
 		      net_err(L, op, ret);
 		goto out;
 	}
 	ret = set_output(L, op, 0, out, NULL);
-	snprintf(L->m->ops[op].quant, sizeof(L->m->ops[op].quant), "%s%s%s",
+	snprintf(L->m->ops[op].quant, sizeof(L->m->ops[op].quant), "%s%s%s%s",
 		 qi.u8 ? "uint8" : "int8", per_channel ? " per-channel" : " per-tensor",
-		 w_zp ? " w_zp" : "");
+		 w_zp ? " w_zp" : "", flags & APU_CONV_WEIGHTS_INT4 ? " int4" : "");
 out:
 	free(bias);
 	free(mult);
 	free(shift);
 	free(scales);
 	free(wt);
+	free(w8);
 	return ret;
 }
 

@@ -82,8 +82,10 @@ void apu_network_destroy(struct apu_network *net)
 	if (net->in_flight)
 		apu_network_wait(net, -1, NULL);
 	apu_net_release_compiled(net);
-	for (int i = 0; i < net->nops; i++)
+	for (int i = 0; i < net->nops; i++) {
 		free(net->ops[i].cat);
+		free(net->ops[i].w8);
+	}
 	free(net->t);
 	free(net->ops);
 	free(net->consts);
@@ -329,7 +331,12 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 	    p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max ||
 	    w_zp < -128 || w_zp > 127)
 		return -EINVAL;
+	/* Int4 weights are symmetric; uint8 ones are bytes. */
+	if ((flags & APU_CONV_WEIGHTS_INT4) && (w_zp || (flags & APU_CONV_WEIGHTS_U8)))
+		return -EINVAL;
 	if (w_zp && !net->dev->quant_ops)
+		return -EOPNOTSUPP;
+	if ((flags & APU_CONV_WEIGHTS_INT4) && !net->dev->int4)
 		return -EOPNOTSUPP;
 	/* TFLite's range of requantization shifts (the device's check too). */
 	for (unsigned int c = 0; c < p->out_c; c++)
@@ -351,7 +358,15 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 	o->in[1] = -1;
 	o->w_size = wn;
 	o->has_bias = p->bias != NULL;
-	ret = apu_net_add_const(net, p->weights, wn, &o->w_off);
+	if (flags & APU_CONV_WEIGHTS_INT4) {
+		o->w4 = true;
+		o->w_size = (wn + 1) / 2;
+		o->w8 = malloc(wn);
+		if (!o->w8)
+			return -ENOMEM;
+		apu_ref_int4_unpack((const uint8_t *)p->weights, wn, o->w8);
+	}
+	ret = apu_net_add_const(net, p->weights, o->w_size, &o->w_off);
 	if (!ret && (flags & APU_CONV_WEIGHTS_U8))
 		for (size_t i = 0; i < wn; i++)
 			net->consts[o->w_off + i] ^= 0x80;
@@ -361,12 +376,18 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 		ret = apu_net_add_const(net, p->mult, 4 * (size_t)p->out_c, &o->m_off);
 	if (!ret)
 		ret = apu_net_add_const(net, p->shift, 4 * (size_t)p->out_c, &o->s_off);
-	if (ret)
-		return ret;
-	o->macs = (uint64_t)oh * ow * p->out_c * o->conv.k_h * o->conv.k_w *
-		  (o->conv.in_c / o->conv.groups);
-	os = (struct apu_shape){ oh, ow, p->out_c };
-	return finish_op(net, &os, output);
+	if (!ret) {
+		o->macs = (uint64_t)oh * ow * p->out_c * o->conv.k_h * o->conv.k_w *
+			  (o->conv.in_c / o->conv.groups);
+		os = (struct apu_shape){ oh, ow, p->out_c };
+		ret = finish_op(net, &os, output);
+	}
+	if (ret) {
+		/* Not added: the next op reuses the slot. */
+		free(o->w8);
+		o->w8 = NULL;
+	}
+	return ret;
 }
 
 int apu_network_add_conv2d(struct apu_network *net, int input, const struct apu_conv2d *p,
@@ -386,10 +407,11 @@ int apu_network_add_conv2d_ext(struct apu_network *net, int input, const struct 
 {
 	/* The first version: size, flags, w_zp. */
 	if (!ext || ext->size < sizeof(struct apu_conv2d_ext) ||
-	    (ext->flags & ~APU_CONV_EXT_FULLY_CONNECTED))
+	    (ext->flags & ~(APU_CONV_EXT_FULLY_CONNECTED | APU_CONV_EXT_WEIGHTS_INT4)))
 		return -EINVAL;
-	return add_conv(net, input, p, ext->flags & APU_CONV_EXT_FULLY_CONNECTED, 0, ext->w_zp,
-			output);
+	return add_conv(net, input, p, ext->flags & APU_CONV_EXT_FULLY_CONNECTED,
+			ext->flags & APU_CONV_EXT_WEIGHTS_INT4 ? APU_CONV_WEIGHTS_INT4 : 0,
+			ext->w_zp, output);
 }
 
 int apu_network_add_conv_flags(struct apu_network *net, int input, const struct apu_conv2d *p,

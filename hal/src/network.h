@@ -67,10 +67,19 @@ struct op {
 	bool flat;		/* 1x1, stride 1, no padding: split by pixel */
 	bool by_channel;	/* split by channel (output, and input, pitch) */
 	bool dw;		/* depthwise: groups == in_c > 1 */
-	/* Depthwise by channel: each tile's weights, repacked [k_h][k_w][n * m]. */
+	/*
+	 * Depthwise by channel: each tile's weights, repacked [k_h][k_w][n * m];
+	 * int4 weights split by channel at an odd element: the tile's, repacked.
+	 */
 	struct dw_tile { unsigned int u0; size_t off; } *dwt;
 	int ndwt;
 	struct apu_ref_conv conv;
+	/*
+	 * Int4 weights: the constants hold them packed (w_size bytes); @w8 is
+	 * the host's int8 copy (the CPU reference, tiles' repacking).
+	 */
+	bool w4;
+	int8_t *w8;
 	size_t w_off, w_size, b_off, m_off, s_off;
 	bool has_bias;
 	struct apu_add add;

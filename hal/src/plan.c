@@ -132,6 +132,12 @@ int apu_plan_split(const struct apu_core_info *cores, unsigned int num_cores,
 
 /* ---- planning ------------------------------------------------------------ */
 
+/* Bytes of @n weights of @o: int4 ones take half (rounded up). */
+static uint64_t w_bytes(const struct op *o, uint64_t n)
+{
+	return o->w4 ? (n + 1) / 2 : n;
+}
+
 /* The layer description the planner splits. */
 static void describe_layer(const struct apu_network *net, struct op *o, bool by_channel,
 			   struct apu_plan_layer *l)
@@ -148,7 +154,7 @@ static void describe_layer(const struct apu_network *net, struct op *o, bool by_
 		l->units = (unsigned int)c->in_c;
 		l->unit_macs = opix * m * c->k_h * c->k_w;
 		l->unit_bytes = (uint64_t)c->in_h * c->in_w + opix * m +
-				(uint64_t)c->k_h * c->k_w * m + 12 * m;
+				w_bytes(o, (uint64_t)c->k_h * c->k_w * m) + 12 * m;
 		l->unit_sram = l->unit_bytes;
 		return;
 	}
@@ -163,7 +169,7 @@ static void describe_layer(const struct apu_network *net, struct op *o, bool by_
 		 */
 		l->units = (unsigned int)c->out_c;
 		l->unit_macs = pix * c->in_c;
-		l->unit_bytes = (uint64_t)c->in_c + pix + 12;
+		l->unit_bytes = w_bytes(o, c->in_c) + pix + 12;
 		l->fixed_bytes = pix * c->in_c;
 		l->unit_sram = l->unit_bytes;
 		l->fixed_sram = l->fixed_bytes;
@@ -174,7 +180,7 @@ static void describe_layer(const struct apu_network *net, struct op *o, bool by_
 
 		l->units = (unsigned int)o->conv.out_c;
 		l->unit_macs = k;
-		l->unit_bytes = k + 1 + 12;
+		l->unit_bytes = w_bytes(o, k) + 1 + 12;
 		l->fixed_bytes = k;
 		/* Each unit brings its own row of weights. */
 		l->unit_sram = l->unit_bytes;

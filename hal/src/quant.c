@@ -53,3 +53,87 @@ int apu_conv_requant(double in_scale, const float *w_scales, double out_scale,
 	}
 	return 0;
 }
+
+int apu_int4_pack(const int8_t *values, size_t n, uint8_t *packed)
+{
+	if (!values || !packed)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (values[i] < -8 || values[i] > 7)
+			return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t nib = (uint8_t)values[i] & 0xf;
+
+		if (i % 2)
+			packed[i / 2] |= (uint8_t)(nib << 4);
+		else
+			packed[i / 2] = nib;
+	}
+	return 0;
+}
+
+/* Weight i of apu_quantize_int4()'s input: a float, or an int8 times its scale. */
+struct int4_src {
+	const float *f;
+	const int8_t *q;
+	const float *q_scales;
+};
+
+static double int4_src_at(const struct int4_src *s, size_t i, unsigned int c)
+{
+	if (s->f)
+		return s->f[i];
+	return (double)s->q[i] * (s->q_scales ? s->q_scales[c] : 1.0);
+}
+
+static int quantize_int4(const struct int4_src *s, size_t n, unsigned int channels,
+			 size_t inner, uint8_t *packed, float *scales)
+{
+	if (!packed || !scales || !n || !channels || !inner || n / inner / channels == 0 ||
+	    n % ((size_t)channels * inner))
+		return -EINVAL;
+	for (unsigned int c = 0; c < channels; c++)
+		scales[c] = 0.0f;
+	for (size_t i = 0; i < n; i++) {
+		unsigned int c = (unsigned int)((i / inner) % channels);
+		double v = fabs(int4_src_at(s, i, c));
+
+		if (!isfinite(v))
+			return -EINVAL;
+		if (v > scales[c])
+			scales[c] = (float)v;
+	}
+	for (unsigned int c = 0; c < channels; c++)
+		scales[c] = scales[c] > 0.0f ? scales[c] / 7.0f : 1.0f;
+	for (size_t i = 0; i < n; i++) {
+		unsigned int c = (unsigned int)((i / inner) % channels);
+		double q = round(int4_src_at(s, i, c) / scales[c]);
+		uint8_t nib = (uint8_t)(int8_t)(q < -8 ? -8 : q > 7 ? 7 : q) & 0xf;
+
+		if (i % 2)
+			packed[i / 2] |= (uint8_t)(nib << 4);
+		else
+			packed[i / 2] = nib;
+	}
+	return 0;
+}
+
+int apu_quantize_int4(const float *w, size_t n, unsigned int channels, size_t inner,
+		      uint8_t *packed, float *scales)
+{
+	struct int4_src s = { .f = w };
+
+	if (!w)
+		return -EINVAL;
+	return quantize_int4(&s, n, channels, inner, packed, scales);
+}
+
+int apu_requantize_int4(const int8_t *w, const float *w_scales, size_t n, unsigned int channels,
+			size_t inner, uint8_t *packed, float *scales)
+{
+	struct int4_src s = { .q = w, .q_scales = w_scales };
+
+	if (!w)
+		return -EINVAL;
+	return quantize_int4(&s, n, channels, inner, packed, scales);
+}

@@ -40,6 +40,15 @@ static int8_t clamp8(int32_t v, int32_t lo, int32_t hi)
 	return (int8_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
+void apu_ref_int4_unpack(const uint8_t *packed, size_t n, int8_t *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		int v = i % 2 ? packed[i / 2] >> 4 : packed[i / 2] & 0xf;
+
+		out[i] = (int8_t)(v >= 8 ? v - 16 : v);
+	}
+}
+
 void apu_ref_conv2d(const struct apu_ref_conv *p, const int8_t *in, const int8_t *w,
 		    const int32_t *bias, const int32_t *mult, const int32_t *shift,
 		    int8_t *out)

@@ -15,7 +15,7 @@
 enum {
 	TFL_FLOAT32 = 0, TFL_FLOAT16 = 1, TFL_INT32 = 2, TFL_UINT8 = 3, TFL_INT64 = 4,
 	TFL_STRING = 5, TFL_BOOL = 6, TFL_INT16 = 7, TFL_COMPLEX64 = 8, TFL_INT8 = 9,
-	TFL_FLOAT64 = 10,
+	TFL_FLOAT64 = 10, TFL_INT4 = 17,
 };
 
 /* BuiltinOperator codes that the importer knows. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * apu_cmd.h - APU command buffers and ring entries (firmware ABI 1.3).
+ * apu_cmd.h - APU command buffers and ring entries (firmware ABI 1.4).
  *
  * Shared by the firmware's command processor (firmware-stub/apu_cp.c, run
  * by the QEMU device), the driver (rings, completion records) and libapu
@@ -134,6 +134,16 @@ struct apu_cmd_header {
  * the int8 kernel.
  */
 #define APU_OPF_ROUND_UINT8		0x2
+/*
+ * Convolution (ABI 1.4, APU_FEATURE_INT4_WEIGHTS): the weights are int4,
+ * symmetric (w_zp must be 0), packed two per byte as TFLite's INT4
+ * tensors: element i of the weight layout (the int8 layout, flattened) is
+ * the low nibble of byte i / 2 when i is even, the high nibble when odd,
+ * each a two's complement value in [-8, 7]. The weights take
+ * (elements + 1) / 2 bytes; the op is otherwise the int8 op of the
+ * unpacked values, bit for bit.
+ */
+#define APU_OPF_WEIGHTS_INT4		0x4
 
 /*
  * Ranges of the requantization parameters the device accepts (TFLite's):

@@ -217,6 +217,97 @@ TEST_F(net, tiled_convolutions)
 	}
 }
 
+/*
+ * Int4 weights (firmware ABI 1.4) through the device: a 3x3 convolution,
+ * a depthwise one, 1x1 convolutions with an odd number of input channels
+ * and a fully connected layer with an odd input size (tiles whose weights
+ * start in the middle of a byte), every tensor bit-exact with the CPU
+ * reference; the reference equals that of the int8 network of the same
+ * weights.
+ */
+TEST_F(net, int4_weights)
+{
+	static const unsigned int sp[][4] = {
+		/* out_c, k, groups, fully connected */
+		{ 33, 3, 1, 0 }, { 33, 3, 33, 0 }, { 47, 1, 1, 0 }, { 21, 1, 1, 0 }, { 257, 1, 1, 1 },
+	};
+	struct apu_device_info info;
+	struct apu_shape s = { 40, 36, 7 };
+	int8_t *w[5];
+	uint8_t *w4[5];
+	int32_t bias[257], mult[257], shift[257];
+	struct snapshot ref = { 0 }, ref8 = { 0 };
+	struct apu_run_stats st;
+	int bad = -1;
+
+	ASSERT_EQ(0, apu_device_get_info(self->dev, &info, sizeof(info)));
+	ASSERT_TRUE(info.caps & APU_CAP_INT4_WEIGHTS);
+	srand(404);
+	for (int k = 0; k < 257; k++) {
+		bias[k] = rand() % 2001 - 1000;
+		mult[k] = (1 << 30) + rand() % (1 << 29);
+		shift[k] = -5 - rand() % 3;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		bool int4 = pass == 0;
+		struct apu_network *net;
+		unsigned int c = s.c;
+		int in, t;
+
+		ASSERT_EQ(0, apu_network_create(self->dev, &net));
+		ASSERT_EQ(0, apu_network_add_input(net, &s, &in));
+		t = in;
+		for (int i = 0; i < 5; i++) {
+			size_t n = sp[i][3] ? (size_t)sp[i][0] * 40 * 36 * c :
+				   sp[i][2] > 1 ? (size_t)sp[i][1] * sp[i][1] * sp[i][0] :
+				   (size_t)sp[i][0] * sp[i][1] * sp[i][1] * c;
+			struct apu_conv2d p = {
+				.out_c = sp[i][0], .k_h = sp[i][1], .k_w = sp[i][1], .stride_h = 1,
+				.stride_w = 1, .dil_h = 1, .dil_w = 1, .groups = sp[i][2],
+				.padding = APU_PAD_SAME, .in_zp = 1, .out_zp = -2, .act_min = -128,
+				.act_max = 127, .bias = bias, .mult = mult, .shift = shift,
+			};
+			struct apu_conv2d_ext ext = {
+				sizeof(ext), (int4 ? APU_CONV_EXT_WEIGHTS_INT4 : 0) |
+					     (sp[i][3] ? APU_CONV_EXT_FULLY_CONNECTED : 0), 0,
+			};
+
+			if (int4) {
+				w[i] = malloc(n);
+				w4[i] = malloc((n + 1) / 2);
+				ASSERT_TRUE(w[i] && w4[i]);
+				for (size_t k = 0; k < n; k++)
+					w[i][k] = (int8_t)(rand() % 16 - 8);
+				ASSERT_EQ(0, apu_int4_pack(w[i], n, w4[i]));
+			}
+			p.weights = int4 ? (const int8_t *)w4[i] : w[i];
+			ASSERT_EQ(0, apu_network_add_conv2d_ext(net, t, &p, &ext, &t)) TH_LOG("layer %d", i);
+			c = sp[i][0];
+		}
+		ASSERT_EQ(0, apu_network_compile(net, NULL));
+		if (int4) {
+			EXPECT_EQ(0, run_and_check(net, in, 9, &st, &ref, &bad))
+				TH_LOG("tensor %d differs", bad);
+			EXPECT_LE(5u, st.jobs);
+		} else {
+			ASSERT_EQ(0, fill_input(net, in, 9));
+			ASSERT_EQ(0, apu_network_run_reference(net));
+			ASSERT_EQ(0, take(net, true, &ref8));
+		}
+		apu_network_destroy(net);
+	}
+	ASSERT_EQ(ref.n, ref8.n);
+	for (int t = 0; t < ref.n; t++) {
+		EXPECT_EQ(0, memcmp(ref.t[t], ref8.t[t], ref.size[t])) TH_LOG("tensor %d", t);
+	}
+	snapshot_free(&ref);
+	snapshot_free(&ref8);
+	for (int i = 0; i < 5; i++) {
+		free(w[i]);
+		free(w4[i]);
+	}
+}
+
 TEST_F(net, async_with_fences)
 {
 	struct apu_network *net;

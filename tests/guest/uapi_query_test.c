@@ -99,7 +99,8 @@ TEST_F(apu, query_device)
 	EXPECT_EQ(6u, d.num_cores);
 	EXPECT_EQ((uint32_t)(DRM_APU_CAP_MMU | DRM_APU_CAP_TIME_ACCURATE |
 			     DRM_APU_CAP_FAULT_INJECT | DRM_APU_CAP_POWER_GATING |
-			     DRM_APU_CAP_QUANT_OPS | DRM_APU_CAP_WRITE_LIST), d.caps);
+			     DRM_APU_CAP_QUANT_OPS | DRM_APU_CAP_WRITE_LIST |
+			     DRM_APU_CAP_INT4_WEIGHTS), d.caps);
 	EXPECT_EQ((1u << APU_OP_CONV2D) | (1u << APU_OP_ADD) | (1u << APU_OP_AVGPOOL) |
 		  (1u << APU_OP_MAXPOOL) | (1u << APU_OP_LUT) | (1u << APU_OP_MUL), d.ops);
 	EXPECT_EQ(39u, d.va_bits);

@@ -108,7 +108,10 @@ static int exec_op(struct exec *x, const uint8_t *op)
 				memcpy(gathered + px * p.in_c, src + px * ip, (size_t)p.in_c);
 			in = gathered;
 		}
-		w = xlate(x, rd64(op + OFF(apu_op_conv2d, weights)), apu_conv_weights_size(&p));
+		bool int4 = (uint16_t)rd16(op + OFF(apu_op_conv2d, flags)) & APU_OPF_WEIGHTS_INT4;
+		uint64_t nw = apu_conv_weights_size(&p);
+
+		w = xlate(x, rd64(op + OFF(apu_op_conv2d, weights)), int4 ? apu_int4_bytes(nw) : nw);
 		if (bias)
 			b = xlate(x, bias, 4 * (size_t)p.out_c);
 		m = xlate(x, rd64(op + OFF(apu_op_conv2d, mult)), 4 * (size_t)p.out_c);
@@ -124,7 +127,8 @@ static int exec_op(struct exec *x, const uint8_t *op)
 			free(gathered);
 			return -7;
 		}
-		ret = apu_conv2d(&p, in, w, b, m, s, tmp);
+		ret = int4 ? apu_conv2d_int4_poll(&p, in, w, b, m, s, tmp, NULL)
+			   : apu_conv2d(&p, in, w, b, m, s, tmp);
 		for (size_t px = 0; px < npix; px++) {
 			memcpy((int8_t *)o + px * pitch, tmp + px * p.out_c, (size_t)p.out_c);
 			mark(x, rd64(op + OFF(apu_op_conv2d, output)) + px * pitch, (size_t)p.out_c);

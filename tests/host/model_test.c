@@ -184,7 +184,7 @@ TEST(uint8_mobilenet_v1_device_ops_bit_exact_with_reference)
 static const char *const runnable[] = {
 	"conv_int8_pc", "conv_uint8", "dw_int8_mult", "dw_one_channel", "fc_uint8",
 	"add_broadcast", "broadcast_cpu", "mul", "pools", "mean", "pad_conv", "concat", "concat_branches", "activations",
-	"float_io", "reshape_squeeze",
+	"float_io", "reshape_squeeze", "int4_weights",
 };
 
 TEST(generated_models_device_ops_bit_exact_with_reference)
@@ -452,6 +452,42 @@ TEST(grouped_conv_with_one_channel_per_group_equals_depthwise)
 	ASSERT_EQ(0, output_of("tests/fuzz/regress/fuzz_tflite/grouped.tflite", 9, a, sizeof(a)));
 	ASSERT_EQ(0, output_of("tests/fuzz/regress/fuzz_tflite/dw_equiv.tflite", 9, b, sizeof(b)));
 	EXPECT_EQ(0, memcmp(a, b, sizeof(a)));
+}
+
+/*
+ * INT4 weights (conv, depthwise, 1x1, fully connected), packed as TFLite
+ * packs them: the model gives what the same model with the same values
+ * stored as INT8 gives, and its layers are int4 ones.
+ */
+TEST(int4_weights_model_equals_its_int8_twin)
+{
+	char a_path[512], b_path[512], err[256];
+	uint8_t a[13], b[13];
+	struct apu_device *dev;
+	struct apu_model *m;
+	int int4_ops = 0;
+
+	snprintf(a_path, sizeof(a_path), "%s/int4_weights.tflite",
+		 dir_of("APU_GEN_MODELS", "build/tests/models"));
+	snprintf(b_path, sizeof(b_path), "%s/int4_as_int8.tflite",
+		 dir_of("APU_GEN_MODELS", "build/tests/models"));
+	for (unsigned int seed = 1; seed < 4; seed++) {
+		ASSERT_EQ(0, output_of(a_path, seed, a, sizeof(a)));
+		ASSERT_EQ(0, output_of(b_path, seed, b, sizeof(b)));
+		EXPECT_EQ(0, memcmp(a, b, sizeof(a))) TH_LOG("seed %u", seed);
+	}
+	ASSERT_EQ(0, apu_device_open_cpu(&dev));
+	ASSERT_EQ(0, apu_model_load_tflite(dev, a_path, &m, err, sizeof(err))) TH_LOG("%s", err);
+	for (int i = 0; i < apu_model_op_count(m); i++) {
+		struct apu_model_op_info mo;
+
+		ASSERT_EQ(0, apu_model_op_info(m, i, &mo));
+		if (strstr(mo.quant, "int4"))
+			int4_ops++;
+	}
+	EXPECT_EQ(4, int4_ops);
+	apu_model_destroy(m);
+	apu_device_close(dev);
 }
 
 /* Files an audit wrote to hurt the importer: each gets its own error. */

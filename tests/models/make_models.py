@@ -24,10 +24,18 @@ import numpy as np
 # --- schema.fbs constants ---------------------------------------------------
 
 # TensorType
-FLOAT32, INT32, UINT8, INT64, INT16, INT8 = 0, 2, 3, 4, 7, 9
+FLOAT32, INT32, UINT8, INT64, INT16, INT8, INT4 = 0, 2, 3, 4, 7, 9, 17
 NP_TYPE = {FLOAT32: np.float32, INT32: np.int32, UINT8: np.uint8, INT64: np.int64,
-           INT16: np.int16, INT8: np.int8}
-QRANGE = {UINT8: (0, 255), INT8: (-128, 127), INT16: (-32768, 32767)}
+           INT16: np.int16, INT8: np.int8, INT4: np.int8}
+QRANGE = {UINT8: (0, 255), INT8: (-128, 127), INT16: (-32768, 32767), INT4: (-8, 7)}
+
+
+def pack_int4(q):
+    """TFLite's INT4 buffers: two values a byte, element 2i in the low nibble."""
+    v = (np.asarray(q, dtype=np.int64).reshape(-1) & 0xF).astype(np.uint8)
+    if v.size % 2:
+        v = np.append(v, np.uint8(0))
+    return (v[0::2] | (v[1::2] << 4)).astype(np.uint8).tobytes()
 
 # BuiltinOperator
 ADD, AVERAGE_POOL_2D, CONCATENATION, CONV_2D, DEPTHWISE_CONV_2D = 0, 1, 2, 3, 4
@@ -126,8 +134,9 @@ class Model:
 
     def const(self, name, array, qtype, scale=None, zp=None, qdim=0):
         arr = np.ascontiguousarray(np.asarray(array, dtype=NP_TYPE[qtype]))
-        t = Tensor(name, arr.shape, qtype, data=arr.astype(arr.dtype.newbyteorder("<")).tobytes(),
-                   scale=scale, zp=zp, qdim=qdim)
+        data = (pack_int4(arr) if qtype == INT4 else
+                arr.astype(arr.dtype.newbyteorder("<")).tobytes())
+        t = Tensor(name, arr.shape, qtype, data=data, scale=scale, zp=zp, qdim=qdim)
         return self.add_tensor(t)
 
     def activation(self, name, value, qtype, act=None, scale=None, zp=None, lo=None, hi=None):
@@ -154,8 +163,9 @@ class Model:
 
     # -- weights --
 
-    def weights_per_channel(self, name, shape, qdim, qtype=INT8, gain=1.0):
-        """Symmetric per-channel weights (zero points 0) along @qdim."""
+    def weights_per_channel(self, name, shape, qdim, qtype=INT8, gain=1.0, store=None):
+        """Symmetric per-channel weights (zero points 0) along @qdim, in the
+        range of @qtype, stored as @store (default @qtype)."""
         fan_in = int(np.prod(shape)) // shape[qdim]
         if qdim == 3 and shape[0] == 1:		# depthwise [1, kh, kw, C]: fan-in kh*kw
             fan_in = shape[1] * shape[2]
@@ -169,7 +179,7 @@ class Model:
         scales = [tidy(s) for s in np.abs(w).max(axis=axes) / qmax]
         s = np.array(scales).reshape(bshape)
         q = np.clip(np.round(w / s), -qmax, qmax)
-        i = self.const(name, q, qtype, scale=scales, zp=[0] * len(scales), qdim=qdim)
+        i = self.const(name, q, store or qtype, scale=scales, zp=[0] * len(scales), qdim=qdim)
         self.tensors[i].value = q * s
         return i
 
@@ -206,13 +216,14 @@ class Model:
         self.ops.append((code, version, list(inputs), list(outputs), opt_type, opt_fields))
 
     def conv(self, x, cout, k, stride=1, padding=SAME, dil=1, act=None, pc=True,
-             wq=None, out_type=None, name="conv", gain=1.0, bias_type=INT32):
+             wq=None, out_type=None, name="conv", gain=1.0, bias_type=INT32, wtype=INT8,
+             wstore=None):
         xt = self.t(x)
         qtype = xt.type if out_type is None else out_type
         cin = xt.shape[3]
         if pc:
             w = self.weights_per_channel(name + "/weights", [cout, k, k, cin], 0,
-                                         gain=gain)
+                                         gain=gain, qtype=wtype, store=wstore)
         else:
             lo, hi = wq
             w = self.weights_per_tensor(name + "/weights", [cout, k, k, cin], lo, hi,
@@ -227,11 +238,12 @@ class Model:
         return out
 
     def depthwise(self, x, mult, k, stride=1, padding=SAME, act=None, pc=True, wq=None,
-                  name="dw"):
+                  name="dw", wtype=INT8, wstore=None):
         xt = self.t(x)
         cout = xt.shape[3] * mult
         if pc:
-            w = self.weights_per_channel(name + "/weights", [1, k, k, cout], 3)
+            w = self.weights_per_channel(name + "/weights", [1, k, k, cout], 3, qtype=wtype,
+                                         store=wstore)
         else:
             w = self.weights_per_tensor(name + "/weights", [1, k, k, cout], *wq,
                                         qtype=xt.type)
@@ -790,9 +802,35 @@ def int16():
     return m
 
 
+def int4_weights(store=INT4):
+    """int8 activations with per-channel INT4 weights (TFLite's packed INT4,
+    element 2i in the low nibble): CONV_2D 3x3 1x9x9x5 -> 7 (45 weights a
+    channel), DEPTHWISE_CONV_2D x2 -> 14, CONV_2D 1x1 -> 11, FULLY_CONNECTED
+    of the 891 values (odd) -> 13. @store INT8: the same model with the same
+    values stored as INT8 (int4_as_int8), for comparison."""
+    m = Model("int4_weights" if store == INT4 else "int4_as_int8", 119)
+    x = m.input("input", [1, 9, 9, 5], INT8, 0.03, -1)
+    c = m.conv(x, 7, 3, act="relu6", name="conv", wtype=INT4, wstore=store)
+    d = m.depthwise(c, 2, 3, name="dw", wtype=INT4, wstore=store)
+    p = m.conv(d, 11, 1, name="pw", wtype=INT4, wstore=store)
+    w = m.weights_per_channel("fc/weights", [13, 891], 0, qtype=INT4, store=store)
+    b = m.bias("fc/bias", 13, p, w, std=0.5)
+    y = m.deq(p).reshape(1, 891) @ m.deq(w).T + m.deq(b)
+    fc = m.activation("fc", y, INT8)
+    m.op(FULLY_CONNECTED, [p, w, b], [fc], OPT_FC,
+         [(0, "u8", 0, 0), (1, "u8", 0, 0), (2, "bool", False, False)], version=7)
+    m.output(fc)
+    return m
+
+
+def int4_as_int8():
+    return int4_weights(store=INT8)
+
+
 MODELS = [conv_int8_pc, conv_uint8, dw_int8_mult, dw_one_channel, fc_uint8, add_broadcast,
           broadcast_cpu, mul, pools, mean, pad_conv, concat, concat_branches, activations,
-          float_io, reshape_squeeze, unsupported_op, int16, fallback_sub]
+          float_io, reshape_squeeze, unsupported_op, int16, fallback_sub, int4_weights,
+          int4_as_int8]
 
 
 def main(argv):

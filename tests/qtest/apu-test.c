@@ -522,14 +522,18 @@ static void test_capabilities(void)
     g_assert_cmphex(rd(&t, APU_REG_FEATURES), ==,
                     APU_FEATURE_MMU | APU_FEATURE_TIME_ACCURATE |
                     APU_FEATURE_FAULT_INJECT | APU_FEATURE_POWER_GATING |
-                    APU_FEATURE_QUANT_OPS | APU_FEATURE_WRITE_LIST);
+                    APU_FEATURE_QUANT_OPS | APU_FEATURE_WRITE_LIST |
+                    APU_FEATURE_INT4_WEIGHTS);
     g_assert_cmpuint(rd(&t, APU_REG_MAX_CONTEXTS), ==, 256);
     g_assert_cmphex(rd(&t, APU_REG_OPS), ==,
                     (1 << APU_OP_CONV2D) | (1 << APU_OP_ADD) |
                     (1 << APU_OP_AVGPOOL) | (1 << APU_OP_MAXPOOL) |
                     (1 << APU_OP_LUT) | (1 << APU_OP_MUL));
-    /* Quantized ops came with firmware ABI 1.2, write lists with 1.3. */
-    g_assert_cmphex(rd(&t, APU_REG_FW_ABI), ==, APU_FW_ABI(1, 3));
+    /*
+     * Quantized ops came with firmware ABI 1.2, write lists with 1.3, int4
+     * weights with 1.4.
+     */
+    g_assert_cmphex(rd(&t, APU_REG_FW_ABI), ==, APU_FW_ABI(1, 4));
     g_assert_cmpuint(rd(&t, APU_REG_TIME_SCALE), ==, 1);
     for (i = 0; i < 6; i++) {
         uint64_t b = APU_CORE_BASE(i);
@@ -2228,6 +2232,63 @@ static void test_layout_refused(void)
     qtest_quit(qts);
 }
 
+/*
+ * Int4 weights (firmware ABI 1.4) through the device: conv_job()'s job with
+ * weights in [-8, 7], packed two per byte (element 2i in the low nibble)
+ * and APU_OPF_WEIGHTS_INT4: the output of ref_conv() on the unpacked
+ * values, half the weight bytes read and charged; with a weight zero point
+ * the op fails with BAD_PARAMS and writes nothing.
+ */
+static void test_int4_weights(void)
+{
+    enum { NW = 24 * 3 * 3 * 16 };
+    static ConvJob j;
+    int8_t w[NW], in[9 * 9 * 16], want[8 * 8 * 24], out[8 * 8 * 24];
+    uint8_t w4[NW / 2] = { 0 }, cmd[16 + APU_OP_SIZE];
+    struct apu_op_conv2d *op = (void *)(cmd + 16);
+    int32_t mult[24], shift[24];
+    struct apu_completion d;
+    uint64_t macs = 8 * 8 * 24 * 9 * 16;
+    Mem m;
+    size_t i;
+
+    mem_start(&m, 8);
+    conv_job(&m, 0, &j, 3, true);
+    for (i = 0; i < NW; i++) {
+        w[i] = (int8_t)((i * 7 + 3) % 16) - 8;
+        w4[i / 2] |= (uint8_t)((w[i] & 0xf) << (i % 2 ? 4 : 0));
+    }
+    vwrite(&m, 1, j.w, w4, sizeof(w4));
+    vread(&m, 1, j.in, in, sizeof(in));
+    vread(&m, 1, j.mult, mult, sizeof(mult));
+    vread(&m, 1, j.shift, shift, sizeof(shift));
+    ref_conv(&j.p, in, w, mult, shift, want);
+    vread(&m, 1, j.cmd, cmd, sizeof(cmd));
+    stw_le_p(&op->flags, APU_OPF_WEIGHTS_INT4);
+    vwrite(&m, 1, j.cmd, cmd, sizeof(cmd));
+    run_job(&m, 0, 8, 0, j.cmd, j.cmd_size, 1, 7, &d);
+    g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
+    vread(&m, 1, j.out, out, sizeof(out));
+    g_assert_cmpmem(out, sizeof(out), want, sizeof(want));
+    g_assert_cmpuint(ldq_le_p(&d.bytes_read), ==,
+                     sizeof(cmd) + sizeof(in) + sizeof(w4) + 8 * 24);
+    g_assert_cmpuint(ldq_le_p(&d.cycles), ==,
+                     model_cycles(&m, 0, macs, sizeof(in) + sizeof(w4) +
+                                  sizeof(out) + 12 * 24));
+
+    /* Int4 weights are symmetric: a weight zero point is refused. */
+    memset(out, 0x5a, sizeof(out));
+    vwrite(&m, 1, j.out, out, sizeof(out));
+    stw_le_p(&op->w_zp, 1);
+    vwrite(&m, 1, j.cmd, cmd, sizeof(cmd));
+    run_job(&m, 0, 8, 1, j.cmd, j.cmd_size, 1, 8, &d);
+    g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_BAD_PARAMS);
+    g_assert_cmpuint(ldq_le_p(&d.bytes_written), ==, 0);
+    vread(&m, 1, j.out, want, sizeof(want));
+    g_assert_cmpmem(out, sizeof(out), want, sizeof(want));
+    apu_stop(&m.t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -2256,6 +2317,7 @@ int main(int argc, char **argv)
                    test_threads_race_resets_unplug);
     qtest_add_func("/apu/jobs/power-gating", test_power_gating);
     qtest_add_func("/apu/jobs/quant-ops", test_quant_ops);
+    qtest_add_func("/apu/jobs/int4-weights", test_int4_weights);
     qtest_add_func("/apu/random-guest", test_random_guest);
     qtest_add_func("/apu/threads-off", test_threads_off);
     qtest_add_func("/apu/layout/one-core", test_layout_one_core);

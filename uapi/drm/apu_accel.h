@@ -207,6 +207,11 @@ struct drm_apu_query_device {
  * 1.3); other writes fault. Without it the flags only order jobs.
  */
 #define DRM_APU_CAP_WRITE_LIST		0x20
+/**
+ * DRM_APU_CAP_INT4_WEIGHTS - convolutions take int4 weights packed two per
+ * byte (firmware ABI 1.4, APU_OPF_WEIGHTS_INT4).
+ */
+#define DRM_APU_CAP_INT4_WEIGHTS	0x40
 
 /**
  * DRM_APU_QUERY_MAX_SIZE - largest &drm_apu_query.size: the zero-filled

@@ -199,6 +199,29 @@ int apu_conv2d_path(const ApuConvParams *p, const int8_t *in, const int8_t *w,
                     const int32_t *bias, const int32_t *mult,
                     const int32_t *shift, int8_t *out, ApuPoll *poll,
                     ApuEnginePath path);
+/*
+ * Int4 weights (firmware ABI 1.4, APU_OPF_WEIGHTS_INT4): @n elements packed
+ * two per byte, element i in the low nibble of byte i / 2 when i is even,
+ * the high nibble when odd, signed (TFLite's INT4). apu_int4_bytes() is
+ * their size in bytes; apu_int4_unpack() widens them to int8.
+ */
+static inline uint64_t apu_int4_bytes(uint64_t n)
+{
+    return (n + 1) / 2;
+}
+
+void apu_int4_unpack(const uint8_t *packed, uint64_t n, int8_t *out);
+/*
+ * apu_conv2d_poll() with int4 weights @w4 (apu_int4_bytes() of
+ * apu_conv_weights_size() bytes): unpacked to the int8 layout, then the
+ * int8 kernels, so the result is that of the unpacked weights bit for bit.
+ * The unpacked copy is apu_conv_weights_size() bytes of working memory on
+ * top of apu_conv_work_bytes(). Returns as apu_conv2d_poll().
+ */
+int apu_conv2d_int4_poll(const ApuConvParams *p, const int8_t *in,
+                         const uint8_t *w4, const int32_t *bias,
+                         const int32_t *mult, const int32_t *shift,
+                         int8_t *out, ApuPoll *poll);
 void apu_add(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,
              int8_t *out);
 void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out);

@@ -41,7 +41,7 @@ extern "C" {
  * (with the SONAME, libapu.so.MAJOR) when the ABI breaks.
  */
 #define APU_HAL_VERSION_MAJOR 1
-#define APU_HAL_VERSION_MINOR 0
+#define APU_HAL_VERSION_MINOR 1
 
 /** Longest path libapu returns, including the terminating NUL. */
 #define APU_PATH_MAX 64
@@ -156,6 +156,11 @@ struct apu_device_info {
  * it declares written (firmware ABI 1.3).
  */
 #define APU_CAP_WRITE_LIST	0x20
+/**
+ * Convolutions, depthwise and fully connected layers take int4 weights
+ * (APU_CONV_EXT_WEIGHTS_INT4; firmware ABI 1.4).
+ */
+#define APU_CAP_INT4_WEIGHTS	0x40
 
 /** Kinds of core. */
 enum apu_core_class {
@@ -310,6 +315,48 @@ APU_API int apu_quantize_multiplier(double scale, int32_t *mult, int *shift);
 APU_API int apu_conv_requant(double in_scale, const float *w_scales, double out_scale,
 			     unsigned int channels, int32_t *mult, int32_t *shift);
 
+/**
+ * apu_int4_pack() - pack @n int8 values in [-8, 7] two per byte as TFLite's
+ * INT4 tensors: value i goes to the low nibble of @packed[i / 2] when i is
+ * even, the high nibble when odd (an odd @n leaves the last high nibble 0);
+ * @packed holds (@n + 1) / 2 bytes
+ *
+ * Return: 0; -EINVAL for NULL pointers or a value outside [-8, 7].
+ */
+APU_API int apu_int4_pack(const int8_t *values, size_t n, uint8_t *packed);
+
+/**
+ * apu_quantize_int4() - per-channel symmetric int4 weights from float ones
+ * @w:        @n weights, in the layout the layer takes
+ * @n:        their number
+ * @channels: output channels; weight i belongs to channel
+ *            (i / @inner) % @channels
+ * @inner:    weights per channel run: k_h * k_w * (in_c / groups) for a
+ *            convolution ([out_c][k_h][k_w][in_c / groups]), the input size
+ *            for a fully connected layer, 1 for depthwise ([k_h][k_w][out_c])
+ * @packed:   (@n + 1) / 2 bytes: the int4 weights (apu_int4_pack())
+ * @scales:   @channels scales: weight = q * scale
+ *
+ * Channel c's scale is max |w| / 7 over its weights (1 for a channel of
+ * zeros); q = round(w / scale) (half away from zero), clamped to [-8, 7].
+ * Pass @scales to apu_conv_requant() as the weight scales.
+ *
+ * Return: 0; -EINVAL for NULL pointers, @n, @channels or @inner 0, @n not a
+ * multiple of @channels * @inner, or weights that are not finite.
+ */
+APU_API int apu_quantize_int4(const float *w, size_t n, unsigned int channels, size_t inner,
+			      uint8_t *packed, float *scales);
+
+/**
+ * apu_requantize_int4() - per-channel int4 weights from int8 ones:
+ * apu_quantize_int4() of @w[i] * @w_scales[channel of i] (@w_scales NULL:
+ * 1 for every channel). The returned @scales are real scales, as
+ * apu_quantize_int4()'s.
+ */
+APU_API int apu_requantize_int4(const int8_t *w, const float *w_scales, size_t n,
+				unsigned int channels, size_t inner, uint8_t *packed,
+				float *scales);
+
 /* ---- networks ------------------------------------------------------------ */
 
 /** A tensor shape: NHWC, batch 1, int8. */
@@ -361,6 +408,13 @@ struct apu_conv2d_ext {
 
 /** The op is a fully connected layer (apu_network_add_fully_connected()). */
 #define APU_CONV_EXT_FULLY_CONNECTED	0x1
+/**
+ * The weights are int4, per-channel symmetric (w_zp 0), packed two per byte
+ * (apu_int4_pack(), TFLite's INT4): apu_conv2d.weights points to
+ * (elements + 1) / 2 bytes, cast to const int8_t *, elements counted in
+ * the layer's int8 layout. Needs APU_CAP_INT4_WEIGHTS (libapu 1.1).
+ */
+#define APU_CONV_EXT_WEIGHTS_INT4	0x2
 
 /** A requantized elementwise add (TFLite int8 ADD); see docs/hw.md. */
 struct apu_add {
@@ -424,8 +478,9 @@ APU_API int apu_network_add_fully_connected(struct apu_network *net, int input,
  * with the parameters of @ext too (HAL 0.2)
  *
  * Return: as apu_network_add_conv2d(); -EINVAL for an @ext->size this
- * library does not know or unknown flags; -EOPNOTSUPP for a weight zero
- * point on a device without APU_CAP_QUANT_OPS.
+ * library does not know or unknown flags, or int4 weights with a weight
+ * zero point; -EOPNOTSUPP for a weight zero point on a device without
+ * APU_CAP_QUANT_OPS, or int4 weights without APU_CAP_INT4_WEIGHTS.
  */
 APU_API int apu_network_add_conv2d_ext(struct apu_network *net, int input,
 				       const struct apu_conv2d *p,
