@@ -85,7 +85,7 @@ else
 fi
 echo "building QEMU with the APU (first time: about 3 minutes; log: $LOGDIR/qemu-build.log)"
 if mk qemu >"$LOGDIR/qemu-build.log" 2>&1; then
-	for f in qemu/hw/misc/*.c tests/qtest/*.c firmware-stub/*.c firmware-stub/include/hw/*.h; do
+	for f in qemu/hw/misc/*.c tests/qtest/*.c tests/qtest/libqos/*.[ch] firmware-stub/*.c firmware-stub/include/hw/*.h; do
 		if one static "QEMU checkpatch $f" perl "$APU_CACHE/qemu/src/scripts/checkpatch.pl" --no-tree -q -f "$f"; then
 			sp=$((sp + 1)); else sf=$((sf + 1)); fi
 	done
