@@ -13,7 +13,8 @@
 #
 # Prints nothing but errors and progress; the results are
 #   $APU_CACHE/qemu/build/qemu-system-x86_64
-#   $APU_CACHE/qemu/build/tests/qtest/apu-test
+#   $APU_CACHE/qemu/build/tests/qtest/qos-test (QEMU's libqos graph tests,
+#   the apu's among them: tests/qtest/apu-test.c, libqos/apu.c)
 # (with a mode, in that mode's build folder, see below).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -23,8 +24,9 @@ set -euo pipefail
 # "scripts/build-qemu.sh fuzz": the same tree built with clang, libFuzzer,
 # ASan and UBSan into build-fuzz/, for qemu-fuzz-x86_64 (make check-deep).
 # "scripts/build-qemu.sh aarch64": qemu-system-aarch64 (virt + the APU) into
-# build-aarch64/, for the arm64 guest suite.
-# "scripts/build-qemu.sh tsan": qemu-system-x86_64 and apu-test built with
+# build-aarch64/, for the arm64 guest suite, and its qos-test (the apu's
+# graph qtests on the virt machine).
+# "scripts/build-qemu.sh tsan": qemu-system-x86_64 and qos-test built with
 # clang and ThreadSanitizer into build-tsan/; "asan": the same with
 # AddressSanitizer and UBSan into build-asan/ (make check-deep runs the
 # device's core-thread race qtests under both).
@@ -119,6 +121,10 @@ done
 for f in "$APU_TOP"/tests/qtest/*.c; do
 	sync_file "$f" "$SRC/tests/qtest/$(basename "$f")"
 done
+# The apu's libqos driver node (the graph tests' QPCIDevice).
+for f in "$APU_TOP"/tests/qtest/libqos/*.[ch]; do
+	sync_file "$f" "$SRC/tests/qtest/libqos/$(basename "$f")"
+done
 
 # 3. Configure when the configuration changed (or never finished).
 cfg_key=$({ echo "$src_key"; printf '%s\n' "${CONFIGURE_ARGS[@]}";
@@ -146,9 +152,9 @@ for blob in /usr/share/seabios/bios-256k.bin /usr/share/qemu/qboot.rom \
 done
 
 # 5. Build (incremental).
-TARGETS=(qemu-system-x86_64 tests/qtest/apu-test)
+TARGETS=(qemu-system-x86_64 tests/qtest/qos-test)
 [ "$MODE" = fuzz ] && TARGETS=(qemu-fuzz-x86_64)
-[ "$MODE" = aarch64 ] && TARGETS=(qemu-system-aarch64)
+[ "$MODE" = aarch64 ] && TARGETS=(qemu-system-aarch64 tests/qtest/qos-test)
 apu_log "building QEMU ($MODE; ninja; log: $Q/build.log)"
 if ! ninja -C "$BLD" -j"$(nproc)" "${TARGETS[@]}" >"$Q/build.log" 2>&1; then
 	grep -E ' error: |^FAILED:|undefined reference' "$Q/build.log" | head -n 20 >&2

@@ -172,29 +172,34 @@ arm64_suite() {
 
 # The device's core threads racing resets and unplug, under a sanitizer
 # ($1: tsan or asan): the race qtest, long, and the qtests of jobs racing
-# resets and the memory map. QEMU and apu-test are both instrumented; a
+# resets and the memory map (qos-test's apu graph tests on x86_64/pc). QEMU
+# and qos-test are both instrumented; a
 # report makes QEMU exit non-zero (the qtest then fails) or is counted in
 # the log. TSan's runtime suppressions: qemu/tsan.supp (QEMU's own, and
 # known false positives in QEMU's core, each with its reason);
-# die_after_fork=0 since apu-test, instrumented too, forks QEMU and
+# die_after_fork=0 since qos-test, instrumented too, forks QEMU and
 # libqemuutil's RCU atfork handler starts a thread in the child before it
 # execs.
 qemu_race_san() {
 	local mode=$1 name bld="$APU_CACHE/qemu/build-$1" log="$OUT/qemu-race-$1.log"
 	local tests=(threads-race-resets-unplug reset-while-busy reset-long-op dma-bar-race
 		all-cores-at-once)
-	local t args=() rc reports ok depth
+	local t args=() rc reports ok depth prefix
 	name=$([ "$mode" = tsan ] && echo TSan || echo ASan+UBSan)
 	scripts/build-qemu.sh "$mode" || return 1
+	prefix=$(cd "$bld" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+		tests/qtest/qos-test -l 2>/dev/null | grep -m 1 '/pci-bus/apu/apu-tests/' |
+		sed 's|\(/pci-bus/apu/apu-tests\)/.*|\1|')
+	[ -n "$prefix" ] || return 1
 	for t in "${tests[@]}"; do
-		args+=(-p "/x86_64/apu/jobs/$t")
+		args+=(-p "$prefix/jobs/$t")
 	done
 	(cd "$bld" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
 		APU_QTEST_RACE_ITERS="$QEMU_RACE_ITERS" APU_QTEST_RACE_SEED="$SEED" \
 		TSAN_OPTIONS="suppressions=$APU_TOP/qemu/tsan.supp history_size=7 second_deadlock_stack=1 exitcode=66 die_after_fork=0" \
 		ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" \
 		UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
-		timeout 3600 tests/qtest/apu-test --tap "${args[@]}") >"$log" 2>&1
+		timeout 3600 tests/qtest/qos-test --tap "${args[@]}") >"$log" 2>&1
 	rc=$?
 	grep -E '^(ok|not ok) |^Bail out|^# (seed|iteration)|WARNING: ThreadSanitizer|ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" |
 		grep -v '^# iteration [0-9]*[1-9]:' | head -n 40

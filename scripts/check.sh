@@ -7,7 +7,9 @@
 #           cppcheck and clang-tidy on the HAL, tools and example; the
 #           device-tree binding under dt-schema
 #   host    unit tests of libapu (ASan + UBSan), no device
-#   qtest   the QEMU device through libqtest, no guest OS
+#   qtest   the QEMU device through libqtest, no guest OS: the apu's libqos
+#           graph tests in qos-test on x86_64 (pc), and on aarch64 (virt)
+#           when that QEMU build is there
 #   guest   kselftest-harness tests in a VM: Debian's kernel, apu.ko, the
 #           emulated APU (scripts/vm.sh); job_test (and recovery_test) again on two other core
 #           layouts (one core; eight with a shared interrupt); a host program run in the VM
@@ -83,7 +85,7 @@ else
 fi
 echo "building QEMU with the APU (first time: about 3 minutes; log: $LOGDIR/qemu-build.log)"
 if mk qemu >"$LOGDIR/qemu-build.log" 2>&1; then
-	for f in qemu/hw/misc/*.c tests/qtest/*.c firmware-stub/*.c firmware-stub/include/hw/*.h; do
+	for f in qemu/hw/misc/*.c tests/qtest/*.c tests/qtest/libqos/*.[ch] firmware-stub/*.c firmware-stub/include/hw/*.h; do
 		if one static "QEMU checkpatch $f" perl "$APU_CACHE/qemu/src/scripts/checkpatch.pl" --no-tree -q -f "$f"; then
 			sp=$((sp + 1)); else sf=$((sf + 1)); fi
 	done
@@ -221,30 +223,58 @@ tier qtest
 qp=0
 qf=0
 qs=0
-QB="$APU_CACHE/qemu/build"
-if mk qemu >"$LOGDIR/qemu-build.log" 2>&1; then
-	for t in "$QB"/tests/qtest/apu-test; do
-		(cd "$QB" && QTEST_QEMU_BINARY=./qemu-system-x86_64 timeout 300 "$t" --tap) \
-			>"$LOGDIR/qtest.log" 2>&1
-		rc=$?
-		grep -E '^(ok|not ok) |^Bail out|ERROR' "$LOGDIR/qtest.log"
-		s=$(grep -c '^ok .*# SKIP' "$LOGDIR/qtest.log")
-		grep '^ok .*# SKIP' "$LOGDIR/qtest.log" | sed 's/^/skipped: /'
-		p=$(($(grep -c '^ok ' "$LOGDIR/qtest.log") - s))
-		qs=$((qs + s))
-		f=$(grep -c '^not ok ' "$LOGDIR/qtest.log")
-		planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$LOGDIR/qtest.log" | head -n 1)
-		qp=$((qp + p))
-		qf=$((qf + f))
-		if [ "$rc" != 0 ] || [ "$((p + f))" != "${planned:-0}" ]; then
-			echo "FAIL   $(basename "$t"): exit $rc, $((p + f)) of ${planned:-?} tests reported (log: $LOGDIR/qtest.log)"
-			qf=$((qf + 1))
-		fi
+# The apu's qtests are libqos graph tests in QEMU's qos-test: run those
+# under the apu node (".../pci-bus/apu/...", each named with -p: -p of a
+# suite does not reach its sub-suites) and count each; once on x86_64 (the
+# pc machine), and on aarch64 virt when the aarch64 build
+# (scripts/build-qemu.sh aarch64, also made by make check-arm64) is there.
+# run_qos ARCH BUILD-FOLDER LOG
+run_qos() {
+	local arch=$1 b=$2 log=$3 t rc s p f n=0 args=()
+	for t in $(cd "$b" && QTEST_QEMU_BINARY=./qemu-system-$arch \
+		tests/qtest/qos-test -l 2>/dev/null | grep '/pci-bus/apu/'); do
+		args+=(-p "$t")
+		n=$((n + 1))
 	done
+	if [ "$n" = 0 ]; then
+		echo "FAIL   qos-test ($arch): no apu tests in its graph"
+		qf=$((qf + 1))
+		return
+	fi
+	(cd "$b" && QTEST_QEMU_BINARY=./qemu-system-$arch timeout 600 \
+		tests/qtest/qos-test --tap "${args[@]}") >"$log" 2>&1
+	rc=$?
+	grep -E '^(ok|not ok) |^Bail out|ERROR' "$log" | sed "s|^|$arch: |"
+	s=$(grep -c '^ok .*# SKIP' "$log")
+	grep '^ok .*# SKIP' "$log" | sed "s/^/skipped: $arch: /"
+	p=$(($(grep -c '^ok ' "$log") - s))
+	f=$(grep -c '^not ok ' "$log")
+	qs=$((qs + s))
+	qp=$((qp + p))
+	qf=$((qf + f))
+	if [ "$rc" != 0 ] || [ "$((p + f + s))" != "$n" ]; then
+		echo "FAIL   qos-test ($arch): exit $rc, $((p + f + s)) of $n tests reported (log: $log)"
+		qf=$((qf + 1))
+	fi
+}
+if mk qemu >"$LOGDIR/qemu-build.log" 2>&1; then
+	run_qos x86_64 "$APU_CACHE/qemu/build" "$LOGDIR/qtest.log"
 else
 	tail -n 20 "$LOGDIR/qemu-build.log"
 	echo "FAIL   QEMU did not build (log: $LOGDIR/qemu-build.log)"
 	qf=$((qf + 1))
+fi
+if [ -x "$APU_CACHE/qemu/build-aarch64/qemu-system-aarch64" ]; then
+	if scripts/build-qemu.sh aarch64 >"$LOGDIR/qemu-build-aarch64.log" 2>&1; then
+		run_qos aarch64 "$APU_CACHE/qemu/build-aarch64" "$LOGDIR/qtest-aarch64.log"
+	else
+		tail -n 20 "$LOGDIR/qemu-build-aarch64.log"
+		echo "FAIL   QEMU (aarch64) did not build (log: $LOGDIR/qemu-build-aarch64.log)"
+		qf=$((qf + 1))
+	fi
+else
+	echo "skipped: aarch64: the apu qos tests on virt (no aarch64 QEMU build; scripts/build-qemu.sh aarch64 makes one)"
+	qs=$((qs + 1))
 fi
 count qtest $qp $qf $qs
 

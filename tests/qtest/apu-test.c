@@ -1,5 +1,9 @@
 /*
- * qtests for the apu PCI device: PCI identity and the BAR0 register block.
+ * qtests for the apu PCI device, on QEMU's libqos graph: each test consumes
+ * the "apu" node (libqos/apu.c), so it runs on every machine whose graph
+ * has a pci-bus (x86_64/pc, aarch64/virt, ...) and takes its guest memory
+ * from the machine's allocator. A few need what only the x86 PC has (ACPI
+ * hot-unplug, an NVMe peer) and are registered for x86 only.
  *
  * Copyright (c) 2026 The apu authors
  *
@@ -8,45 +12,69 @@
 
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
+#include "qemu/units.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
+#include "libqos/qgraph.h"
 #include "libqos/pci-pc.h"
+#include "libqos/malloc-pc.h"
+#include "libqos/apu.h"
 #include "hw/pci/pci_regs.h"
 #include "hw/apu_hw.h"
 #include "hw/apu_fw.h"
 
-#define APU_SLOT 4
-#define APU_DEVFN QPCI_DEVFN(APU_SLOT, 0)
+#define APU_SLOT QAPU_SLOT
+#define APU_DEVFN QAPU_DEVFN
 
+/*
+ * What a test works with: the device with BAR0 mapped and bus mastering
+ * on, and the guest allocator its buffers, tables and rings come from.
+ */
 typedef struct ApuTest {
     QTestState *qts;
     QPCIBus *bus;
     QPCIDevice *dev;
     QPCIBar bar;
     uint64_t bar_size;
+    QGuestAllocator *alloc;
+    uint64_t fw_gpa;            /* firmware images, see fw_boot() */
+    /* apu_start()'s own machine (the hot-unplug race) */
+    QGuestAllocator own_alloc;
 } ApuTest;
 
-/* Extra -device apu options of the tests that run now (threads=off). */
-static const char *apu_device_opts = "";
-/* Extra command line of the tests that run now (other devices). */
-static const char *apu_extra_args = "";
-/* The machine of the tests that run now: "pc" has ACPI hot-unplug. */
-static const char *apu_machine = "q35";
+/* The test's view of the graph's "apu" object. */
+static void apu_from_graph(ApuTest *t, QApu *a, QGuestAllocator *alloc)
+{
+    memset(t, 0, sizeof(*t));
+    t->qts = a->dev.bus->qts;
+    t->bus = a->dev.bus;
+    t->dev = &a->dev;
+    t->bar = a->bar;
+    t->bar_size = a->bar_size;
+    t->alloc = alloc;
+}
 
+/*
+ * A PC of its own, for the test that hot-unplugs the device (through
+ * PIIX4's ACPI hotplug) and starts over again.
+ */
 static void apu_start(ApuTest *t)
 {
-    t->qts = qtest_initf("-machine %s -nic none -vga none %s "
-                         "-device apu,id=apu0,addr=04.0%s", apu_machine,
-                         apu_extra_args, apu_device_opts);
+    memset(t, 0, sizeof(*t));
+    t->qts = qtest_init("-machine pc -nic none -vga none "
+                        "-device apu,id=apu0,addr=04.0");
     t->bus = qpci_new_pc(t->qts, NULL);
     t->dev = qpci_device_find(t->bus, APU_DEVFN);
     g_assert_nonnull(t->dev);
     qpci_device_enable(t->dev);
     t->bar = qpci_iomap(t->dev, 0, &t->bar_size);
+    pc_alloc_init(&t->own_alloc, t->qts, ALLOC_NO_FLAGS);
+    t->alloc = &t->own_alloc;
 }
 
 static void apu_stop(ApuTest *t)
 {
+    alloc_destroy(&t->own_alloc);
     qpci_iounmap(t->dev, t->bar);
     g_free(t->dev);
     qpci_free_pc(t->bus);
@@ -72,79 +100,67 @@ static void wr(ApuTest *t, uint64_t reg, uint32_t val)
     qpci_io_writel(t->dev, t->bar, reg, val);
 }
 
-static void test_pci_identity(void)
+static void test_pci_identity(ApuTest *t)
 {
-    ApuTest t;
 
-    apu_start(&t);
-    g_assert_cmphex(qpci_config_readw(t.dev, PCI_VENDOR_ID), ==,
+    g_assert_cmphex(qpci_config_readw(t->dev, PCI_VENDOR_ID), ==,
                     APU_PCI_VENDOR_ID);
-    g_assert_cmphex(qpci_config_readw(t.dev, PCI_DEVICE_ID), ==,
+    g_assert_cmphex(qpci_config_readw(t->dev, PCI_DEVICE_ID), ==,
                     APU_PCI_DEVICE_ID);
-    g_assert_cmphex(qpci_config_readb(t.dev, PCI_REVISION_ID), ==,
+    g_assert_cmphex(qpci_config_readb(t->dev, PCI_REVISION_ID), ==,
                     APU_PCI_REVISION);
-    g_assert_cmphex(qpci_config_readw(t.dev, PCI_CLASS_DEVICE), ==,
+    g_assert_cmphex(qpci_config_readw(t->dev, PCI_CLASS_DEVICE), ==,
                     APU_PCI_CLASS_ACCEL);
     /* BAR0 is a 64-bit memory BAR of the documented size. */
-    g_assert_cmphex(qpci_config_readl(t.dev, PCI_BASE_ADDRESS_0) &
+    g_assert_cmphex(qpci_config_readl(t->dev, PCI_BASE_ADDRESS_0) &
                     PCI_BASE_ADDRESS_MEM_TYPE_MASK, ==,
                     PCI_BASE_ADDRESS_MEM_TYPE_64);
-    g_assert_cmpuint(t.bar_size, ==, APU_BAR0_SIZE);
-    apu_stop(&t);
+    g_assert_cmpuint(t->bar_size, ==, APU_BAR0_SIZE);
 }
 
-static void test_id_version(void)
+static void test_id_version(ApuTest *t)
 {
-    ApuTest t;
     uint32_t v;
 
-    apu_start(&t);
-    g_assert_cmphex(rd(&t, APU_REG_ID), ==, APU_ID_MAGIC);
-    v = rd(&t, APU_REG_VERSION);
+    g_assert_cmphex(rd(t, APU_REG_ID), ==, APU_ID_MAGIC);
+    v = rd(t, APU_REG_VERSION);
     g_assert_cmpuint(APU_VERSION_MAJOR(v), ==, APU_HW_VERSION_MAJOR);
     g_assert_cmpuint(APU_VERSION_MINOR(v), ==, APU_HW_VERSION_MINOR);
     g_assert_cmpuint(APU_VERSION_PATCH(v), ==, APU_HW_VERSION_PATCH);
     g_assert_cmphex(v >> 24, ==, 0);
-    apu_stop(&t);
 }
 
-static void test_read_only(void)
+static void test_read_only(ApuTest *t)
 {
-    ApuTest t;
 
-    apu_start(&t);
-    wr(&t, APU_REG_ID, 0xdeadbeef);
-    wr(&t, APU_REG_VERSION, 0xffffffff);
-    g_assert_cmphex(rd(&t, APU_REG_ID), ==, APU_ID_MAGIC);
-    g_assert_cmphex(rd(&t, APU_REG_VERSION), ==,
+    wr(t, APU_REG_ID, 0xdeadbeef);
+    wr(t, APU_REG_VERSION, 0xffffffff);
+    g_assert_cmphex(rd(t, APU_REG_ID), ==, APU_ID_MAGIC);
+    g_assert_cmphex(rd(t, APU_REG_VERSION), ==,
                     APU_VERSION(APU_HW_VERSION_MAJOR, APU_HW_VERSION_MINOR,
                                 APU_HW_VERSION_PATCH));
-    apu_stop(&t);
 }
 
-static void test_scratch_and_reset(void)
+static void test_scratch_and_reset(ApuTest *t)
 {
     static const uint32_t patterns[] = {
         0xffffffff, 0x00000000, 0xa5a5a5a5, 0x5a5a5a5a, 0x12345678,
     };
-    ApuTest t;
     size_t i;
 
-    apu_start(&t);
-    g_assert_cmphex(rd(&t, APU_REG_SCRATCH), ==, 0);
+    g_assert_cmphex(rd(t, APU_REG_SCRATCH), ==, 0);
     for (i = 0; i < G_N_ELEMENTS(patterns); i++) {
-        wr(&t, APU_REG_SCRATCH, patterns[i]);
-        g_assert_cmphex(rd(&t, APU_REG_SCRATCH), ==, patterns[i]);
+        wr(t, APU_REG_SCRATCH, patterns[i]);
+        g_assert_cmphex(rd(t, APU_REG_SCRATCH), ==, patterns[i]);
     }
     /*
      * A system reset returns the register to its reset value. It also
      * clears the BAR, so map it again and check the identity first: that
      * proves the zero is read from the device.
      */
-    system_reset(&t);
-    g_assert_cmphex(rd(&t, APU_REG_ID), ==, APU_ID_MAGIC);
-    g_assert_cmphex(rd(&t, APU_REG_SCRATCH), ==, 0);
-    apu_stop(&t);
+    system_reset(t);
+    g_assert_cmphex(rd(t, APU_REG_ID), ==, APU_ID_MAGIC);
+    g_assert_cmphex(rd(t, APU_REG_SCRATCH), ==, 0);
 }
 
 /*
@@ -152,43 +168,47 @@ static void test_scratch_and_reset(void)
  * size, the device keeps working: reads of holes are zero, writes to them
  * change nothing.
  */
-static void test_bad_accesses(void)
+static void test_bad_accesses(ApuTest *t)
 {
-    ApuTest t;
     uint64_t off;
 
-    apu_start(&t);
-    wr(&t, APU_REG_SCRATCH, 0x13579bdf);
+    wr(t, APU_REG_SCRATCH, 0x13579bdf);
     for (off = 0x20c; off < APU_BAR0_SIZE; off += 0x404) {
         off &= ~3ULL;
-        g_assert_cmphex(rd(&t, off), ==, 0);
-        wr(&t, off, 0xffffffff);
-        g_assert_cmphex(rd(&t, off), ==, 0);
+        g_assert_cmphex(rd(t, off), ==, 0);
+        wr(t, off, 0xffffffff);
+        g_assert_cmphex(rd(t, off), ==, 0);
     }
-    g_assert_cmphex(rd(&t, APU_BAR0_SIZE - 4), ==, 0);
+    g_assert_cmphex(rd(t, APU_BAR0_SIZE - 4), ==, 0);
     /* Sub-word and unaligned accesses are refused by the bus. */
-    qpci_io_writeb(t.dev, t.bar, APU_REG_SCRATCH, 0x00);
-    qpci_io_writew(t.dev, t.bar, APU_REG_SCRATCH + 2, 0x0000);
-    qpci_io_writel(t.dev, t.bar, APU_REG_SCRATCH + 1, 0);
-    (void)qpci_io_readb(t.dev, t.bar, APU_REG_ID);
-    (void)qpci_io_readw(t.dev, t.bar, APU_REG_ID + 2);
+    qpci_io_writeb(t->dev, t->bar, APU_REG_SCRATCH, 0x00);
+    qpci_io_writew(t->dev, t->bar, APU_REG_SCRATCH + 2, 0x0000);
+    qpci_io_writel(t->dev, t->bar, APU_REG_SCRATCH + 1, 0);
+    (void)qpci_io_readb(t->dev, t->bar, APU_REG_ID);
+    (void)qpci_io_readw(t->dev, t->bar, APU_REG_ID + 2);
     /* A 64-bit access is split into two 32-bit ones. */
-    qpci_io_writeq(t.dev, t.bar, 0x400, ~0ULL);
-    g_assert_cmphex(rd(&t, 0x400), ==, 0);
-    g_assert_cmphex(rd(&t, 0x404), ==, 0);
-    g_assert_cmphex(qpci_io_readq(t.dev, t.bar, APU_REG_ID), ==,
+    qpci_io_writeq(t->dev, t->bar, 0x400, ~0ULL);
+    g_assert_cmphex(rd(t, 0x400), ==, 0);
+    g_assert_cmphex(rd(t, 0x404), ==, 0);
+    g_assert_cmphex(qpci_io_readq(t->dev, t->bar, APU_REG_ID), ==,
                     ((uint64_t)APU_VERSION(APU_HW_VERSION_MAJOR,
                                            APU_HW_VERSION_MINOR,
                                            APU_HW_VERSION_PATCH) << 32) |
                     APU_ID_MAGIC);
-    g_assert_cmphex(rd(&t, APU_REG_SCRATCH), ==, 0x13579bdf);
-    g_assert_cmphex(rd(&t, APU_REG_ID), ==, APU_ID_MAGIC);
-    apu_stop(&t);
+    g_assert_cmphex(rd(t, APU_REG_SCRATCH), ==, 0x13579bdf);
+    g_assert_cmphex(rd(t, APU_REG_ID), ==, APU_ID_MAGIC);
 }
 
 /* ---- firmware boot handshake ---------------------------------------- */
 
-#define FW_GPA 0x200000ULL
+/* Where the tests put firmware images: a page of the guest's memory. */
+static uint64_t fw_gpa(ApuTest *t)
+{
+    if (!t->fw_gpa) {
+        t->fw_gpa = guest_alloc(t->alloc, 4096);
+    }
+    return t->fw_gpa;
+}
 
 /* A valid image: header plus @payload; returns its size. */
 static size_t make_image(uint8_t *buf, uint16_t abi_major, uint16_t abi_minor,
@@ -238,97 +258,89 @@ static uint32_t fw_boot_at(ApuTest *t, uint64_t addr, uint32_t size)
 static uint32_t fw_boot(ApuTest *t, const uint8_t *img, size_t len,
                         uint32_t size)
 {
-    qtest_memwrite(t->qts, FW_GPA, img, len);
-    return fw_boot_at(t, FW_GPA, size);
+    qtest_memwrite(t->qts, fw_gpa(t), img, len);
+    return fw_boot_at(t, fw_gpa(t), size);
 }
 
-static void test_fw_registers(void)
+static void test_fw_registers(ApuTest *t)
 {
-    ApuTest t;
 
-    apu_start(&t);
-    g_assert_cmphex(rd(&t, APU_REG_FW_ABI), ==,
+    g_assert_cmphex(rd(t, APU_REG_FW_ABI), ==,
                     APU_FW_ABI(APU_FW_ABI_MAJOR, APU_FW_ABI_MINOR));
-    g_assert_cmpuint(rd(&t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_ERROR), ==, APU_FW_ERR_NONE);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_VERSION), ==, 0);
+    g_assert_cmpuint(rd(t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
+    g_assert_cmpuint(rd(t, APU_REG_FW_ERROR), ==, APU_FW_ERR_NONE);
+    g_assert_cmpuint(rd(t, APU_REG_FW_VERSION), ==, 0);
     /* Read-only registers ignore writes. */
-    wr(&t, APU_REG_FW_STATUS, APU_FW_STATUS_READY);
-    wr(&t, APU_REG_FW_VERSION, 0x010203);
-    wr(&t, APU_REG_FW_ABI, 0);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_VERSION), ==, 0);
-    g_assert_cmphex(rd(&t, APU_REG_FW_ABI), ==,
+    wr(t, APU_REG_FW_STATUS, APU_FW_STATUS_READY);
+    wr(t, APU_REG_FW_VERSION, 0x010203);
+    wr(t, APU_REG_FW_ABI, 0);
+    g_assert_cmpuint(rd(t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
+    g_assert_cmpuint(rd(t, APU_REG_FW_VERSION), ==, 0);
+    g_assert_cmphex(rd(t, APU_REG_FW_ABI), ==,
                     APU_FW_ABI(APU_FW_ABI_MAJOR, APU_FW_ABI_MINOR));
     /* Writing CTRL without the BOOT bit does nothing. */
-    wr(&t, APU_REG_FW_CTRL, 0xfffffffe);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
-    apu_stop(&t);
+    wr(t, APU_REG_FW_CTRL, 0xfffffffe);
+    g_assert_cmpuint(rd(t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
 }
 
-static void test_fw_boot_good(void)
+static void test_fw_boot_good(ApuTest *t)
 {
     uint8_t img[256];
     size_t n = make_image(img, APU_FW_ABI_MAJOR, APU_FW_ABI_MINOR,
                           APU_VERSION(2, 3, 4), "firmware payload");
-    ApuTest t;
 
-    apu_start(&t);
-    g_assert_cmpuint(fw_boot(&t, img, n, n), ==, APU_FW_STATUS_READY);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_ERROR), ==, APU_FW_ERR_NONE);
-    g_assert_cmphex(rd(&t, APU_REG_FW_VERSION), ==, APU_VERSION(2, 3, 4));
+    g_assert_cmpuint(fw_boot(t, img, n, n), ==, APU_FW_STATUS_READY);
+    g_assert_cmpuint(rd(t, APU_REG_FW_ERROR), ==, APU_FW_ERR_NONE);
+    g_assert_cmphex(rd(t, APU_REG_FW_VERSION), ==, APU_VERSION(2, 3, 4));
 
     /* A second boot while running is refused and changes nothing. */
     n = make_image(img, APU_FW_ABI_MAJOR, 0, APU_VERSION(9, 9, 9), "other");
-    g_assert_cmpuint(fw_boot(&t, img, n, n), ==, APU_FW_STATUS_READY);
-    g_assert_cmphex(rd(&t, APU_REG_FW_VERSION), ==, APU_VERSION(2, 3, 4));
+    g_assert_cmpuint(fw_boot(t, img, n, n), ==, APU_FW_STATUS_READY);
+    g_assert_cmphex(rd(t, APU_REG_FW_VERSION), ==, APU_VERSION(2, 3, 4));
 
     /* Reset stops the firmware; it boots again afterwards. */
-    system_reset(&t);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_VERSION), ==, 0);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_SIZE), ==, 0);
-    g_assert_cmpuint(fw_boot(&t, img, n, n), ==, APU_FW_STATUS_READY);
-    g_assert_cmphex(rd(&t, APU_REG_FW_VERSION), ==, APU_VERSION(9, 9, 9));
-    apu_stop(&t);
+    system_reset(t);
+    g_assert_cmpuint(rd(t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
+    g_assert_cmpuint(rd(t, APU_REG_FW_VERSION), ==, 0);
+    g_assert_cmpuint(rd(t, APU_REG_FW_SIZE), ==, 0);
+    g_assert_cmpuint(fw_boot(t, img, n, n), ==, APU_FW_STATUS_READY);
+    g_assert_cmphex(rd(t, APU_REG_FW_VERSION), ==, APU_VERSION(9, 9, 9));
 }
 
 /* APU_REG_RESET stops the firmware and clears the device, as a bus reset. */
-static void test_reset_register(void)
+static void test_reset_register(ApuTest *t)
 {
     uint8_t img[256];
     size_t n = make_image(img, APU_FW_ABI_MAJOR, APU_FW_ABI_MINOR,
                           APU_VERSION(1, 0, 0), "reset");
-    ApuTest t;
 
-    apu_start(&t);
-    g_assert_cmpuint(rd(&t, APU_REG_RESET), ==, 0);
-    wr(&t, APU_REG_SCRATCH, 0x1234);
-    g_assert_cmpuint(fw_boot(&t, img, n, n), ==, APU_FW_STATUS_READY);
+    g_assert_cmpuint(rd(t, APU_REG_RESET), ==, 0);
+    wr(t, APU_REG_SCRATCH, 0x1234);
+    g_assert_cmpuint(fw_boot(t, img, n, n), ==, APU_FW_STATUS_READY);
     /* Writes without the reset bit do nothing. */
-    wr(&t, APU_REG_RESET, 0xfffffffe);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_READY);
-    g_assert_cmphex(rd(&t, APU_REG_SCRATCH), ==, 0x1234);
+    wr(t, APU_REG_RESET, 0xfffffffe);
+    g_assert_cmpuint(rd(t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_READY);
+    g_assert_cmphex(rd(t, APU_REG_SCRATCH), ==, 0x1234);
 
-    wr(&t, APU_REG_RESET, APU_RESET_DEVICE);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_VERSION), ==, 0);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_SIZE), ==, 0);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_ADDR_LO), ==, 0);
-    g_assert_cmphex(rd(&t, APU_REG_SCRATCH), ==, 0);
-    g_assert_cmphex(rd(&t, APU_REG_ID), ==, APU_ID_MAGIC);
+    wr(t, APU_REG_RESET, APU_RESET_DEVICE);
+    g_assert_cmpuint(rd(t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
+    g_assert_cmpuint(rd(t, APU_REG_FW_VERSION), ==, 0);
+    g_assert_cmpuint(rd(t, APU_REG_FW_SIZE), ==, 0);
+    g_assert_cmpuint(rd(t, APU_REG_FW_ADDR_LO), ==, 0);
+    g_assert_cmphex(rd(t, APU_REG_SCRATCH), ==, 0);
+    g_assert_cmphex(rd(t, APU_REG_ID), ==, APU_ID_MAGIC);
 
     /* Reset while the boot is pending: the boot never completes. */
-    qtest_memwrite(t.qts, FW_GPA, img, n);
-    wr(&t, APU_REG_FW_ADDR_LO, (uint32_t)FW_GPA);
-    wr(&t, APU_REG_FW_SIZE, n);
-    wr(&t, APU_REG_FW_CTRL, APU_FW_CTRL_BOOT);
-    wr(&t, APU_REG_RESET, APU_RESET_DEVICE);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
+    qtest_memwrite(t->qts, fw_gpa(t), img, n);
+    wr(t, APU_REG_FW_ADDR_LO, (uint32_t)fw_gpa(t));
+    wr(t, APU_REG_FW_ADDR_HI, fw_gpa(t) >> 32);
+    wr(t, APU_REG_FW_SIZE, n);
+    wr(t, APU_REG_FW_CTRL, APU_FW_CTRL_BOOT);
+    wr(t, APU_REG_RESET, APU_RESET_DEVICE);
+    g_assert_cmpuint(rd(t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
+    g_assert_cmpuint(rd(t, APU_REG_FW_STATUS), ==, APU_FW_STATUS_OFF);
 
-    g_assert_cmpuint(fw_boot(&t, img, n, n), ==, APU_FW_STATUS_READY);
-    apu_stop(&t);
+    g_assert_cmpuint(fw_boot(t, img, n, n), ==, APU_FW_STATUS_READY);
 }
 
 typedef struct FwCase {
@@ -422,13 +434,11 @@ static const FwCase fw_cases[] = {
  * Each bad image is refused with its reason; a refused device takes the
  * next boot, and finally boots a good image.
  */
-static void test_fw_refusals(void)
+static void test_fw_refusals(ApuTest *t)
 {
     uint8_t img[256];
-    ApuTest t;
     size_t i, n;
 
-    apu_start(&t);
     for (i = 0; i < G_N_ELEMENTS(fw_cases); i++) {
         uint32_t size;
 
@@ -439,39 +449,35 @@ static void test_fw_refusals(void)
         if (g_test_verbose()) {
             g_test_message("case %s", fw_cases[i].name);
         }
-        g_assert_cmpuint(fw_boot(&t, img, n, size), ==, APU_FW_STATUS_ERROR);
-        g_assert_cmpuint(rd(&t, APU_REG_FW_ERROR), ==, fw_cases[i].error);
-        g_assert_cmpuint(rd(&t, APU_REG_FW_VERSION), ==, 0);
+        g_assert_cmpuint(fw_boot(t, img, n, size), ==, APU_FW_STATUS_ERROR);
+        g_assert_cmpuint(rd(t, APU_REG_FW_ERROR), ==, fw_cases[i].error);
+        g_assert_cmpuint(rd(t, APU_REG_FW_VERSION), ==, 0);
     }
     /* An older ABI minor is accepted. */
     n = make_image(img, APU_FW_ABI_MAJOR, 0, APU_VERSION(1, 2, 3), "ok");
-    g_assert_cmpuint(fw_boot(&t, img, n, n), ==, APU_FW_STATUS_READY);
-    g_assert_cmphex(rd(&t, APU_REG_FW_VERSION), ==, APU_VERSION(1, 2, 3));
-    apu_stop(&t);
+    g_assert_cmpuint(fw_boot(t, img, n, n), ==, APU_FW_STATUS_READY);
+    g_assert_cmphex(rd(t, APU_REG_FW_VERSION), ==, APU_VERSION(1, 2, 3));
 }
 
 /* The device reads through the bus: no bus mastering or no memory fails. */
-static void test_fw_dma_errors(void)
+static void test_fw_dma_errors(ApuTest *t)
 {
     uint8_t img[256];
     size_t n = make_image(img, APU_FW_ABI_MAJOR, APU_FW_ABI_MINOR,
                           APU_VERSION(1, 0, 0), "dma");
     uint16_t cmd;
-    ApuTest t;
 
-    apu_start(&t);
-    g_assert_cmpuint(fw_boot_at(&t, 0xfffffff000000000ULL, n), ==,
+    g_assert_cmpuint(fw_boot_at(t, 0xfffffff000000000ULL, n), ==,
                      APU_FW_STATUS_ERROR);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_ERROR), ==, APU_FW_ERR_DMA);
+    g_assert_cmpuint(rd(t, APU_REG_FW_ERROR), ==, APU_FW_ERR_DMA);
 
-    cmd = qpci_config_readw(t.dev, PCI_COMMAND);
-    qpci_config_writew(t.dev, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
-    g_assert_cmpuint(fw_boot(&t, img, n, n), ==, APU_FW_STATUS_ERROR);
-    g_assert_cmpuint(rd(&t, APU_REG_FW_ERROR), ==, APU_FW_ERR_DMA);
+    cmd = qpci_config_readw(t->dev, PCI_COMMAND);
+    qpci_config_writew(t->dev, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+    g_assert_cmpuint(fw_boot(t, img, n, n), ==, APU_FW_STATUS_ERROR);
+    g_assert_cmpuint(rd(t, APU_REG_FW_ERROR), ==, APU_FW_ERR_DMA);
 
-    qpci_config_writew(t.dev, PCI_COMMAND, cmd);
-    g_assert_cmpuint(fw_boot(&t, img, n, n), ==, APU_FW_STATUS_READY);
-    apu_stop(&t);
+    qpci_config_writew(t->dev, PCI_COMMAND, cmd);
+    g_assert_cmpuint(fw_boot(t, img, n, n), ==, APU_FW_STATUS_READY);
 }
 
 /* ---- capabilities ------------------------------------------------------ */
@@ -512,20 +518,18 @@ static void check_layout(ApuTest *t, int big, int little, int tiny)
     }
 }
 
-static void test_capabilities(void)
+static void test_capabilities(ApuTest *t)
 {
-    ApuTest t;
     int i;
 
-    apu_start(&t);
-    check_layout(&t, 2, 3, 1);
-    g_assert_cmphex(rd(&t, APU_REG_FEATURES), ==,
+    check_layout(t, 2, 3, 1);
+    g_assert_cmphex(rd(t, APU_REG_FEATURES), ==,
                     APU_FEATURE_MMU | APU_FEATURE_TIME_ACCURATE |
                     APU_FEATURE_FAULT_INJECT | APU_FEATURE_POWER_GATING |
                     APU_FEATURE_QUANT_OPS | APU_FEATURE_WRITE_LIST |
                     APU_FEATURE_INT4_WEIGHTS);
-    g_assert_cmpuint(rd(&t, APU_REG_MAX_CONTEXTS), ==, 256);
-    g_assert_cmphex(rd(&t, APU_REG_OPS), ==,
+    g_assert_cmpuint(rd(t, APU_REG_MAX_CONTEXTS), ==, 256);
+    g_assert_cmphex(rd(t, APU_REG_OPS), ==,
                     (1 << APU_OP_CONV2D) | (1 << APU_OP_ADD) |
                     (1 << APU_OP_AVGPOOL) | (1 << APU_OP_MAXPOOL) |
                     (1 << APU_OP_LUT) | (1 << APU_OP_MUL));
@@ -533,36 +537,35 @@ static void test_capabilities(void)
      * Quantized ops came with firmware ABI 1.2, write lists with 1.3, int4
      * weights with 1.4.
      */
-    g_assert_cmphex(rd(&t, APU_REG_FW_ABI), ==, APU_FW_ABI(1, 4));
-    g_assert_cmpuint(rd(&t, APU_REG_TIME_SCALE), ==, 1);
+    g_assert_cmphex(rd(t, APU_REG_FW_ABI), ==, APU_FW_ABI(1, 4));
+    g_assert_cmpuint(rd(t, APU_REG_TIME_SCALE), ==, 1);
     for (i = 0; i < 6; i++) {
         uint64_t b = APU_CORE_BASE(i);
-        uint32_t c = rd(&t, b + APU_CORE_CLASS);
+        uint32_t c = rd(t, b + APU_CORE_CLASS);
 
         /* Read-only. */
-        wr(&t, b + APU_CORE_CLASS, 7);
-        wr(&t, b + APU_CORE_RING_HEAD, 7);
-        g_assert_cmpuint(rd(&t, b + APU_CORE_CLASS), ==, c);
-        g_assert_cmpuint(rd(&t, b + APU_CORE_RING_HEAD), ==, 0);
+        wr(t, b + APU_CORE_CLASS, 7);
+        wr(t, b + APU_CORE_RING_HEAD, 7);
+        g_assert_cmpuint(rd(t, b + APU_CORE_CLASS), ==, c);
+        g_assert_cmpuint(rd(t, b + APU_CORE_RING_HEAD), ==, 0);
     }
     /* Tiny idles lowest. */
-    g_assert_cmpuint(rd(&t, APU_CORE_BASE(5) + APU_CORE_IDLE_POWER_UW), <,
-                     rd(&t, APU_CORE_BASE(2) + APU_CORE_IDLE_POWER_UW));
-    wr(&t, APU_REG_NUM_CORES, 1);
-    g_assert_cmpuint(rd(&t, APU_REG_NUM_CORES), ==, 6);
-    apu_stop(&t);
+    g_assert_cmpuint(rd(t, APU_CORE_BASE(5) + APU_CORE_IDLE_POWER_UW), <,
+                     rd(t, APU_CORE_BASE(2) + APU_CORE_IDLE_POWER_UW));
+    wr(t, APU_REG_NUM_CORES, 1);
+    g_assert_cmpuint(rd(t, APU_REG_NUM_CORES), ==, 6);
 }
 
 /* ---- rings, MMU and jobs ------------------------------------------------ */
 
 /*
- * Guest memory of the job tests. Page tables and mapped pages come from a
- * bump allocator; each mapped range is physically contiguous, and the test
- * remembers where, to fill and read buffers by VA.
+ * Guest memory of the job tests, from the machine's allocator: the context
+ * table, the MSI-X landing page, and a pool from which page tables and
+ * mapped pages come through a bump allocator (mem_setup() starts it over);
+ * each mapped range is physically contiguous, and the test remembers
+ * where, to fill and read buffers by VA.
  */
-#define CTX_TABLE   0x100000ULL
-#define PT_POOL     0x1000000ULL
-#define MSI_ADDR    0x90000ULL
+#define PT_POOL_SIZE (112 * MiB)
 #define RING_VA(c)  (0x10000000ULL + (c) * 0x10000)
 #define DONE_VA(c)  (0x20000000ULL + (c) * 0x1000)
 #define JOB_VA(c)   (0x40000000ULL + (c) * 0x1000000)
@@ -573,7 +576,10 @@ typedef struct Range {
 } Range;
 
 typedef struct Mem {
-    ApuTest t;
+    ApuTest *t;
+    uint64_t ctx;   /* context table */
+    uint64_t msi;   /* MSI-X vector v writes 0xa0 + v to msi + 4 * v */
+    uint64_t pool;  /* PT_POOL_SIZE bytes */
     uint64_t next;
     uint64_t root[2];
     Range ranges[128];
@@ -587,7 +593,8 @@ static uint64_t pt_alloc(Mem *m, uint64_t len)
 
     len = ROUND_UP(len, 4096);
     m->next += len;
-    qtest_memset(m->t.qts, pa, 0, len);
+    g_assert_cmpuint(m->next, <=, m->pool + PT_POOL_SIZE);
+    qtest_memset(m->t->qts, pa, 0, len);
     return pa;
 }
 
@@ -600,16 +607,16 @@ static void map_page(Mem *m, int asid, uint64_t va, uint64_t pa, bool w)
         int sh = APU_MMU_PAGE_SHIFT +
                  APU_MMU_LEVEL_BITS * (APU_MMU_LEVELS - 1 - level);
         uint64_t e = table + ((va >> sh) & 511) * 8;
-        uint64_t pte = qtest_readq(m->t.qts, e);
+        uint64_t pte = qtest_readq(m->t->qts, e);
 
         if (level == APU_MMU_LEVELS - 1) {
-            qtest_writeq(m->t.qts, e, pa | APU_PTE_VALID |
+            qtest_writeq(m->t->qts, e, pa | APU_PTE_VALID |
                          (w ? APU_PTE_WRITE : 0));
             return;
         }
         if (!(pte & APU_PTE_VALID)) {
             pte = pt_alloc(m, 4096) | APU_PTE_VALID;
-            qtest_writeq(m->t.qts, e, pte);
+            qtest_writeq(m->t->qts, e, pte);
         }
         table = pte & APU_PTE_ADDR_MASK;
     }
@@ -642,12 +649,12 @@ static uint64_t va2pa(Mem *m, int asid, uint64_t va)
 
 static void vwrite(Mem *m, int asid, uint64_t va, const void *p, size_t n)
 {
-    qtest_memwrite(m->t.qts, va2pa(m, asid, va), p, n);
+    qtest_memwrite(m->t->qts, va2pa(m, asid, va), p, n);
 }
 
 static void vread(Mem *m, int asid, uint64_t va, void *p, size_t n)
 {
-    qtest_memread(m->t.qts, va2pa(m, asid, va), p, n);
+    qtest_memread(m->t->qts, va2pa(m, asid, va), p, n);
 }
 
 /* Point core @c's ring at its buffer again and enable it (after a reset). */
@@ -655,10 +662,10 @@ static void core_ring_setup(Mem *m, int c, uint32_t ring_size)
 {
     uint64_t b = APU_CORE_BASE(c);
 
-    wr(&m->t, b + APU_CORE_RING_BASE_LO, (uint32_t)RING_VA(c));
-    wr(&m->t, b + APU_CORE_RING_BASE_HI, RING_VA(c) >> 32);
-    wr(&m->t, b + APU_CORE_RING_SIZE, ring_size);
-    wr(&m->t, b + APU_CORE_CTRL, APU_CORE_CTRL_ENABLE);
+    wr(m->t, b + APU_CORE_RING_BASE_LO, (uint32_t)RING_VA(c));
+    wr(m->t, b + APU_CORE_RING_BASE_HI, RING_VA(c) >> 32);
+    wr(m->t, b + APU_CORE_RING_SIZE, ring_size);
+    wr(m->t, b + APU_CORE_CTRL, APU_CORE_CTRL_ENABLE);
 }
 
 /*
@@ -669,14 +676,14 @@ static void regs_setup(Mem *m, uint32_t ring_size)
 {
     int c;
 
-    wr(&m->t, APU_REG_MMU_CTX_BASE_LO, (uint32_t)CTX_TABLE);
-    wr(&m->t, APU_REG_MMU_CTX_BASE_HI, 0);
-    wr(&m->t, APU_REG_MMU_CTX_COUNT, 2);
-    g_assert_cmpuint(rd(&m->t, APU_REG_MMU_CTX_COUNT), ==, 2);
+    wr(m->t, APU_REG_MMU_CTX_BASE_LO, (uint32_t)m->ctx);
+    wr(m->t, APU_REG_MMU_CTX_BASE_HI, m->ctx >> 32);
+    wr(m->t, APU_REG_MMU_CTX_COUNT, 2);
+    g_assert_cmpuint(rd(m->t, APU_REG_MMU_CTX_COUNT), ==, 2);
     for (c = 0; c < m->ncores; c++) {
         core_ring_setup(m, c, ring_size);
     }
-    wr(&m->t, APU_REG_IRQ_MASK, 0xffffffff);
+    wr(m->t, APU_REG_IRQ_MASK, 0xffffffff);
 }
 
 /* Program two address spaces (0: driver, 1: jobs) and the rings. */
@@ -685,15 +692,15 @@ static void mem_setup(Mem *m, uint32_t ring_size)
     int c;
 
     m->nranges = 0;
-    m->next = PT_POOL;
-    m->ncores = rd(&m->t, APU_REG_NUM_CORES);
+    m->next = m->pool;
+    m->ncores = rd(m->t, APU_REG_NUM_CORES);
     g_assert_cmpint(m->ncores, >=, 1);
     g_assert_cmpint(m->ncores, <=, APU_MAX_CORES);
-    qtest_memset(m->t.qts, CTX_TABLE, 0, 4096);
+    qtest_memset(m->t->qts, m->ctx, 0, 4096);
     m->root[0] = pt_alloc(m, 4096);
     m->root[1] = pt_alloc(m, 4096);
-    qtest_writeq(m->t.qts, CTX_TABLE, m->root[0] | APU_CTX_VALID);
-    qtest_writeq(m->t.qts, CTX_TABLE + 16, m->root[1] | APU_CTX_VALID);
+    qtest_writeq(m->t->qts, m->ctx, m->root[0] | APU_CTX_VALID);
+    qtest_writeq(m->t->qts, m->ctx + 16, m->root[1] | APU_CTX_VALID);
     for (c = 0; c < m->ncores; c++) {
         map_range(m, 0, RING_VA(c), ring_size * 64, false);
         map_range(m, 0, DONE_VA(c), 4096, true);
@@ -701,10 +708,13 @@ static void mem_setup(Mem *m, uint32_t ring_size)
     regs_setup(m, ring_size);
 }
 
-static void mem_start(Mem *m, uint32_t ring_size)
+static void mem_start(Mem *m, ApuTest *t, uint32_t ring_size)
 {
     memset(m, 0, sizeof(*m));
-    apu_start(&m->t);
+    m->t = t;
+    m->ctx = guest_alloc(t->alloc, 4096);
+    m->msi = guest_alloc(t->alloc, 4096);
+    m->pool = guest_alloc(t->alloc, PT_POOL_SIZE);
     mem_setup(m, ring_size);
 }
 
@@ -816,7 +826,7 @@ static void submit(Mem *m, int c, uint32_t ring_size, uint32_t idx,
     stq_le_p(&e.seqno, seq);
     stq_le_p(&e.completion, DONE_VA(c) + (idx % 8) * 64);
     vwrite(m, 0, RING_VA(c) + (idx % ring_size) * 64, &e, sizeof(e));
-    wr(&m->t, APU_CORE_BASE(c) + APU_CORE_RING_TAIL, idx + 1);
+    wr(m->t, APU_CORE_BASE(c) + APU_CORE_RING_TAIL, idx + 1);
 }
 
 /* Wait until core @c's head reaches @head (the core threads run freely). */
@@ -824,7 +834,7 @@ static bool wait_head(Mem *m, int c, uint32_t head)
 {
     gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
 
-    while (rd(&m->t, APU_CORE_BASE(c) + APU_CORE_RING_HEAD) != head) {
+    while (rd(m->t, APU_CORE_BASE(c) + APU_CORE_RING_HEAD) != head) {
         if (g_get_monotonic_time() > end) {
             return false;
         }
@@ -853,8 +863,8 @@ static void run_job(Mem *m, int c, uint32_t ring_size, uint32_t idx,
 
 static uint64_t model_cycles(Mem *m, int c, uint64_t macs, uint64_t bytes)
 {
-    uint64_t mpc = rd(&m->t, APU_CORE_BASE(c) + APU_CORE_MACS_PER_CYCLE);
-    uint64_t bpc = rd(&m->t, APU_CORE_BASE(c) + APU_CORE_BYTES_PER_CYCLE);
+    uint64_t mpc = rd(m->t, APU_CORE_BASE(c) + APU_CORE_MACS_PER_CYCLE);
+    uint64_t bpc = rd(m->t, APU_CORE_BASE(c) + APU_CORE_BYTES_PER_CYCLE);
 
     return MAX(DIV_ROUND_UP(macs, mpc), DIV_ROUND_UP(bytes, bpc)) + 200;
 }
@@ -863,14 +873,14 @@ static uint64_t model_cycles(Mem *m, int c, uint64_t macs, uint64_t bytes)
  * One job on every core: completion, counters, IRQ, and the output equal
  * to the engine's on the host (a plumbing check, see conv_job()).
  */
-static void test_job_every_core(void)
+static void test_job_every_core(ApuTest *t)
 {
     static ConvJob j[APU_MAX_CORES];
     Mem m;
     uint32_t all;
     int c;
 
-    mem_start(&m, 8);
+    mem_start(&m, t, 8);
     for (c = 0; c < m.ncores; c++) {
         conv_job(&m, c, &j[c], c, true);
     }
@@ -895,18 +905,17 @@ static void test_job_every_core(void)
                                       12 * 24));
         vread(&m, 1, j[c].out, out, sizeof(out));
         g_assert_cmpmem(out, sizeof(out), j[c].engine_out, sizeof(out));
-        g_assert_cmpuint(rd(&m.t, b + APU_CORE_COMPLETED_SEQ_LO), ==, 100 + c);
-        g_assert_cmpuint(rd(&m.t, b + APU_CORE_JOBS_DONE), ==, 1);
-        g_assert_cmpuint(rd(&m.t, b + APU_CORE_BUSY_CYCLES_LO), ==,
+        g_assert_cmpuint(rd(m.t, b + APU_CORE_COMPLETED_SEQ_LO), ==, 100 + c);
+        g_assert_cmpuint(rd(m.t, b + APU_CORE_JOBS_DONE), ==, 1);
+        g_assert_cmpuint(rd(m.t, b + APU_CORE_BUSY_CYCLES_LO), ==,
                          ldq_le_p(&d.cycles));
-        g_assert_cmpuint(rd(&m.t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
+        g_assert_cmpuint(rd(m.t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
     }
     /* Each core's completion interrupt is pending; W1C clears it. */
     all = (1u << m.ncores) - 1;
-    g_assert_cmphex(rd(&m.t, APU_REG_IRQ_STATUS), ==, all);
-    wr(&m.t, APU_REG_IRQ_STATUS, 0x5);
-    g_assert_cmphex(rd(&m.t, APU_REG_IRQ_STATUS), ==, all & ~0x5u);
-    apu_stop(&m.t);
+    g_assert_cmphex(rd(m.t, APU_REG_IRQ_STATUS), ==, all);
+    wr(m.t, APU_REG_IRQ_STATUS, 0x5);
+    g_assert_cmphex(rd(m.t, APU_REG_IRQ_STATUS), ==, all & ~0x5u);
 }
 
 /*
@@ -914,7 +923,7 @@ static void test_job_every_core(void)
  * (input2 broadcast per channel), each op reading the one before; every
  * output against a naive loop here.
  */
-static void test_quant_ops(void)
+static void test_quant_ops(ApuTest *t)
 {
     enum { H = 6, W = 6, C = 20, OH = 3, OW = 3, N = OH * OW * C };
     int8_t in[H * W * C], pooled[N], looked[N], want[N], out[N];
@@ -967,7 +976,7 @@ static void test_quant_ops(void)
         want[i] = MIN(MAX(v, -128), 127);
     }
 
-    mem_start(&m, 8);
+    mem_start(&m, t, 8);
     map_range(&m, 1, base, 4096, false);
     map_range(&m, 1, va_in, sizeof(in), false);
     map_range(&m, 1, va_t, 256, false);
@@ -1040,57 +1049,55 @@ static void test_quant_ops(void)
     run_job(&m, 5, 8, 1, base, sizeof(cmd), 1, 78, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_BAD_PARAMS);
     g_assert_cmpuint(ldl_le_p(&d.op_index), ==, 2);
-    apu_stop(&m.t);
 }
 
 /*
  * Power gating: a core powered down takes no job and reads OFF; powered
  * up, it runs what its ring holds. A reset powers it up again.
  */
-static void test_power_gating(void)
+static void test_power_gating(ApuTest *t)
 {
     static ConvJob j;
     uint64_t b = APU_CORE_BASE(3);
     struct apu_completion d;
     Mem m;
 
-    mem_start(&m, 8);
+    mem_start(&m, t, 8);
     conv_job(&m, 3, &j, 3, true);
-    g_assert_cmpuint(rd(&m.t, b + APU_CORE_POWER), ==, APU_CORE_POWER_ON);
-    g_assert_cmpuint(rd(&m.t, b + APU_CORE_POWER_ONS), ==, 0);
-    wr(&m.t, b + APU_CORE_POWER, 0);
-    g_assert_cmpuint(rd(&m.t, b + APU_CORE_STATUS), ==, APU_CORE_OFF);
+    g_assert_cmpuint(rd(m.t, b + APU_CORE_POWER), ==, APU_CORE_POWER_ON);
+    g_assert_cmpuint(rd(m.t, b + APU_CORE_POWER_ONS), ==, 0);
+    wr(m.t, b + APU_CORE_POWER, 0);
+    g_assert_cmpuint(rd(m.t, b + APU_CORE_STATUS), ==, APU_CORE_OFF);
     submit(&m, 3, 8, 0, j.cmd, j.cmd_size, 1, 42);
     g_usleep(100 * 1000);
-    g_assert_cmpuint(rd(&m.t, b + APU_CORE_RING_HEAD), ==, 0);
-    g_assert_cmpuint(rd(&m.t, b + APU_CORE_STATUS), ==, APU_CORE_OFF);
+    g_assert_cmpuint(rd(m.t, b + APU_CORE_RING_HEAD), ==, 0);
+    g_assert_cmpuint(rd(m.t, b + APU_CORE_STATUS), ==, APU_CORE_OFF);
     /* Other cores are not affected. */
-    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(2) + APU_CORE_STATUS), ==,
+    g_assert_cmpuint(rd(m.t, APU_CORE_BASE(2) + APU_CORE_STATUS), ==,
                      APU_CORE_IDLE);
 
-    wr(&m.t, b + APU_CORE_POWER, APU_CORE_POWER_ON);
+    wr(m.t, b + APU_CORE_POWER, APU_CORE_POWER_ON);
     g_assert_true(wait_head(&m, 3, 1));
     read_done(&m, 3, 0, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
     g_assert_cmpuint(ldq_le_p(&d.seqno), ==, 42);
-    g_assert_cmpuint(rd(&m.t, b + APU_CORE_POWER_ONS), ==, 1);
-    g_assert_cmpuint(rd(&m.t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
+    g_assert_cmpuint(rd(m.t, b + APU_CORE_POWER_ONS), ==, 1);
+    g_assert_cmpuint(rd(m.t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
 
-    wr(&m.t, b + APU_CORE_POWER, 0);
-    wr(&m.t, APU_REG_RESET, APU_RESET_CORE(3));
-    g_assert_cmpuint(rd(&m.t, b + APU_CORE_POWER), ==, APU_CORE_POWER_ON);
-    g_assert_cmpuint(rd(&m.t, b + APU_CORE_POWER_ONS), ==, 0);
-    apu_stop(&m.t);
+    wr(m.t, b + APU_CORE_POWER, 0);
+    wr(m.t, APU_REG_RESET, APU_RESET_CORE(3));
+    g_assert_cmpuint(rd(m.t, b + APU_CORE_POWER), ==, APU_CORE_POWER_ON);
+    g_assert_cmpuint(rd(m.t, b + APU_CORE_POWER_ONS), ==, 0);
 }
 
 /* Many jobs through a small ring: wrap-around, order, the last seqno. */
-static void test_ring_wraps(void)
+static void test_ring_wraps(ApuTest *t)
 {
     static ConvJob j;
     Mem m;
     uint32_t i;
 
-    mem_start(&m, 2);
+    mem_start(&m, t, 2);
     conv_job(&m, 3, &j, 9, true);
     for (i = 0; i < 7; i++) {
         struct apu_completion d;
@@ -1099,28 +1106,27 @@ static void test_ring_wraps(void)
         g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
         g_assert_cmpuint(ldq_le_p(&d.seqno), ==, 1000 + i);
     }
-    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(3) + APU_CORE_JOBS_DONE), ==, 7);
-    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(3) + APU_CORE_COMPLETED_SEQ_LO),
+    g_assert_cmpuint(rd(m.t, APU_CORE_BASE(3) + APU_CORE_JOBS_DONE), ==, 7);
+    g_assert_cmpuint(rd(m.t, APU_CORE_BASE(3) + APU_CORE_COMPLETED_SEQ_LO),
                      ==, 1006);
     /* A bad ring size disables the ring. */
-    wr(&m.t, APU_CORE_BASE(3) + APU_CORE_RING_SIZE, 3);
-    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(3) + APU_CORE_RING_SIZE), ==, 0);
-    wr(&m.t, APU_CORE_BASE(3) + APU_CORE_RING_SIZE, 8192);
-    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(3) + APU_CORE_RING_SIZE), ==, 0);
-    apu_stop(&m.t);
+    wr(m.t, APU_CORE_BASE(3) + APU_CORE_RING_SIZE, 3);
+    g_assert_cmpuint(rd(m.t, APU_CORE_BASE(3) + APU_CORE_RING_SIZE), ==, 0);
+    wr(m.t, APU_CORE_BASE(3) + APU_CORE_RING_SIZE, 8192);
+    g_assert_cmpuint(rd(m.t, APU_CORE_BASE(3) + APU_CORE_RING_SIZE), ==, 0);
 }
 
 /*
  * All six cores work at once, and every output equals the engine's on the
  * host (a plumbing check, see conv_job()).
  */
-static void test_all_cores_at_once(void)
+static void test_all_cores_at_once(ApuTest *t)
 {
     static ConvJob j[APU_MAX_CORES];
     Mem m;
     int c, round, most_busy = 0;
 
-    mem_start(&m, 8);
+    mem_start(&m, t, 8);
     for (c = 0; c < m.ncores; c++) {
         conv_job(&m, c, &j[c], c + 20, true);
     }
@@ -1129,8 +1135,8 @@ static void test_all_cores_at_once(void)
      * modeled cycles at 1 GHz) lasts about 80 ms: far longer than the six
      * submissions take, so all the cores are seen busy together.
      */
-    wr(&m.t, APU_REG_TIME_SCALE, 200000);
-    wr(&m.t, APU_REG_CTRL, APU_CTRL_TIME_ACCURATE);
+    wr(m.t, APU_REG_TIME_SCALE, 200000);
+    wr(m.t, APU_REG_CTRL, APU_CTRL_TIME_ACCURATE);
     for (round = 0; round < 2; round++) {
         for (c = 0; c < m.ncores; c++) {
             submit(&m, c, 8, round, j[c].cmd, j[c].cmd_size, 1, round);
@@ -1141,8 +1147,8 @@ static void test_all_cores_at_once(void)
             for (c = 0; c < m.ncores; c++) {
                 uint64_t b = APU_CORE_BASE(c);
 
-                busy += rd(&m.t, b + APU_CORE_STATUS) == APU_CORE_BUSY;
-                done += rd(&m.t, b + APU_CORE_RING_HEAD) == round + 1;
+                busy += rd(m.t, b + APU_CORE_STATUS) == APU_CORE_BUSY;
+                done += rd(m.t, b + APU_CORE_RING_HEAD) == round + 1;
             }
             most_busy = MAX(most_busy, busy);
             if (done == m.ncores) {
@@ -1161,11 +1167,10 @@ static void test_all_cores_at_once(void)
         vread(&m, 1, j[c].out, out, sizeof(out));
         g_assert_cmpmem(out, sizeof(out), j[c].engine_out, sizeof(out));
     }
-    apu_stop(&m.t);
 }
 
 /* Time-accurate mode: a job completes no earlier than its scaled time. */
-static void test_time_accurate(void)
+static void test_time_accurate(ApuTest *t)
 {
     static ConvJob j;
     struct apu_completion d;
@@ -1173,10 +1178,10 @@ static void test_time_accurate(void)
     gint64 t0, t1;
     Mem m;
 
-    mem_start(&m, 8);
+    mem_start(&m, t, 8);
     conv_job(&m, 5, &j, 1, true);
-    wr(&m.t, APU_REG_TIME_SCALE, 100000);
-    wr(&m.t, APU_REG_CTRL, APU_CTRL_TIME_ACCURATE);
+    wr(m.t, APU_REG_TIME_SCALE, 100000);
+    wr(m.t, APU_REG_CTRL, APU_CTRL_TIME_ACCURATE);
     t0 = g_get_monotonic_time();
     submit(&m, 5, 8, 0, j.cmd, j.cmd_size, 1, 1);
     g_assert_true(wait_head(&m, 5, 1));
@@ -1185,17 +1190,16 @@ static void test_time_accurate(void)
     /* Tiny core: 500 MHz. */
     ns = ldq_le_p(&d.cycles) * 1000 * 100000 / 500;
     g_assert_cmpint((t1 - t0) * 1000, >=, ns);
-    apu_stop(&m.t);
 }
 
 /* MMU faults end the job alone; the core keeps going. */
-static void test_mmu_faults(void)
+static void test_mmu_faults(ApuTest *t)
 {
     static ConvJob j;
     struct apu_completion d;
     Mem m;
 
-    mem_start(&m, 8);
+    mem_start(&m, t, 8);
     conv_job(&m, 0, &j, 2, false);          /* output read-only */
     run_job(&m, 0, 8, 0, j.cmd, j.cmd_size, 1, 1, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_MMU_FAULT);
@@ -1212,7 +1216,7 @@ static void test_mmu_faults(void)
     /* An address space past MMU_CTX_COUNT. */
     run_job(&m, 0, 8, 2, j.cmd, j.cmd_size, 7, 3, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_BAD_CONTEXT);
-    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(0) + APU_CORE_STATUS), ==,
+    g_assert_cmpuint(rd(m.t, APU_CORE_BASE(0) + APU_CORE_STATUS), ==,
                      APU_CORE_IDLE);
 
     /* A completion record the device cannot write: a device error. */
@@ -1225,46 +1229,46 @@ static void test_mmu_faults(void)
         stq_le_p(&e.seqno, 4);
         stq_le_p(&e.completion, 0x7000000);
         vwrite(&m, 0, RING_VA(0) + 3 * 64, &e, sizeof(e));
-        wr(&m.t, APU_REG_IRQ_STATUS, 0xffffffff);
-        wr(&m.t, APU_CORE_BASE(0) + APU_CORE_RING_TAIL, 4);
-        while (rd(&m.t, APU_CORE_BASE(0) + APU_CORE_STATUS) !=
+        wr(m.t, APU_REG_IRQ_STATUS, 0xffffffff);
+        wr(m.t, APU_CORE_BASE(0) + APU_CORE_RING_TAIL, 4);
+        while (rd(m.t, APU_CORE_BASE(0) + APU_CORE_STATUS) !=
                APU_CORE_ERROR) {
             g_usleep(1000);
         }
-        while (!(rd(&m.t, APU_REG_IRQ_STATUS) & APU_IRQ_ERROR)) {
+        while (!(rd(m.t, APU_REG_IRQ_STATUS) & APU_IRQ_ERROR)) {
             g_usleep(1000);
         }
-        g_assert_cmphex(rd(&m.t, APU_REG_MMU_FAULT_ADDR_LO), ==, 0x7000000);
-        g_assert_cmphex(rd(&m.t, APU_REG_MMU_FAULT_INFO), ==,
+        g_assert_cmphex(rd(m.t, APU_REG_MMU_FAULT_ADDR_LO), ==, 0x7000000);
+        g_assert_cmphex(rd(m.t, APU_REG_MMU_FAULT_INFO), ==,
                         APU_MMU_FAULT_INFO(0, APU_FAULT_WRITE |
                                            APU_FAULT_NOT_PRESENT));
-        g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(0) + APU_CORE_RING_HEAD),
+        g_assert_cmpuint(rd(m.t, APU_CORE_BASE(0) + APU_CORE_RING_HEAD),
                          ==, 3);
     }
-    apu_stop(&m.t);
 }
 
 /* MSI-X: core n's completion writes vector n's message. */
 /*
  * Enable MSI-X, check the table has @nvec vectors, and point vector v at
- * MSI_ADDR + 4 * v with data 0xa0 + v.
+ * m->msi + 4 * v with data 0xa0 + v.
  */
 static void msix_setup(Mem *m, int nvec)
 {
     int v;
 
-    qpci_msix_enable(m->t.dev);
-    g_assert_cmpuint(qpci_msix_table_size(m->t.dev), ==, nvec);
+    qpci_msix_enable(m->t->dev);
+    g_assert_cmpuint(qpci_msix_table_size(m->t->dev), ==, nvec);
     for (v = 0; v < nvec; v++) {
-        uint64_t e = m->t.dev->msix_table_off + v * 16;
+        uint64_t e = m->t->dev->msix_table_off + v * 16;
 
-        qpci_io_writel(m->t.dev, m->t.dev->msix_table_bar, e,
-                       MSI_ADDR + v * 4);
-        qpci_io_writel(m->t.dev, m->t.dev->msix_table_bar, e + 4, 0);
-        qpci_io_writel(m->t.dev, m->t.dev->msix_table_bar, e + 8, 0xa0 + v);
-        qpci_io_writel(m->t.dev, m->t.dev->msix_table_bar, e + 12, 0);
+        qpci_io_writel(m->t->dev, m->t->dev->msix_table_bar, e,
+                       (uint32_t)(m->msi + v * 4));
+        qpci_io_writel(m->t->dev, m->t->dev->msix_table_bar, e + 4,
+                       (m->msi + v * 4) >> 32);
+        qpci_io_writel(m->t->dev, m->t->dev->msix_table_bar, e + 8, 0xa0 + v);
+        qpci_io_writel(m->t->dev, m->t->dev->msix_table_bar, e + 12, 0);
     }
-    qtest_memset(m->t.qts, MSI_ADDR, 0, 64);
+    qtest_memset(m->t->qts, m->msi, 0, 64);
 }
 
 /* Wait (up to a second) for MSI-X vector @v's message; false if none. */
@@ -1272,43 +1276,42 @@ static bool wait_msi(Mem *m, int v)
 {
     int i;
 
-    for (i = 0; i < 1000 && !qtest_readl(m->t.qts, MSI_ADDR + v * 4); i++) {
+    for (i = 0; i < 1000 && !qtest_readl(m->t->qts, m->msi + v * 4); i++) {
         g_usleep(1000);
-        (void)rd(&m->t, APU_REG_IRQ_STATUS);   /* lets the main loop run */
+        (void)rd(m->t, APU_REG_IRQ_STATUS);   /* lets the main loop run */
     }
-    return qtest_readl(m->t.qts, MSI_ADDR + v * 4) == 0xa0 + v;
+    return qtest_readl(m->t->qts, m->msi + v * 4) == 0xa0 + v;
 }
 
-static void test_msix(void)
+static void test_msix(ApuTest *t)
 {
     static ConvJob j;
     Mem m;
 
-    mem_start(&m, 8);
+    mem_start(&m, t, 8);
     msix_setup(&m, 7);
     conv_job(&m, 4, &j, 3, true);
-    wr(&m.t, APU_REG_IRQ_MASK, 0);
+    wr(m.t, APU_REG_IRQ_MASK, 0);
     submit(&m, 4, 8, 0, j.cmd, j.cmd_size, 1, 1);
     g_assert_true(wait_head(&m, 4, 1));
-    while (!(rd(&m.t, APU_REG_IRQ_STATUS) & APU_IRQ_CORE(4))) {
+    while (!(rd(m.t, APU_REG_IRQ_STATUS) & APU_IRQ_CORE(4))) {
         g_usleep(1000);
     }
     /* Masked: pending but not sent. */
-    g_assert_cmpuint(qtest_readl(m.t.qts, MSI_ADDR + 16), ==, 0);
+    g_assert_cmpuint(qtest_readl(m.t->qts, m.msi + 16), ==, 0);
     /* Unmasking a pending event sends it. */
-    wr(&m.t, APU_REG_IRQ_MASK, APU_IRQ_CORE(4));
-    g_assert_cmphex(qtest_readl(m.t.qts, MSI_ADDR + 16), ==, 0xa4);
+    wr(m.t, APU_REG_IRQ_MASK, APU_IRQ_CORE(4));
+    g_assert_cmphex(qtest_readl(m.t->qts, m.msi + 16), ==, 0xa4);
     /* The next completion too. */
-    qtest_writel(m.t.qts, MSI_ADDR + 16, 0);
+    qtest_writel(m.t->qts, m.msi + 16, 0);
     submit(&m, 4, 8, 1, j.cmd, j.cmd_size, 1, 2);
     g_assert_true(wait_head(&m, 4, 2));
     g_assert_true(wait_msi(&m, 4));
-    g_assert_cmphex(qtest_readl(m.t.qts, MSI_ADDR), ==, 0);
-    apu_stop(&m.t);
+    g_assert_cmphex(qtest_readl(m.t->qts, m.msi), ==, 0);
 }
 
 /* Every kind of fault injection, and recovery by core reset. */
-static void test_fault_injection(void)
+static void test_fault_injection(ApuTest *t)
 {
     static ConvJob j;
     struct apu_completion d;
@@ -1316,39 +1319,39 @@ static void test_fault_injection(void)
     size_t n;
     Mem m;
 
-    mem_start(&m, 8);
+    mem_start(&m, t, 8);
     conv_job(&m, 1, &j, 4, true);
 
-    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(1, APU_INJECT_FAIL_JOB));
-    g_assert_cmphex(rd(&m.t, APU_REG_DBG_PENDING_LO), ==,
+    wr(m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(1, APU_INJECT_FAIL_JOB));
+    g_assert_cmphex(rd(m.t, APU_REG_DBG_PENDING_LO), ==,
                     (1u << APU_INJECT_FAIL_JOB) << 8);
     run_job(&m, 1, 8, 0, j.cmd, j.cmd_size, 1, 1, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_INJECTED);
-    g_assert_cmphex(rd(&m.t, APU_REG_DBG_PENDING_LO), ==, 0);
+    g_assert_cmphex(rd(m.t, APU_REG_DBG_PENDING_LO), ==, 0);
 
-    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(1, APU_INJECT_MMU_FAULT));
+    wr(m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(1, APU_INJECT_MMU_FAULT));
     run_job(&m, 1, 8, 1, j.cmd, j.cmd_size, 1, 2, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_MMU_FAULT);
     g_assert_cmphex(ldl_le_p(&d.fault_flags), ==, APU_FAULT_INJECTED);
     g_assert_cmphex(ldq_le_p(&d.fault_addr), ==, j.cmd);
 
     /* A lost interrupt: the job completes, its interrupt never comes. */
-    wr(&m.t, APU_REG_IRQ_STATUS, 0xffffffff);
-    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(1, APU_INJECT_DROP_IRQ));
+    wr(m.t, APU_REG_IRQ_STATUS, 0xffffffff);
+    wr(m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(1, APU_INJECT_DROP_IRQ));
     run_job(&m, 1, 8, 2, j.cmd, j.cmd_size, 1, 3, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
     g_usleep(20000);
-    g_assert_cmphex(rd(&m.t, APU_REG_IRQ_STATUS) & APU_IRQ_CORE(1), ==, 0);
+    g_assert_cmphex(rd(m.t, APU_REG_IRQ_STATUS) & APU_IRQ_CORE(1), ==, 0);
     submit(&m, 1, 8, 3, j.cmd, j.cmd_size, 1, 4);
     g_assert_true(wait_head(&m, 1, 4));
-    while (!(rd(&m.t, APU_REG_IRQ_STATUS) & APU_IRQ_CORE(1))) {
+    while (!(rd(m.t, APU_REG_IRQ_STATUS) & APU_IRQ_CORE(1))) {
         g_usleep(1000);
     }
 
     /* A hung core: takes the job, never finishes; others carry on. */
-    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(1, APU_INJECT_HANG_CORE));
+    wr(m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(1, APU_INJECT_HANG_CORE));
     submit(&m, 1, 8, 4, j.cmd, j.cmd_size, 1, 5);
-    while (rd(&m.t, APU_CORE_BASE(1) + APU_CORE_STATUS) != APU_CORE_HUNG) {
+    while (rd(m.t, APU_CORE_BASE(1) + APU_CORE_STATUS) != APU_CORE_HUNG) {
         g_usleep(1000);
     }
     {
@@ -1359,72 +1362,70 @@ static void test_fault_injection(void)
         g_assert_true(wait_head(&m, 2, 1));
     }
     g_usleep(20000);
-    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(1) + APU_CORE_RING_HEAD), ==, 4);
-    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(1) + APU_CORE_STATUS), ==,
+    g_assert_cmpuint(rd(m.t, APU_CORE_BASE(1) + APU_CORE_RING_HEAD), ==, 4);
+    g_assert_cmpuint(rd(m.t, APU_CORE_BASE(1) + APU_CORE_STATUS), ==,
                      APU_CORE_HUNG);
     /* Core reset: idle, ring cleared; set up again, it works. */
-    wr(&m.t, APU_REG_RESET, APU_RESET_CORE(1));
-    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(1) + APU_CORE_STATUS), ==,
+    wr(m.t, APU_REG_RESET, APU_RESET_CORE(1));
+    g_assert_cmpuint(rd(m.t, APU_CORE_BASE(1) + APU_CORE_STATUS), ==,
                      APU_CORE_IDLE);
-    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(1) + APU_CORE_RING_SIZE), ==, 0);
-    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(1) + APU_CORE_JOBS_DONE), ==, 0);
-    g_assert_cmpuint(rd(&m.t, APU_CORE_BASE(2) + APU_CORE_JOBS_DONE), ==, 1);
-    wr(&m.t, APU_CORE_BASE(1) + APU_CORE_RING_BASE_LO, (uint32_t)RING_VA(1));
-    wr(&m.t, APU_CORE_BASE(1) + APU_CORE_RING_SIZE, 8);
-    wr(&m.t, APU_CORE_BASE(1) + APU_CORE_CTRL, APU_CORE_CTRL_ENABLE);
+    g_assert_cmpuint(rd(m.t, APU_CORE_BASE(1) + APU_CORE_RING_SIZE), ==, 0);
+    g_assert_cmpuint(rd(m.t, APU_CORE_BASE(1) + APU_CORE_JOBS_DONE), ==, 0);
+    g_assert_cmpuint(rd(m.t, APU_CORE_BASE(2) + APU_CORE_JOBS_DONE), ==, 1);
+    wr(m.t, APU_CORE_BASE(1) + APU_CORE_RING_BASE_LO, (uint32_t)RING_VA(1));
+    wr(m.t, APU_CORE_BASE(1) + APU_CORE_RING_SIZE, 8);
+    wr(m.t, APU_CORE_BASE(1) + APU_CORE_CTRL, APU_CORE_CTRL_ENABLE);
     run_job(&m, 1, 8, 0, j.cmd, j.cmd_size, 1, 6, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
 
     /* Refused firmware boot; armed across a device reset. */
-    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(0, APU_INJECT_REFUSE_FW));
-    g_assert_cmpuint(rd(&m.t, APU_REG_DBG_FW_PENDING), ==, 1);
-    wr(&m.t, APU_REG_RESET, APU_RESET_DEVICE);
-    g_assert_cmpuint(rd(&m.t, APU_REG_DBG_FW_PENDING), ==, 1);
+    wr(m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(0, APU_INJECT_REFUSE_FW));
+    g_assert_cmpuint(rd(m.t, APU_REG_DBG_FW_PENDING), ==, 1);
+    wr(m.t, APU_REG_RESET, APU_RESET_DEVICE);
+    g_assert_cmpuint(rd(m.t, APU_REG_DBG_FW_PENDING), ==, 1);
     n = make_image(img, APU_FW_ABI_MAJOR, APU_FW_ABI_MINOR,
                    APU_VERSION(1, 0, 0), "inject");
-    g_assert_cmpuint(fw_boot(&m.t, img, n, n), ==, APU_FW_STATUS_ERROR);
-    g_assert_cmpuint(rd(&m.t, APU_REG_FW_ERROR), ==, APU_FW_ERR_INJECTED);
-    g_assert_cmpuint(fw_boot(&m.t, img, n, n), ==, APU_FW_STATUS_READY);
+    g_assert_cmpuint(fw_boot(m.t, img, n, n), ==, APU_FW_STATUS_ERROR);
+    g_assert_cmpuint(rd(m.t, APU_REG_FW_ERROR), ==, APU_FW_ERR_INJECTED);
+    g_assert_cmpuint(fw_boot(m.t, img, n, n), ==, APU_FW_STATUS_READY);
 
     /* Bad injections are ignored. */
-    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(9, APU_INJECT_FAIL_JOB));
-    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(0, 77));
-    g_assert_cmphex(rd(&m.t, APU_REG_DBG_PENDING_LO), ==, 0);
-    g_assert_cmphex(rd(&m.t, APU_REG_DBG_PENDING_HI), ==, 0);
-    apu_stop(&m.t);
+    wr(m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(9, APU_INJECT_FAIL_JOB));
+    wr(m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(0, 77));
+    g_assert_cmphex(rd(m.t, APU_REG_DBG_PENDING_LO), ==, 0);
+    g_assert_cmphex(rd(m.t, APU_REG_DBG_PENDING_HI), ==, 0);
 }
 
 /* Device reset while all cores are busy: everything idle, nothing hangs. */
-static void test_reset_while_busy(void)
+static void test_reset_while_busy(ApuTest *t)
 {
     static ConvJob j[6];
     Mem m;
     int c;
 
-    mem_start(&m, 8);
+    mem_start(&m, t, 8);
     for (c = 0; c < 6; c++) {
         conv_job(&m, c, &j[c], c, true);
     }
-    wr(&m.t, APU_REG_TIME_SCALE, 1000000);
-    wr(&m.t, APU_REG_CTRL, APU_CTRL_TIME_ACCURATE);
+    wr(m.t, APU_REG_TIME_SCALE, 1000000);
+    wr(m.t, APU_REG_CTRL, APU_CTRL_TIME_ACCURATE);
     for (c = 0; c < 6; c++) {
         submit(&m, c, 8, 0, j[c].cmd, j[c].cmd_size, 1, 1);
     }
-    wr(&m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(5, APU_INJECT_HANG_CORE));
+    wr(m.t, APU_REG_DBG_INJECT, APU_DBG_INJECT(5, APU_INJECT_HANG_CORE));
     g_usleep(20000);
-    wr(&m.t, APU_REG_RESET, APU_RESET_DEVICE);
+    wr(m.t, APU_REG_RESET, APU_RESET_DEVICE);
     for (c = 0; c < 6; c++) {
         uint64_t b = APU_CORE_BASE(c);
 
-        g_assert_cmpuint(rd(&m.t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
-        g_assert_cmpuint(rd(&m.t, b + APU_CORE_RING_HEAD), ==, 0);
-        g_assert_cmpuint(rd(&m.t, b + APU_CORE_CTRL), ==, 0);
+        g_assert_cmpuint(rd(m.t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
+        g_assert_cmpuint(rd(m.t, b + APU_CORE_RING_HEAD), ==, 0);
+        g_assert_cmpuint(rd(m.t, b + APU_CORE_CTRL), ==, 0);
     }
-    g_assert_cmpuint(rd(&m.t, APU_REG_MMU_CTX_COUNT), ==, 0);
-    g_assert_cmpuint(rd(&m.t, APU_REG_CTRL), ==, 0);
-    g_assert_cmpuint(rd(&m.t, APU_REG_TIME_SCALE), ==, 1);
-    g_assert_cmphex(rd(&m.t, APU_REG_IRQ_STATUS), ==, 0);
-    apu_stop(&m.t);
+    g_assert_cmpuint(rd(m.t, APU_REG_MMU_CTX_COUNT), ==, 0);
+    g_assert_cmpuint(rd(m.t, APU_REG_CTRL), ==, 0);
+    g_assert_cmpuint(rd(m.t, APU_REG_TIME_SCALE), ==, 1);
+    g_assert_cmphex(rd(m.t, APU_REG_IRQ_STATUS), ==, 0);
 }
 
 /*
@@ -1514,7 +1515,7 @@ static uint32_t long_conv_job(Mem *m, uint64_t base, int ih, int k,
  * returns within half a second, drops the job (no completion, head 0), and
  * the core then runs a job as usual.
  */
-static void test_reset_long_op(void)
+static void test_reset_long_op(ApuTest *t)
 {
     static ConvJob j;
     uint64_t base = JOB_VA(1), b = APU_CORE_BASE(0), macs;
@@ -1523,30 +1524,30 @@ static void test_reset_long_op(void)
     gint64 t0, t1, end;
     Mem m;
 
-    mem_start(&m, 8);
+    mem_start(&m, t, 8);
     cmd_size = long_conv_job(&m, base, 64, 61, &macs);
     g_assert_cmpuint(macs, >, 3ull << 30);
 
     submit(&m, 0, 8, 0, base, cmd_size, 1, 77);
     end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-    while (rd(&m.t, b + APU_CORE_STATUS) != APU_CORE_BUSY) {
+    while (rd(m.t, b + APU_CORE_STATUS) != APU_CORE_BUSY) {
         g_assert_cmpint(g_get_monotonic_time(), <, end);
         g_usleep(1000);
     }
     g_usleep(20 * 1000);
     /* Still inside the op (over two seconds on a 2-core machine). */
-    g_assert_cmpuint(rd(&m.t, b + APU_CORE_STATUS), ==, APU_CORE_BUSY);
-    g_assert_cmpuint(rd(&m.t, b + APU_CORE_RING_HEAD), ==, 0);
+    g_assert_cmpuint(rd(m.t, b + APU_CORE_STATUS), ==, APU_CORE_BUSY);
+    g_assert_cmpuint(rd(m.t, b + APU_CORE_RING_HEAD), ==, 0);
 
     t0 = g_get_monotonic_time();
-    wr(&m.t, APU_REG_RESET, APU_RESET_CORE(0));
+    wr(m.t, APU_REG_RESET, APU_RESET_CORE(0));
     t1 = g_get_monotonic_time();
     g_test_message("core reset during a 3.9 G MAC op took %" PRId64 " us",
                    t1 - t0);
     g_assert_cmpint(t1 - t0, <, G_USEC_PER_SEC / 2);
-    g_assert_cmpuint(rd(&m.t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
-    g_assert_cmpuint(rd(&m.t, b + APU_CORE_RING_HEAD), ==, 0);
-    g_assert_cmpuint(rd(&m.t, b + APU_CORE_JOBS_DONE), ==, 0);
+    g_assert_cmpuint(rd(m.t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
+    g_assert_cmpuint(rd(m.t, b + APU_CORE_RING_HEAD), ==, 0);
+    g_assert_cmpuint(rd(m.t, b + APU_CORE_JOBS_DONE), ==, 0);
     read_done(&m, 0, 0, &d);
     g_assert_cmpuint(ldq_le_p(&d.seqno), ==, 0);    /* no completion */
 
@@ -1556,7 +1557,6 @@ static void test_reset_long_op(void)
     run_job(&m, 0, 8, 0, j.cmd, j.cmd_size, 1, 78, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
     g_assert_cmpuint(ldq_le_p(&d.seqno), ==, 78);
-    apu_stop(&m.t);
 }
 
 /*
@@ -1579,7 +1579,7 @@ static void test_reset_long_op(void)
 #define NVME_DEVFN QPCI_DEVFN(5, 0)
 #define NVME_PMRCTL 0xe04
 
-static void test_dma_bar_race(void)
+static void test_dma_bar_race(ApuTest *t)
 {
     enum { NPIX = 1024, OC = 12, NOPS = 4 };
     static uint8_t cmd[16 + NOPS * APU_OP_SIZE];
@@ -1598,11 +1598,8 @@ static void test_dma_bar_race(void)
     gint64 start, end;
     Mem m;
 
-    apu_extra_args = "-object memory-backend-ram,id=pmr0,size=1M "
-                     "-device nvme,addr=05.0,serial=apu-qtest,pmrdev=pmr0";
-    mem_start(&m, 8);
-    apu_extra_args = "";
-    nvme = qpci_device_find(m.t.bus, NVME_DEVFN);
+    mem_start(&m, t, 8);
+    nvme = qpci_device_find(m.t->bus, NVME_DEVFN);
     g_assert_nonnull(nvme);
     qpci_device_enable(nvme);
     nbar = qpci_iomap(nvme, 0, NULL);
@@ -1610,10 +1607,10 @@ static void test_dma_bar_race(void)
     g_assert_cmpuint(pmr_size, ==, 1 << 20);
     g_assert_cmphex(pmr_pa >> 32, ==, 0);
     qpci_io_writel(nvme, nbar, NVME_PMRCTL, 1);     /* PMR on: RAM */
-    qtest_writel(m.t.qts, pmr_pa, 0x12345678);
-    g_assert_cmphex(qtest_readl(m.t.qts, pmr_pa), ==, 0x12345678);
-    bar0 = qpci_config_readl(m.t.dev, PCI_BASE_ADDRESS_0) & ~0xfu;
-    g_assert_cmphex(qpci_config_readl(m.t.dev, PCI_BASE_ADDRESS_1), ==, 0);
+    qtest_writel(m.t->qts, pmr_pa, 0x12345678);
+    g_assert_cmphex(qtest_readl(m.t->qts, pmr_pa), ==, 0x12345678);
+    bar0 = qpci_config_readl(m.t->dev, PCI_BASE_ADDRESS_0) & ~0xfu;
+    g_assert_cmphex(qpci_config_readl(m.t->dev, PCI_BASE_ADDRESS_1), ==, 0);
 
     /* Weights 0, bias 0x5a on channels 8-11, scale 1: 8 zeros, 4 x 0x5a. */
     for (i = 0; i < OC; i++) {
@@ -1674,11 +1671,11 @@ static void test_dma_bar_race(void)
          g_get_monotonic_time() < start + 3 * G_USEC_PER_SEC; round++) {
         submit(&m, 0, 8, round, base, sizeof(cmd), 1, round + 1);
         do {
-            qpci_config_writel(m.t.dev, PCI_BASE_ADDRESS_0, (uint32_t)pmr_pa);
-            qpci_config_writel(m.t.dev, PCI_BASE_ADDRESS_0, (uint32_t)bar0);
+            qpci_config_writel(m.t->dev, PCI_BASE_ADDRESS_0, (uint32_t)pmr_pa);
+            qpci_config_writel(m.t->dev, PCI_BASE_ADDRESS_0, (uint32_t)bar0);
             toggles++;
             g_assert_cmpint(g_get_monotonic_time(), <, end);
-        } while (rd(&m.t, APU_CORE_BASE(0) + APU_CORE_RING_HEAD) !=
+        } while (rd(m.t, APU_CORE_BASE(0) + APU_CORE_RING_HEAD) !=
                  round + 1);
         read_done(&m, 0, round, &d);
         g_assert_cmpuint(ldq_le_p(&d.seqno), ==, round + 1);
@@ -1696,11 +1693,11 @@ static void test_dma_bar_race(void)
     }
     g_test_message("%d jobs: %d OK, %d bus faults; %d BAR flips", round,
                    oks, faults, toggles);
-    g_assert_cmphex(rd(&m.t, APU_REG_SCRATCH), ==, 0);
+    g_assert_cmphex(rd(m.t, APU_REG_SCRATCH), ==, 0);
     g_assert_cmpint(faults, >, 0);
     /* The RAM holds the pixels. */
-    g_assert_cmphex(qtest_readl(m.t.qts, pmr_pa + 4), ==, 0);
-    g_assert_cmphex(qtest_readl(m.t.qts, pmr_pa + 8), ==, 0x5a5a5a5a);
+    g_assert_cmphex(qtest_readl(m.t->qts, pmr_pa + 4), ==, 0);
+    g_assert_cmphex(qtest_readl(m.t->qts, pmr_pa + 8), ==, 0x5a5a5a5a);
 
     /* And the device runs jobs. */
     conv_job(&m, 1, &j, 5, true);
@@ -1708,7 +1705,6 @@ static void test_dma_bar_race(void)
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
     qpci_iounmap(nvme, nbar);
     g_free(nvme);
-    apu_stop(&m.t);
 }
 
 /* ---- core threads racing resets and unplug ------------------------------ */
@@ -1814,6 +1810,7 @@ static void check_conv_output(Mem *m, ConvJob *j)
 #define RACE_LONG_VA(c) (JOB_VA(c) + 0x800000)
 
 typedef struct Race {
+    ApuTest at;     /* its own PC, started over each iteration */
     Mem m;
     GRand *r;
     ConvJob j[6];
@@ -1827,7 +1824,7 @@ typedef struct Race {
 /* Queue up to @n jobs, short or long, on core @c; ring its doorbell. */
 static void race_submit(Race *x, int c, int n)
 {
-    uint32_t head = rd(&x->m.t, APU_CORE_BASE(c) + APU_CORE_RING_HEAD);
+    uint32_t head = rd(x->m.t, APU_CORE_BASE(c) + APU_CORE_RING_HEAD);
 
     /* Only entries the core is done with are rewritten. */
     while (n-- > 0 && x->tail[c] - head < RACE_RING) {
@@ -1848,18 +1845,18 @@ static void race_check_reset(Race *x, int c)
 {
     uint64_t b = APU_CORE_BASE(c);
 
-    g_assert_cmpuint(rd(&x->m.t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
-    g_assert_cmpuint(rd(&x->m.t, b + APU_CORE_RING_HEAD), ==, 0);
-    g_assert_cmpuint(rd(&x->m.t, b + APU_CORE_RING_TAIL), ==, 0);
-    g_assert_cmpuint(rd(&x->m.t, b + APU_CORE_RING_SIZE), ==, 0);
-    g_assert_cmpuint(rd(&x->m.t, b + APU_CORE_JOBS_DONE), ==, 0);
+    g_assert_cmpuint(rd(x->m.t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
+    g_assert_cmpuint(rd(x->m.t, b + APU_CORE_RING_HEAD), ==, 0);
+    g_assert_cmpuint(rd(x->m.t, b + APU_CORE_RING_TAIL), ==, 0);
+    g_assert_cmpuint(rd(x->m.t, b + APU_CORE_RING_SIZE), ==, 0);
+    g_assert_cmpuint(rd(x->m.t, b + APU_CORE_JOBS_DONE), ==, 0);
     x->tail[c] = 0;
 }
 
 /* A storm: doorbells, core and device resets, bus mastering, modes. */
 static void race_storm(Race *x, int steps)
 {
-    QPCIDevice *dev = x->m.t.dev;
+    QPCIDevice *dev = x->m.t->dev;
     uint16_t cmd = qpci_config_readw(dev, PCI_COMMAND);
     int step, c;
 
@@ -1876,11 +1873,11 @@ static void race_storm(Race *x, int steps)
             for (c = 0; c < 6; c++) {
                 if (mask & (1u << c)) {
                     val |= APU_RESET_CORE(c);
-                    x->busy_resets += rd(&x->m.t, APU_CORE_BASE(c) +
+                    x->busy_resets += rd(x->m.t, APU_CORE_BASE(c) +
                                          APU_CORE_STATUS) == APU_CORE_BUSY;
                 }
             }
-            wr(&x->m.t, APU_REG_RESET, val);
+            wr(x->m.t, APU_REG_RESET, val);
             x->core_resets++;
             for (c = 0; c < 6; c++) {
                 if (mask & (1u << c)) {
@@ -1890,12 +1887,12 @@ static void race_storm(Race *x, int steps)
             }
         } else if (a < 62) {
             for (c = 0; c < 6; c++) {
-                x->busy_resets += rd(&x->m.t, APU_CORE_BASE(c) +
+                x->busy_resets += rd(x->m.t, APU_CORE_BASE(c) +
                                      APU_CORE_STATUS) == APU_CORE_BUSY;
             }
-            wr(&x->m.t, APU_REG_RESET, APU_RESET_DEVICE);
+            wr(x->m.t, APU_REG_RESET, APU_RESET_DEVICE);
             x->dev_resets++;
-            g_assert_cmpuint(rd(&x->m.t, APU_REG_MMU_CTX_COUNT), ==, 0);
+            g_assert_cmpuint(rd(x->m.t, APU_REG_MMU_CTX_COUNT), ==, 0);
             for (c = 0; c < 6; c++) {
                 race_check_reset(x, c);
             }
@@ -1908,15 +1905,15 @@ static void race_storm(Race *x, int steps)
             x->master_flips++;
         } else if (a < 85) {
             /* Time-accurate jobs wait milliseconds after their op. */
-            wr(&x->m.t, APU_REG_TIME_SCALE, g_rand_int_range(x->r, 1, 2000));
-            wr(&x->m.t, APU_REG_CTRL, g_rand_boolean(x->r) ?
+            wr(x->m.t, APU_REG_TIME_SCALE, g_rand_int_range(x->r, 1, 2000));
+            wr(x->m.t, APU_REG_CTRL, g_rand_boolean(x->r) ?
                APU_CTRL_TIME_ACCURATE : 0);
             x->mode_flips++;
         } else {
             g_usleep(g_rand_int_range(x->r, 0, 3000));
         }
         /* QEMU answers after whatever happened. */
-        g_assert_cmphex(rd(&x->m.t, APU_REG_ID), ==, APU_ID_MAGIC);
+        g_assert_cmphex(rd(x->m.t, APU_REG_ID), ==, APU_ID_MAGIC);
     }
 }
 
@@ -1941,7 +1938,11 @@ static void race_storm(Race *x, int steps)
  * APU_QTEST_RACE_ITERS sets the iterations (4), APU_QTEST_RACE_SEED the
  * seed (else random; printed, to replay a failure).
  */
-static void test_threads_race_resets_unplug(void)
+/*
+ * Runs on PCs of its own (apu_start()), not on the graph's machine: each
+ * iteration that hot-unplugs the device needs a fresh one.
+ */
+static void test_threads_race_resets_unplug(ApuTest *unused)
 {
     const char *e = g_getenv("APU_QTEST_RACE_ITERS");
     int iters = e ? atoi(e) : 4, it, c;
@@ -1954,7 +1955,6 @@ static void test_threads_race_resets_unplug(void)
     g_test_message("seed %u (APU_QTEST_RACE_SEED=%u replays it), "
                    "%d iterations", seed, seed, iters);
     x->r = g_rand_new_with_seed(seed);
-    apu_machine = "pc";
     for (it = 0; it < iters; it++) {
         bool unplug = it % 2 == 0, device_reset;
         uint8_t before[6][RACE_RING * 64], after[RACE_RING * 64];
@@ -1962,12 +1962,11 @@ static void test_threads_race_resets_unplug(void)
         int busy = 0;
         gint64 end;
 
-        memset(&x->m, 0, sizeof(x->m));
         memset(x->tail, 0, sizeof(x->tail));
         x->doorbells = x->core_resets = x->dev_resets = 0;
         x->master_flips = x->mode_flips = x->busy_resets = 0;
-        apu_start(&x->m.t);
-        mem_setup(&x->m, RACE_RING);
+        apu_start(&x->at);
+        mem_start(&x->m, &x->at, RACE_RING);
         for (c = 0; c < 6; c++) {
             conv_job(&x->m, c, &x->j[c], it * 6 + c, true);
             x->long_size = long_conv_job(&x->m, RACE_LONG_VA(c), 32, 15,
@@ -1980,9 +1979,9 @@ static void test_threads_race_resets_unplug(void)
          * Every core reset under its jobs (one write, or a device reset),
          * then a fresh job on each: right, by the reference.
          */
-        qpci_device_enable(x->m.t.dev);
+        qpci_device_enable(x->m.t->dev);
         device_reset = g_rand_boolean(x->r);
-        wr(&x->m.t, APU_REG_RESET, device_reset ? APU_RESET_DEVICE
+        wr(x->m.t, APU_REG_RESET, device_reset ? APU_RESET_DEVICE
                                                 : 0x3f * APU_RESET_CORE(0));
         for (c = 0; c < 6; c++) {
             race_check_reset(x, c);
@@ -1990,13 +1989,13 @@ static void test_threads_race_resets_unplug(void)
         if (device_reset) {
             regs_setup(&x->m, RACE_RING);
         } else {
-            wr(&x->m.t, APU_REG_CTRL, 0);
+            wr(x->m.t, APU_REG_CTRL, 0);
             for (c = 0; c < 6; c++) {
                 core_ring_setup(&x->m, c, RACE_RING);
             }
         }
         for (c = 0; c < 6; c++) {
-            qtest_memset(x->m.t.qts, va2pa(&x->m, 1, x->j[c].out), 0,
+            qtest_memset(x->m.t->qts, va2pa(&x->m, 1, x->j[c].out), 0,
                          sizeof(x->j[c].engine_out));
             submit(&x->m, c, RACE_RING, 0, x->j[c].cmd, x->j[c].cmd_size,
                    1, 1000 + c);
@@ -2006,7 +2005,7 @@ static void test_threads_race_resets_unplug(void)
             read_done(&x->m, c, 0, &d);
             g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
             g_assert_cmpuint(ldq_le_p(&d.seqno), ==, 1000 + c);
-            g_assert_cmpuint(rd(&x->m.t, APU_CORE_BASE(c) +
+            g_assert_cmpuint(rd(x->m.t, APU_CORE_BASE(c) +
                                 APU_CORE_JOBS_DONE), ==, 1);
             check_conv_output(&x->m, &x->j[c]);
         }
@@ -2014,8 +2013,8 @@ static void test_threads_race_resets_unplug(void)
         /* Jobs in flight again, and then the device goes. */
         x->tail[0] = x->tail[1] = x->tail[2] = 1;
         x->tail[3] = x->tail[4] = x->tail[5] = 1;
-        wr(&x->m.t, APU_REG_TIME_SCALE, g_rand_int_range(x->r, 1, 2000));
-        wr(&x->m.t, APU_REG_CTRL, g_rand_boolean(x->r) ?
+        wr(x->m.t, APU_REG_TIME_SCALE, g_rand_int_range(x->r, 1, 2000));
+        wr(x->m.t, APU_REG_CTRL, g_rand_boolean(x->r) ?
            APU_CTRL_TIME_ACCURATE : 0);
         for (c = 0; c < 6; c++) {
             race_submit(x, c, RACE_RING);
@@ -2023,7 +2022,7 @@ static void test_threads_race_resets_unplug(void)
         end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
         while (!busy && g_get_monotonic_time() < end) {
             for (c = 0; c < 6; c++) {
-                busy += rd(&x->m.t, APU_CORE_BASE(c) + APU_CORE_STATUS) ==
+                busy += rd(x->m.t, APU_CORE_BASE(c) + APU_CORE_STATUS) ==
                         APU_CORE_BUSY;
             }
         }
@@ -2036,12 +2035,12 @@ static void test_threads_race_resets_unplug(void)
                        x->dev_resets, x->busy_resets, x->master_flips,
                        x->mode_flips, unplug ? "unplug" : "quit", busy);
         if (!unplug) {
-            apu_stop(&x->m.t);
+            apu_stop(x->m.t);
             continue;
         }
-        qpci_unplug_acpi_device_test(x->m.t.qts, "apu0",
+        qpci_unplug_acpi_device_test(x->m.t->qts, "apu0",
                                      APU_SLOT);
-        g_assert_cmphex(qpci_config_readw(x->m.t.dev, PCI_VENDOR_ID), ==,
+        g_assert_cmphex(qpci_config_readw(x->m.t->dev, PCI_VENDOR_ID), ==,
                         0xffff);
         /* The core threads are gone: nothing writes completions now. */
         for (c = 0; c < 6; c++) {
@@ -2053,9 +2052,8 @@ static void test_threads_race_resets_unplug(void)
             g_assert_cmpmem(after, sizeof(after), before[c],
                             sizeof(before[c]));
         }
-        apu_stop(&x->m.t);
+        apu_stop(x->m.t);
     }
-    apu_machine = "q35";
     g_rand_free(x->r);
     g_free(x);
 }
@@ -2065,21 +2063,23 @@ static void test_threads_race_resets_unplug(void)
  * values to every register (cores, MMU, doorbells, firmware, debug), with
  * rings and tables pointing into memory full of random bytes.
  */
-static void test_random_guest(void)
+static void test_random_guest(ApuTest *t)
 {
     static ConvJob j;
     struct apu_completion d;
     uint8_t junk[4096];
     GRand *r = g_rand_new_with_seed(1234);
+    uint64_t junk_pa;
     Mem m;
     int i, k;
 
-    mem_start(&m, 8);
+    mem_start(&m, t, 8);
+    junk_pa = guest_alloc(t->alloc, 64 * 4096);
     for (k = 0; k < 64; k++) {
         for (i = 0; i < sizeof(junk); i++) {
             junk[i] = g_rand_int(r);
         }
-        qtest_memwrite(m.t.qts, 0x2000000 + k * 4096, junk, sizeof(junk));
+        qtest_memwrite(m.t->qts, junk_pa + k * 4096, junk, sizeof(junk));
     }
     for (i = 0; i < 3000; i++) {
         uint32_t off = g_rand_int_range(r, 0, 0x1700) & ~3u;
@@ -2090,42 +2090,26 @@ static void test_random_guest(void)
             val &= 0xff;
             break;
         case 1:     /* addresses into the junk */
-            val = 0x2000000 + (val & 0x3fff8);
+            val = (uint32_t)junk_pa + (val & 0x3fff8);
             break;
         }
         if (off == APU_REG_TIME_SCALE) {
             continue;   /* keeps time-accurate waits short */
         }
-        wr(&m.t, off, val);
+        wr(m.t, off, val);
         if (i % 100 == 0) {
-            g_assert_cmphex(rd(&m.t, APU_REG_ID), ==, APU_ID_MAGIC);
+            g_assert_cmphex(rd(m.t, APU_REG_ID), ==, APU_ID_MAGIC);
         }
     }
-    g_assert_cmphex(rd(&m.t, APU_REG_ID), ==, APU_ID_MAGIC);
+    g_assert_cmphex(rd(m.t, APU_REG_ID), ==, APU_ID_MAGIC);
 
     /* A device reset brings back a device that runs jobs. */
-    wr(&m.t, APU_REG_RESET, APU_RESET_DEVICE);
+    wr(m.t, APU_REG_RESET, APU_RESET_DEVICE);
     mem_setup(&m, 8);
     conv_job(&m, 0, &j, 1, true);
     run_job(&m, 0, 8, 0, j.cmd, j.cmd_size, 1, 9, &d);
     g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
     g_rand_free(r);
-    apu_stop(&m.t);
-}
-
-/*
- * threads=off: the cores run in the main loop (the mode the fuzzer uses);
- * jobs, ring wrap-around, fault injection and resets behave the same.
- */
-static void test_threads_off(void)
-{
-    apu_device_opts = ",threads=off";
-    test_job_every_core();
-    test_ring_wraps();
-    test_fault_injection();
-    test_reset_while_busy();
-    test_random_guest();
-    apu_device_opts = "";
 }
 
 /*
@@ -2135,8 +2119,8 @@ static void test_threads_off(void)
  * its own MSI-X vector or, with @shared, on vector 0; so does a device
  * error (vector NUM_CORES, or 0).
  */
-static void check_layout_jobs_irqs(int big, int little, int tiny,
-                                   bool shared)
+static void check_layout_jobs_irqs(ApuTest *t, int big, int little,
+                                   int tiny, bool shared)
 {
     static ConvJob j[APU_MAX_CORES];
     struct apu_ring_entry e = { 0 };
@@ -2144,8 +2128,8 @@ static void check_layout_jobs_irqs(int big, int little, int tiny,
     Mem m;
     int c, v, last;
 
-    mem_start(&m, 8);
-    check_layout(&m.t, big, little, tiny);
+    mem_start(&m, t, 8);
+    check_layout(m.t, big, little, tiny);
     last = m.ncores - 1;
     msix_setup(&m, shared ? 1 : m.ncores + 1);
     for (c = 0; c < m.ncores; c++) {
@@ -2153,12 +2137,12 @@ static void check_layout_jobs_irqs(int big, int little, int tiny,
 
         v = shared ? 0 : c;
         conv_job(&m, c, &j[c], c + 40, true);
-        qtest_memset(m.t.qts, MSI_ADDR, 0, 64);
+        qtest_memset(m.t->qts, m.msi, 0, 64);
         submit(&m, c, 8, 0, j[c].cmd, j[c].cmd_size, 1, 200 + c);
         g_assert_true(wait_head(&m, c, 1));
         g_assert_true(wait_msi(&m, v));
-        g_assert_cmphex(rd(&m.t, APU_REG_IRQ_STATUS), ==, APU_IRQ_CORE(c));
-        wr(&m.t, APU_REG_IRQ_STATUS, APU_IRQ_CORE(c));
+        g_assert_cmphex(rd(m.t, APU_REG_IRQ_STATUS), ==, APU_IRQ_CORE(c));
+        wr(m.t, APU_REG_IRQ_STATUS, APU_IRQ_CORE(c));
         read_done(&m, c, 0, &d);
         g_assert_cmpuint(ldl_le_p(&d.status), ==, APU_STATUS_OK);
         g_assert_cmpuint(ldq_le_p(&d.seqno), ==, 200 + c);
@@ -2172,48 +2156,44 @@ static void check_layout_jobs_irqs(int big, int little, int tiny,
     stq_le_p(&e.seqno, 1);
     stq_le_p(&e.completion, 0x7000000);
     vwrite(&m, 0, RING_VA(last) + 64, &e, sizeof(e));
-    qtest_memset(m.t.qts, MSI_ADDR, 0, 64);
-    wr(&m.t, APU_CORE_BASE(last) + APU_CORE_RING_TAIL, 2);
+    qtest_memset(m.t->qts, m.msi, 0, 64);
+    wr(m.t, APU_CORE_BASE(last) + APU_CORE_RING_TAIL, 2);
     v = shared ? 0 : m.ncores;
     g_assert_true(wait_msi(&m, v));
-    g_assert_cmphex(rd(&m.t, APU_REG_IRQ_STATUS), ==, APU_IRQ_ERROR);
-    g_assert_cmphex(rd(&m.t, APU_REG_MMU_FAULT_INFO), ==,
+    g_assert_cmphex(rd(m.t, APU_REG_IRQ_STATUS), ==, APU_IRQ_ERROR);
+    g_assert_cmphex(rd(m.t, APU_REG_MMU_FAULT_INFO), ==,
                     APU_MMU_FAULT_INFO(last, APU_FAULT_WRITE |
                                        APU_FAULT_NOT_PRESENT));
-    apu_stop(&m.t);
 }
 
-static void test_layout_one_core(void)
+static void test_layout_one_core(ApuTest *t)
 {
-    apu_device_opts = ",big-cores=0,little-cores=1,tiny-cores=0";
-    check_layout_jobs_irqs(0, 1, 0, false);
-    test_job_every_core();
-    apu_device_opts = "";
+    check_layout_jobs_irqs(t, 0, 1, 0, false);
 }
 
-static void test_layout_eight_cores(void)
+static void test_layout_eight_cores(ApuTest *t)
 {
-    apu_device_opts = ",big-cores=3,little-cores=3,tiny-cores=2";
-    check_layout_jobs_irqs(3, 3, 2, false);
-    test_job_every_core();
-    test_all_cores_at_once();
-    apu_device_opts = "";
+    check_layout_jobs_irqs(t, 3, 3, 2, false);
 }
 
-static void test_layout_shared_irq(void)
+static void test_layout_shared_irq(ApuTest *t)
 {
-    apu_device_opts = ",shared-irq=on";
-    check_layout_jobs_irqs(2, 3, 1, true);
-    apu_device_opts = ",big-cores=8,little-cores=0,tiny-cores=0,shared-irq=on";
-    check_layout_jobs_irqs(8, 0, 0, true);
-    apu_device_opts = "";
+    check_layout_jobs_irqs(t, 2, 3, 1, true);
 }
 
-/* A layout of no cores, or more than 8, is refused at realize. */
-static void test_layout_refused(void)
+static void test_layout_shared_irq_eight(ApuTest *t)
+{
+    check_layout_jobs_irqs(t, 8, 0, 0, true);
+}
+
+/*
+ * A layout of no cores, or more than 8, is refused at realize (device_add
+ * on the PC, whose root bus takes hot-plugged devices).
+ */
+static void test_layout_refused(ApuTest *t)
 {
     static const int bad[][3] = { { 0, 0, 0 }, { 5, 4, 0 }, { 2, 3, 255 } };
-    QTestState *qts = qtest_init("-machine pc -nic none -vga none");
+    QTestState *qts = t->qts;
     size_t i;
 
     for (i = 0; i < G_N_ELEMENTS(bad); i++) {
@@ -2229,7 +2209,6 @@ static void test_layout_refused(void)
                                 "the device has 1 to 8 cores"));
         qobject_unref(resp);
     }
-    qtest_quit(qts);
 }
 
 /*
@@ -2239,7 +2218,7 @@ static void test_layout_refused(void)
  * values, half the weight bytes read and charged; with a weight zero point
  * the op fails with BAD_PARAMS and writes nothing.
  */
-static void test_int4_weights(void)
+static void test_int4_weights(ApuTest *t)
 {
     enum { NW = 24 * 3 * 3 * 16 };
     static ConvJob j;
@@ -2252,7 +2231,7 @@ static void test_int4_weights(void)
     Mem m;
     size_t i;
 
-    mem_start(&m, 8);
+    mem_start(&m, t, 8);
     conv_job(&m, 0, &j, 3, true);
     for (i = 0; i < NW; i++) {
         w[i] = (int8_t)((i * 7 + 3) % 16) - 8;
@@ -2286,43 +2265,109 @@ static void test_int4_weights(void)
     g_assert_cmpuint(ldq_le_p(&d.bytes_written), ==, 0);
     vread(&m, 1, j.out, want, sizeof(want));
     g_assert_cmpmem(out, sizeof(out), want, sizeof(want));
-    apu_stop(&m.t);
 }
 
-int main(int argc, char **argv)
+/* ---- the tests on the graph --------------------------------------------- */
+
+typedef struct ApuCase {
+    const char *name;
+    void (*fn)(ApuTest *t);
+    const char *device_opts;    /* more -device apu properties */
+    const char *args;           /* more command line: other devices */
+    bool pc_only;               /* needs the PC: hot-unplug, NVMe */
+} ApuCase;
+
+#define NVME_PMR_ARGS "-object memory-backend-ram,id=pmr0,size=1M " \
+                      "-device nvme,addr=05.0,serial=apu-qtest,pmrdev=pmr0"
+/* The cores run in the main loop (the mode the fuzzer uses). */
+#define THREADS_OFF "threads=off"
+#define ONE_CORE "big-cores=0,little-cores=1,tiny-cores=0"
+#define EIGHT_CORES "big-cores=3,little-cores=3,tiny-cores=2"
+#define SHARED_IRQ "shared-irq=on"
+#define EIGHT_BIG_SHARED "big-cores=8,little-cores=0,tiny-cores=0,shared-irq=on"
+
+static const ApuCase apu_cases[] = {
+    { "pci-identity", test_pci_identity },
+    { "id-version", test_id_version },
+    { "read-only", test_read_only },
+    { "scratch-and-reset", test_scratch_and_reset },
+    { "bad-accesses", test_bad_accesses },
+    { "fw/registers", test_fw_registers },
+    { "fw/boot-good", test_fw_boot_good },
+    { "fw/refusals", test_fw_refusals },
+    { "fw/dma-errors", test_fw_dma_errors },
+    { "reset-register", test_reset_register },
+    { "capabilities", test_capabilities },
+    { "jobs/every-core", test_job_every_core },
+    { "jobs/ring-wraps", test_ring_wraps },
+    { "jobs/all-cores-at-once", test_all_cores_at_once },
+    { "jobs/time-accurate", test_time_accurate },
+    { "jobs/mmu-faults", test_mmu_faults },
+    { "jobs/msix", test_msix },
+    { "jobs/fault-injection", test_fault_injection },
+    { "jobs/reset-while-busy", test_reset_while_busy },
+    { "jobs/reset-long-op", test_reset_long_op },
+    { "jobs/dma-bar-race", test_dma_bar_race, NULL, NVME_PMR_ARGS, true },
+    { "jobs/threads-race-resets-unplug", test_threads_race_resets_unplug,
+      NULL, NULL, true },
+    { "jobs/power-gating", test_power_gating },
+    { "jobs/quant-ops", test_quant_ops },
+    { "jobs/int4-weights", test_int4_weights },
+    { "random-guest", test_random_guest },
+    /* threads=off: jobs, wrap-around, fault injection, resets the same */
+    { "threads-off/every-core", test_job_every_core, THREADS_OFF },
+    { "threads-off/ring-wraps", test_ring_wraps, THREADS_OFF },
+    { "threads-off/fault-injection", test_fault_injection, THREADS_OFF },
+    { "threads-off/reset-while-busy", test_reset_while_busy, THREADS_OFF },
+    { "threads-off/random-guest", test_random_guest, THREADS_OFF },
+    /* other core layouts */
+    { "layout/one-core/irqs", test_layout_one_core, ONE_CORE },
+    { "layout/one-core/every-core", test_job_every_core, ONE_CORE },
+    { "layout/eight-cores/irqs", test_layout_eight_cores, EIGHT_CORES },
+    { "layout/eight-cores/every-core", test_job_every_core, EIGHT_CORES },
+    { "layout/eight-cores/all-cores-at-once", test_all_cores_at_once,
+      EIGHT_CORES },
+    { "layout/shared-irq/six-cores", test_layout_shared_irq, SHARED_IRQ },
+    { "layout/shared-irq/eight-big", test_layout_shared_irq_eight,
+      EIGHT_BIG_SHARED },
+    { "layout/refused", test_layout_refused, NULL, NULL, true },
+};
+
+static void apu_run(void *obj, void *data, QGuestAllocator *alloc)
 {
-    g_test_init(&argc, &argv, NULL);
-    qtest_add_func("/apu/pci-identity", test_pci_identity);
-    qtest_add_func("/apu/id-version", test_id_version);
-    qtest_add_func("/apu/read-only", test_read_only);
-    qtest_add_func("/apu/scratch-and-reset", test_scratch_and_reset);
-    qtest_add_func("/apu/bad-accesses", test_bad_accesses);
-    qtest_add_func("/apu/fw/registers", test_fw_registers);
-    qtest_add_func("/apu/fw/boot-good", test_fw_boot_good);
-    qtest_add_func("/apu/fw/refusals", test_fw_refusals);
-    qtest_add_func("/apu/fw/dma-errors", test_fw_dma_errors);
-    qtest_add_func("/apu/reset-register", test_reset_register);
-    qtest_add_func("/apu/capabilities", test_capabilities);
-    qtest_add_func("/apu/jobs/every-core", test_job_every_core);
-    qtest_add_func("/apu/jobs/ring-wraps", test_ring_wraps);
-    qtest_add_func("/apu/jobs/all-cores-at-once", test_all_cores_at_once);
-    qtest_add_func("/apu/jobs/time-accurate", test_time_accurate);
-    qtest_add_func("/apu/jobs/mmu-faults", test_mmu_faults);
-    qtest_add_func("/apu/jobs/msix", test_msix);
-    qtest_add_func("/apu/jobs/fault-injection", test_fault_injection);
-    qtest_add_func("/apu/jobs/reset-while-busy", test_reset_while_busy);
-    qtest_add_func("/apu/jobs/reset-long-op", test_reset_long_op);
-    qtest_add_func("/apu/jobs/dma-bar-race", test_dma_bar_race);
-    qtest_add_func("/apu/jobs/threads-race-resets-unplug",
-                   test_threads_race_resets_unplug);
-    qtest_add_func("/apu/jobs/power-gating", test_power_gating);
-    qtest_add_func("/apu/jobs/quant-ops", test_quant_ops);
-    qtest_add_func("/apu/jobs/int4-weights", test_int4_weights);
-    qtest_add_func("/apu/random-guest", test_random_guest);
-    qtest_add_func("/apu/threads-off", test_threads_off);
-    qtest_add_func("/apu/layout/one-core", test_layout_one_core);
-    qtest_add_func("/apu/layout/eight-cores", test_layout_eight_cores);
-    qtest_add_func("/apu/layout/shared-irq", test_layout_shared_irq);
-    qtest_add_func("/apu/layout/refused", test_layout_refused);
-    return g_test_run();
+    const ApuCase *c = data;
+    ApuTest t;
+
+    apu_from_graph(&t, obj, alloc);
+    c->fn(&t);
 }
+
+/*
+ * Every test consumes "apu", on each machine that has it. 512 MiB of RAM:
+ * what aarch64/virt's allocator hands out (the machine's default is less).
+ */
+static void apu_register_tests(void)
+{
+    const char *arch = qtest_get_arch();
+    bool pc = !strcmp(arch, "x86_64") || !strcmp(arch, "i386");
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(apu_cases); i++) {
+        const ApuCase *c = &apu_cases[i];
+        g_autofree char *args = g_strdup_printf("-m 512M -nic none -vga none"
+                                                " %s", c->args ?: "");
+        QOSGraphTestOptions opts = {
+            .arg = (void *)c,
+            /* after_cmd_line: apu's -device ends with extra_device_opts */
+            .edge.extra_device_opts = c->device_opts,
+            .edge.after_cmd_line = args,
+        };
+
+        if (c->pc_only && !pc) {
+            continue;
+        }
+        qos_add_test(c->name, "apu", apu_run, &opts);
+    }
+}
+
+libqos_init(apu_register_tests);
