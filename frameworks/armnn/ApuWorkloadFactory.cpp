@@ -31,7 +31,7 @@ public:
                                    sizeof(err));
         if (ret)
             throw armnn::Exception(std::string("ApuNpu: building the model: ") + (err[0] ? err : apu_strerror(ret)));
-        ret = apu_model_compile(m_Model, &opts);
+        ret = apu_model_compile(m_Model, &opts, sizeof(opts));
         if (ret)
         {
             apu_model_destroy(m_Model);

@@ -90,7 +90,7 @@ int main(void)
 	t = conv(net, t, 32, 1, 1, 1, 0, 6.0 / 255, 6.0 / 255, 1);	/* pointwise */
 	CHECK(apu_network_add_avgpool(net, t, &gap, &t));		/* 1x1x32 */
 	out = conv(net, t, 10, 1, 1, 1, 1, 6.0 / 255, 0.1, 0);	/* 10 classes */
-	CHECK(apu_network_compile(net, &opts));
+	CHECK(apu_network_compile(net, &opts, sizeof(opts)));
 
 	for (unsigned int i = 0; i < sizeof(x); i++)
 		x[i] = (int8_t)(i * 7);

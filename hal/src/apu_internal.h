@@ -190,11 +190,22 @@ unsigned int apu_plan_max_tile(const struct apu_core_info *c, const struct apu_p
  * size of the struct: fields are only ever added at the end).
  */
 int apu_copy_sized(void *dst, size_t dsize, const void *src, size_t ssize, size_t min);
+/*
+ * The other way, for structs callers pass in: @src of the caller's @ssize
+ * (at least @min) over @dst (@dsize, holding the defaults of the fields an
+ * older caller does not know); -EINVAL when @ssize is under @min, -E2BIG
+ * when a newer caller set a field this libapu does not know (non-zero
+ * bytes past @dsize).
+ */
+int apu_copy_sized_in(void *dst, size_t dsize, const void *src, size_t ssize, size_t min);
 
 /* libapu 1.0's sizes of the size-versioned structs. */
 #define APU_OFFSETOF_END(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
 #define APU_DEVICE_INFO_SIZE_1_0 APU_OFFSETOF_END(struct apu_device_info, ring_entries)
 #define APU_CORE_INFO_SIZE_1_0 APU_OFFSETOF_END(struct apu_core_info, bytes_per_cycle)
 #define APU_CORE_STATS_SIZE_1_0 APU_OFFSETOF_END(struct apu_core_stats, energy_uj)
+#define APU_COMPILE_OPTIONS_SIZE_1_0 APU_OFFSETOF_END(struct apu_compile_options, core_mask)
+#define APU_OP_INFO_SIZE_1_0 APU_OFFSETOF_END(struct apu_op_info, cpu_us)
+#define APU_MODEL_OP_INFO_SIZE_1_0 APU_OFFSETOF_END(struct apu_model_op_info, macs)
 
 #endif /* APU_INTERNAL_H */

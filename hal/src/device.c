@@ -295,6 +295,17 @@ int apu_copy_sized(void *dst, size_t dsize, const void *src, size_t ssize, size_
 	return 0;
 }
 
+int apu_copy_sized_in(void *dst, size_t dsize, const void *src, size_t ssize, size_t min)
+{
+	if (!src || ssize < min)
+		return -EINVAL;
+	for (size_t i = dsize; i < ssize; i++)
+		if (((const unsigned char *)src)[i])
+			return -E2BIG;	/* a field this libapu does not know */
+	memcpy(dst, src, ssize < dsize ? ssize : dsize);
+	return 0;
+}
+
 int apu_device_get_core(const struct apu_device *dev, unsigned int index,
 			struct apu_core_info *info, size_t size)
 {

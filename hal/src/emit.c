@@ -576,9 +576,11 @@ static void write_cmdbufs(struct apu_network *net)
 	}
 }
 
-int apu_network_compile(struct apu_network *net, const struct apu_compile_options *opts)
+int apu_network_compile(struct apu_network *net, const struct apu_compile_options *options,
+			size_t size)
 {
 	struct apu_compile_options def = { .policy = APU_POLICY_PERFORMANCE, .priority = 1 };
+	const struct apu_compile_options *opts = &def;
 	size_t cmd_bytes = 0, scratch = 0;
 	int i, ret;
 
@@ -586,8 +588,12 @@ int apu_network_compile(struct apu_network *net, const struct apu_compile_option
 		return -EINVAL;
 	if (net->compiled || net->in_flight)
 		return -EBUSY;
-	if (!opts)
-		opts = &def;
+	if (options) {
+		ret = apu_copy_sized_in(&def, sizeof(def), options, size,
+					APU_COMPILE_OPTIONS_SIZE_1_0);
+		if (ret)
+			return ret;
+	}
 	if (opts->policy > APU_POLICY_DEADLINE || opts->priority > 2 ||
 	    (opts->core_mask & ~((1u << net->dev->info.num_cores) - 1)) ||
 	    (opts->policy == APU_POLICY_DEADLINE && !(opts->deadline_us > 0)))

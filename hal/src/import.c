@@ -1425,7 +1425,7 @@ static int build(struct apu_model *m, const struct tfl_model *tf, char *err, siz
 			for (int k = before; k < before + m->ops[i].net_count; k++) {
 				struct apu_op_info oi;
 
-				apu_network_op_info(m->net, k, &oi);
+				apu_network_op_info(m->net, k, &oi, sizeof(oi));
 				cpu |= oi.place == APU_PLACE_CPU;
 				device |= oi.place == APU_PLACE_DEVICE;
 				m->ops[i].macs += oi.macs;
@@ -1551,9 +1551,9 @@ int apu_model_load_tflite(struct apu_device *dev, const char *path, struct apu_m
 	return ret;
 }
 
-int apu_model_compile(struct apu_model *m, const struct apu_compile_options *opts)
+int apu_model_compile(struct apu_model *m, const struct apu_compile_options *opts, size_t size)
 {
-	return m ? apu_network_compile(m->net, opts) : -EINVAL;
+	return m ? apu_network_compile(m->net, opts, size) : -EINVAL;
 }
 
 int apu_model_num_inputs(const struct apu_model *m)
@@ -1701,7 +1701,7 @@ int apu_model_compare_reference(struct apu_model *m, struct apu_model_compare *r
 		struct apu_shape shape;
 		size_t size;
 
-		apu_network_op_info(m->net, oi, &info);
+		apu_network_op_info(m->net, oi, &info, sizeof(info));
 		if (info.place == APU_PLACE_VIEW || info.output < 0 || info.output >= nt)
 			continue;
 		ret = apu_network_shape(m->net, info.output, &shape);
@@ -1758,17 +1758,18 @@ int apu_model_op_count(const struct apu_model *m)
 	return m ? m->nops : -EINVAL;
 }
 
-int apu_model_op_info(const struct apu_model *m, int i, struct apu_model_op_info *info)
+int apu_model_op_info(const struct apu_model *m, int i, struct apu_model_op_info *out,
+		      size_t size)
 {
 	static const char *const places[] = {
 		"device", "cpu", "view", "folded", "edge", "in-place",
 	};
+	struct apu_model_op_info mi = { 0 }, *info = &mi;
 	const struct model_op *o;
 
-	if (!m || !info || i < 0 || i >= m->nops)
+	if (!m || i < 0 || i >= m->nops)
 		return -EINVAL;
 	o = &m->ops[i];
-	memset(info, 0, sizeof(*info));
 	info->builtin_code = o->code;
 	info->name = tfl_op_name(o->code);
 	info->place = o->place;
@@ -1781,10 +1782,10 @@ int apu_model_op_info(const struct apu_model *m, int i, struct apu_model_op_info
 	for (int k = 0; k < o->net_count; k++) {
 		struct apu_op_info oi;
 
-		if (!apu_network_op_info(m->net, o->net_first + k, &oi))
+		if (!apu_network_op_info(m->net, o->net_first + k, &oi, sizeof(oi)))
 			info->core_mask |= oi.core_mask;
 	}
-	return 0;
+	return apu_copy_sized(out, size, info, sizeof(*info), APU_MODEL_OP_INFO_SIZE_1_0);
 }
 
 struct apu_network *apu_model_network(struct apu_model *m)

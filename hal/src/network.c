@@ -945,14 +945,15 @@ int apu_network_op_count(const struct apu_network *net)
 	return net ? net->nops : -EINVAL;
 }
 
-int apu_network_op_info(const struct apu_network *net, int index, struct apu_op_info *info)
+int apu_network_op_info(const struct apu_network *net, int index, struct apu_op_info *out,
+			size_t size)
 {
+	struct apu_op_info oi = { 0 }, *info = &oi;
 	const struct op *o;
 
-	if (!net || !info || index < 0 || index >= net->nops)
+	if (!net || index < 0 || index >= net->nops)
 		return -EINVAL;
 	o = &net->ops[index];
-	memset(info, 0, sizeof(*info));
 	info->kind = op_kind_name(o);
 	info->place = kind_device(o->kind) ? APU_PLACE_DEVICE :
 		      kind_cpu(o->kind) ? APU_PLACE_CPU : APU_PLACE_VIEW;
@@ -964,7 +965,7 @@ int apu_network_op_info(const struct apu_network *net, int index, struct apu_op_
 	info->macs = o->macs;
 	info->modeled_us = o->est_us;
 	info->cpu_us = o->cpu_us;
-	return 0;
+	return apu_copy_sized(out, size, info, sizeof(*info), APU_OP_INFO_SIZE_1_0);
 }
 
 int apu_network_write_trace(const struct apu_network *net, const char *path)

@@ -374,7 +374,7 @@ static void describe_model(const struct apu_model *m)
 		struct apu_model_op_info oi;
 		char cores[16] = "-";
 
-		apu_model_op_info(m, i, &oi);
+		apu_model_op_info(m, i, &oi, sizeof(oi));
 		if (oi.core_mask)
 			snprintf(cores, sizeof(cores), "0x%02x", oi.core_mask);
 		printf("  %3d %-19s %-7s %-7s %-32s %s\n", i, oi.name, oi.place_name, cores,
@@ -400,7 +400,7 @@ static int run_model(struct apu_device *dev, const struct run_args *a, int polic
 		fprintf(stderr, "apu-run: %s: %s\n", a->model_path, err[0] ? err : apu_strerror(ret));
 		return 1;
 	}
-	ret = apu_model_compile(m, &o);
+	ret = apu_model_compile(m, &o, sizeof(o));
 	printf("%s, policy %s: ", a->model_path, policy_names[policy]);
 	if (ret) {
 		printf("refused: %s\n", apu_strerror(ret));
@@ -474,12 +474,12 @@ static int run_model(struct apu_device *dev, const struct run_args *a, int polic
 	for (int i = 0; i < apu_model_op_count(m); i++) {
 		struct apu_model_op_info mi;
 
-		apu_model_op_info(m, i, &mi);
+		apu_model_op_info(m, i, &mi, sizeof(mi));
 		if (mi.place == APU_MODEL_OP_CPU) {
 			struct apu_op_info ni;
 
 			apu_network_op_info(apu_model_network(m), mi.network_op + mi.network_ops - 1,
-					    &ni);
+					    &ni, sizeof(ni));
 			printf("    op %d %s on the CPU: %.1f us\n", i, mi.name, ni.cpu_us);
 		}
 	}
@@ -575,7 +575,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "apu-run: cannot build the network: %s\n", apu_strerror(ret));
 			return 1;
 		}
-		ret = apu_network_compile(net, &o);
+		ret = apu_network_compile(net, &o, sizeof(o));
 		printf("%s, policy %s: ", nconv ? "convolution" :
 		       model == APU_MODEL_MOBILENET_V1 ? "MobileNet V1" : "MobileNet V2",
 		       policy_names[p]);

@@ -27,7 +27,7 @@ static inline struct apu_network *bench_tiny_net(struct apu_device *dev,
 	if (apu_network_create(dev, &net))
 		return NULL;
 	if (apu_network_add_input(net, &s, &in) || apu_network_add_conv2d(net, in, &p, &out) ||
-	    apu_network_compile(net, o)) {
+	    apu_network_compile(net, o, sizeof(*o))) {
 		apu_network_destroy(net);
 		return NULL;
 	}

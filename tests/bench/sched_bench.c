@@ -55,7 +55,7 @@ int main(int argc, char **argv)
 				return 1;
 			if (p == APU_POLICY_DEADLINE)
 				o.deadline_us = perf * 2;	/* twice the fastest */
-			if (apu_network_compile(net, &o) || apu_network_run(net, &st))
+			if (apu_network_compile(net, &o, sizeof(o)) || apu_network_run(net, &st))
 				return 1;
 			if (p == 0) {
 				double work_only;

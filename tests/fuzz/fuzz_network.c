@@ -225,7 +225,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.deadline_us = take(&b, 2);
 	o.priority = (unsigned int)range(&b, 0, 1);
 	o.core_mask = take(&b, 1) % 3 ? 0 : take(&b, 1);
-	if (apu_network_compile(net, &o))
+	if (apu_network_compile(net, &o, sizeof(o)))
 		goto out;
 	if (apu_network_shape(net, in, &s) == 0 && (size_t)s.h * s.w * s.c <= sizeof(buf)) {
 		fill(&b, buf, sizeof(buf));

@@ -38,11 +38,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < apu_model_op_count(m); i++) {
 		struct apu_model_op_info oi;
 
-		if (apu_model_op_info(m, i, &oi))
+		if (apu_model_op_info(m, i, &oi, sizeof(oi)))
 			abort();
 		macs += oi.macs;
 	}
-	if (macs > 2000000 || apu_model_compile(m, NULL))
+	if (macs > 2000000 || apu_model_compile(m, NULL, 0))
 		goto out;
 	for (int i = 0; i < apu_model_num_inputs(m); i++) {
 		struct apu_tensor_info ii;

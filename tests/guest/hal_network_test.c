@@ -124,7 +124,7 @@ static void model(struct __test_metadata *_metadata, struct apu_device *dev,
 
 	ASSERT_EQ(0, apu_network_create(dev, &net));
 	ASSERT_EQ(0, apu_network_build_model(net, m, 3, &in, &out));
-	ASSERT_EQ(0, apu_network_compile(net, &o));
+	ASSERT_EQ(0, apu_network_compile(net, &o, sizeof(o)));
 	EXPECT_EQ(0, run_and_check(net, in, 11, st, ref, &bad)) TH_LOG("tensor %d differs", bad);
 	EXPECT_LT(0, st->makespan_us);
 	EXPECT_LT(0, st->energy_uj);
@@ -208,7 +208,7 @@ TEST_F(net, tiled_convolutions)
 		ASSERT_EQ(0, apu_network_create(self->dev, &net));
 		ASSERT_EQ(0, apu_network_add_input(net, &s, &in));
 		ASSERT_EQ(0, apu_network_add_conv2d(net, in, &p, &out));
-		ASSERT_EQ(0, apu_network_compile(net, NULL));
+		ASSERT_EQ(0, apu_network_compile(net, NULL, 0));
 		EXPECT_EQ(0, run_and_check(net, in, 5, &st, &ref, &bad)) TH_LOG("shape %zu", i);
 		EXPECT_LE(1u, st.jobs);
 		snapshot_free(&ref);
@@ -284,7 +284,7 @@ TEST_F(net, int4_weights)
 			ASSERT_EQ(0, apu_network_add_conv2d_ext(net, t, &p, &ext, &t)) TH_LOG("layer %d", i);
 			c = sp[i][0];
 		}
-		ASSERT_EQ(0, apu_network_compile(net, NULL));
+		ASSERT_EQ(0, apu_network_compile(net, NULL, 0));
 		if (int4) {
 			EXPECT_EQ(0, run_and_check(net, in, 9, &st, &ref, &bad))
 				TH_LOG("tensor %d differs", bad);
@@ -317,7 +317,7 @@ TEST_F(net, async_with_fences)
 
 	ASSERT_EQ(0, apu_network_create(self->dev, &net));
 	ASSERT_EQ(0, apu_network_build_model(net, APU_MODEL_MOBILENET_V2, 4, &in, &out));
-	ASSERT_EQ(0, apu_network_compile(net, NULL));
+	ASSERT_EQ(0, apu_network_compile(net, NULL, 0));
 	ASSERT_EQ(0, apu_network_submit(net, -1, &f1));
 	ASSERT_LE(0, f1);
 	EXPECT_EQ(-EBUSY, apu_network_submit(net, -1, NULL));
@@ -351,7 +351,7 @@ static void *thread_main(void *arg)
 	if (!ret)
 		ret = apu_network_build_model(net, APU_MODEL_MOBILENET_V2, 9, &in, &out);
 	if (!ret)
-		ret = apu_network_compile(net, NULL);
+		ret = apu_network_compile(net, NULL, 0);
 	for (int i = 0; !ret && i < 3; i++)
 		ret = run_and_check(net, in, 20, &st, a->ref, &bad);
 	apu_network_destroy(net);
@@ -388,7 +388,7 @@ TEST_F(net, deadline_refused_early)
 
 	ASSERT_EQ(0, apu_network_create(self->dev, &net));
 	ASSERT_EQ(0, apu_network_build_model(net, APU_MODEL_MOBILENET_V2, 1, &in, &out));
-	EXPECT_EQ(-ETIME, apu_network_compile(net, &o));
+	EXPECT_EQ(-ETIME, apu_network_compile(net, &o, sizeof(o)));
 	apu_network_destroy(net);
 }
 
@@ -401,7 +401,7 @@ TEST_F(net, faults_surface)
 
 	ASSERT_EQ(0, apu_network_create(self->dev, &net));
 	ASSERT_EQ(0, apu_network_build_model(net, APU_MODEL_MOBILENET_V2, 2, &in, &out));
-	ASSERT_EQ(0, apu_network_compile(net, NULL));
+	ASSERT_EQ(0, apu_network_compile(net, NULL, 0));
 	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "0 mmu_fault"));
 	EXPECT_EQ(-EFAULT, apu_network_run(net, &st));
 	ASSERT_EQ(0, apu_debugfs_write("fault_inject", "1 hang"));
@@ -454,7 +454,7 @@ TEST_F(net, records_when_asked_match_the_older_path)
 		ASSERT_EQ(0, apu_network_create(k ? old : self->dev, &net[k]));
 		ASSERT_EQ(0, apu_network_build_model(net[k], APU_MODEL_MOBILENET_V2, 2, &in[k],
 						     &out));
-		ASSERT_EQ(0, apu_network_compile(net[k], NULL));
+		ASSERT_EQ(0, apu_network_compile(net[k], NULL, 0));
 		ASSERT_EQ(0, fill_input(net[k], in[k], 5));
 	}
 	/* New path, no statistics asked: read when get_core_stats() needs them. */
@@ -556,7 +556,7 @@ TEST_F(net, random_ops)
 
 			ASSERT_EQ(0, apu_network_add_avgpool(net, in, &p, &out));
 		}
-		ASSERT_EQ(0, apu_network_compile(net, NULL));
+		ASSERT_EQ(0, apu_network_compile(net, NULL, 0));
 		if (kind == 1)
 			ASSERT_EQ(0, fill_input(net, in2, 99 + it));
 		ret = run_and_check(net, in, (unsigned int)it, &st, &ref, &bad);
@@ -597,7 +597,7 @@ TEST(processes)
 			if (!ret)
 				ret = apu_network_add_avgpool(net, t, &p, &t);
 			if (!ret)
-				ret = apu_network_compile(net, NULL);
+				ret = apu_network_compile(net, NULL, 0);
 			for (int r = 0; !ret && r < 5; r++)
 				ret = run_and_check(net, in, 3, &st, &ref, &bad);
 			_exit(ret ? 1 : 0);

@@ -74,7 +74,7 @@ static void run_model(struct __test_metadata *_metadata, const char *model, cons
 	ASSERT_EQ(0, apu_device_open_index(0, &dev));
 	snprintf(path, sizeof(path), MODELS "/%s", model);
 	ASSERT_EQ(0, apu_model_load_tflite(dev, path, &m, err, sizeof(err))) TH_LOG("%s", err);
-	ASSERT_EQ(0, apu_model_compile(m, &o));
+	ASSERT_EQ(0, apu_model_compile(m, &o, sizeof(o)));
 	ASSERT_EQ(0, apu_model_input_info(m, 0, &ii));
 	ASSERT_EQ(0, apu_model_output_info(m, 0, &oi));
 	x = malloc(ii.bytes);

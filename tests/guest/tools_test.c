@@ -88,7 +88,7 @@ static void *busy(void *arg)
 
 	if (apu_network_create(dev, &net) ||
 	    apu_network_build_model(net, APU_MODEL_MOBILENET_V2, 1, &in, &out) ||
-	    apu_network_compile(net, NULL))
+	    apu_network_compile(net, NULL, 0))
 		return (void *)1;
 	while (!atomic_load(&stop))
 		if (apu_network_run(net, NULL))

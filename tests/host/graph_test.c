@@ -105,7 +105,7 @@ static int run(struct apu_device *dev, struct apu_graph *g, int in, int out, int
 	if (ret)
 		fprintf(stderr, "# apu_model_create: %s\n", err);
 	if (!ret)
-		ret = apu_model_compile(m, &o);
+		ret = apu_model_compile(m, &o, sizeof(o));
 	if (!ret)
 		ret = apu_model_set_input(m, 0, input, sizeof(input));
 	if (!ret)
@@ -201,7 +201,7 @@ TEST(split_relu6_is_merged_and_clamps_as_written_here)
 	ASSERT_LE(0, apu_graph_add_op(g, &op));
 	ASSERT_EQ(0, run(dev, g, in, r, split, sizeof(split), &m));
 	/* Op 1 (the RELU6) was merged into the convolution. */
-	ASSERT_EQ(0, apu_model_op_info(m, 1, &oi));
+	ASSERT_EQ(0, apu_model_op_info(m, 1, &oi, sizeof(oi)));
 	EXPECT_EQ(APU_MODEL_OP_FOLDED, oi.place);
 	apu_model_destroy(m);
 	apu_graph_destroy(g);
@@ -305,7 +305,7 @@ TEST(model_runs_after_its_graph_is_destroyed)
 	rng_seed(7);
 	for (size_t i = 0; i < sizeof(input); i++)
 		input[i] = (int8_t)rnd_range(-128, 127);
-	ASSERT_EQ(0, apu_model_compile(m, &o));
+	ASSERT_EQ(0, apu_model_compile(m, &o, sizeof(o)));
 	ASSERT_EQ(0, apu_model_set_input(m, 0, input, sizeof(input)));
 	ASSERT_EQ(0, apu_model_run(m, NULL));
 	ASSERT_EQ(0, apu_model_get_output(m, 0, got, sizeof(got)));

@@ -300,7 +300,7 @@ static void check_model(struct __test_metadata *_metadata, enum apu_builtin_mode
 	ASSERT_EQ(0, apu_device_open_cpu(&dev));
 	ASSERT_EQ(0, apu_network_create(dev, &x.net));
 	ASSERT_EQ(0, apu_network_build_model(x.net, model, 5, &in, &out));
-	ASSERT_EQ(0, apu_network_compile(x.net, &o));
+	ASSERT_EQ(0, apu_network_compile(x.net, &o, sizeof(o)));
 	for (int i = 0; i < 3; i++)
 		x.buf[i] = apu_network_buffer(x.net, i);
 	act = apu_buffer_size(x.buf[0]);
@@ -388,7 +388,7 @@ TEST(depthwise_split_both_ways)
 			ASSERT_EQ(0, apu_network_create(dev, &x.net));
 			ASSERT_EQ(0, apu_network_add_input(x.net, &s, &in));
 			ASSERT_EQ(0, apu_network_add_conv2d(x.net, in, &p, &out));
-			ASSERT_EQ(0, apu_network_compile(x.net, NULL));
+			ASSERT_EQ(0, apu_network_compile(x.net, NULL, 0));
 			for (int i = 0; i < 3; i++)
 				x.buf[i] = apu_network_buffer(x.net, i);
 			x.cover = calloc(1, apu_buffer_size(x.buf[0]));
@@ -432,7 +432,7 @@ TEST(policies)
 
 		ASSERT_EQ(0, apu_network_create(dev, &net));
 		ASSERT_EQ(0, apu_network_build_model(net, APU_MODEL_MOBILENET_V2, 1, &in, &out));
-		ASSERT_EQ(0, apu_network_compile(net, &o));
+		ASSERT_EQ(0, apu_network_compile(net, &o, sizeof(o)));
 		ASSERT_EQ(0, apu_network_run(net, &st));
 		us[p] = st.makespan_us;
 		uj[p] = st.energy_uj;
@@ -459,9 +459,9 @@ TEST(policies)
 		ASSERT_EQ(0, apu_network_create(dev, &net));
 		ASSERT_EQ(0, apu_network_build_model(net, APU_MODEL_MOBILENET_V2, 1, &in, &out));
 		if (!k) {
-			EXPECT_EQ(-ETIME, apu_network_compile(net, &o));
+			EXPECT_EQ(-ETIME, apu_network_compile(net, &o, sizeof(o)));
 		} else {
-			ASSERT_EQ(0, apu_network_compile(net, &o));
+			ASSERT_EQ(0, apu_network_compile(net, &o, sizeof(o)));
 			EXPECT_GE(o.deadline_us, apu_network_modeled_us(net));
 		}
 		apu_network_destroy(net);
@@ -490,7 +490,7 @@ TEST(api_misuse)
 	ASSERT_EQ(0, apu_device_open_cpu(&dev));
 	EXPECT_EQ(-EINVAL, apu_network_create(NULL, &net));
 	ASSERT_EQ(0, apu_network_create(dev, &net));
-	EXPECT_EQ(-EINVAL, apu_network_compile(net, NULL));	/* no op */
+	EXPECT_EQ(-EINVAL, apu_network_compile(net, NULL, 0));	/* no op */
 	EXPECT_EQ(-EINVAL, apu_network_add_input(net, &bad, &in));
 	ASSERT_EQ(0, apu_network_add_input(net, &s, &in));
 	EXPECT_EQ(-EINVAL, apu_network_add_conv2d(net, 7, &p, &out));
@@ -508,8 +508,8 @@ TEST(api_misuse)
 	p.k_h = 1;
 	ASSERT_EQ(0, apu_network_add_conv2d(net, in, &p, &out));
 	EXPECT_EQ(-EINVAL, apu_network_run(net, &st));		/* not compiled */
-	ASSERT_EQ(0, apu_network_compile(net, NULL));
-	EXPECT_EQ(-EBUSY, apu_network_compile(net, NULL));
+	ASSERT_EQ(0, apu_network_compile(net, NULL, 0));
+	EXPECT_EQ(-EBUSY, apu_network_compile(net, NULL, 0));
 	EXPECT_EQ(-EBUSY, apu_network_add_conv2d(net, in, &p, &tmp));
 	EXPECT_EQ(-EINVAL, apu_network_write(net, in, buf, 100));	/* wrong size */
 	EXPECT_EQ(-EINVAL, apu_network_write(net, out, buf, 128));	/* not an input */
@@ -551,7 +551,7 @@ TEST(tensor_array_growth_under_same_shape_ops)
 		ASSERT_EQ(0, apu_network_add_add(net, t, t, &p, &t));
 	ASSERT_EQ(0, apu_network_shape(net, t, &got));
 	EXPECT_EQ(0, memcmp(&s, &got, sizeof(s)));
-	ASSERT_EQ(0, apu_network_compile(net, NULL));
+	ASSERT_EQ(0, apu_network_compile(net, NULL, 0));
 	for (n = 0; n < 24; n++)
 		x[n] = (int8_t)(n - 12);
 	ASSERT_EQ(0, apu_network_write(net, in, x, sizeof(x)));
@@ -585,7 +585,7 @@ TEST(avgpool_clamps_outside_int8_refused)
 	p.act_max = 127;
 	EXPECT_EQ(0, apu_network_add_avgpool(net, in, &p, &out));
 	/* The device would refuse what the network took: compile and check it runs. */
-	ASSERT_EQ(0, apu_network_compile(net, NULL));
+	ASSERT_EQ(0, apu_network_compile(net, NULL, 0));
 	apu_network_destroy(net);
 	apu_device_close(dev);
 }
@@ -645,7 +645,7 @@ TEST(network_and_buffer_keep_the_device)
 	apu_device_close(dev);			/* the opener's */
 	ASSERT_EQ(0, apu_network_add_input(net, &s, &in));
 	ASSERT_EQ(0, apu_network_add_add(net, in, in, &p, &out));
-	ASSERT_EQ(0, apu_network_compile(net, NULL));
+	ASSERT_EQ(0, apu_network_compile(net, NULL, 0));
 	ASSERT_EQ(0, apu_network_write(net, in, x, sizeof(x)));
 	ASSERT_EQ(0, apu_network_run(net, NULL));
 	ASSERT_EQ(0, apu_network_read(net, out, y, sizeof(y)));
@@ -664,6 +664,51 @@ TEST(network_and_buffer_keep_the_device)
 	apu_network_destroy(net);
 	EXPECT_NE(NULL, apu_buffer_cpu(buf));
 	apu_buffer_destroy(buf);		/* the last reference */
+}
+
+/*
+ * Structs that grow: compile options come in with the caller's size
+ * (shorter than libapu 1.0's is refused; a newer caller's unknown field,
+ * set, is -E2BIG, left zero it is accepted); op info goes out with it (the
+ * part past what libapu knows zeroed).
+ */
+TEST(compile_options_and_op_info_are_size_versioned)
+{
+	struct apu_device *dev;
+	struct apu_network *net;
+	struct apu_shape s = { 1, 2, 8 };
+	struct apu_add p = { .left_shift = 20, .in1_mult = 1 << 30, .in2_mult = 1 << 30,
+			     .out_mult = 1 << 30, .out_shift = -18, .act_min = -128,
+			     .act_max = 127 };
+	struct { struct apu_compile_options o; uint64_t later; } newer = {
+		.o = { .policy = APU_POLICY_LOW_POWER, .priority = 1 }, .later = 1,
+	};
+	struct { struct apu_op_info i; uint64_t later; } big;
+	struct apu_compile_options o = { .policy = 7 };
+	struct apu_op_info oi;
+	int in, out;
+
+	ASSERT_EQ(0, apu_device_open_cpu(&dev));
+	ASSERT_EQ(0, apu_network_create(dev, &net));
+	apu_device_close(dev);
+	ASSERT_EQ(0, apu_network_add_input(net, &s, &in));
+	ASSERT_EQ(0, apu_network_add_add(net, in, in, &p, &out));
+	EXPECT_EQ(-EINVAL, apu_network_compile(net, &newer.o, sizeof(newer.o) - 1));
+	EXPECT_EQ(-E2BIG, apu_network_compile(net, &newer.o, sizeof(newer)));
+	/* The options are read: a bad policy is refused. */
+	EXPECT_EQ(-EINVAL, apu_network_compile(net, &o, sizeof(o)));
+	newer.later = 0;
+	ASSERT_EQ(0, apu_network_compile(net, &newer.o, sizeof(newer)));
+
+	EXPECT_EQ(-EINVAL, apu_network_op_info(net, 0, &oi, sizeof(oi) - 1));
+	memset(&big, 0xa5, sizeof(big));
+	ASSERT_EQ(0, apu_network_op_info(net, 0, &big.i, sizeof(big)));
+	EXPECT_STREQ("add", big.i.kind);
+	EXPECT_EQ(out, big.i.output);
+	EXPECT_EQ(0u, big.later);
+	ASSERT_EQ(0, apu_network_op_info(net, 0, &oi, sizeof(oi)));
+	EXPECT_EQ(in, oi.inputs[0]);
+	apu_network_destroy(net);
 }
 
 TEST_HARNESS_MAIN

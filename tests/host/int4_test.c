@@ -294,7 +294,7 @@ TEST(int4_network_every_split_bit_exact)
 		ASSERT_EQ(0, apu_device_open_cpu(&dev));
 		ASSERT_EQ(0, apu_network_create(dev, &x.net));
 		ASSERT_EQ(0, build(x.net, L, true, &in, &out));
-		ASSERT_EQ(0, apu_network_compile(x.net, NULL));
+		ASSERT_EQ(0, apu_network_compile(x.net, NULL, 0));
 		for (int i = 0; i < 3; i++)
 			x.buf[i] = apu_network_buffer(x.net, i);
 		x.cover = calloc(1, apu_buffer_size(x.buf[0]));
@@ -327,7 +327,7 @@ TEST(int4_network_every_split_bit_exact)
 		/* The int8 network of the same weights: the same output. */
 		ASSERT_EQ(0, apu_network_create(dev, &n8));
 		ASSERT_EQ(0, build(n8, L, false, &in8, &out8));
-		ASSERT_EQ(0, apu_network_compile(n8, NULL));
+		ASSERT_EQ(0, apu_network_compile(n8, NULL, 0));
 		ASSERT_EQ(0, apu_network_write(n8, in8, data, sizeof(data)));
 		ASSERT_EQ(0, apu_network_run_reference(n8));
 		ASSERT_EQ(0, apu_network_read_reference(n8, out8, ref8, sizeof(ref8)));

@@ -66,7 +66,7 @@ static void check_engine(struct __test_metadata *_metadata, const char *path,
 
 	ASSERT_EQ(0, apu_device_open_cpu(&dev));
 	ASSERT_EQ(0, apu_model_load_tflite(dev, path, &m, err, sizeof(err))) TH_LOG("%s", err);
-	ASSERT_EQ(0, apu_model_compile(m, &o));
+	ASSERT_EQ(0, apu_model_compile(m, &o, sizeof(o)));
 	x.net = apu_model_network(m);
 	for (int i = 0; i < 3; i++)
 		x.buf[i] = apu_network_buffer(x.net, i);
@@ -104,7 +104,7 @@ static void check_engine(struct __test_metadata *_metadata, const char *path,
 		struct apu_op_info oi;
 		size_t off, size;
 
-		ASSERT_EQ(0, apu_network_op_info(x.net, i, &oi));
+		ASSERT_EQ(0, apu_network_op_info(x.net, i, &oi, sizeof(oi)));
 		if (oi.place != APU_PLACE_DEVICE)
 			continue;
 		device_ops++;
@@ -122,7 +122,7 @@ static void check_engine(struct __test_metadata *_metadata, const char *path,
 		size_t off, size;
 		int8_t *ref;
 
-		ASSERT_EQ(0, apu_network_op_info(x.net, i, &oi));
+		ASSERT_EQ(0, apu_network_op_info(x.net, i, &oi, sizeof(oi)));
 		if (oi.place != APU_PLACE_DEVICE)
 			continue;
 		ASSERT_EQ(0, apu_network_tensor_place(x.net, apu_network_tensor_base(x.net, oi.output),
@@ -364,7 +364,7 @@ TEST(float_io_model_quantizes_and_dequantizes_at_the_edges)
 		 dir_of("APU_GEN_MODELS", "build/tests/models"));
 	ASSERT_EQ(0, apu_device_open_cpu(&dev));
 	ASSERT_EQ(0, apu_model_load_tflite(dev, path, &m, err, sizeof(err))) TH_LOG("%s", err);
-	ASSERT_EQ(0, apu_model_compile(m, NULL));
+	ASSERT_EQ(0, apu_model_compile(m, NULL, 0));
 	ASSERT_EQ(0, apu_model_input_info(m, 0, &ii));
 	ASSERT_EQ(0, apu_model_output_info(m, 0, &oi));
 	ASSERT_EQ(APU_DTYPE_FLOAT32, ii.dtype);
@@ -421,7 +421,7 @@ static int output_of(const char *path, unsigned int seed, uint8_t *out, size_t s
 		return -ENODEV;
 	ret = apu_model_load_tflite(dev, path, &m, NULL, 0);
 	if (!ret)
-		ret = apu_model_compile(m, NULL);
+		ret = apu_model_compile(m, NULL, 0);
 	if (!ret)
 		ret = apu_model_input_info(m, 0, &ii);
 	if (!ret && ii.bytes > sizeof(in))
@@ -481,7 +481,7 @@ TEST(int4_weights_model_equals_its_int8_twin)
 	for (int i = 0; i < apu_model_op_count(m); i++) {
 		struct apu_model_op_info mo;
 
-		ASSERT_EQ(0, apu_model_op_info(m, i, &mo));
+		ASSERT_EQ(0, apu_model_op_info(m, i, &mo, sizeof(mo)));
 		if (strstr(mo.quant, "int4"))
 			int4_ops++;
 	}
@@ -529,7 +529,7 @@ TEST(uint8_average_pool_rounds_half_up_as_tflite)
 	ASSERT_EQ(0, apu_device_open_cpu(&dev));
 	ASSERT_EQ(0, apu_model_load_tflite(dev, "tests/fuzz/regress/fuzz_tflite/avgu8.tflite", &m,
 					   err, sizeof(err))) TH_LOG("%s", err);
-	ASSERT_EQ(0, apu_model_compile(m, NULL));
+	ASSERT_EQ(0, apu_model_compile(m, NULL, 0));
 	ASSERT_EQ(0, apu_model_input_info(m, 0, &ii));
 	ASSERT_EQ(0, apu_model_output_info(m, 0, &oi));
 	ASSERT_EQ(sizeof(in), ii.bytes);

@@ -608,9 +608,18 @@ struct apu_op_info {
 	double cpu_us;		/**< CPU ops: real time of the last run */
 };
 
-/** apu_network_op_info() - op @index (0 .. apu_network_num_ops() - 1). */
+/**
+ * apu_network_op_info() - op @index (0 .. apu_network_op_count() - 1)
+ * @info: filled with the op's figures
+ * @size: sizeof(*@info) as the caller was built
+ *
+ * Size-versioned as apu_device_get_info(): the struct grows at its end.
+ *
+ * Return: 0; -EINVAL for a bad @index, NULL @info or @size smaller than
+ * libapu 1.0's struct.
+ */
 APU_API int apu_network_op_info(const struct apu_network *net, int index,
-				struct apu_op_info *info);
+				struct apu_op_info *info, size_t size);
 
 /** apu_network_op_count() - the number of ops, or a negative errno. */
 APU_API int apu_network_op_count(const struct apu_network *net);
@@ -627,7 +636,11 @@ enum apu_policy {
 	APU_POLICY_DEADLINE = 3,	/**< least energy that meets deadline_us */
 };
 
-/** Options of apu_network_compile(). */
+/**
+ * Options of apu_network_compile(); grows at its end, the caller passes
+ * sizeof(struct apu_compile_options) as it was built (fields a caller's
+ * older struct lacks take their defaults).
+ */
 struct apu_compile_options {
 	enum apu_policy policy;
 	/** Modeled time to meet with APU_POLICY_DEADLINE, in microseconds. */
@@ -645,12 +658,18 @@ struct apu_compile_options {
  * it, balances the tiles so that those cores finish together (from the
  * rates the device reports), and builds the command buffers.
  *
- * Return: 0; -EINVAL for a network with no op or bad options; -ETIME when
- * @opts asks for a deadline the device cannot meet (even with every
- * core); -ENOMEM; -E2BIG when a layer fits no core.
+ * @opts: the options, or NULL for the defaults (APU_POLICY_PERFORMANCE,
+ *	  priority 1, every core)
+ * @size: sizeof(*@opts) as the caller was built (ignored when @opts is NULL)
+ *
+ * Return: 0; -EINVAL for a network with no op, bad options or @size
+ * smaller than libapu 1.0's struct; -E2BIG when @opts sets a field this
+ * libapu does not know (a newer caller's non-zero bytes past its struct)
+ * or when a layer fits no core; -ETIME when @opts asks for a deadline the
+ * device cannot meet (even with every core); -ENOMEM.
  */
 APU_API int apu_network_compile(struct apu_network *net,
-				const struct apu_compile_options *opts);
+				const struct apu_compile_options *opts, size_t size);
 
 /** apu_network_modeled_us() - the planner's estimate of one run, in microseconds. */
 APU_API double apu_network_modeled_us(const struct apu_network *net);

@@ -70,8 +70,9 @@ APU_API int apu_model_load_tflite_buffer(struct apu_device *dev, const void *dat
 /** apu_model_destroy() - waits for a run in flight; NULL is ignored. */
 APU_API void apu_model_destroy(struct apu_model *model);
 
-/** apu_model_compile() - plan the network (apu_network_compile()). */
-APU_API int apu_model_compile(struct apu_model *model, const struct apu_compile_options *opts);
+/** apu_model_compile() - plan the network (apu_network_compile(), @size likewise). */
+APU_API int apu_model_compile(struct apu_model *model, const struct apu_compile_options *opts,
+			      size_t size);
 
 /** apu_model_num_inputs() - the number of inputs, or a negative errno. */
 APU_API int apu_model_num_inputs(const struct apu_model *model);
@@ -149,9 +150,12 @@ struct apu_model_op_info {
 
 /** apu_model_op_count() - ops of the model file, or a negative errno. */
 APU_API int apu_model_op_count(const struct apu_model *model);
-/** apu_model_op_info() - op @index of the model file (after compile: core masks). */
+/**
+ * apu_model_op_info() - op @index of the model file (after compile: core
+ * masks); size-versioned as apu_network_op_info() (@size: sizeof(*@info))
+ */
 APU_API int apu_model_op_info(const struct apu_model *model, int index,
-			      struct apu_model_op_info *info);
+			      struct apu_model_op_info *info, size_t size);
 
 /** apu_model_network() - the network it built (for stats, traces). */
 APU_API struct apu_network *apu_model_network(struct apu_model *model);

@@ -88,7 +88,7 @@ int main(int argc, char **argv)
 			void *x;
 
 			if (apu_model_load_tflite(dev, argv[a], &m, err, sizeof(err)) ||
-			    apu_model_compile(m, NULL)) {
+			    apu_model_compile(m, NULL, 0)) {
 				fprintf(stderr, "model_bench: %s: %s\n", argv[a], err);
 				return 1;
 			}
