@@ -231,10 +231,10 @@ $(BUILD)/tests/host/image_test: tests/host/image_test.c hal/tools/image_load.h $
 	$(Q)$(CC) $(TEST_CFLAGS) $(SAN) $< -o $@ $(BUILD)/lib/libapu-san.a $(STB_LIBS) -lm -lpthread
 
 # The engine's portable C (what hosts without AVX2 run), tested here too.
-$(BUILD)/tests/host/engine_portable_test: tests/host/engine_test.c $(FW_SRCS) $(FW_HDRS) $(BUILD)/tests/host/oracle.o $(HARNESS_DIR)/kselftest_harness.h
+$(BUILD)/tests/host/engine_portable_test: tests/host/engine_test.c $(FW_SRCS) $(FW_HDRS) $(BUILD)/tests/host/oracle.o $(BUILD)/lib/libapu-san.a $(HARNESS_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) $(SAN) -DAPU_ENGINE_PORTABLE $< $(FW_SRCS) -o $@ \
-		$(BUILD)/tests/host/oracle.o -lm -lstdc++
+		$(BUILD)/tests/host/oracle.o $(BUILD)/lib/libapu-san.a $(DRM_LIBS) -lm -lstdc++
 
 guest-tests: $(GUEST_TESTS)
 guest-debug-tests: $(GUEST_DEBUG_TESTS)
@@ -249,15 +249,16 @@ initramfs: hal tools firmware module guest-tests guest-bench models
 	$(Q)KVER=$(KVER) scripts/mkinitramfs.sh
 
 # --- benchmarks (timings are never tests) ---------------------------------
-$(BUILD)/bench/engine_bench: tests/bench/engine_bench.c $(FW_SRCS) $(FW_HDRS)
+$(BUILD)/bench/engine_bench: tests/bench/engine_bench.c $(FW_SRCS) $(FW_HDRS) $(BUILD)/lib/libapu.a
 	@mkdir -p $(@D)
-	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) $< $(FW_SRCS) -o $@ \
-		-lXNNPACK -lpthreadpool -lcpuinfo -lm -lpthread
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) -Ihal/include $< $(FW_SRCS) -o $@ \
+		$(BUILD)/lib/libapu.a $(DRM_LIBS) -lXNNPACK -lpthreadpool -lcpuinfo -lm -lpthread
 
 # Int4 weights against int8: the timing model's cycles, the engine's time.
-$(BUILD)/bench/int4_bench: tests/bench/int4_bench.c tests/apu_bus.h $(FW_SRCS) $(FW_HDRS)
+$(BUILD)/bench/int4_bench: tests/bench/int4_bench.c tests/apu_bus.h $(FW_SRCS) $(FW_HDRS) $(BUILD)/lib/libapu.a
 	@mkdir -p $(@D)
-	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) $< $(FW_SRCS) -o $@ -lm
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) -Ihal/include $< $(FW_SRCS) -o $@ \
+		$(BUILD)/lib/libapu.a $(DRM_LIBS) -lm
 
 # The planner's figures (host, CPU backend: the device's timing model).
 $(BUILD)/bench/sched_bench: tests/bench/sched_bench.c $(BUILD)/lib/libapu.a

@@ -10,8 +10,6 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include <math.h>
-
 #include "hw/apu_fw.h"
 
 int32_t apu_srdhm(int32_t a, int32_t b)
@@ -51,27 +49,4 @@ int32_t apu_mbqm_single(int32_t acc, int32_t mult, int shift)
     int64_t round = 1ll << (t - 1);
 
     return (int32_t)(((int64_t)acc * mult + round) >> t);
-}
-
-void apu_fw_quantize_multiplier(double scale, int32_t *mult, int *shift)
-{
-    double q;
-    int64_t q_fixed;
-
-    if (scale == 0.0) {
-        *mult = 0;
-        *shift = 0;
-        return;
-    }
-    q = frexp(scale, shift);
-    q_fixed = (int64_t)round(q * (double)(1ll << 31));
-    if (q_fixed == (1ll << 31)) {
-        q_fixed /= 2;
-        ++*shift;
-    }
-    if (*shift < -31) {
-        *shift = 0;
-        q_fixed = 0;
-    }
-    *mult = (int32_t)q_fixed;
 }

@@ -19,6 +19,7 @@
 
 #include <xnnpack.h>
 
+#include <apu/apu.h>
 #include "hw/apu_fw.h"
 
 struct layer {
@@ -263,7 +264,7 @@ static void other_ops(FILE *jf, double min_s, int repeat)
 
 	/* MUL by a per-channel vector (squeeze-and-excitation), 56x56x144. */
 	c.mul = (ApuMulParams){ 56 * 56 * 144, 3, -5, 0, 0, -128, -128, 127, 144 };
-	apu_fw_quantize_multiplier((0.02 * 0.01) / 0.05, &c.mul.out_mult, &c.mul.out_shift);
+	apu_quantize_multiplier((0.02 * 0.01) / 0.05, &c.mul.out_mult, &c.mul.out_shift);
 	if (xnn_create_multiply_nd_qs8(-3, 0.02f, 5, 0.01f, -128, 0.05f, -128, 127, 0, &op) !=
 		    xnn_status_success ||
 	    xnn_setup_multiply_nd_qs8(op, 4, shape1, 4, shape2, a, b, o2, NULL) != xnn_status_success) {
@@ -429,7 +430,7 @@ int main(int argc, char **argv)
 			kscale[j] = 0.002f + 0.001f * (j % 5);
 			bias[j] = rand() % 2001 - 1000;
 			eff = (double)(1.0f / 128) * (double)kscale[j] / (double)(6.0f / 255);
-			apu_fw_quantize_multiplier(eff, &mult[j], &s);
+			apu_quantize_multiplier(eff, &mult[j], &s);
 			shift[j] = s;
 		}
 		if (xnn_create_convolution2d_nhwc_qc8(

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <apu/apu.h>
 #include "hw/apu_fw.h"
 #include "hw/apu_le.h"
 #include "../apu_bus.h"
@@ -188,7 +189,7 @@ int main(int argc, char **argv)
 			int s;
 
 			bias[c] = rand() % 2001 - 1000;
-			apu_fw_quantize_multiplier(0.002 / (1 + c % 3), &mult[c], &s);
+			apu_quantize_multiplier(0.002 / (1 + c % 3), &mult[c], &s);
 			shift[c] = s;
 		}
 

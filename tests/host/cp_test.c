@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kselftest_harness.h"
+#include <apu/apu.h>
 #include "hw/apu_fw.h"
 #include "../apu_bus.h"
 
@@ -248,7 +249,7 @@ static void setup_conv(FIXTURE_DATA(cp) *self, int asid, struct data *d, int out
 		int s;
 
 		d->bias[c] = rand() % 20001 - 10000;
-		apu_fw_quantize_multiplier(0.0005 * (1 + c % 7), &d->mult[c], &s);
+		apu_quantize_multiplier(0.0005 * (1 + c % 7), &d->mult[c], &s);
 		d->shift[c] = s;
 	}
 	apu_conv2d(&conv, d->in, d->w, d->bias, d->mult, d->shift, d->out);

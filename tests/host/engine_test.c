@@ -12,6 +12,7 @@
 
 #include "kselftest_harness.h"
 #include "test_rng.h"
+#include <apu/apu.h>
 #include "hw/apu_fw.h"
 
 int32_t oracle_srdhm(int32_t a, int32_t b);
@@ -126,39 +127,6 @@ TEST(single_rounding)
 	EXPECT_EQ(-50, apu_mbqm_single(-100, 1 << 30, 0));
 }
 
-TEST(quantize_multiplier_as_tflite)
-{
-	int32_t m;
-	int s;
-
-	apu_fw_quantize_multiplier(0.5, &m, &s);
-	EXPECT_EQ(1 << 30, m);
-	EXPECT_EQ(0, s);
-	apu_fw_quantize_multiplier(1.0, &m, &s);
-	EXPECT_EQ(1 << 30, m);
-	EXPECT_EQ(1, s);
-	apu_fw_quantize_multiplier(0.75, &m, &s);
-	EXPECT_EQ(1610612736, m);
-	EXPECT_EQ(0, s);
-	apu_fw_quantize_multiplier(0.0, &m, &s);
-	EXPECT_EQ(0, m);
-	EXPECT_EQ(0, s);
-	/* Rounds up to 2^31: renormalised. */
-	apu_fw_quantize_multiplier(0.99999999999, &m, &s);
-	EXPECT_EQ(1 << 30, m);
-	EXPECT_EQ(1, s);
-	/* Too small: zero. */
-	apu_fw_quantize_multiplier(1e-12, &m, &s);
-	EXPECT_EQ(0, m);
-	EXPECT_EQ(0, s);
-	/* A typical conv scale: 1/128 * 0.02 / (6/255). */
-	apu_fw_quantize_multiplier((double)(1.0f / 128) * (double)0.02f / (double)(6.0f / 255),
-				&m, &s);
-	EXPECT_EQ(-7, s);
-	EXPECT_EQ((int32_t)llround(frexp((double)(1.0f / 128) * (double)0.02f /
-					 (double)(6.0f / 255), &s) * 2147483648.0), m);
-}
-
 /* ---- naive reference ops ------------------------------------------------- */
 
 static int8_t ref_requant(int32_t acc, int32_t mult, int shift, int zp,
@@ -254,7 +222,7 @@ static int conv_case_x(ApuConvParams *p, int bias_big, int extreme)
 		double scale = (0.5 + rnd() / 4294967296.0) * pow(2, -rnd_range(4, 12));
 		int s;
 
-		apu_fw_quantize_multiplier(scale, &mult[c], &s);
+		apu_quantize_multiplier(scale, &mult[c], &s);
 		shift[c] = s;
 		bias[c] = bias_big ? (int32_t)rnd() >> 4 : rnd_range(-5000, 5000);
 	}
@@ -833,13 +801,13 @@ TEST(add_randomized_bit_exact)
 		p.left_shift = 20;
 		p.in1_offset = -rnd_range(-128, 127);
 		p.in2_offset = -rnd_range(-128, 127);
-		apu_fw_quantize_multiplier(s1 / twice, &m, &s);
+		apu_quantize_multiplier(s1 / twice, &m, &s);
 		p.in1_mult = m;
 		p.in1_shift = s;
-		apu_fw_quantize_multiplier(s2 / twice, &m, &s);
+		apu_quantize_multiplier(s2 / twice, &m, &s);
 		p.in2_mult = m;
 		p.in2_shift = s;
-		apu_fw_quantize_multiplier(twice / ((1 << 20) * so), &m, &s);
+		apu_quantize_multiplier(twice / ((1 << 20) * so), &m, &s);
 		p.out_mult = m;
 		p.out_shift = s;
 		p.out_zp = rnd_range(-128, 127);
@@ -1089,7 +1057,7 @@ TEST(mul_randomized_bit_exact)
 			int32_t m;
 			int s;
 
-			apu_fw_quantize_multiplier(s1 * s2 / so, &m, &s);
+			apu_quantize_multiplier(s1 * s2 / so, &m, &s);
 			p.out_mult = m;
 			p.out_shift = s;
 		} else {	/* anything a guest may pass */
@@ -1162,13 +1130,13 @@ TEST(add_broadcast_bit_exact)
 		p.left_shift = 20;
 		p.in1_offset = rnd_range(-127, 128);
 		p.in2_offset = rnd_range(-127, 128);
-		apu_fw_quantize_multiplier(s1 / twice, &m, &s);
+		apu_quantize_multiplier(s1 / twice, &m, &s);
 		p.in1_mult = m;
 		p.in1_shift = s;
-		apu_fw_quantize_multiplier(s2 / twice, &m, &s);
+		apu_quantize_multiplier(s2 / twice, &m, &s);
 		p.in2_mult = m;
 		p.in2_shift = s;
-		apu_fw_quantize_multiplier(twice / ((1 << 20) * so), &m, &s);
+		apu_quantize_multiplier(twice / ((1 << 20) * so), &m, &s);
 		p.out_mult = m;
 		p.out_shift = s;
 		p.out_zp = rnd_range(-128, 127);

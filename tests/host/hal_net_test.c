@@ -42,15 +42,30 @@ TEST(quantize_multiplier_as_tflite)
 	EXPECT_EQ(-EINVAL, apu_quantize_multiplier(NAN, &m, &s));
 	EXPECT_EQ(-EINVAL, apu_quantize_multiplier(INFINITY, &m, &s));
 	EXPECT_EQ(-EINVAL, apu_quantize_multiplier(1e12, &m, &s));
-	/* Agrees with the firmware's copy on many scales. */
+	ASSERT_EQ(0, apu_quantize_multiplier(0.75, &m, &s));
+	EXPECT_EQ(1610612736, m);
+	EXPECT_EQ(0, s);
+	/* Under 2^-32: TFLite flushes to zero. */
+	ASSERT_EQ(0, apu_quantize_multiplier(1e-12, &m, &s));
+	EXPECT_EQ(0, m);
+	EXPECT_EQ(0, s);
+	/* A typical convolution's scale: 1/128 * 0.02 / (6/255). */
+	ASSERT_EQ(0, apu_quantize_multiplier((double)(1.0f / 128) * (double)0.02f /
+					     (double)(6.0f / 255), &m, &s));
+	EXPECT_EQ(-7, s);
+	/*
+	 * By definition on many scales: m in [2^30, 2^31) and m * 2^(s - 31)
+	 * within half a unit of m's last place of the scale (round to nearest).
+	 */
 	rng_state = 99;
 	for (int i = 0; i < 20000; i++) {
-		double scale = ldexp((rnd() % 1000000 + 1) / 1e6, rnd_range(-40, 20));
+		double scale = ldexp((rnd() % 500000 + 500000) / 1e6, rnd_range(-30, 20));
 
 		ASSERT_EQ(0, apu_quantize_multiplier(scale, &m, &s));
-		apu_fw_quantize_multiplier(scale, &fm, &fs);
-		ASSERT_EQ(fm, m);
-		ASSERT_EQ(fs, s);
+		ASSERT_LE(1 << 30, m);
+		fm = m;
+		fs = s;
+		ASSERT_GE(0.5, fabs(ldexp(scale, 31 - fs) - fm)) TH_LOG("scale %g", scale);
 	}
 }
 

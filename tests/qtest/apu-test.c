@@ -762,11 +762,10 @@ static void conv_job(Mem *m, int c, ConvJob *j, int seed, uint64_t out_w)
     for (i = 0; i < sizeof(w); i++) {
         w[i] = (int8_t)((i * 5 + seed) % 255 - 127);
     }
+    /* Per-channel requantization: multipliers in [2^30, 2^31), shifts -11..-7. */
     for (i = 0; i < 24; i++) {
-        int s;
-
-        apu_fw_quantize_multiplier(0.0004 * (i + 1), &mult[i], &s);
-        shift[i] = s;
+        mult[i] = (int32_t)(0x40000000u + (i * 0x2345678u) % 0x40000000u);
+        shift[i] = -11 + (int)i / 5;
     }
     apu_conv2d(&p, in, w, NULL, mult, shift, j->engine_out);
 

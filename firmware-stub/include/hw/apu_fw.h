@@ -50,8 +50,6 @@ int32_t apu_mbqm_single(int32_t acc, int32_t mult, int shift);
 void apu_requant_row(const uint32_t *acc, const int32_t *mult,
                      const int32_t *shift, int out_zp, int lo, int hi,
                      size_t n, int8_t *out);
-/* QuantizeMultiplier: a real scale to (mult, shift). */
-void apu_fw_quantize_multiplier(double scale, int32_t *mult, int *shift);
 
 /* ---- ops on host buffers (apu_ops.c) ----------------------------------- */
 
