@@ -71,10 +71,22 @@ void apu_job_result_put(struct apu_job_result *r)
 	kref_put(&r->refcount, apu_job_result_release);
 }
 
+static void apu_job_ended(struct dma_fence *fence, struct dma_fence_cb *cb);
+
 /* Undo what apu_job_prepare() took; the scheduler job is cleaned up. */
 static void apu_job_cleanup(struct apu_job *job)
 {
 	u32 i;
+
+	/*
+	 * The scheduler frees a job once its finished fence reads signalled,
+	 * which is before the fence's callbacks have run: removing ours waits
+	 * for it (callbacks run under the fence's lock), and one that never
+	 * ran (the job did not end) runs here.
+	 */
+	if (job->done_fence &&
+	    dma_fence_remove_callback(job->done_fence, &job->end_cb))
+		apu_job_ended(job->done_fence, &job->end_cb);
 
 	/*
 	 * The file first: its last job may release it, which needs the
@@ -740,10 +752,11 @@ int apu_ioctl_job_info(struct drm_device *drm, void *data, struct drm_file *file
 
 /*
  * Wait for the job of record @r, at most *@timeout jiffies, which is left
- * with what remains of it (0 stays 0: polling); the job's status, or a
- * negative errno.
+ * with what remains of it (0 stays 0: polling), and read its status into
+ * *@status; 0 or a negative errno.
  */
-static long apu_job_wait_one(struct apu_job_result *r, unsigned long *timeout)
+static int apu_job_wait_one(struct apu_job_result *r, unsigned long *timeout,
+			    u32 *status)
 {
 	struct dma_fence *f;
 	long ret;
@@ -761,10 +774,47 @@ static long apu_job_wait_one(struct apu_job_result *r, unsigned long *timeout)
 		if (*timeout)
 			*timeout = ret;
 	}
+	/* Pairs with apu_job_ended()'s xchg: the record after the fence pointer. */
+	smp_rmb();
 	/* Ended: DONE with its status, or dropped from the queue unrun. */
 	if (smp_load_acquire(&r->state) != DRM_APU_JOB_DONE)
-		return DRM_APU_STATUS_CANCELED;
-	return r->status;
+		*status = DRM_APU_STATUS_CANCELED;
+	else
+		*status = r->status;
+	return 0;
+}
+
+/*
+ * The records of @n job ids of @afile, referenced, looked up together so
+ * that none is forgotten while the others are waited for; -ENOENT (and no
+ * reference) when one is not a pushed job of the file.
+ */
+static int apu_job_results_get(struct drm_device *drm, struct apu_file *afile,
+			       const u64 *ids, u32 n, struct apu_job_result **rs)
+{
+	int ret = 0;
+	u32 i;
+
+	mutex_lock(&afile->results_lock);
+	for (i = 0; i < n; i++) {
+		struct apu_job_result *r = NULL;
+
+		if (ids[i] && ids[i] <= ULONG_MAX)
+			r = xa_load(&afile->results_xa, (unsigned long)ids[i]);
+		/* A job not pushed yet has no id its caller knows of. */
+		if (!r || !smp_load_acquire(&r->pushed)) {
+			drm_dbg_driver(drm, "job_wait: no job %llu\n", ids[i]);
+			ret = -ENOENT;
+			break;
+		}
+		kref_get(&r->refcount);
+		rs[i] = r;
+	}
+	mutex_unlock(&afile->results_lock);
+	if (ret)
+		while (i--)
+			apu_job_result_put(rs[i]);
+	return ret;
 }
 
 int apu_ioctl_job_wait(struct drm_device *drm, void *data, struct drm_file *file)
@@ -773,8 +823,9 @@ int apu_ioctl_job_wait(struct drm_device *drm, void *data, struct drm_file *file
 	struct drm_apu_job_wait *args = data;
 	unsigned long timeout = drm_timeout_abs_to_jiffies(args->timeout_ns);
 	u32 i, failed = 0, first = 0, first_status = DRM_APU_STATUS_OK;
+	struct apu_job_result **rs;
 	u64 *ids;
-	int ret = 0;
+	int ret;
 
 	if (args->flags || args->pad) {
 		drm_dbg_driver(drm, "job_wait: flags %#x or pad %#x not zero\n",
@@ -786,48 +837,41 @@ int apu_ioctl_job_wait(struct drm_device *drm, void *data, struct drm_file *file
 			       args->num_jobs, DRM_APU_MAX_WAIT_JOBS);
 		return -EINVAL;
 	}
-	ids = kvmalloc_array(args->num_jobs, sizeof(*ids), GFP_KERNEL);
-	if (!ids)
-		return -ENOMEM;
+	ids = kvmalloc_array(args->num_jobs, sizeof(*ids), GFP_KERNEL_ACCOUNT);
+	rs = kvmalloc_array(args->num_jobs, sizeof(*rs), GFP_KERNEL_ACCOUNT);
+	if (!ids || !rs) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	if (copy_from_user(ids, u64_to_user_ptr(args->job_ids),
 			   args->num_jobs * sizeof(*ids))) {
 		drm_dbg_driver(drm, "job_wait: job_ids unreadable\n");
 		ret = -EFAULT;
 		goto out;
 	}
+	ret = apu_job_results_get(drm, afile, ids, args->num_jobs, rs);
+	if (ret)
+		goto out;
 	for (i = 0; i < args->num_jobs; i++) {
-		struct apu_job_result *r = NULL;
-		long status;
+		u32 status;
 
-		mutex_lock(&afile->results_lock);
-		if (ids[i] && ids[i] <= ULONG_MAX)
-			r = xa_load(&afile->results_xa, (unsigned long)ids[i]);
-		/* A job not pushed yet has no id its caller knows of. */
-		if (r && smp_load_acquire(&r->pushed))
-			kref_get(&r->refcount);
-		else
-			r = NULL;
-		mutex_unlock(&afile->results_lock);
-		if (!r) {
-			drm_dbg_driver(drm, "job_wait: no job %llu\n", ids[i]);
-			ret = -ENOENT;
-			goto out;
-		}
-		status = apu_job_wait_one(r, &timeout);
-		apu_job_result_put(r);
-		if (status < 0) {
-			ret = status;
-			goto out;
-		}
+		ret = apu_job_wait_one(rs[i], &timeout, &status);
+		if (ret)
+			break;
 		if (status != DRM_APU_STATUS_OK && !failed++) {
 			first = i;
 			first_status = status;
 		}
 	}
-	args->failed = failed;
-	args->first_failed = first;
-	args->status = first_status;
+	for (i = 0; i < args->num_jobs; i++)
+		apu_job_result_put(rs[i]);
+	if (!ret) {
+		args->failed = failed;
+		args->first_failed = first;
+		args->status = first_status;
+	}
 out:
+	kvfree(rs);
 	kvfree(ids);
 	return ret;
 }

@@ -299,6 +299,8 @@ int apu_copy_sized_in(void *dst, size_t dsize, const void *src, size_t ssize, si
 {
 	if (!src || ssize < min)
 		return -EINVAL;
+	if (ssize > 4096)
+		return -E2BIG;	/* no struct of libapu is near that size */
 	for (size_t i = dsize; i < ssize; i++)
 		if (((const unsigned char *)src)[i])
 			return -E2BIG;	/* a field this libapu does not know */

@@ -126,11 +126,12 @@ static bool tile_weights(const struct op *o, const int8_t *w, unsigned int u, un
 	if (o->dw && o->by_channel) {
 		int mlt = o->conv.out_c / o->conv.in_c, taps = o->conv.k_h * o->conv.k_w;
 		size_t cn = (size_t)(e - u) * mlt;
-		const int8_t *src = w + (size_t)u * mlt;
+		const int8_t *src;
 
 		*n = cn * taps;
 		if (!dst)
-			return true;
+			return true;	/* sizing: @w may be NULL */
+		src = w + (size_t)u * mlt;
 		/*
 		 * One channel is not depthwise for the device (groups 1):
 		 * then its weights are [m][k_h][k_w][1].

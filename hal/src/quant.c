@@ -104,7 +104,8 @@ static int quantize_int4(const struct int4_src *s, size_t n, unsigned int channe
 			scales[c] = (float)v;
 	}
 	for (unsigned int c = 0; c < channels; c++)
-		scales[c] = scales[c] > 0.0f ? scales[c] / 7.0f : 1.0f;
+		/* A largest |w| so small that a seventh of it rounds to 0: scale 1. */
+		scales[c] = scales[c] / 7.0f > 0.0f ? scales[c] / 7.0f : 1.0f;
 	for (size_t i = 0; i < n; i++) {
 		unsigned int c = (unsigned int)((i / inner) % channels);
 		double q = round(int4_src_at(s, i, c) / scales[c]);

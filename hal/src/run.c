@@ -572,17 +572,16 @@ void apu_net_records(struct apu_network *net)
 }
 
 /*
- * Wait for every job of the run with DRM_IOCTL_APU_JOB_WAIT (driver 0.3):
- * 0 when all ended OK, 1 when one did not, or a negative errno.
+ * Wait for every job of the run with DRM_IOCTL_APU_JOB_WAIT (driver 0.3),
+ * DRM_APU_MAX_WAIT_JOBS at a time: 0 when all ended OK, else the first
+ * failure's status (enum drm_apu_job_status, positive) in *@status and 1;
+ * or a negative errno (-ETIME: not all ended in time, wait again).
  */
-static int job_wait(struct apu_network *net, int64_t timeout_ns)
+static int job_wait(struct apu_network *net, int64_t timeout_ns, uint32_t *status)
 {
 	uint64_t stack_ids[16], *ids = stack_ids;
-	struct drm_apu_job_wait w = {
-		.num_jobs = (uint32_t)net->njobs,
-		.timeout_ns = timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns,
-	};
-	int ret = 0;
+	int64_t deadline = timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns;
+	int ret = 0, done = 0;
 
 	if (net->njobs > (int)(sizeof(stack_ids) / sizeof(stack_ids[0]))) {
 		ids = malloc(sizeof(*ids) * (size_t)net->njobs);
@@ -591,11 +590,22 @@ static int job_wait(struct apu_network *net, int64_t timeout_ns)
 	}
 	for (int i = 0; i < net->njobs; i++)
 		ids[i] = net->jobs[i].id;
-	w.job_ids = (uintptr_t)ids;
-	if (drmIoctl(net->dev->fd, DRM_IOCTL_APU_JOB_WAIT, &w))
-		ret = errno == ETIME ? -ETIME : -errno;
-	else
-		ret = w.failed != 0;
+	while (!ret && done < net->njobs) {
+		int n = net->njobs - done;
+		struct drm_apu_job_wait w = {
+			.job_ids = (uintptr_t)(ids + done),
+			.num_jobs = (uint32_t)(n < DRM_APU_MAX_WAIT_JOBS ? n : DRM_APU_MAX_WAIT_JOBS),
+			.timeout_ns = deadline,
+		};
+
+		if (drmIoctl(net->dev->fd, DRM_IOCTL_APU_JOB_WAIT, &w)) {
+			ret = errno == ETIME ? -ETIME : -errno;
+		} else if (w.failed) {
+			*status = w.status;
+			ret = 1;
+		}
+		done += (int)w.num_jobs;
+	}
 	if (ids != stack_ids)
 		free(ids);
 	return ret;
@@ -627,15 +637,23 @@ int apu_network_wait(struct apu_network *net, int64_t timeout_ns, struct apu_run
 		net->last.wall_us = (double)(net->end_ns - net->submit_ns) / 1000.0;
 		net->last.queue_us = 0;
 	} else {
+		uint32_t status = DRM_APU_STATUS_OK;
 		bool failed = true;
 
-		if (net->dev->job_wait && net->njobs) {
-			ret = job_wait(net, timeout_ns);
-			if (ret < 0)
-				return ret;
+		ret = -ENOSYS;
+		if (net->dev->job_wait && net->njobs)
+			ret = job_wait(net, timeout_ns, &status);
+		if (ret == -ETIME || ret == -EINTR)
+			return ret;	/* the run goes on: wait again */
+		if (ret >= 0) {
 			failed = ret;
 			ret = 0;
 		} else {
+			/*
+			 * Older drivers, and records the kernel forgot (4096
+			 * jobs of other networks of the same file since):
+			 * the syncobjs, then every record.
+			 */
 			ret = wait_jobs(net, net->njobs, timeout_ns);
 			if (ret)
 				return ret;
@@ -644,6 +662,9 @@ int apu_network_wait(struct apu_network *net, int64_t timeout_ns, struct apu_run
 		net->records_pending = true;
 		if (failed || stats)
 			ret = read_records(net);
+		/* A job JOB_WAIT saw fail (ended unrun: no status in its record). */
+		if (!ret && status != DRM_APU_STATUS_OK)
+			ret = status_errno(status);
 	}
 	net->in_flight = false;
 	net->have_run = true;

@@ -596,12 +596,14 @@ struct drm_apu_job_info {
  * %DRM_IOCTL_APU_JOB_INFO still reads each job's counters and fault.
  *
  * A job that ends in its file's queue without reaching a core (the file
- * closing, the device removed) counts as %DRM_APU_STATUS_CANCELED.
+ * closing, the device removed) counts as %DRM_APU_STATUS_CANCELED. An id
+ * given twice is waited for and counted twice. Every id is looked up when
+ * the call starts, before any wait.
  *
  * Errors: -EINVAL for non-zero @flags or @pad, @num_jobs 0 or over
- * %DRM_APU_MAX_WAIT_JOBS; -EFAULT for a bad @job_ids; -ENOENT for an id
- * that is not one of the caller's submitted jobs or whose record is
- * forgotten (the kernel keeps the last 4096 per file); -ETIME when
+ * %DRM_APU_MAX_WAIT_JOBS; -EFAULT for a bad @job_ids; -ENOMEM; -ENOENT
+ * for an id that is not one of the caller's submitted jobs or whose record
+ * is forgotten (the kernel keeps the last 4096 per file), before waiting; -ETIME when
  * @timeout_ns passed first (the out fields are then not set);
  * -ERESTARTSYS on a signal.
  */

@@ -41,7 +41,7 @@ extern "C" {
  * (with the SONAME, libapu.so.MAJOR) when the ABI breaks.
  */
 #define APU_HAL_VERSION_MAJOR 1
-#define APU_HAL_VERSION_MINOR 1
+#define APU_HAL_VERSION_MINOR 0
 
 /** Longest path libapu returns, including the terminating NUL. */
 #define APU_PATH_MAX 64
@@ -412,7 +412,7 @@ struct apu_conv2d_ext {
  * The weights are int4, per-channel symmetric (w_zp 0), packed two per byte
  * (apu_int4_pack(), TFLite's INT4): apu_conv2d.weights points to
  * (elements + 1) / 2 bytes, cast to const int8_t *, elements counted in
- * the layer's int8 layout. Needs APU_CAP_INT4_WEIGHTS (libapu 1.1).
+ * the layer's int8 layout. Needs APU_CAP_INT4_WEIGHTS.
  */
 #define APU_CONV_EXT_WEIGHTS_INT4	0x2
 
