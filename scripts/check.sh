@@ -208,7 +208,8 @@ fuzz_tflite_brief() {
 	make --no-print-directory -s "$APU_BUILD/fuzz/fuzz_tflite" || return 1
 	local c="$APU_BUILD/fuzz/tflite-corpus"
 	mkdir -p "$c" && cp "$APU_BUILD"/tests/models/*.tflite "$c/" &&
-		"$APU_BUILD/fuzz/fuzz_tflite" -runs=20000 -max_len=65536 -timeout=20 -seed=1 "$c"
+		"$APU_BUILD/fuzz/fuzz_tflite" -runs=20000 -max_len=65536 -timeout=20 -seed=1 \
+			-artifact_prefix="$APU_BUILD/fuzz/" "$c"
 }
 if one host "libFuzzer on the TFLite importer (20000 runs)" fuzz_tflite_brief; then
 	hp=$((hp + 1)); else hf=$((hf + 1)); fi
