@@ -1160,6 +1160,33 @@ static void conv_pixel_direct(const ApuConvParams *p, const int8_t *in,
 
 #ifdef APU_HAVE_AVX2_KERNEL
 /*
+ * The 8 x 8 matrix of 32-bit elements in @x[0..7] (row r: register r),
+ * transposed into @y: element j of row r goes to element r of row j.
+ */
+__attribute__((target("avx2"), always_inline))
+static inline void transpose8x8_epi32_avx2(const __m256i x[8], __m256i y[8])
+{
+    __m256i t[8], u[8];
+    int r;
+
+    for (r = 0; r < 8; r += 2) {
+        t[r] = _mm256_unpacklo_epi32(x[r], x[r + 1]);
+        t[r + 1] = _mm256_unpackhi_epi32(x[r], x[r + 1]);
+    }
+    for (r = 0; r < 8; r += 4) {
+        u[r] = _mm256_unpacklo_epi64(t[r], t[r + 2]);
+        u[r + 1] = _mm256_unpackhi_epi64(t[r], t[r + 2]);
+        u[r + 2] = _mm256_unpacklo_epi64(t[r + 1], t[r + 3]);
+        u[r + 3] = _mm256_unpackhi_epi64(t[r + 1], t[r + 3]);
+    }
+    /* u[c]: elements c and c + 4 of rows 0-3; u[4 + c]: of rows 4-7. */
+    for (r = 0; r < 4; r++) {
+        y[r] = _mm256_permute2x128_si256(u[r], u[r + 4], 0x20);
+        y[r + 4] = _mm256_permute2x128_si256(u[r], u[r + 4], 0x31);
+    }
+}
+
+/*
  * Rows @w, @w + k, ... (8 output channels, int8, @k taps each), taps
  * [0, @kfull) (a multiple of 16): tap pairs i, i + 1 become int16 pairs
  * at @wp[(i / 2) * npad * 2 + n * 2]. Sixteen taps at a time: the rows are
@@ -1174,30 +1201,16 @@ static void transpose_pairs8_avx2(const int8_t *w, size_t k, size_t kfull,
     int r;
 
     for (i = 0; i < kfull; i += 16) {
-        __m256i x[8], t[8], u[8];
+        __m256i x[8], y[8];
 
         for (r = 0; r < 8; r++) {
             x[r] = _mm256_sub_epi16(_mm256_cvtepi8_epi16(
                 _mm_loadu_si128((const __m128i *)(w + r * k + i))), vzp);
         }
-        for (r = 0; r < 8; r += 2) {
-            t[r] = _mm256_unpacklo_epi32(x[r], x[r + 1]);
-            t[r + 1] = _mm256_unpackhi_epi32(x[r], x[r + 1]);
-        }
-        for (r = 0; r < 8; r += 4) {
-            u[r] = _mm256_unpacklo_epi64(t[r], t[r + 2]);
-            u[r + 1] = _mm256_unpackhi_epi64(t[r], t[r + 2]);
-            u[r + 2] = _mm256_unpacklo_epi64(t[r + 1], t[r + 3]);
-            u[r + 3] = _mm256_unpackhi_epi64(t[r + 1], t[r + 3]);
-        }
-        /* u[c]: pairs c and c + 4 of rows 0-3; u[4 + c]: rows 4-7. */
-        for (r = 0; r < 4; r++) {
+        transpose8x8_epi32_avx2(x, y);
+        for (r = 0; r < 8; r++) {
             _mm256_storeu_si256((__m256i *)(wp + (i / 2 + r) * npad * 2),
-                                _mm256_permute2x128_si256(u[r], u[r + 4],
-                                                          0x20));
-            _mm256_storeu_si256((__m256i *)(wp + (i / 2 + r + 4) * npad * 2),
-                                _mm256_permute2x128_si256(u[r], u[r + 4],
-                                                          0x31));
+                                y[r]);
         }
     }
 }
@@ -1324,27 +1337,15 @@ __attribute__((target("avx2")))
 static void transpose_quads8_avx2(const int8_t *src, size_t ss, int8_t *dst,
                                   size_t ds)
 {
-    __m256i x[8], t[8], u[8];
+    __m256i x[8], y[8];
     int r;
 
     for (r = 0; r < 8; r++) {
         x[r] = _mm256_loadu_si256((const __m256i *)(src + r * ss));
     }
-    for (r = 0; r < 8; r += 2) {
-        t[r] = _mm256_unpacklo_epi32(x[r], x[r + 1]);
-        t[r + 1] = _mm256_unpackhi_epi32(x[r], x[r + 1]);
-    }
-    for (r = 0; r < 8; r += 4) {
-        u[r] = _mm256_unpacklo_epi64(t[r], t[r + 2]);
-        u[r + 1] = _mm256_unpackhi_epi64(t[r], t[r + 2]);
-        u[r + 2] = _mm256_unpacklo_epi64(t[r + 1], t[r + 3]);
-        u[r + 3] = _mm256_unpackhi_epi64(t[r + 1], t[r + 3]);
-    }
-    for (r = 0; r < 4; r++) {
-        _mm256_storeu_si256((__m256i *)(dst + r * ds),
-                            _mm256_permute2x128_si256(u[r], u[r + 4], 0x20));
-        _mm256_storeu_si256((__m256i *)(dst + (r + 4) * ds),
-                            _mm256_permute2x128_si256(u[r], u[r + 4], 0x31));
+    transpose8x8_epi32_avx2(x, y);
+    for (r = 0; r < 8; r++) {
+        _mm256_storeu_si256((__m256i *)(dst + r * ds), y[r]);
     }
 }
 
