@@ -14,7 +14,8 @@
 #           emulated APU (scripts/vm.sh); job_test (and recovery_test) again on two other core
 #           layouts (one core; eight with a shared interrupt); a host program run in the VM
 #           (scripts/vm.sh run, tests/vm/run_test.sh)
-#   debug   the core guest tests under the debug kernel (scripts/debug-guest.sh)
+#   debug   the core guest tests under the debug kernel (scripts/debug-guest.sh);
+#           it runs in the background from the start, once everything is built
 # A tier that cannot be built or run counts as a failure, never as a skip.
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
@@ -52,7 +53,38 @@ one() { # tier description command...
 	sed 's/^/       /' "$LOGDIR/one.log" | head -n 40
 	return 1
 }
-mk() { make --no-print-directory "$@"; }
+# Builds use every core (APU_JOBS to change).
+JOBS=${APU_JOBS:-$(nproc)}
+mk() { make --no-print-directory -j"$JOBS" "$@"; }
+
+# ---------------------------------------------------------------- build
+# Everything the tiers need, in one parallel make; each tier still makes its
+# own targets (nothing left to do then) and reports its own build failure.
+# With the build done, the debug tier (a VM under the debug kernel, the
+# longest tier, about one core) runs in the background beside the others;
+# its results are read at the end. Without it (a build failure), it runs last.
+echo "building (log: $LOGDIR/build.log)"
+BUILT=0
+if mk sources qemu hal host-tests tools armnn-backend models "$APU_BUILD/fuzz/fuzz_tflite" \
+	module firmware guest-tests guest-debug-tests initramfs >"$LOGDIR/build.log" 2>&1; then
+	BUILT=1
+else
+	echo "the build failed (the tiers below report what it stops); last lines:"
+	tail -n 20 "$LOGDIR/build.log" | sed 's/^/       /'
+fi
+DEBUG_TESTS=${APU_DEBUG_TESTS:-"job_test uapi_neg_test recovery_test lifecycle_test faultinj_test bo_lifetime_test race_fuzz_test"}
+[ "$DEBUG_TESTS" = all ] && DEBUG_TESTS=
+debug_run() {
+	rm -f "$APU_BUILD/vm/check-debug.result"
+	APU_PREBUILT=$BUILT APU_TESTS="$DEBUG_TESTS" APU_COVERAGE_LABEL="debug tier" \
+		scripts/debug-guest.sh >"$LOGDIR/debug.log" 2>&1
+}
+DEBUG_PID=
+if [ "$BUILT" = 1 ] && [ "${APU_DEBUG_SERIAL:-0}" != 1 ]; then
+	echo "debug tier started in the background (tests: ${DEBUG_TESTS:-all}; log: $LOGDIR/debug.log)"
+	debug_run &
+	DEBUG_PID=$!
+fi
 
 # ---------------------------------------------------------------- static
 tier static
@@ -373,11 +405,13 @@ tier debug
 dp=0
 df=0
 ds=0
-DEBUG_TESTS=${APU_DEBUG_TESTS:-"job_test uapi_neg_test recovery_test lifecycle_test faultinj_test bo_lifetime_test race_fuzz_test"}
-[ "$DEBUG_TESTS" = all ] && DEBUG_TESTS=
-echo "building the debug kernel if needed, then booting it (tests: ${DEBUG_TESTS:-all})"
-rm -f "$APU_BUILD/vm/check-debug.result"
-APU_TESTS="$DEBUG_TESTS" APU_COVERAGE_LABEL="debug tier" scripts/debug-guest.sh >"$LOGDIR/debug.log" 2>&1
+if [ -n "$DEBUG_PID" ]; then
+	echo "waiting for the debug tier started at the beginning"
+	wait "$DEBUG_PID"
+else
+	echo "building the debug kernel if needed, then booting it (tests: ${DEBUG_TESTS:-all})"
+	debug_run
+fi
 grep -E 'guest\| (ok|not ok) |guest\| APU-GUEST:|guest\| #  (FAIL|SKIP)|allocation failures injected|vm.sh: FAIL|ERROR' "$LOGDIR/debug.log"
 if [ -f "$APU_BUILD/vm/check-debug.result" ]; then
 	dp=$(awk '$1 == "pass" { print $2 }' "$APU_BUILD/vm/check-debug.result")

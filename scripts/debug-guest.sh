@@ -43,9 +43,11 @@ apu_copy_module_sources "$KM"
 make -s -C "$KB" M="$KM/kernel" APU_GCOV=1 modules
 
 # APU_QEMU (scripts/vm.sh): a QEMU built elsewhere; none is built here then.
+# APU_PREBUILT=1: the caller built them (make check, which runs this beside
+# other builds of the same tree).
 targets=(hal tools guest-tests guest-debug-tests firmware)
 [ -n "${APU_QEMU:-}" ] || targets+=(qemu)
-make --no-print-directory -s -C "$APU_TOP" "${targets[@]}"
+[ "${APU_PREBUILT:-0}" = 1 ] || make --no-print-directory -s -C "$APU_TOP" "${targets[@]}"
 APU_DEBUG_TESTS=1 KVER=$KREL APU_MODDIR="$MODROOT/lib/modules/$KREL" APU_KO="$KM/kernel/apu.ko" \
 	APU_INITRD_NAME=initramfs-debug "$APU_TOP/scripts/mkinitramfs.sh"
 

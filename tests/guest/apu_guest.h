@@ -324,6 +324,16 @@ static inline int apu_job_info(int fd, uint64_t id, struct drm_apu_job_info *i)
 }
 
 /*
+ * The small jobs below: a 4x4x8 convolution whose data (input, weights,
+ * quantization, under 1 KiB) and output (at APU_SMALL_OUT_OFF) fit in a
+ * two-page data BO. Two pages, not one: a BO's page allocation that fails
+ * after a first page succeeded is reached too (the fault campaign), and
+ * every page costs time under the debug kernel.
+ */
+#define APU_SMALL_DATA_BYTES	(2 * 4096)
+#define APU_SMALL_OUT_OFF	4096
+
+/*
  * One small convolution in @fd on @core, in fresh BOs freed afterwards:
  * output at @out_va (0: its place in the data BO, checked against the
  * reference, -EIO when it differs), in the BO @out_handle names written
@@ -343,12 +353,12 @@ static inline int apu_run_small_into(int fd, uint32_t core, uint64_t out_va,
 	ret = apu_buf_new(fd, 4096, 0, &cmd);
 	if (ret)
 		return ret;
-	ret = apu_buf_new(fd, 1024 * 1024, 0, &data);
+	ret = apu_buf_new(fd, APU_SMALL_DATA_BYTES, 0, &data);
 	if (ret) {
 		apu_buf_free(fd, &cmd);
 		return ret;
 	}
-	apu_conv_setup(&c, &data, 4, 4, 8, 8, 3, 512 * 1024, core);
+	apu_conv_setup(&c, &data, 4, 4, 8, 8, 3, APU_SMALL_OUT_OFF, core);
 	apu_ref_conv(&c.p, c.in, c.w, c.bias, c.mult, c.shift, ref);
 	if (out_va)
 		c.out_va = out_va;
@@ -365,7 +375,7 @@ static inline int apu_run_small_into(int fd, uint32_t core, uint64_t out_va,
 		ret = apu_sync_wait(fd, s, 30000);
 	if (!ret && info)
 		ret = apu_job_info(fd, id, info);
-	if (!ret && !out_va && memcmp(ref, (uint8_t *)data.cpu + 512 * 1024, sizeof(ref)))
+	if (!ret && !out_va && memcmp(ref, (uint8_t *)data.cpu + APU_SMALL_OUT_OFF, sizeof(ref)))
 		ret = -EIO;
 	if (s)
 		drmSyncobjDestroy(fd, s);
@@ -400,7 +410,7 @@ static inline long apu_meminfo_kib(const char *name)
 
 /*
  * A small job in fresh BOs of @fd: a 4x4x8 convolution (seed @seed) in
- * @cmd, its data and output (at 512 KiB) in @data named written in @bo,
+ * @cmd, its data and output (at APU_SMALL_OUT_OFF) in @data named written in @bo,
  * its reference output in @ref (4 * 4 * 8 bytes). 0 or a negative errno.
  */
 static inline int apu_small_job(int fd, struct apu_buf *cmd, struct apu_buf *data,
@@ -410,10 +420,10 @@ static inline int apu_small_job(int fd, struct apu_buf *cmd, struct apu_buf *dat
 	int ret = apu_buf_new(fd, 4096, 0, cmd);
 
 	if (!ret)
-		ret = apu_buf_new(fd, 1024 * 1024, 0, data);
+		ret = apu_buf_new(fd, APU_SMALL_DATA_BYTES, 0, data);
 	if (ret)
 		return ret;
-	apu_conv_setup(c, data, 4, 4, 8, 8, 3, 512 * 1024, seed);
+	apu_conv_setup(c, data, 4, 4, 8, 8, 3, APU_SMALL_OUT_OFF, seed);
 	apu_ref_conv(&c->p, c->in, c->w, c->bias, c->mult, c->shift, ref);
 	apu_op_conv(apu_cmd_header(cmd->cpu, 1), c);
 	bo->handle = data->handle;

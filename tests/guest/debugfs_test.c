@@ -129,7 +129,7 @@ TEST(cores_state_is_hung_while_the_core_hangs)
 	ASSERT_EQ(0, apu_sync_wait(fd, s, 30000));
 	ASSERT_EQ(0, apu_job_info(fd, id, &info));
 	EXPECT_EQ(DRM_APU_STATUS_OK, info.status);
-	EXPECT_EQ(0, memcmp(ref, (uint8_t *)data.cpu + 512 * 1024, sizeof(ref)));
+	EXPECT_EQ(0, memcmp(ref, (uint8_t *)data.cpu + APU_SMALL_OUT_OFF, sizeof(ref)));
 	ASSERT_EQ(0, apu_core_field(4, APU_CORES_STATE, state, sizeof(state)));
 	EXPECT_TRUE(!strcmp(state, "idle") || !strcmp(state, "off")) TH_LOG("%s", state);
 

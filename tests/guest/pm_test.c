@@ -126,7 +126,7 @@ TEST(runtime_suspend_then_a_job_resumes_the_device)
 	EXPECT_LE(susp0 + 250, runtime_ms("runtime_suspended_time"));
 
 	/* A job resumes it: active as soon as the submission returns. */
-	memset((uint8_t *)data.cpu + 512 * 1024, 0, sizeof(ref));
+	memset((uint8_t *)data.cpu + APU_SMALL_OUT_OFF, 0, sizeof(ref));
 	ASSERT_EQ(0, apu_submit1(fd, cmd.handle, 0, apu_cmd_size(1), DRM_APU_TARGET_CORE(5),
 				 bos, 1, NULL, 0, s, &id, NULL));
 	ASSERT_EQ(0, runtime_status(st, sizeof(st)));
@@ -134,7 +134,7 @@ TEST(runtime_suspend_then_a_job_resumes_the_device)
 	ASSERT_EQ(0, apu_sync_wait(fd, s, 30000));
 	ASSERT_EQ(0, apu_job_info(fd, id, &info));
 	EXPECT_EQ(DRM_APU_STATUS_OK, info.status);
-	EXPECT_EQ(0, memcmp(ref, (uint8_t *)data.cpu + 512 * 1024, sizeof(ref)));
+	EXPECT_EQ(0, memcmp(ref, (uint8_t *)data.cpu + APU_SMALL_OUT_OFF, sizeof(ref)));
 	susp1 = runtime_ms("runtime_suspended_time");
 
 	/* Suspends again, having been active at least autosuspend_ms. */
