@@ -68,17 +68,20 @@ static int grow(void **p, int *cap, int n, size_t size)
 	return 0;
 }
 
-static size_t type_size(enum apu_graph_type type)
+/* Bytes of @elems elements of @type; 0 for a type graphs do not take. */
+static uint64_t type_bytes(enum apu_graph_type type, uint64_t elems)
 {
 	switch (type) {
+	case APU_GRAPH_INT4:
+		return (elems + 1) / 2;
 	case APU_GRAPH_UINT8:
 	case APU_GRAPH_INT8:
-		return 1;
+		return elems;
 	case APU_GRAPH_FLOAT32:
 	case APU_GRAPH_INT32:
-		return 4;
+		return elems * 4;
 	case APU_GRAPH_INT64:
-		return 8;
+		return elems * 8;
 	}
 	return 0;
 }
@@ -89,7 +92,10 @@ int apu_graph_add_tensor(struct apu_graph *g, const struct apu_graph_tensor *src
 	uint64_t elems = 1;
 	int idx, ret;
 
-	if (!g || !src || src->ndims > APU_GRAPH_MAX_DIMS || !type_size(src->type))
+	if (!g || !src || src->ndims > APU_GRAPH_MAX_DIMS || !type_bytes(src->type, 1))
+		return -EINVAL;
+	/* int4 is a format of weights, not of activations. */
+	if (src->type == APU_GRAPH_INT4 && !src->data)
 		return -EINVAL;
 	if (g->tf.ntensors >= GRAPH_MAX_TENSORS)
 		return -E2BIG;
@@ -100,7 +106,7 @@ int apu_graph_add_tensor(struct apu_graph *g, const struct apu_graph_tensor *src
 			return -E2BIG;
 		elems *= (uint64_t)src->dims[d];
 	}
-	if (src->data && src->data_size != elems * type_size(src->type))
+	if (src->data && src->data_size != type_bytes(src->type, elems))
 		return -EINVAL;
 	if (src->nquant) {
 		if (!src->scales || src->nquant > 1u << 20)

@@ -314,4 +314,92 @@ TEST(model_runs_after_its_graph_is_destroyed)
 	apu_device_close(dev);
 }
 
+/*
+ * One 3x3 convolution (SAME, per-channel weights of values in [-8, 7]) given
+ * as int8 or as int4 packed by hand here (element 2i in the low nibble);
+ * the output in @result.
+ */
+static int run_conv_of_type(struct apu_device *dev, enum apu_graph_type type,
+			    const int8_t *wts, int8_t *result, size_t n)
+{
+	uint8_t packed[(OC * 3 * 3 * C + 1) / 2];
+	static int32_t bias[OC];
+	struct apu_graph_tensor wt = {
+		.type = type, .ndims = 4, .dims = { OC, 3, 3, C },
+		.nquant = OC, .scales = w_scales, .zero_points = w_zps, .quant_dim = 0,
+	};
+	struct apu_graph_tensor bt = {
+		.type = APU_GRAPH_INT32, .ndims = 1, .dims = { OC },
+		.data = bias, .data_size = sizeof(bias),
+	};
+	struct apu_graph_op op = { .code = APU_GRAPH_CONV_2D, .padding = APU_GRAPH_PAD_SAME,
+				   .stride_w = 1, .stride_h = 1, .nin = 3, .nout = 1 };
+	struct apu_graph *g;
+	int ins[3], out, ret;
+
+	for (int i = 0; i < OC; i++)
+		bias[i] = 100 * i - 250;
+	if (type == APU_GRAPH_INT4) {
+		memset(packed, 0, sizeof(packed));
+		for (int i = 0; i < OC * 3 * 3 * C; i++)
+			packed[i / 2] |= (uint8_t)((wts[i] & 0xf) << (i % 2 ? 4 : 0));
+		wt.data = packed;
+		wt.data_size = sizeof(packed);
+	} else {
+		wt.data = wts;
+		wt.data_size = OC * 3 * 3 * C;
+	}
+	if (apu_graph_create(&g))
+		return -ENOMEM;
+	ins[0] = act_tensor(g, H, W, C, 0.04f, 3);
+	ins[1] = apu_graph_add_tensor(g, &wt);
+	ins[2] = apu_graph_add_tensor(g, &bt);
+	out = act_tensor(g, H, W, OC, 0.05f, -10);
+	op.inputs = ins;
+	op.outputs = &out;
+	ret = ins[0] < 0 || ins[1] < 0 || ins[2] < 0 || out < 0 ? -EINVAL : 0;
+	if (!ret)
+		ret = apu_graph_add_op(g, &op) < 0 ? -EINVAL : 0;
+	if (!ret)
+		ret = run(dev, g, ins[0], out, result, n, NULL);
+	apu_graph_destroy(g);
+	return ret;
+}
+
+/* int4 weights: the same output as the int8 weights of the same values. */
+TEST(int4_weights_compute_what_the_same_int8_weights_compute)
+{
+	int8_t wts[OC * 3 * 3 * C], as_int8[H * W * OC], as_int4[H * W * OC];
+	uint8_t two[2] = { 0 };
+	struct apu_graph_tensor t = {
+		.type = APU_GRAPH_INT4, .ndims = 1, .dims = { 3 }, .data = two,
+	};
+	struct apu_device *dev;
+	struct apu_graph *g;
+
+	rng_seed(99);
+	for (size_t i = 0; i < sizeof(wts); i++)
+		wts[i] = (int8_t)rnd_range(-8, 7);
+	wts[0] = -8;
+	wts[1] = 7;
+	ASSERT_EQ(0, apu_device_open_cpu(&dev));
+	ASSERT_EQ(0, run_conv_of_type(dev, APU_GRAPH_INT8, wts, as_int8, sizeof(as_int8)));
+	ASSERT_EQ(0, run_conv_of_type(dev, APU_GRAPH_INT4, wts, as_int4, sizeof(as_int4)));
+	EXPECT_EQ(0, memcmp(as_int8, as_int4, sizeof(as_int8)));
+	apu_device_close(dev);
+
+	/* Three int4 values take two bytes, no more, no less; no int4 activations. */
+	ASSERT_EQ(0, apu_graph_create(&g));
+	t.data_size = 2;
+	EXPECT_LE(0, apu_graph_add_tensor(g, &t));
+	t.data_size = 3;
+	EXPECT_EQ(-EINVAL, apu_graph_add_tensor(g, &t));
+	t.data_size = 1;
+	EXPECT_EQ(-EINVAL, apu_graph_add_tensor(g, &t));
+	t.data = NULL;
+	t.data_size = 0;
+	EXPECT_EQ(-EINVAL, apu_graph_add_tensor(g, &t));
+	apu_graph_destroy(g);
+}
+
 TEST_HARNESS_MAIN

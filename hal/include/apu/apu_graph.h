@@ -33,6 +33,13 @@ enum apu_graph_type {
 	APU_GRAPH_UINT8 = 3,
 	APU_GRAPH_INT64 = 4,
 	APU_GRAPH_INT8 = 9,
+	/**
+	 * @APU_GRAPH_INT4: constants only (the weights of convolutions,
+	 * depthwise convolutions and fully connected layers, per-channel
+	 * symmetric): packed two per byte as TFLite's INT4, element 2i in the
+	 * low nibble, signed; (elements + 1) / 2 bytes.
+	 */
+	APU_GRAPH_INT4 = 17,
 };
 
 /** Operators (TFLite's BuiltinOperator numbers) that libapu lowers. */
