@@ -254,6 +254,10 @@ if xmodel and mi:
            "| device busy, the six cores summed (driver's fdinfo: post to completion) | %s |"
            % mmm(mi["device_busy_sum_ms"]),
            "| device busy, the busiest core | %s |" % mmm(mi["device_busy_max_core_ms"]),
+           "| guest CPU time, all vCPUs, kernel / user (average) | %.1f / %.1f |" % (
+               mi.get("kernel_us_per_op", 0) / 1e3, mi.get("user_us_per_op", 0) / 1e3),
+           "| guest context switches / interrupts (average) | %.0f / %.0f |" % (
+               mi.get("ctxsw_per_op", 0), mi.get("irqs_per_op", 0)),
            "| engine alone on the host, all %d jobs one after another, 1 thread "
            "(`model_xnnpack_bench`) | %s |" % (xmodel["engine_jobs"],
                                              mmm(xmodel["engine_serial_ms"])), "",

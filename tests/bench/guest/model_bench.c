@@ -12,7 +12,9 @@
  * wall time splits: libapu's CPU ops (their cpu_us), the device's busy
  * time as the driver counts it (fdinfo's drm-engine-*: from a job's post,
  * or its core's previous completion, to its completion; summed over the
- * cores and the busiest core); and, from a warm-up run that asks for
+ * cores and the busiest core); what the whole guest's CPUs spent per
+ * inference (sysstat.h: kernel and user time of /proc/stat, context
+ * switches, interrupts); and, from a warm-up run that asks for
  * statistics, the jobs and the wait before the first job started. One "model_inference" line per model.
  *
  *   model_bench [--cpu] [--repeat N] [--steady N] MODEL.tflite...
@@ -28,6 +30,8 @@
 
 #include <apu/apu.h>
 #include <apu/apu_model.h>
+
+#include "sysstat.h"
 
 static double now_ms(void)
 {
@@ -95,6 +99,7 @@ static int steady(struct apu_device *dev, const char *path, const char *name, in
 	struct apu_model *m;
 	struct apu_tensor_info ii;
 	struct apu_run_stats st;
+	struct sysstat s0, s1;
 	char err[256] = "";
 	int fd = cpu ? -1 : apu_device_fd(dev), nops, jobs = 0;
 	void *x;
@@ -114,6 +119,7 @@ static int steady(struct apu_device *dev, const char *path, const char *name, in
 		return 1;
 	queue[0] = st.queue_us / 1e3;
 	jobs = (int)st.jobs;
+	sysstat_read(&s0);
 	for (int i = 0; i < runs; i++) {
 		int64_t e0[16], e1[16], most = 0, sum = 0;
 		int n0 = fd >= 0 ? engine_cores(fd, e0) : 0, n1;
@@ -138,6 +144,7 @@ static int steady(struct apu_device *dev, const char *path, const char *name, in
 				cpuop[i] += oi.cpu_us / 1e3;
 		}
 	}
+	sysstat_read(&s1);
 	mmm(wall, runs, w);
 	mmm(cpuop, runs, c);
 	mmm(busy, runs, b);
@@ -146,9 +153,12 @@ static int steady(struct apu_device *dev, const char *path, const char *name, in
 	printf("APU-BENCH {\"bench\": \"model_inference\", \"model\": \"%s\", \"backend\": \"%s\", "
 	       "\"inferences\": %d, \"jobs\": %d, \"inference_ms\": [%.2f, %.2f, %.2f], "
 	       "\"cpu_ops_ms\": [%.2f, %.2f, %.2f], \"device_busy_sum_ms\": [%.2f, %.2f, %.2f], "
-	       "\"device_busy_max_core_ms\": [%.2f, %.2f, %.2f], \"queue_ms_first\": %.2f}\n",
+	       "\"device_busy_max_core_ms\": [%.2f, %.2f, %.2f], \"queue_ms_first\": %.2f, ",
 	       name, cpu ? "cpu" : "apu", runs, jobs, w[0], w[1], w[2], c[0], c[1], c[2], b[0], b[1],
 	       b[2], b1[0], b1[1], b1[2], q[0]);
+	/* Per inference, the loop's averages (all guest CPUs; per_op: per inference). */
+	sysstat_print(&s0, &s1, runs);
+	printf("}\n");
 	free(x);
 	apu_model_destroy(m);
 	free(wall);
