@@ -224,6 +224,13 @@ $(BUILD)/tests/host/%: tests/host/%.c $(BUILD)/lib/libapu-san.a $(BUILD)/lib/lib
 	$(Q)$(CC) $(TEST_CFLAGS) $(SAN) $< -o $@ $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(BUILD)/tests/host/oracle.o $(DRM_LIBS) \
 		-lXNNPACK -lpthreadpool -lcpuinfo -lm -lstdc++ -lpthread
 
+# The XNNPACK subgraph of `make bench` (tests/bench/xnn_tflite.h) against the
+# reference on the real model and photos: stb_image for the photos.
+$(BUILD)/tests/host/hal_xnnpack_test: tests/host/hal_xnnpack_test.c tests/bench/xnn_tflite.h hal/tools/image_load.h $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(BUILD)/tests/host/oracle.o $(HARNESS_DIR)/kselftest_harness.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TEST_CFLAGS) -Itests/bench -Ihal/tools $(SAN) $< -o $@ $(BUILD)/lib/libapu-san.a $(BUILD)/lib/libapu-fw-san.a $(BUILD)/tests/host/oracle.o $(DRM_LIBS) \
+		$(STB_LIBS) -lXNNPACK -lpthreadpool -lcpuinfo -lm -lstdc++ -lpthread
+
 # libapu's image resizing against Pillow and numpy (the test runs
 # tests/host/oracle/image_oracle.py) and the tools' picture loader (stb_image).
 $(BUILD)/tests/host/image_test: tests/host/image_test.c hal/tools/image_load.h $(BUILD)/lib/libapu-san.a $(HARNESS_DIR)/kselftest_harness.h
@@ -260,6 +267,13 @@ $(BUILD)/bench/int4_bench: tests/bench/int4_bench.c tests/apu_bus.h $(FW_SRCS) $
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) -Ihal/include $< $(FW_SRCS) -o $@ \
 		$(BUILD)/lib/libapu.a $(DRM_LIBS) -lm
 
+# A whole model on XNNPACK's subgraph runtime, the peer of the NPU's inference
+# in the VM (links libapu's internal TFLite reader: hal/src/tflite.h).
+$(BUILD)/bench/model_xnnpack_bench: tests/bench/model_xnnpack_bench.c tests/bench/xnn_tflite.h tests/host/exec_cmds.h hal/tools/image_load.h $(FW_SRCS) $(FW_HDRS) $(BUILD)/lib/libapu.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) -Ihal/include -Ihal/src -Ihal/tools -Itests/host -Iuapi $< $(FW_SRCS) -o $@ \
+		$(BUILD)/lib/libapu.a $(DRM_LIBS) $(STB_LIBS) -lXNNPACK -lpthreadpool -lcpuinfo -lm -lpthread
+
 # The planner's figures (host, CPU backend: the device's timing model).
 $(BUILD)/bench/sched_bench: tests/bench/sched_bench.c $(BUILD)/lib/libapu.a
 	@mkdir -p $(@D)
@@ -278,9 +292,13 @@ $(BUILD)/bench/guest/%: tests/bench/guest/%.c tests/bench/bench_net.h tests/benc
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -Ihal/include -Iuapi $(DRM_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu
 
 .PHONY: bench-run guest-bench
-bench-run: $(BUILD)/bench/engine_bench $(BUILD)/bench/int4_bench $(BUILD)/bench/sched_bench $(BUILD)/bench/hal_overhead tools qemu initramfs
+bench-run: $(BUILD)/bench/engine_bench $(BUILD)/bench/int4_bench $(BUILD)/bench/sched_bench $(BUILD)/bench/hal_overhead $(BUILD)/bench/model_xnnpack_bench tools qemu initramfs
 	@echo "== compute engine vs XNNPACK (one thread, MobileNet V2 convolutions)"
 	$(Q)$(BUILD)/bench/engine_bench --json $(BUILD)/bench/engine.json | tee $(BUILD)/bench/engine.txt
+	@echo "== whole model: MobileNet V2 on XNNPACK's subgraph runtime (host cores threads), the engine alone"
+	$(Q)$(BUILD)/bench/model_xnnpack_bench --json $(BUILD)/bench/model_xnnpack.json \
+		$(BUILD)/models/tf2_mobilenet_v2_1.0_224_ptq.tflite $(BUILD)/models/grace_hopper.bmp \
+		| tee $(BUILD)/bench/model_xnnpack.txt
 	$(Q)$(BUILD)/bench/int4_bench --json $(BUILD)/bench/int4.json | tee $(BUILD)/bench/int4.txt
 	@echo "== scheduling: MobileNet V1/V2 per policy, against the bound and baselines"
 	$(Q)$(BUILD)/bench/sched_bench --json $(BUILD)/bench/sched.json | tee $(BUILD)/bench/sched.txt
