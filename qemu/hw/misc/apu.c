@@ -15,7 +15,8 @@
  * Nothing a guest writes may crash or hang QEMU: unknown registers read as
  * zero and ignore writes, bad rings and command buffers end as job or
  * device errors, and core threads reach guest memory only where it is RAM
- * (never MMIO), so they never need the BQL and never re-enter a device.
+ * (never MMIO), so they never re-enter a device; they take the BQL only
+ * to raise their interrupts, between jobs (apu_core_thread_raise()).
  *
  * Copyright (c) 2026 The apu authors
  *
@@ -84,6 +85,8 @@ typedef struct ApuCore {
     uint32_t gen;           /* bumped by a reset: older jobs are dropped */
     uint32_t inject;        /* armed faults, bit (1 << kind) */
     bool running;           /* the thread is inside a job, without @lock */
+    bool bql_wait;          /* the thread waits for the BQL, without @lock */
+    bool exited;            /* the thread left its loop */
     bool powered;           /* APU_CORE_POWER */
     uint32_t power_ons;
     bool stop;
@@ -114,8 +117,10 @@ struct ApuState {
     QEMUBH *fw_bh;
 
     /*
-     * Events from core threads, raised in the main loop by irq_bh:
-     * bits for IRQ_STATUS, and the last device-level fault.
+     * Events from the cores: bits for IRQ_STATUS, and the last
+     * device-level fault. A core thread raises them itself, under the BQL,
+     * after its job (apu_core_thread_raise()); with threads=off, irq_bh
+     * raises them in the main loop.
      */
     QemuMutex event_lock;   /* protects the three fields below */
     uint32_t pending_irq;
@@ -211,7 +216,10 @@ static void apu_irq_bh(void *opaque)
     }
 }
 
-/* From any thread. */
+/*
+ * From a core: the event is raised by the core's thread once it has left
+ * the job (apu_core_thread_raise()), or by irq_bh with threads=off.
+ */
 static void apu_post_event(ApuState *s, uint32_t bits, uint64_t fault_addr,
                            uint32_t fault_info)
 {
@@ -222,7 +230,9 @@ static void apu_post_event(ApuState *s, uint32_t bits, uint64_t fault_addr,
         s->pending_fault_info = fault_info;
     }
     qemu_mutex_unlock(&s->event_lock);
-    qemu_bh_schedule(s->irq_bh);
+    if (!s->threads) {
+        qemu_bh_schedule(s->irq_bh);
+    }
 }
 
 /* ---- DMA for core threads: RAM only, no BQL --------------------------- */
@@ -460,6 +470,33 @@ static void apu_core_step_locked(ApuCore *c)
     }
 }
 
+/*
+ * Raise what the core's job posted, from the core's thread (c->lock held,
+ * not running a job). MSI-X and INTx need the BQL; taking it here rather
+ * than handing the event to a main-loop bottom half saves a thread hop
+ * per completion (docs/performance.md). The BQL is taken without c->lock,
+ * which MMIO handlers take under the BQL. apu_stop_threads(), which holds
+ * the BQL while it waits for the thread to leave, lets it go while
+ * @bql_wait is set.
+ */
+static void apu_core_thread_raise(ApuCore *c)
+{
+    ApuState *s = c->s;
+
+    if (!qatomic_read(&s->pending_irq) || c->stop) {
+        return;
+    }
+    c->bql_wait = true;
+    qemu_cond_broadcast(&c->cond);
+    qemu_mutex_unlock(&c->lock);
+    bql_lock();
+    apu_irq_bh(s);
+    bql_unlock();
+    qemu_mutex_lock(&c->lock);
+    c->bql_wait = false;
+    qemu_cond_broadcast(&c->cond);
+}
+
 static void *apu_core_thread(void *opaque)
 {
     ApuCore *c = opaque;
@@ -477,7 +514,10 @@ static void *apu_core_thread(void *opaque)
             continue;
         }
         apu_core_step_locked(c);
+        apu_core_thread_raise(c);
     }
+    c->exited = true;
+    qemu_cond_broadcast(&c->cond);
     qemu_mutex_unlock(&c->lock);
     rcu_unregister_thread();
     return NULL;
@@ -1064,11 +1104,31 @@ static void apu_stop_threads(ApuState *s)
         qemu_cond_broadcast(&c->cond);
         qemu_mutex_unlock(&c->lock);
     }
-    /* Core threads never take the BQL, so joining under it is safe. */
     for (i = 0; i < s->num_cores; i++) {
         ApuCore *c = &s->cores[i];
 
         if (c->thread_started) {
+            /*
+             * A thread raising its last interrupt waits for the BQL,
+             * which the caller holds: let it go for that while.
+             */
+            qemu_mutex_lock(&c->lock);
+            while (!c->exited) {
+                if (c->bql_wait && bql_locked()) {
+                    qemu_mutex_unlock(&c->lock);
+                    bql_unlock();
+                    qemu_mutex_lock(&c->lock);
+                    while (c->bql_wait) {
+                        qemu_cond_wait(&c->cond, &c->lock);
+                    }
+                    qemu_mutex_unlock(&c->lock);
+                    bql_lock();
+                    qemu_mutex_lock(&c->lock);
+                    continue;
+                }
+                qemu_cond_wait(&c->cond, &c->lock);
+            }
+            qemu_mutex_unlock(&c->lock);
             qemu_thread_join(&c->thread);
             c->thread_started = false;
         }
