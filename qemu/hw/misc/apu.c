@@ -1132,6 +1132,14 @@ static void apu_stop_threads(ApuState *s)
             qemu_thread_join(&c->thread);
             c->thread_started = false;
         }
+    }
+    /*
+     * Only now, with every thread gone: while the BQL was let go above, the
+     * guest could still reach any core's registers (and their locks).
+     */
+    for (i = 0; i < s->num_cores; i++) {
+        ApuCore *c = &s->cores[i];
+
         if (c->bh) {
             qemu_bh_delete(c->bh);
             c->bh = NULL;
