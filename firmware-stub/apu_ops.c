@@ -1798,6 +1798,43 @@ int apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
     return apu_conv2d_poll(p, in, w, bias, mult, shift, out, NULL);
 }
 
+/* ---- requantization for other files' kernels (apu_sparse.c) ------------ */
+
+struct ApuRequant {
+    Rq q;
+};
+
+ApuRequant *apu_requant_new(const int32_t *mult, const int32_t *shift, int n,
+                            int out_zp, int lo, int hi, bool single,
+                            bool simd)
+{
+    ApuRequant *r = malloc(sizeof(*r));
+
+    if (!r) {
+        return NULL;
+    }
+    if (rq_init(&r->q, mult, shift, n, out_zp, lo, hi, single,
+                simd && cpu_avx2())) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void apu_requant_apply(const ApuRequant *q, const uint32_t *acc, size_t c,
+                       size_t len, int8_t *out)
+{
+    rq_row(&q->q, acc, c, len, out);
+}
+
+void apu_requant_free(ApuRequant *q)
+{
+    if (q) {
+        rq_fini(&q->q);
+        free(q);
+    }
+}
+
 /* ---- firmware ABI 1.4: int4 weights ------------------------------------- */
 
 /* A byte at a time, both nibbles sign-extended: a loop that vectorizes. */
