@@ -213,19 +213,26 @@ static void sp_transpose_c(const ApuConvParams *p,
  * row i + 8 (each rotates the row and column bits of an element's index by
  * one: after four, rows and columns have swapped).
  */
-__attribute__((target("avx2")))
-static void sp_transpose16(__m128i r[16])
+__attribute__((target("avx2"), always_inline))
+static inline void sp_round16(const __m128i *r, __m128i *t)
+{
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        t[2 * i] = _mm_unpacklo_epi8(r[i], r[i + 8]);
+        t[2 * i + 1] = _mm_unpackhi_epi8(r[i], r[i + 8]);
+    }
+}
+
+__attribute__((target("avx2"), always_inline))
+static inline void sp_transpose16(__m128i r[16])
 {
     __m128i t[16];
-    int round, i;
 
-    for (round = 0; round < 4; round++) {
-        for (i = 0; i < 8; i++) {
-            t[2 * i] = _mm_unpacklo_epi8(r[i], r[i + 8]);
-            t[2 * i + 1] = _mm_unpackhi_epi8(r[i], r[i + 8]);
-        }
-        memcpy(r, t, sizeof(t));
-    }
+    sp_round16(r, t);
+    sp_round16(t, r);
+    sp_round16(r, t);
+    sp_round16(t, r);
 }
 
 __attribute__((target("avx2")))
@@ -323,54 +330,34 @@ static void sp_tile_avx2(const SpPacked *s, const int16_t *xt,
     }
 }
 
-/* acct [out_c][16] to accp [16][out_c], eight by eight. */
+/*
+ * Outputs ob [out_c rounded up to 16][16] (channel-major) to pixels
+ * [0, @n) of the output at @out (out_c apart), sixteen by sixteen.
+ */
 __attribute__((target("avx2")))
-static void sp_untranspose_avx2(const uint32_t *acct, int out_c,
-                                uint32_t *accp)
+static void sp_store_avx2(const int8_t *ob, int out_c, int n, int8_t *out)
 {
-    int c = 0, h, i;
+    __m128i r[16];
+    int c, i;
 
-    for (; c + 8 <= out_c; c += 8) {
-        for (h = 0; h < SP_PIX; h += 8) {
-            __m256i x[8], t[8], u[8];
+    for (c = 0; c < out_c; c += 16) {
+        int m = out_c - c < 16 ? out_c - c : 16;
 
-            for (i = 0; i < 8; i++) {
-                x[i] = _mm256_loadu_si256(
-                    (const __m256i *)(acct + (c + i) * SP_PIX + h));
-            }
-            for (i = 0; i < 4; i++) {
-                t[2 * i] = _mm256_unpacklo_epi32(x[2 * i], x[2 * i + 1]);
-                t[2 * i + 1] = _mm256_unpackhi_epi32(x[2 * i], x[2 * i + 1]);
-            }
-            for (i = 0; i < 2; i++) {
-                u[4 * i] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-                u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-                u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1],
-                                                     t[4 * i + 3]);
-                u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1],
-                                                     t[4 * i + 3]);
-            }
-            /*
-             * u[k] (k < 4): pixels k and k + 4 of channels c..c+3 (low
-             * and high lane); u[4 + k]: the same of channels c+4..c+7.
-             */
-            for (i = 0; i < 4; i++) {
-                __m256i a = _mm256_permute2x128_si256(u[i], u[4 + i], 0x20);
-                __m256i b = _mm256_permute2x128_si256(u[i], u[4 + i], 0x31);
-
-                _mm256_storeu_si256(
-                    (__m256i *)(accp + (uint64_t)(h + i) * out_c + c), a);
-                _mm256_storeu_si256(
-                    (__m256i *)(accp + (uint64_t)(h + i + 4) * out_c + c), b);
-            }
+        for (i = 0; i < 16; i++) {
+            r[i] = _mm_loadu_si128((const __m128i *)(ob + (c + i) * SP_PIX));
         }
-    }
-    for (; c < out_c; c++) {
-        for (i = 0; i < SP_PIX; i++) {
-            accp[(uint64_t)i * out_c + c] = acct[c * SP_PIX + i];
+        sp_transpose16(r);
+        for (i = 0; i < n; i++) {
+            if (m == 16) {
+                _mm_storeu_si128((__m128i *)(out + (uint64_t)i * out_c + c),
+                                 r[i]);
+            } else {
+                memcpy(out + (uint64_t)i * out_c + c, &r[i], (size_t)m);
+            }
         }
     }
 }
+
 #endif
 
 static void sp_tile_c(const SpPacked *s, const int16_t *xt,
@@ -417,9 +404,12 @@ int apu_conv2d_sparse_poll(const ApuConvParams *p, const int8_t *in,
                            int8_t *out, ApuPoll *poll, ApuEnginePath path)
 {
     const uint64_t npix = (uint64_t)p->out_h * p->out_w;
+    /* Output pixel i reads input pixel i. */
+    const bool flat = p->stride_h == 1 && p->stride_w == 1 && !p->pad_top &&
+                      !p->pad_left && p->in_h == p->out_h && p->in_w == p->out_w;
     bool avx2 = false;
     SpPacked s;
-    int8_t *zrow;
+    int8_t *zrow, *ob;
     int16_t *xt;
     int32_t *bias_pad;
     uint32_t *acct, *accp;
@@ -443,13 +433,15 @@ int apu_conv2d_sparse_poll(const ApuConvParams *p, const int8_t *in,
     bias_pad = calloc((size_t)s.rows * s.block, sizeof(int32_t));
     acct = malloc(sizeof(uint32_t) * SP_PIX * (size_t)s.rows * s.block);
     accp = malloc(sizeof(uint32_t) * SP_PIX * (size_t)p->out_c);
+    ob = malloc((size_t)SP_PIX * ((p->out_c + 15) & ~15));
     q = apu_requant_new(mult, shift, p->out_c, p->out_zp, p->act_min,
                         p->act_max, p->single_rounding, avx2);
-    if (!zrow || !xt || !bias_pad || !acct || !accp || !q) {
+    if (!zrow || !xt || !bias_pad || !acct || !accp || !ob || !q) {
         ret = -1;
         goto out;
     }
     memset(zrow, p->in_zp, (size_t)p->in_c);
+    memset(ob, 0, (size_t)SP_PIX * ((p->out_c + 15) & ~15));
     if (bias) {
         memcpy(bias_pad, bias, sizeof(int32_t) * (size_t)p->out_c);
     }
@@ -462,7 +454,9 @@ int apu_conv2d_sparse_poll(const ApuConvParams *p, const int8_t *in,
             break;
         }
         for (i = 0; i < SP_PIX; i++) {
-            const int8_t *x = i < n ? sp_in_pixel(p, in, t + i) : NULL;
+            const int8_t *x = i >= n ? NULL :
+                              flat ? in + (t + i) * (uint64_t)p->in_c :
+                                     sp_in_pixel(p, in, t + i);
 
             px[i] = x ? x : zrow;
         }
@@ -470,8 +464,10 @@ int apu_conv2d_sparse_poll(const ApuConvParams *p, const int8_t *in,
         if (avx2) {
             sp_transpose_avx2(p, px, xt);
             sp_tile_avx2(&s, xt, bias_pad, acct);
-            sp_untranspose_avx2(acct, p->out_c, accp);
-        } else
+            apu_requant_cmajor16(q, acct, 0, (size_t)p->out_c, ob);
+            sp_store_avx2(ob, p->out_c, n, out + t * (uint64_t)p->out_c);
+            continue;
+        }
 #endif
         {
             sp_transpose_c(p, px, xt);
@@ -486,6 +482,7 @@ int apu_conv2d_sparse_poll(const ApuConvParams *p, const int8_t *in,
     }
 out:
     apu_requant_free(q);
+    free(ob);
     free(accp);
     free(acct);
     free(bias_pad);

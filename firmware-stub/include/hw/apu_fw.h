@@ -233,6 +233,12 @@ ApuRequant *apu_requant_new(const int32_t *mult, const int32_t *shift, int n,
                             bool simd);
 void apu_requant_apply(const ApuRequant *q, const uint32_t *acc, size_t c,
                        size_t len, int8_t *out);
+/*
+ * The same for channel-major accumulators: channel @c + i's 16 pixels at
+ * @acc[16 i], their outputs at @out[16 i] (i < @n).
+ */
+void apu_requant_cmajor16(const ApuRequant *q, const uint32_t *acc, size_t c,
+                          size_t n, int8_t *out);
 void apu_requant_free(ApuRequant *q);
 
 /*
