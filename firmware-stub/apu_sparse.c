@@ -275,6 +275,7 @@ static inline void sp_row_avx2(const SpPacked *s, uint32_t r, const int B,
     uint32_t q;
     int j;
 
+#pragma GCC unroll 4
     for (j = 0; j < B; j++) {
         lo[j] = _mm256_setzero_si256();
         hi[j] = _mm256_setzero_si256();
@@ -286,13 +287,15 @@ static inline void sp_row_avx2(const SpPacked *s, uint32_t r, const int B,
         __m256i l = _mm256_unpacklo_epi16(a, b);
         __m256i h = _mm256_unpackhi_epi16(a, b);
 
-        for (j = 0; j < B; j++) {
+#pragma GCC unroll 4
+    for (j = 0; j < B; j++) {
             __m256i wv = _mm256_set1_epi32(s->wpair[(uint64_t)q * B + j]);
 
             lo[j] = _mm256_add_epi32(lo[j], _mm256_madd_epi16(l, wv));
             hi[j] = _mm256_add_epi32(hi[j], _mm256_madd_epi16(h, wv));
         }
     }
+#pragma GCC unroll 4
     for (j = 0; j < B; j++) {
         /* lo: pixels 0-3, 8-11; hi: 4-7, 12-15. */
         __m256i b = _mm256_set1_epi32(init[j]);
