@@ -1850,8 +1850,10 @@ static void rq_cm16_avx2(const Rq *q, const uint32_t *acc, size_t c, size_t n,
             h);
         __m256i p16;
 
-        v0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v0, zp), lo), hi);
-        v1 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v1, zp), lo), hi);
+        v0 = _mm256_max_epi32(_mm256_add_epi32(v0, zp), lo);
+        v1 = _mm256_max_epi32(_mm256_add_epi32(v1, zp), lo);
+        v0 = _mm256_min_epi32(v0, hi);
+        v1 = _mm256_min_epi32(v1, hi);
         p16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xd8);
         _mm_storeu_si128((__m128i *)(out + 16 * i),
                          _mm_packs_epi16(_mm256_castsi256_si128(p16),

@@ -408,8 +408,9 @@ int apu_conv2d_sparse_poll(const ApuConvParams *p, const int8_t *in,
 {
     const uint64_t npix = (uint64_t)p->out_h * p->out_w;
     /* Output pixel i reads input pixel i. */
-    const bool flat = p->stride_h == 1 && p->stride_w == 1 && !p->pad_top &&
-                      !p->pad_left && p->in_h == p->out_h && p->in_w == p->out_w;
+    const bool flat = p->stride_h == 1 && p->stride_w == 1 &&
+                      !p->pad_top && !p->pad_left && p->in_h == p->out_h &&
+                      p->in_w == p->out_w;
     bool avx2 = false;
     SpPacked s;
     int8_t *zrow, *ob;

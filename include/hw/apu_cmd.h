@@ -204,7 +204,7 @@ struct apu_op_conv2d {
  * Sparse ConvNets" (Elsen et al., 2019): the dense weights [out_c][in_c]
  * cut into blocks of @block output channels by one input channel; only the
  * blocks listed are stored, every other weight is 0. With
- * R = (out_c + block - 1) / block block rows and N = @nnz blocks, the
+ * R = (out_c + block - 1) / block rows of blocks and N = @nnz blocks, the
  * weights buffer holds, packed, little endian:
  *
  *   offset 0            struct apu_sparse_weights (8 bytes)
