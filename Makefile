@@ -274,6 +274,12 @@ $(BUILD)/bench/model_xnnpack_bench: tests/bench/model_xnnpack_bench.c tests/benc
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) -Ihal/include -Ihal/src -Ihal/tools -Itests/host -Iuapi $< $(FW_SRCS) -o $@ \
 		$(BUILD)/lib/libapu.a $(DRM_LIBS) $(STB_LIBS) -lXNNPACK -lpthreadpool -lcpuinfo -lm -lpthread
 
+# Block-sparse 1x1 layers against the dense path: engine time, modeled cycles.
+$(BUILD)/bench/sparse_bench: tests/bench/sparse_bench.c tests/apu_bus.h $(FW_SRCS) $(FW_HDRS) $(BUILD)/lib/libapu.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) -Ihal/include $< $(FW_SRCS) -o $@ \
+		$(BUILD)/lib/libapu.a $(DRM_LIBS) -lm
+
 # The planner's figures (host, CPU backend: the device's timing model).
 $(BUILD)/bench/sched_bench: tests/bench/sched_bench.c $(BUILD)/lib/libapu.a
 	@mkdir -p $(@D)
@@ -292,7 +298,7 @@ $(BUILD)/bench/guest/%: tests/bench/guest/%.c tests/bench/bench_net.h tests/benc
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -Ihal/include -Iuapi $(DRM_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu
 
 .PHONY: bench-run guest-bench
-bench-run: $(BUILD)/bench/engine_bench $(BUILD)/bench/int4_bench $(BUILD)/bench/sched_bench $(BUILD)/bench/hal_overhead $(BUILD)/bench/model_xnnpack_bench tools qemu initramfs
+bench-run: $(BUILD)/bench/engine_bench $(BUILD)/bench/int4_bench $(BUILD)/bench/sparse_bench $(BUILD)/bench/sched_bench $(BUILD)/bench/hal_overhead $(BUILD)/bench/model_xnnpack_bench tools qemu initramfs
 	@echo "== compute engine vs XNNPACK (one thread, MobileNet V2 convolutions)"
 	$(Q)$(BUILD)/bench/engine_bench --json $(BUILD)/bench/engine.json | tee $(BUILD)/bench/engine.txt
 	@echo "== whole model: MobileNet V2 on XNNPACK's subgraph runtime (host cores threads), the engine alone"
@@ -300,6 +306,7 @@ bench-run: $(BUILD)/bench/engine_bench $(BUILD)/bench/int4_bench $(BUILD)/bench/
 		$(BUILD)/models/tf2_mobilenet_v2_1.0_224_ptq.tflite $(BUILD)/models/grace_hopper.bmp \
 		| tee $(BUILD)/bench/model_xnnpack.txt
 	$(Q)$(BUILD)/bench/int4_bench --json $(BUILD)/bench/int4.json | tee $(BUILD)/bench/int4.txt
+	$(Q)$(BUILD)/bench/sparse_bench --json $(BUILD)/bench/sparse.json | tee $(BUILD)/bench/sparse.txt
 	@echo "== scheduling: MobileNet V1/V2 per policy, against the bound and baselines"
 	$(Q)$(BUILD)/bench/sched_bench --json $(BUILD)/bench/sched.json | tee $(BUILD)/bench/sched.txt
 	$(Q)APU_BACKEND=cpu $(BUILD)/bin/apu-run --cpu --model v2 --trace $(BUILD)/bench/v2-trace.json >/dev/null
@@ -420,7 +427,8 @@ $(BUILD)/fuzz/fuzz_network $(BUILD)/fuzz/fuzz_tflite: $(BUILD)/fuzz/%: tests/fuz
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(HAL_SRCS) -o $@ $(DRM_LIBS) -lm -lpthread
 # The device's command processor and engine (the firmware) over a simulated
 # bus; a structure-aware target (docs/reliability.md).
-FUZZ_CP_SRCS := firmware-stub/apu_cp.c firmware-stub/apu_ops.c firmware-stub/apu_quant.c
+FUZZ_CP_SRCS := firmware-stub/apu_cp.c firmware-stub/apu_ops.c firmware-stub/apu_sparse.c \
+	firmware-stub/apu_quant.c
 $(BUILD)/fuzz/fuzz_cp: tests/fuzz/fuzz_cp.c tests/apu_bus.h $(FUZZ_CP_SRCS) $(FW_HDRS)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-unknown-attributes -Ifirmware-stub/include -Ifirmware-stub $< $(FUZZ_CP_SRCS) -o $@ -lm

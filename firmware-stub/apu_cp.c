@@ -331,13 +331,15 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
     int32_t *bias = NULL, *mult = NULL, *shift = NULL;
     uint64_t nin, nw, nw_bytes, nout, bias_va, macs;
     bool int4 = apu_ld16(&c->flags) & APU_OPF_WEIGHTS_INT4;
+    bool sparse = apu_ld16(&c->flags) & APU_OPF_WEIGHTS_SPARSE;
     int i, r;
 
     uint32_t pitch = apu_ld16(&c->out_pitch);
     uint32_t in_pitch = apu_ld16(&c->in_pitch);
 
     if ((apu_ld16(&c->flags) &
-         ~(APU_OPF_SINGLE_ROUNDING | APU_OPF_WEIGHTS_INT4)) ||
+         ~(APU_OPF_SINGLE_ROUNDING | APU_OPF_WEIGHTS_INT4 |
+           APU_OPF_WEIGHTS_SPARSE)) ||
         !all_zero(c->reserved, sizeof(c->reserved))) {
         j->res->status = APU_STATUS_BAD_OP;
         return;
@@ -348,6 +350,11 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
                             (int4 && p.w_zp))) {
         /* Int4 weights are symmetric: no weight zero point. */
         j->res->status = APU_STATUS_BAD_PARAMS;
+    }
+    if (!j->res->status && sparse) {
+        /* Int8 symmetric 1x1 weights only (ABI 1.5). */
+        j->res->status = int4 ? APU_STATUS_BAD_PARAMS
+                              : apu_sparse_conv_check(&p);
     }
     if (j->res->status) {
         return;
@@ -360,7 +367,26 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
 
     in = job_read_pitched(j, apu_ld64(&c->input), (uint64_t)p.in_h * p.in_w,
                           p.in_c, in_pitch ? in_pitch : (uint32_t)p.in_c);
-    w = in ? job_read(j, apu_ld64(&c->weights), nw_bytes) : NULL;
+    if (in && sparse) {
+        /* The header gives the size; then the whole, checked. */
+        w = job_read(j, apu_ld64(&c->weights), APU_SPARSE_HDR_SIZE);
+        if (w) {
+            j->res->status = apu_sparse_size(&p, w, &nw_bytes);
+            free(w);
+            w = NULL;
+        }
+        if (!j->res->status) {
+            w = job_read(j, apu_ld64(&c->weights), nw_bytes);
+        }
+        if (w && apu_sparse_check(&p, w)) {
+            j->res->status = APU_STATUS_BAD_PARAMS;
+        }
+        if (j->res->status) {
+            goto out;
+        }
+    } else {
+        w = in ? job_read(j, apu_ld64(&c->weights), nw_bytes) : NULL;
+    }
     mult = w ? job_read(j, apu_ld64(&c->mult), 4ull * p.out_c) : NULL;
     shift = mult ? job_read(j, apu_ld64(&c->shift), 4ull * p.out_c) : NULL;
     if (shift && bias_va) {
@@ -386,9 +412,11 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
         j->res->status = APU_STATUS_TOO_LARGE;
         goto out;
     }
-    r = int4 ? apu_conv2d_int4_poll(&p, in, (const uint8_t *)w, bias, mult,
-                                    shift, out, &j->poll)
-             : apu_conv2d_poll(&p, in, w, bias, mult, shift, out, &j->poll);
+    r = sparse ? apu_conv2d_sparse_poll(&p, in, w, bias, mult, shift, out,
+                                        &j->poll, APU_PATH_AUTO)
+        : int4 ? apu_conv2d_int4_poll(&p, in, (const uint8_t *)w, bias, mult,
+                                      shift, out, &j->poll)
+               : apu_conv2d_poll(&p, in, w, bias, mult, shift, out, &j->poll);
     if (r) {
         /* Aborted, or no working memory. */
         j->res->status = r == APU_OP_ABORTED ? APU_STATUS_ABORTED
@@ -415,12 +443,16 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
      * A weight zero point costs the sums of each window's inputs (per
      * output pixel, one per tap and input channel), counted as MACs.
      */
-    macs = apu_conv_macs(&p);
+    /* Sparse weights: the stored blocks' MACs only (no w_zp then). */
+    macs = sparse ? apu_sparse_macs(&p, w) : apu_conv_macs(&p);
     if (p.w_zp) {
         macs += (uint64_t)p.out_h * p.out_w * p.k_h * p.k_w * p.in_c;
     }
     j->res->macs += macs;
-    /* Int4 weights move half the bytes (rounded up). */
+    /*
+     * Int4 weights move half the bytes (rounded up); sparse ones their
+     * buffer's size.
+     */
     j->res->cycles += op_cycles(core, macs,
                                 nin + nw_bytes + nout + 12ull * p.out_c);
 out:

@@ -1798,6 +1798,96 @@ int apu_conv2d(const ApuConvParams *p, const int8_t *in, const int8_t *w,
     return apu_conv2d_poll(p, in, w, bias, mult, shift, out, NULL);
 }
 
+/* ---- requantization for other files' kernels (apu_sparse.c) ------------ */
+
+struct ApuRequant {
+    Rq q;
+};
+
+ApuRequant *apu_requant_new(const int32_t *mult, const int32_t *shift, int n,
+                            int out_zp, int lo, int hi, bool single,
+                            bool simd)
+{
+    ApuRequant *r = malloc(sizeof(*r));
+
+    if (!r) {
+        return NULL;
+    }
+    if (rq_init(&r->q, mult, shift, n, out_zp, lo, hi, single,
+                simd && cpu_avx2())) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void apu_requant_apply(const ApuRequant *q, const uint32_t *acc, size_t c,
+                       size_t len, int8_t *out)
+{
+    rq_row(&q->q, acc, c, len, out);
+}
+
+#ifdef APU_HAVE_AVX2_KERNEL
+/* Channel-major: channel c + i's 16 accumulators at acc[16 i]. */
+__attribute__((target("avx2")))
+static void rq_cm16_avx2(const Rq *q, const uint32_t *acc, size_t c, size_t n,
+                         int8_t *out)
+{
+    const __m256i zp = _mm256_set1_epi32(q->zp);
+    const __m256i lo = _mm256_set1_epi32(q->lo), hi = _mm256_set1_epi32(q->hi);
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        __m256i m = _mm256_set1_epi32(q->mult[c + i]);
+        __m256i l = _mm256_set1_epi32(q->left[c + i]);
+        __m256i r = _mm256_set1_epi32(q->right[c + i]);
+        __m256i k = _mm256_set1_epi32(q->mask[c + i]);
+        __m256i h = _mm256_set1_epi32(q->half[c + i]);
+        __m256i v0 = mbqm8_avx2(
+            _mm256_loadu_si256((const __m256i *)(acc + 16 * i)), m, l, r, k, h);
+        __m256i v1 = mbqm8_avx2(
+            _mm256_loadu_si256((const __m256i *)(acc + 16 * i + 8)), m, l, r, k,
+            h);
+        __m256i p16;
+
+        v0 = _mm256_max_epi32(_mm256_add_epi32(v0, zp), lo);
+        v1 = _mm256_max_epi32(_mm256_add_epi32(v1, zp), lo);
+        v0 = _mm256_min_epi32(v0, hi);
+        v1 = _mm256_min_epi32(v1, hi);
+        p16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xd8);
+        _mm_storeu_si128((__m128i *)(out + 16 * i),
+                         _mm_packs_epi16(_mm256_castsi256_si128(p16),
+                                         _mm256_extracti128_si256(p16, 1)));
+    }
+}
+#endif
+
+void apu_requant_cmajor16(const ApuRequant *q, const uint32_t *acc, size_t c,
+                          size_t n, int8_t *out)
+{
+    size_t i, j;
+
+#ifdef APU_HAVE_AVX2_KERNEL
+    if (q->q.simd) {
+        rq_cm16_avx2(&q->q, acc, c, n, out);
+        return;
+    }
+#endif
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < 16; j++) {
+            rq_scalar(&q->q, acc + 16 * i + j, c + i, 1, out + 16 * i + j);
+        }
+    }
+}
+
+void apu_requant_free(ApuRequant *q)
+{
+    if (q) {
+        rq_fini(&q->q);
+        free(q);
+    }
+}
+
 /* ---- firmware ABI 1.4: int4 weights ------------------------------------- */
 
 /* A byte at a time, both nibbles sign-extended: a loop that vectorizes. */

@@ -24,6 +24,7 @@ def load(path):
 
 engine = load(os.path.join(bdir, "engine.json"))
 int4 = load(os.path.join(bdir, "int4.json"))
+sparse = load(os.path.join(bdir, "sparse.json"))
 sched = load(os.path.join(bdir, "sched.json"))
 trace = load(os.path.join(bdir, "v2-trace.json"))
 vm = {}
@@ -49,7 +50,7 @@ except (OSError, ValueError):
 hal = load(os.path.join(bdir, "hal_overhead.json"))
 xmodel = load(os.path.join(bdir, "model_xnnpack.json"))
 res = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "engine": engine, "int4": int4,
-       "scheduling": sched, "model_xnnpack": xmodel,
+       "sparse": sparse, "scheduling": sched, "model_xnnpack": xmodel,
        "vm": vm, "hal_overhead": hal, "models": models}
 ratios = []
 md = ["# make bench report", "", "Generated %s on this machine. Every figure is a ratio "
@@ -170,6 +171,33 @@ if int4:
     md.append("")
 else:
     md += ["(no int4 results)", ""]
+
+md += ["## Block-sparse 1x1 layers against the dense path", ""]
+if sparse:
+    md += ["MobileNet V1/V2 1x1 layers pruned to 70%% and 90%% of their blocks (blocks of %d "
+           "output channels); engine time (us, min/median/max of %d interleaved rounds) of the "
+           "dense %s path and the sparse one, x = dense / sparse (median of the rounds' "
+           "ratios, min, max); modeled = the timing model's big-core cycles dense / sparse. "
+           "Outputs checked equal." % (sparse.get("block", 0), sparse.get("repeat", 0),
+                                        sparse.get("path", "?")),
+           "", "| layer | pruned | dense us | sparse us | x (med, min, max) | modeled x |",
+           "|---|---|---|---|---|---|"]
+    for l in sparse.get("layers", []):
+        d, s_, x = l["dense_us"], l["sparse_us"], l["speedup"]
+        md.append("| %s | %.0f%% | %.0f/%.0f/%.0f | %.0f/%.0f/%.0f | %.2f, %.2f, %.2f | %.2f |"
+                  % (l["layer"], 100 * l["sparsity"], d[0], d[1], d[2], s_[0], s_[1], s_[2],
+                     x[1], x[0], x[2], l["cycles"][0] / l["cycles"][1]))
+    md += ["", "| pruned | geomean x (min, median, max) | of the fastest runs | lowest layer "
+           "| modeled | target | met |", "|---|---|---|---|---|---|---|"]
+    for g in sparse.get("summary", []):
+        md.append("| %.0f%% | %.2f, %.2f, %.2f | %.2f | %.2f | %.2f | >= %.1f | %s |"
+                  % (100 * g["sparsity"], g["geomean"][0], g["geomean"][1], g["geomean"][2],
+                     g["geomean_of_fastest"], g["lowest_layer"], g["modeled"], g["target"],
+                     "yes" if g["met"] else "NO"))
+        ratios.append(("sparse %.0f%% engine geomean" % (100 * g["sparsity"]), g["geomean"][1]))
+    md.append("")
+else:
+    md += ["(no sparse results)", ""]
 
 md += ["## Scheduling (modeled, the device's timing model)", ""]
 if sched:

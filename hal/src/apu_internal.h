@@ -35,6 +35,7 @@ struct apu_device {
 	bool out_pitch;			/* firmware ABI 1.1: conv output pitch */
 	bool quant_ops;			/* firmware ABI 1.2 and APU_CAP_QUANT_OPS */
 	bool int4;			/* firmware ABI 1.4 and APU_CAP_INT4_WEIGHTS */
+	bool sparse;			/* firmware ABI 1.5 and APU_CAP_SPARSE_WEIGHTS */
 	bool bo_no_wait;		/* driver 0.2: DRM_APU_JOB_BO_NO_WAIT */
 	bool job_wait;			/* driver 0.3: DRM_IOCTL_APU_JOB_WAIT */
 };
@@ -110,6 +111,12 @@ void apu_ref_softmax(size_t pixels, size_t channels, const struct apu_softmax *p
 #define APU_CONV_WEIGHTS_U8	0x1
 /* The weights are int4, packed two per byte (APU_CONV_EXT_WEIGHTS_INT4). */
 #define APU_CONV_WEIGHTS_INT4	0x2
+/*
+ * Block-sparse weights of @b (1, 2, 4) output channels per block
+ * (APU_CONV_EXT_WEIGHTS_SPARSE): the weights given are dense int8.
+ */
+#define APU_CONV_WEIGHTS_SPARSE(b)	((unsigned int)(b) << 4)
+#define APU_CONV_WEIGHTS_SPARSE_BLOCK(f)	(((f) >> 4) & 7)
 int apu_network_add_conv_flags(struct apu_network *net, int input, const struct apu_conv2d *p,
 			       bool fc, unsigned int flags, int32_t w_zp, int *output);
 /*

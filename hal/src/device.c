@@ -142,12 +142,15 @@ int apu_device_open(const char *node, struct apu_device **out)
 	_Static_assert(APU_CAP_QUANT_OPS == DRM_APU_CAP_QUANT_OPS, "caps");
 	_Static_assert(APU_CAP_WRITE_LIST == DRM_APU_CAP_WRITE_LIST, "caps");
 	_Static_assert(APU_CAP_INT4_WEIGHTS == DRM_APU_CAP_INT4_WEIGHTS, "caps");
+	_Static_assert(APU_CAP_SPARSE_WEIGHTS == DRM_APU_CAP_SPARSE_WEIGHTS, "caps");
 	dev->info.caps = qd.caps;
 	dev->out_pitch = dev->info.fw_abi_major == 1 && dev->info.fw_abi_minor >= 1;
 	dev->quant_ops = dev->info.fw_abi_major == 1 && dev->info.fw_abi_minor >= 2 &&
 			 (dev->info.caps & APU_CAP_QUANT_OPS);
 	dev->int4 = dev->info.fw_abi_major == 1 && dev->info.fw_abi_minor >= 4 &&
 		    (dev->info.caps & APU_CAP_INT4_WEIGHTS);
+	dev->sparse = dev->info.fw_abi_major == 1 && dev->info.fw_abi_minor >= 5 &&
+		      (dev->info.caps & APU_CAP_SPARSE_WEIGHTS);
 	dev->info.max_buffer_size = dev->max_bo_size;
 	dev->info.max_contexts = qd.max_contexts;
 	dev->info.ring_entries = qd.ring_entries;
@@ -247,7 +250,8 @@ int apu_device_open_cpu(struct apu_device **out)
 	dev->out_pitch = true;
 	dev->quant_ops = true;
 	dev->int4 = true;
-	dev->info.caps = APU_CAP_QUANT_OPS | APU_CAP_INT4_WEIGHTS;
+	dev->sparse = true;
+	dev->info.caps = APU_CAP_QUANT_OPS | APU_CAP_INT4_WEIGHTS | APU_CAP_SPARSE_WEIGHTS;
 	strcpy(dev->info.node, "cpu");
 	strcpy(dev->info.driver_name, "cpu-reference");
 	dev->info.hw_id = 0x31555041;

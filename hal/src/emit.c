@@ -95,6 +95,8 @@ static uint64_t oc_weights(const struct apu_network *net, const struct op *o, un
 {
 	uint64_t el = (uint64_t)u0 * o->conv.in_c;
 
+	if (o->sparse)
+		return cst_va(net, dw_weights(o, u0));	/* every tile its own */
 	if (!o->w4)
 		return cst_va(net, o->w_off) + el;
 	if (el % 2)
@@ -156,6 +158,45 @@ static bool tile_weights(const struct op *o, const int8_t *w, unsigned int u, un
  * into the constants, before the constant buffer is made; int4 weights are
  * packed again from the network's int8 copy.
  */
+/*
+ * Sparse weights split by output channel (fully connected, 1x1 by channel):
+ * each tile gets the encoding of its own channels, from the dense copy.
+ */
+static int sparse_tiles(struct apu_network *net, struct op *o, int ntiles)
+{
+	int k = 0;
+
+	if (!o->fc && !o->by_channel)
+		return 0;	/* by pixel or row: the whole op's encoding */
+	o->dwt = calloc((size_t)ntiles, sizeof(*o->dwt));
+	if (!o->dwt)
+		return -ENOMEM;
+	for (int sh = 0; sh < o->nshares; sh++) {
+		const struct apu_plan_share *p = &o->shares[sh];
+		unsigned int end = p->first + p->count;
+
+		for (unsigned int u = p->first; u < end; u += p->tile_units) {
+			unsigned int e = u + p->tile_units < end ? u + p->tile_units : end;
+			const int8_t *w = o->w8 + (size_t)u * o->conv.in_c;
+			size_t sz = 0, off;
+			int ret;
+
+			ret = apu_sparse_encode(w, e - u, (unsigned int)o->conv.in_c, o->sparse,
+						NULL, &sz);
+			if (!ret)
+				ret = apu_net_add_const(net, NULL, sz, &off);
+			if (!ret)
+				ret = apu_sparse_encode(w, e - u, (unsigned int)o->conv.in_c,
+							o->sparse, net->consts + off, &sz);
+			if (ret)
+				return ret;
+			o->dwt[k++] = (struct dw_tile){ u, off };
+		}
+	}
+	o->ndwt = k;
+	return 0;
+}
+
 static int repack_tiles(struct apu_network *net)
 {
 	for (int i = 0; i < net->nops; i++) {
@@ -168,6 +209,13 @@ static int repack_tiles(struct apu_network *net)
 			ntiles += (int)o->shares[sh].tiles;
 		if (!ntiles)
 			continue;
+		if (o->sparse) {
+			int ret = sparse_tiles(net, o, ntiles);
+
+			if (ret)
+				return ret;
+			continue;
+		}
 		for (int sh = 0; sh < o->nshares && !o->dwt; sh++) {
 			const struct apu_plan_share *p = &o->shares[sh];
 			unsigned int end = p->first + p->count;
@@ -288,7 +336,8 @@ static void emit_conv(const struct apu_network *net, const struct op *o, unsigne
 		out = act_px(net, o->out, (size_t)u0 * c->out_w, 0);
 	}
 	put16(p, F(apu_op_conv2d, opcode), APU_OP_CONV2D);
-	put16(p, F(apu_op_conv2d, flags), o->w4 ? APU_OPF_WEIGHTS_INT4 : 0);
+	put16(p, F(apu_op_conv2d, flags), (o->w4 ? APU_OPF_WEIGHTS_INT4 : 0) |
+					  (o->sparse ? APU_OPF_WEIGHTS_SPARSE : 0));
 	put16(p, F(apu_op_conv2d, in_h), (unsigned int)rows);
 	put16(p, F(apu_op_conv2d, in_w), (unsigned int)in_w);
 	put16(p, F(apu_op_conv2d, in_c), (unsigned int)in_c);

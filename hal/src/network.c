@@ -281,7 +281,7 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 	struct tensor *in;
 	struct apu_shape os;
 	struct op *o;
-	unsigned int oh, ow, pt, pl, icg, k_in;
+	unsigned int oh, ow, pt, pl, icg, k_in, sparse;
 	size_t wn;
 	int ret;
 
@@ -338,6 +338,14 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 		return -EOPNOTSUPP;
 	if ((flags & APU_CONV_WEIGHTS_INT4) && !net->dev->int4)
 		return -EOPNOTSUPP;
+	sparse = APU_CONV_WEIGHTS_SPARSE_BLOCK(flags);
+	if (sparse && ((sparse != 1 && sparse != 2 && sparse != 4) || w_zp ||
+		       (flags & (APU_CONV_WEIGHTS_INT4 | APU_CONV_WEIGHTS_U8)) ||
+		       o->conv.k_h != 1 || o->conv.k_w != 1 || o->conv.groups != 1 ||
+		       o->conv.in_c > 65535 || p->out_c > 65535))
+		return -EINVAL;
+	if (sparse && !net->dev->sparse)
+		return -EOPNOTSUPP;
 	/* TFLite's range of requantization shifts (the device's check too). */
 	for (unsigned int c = 0; c < p->out_c; c++)
 		if (!shift_ok(p->shift[c]))
@@ -366,7 +374,31 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 			return -ENOMEM;
 		apu_ref_int4_unpack((const uint8_t *)p->weights, wn, o->w8);
 	}
-	ret = apu_net_add_const(net, p->weights, o->w_size, &o->w_off);
+	if (sparse) {
+		size_t sz = 0;
+
+		o->sparse = sparse;
+		o->w8 = malloc(wn);
+		if (!o->w8)
+			return -ENOMEM;
+		memcpy(o->w8, p->weights, wn);
+		ret = apu_sparse_encode(o->w8, p->out_c, (unsigned int)o->conv.in_c, sparse, NULL,
+					&sz);
+		if (!ret)
+			ret = apu_net_add_const(net, NULL, sz, &o->w_off);
+		if (!ret)
+			ret = apu_sparse_encode(o->w8, p->out_c, (unsigned int)o->conv.in_c, sparse,
+						net->consts + o->w_off, &sz);
+		o->w_size = sz;
+		if (!ret) {
+			const uint8_t *h = net->consts + o->w_off + 4;
+
+			o->nz = ((uint64_t)h[0] | (uint64_t)h[1] << 8 | (uint64_t)h[2] << 16 |
+				 (uint64_t)h[3] << 24) * sparse;
+		}
+	} else {
+		ret = apu_net_add_const(net, p->weights, o->w_size, &o->w_off);
+	}
 	if (!ret && (flags & APU_CONV_WEIGHTS_U8))
 		for (size_t i = 0; i < wn; i++)
 			net->consts[o->w_off + i] ^= 0x80;
@@ -379,6 +411,8 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 	if (!ret) {
 		o->macs = (uint64_t)oh * ow * p->out_c * o->conv.k_h * o->conv.k_w *
 			  (o->conv.in_c / o->conv.groups);
+		if (sparse)
+			o->macs = (uint64_t)oh * ow * o->nz;	/* the stored blocks' */
 		os = (struct apu_shape){ oh, ow, p->out_c };
 		ret = finish_op(net, &os, output);
 	}
@@ -386,6 +420,7 @@ static int add_conv(struct apu_network *net, int input, const struct apu_conv2d 
 		/* Not added: the next op reuses the slot. */
 		free(o->w8);
 		o->w8 = NULL;
+		o->sparse = 0;
 	}
 	return ret;
 }
@@ -405,12 +440,21 @@ int apu_network_add_fully_connected(struct apu_network *net, int input,
 int apu_network_add_conv2d_ext(struct apu_network *net, int input, const struct apu_conv2d *p,
 			       const struct apu_conv2d_ext *ext, int *output)
 {
-	/* The first version: size, flags, w_zp. */
-	if (!ext || ext->size < sizeof(struct apu_conv2d_ext) ||
-	    (ext->flags & ~(APU_CONV_EXT_FULLY_CONNECTED | APU_CONV_EXT_WEIGHTS_INT4)))
+	unsigned int flags;
+
+	/* The first version: size, flags, w_zp; the second adds sparse_block. */
+	if (!ext || ext->size < APU_CONV2D_EXT_SIZE_V1 ||
+	    (ext->flags & ~(APU_CONV_EXT_FULLY_CONNECTED | APU_CONV_EXT_WEIGHTS_INT4 |
+			    APU_CONV_EXT_WEIGHTS_SPARSE)))
 		return -EINVAL;
-	return add_conv(net, input, p, ext->flags & APU_CONV_EXT_FULLY_CONNECTED,
-			ext->flags & APU_CONV_EXT_WEIGHTS_INT4 ? APU_CONV_WEIGHTS_INT4 : 0,
+	flags = ext->flags & APU_CONV_EXT_WEIGHTS_INT4 ? APU_CONV_WEIGHTS_INT4 : 0;
+	if (ext->flags & APU_CONV_EXT_WEIGHTS_SPARSE) {
+		if (ext->size < sizeof(struct apu_conv2d_ext) ||
+		    (ext->sparse_block != 1 && ext->sparse_block != 2 && ext->sparse_block != 4))
+			return -EINVAL;
+		flags |= APU_CONV_WEIGHTS_SPARSE(ext->sparse_block);
+	}
+	return add_conv(net, input, p, ext->flags & APU_CONV_EXT_FULLY_CONNECTED, flags,
 			ext->w_zp, output);
 }
 

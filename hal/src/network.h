@@ -80,6 +80,13 @@ struct op {
 	 */
 	bool w4;
 	int8_t *w8;
+	/*
+	 * Block-sparse weights: output channels per block (0: dense); @w8 is
+	 * the dense copy, the constants hold the whole op's encoding (w_size
+	 * bytes), @nz its stored weights (blocks x block: MACs per pixel).
+	 */
+	unsigned int sparse;
+	uint64_t nz;
 	size_t w_off, w_size, b_off, m_off, s_off;
 	bool has_bias;
 	struct apu_add add;

@@ -135,7 +135,27 @@ int apu_plan_split(const struct apu_core_info *cores, unsigned int num_cores,
 /* Bytes of @n weights of @o: int4 ones take half (rounded up). */
 static uint64_t w_bytes(const struct op *o, uint64_t n)
 {
-	return o->w4 ? (n + 1) / 2 : n;
+	uint64_t dense;
+
+	if (!o->sparse)
+		return o->w4 ? (n + 1) / 2 : n;
+	/* Sparse: the encoding's bytes, spread evenly over the weights. */
+	dense = (uint64_t)o->conv.out_c * o->conv.in_c;
+	return (n * o->w_size + dense - 1) / dense;
+}
+
+/*
+ * MACs of @n weights times @pix pixels: sparse weights count their stored
+ * blocks only, spread evenly over the output channels.
+ */
+static uint64_t w_macs(const struct op *o, uint64_t n, uint64_t pix)
+{
+	uint64_t dense;
+
+	if (!o->sparse)
+		return n * pix;
+	dense = (uint64_t)o->conv.out_c * o->conv.in_c;
+	return (n * o->nz * pix + dense - 1) / dense;
 }
 
 /* The layer description the planner splits. */
@@ -168,7 +188,7 @@ static void describe_layer(const struct apu_network *net, struct op *o, bool by_
 		 * weights, parameters and one output column.
 		 */
 		l->units = (unsigned int)c->out_c;
-		l->unit_macs = pix * c->in_c;
+		l->unit_macs = w_macs(o, c->in_c, pix);
 		l->unit_bytes = w_bytes(o, c->in_c) + pix + 12;
 		l->fixed_bytes = pix * c->in_c;
 		l->unit_sram = l->unit_bytes;
@@ -179,7 +199,7 @@ static void describe_layer(const struct apu_network *net, struct op *o, bool by_
 		uint64_t k = (uint64_t)o->conv.in_c;
 
 		l->units = (unsigned int)o->conv.out_c;
-		l->unit_macs = k;
+		l->unit_macs = w_macs(o, k, 1);
 		l->unit_bytes = w_bytes(o, k) + 1 + 12;
 		l->fixed_bytes = k;
 		/* Each unit brings its own row of weights. */
@@ -191,7 +211,7 @@ static void describe_layer(const struct apu_network *net, struct op *o, bool by_
 
 		/* Pixels are independent: the image is one long row. */
 		l->units = (unsigned int)(c->out_h * c->out_w);
-		l->unit_macs = (uint64_t)c->out_c * (c->in_c / c->groups);
+		l->unit_macs = w_macs(o, (uint64_t)c->out_c * (c->in_c / c->groups), 1);
 		l->unit_bytes = (uint64_t)c->out_c + c->in_c;
 		l->fixed_bytes = o->w_size + 12ull * c->out_c;
 		l->unit_sram = l->unit_bytes;
@@ -204,8 +224,8 @@ static void describe_layer(const struct apu_network *net, struct op *o, bool by_
 		long halo = (long)(c->k_h - 1) * c->dil_h + 1 - c->stride_h;
 
 		l->units = (unsigned int)c->out_h;
-		l->unit_macs = (uint64_t)c->out_w * c->out_c * c->k_h * c->k_w *
-			       (c->in_c / c->groups);
+		l->unit_macs = w_macs(o, (uint64_t)c->out_c * c->k_h * c->k_w *
+					 (c->in_c / c->groups), c->out_w);
 		l->unit_bytes = (uint64_t)c->out_w * c->out_c + row_in * c->stride_h;
 		l->fixed_bytes = o->w_size + 12ull * c->out_c +
 				 (halo > 0 ? (uint64_t)halo * row_in : 0);

@@ -148,7 +148,7 @@ static void ref_op(const struct apu_network *net, int i, int8_t *a)
 		/* A slice is computed in the scratch buffer compile made for it. */
 		int8_t *tmp = t->slice_of >= 0 ? net->scratch : out;
 
-		apu_ref_conv2d(&o->conv, in, o->w4 ? o->w8 : (const int8_t *)(k + o->w_off),
+		apu_ref_conv2d(&o->conv, in, o->w8 ? o->w8 : (const int8_t *)(k + o->w_off),
 			       o->has_bias ? (const int32_t *)(k + o->b_off) : NULL,
 			       (const int32_t *)(k + o->m_off), (const int32_t *)(k + o->s_off),
 			       tmp);

@@ -230,6 +230,18 @@ static int read_tensor(const struct fb_table *tt, const struct buffers *bufs,
 	if (buf && buffer_data(bufs, buf, &t->data, &t->data_size))
 		return fail(err, errlen, "tensor %d (%s): buffer %u missing or out of the file",
 			    index, t->name, buf);
+	/*
+	 * Tensor.sparsity (field 6, SparsityParameters): the buffer holds a
+	 * compressed form this reader does not decode yet; reading it as dense
+	 * values would be wrong, so such tensors are refused.
+	 */
+	{
+		struct fb_table sp;
+
+		if (fb_subtable(tt, 6, &sp))
+			return fail(err, errlen, "tensor %d (%s): sparse (SparsityParameters) tensors are not supported",
+				    index, t->name);
+	}
 	r = read_quant(tt, t, budget);
 	if (r == -ENOMEM)
 		return r;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * apu_cmd.h - APU command buffers and ring entries (firmware ABI 1.4).
+ * apu_cmd.h - APU command buffers and ring entries (firmware ABI 1.5).
  *
  * Shared by the firmware's command processor (firmware-stub/apu_cp.c, run
  * by the QEMU device), the driver (rings, completion records) and libapu
@@ -144,6 +144,15 @@ struct apu_cmd_header {
  * unpacked values, bit for bit.
  */
 #define APU_OPF_WEIGHTS_INT4		0x4
+/*
+ * Convolution (ABI 1.5, APU_FEATURE_SPARSE_WEIGHTS): the weights are
+ * block-sparse, in the layout of struct apu_sparse_weights below. Only for
+ * 1x1 kernels with groups 1 (any stride, padding and dilation), int8
+ * symmetric weights (w_zp 0, no APU_OPF_WEIGHTS_INT4); otherwise the op
+ * fails with APU_STATUS_BAD_PARAMS. The op is the int8 op of the dense
+ * weights the blocks describe (zero outside them), bit for bit.
+ */
+#define APU_OPF_WEIGHTS_SPARSE		0x10
 
 /*
  * Ranges of the requantization parameters the device accepts (TFLite's):
@@ -189,6 +198,47 @@ struct apu_op_conv2d {
 	__le64 input, weights, bias, mult, shift, output;
 	__le64 reserved[3];
 };
+
+/*
+ * Block-sparse weights (APU_OPF_WEIGHTS_SPARSE, ABI 1.5), as in "Fast
+ * Sparse ConvNets" (Elsen et al., 2019): the dense weights [out_c][in_c]
+ * cut into blocks of @block output channels by one input channel; only the
+ * blocks listed are stored, every other weight is 0. With
+ * R = (out_c + block - 1) / block rows of blocks and N = @nnz blocks, the
+ * weights buffer holds, packed, little endian:
+ *
+ *   offset 0            struct apu_sparse_weights (8 bytes)
+ *   offset 8            __le16 count[R]: blocks of block row r (output
+ *                       channels r * block .. r * block + block - 1)
+ *   offset 8 + 2R       __le16 index[N]: each block's input channel,
+ *                       absolute (not a delta), the rows' blocks one row
+ *                       after another, strictly increasing within a row
+ *   offset 8 + 2R + 2N  int8 value[N][block]: block k's weights, value
+ *                       j for output channel (its row) * block + j
+ *
+ * apu_sparse_weights_size(R, N, block) = 8 + 2R + 2N + N * block bytes in
+ * all. The device checks, before computing: @block is 1, 2 or 4,
+ * @reserved 0, @nnz <= R * in_c, the counts add up to @nnz, every index is
+ * below in_c and above the one before it in its row, and value j of a block
+ * of the last row is 0 where r * block + j >= out_c; any failure is
+ * APU_STATUS_BAD_PARAMS. The buffer is read through the MMU at its computed
+ * size (header first): a buffer shorter than that faults. The timing
+ * model counts N * block MACs per output pixel and moves the buffer's size
+ * in bytes for the weights.
+ */
+struct apu_sparse_weights {
+	__le16 block;		/* output channels per block: 1, 2 or 4 */
+	__le16 reserved;	/* must be zero */
+	__le32 nnz;		/* blocks stored */
+};
+
+#define APU_SPARSE_HDR_SIZE		8
+
+static inline __u64 apu_sparse_weights_size(__u64 rows, __u64 nnz,
+					    __u64 block)
+{
+	return APU_SPARSE_HDR_SIZE + 2 * rows + 2 * nnz + nnz * block;
+}
 
 /*
  * Requantized elementwise add (TFLite int8 ADD): for each of @count

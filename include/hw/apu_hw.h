@@ -48,6 +48,11 @@
 #define APU_FEATURE_WRITE_LIST		0x20
 /* Convolutions take int4 weights (APU_OPF_WEIGHTS_INT4, ABI 1.4). */
 #define APU_FEATURE_INT4_WEIGHTS	0x40
+/*
+ * 1x1 convolutions and fully connected layers take block-sparse weights
+ * (APU_OPF_WEIGHTS_SPARSE, ABI 1.5).
+ */
+#define APU_FEATURE_SPARSE_WEIGHTS	0x80
 #define APU_REG_MAX_CONTEXTS		0x0018	/* MMU_CTX_COUNT limit */
 #define APU_REG_OPS			0x001c	/* bit n: opcode n supported */
 
@@ -283,10 +288,11 @@ static inline const char *apu_fw_err_text(unsigned int err)
  * 1.1 the convolution's output and input pitch; 1.2 the weight zero point,
  * MAXPOOL, LUT, MUL and broadcasting (APU_FEATURE_QUANT_OPS); 1.3 a job's
  * write list in its ring entry (APU_FEATURE_WRITE_LIST); 1.4 int4 weights
- * for convolutions (APU_FEATURE_INT4_WEIGHTS).
+ * for convolutions (APU_FEATURE_INT4_WEIGHTS); 1.5 block-sparse weights for
+ * 1x1 convolutions (APU_FEATURE_SPARSE_WEIGHTS).
  */
 #define APU_FW_ABI_MAJOR		1
-#define APU_FW_ABI_MINOR		4
+#define APU_FW_ABI_MINOR		5
 #define APU_FW_ABI(maj, min)		(((maj) << 16) | (min))
 #define APU_FW_ABI_GET_MAJOR(v)		(((v) >> 16) & 0xffff)
 #define APU_FW_ABI_GET_MINOR(v)		((v) & 0xffff)

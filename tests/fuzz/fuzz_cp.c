@@ -345,7 +345,50 @@ static void build_conv(struct st *s, struct rd *r, uint8_t *op)
 	unsigned q = u8(r);
 
 	apu_st64(&c->input, input(s, r, nin));
-	apu_st64(&c->weights, tensor(s, r, nw, false));
+	if (k_h == 1 && k_w == 1 && g == 1 && (q & 6) == 6) {
+		/*
+		 * Block-sparse weights (ABI 1.5): a well-formed encoding of
+		 * random blocks, then (q & 8) one byte of it replaced.
+		 */
+		unsigned int block = 1u << pick(r, 3), rows = (out_c + block - 1) / block;
+		uint8_t sw[8 + 2 * 16 + 6 * 16 * 16] = { 0 };
+		unsigned int nnz = 0;
+		uint64_t size, va;
+
+		for (unsigned int row = 0; row < rows; row++) {
+			unsigned int n = 0;
+
+			for (int ic = 0; ic < in_c; ic++) {
+				if (!(u8(r) & 1))
+					continue;
+				sw[8 + 2 * rows + 2 * nnz] = (uint8_t)ic;
+				nnz++;
+				n++;
+			}
+			sw[8 + 2 * row] = (uint8_t)n;
+		}
+		sw[0] = (uint8_t)block;
+		sw[4] = (uint8_t)nnz;
+		sw[5] = (uint8_t)(nnz >> 8);
+		size = 8 + 2 * rows + (2 + block) * (uint64_t)nnz;
+		for (uint64_t i = 8 + 2 * rows + 2 * nnz; i < size; i++)
+			sw[i] = u8(r);
+		/* The last row's padding values are 0. */
+		for (unsigned int k = 0; k < nnz; k++)
+			for (unsigned int j = 0; j < block; j++)
+				if ((rows - 1) * block + j >= (unsigned int)out_c &&
+				    k >= nnz - sw[8 + 2 * (rows - 1)])
+					sw[8 + 2 * rows + 2 * nnz + k * block + j] = 0;
+		if (q & 8)
+			sw[pick(r, (unsigned int)size)] = u8(r);
+		va = tensor(s, r, size, false);
+		poke(s, s->asid, va, sw, size);
+		apu_st64(&c->weights, va);
+		apu_st16(&c->flags, apu_ld16(&c->flags) | APU_OPF_WEIGHTS_SPARSE);
+		apu_st16(&c->w_zp, 0);
+	} else {
+		apu_st64(&c->weights, tensor(s, r, nw, false));
+	}
 	apu_st64(&c->bias, q & 1 ? 0 : table32(s, r, out_c, 2, false));
 	apu_st64(&c->mult, table32(s, r, out_c, 0, false));
 	apu_st64(&c->shift, table32(s, r, out_c, 1, (q & 0xf0) == 0xf0));

@@ -752,6 +752,91 @@ TEST_F(cp, conv_int4_weights)
 	EXPECT_LT(c4 * 10, c8 * 6);
 }
 
+/*
+ * Block-sparse weights (ABI 1.5): a 1x1 stride 2 convolution 20x20x24 ->
+ * 10x10x40 whose weights (blocks of 4 output channels) are nonzero only in
+ * blocks with (row + input channel) % 3 == 0: bit-exact with the naive
+ * dense convolution, the stored blocks' MACs and the encoding's bytes
+ * charged; malformed weights and unsupported forms refused with nothing
+ * written; weights mapped shorter than their encoding fault.
+ */
+TEST_F(cp, conv_sparse_weights)
+{
+	static struct data d;
+	static int8_t w[40 * 24], want[sizeof(d.out)], got[sizeof(d.out)];
+	static uint8_t sw[8 + 2 * 10 + 6 * 240];
+	ApuConvParams p = { 20, 20, 24, 10, 10, 40, 1, 1, 2, 2, 1, 1, 0, 0, 1, -3, 5, -128, 127,
+			    false, 0 };
+	uint64_t nnz = 0, macs;
+	size_t size = sizeof(sw);
+	ApuJobResult res;
+	struct cmd c;
+	uint8_t *op;
+
+	setup_conv(self, 1, &d, 1);
+	for (int oc = 0; oc < 40; oc++)
+		for (int ic = 0; ic < 24; ic++)
+			w[oc * 24 + ic] = (oc / 4 + ic) % 3 ? 0 : d.w[oc * 24 + ic];
+	for (int r = 0; r < 10; r++)
+		for (int ic = 0; ic < 24; ic++)
+			nnz += (r + ic) % 3 == 0;
+	ASSERT_EQ(0, apu_sparse_encode(w, 40, 24, 4, sw, &size));
+	ASSERT_EQ(8 + 2 * 10 + 6 * nnz, size);
+	poke(self, 1, VA_W, sw, size);
+	naive_conv_wzp(&p, d.in, w, d.bias, d.mult, d.shift, want);
+	cmd_init(&c);
+	op = cmd_op(&c);
+	conv_op(op, &p, VA_IN, VA_OUT);
+	apu_st16(&((struct apu_op_conv2d *)op)->flags, APU_OPF_WEIGHTS_SPARSE);
+	run(self, 1, &c, &res);
+	ASSERT_EQ(APU_STATUS_OK, (int)res.status);
+	peek(self, 1, VA_OUT, got, sizeof(got));
+	EXPECT_EQ(0, memcmp(want, got, sizeof(got)));
+	macs = nnz * 4 * 100;
+	EXPECT_EQ(macs, res.macs);
+	EXPECT_EQ(cycles_of(self, macs, sizeof(d.in) + size + sizeof(d.out) + 12 * 40),
+		  res.cycles);
+	/* The header is read first, then the whole encoding. */
+	EXPECT_EQ(16u + APU_OP_SIZE + sizeof(d.in) + 8 + size + 12 * 40, res.bytes_read);
+
+	/* Refused, nothing written: w_zp, int4, a 3x3 kernel, a bad index. */
+	apu_st16(&((struct apu_op_conv2d *)op)->w_zp, 1);
+	run(self, 1, &c, &res);
+	EXPECT_EQ(APU_STATUS_BAD_PARAMS, (int)res.status);
+	EXPECT_EQ(0u, res.bytes_written);
+	apu_st16(&((struct apu_op_conv2d *)op)->w_zp, 0);
+	apu_st16(&((struct apu_op_conv2d *)op)->flags,
+		 APU_OPF_WEIGHTS_SPARSE | APU_OPF_WEIGHTS_INT4);
+	run(self, 1, &c, &res);
+	EXPECT_EQ(APU_STATUS_BAD_PARAMS, (int)res.status);
+	conv_op(op, &conv, VA_IN, VA_OUT);
+	apu_st16(&((struct apu_op_conv2d *)op)->flags, APU_OPF_WEIGHTS_SPARSE);
+	run(self, 1, &c, &res);
+	EXPECT_EQ(APU_STATUS_BAD_PARAMS, (int)res.status);
+	conv_op(op, &p, VA_IN, VA_OUT);
+	apu_st16(&((struct apu_op_conv2d *)op)->flags, APU_OPF_WEIGHTS_SPARSE);
+	sw[8 + 2 * 10] = 24;	/* the first index: in_c */
+	poke(self, 1, VA_W, sw, size);
+	run(self, 1, &c, &res);
+	EXPECT_EQ(APU_STATUS_BAD_PARAMS, (int)res.status);
+	EXPECT_EQ(0u, res.bytes_written);
+	/*
+	 * A header in the last 8 mapped bytes (VA_W's mapping ends at a page
+	 * boundary): the encoding's read faults past it.
+	 */
+	sw[8 + 2 * 10] = 0;
+	{
+		uint64_t end = VA_W + (sizeof(d.w) + APU_MMU_PAGE_SIZE - 1) /
+				      APU_MMU_PAGE_SIZE * APU_MMU_PAGE_SIZE;
+
+		poke(self, 1, end - 8, sw, 8);
+		apu_st64((uint8_t *)&((struct apu_op_conv2d *)op)->weights, end - 8);
+		run(self, 1, &c, &res);
+		EXPECT_EQ(APU_STATUS_MMU_FAULT, (int)res.status);
+		EXPECT_EQ(end, res.fault_addr);
+	}
+}
+
 static void pool_op(uint8_t *op, int opcode, const ApuPoolParams *p, uint64_t in, uint64_t out)
 {
 	struct apu_op_avgpool *a = (void *)op;

@@ -109,9 +109,22 @@ static int exec_op(struct exec *x, const uint8_t *op)
 			in = gathered;
 		}
 		bool int4 = (uint16_t)rd16(op + OFF(apu_op_conv2d, flags)) & APU_OPF_WEIGHTS_INT4;
+		bool sparse = (uint16_t)rd16(op + OFF(apu_op_conv2d, flags)) & APU_OPF_WEIGHTS_SPARSE;
 		uint64_t nw = apu_conv_weights_size(&p);
 
-		w = xlate(x, rd64(op + OFF(apu_op_conv2d, weights)), int4 ? apu_int4_bytes(nw) : nw);
+		if (sparse) {
+			/* As the command processor: header, size, checks. */
+			w = xlate(x, rd64(op + OFF(apu_op_conv2d, weights)), APU_SPARSE_HDR_SIZE);
+			if (!w || apu_sparse_conv_check(&p) || apu_sparse_size(&p, w, &nw) ||
+			    !(w = xlate(x, rd64(op + OFF(apu_op_conv2d, weights)), nw)) ||
+			    apu_sparse_check(&p, w)) {
+				free(gathered);
+				return -10;
+			}
+		} else {
+			w = xlate(x, rd64(op + OFF(apu_op_conv2d, weights)),
+				  int4 ? apu_int4_bytes(nw) : nw);
+		}
 		if (bias)
 			b = xlate(x, bias, 4 * (size_t)p.out_c);
 		m = xlate(x, rd64(op + OFF(apu_op_conv2d, mult)), 4 * (size_t)p.out_c);
@@ -127,8 +140,9 @@ static int exec_op(struct exec *x, const uint8_t *op)
 			free(gathered);
 			return -7;
 		}
-		ret = int4 ? apu_conv2d_int4_poll(&p, in, w, b, m, s, tmp, NULL)
-			   : apu_conv2d(&p, in, w, b, m, s, tmp);
+		ret = sparse ? apu_conv2d_sparse_poll(&p, in, w, b, m, s, tmp, NULL, APU_PATH_AUTO)
+		      : int4 ? apu_conv2d_int4_poll(&p, in, w, b, m, s, tmp, NULL)
+			     : apu_conv2d(&p, in, w, b, m, s, tmp);
 		for (size_t px = 0; px < npix; px++) {
 			memcpy((int8_t *)o + px * pitch, tmp + px * p.out_c, (size_t)p.out_c);
 			mark(x, rd64(op + OFF(apu_op_conv2d, output)) + px * pitch, (size_t)p.out_c);

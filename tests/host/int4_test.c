@@ -232,7 +232,7 @@ static void fill_layer(struct layer *l, size_t n)
 static int build(struct apu_network *net, struct layer *L, bool int4, int *in, int *out)
 {
 	struct apu_shape s = { 9, 9, 5 };
-	struct apu_conv2d_ext ext = { sizeof(ext), int4 ? APU_CONV_EXT_WEIGHTS_INT4 : 0, 0 };
+	struct apu_conv2d_ext ext = { sizeof(ext), int4 ? APU_CONV_EXT_WEIGHTS_INT4 : 0, 0, 0 };
 	static const struct { unsigned int oc, k, groups; bool fc; } sp[] = {
 		{ 7, 3, 1, false }, { 14, 3, 7, false }, { 11, 1, 1, false },
 		{ 11, 3, 11, false }, { 13, 1, 1, false }, { 17, 1, 1, true },
@@ -361,7 +361,7 @@ TEST(int4_api_misuse)
 		.dil_w = 1, .groups = 1, .padding = APU_PAD_SAME, .act_min = -128,
 		.act_max = 127, .weights = (const int8_t *)w4, .bias = b, .mult = m, .shift = sh,
 	};
-	struct apu_conv2d_ext ext = { sizeof(ext), APU_CONV_EXT_WEIGHTS_INT4, 5 };
+	struct apu_conv2d_ext ext = { sizeof(ext), APU_CONV_EXT_WEIGHTS_INT4, 5, 0 };
 	struct apu_device_info info;
 	int in, out;
 

@@ -527,7 +527,7 @@ static void test_capabilities(ApuTest *t)
                     APU_FEATURE_MMU | APU_FEATURE_TIME_ACCURATE |
                     APU_FEATURE_FAULT_INJECT | APU_FEATURE_POWER_GATING |
                     APU_FEATURE_QUANT_OPS | APU_FEATURE_WRITE_LIST |
-                    APU_FEATURE_INT4_WEIGHTS);
+                    APU_FEATURE_INT4_WEIGHTS | APU_FEATURE_SPARSE_WEIGHTS);
     g_assert_cmpuint(rd(t, APU_REG_MAX_CONTEXTS), ==, 256);
     g_assert_cmphex(rd(t, APU_REG_OPS), ==,
                     (1 << APU_OP_CONV2D) | (1 << APU_OP_ADD) |
@@ -535,9 +535,9 @@ static void test_capabilities(ApuTest *t)
                     (1 << APU_OP_LUT) | (1 << APU_OP_MUL));
     /*
      * Quantized ops came with firmware ABI 1.2, write lists with 1.3, int4
-     * weights with 1.4.
+     * weights with 1.4, sparse weights with 1.5.
      */
-    g_assert_cmphex(rd(t, APU_REG_FW_ABI), ==, APU_FW_ABI(1, 4));
+    g_assert_cmphex(rd(t, APU_REG_FW_ABI), ==, APU_FW_ABI(1, 5));
     g_assert_cmpuint(rd(t, APU_REG_TIME_SCALE), ==, 1);
     for (i = 0; i < 6; i++) {
         uint64_t b = APU_CORE_BASE(i);

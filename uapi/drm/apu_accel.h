@@ -212,6 +212,11 @@ struct drm_apu_query_device {
  * byte (firmware ABI 1.4, APU_OPF_WEIGHTS_INT4).
  */
 #define DRM_APU_CAP_INT4_WEIGHTS	0x40
+/**
+ * DRM_APU_CAP_SPARSE_WEIGHTS - 1x1 convolutions and fully connected layers
+ * take block-sparse weights (firmware ABI 1.5, APU_OPF_WEIGHTS_SPARSE).
+ */
+#define DRM_APU_CAP_SPARSE_WEIGHTS	0x80
 
 /**
  * DRM_APU_QUERY_MAX_SIZE - largest &drm_apu_query.size: the zero-filled

@@ -220,6 +220,58 @@ int apu_conv2d_int4_poll(const ApuConvParams *p, const int8_t *in,
                          const uint8_t *w4, const int32_t *bias,
                          const int32_t *mult, const int32_t *shift,
                          int8_t *out, ApuPoll *poll);
+/*
+ * Requantization of @n channels, its per-channel constants computed once
+ * (the engine's own, apu_ops.c): apu_requant_apply() writes channels
+ * [@c, @c + @len) of one pixel from their accumulators @acc (taken as
+ * int32), exactly as the convolutions do. @simd: AVX2 allowed (when the
+ * CPU has it). apu_requant_new() returns NULL when out of memory.
+ */
+typedef struct ApuRequant ApuRequant;
+ApuRequant *apu_requant_new(const int32_t *mult, const int32_t *shift, int n,
+                            int out_zp, int lo, int hi, bool single,
+                            bool simd);
+void apu_requant_apply(const ApuRequant *q, const uint32_t *acc, size_t c,
+                       size_t len, int8_t *out);
+/*
+ * The same for channel-major accumulators: channel @c + i's 16 pixels at
+ * @acc[16 i], their outputs at @out[16 i] (i < @n).
+ */
+void apu_requant_cmajor16(const ApuRequant *q, const uint32_t *acc, size_t c,
+                          size_t n, int8_t *out);
+void apu_requant_free(ApuRequant *q);
+
+/*
+ * Block-sparse weights (firmware ABI 1.5, APU_OPF_WEIGHTS_SPARSE; layout
+ * and rules in include/hw/apu_cmd.h, struct apu_sparse_weights), in
+ * apu_sparse.c:
+ * - apu_sparse_conv_check(): 0 when the convolution @p (already through
+ *   apu_conv_check()) may take sparse weights (1x1 kernel, groups 1, w_zp
+ *   0), else APU_STATUS_BAD_PARAMS;
+ * - apu_sparse_size(): from the header's 8 bytes @hdr, the size in bytes of
+ *   the whole weights buffer (*@size), or APU_STATUS_BAD_PARAMS for a bad
+ *   header (block, reserved, nnz above rows x in_c);
+ * - apu_sparse_check(): every count, index and padding value of the
+ *   apu_sparse_size() bytes at @w: 0 or APU_STATUS_BAD_PARAMS;
+ * - apu_conv2d_sparse_poll(): the convolution with the checked weights @w,
+ *   skipping the absent blocks; the same bits as apu_conv2d_poll() on the
+ *   dense weights. Returns as apu_conv2d_path() (-1: no working memory or
+ *   @path not run by this CPU). Paths: PORTABLE (plain C) or AVX2; the
+ *   others take the AVX2 code where the CPU has it.
+ */
+uint32_t apu_sparse_conv_check(const ApuConvParams *p);
+uint32_t apu_sparse_size(const ApuConvParams *p, const void *hdr,
+                         uint64_t *size);
+uint32_t apu_sparse_check(const ApuConvParams *p, const void *w);
+/* Blocks stored (nnz) of checked weights. */
+uint64_t apu_sparse_nnz(const void *w);
+/* MACs the op counts: nnz x block x output pixels. */
+uint64_t apu_sparse_macs(const ApuConvParams *p, const void *w);
+int apu_conv2d_sparse_poll(const ApuConvParams *p, const int8_t *in,
+                           const void *w, const int32_t *bias,
+                           const int32_t *mult, const int32_t *shift,
+                           int8_t *out, ApuPoll *poll, ApuEnginePath path);
+
 void apu_add(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,
              int8_t *out);
 void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out);

@@ -161,6 +161,11 @@ struct apu_device_info {
  * (APU_CONV_EXT_WEIGHTS_INT4; firmware ABI 1.4).
  */
 #define APU_CAP_INT4_WEIGHTS	0x40
+/**
+ * 1x1 convolutions and fully connected layers take block-sparse weights
+ * (APU_CONV_EXT_WEIGHTS_SPARSE; firmware ABI 1.5).
+ */
+#define APU_CAP_SPARSE_WEIGHTS	0x80
 
 /** Kinds of core. */
 enum apu_core_class {
@@ -357,6 +362,37 @@ APU_API int apu_requantize_int4(const int8_t *w, const float *w_scales, size_t n
 				unsigned int channels, size_t inner, uint8_t *packed,
 				float *scales);
 
+/**
+ * apu_sparse_encode() - block-sparse weights in the device's layout (struct
+ * apu_sparse_weights, docs/hw.md) from dense int8 weights @w
+ * [@out_c][@in_c]: blocks of @block (1, 2 or 4) output channels by one
+ * input channel, those with a nonzero weight stored, in order
+ * @buf:  where to write them, or NULL to learn the size
+ * @size: in: @buf's size; out: the bytes the encoding takes
+ *
+ * Return: 0; -EINVAL for a NULL @w or @size, a channel count of 0 or above
+ * 65535, or another @block; -ENOSPC when @buf is smaller than *@size (then
+ * set to the size needed).
+ */
+APU_API int apu_sparse_encode(const int8_t *w, unsigned int out_c, unsigned int in_c,
+			      unsigned int block, void *buf, size_t *size);
+
+/**
+ * apu_sparsify() - prune dense int8 weights @w [@out_c][@in_c] by blocks of
+ * @block output channels by one input channel (the last block row may be
+ * short): the blocks whose largest magnitude is at most @threshold are
+ * zeroed, then, while fewer than @sparsity (a fraction, 0 to 1) of the
+ * blocks are zero, the remaining blocks of least magnitude (sum of |w|;
+ * ties: the first in [row][input channel] order) are zeroed too.
+ * @zero_blocks, when not NULL, gets the number of zero blocks after (those
+ * that were already zero included).
+ *
+ * Return: 0; -EINVAL for NULL @w, channel counts of 0, a @block other
+ * than 1, 2 or 4, or @sparsity outside [0, 1]; -ENOMEM.
+ */
+APU_API int apu_sparsify(int8_t *w, unsigned int out_c, unsigned int in_c, unsigned int block,
+			 int threshold, double sparsity, size_t *zero_blocks);
+
 /* ---- networks ------------------------------------------------------------ */
 
 /** A tensor shape: NHWC, batch 1, int8. */
@@ -404,7 +440,16 @@ struct apu_conv2d_ext {
 	size_t size;
 	unsigned int flags;
 	int32_t w_zp;
+	/*
+	 * Second version (the size covers it): with
+	 * APU_CONV_EXT_WEIGHTS_SPARSE, the output channels per block, 1, 2
+	 * or 4.
+	 */
+	unsigned int sparse_block;
 };
+
+/** The size of the first version of struct apu_conv2d_ext (no sparse_block). */
+#define APU_CONV2D_EXT_SIZE_V1	offsetof(struct apu_conv2d_ext, sparse_block)
 
 /** The op is a fully connected layer (apu_network_add_fully_connected()). */
 #define APU_CONV_EXT_FULLY_CONNECTED	0x1
@@ -415,6 +460,18 @@ struct apu_conv2d_ext {
  * the layer's int8 layout. Needs APU_CAP_INT4_WEIGHTS.
  */
 #define APU_CONV_EXT_WEIGHTS_INT4	0x2
+/**
+ * Run the layer on block-sparse weights (firmware ABI 1.5): apu_conv2d.weights
+ * are the dense int8 weights as ever; libapu stores only the blocks of
+ * @sparse_block output channels by one input channel that hold a nonzero
+ * weight (apu_sparse_encode()), and the device skips the others. The result
+ * is the dense layer's, bit for bit; the time is that of the stored blocks.
+ * For 1x1 convolutions with groups 1 and fully connected layers, int8
+ * symmetric weights (w_zp 0, not int4). Zero blocks come from the weights:
+ * prune them first (apu_sparsify()). Needs APU_CAP_SPARSE_WEIGHTS and the
+ * second version of struct apu_conv2d_ext.
+ */
+#define APU_CONV_EXT_WEIGHTS_SPARSE	0x4
 
 /** A requantized elementwise add (TFLite int8 ADD); see docs/hw.md. */
 struct apu_add {

@@ -887,7 +887,7 @@ static uint64_t apu_mmio_read(void *opaque, hwaddr addr, unsigned size)
         val = APU_FEATURE_MMU | APU_FEATURE_TIME_ACCURATE |
               APU_FEATURE_FAULT_INJECT | APU_FEATURE_POWER_GATING |
               APU_FEATURE_QUANT_OPS | APU_FEATURE_WRITE_LIST |
-              APU_FEATURE_INT4_WEIGHTS;
+              APU_FEATURE_INT4_WEIGHTS | APU_FEATURE_SPARSE_WEIGHTS;
         break;
     case APU_REG_MAX_CONTEXTS:
         val = APU_MAX_CTX;
