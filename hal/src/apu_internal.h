@@ -35,6 +35,7 @@ struct apu_device {
 	bool out_pitch;			/* firmware ABI 1.1: conv output pitch */
 	bool quant_ops;			/* firmware ABI 1.2 and APU_CAP_QUANT_OPS */
 	bool int4;			/* firmware ABI 1.4 and APU_CAP_INT4_WEIGHTS */
+	bool fp16;			/* firmware ABI 1.6 and APU_CAP_FP16 */
 	bool bo_no_wait;		/* driver 0.2: DRM_APU_JOB_BO_NO_WAIT */
 	bool job_wait;			/* driver 0.3: DRM_IOCTL_APU_JOB_WAIT */
 };
