@@ -402,7 +402,7 @@ $(BUILD)/fuzz/fuzz_network $(BUILD)/fuzz/fuzz_tflite: $(BUILD)/fuzz/%: tests/fuz
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(HAL_SRCS) -o $@ $(DRM_LIBS) -lm -lpthread
 # The device's command processor and engine (the firmware) over a simulated
 # bus; a structure-aware target (docs/reliability.md).
-FUZZ_CP_SRCS := firmware-stub/apu_cp.c firmware-stub/apu_ops.c firmware-stub/apu_quant.c
+FUZZ_CP_SRCS := firmware-stub/apu_cp.c firmware-stub/apu_ops.c firmware-stub/apu_fp16.c firmware-stub/apu_quant.c
 $(BUILD)/fuzz/fuzz_cp: tests/fuzz/fuzz_cp.c tests/apu_bus.h $(FUZZ_CP_SRCS) $(FW_HDRS)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-unknown-attributes -Ifirmware-stub/include -Ifirmware-stub $< $(FUZZ_CP_SRCS) -o $@ -lm

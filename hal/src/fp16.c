@@ -164,8 +164,8 @@ static uint16_t clamp_round(float v, float lo, float hi)
 	return f2h(v);
 }
 
-static void ref_conv(const struct apu_ref_conv *c, const uint16_t *in, const uint16_t *w,
-		     const float *bias, float lo, float hi, uint16_t *out)
+void apu_ref_conv2d_fp16(const struct apu_ref_conv *c, const uint16_t *in, const uint16_t *w,
+			 const float *bias, float lo, float hi, uint16_t *out)
 {
 	int cin_g = c->in_c / c->groups, cout_g = c->out_c / c->groups;
 	bool dw = c->groups == c->in_c && c->groups > 1;
@@ -204,8 +204,8 @@ static void ref_conv(const struct apu_ref_conv *c, const uint16_t *in, const uin
 			}
 }
 
-static void ref_pool(const struct apu_ref_pool *p, bool max, const uint16_t *in, float lo,
-		     float hi, uint16_t *out)
+void apu_ref_pool_fp16(const struct apu_ref_pool *p, bool max, const uint16_t *in, float lo,
+		       float hi, uint16_t *out)
 {
 	for (int oy = 0; oy < p->out_h; oy++)
 		for (int ox = 0; ox < p->out_w; ox++)
@@ -247,7 +247,7 @@ void apu_net_ref_fp16(const struct apu_network *net, const struct op *o, uint8_t
 
 	switch (o->kind) {
 	case OP_CONV:
-		ref_conv(&o->conv, in, (const uint16_t *)(k + o->w_off),
+		apu_ref_conv2d_fp16(&o->conv, in, (const uint16_t *)(k + o->w_off),
 			 o->has_bias ? (const float *)(k + o->b_off) : NULL, o->lo, o->hi, out);
 		break;
 	case OP_ADD: {
@@ -260,7 +260,7 @@ void apu_net_ref_fp16(const struct apu_network *net, const struct op *o, uint8_t
 	}
 	case OP_POOL:
 	case OP_MAXPOOL:
-		ref_pool(&o->pool, o->kind == OP_MAXPOOL, in, o->lo, o->hi, out);
+		apu_ref_pool_fp16(&o->pool, o->kind == OP_MAXPOOL, in, o->lo, o->hi, out);
 		break;
 	default:
 		break;
