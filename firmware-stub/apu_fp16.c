@@ -379,7 +379,9 @@ int apu_conv2d_fp16(const ApuConvParams *p, const uint16_t *in,
     uint64_t nin = apu_conv_in_size(p), nw = apu_conv_weights_size(p);
     int vec = use_vector(path);
     bool dense = p->groups == 1;
+#ifdef APU_HAVE_F16C_KERNEL
     bool dw1 = p->groups == p->in_c && p->groups > 1 && p->out_c == p->in_c;
+#endif
     int oc8 = (p->out_c + 7) / 8 * 8;
     uint64_t pix_macs = (uint64_t)p->k_h * p->k_w * (p->in_c / p->groups) *
                         p->out_c;

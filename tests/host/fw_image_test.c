@@ -187,8 +187,8 @@ TEST_F(image, abi_rules)
 	self->img = slurp(self->path, &n);
 	EXPECT_EQ(APU_FW_ERR_ABI, chk(self->img, n,
 						     APU_FW_ABI(1, 0), NULL));
-	/* This device (ABI 1.4) still boots 1.0 to 1.3 images; not 1.5. */
-	EXPECT_EQ(APU_FW_ABI(1, 4), DEV_ABI);
+	/* This device (ABI 1.6) still boots 1.0 to 1.5 images; not 1.7. */
+	EXPECT_EQ(APU_FW_ABI(1, 6), DEV_ABI);
 	ASSERT_EQ(0, run_mkfw("--abi 1.0", self->path));
 	self->img = slurp(self->path, &n);
 	EXPECT_EQ(APU_FW_ERR_NONE, chk(self->img, n, DEV_ABI, NULL));
@@ -203,11 +203,14 @@ TEST_F(image, abi_rules)
 	EXPECT_EQ(APU_FW_ERR_NONE, chk(self->img, n, DEV_ABI, NULL));
 	ASSERT_EQ(0, run_mkfw("--abi 1.5", self->path));
 	self->img = slurp(self->path, &n);
+	EXPECT_EQ(APU_FW_ERR_NONE, chk(self->img, n, DEV_ABI, NULL));
+	ASSERT_EQ(0, run_mkfw("--abi 1.7", self->path));
+	self->img = slurp(self->path, &n);
 	EXPECT_EQ(APU_FW_ERR_ABI, chk(self->img, n, DEV_ABI, NULL));
 	/* mkfw's default is the tree's ABI. */
 	ASSERT_EQ(0, run_mkfw("", self->path));
 	self->img = slurp(self->path, &n);
-	EXPECT_EQ(4, self->img[offsetof(struct apu_fw_header, abi_minor)]);
+	EXPECT_EQ(6, self->img[offsetof(struct apu_fw_header, abi_minor)]);
 	EXPECT_EQ(1, self->img[offsetof(struct apu_fw_header, abi_major)]);
 }
 
