@@ -260,6 +260,12 @@ $(BUILD)/bench/int4_bench: tests/bench/int4_bench.c tests/apu_bus.h $(FW_SRCS) $
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) -Ihal/include $< $(FW_SRCS) -o $@ \
 		$(BUILD)/lib/libapu.a $(DRM_LIBS) -lm
 
+# fp16 against int8: the timing model's cycles, the engine's paths.
+$(BUILD)/bench/fp16_bench: tests/bench/fp16_bench.c tests/apu_bus.h $(FW_SRCS) $(FW_HDRS) $(BUILD)/lib/libapu.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) -Ihal/include $< $(FW_SRCS) -o $@ \
+		$(BUILD)/lib/libapu.a $(DRM_LIBS) -lm
+
 # The planner's figures (host, CPU backend: the device's timing model).
 $(BUILD)/bench/sched_bench: tests/bench/sched_bench.c $(BUILD)/lib/libapu.a
 	@mkdir -p $(@D)
@@ -278,10 +284,11 @@ $(BUILD)/bench/guest/%: tests/bench/guest/%.c tests/bench/bench_net.h tests/benc
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -Ihal/include -Iuapi $(DRM_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu
 
 .PHONY: bench-run guest-bench
-bench-run: $(BUILD)/bench/engine_bench $(BUILD)/bench/int4_bench $(BUILD)/bench/sched_bench $(BUILD)/bench/hal_overhead tools qemu initramfs
+bench-run: $(BUILD)/bench/engine_bench $(BUILD)/bench/int4_bench $(BUILD)/bench/fp16_bench $(BUILD)/bench/sched_bench $(BUILD)/bench/hal_overhead tools qemu initramfs
 	@echo "== compute engine vs XNNPACK (one thread, MobileNet V2 convolutions)"
 	$(Q)$(BUILD)/bench/engine_bench --json $(BUILD)/bench/engine.json | tee $(BUILD)/bench/engine.txt
 	$(Q)$(BUILD)/bench/int4_bench --json $(BUILD)/bench/int4.json | tee $(BUILD)/bench/int4.txt
+	$(Q)$(BUILD)/bench/fp16_bench --json $(BUILD)/bench/fp16.json | tee $(BUILD)/bench/fp16.txt
 	@echo "== scheduling: MobileNet V1/V2 per policy, against the bound and baselines"
 	$(Q)$(BUILD)/bench/sched_bench --json $(BUILD)/bench/sched.json | tee $(BUILD)/bench/sched.txt
 	$(Q)APU_BACKEND=cpu $(BUILD)/bin/apu-run --cpu --model v2 --trace $(BUILD)/bench/v2-trace.json >/dev/null
