@@ -834,7 +834,8 @@ static void run_add_fp16(Job *j, const ApuCoreModel *core,
     uint16_t *in1 = NULL, *in2 = NULL, *out = NULL;
     float lo, hi;
 
-    if (apu_ld32(&a->reserved0) || !all_zero(a->reserved, sizeof(a->reserved))) {
+    if (apu_ld32(&a->reserved0) ||
+        !all_zero(a->reserved, sizeof(a->reserved))) {
         j->res->status = APU_STATUS_BAD_OP;
         return;
     }
