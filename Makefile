@@ -280,6 +280,12 @@ $(BUILD)/bench/sparse_bench: tests/bench/sparse_bench.c tests/apu_bus.h $(FW_SRC
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) -Ihal/include $< $(FW_SRCS) -o $@ \
 		$(BUILD)/lib/libapu.a $(DRM_LIBS) -lm
 
+# fp16 against int8: the timing model's cycles, the engine's paths.
+$(BUILD)/bench/fp16_bench: tests/bench/fp16_bench.c tests/apu_bus.h $(FW_SRCS) $(FW_HDRS) $(BUILD)/lib/libapu.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) -Ihal/include $< $(FW_SRCS) -o $@ \
+		$(BUILD)/lib/libapu.a $(DRM_LIBS) -lm
+
 # The planner's figures (host, CPU backend: the device's timing model).
 $(BUILD)/bench/sched_bench: tests/bench/sched_bench.c $(BUILD)/lib/libapu.a
 	@mkdir -p $(@D)
@@ -298,7 +304,7 @@ $(BUILD)/bench/guest/%: tests/bench/guest/%.c tests/bench/bench_net.h tests/benc
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -Ihal/include -Iuapi $(DRM_CFLAGS) $< -o $@ -L$(BUILD)/lib -lapu
 
 .PHONY: bench-run guest-bench
-bench-run: $(BUILD)/bench/engine_bench $(BUILD)/bench/int4_bench $(BUILD)/bench/sparse_bench $(BUILD)/bench/sched_bench $(BUILD)/bench/hal_overhead $(BUILD)/bench/model_xnnpack_bench tools qemu initramfs
+bench-run: $(BUILD)/bench/engine_bench $(BUILD)/bench/int4_bench $(BUILD)/bench/sparse_bench $(BUILD)/bench/fp16_bench $(BUILD)/bench/sched_bench $(BUILD)/bench/hal_overhead $(BUILD)/bench/model_xnnpack_bench tools qemu initramfs
 	@echo "== compute engine vs XNNPACK (one thread, MobileNet V2 convolutions)"
 	$(Q)$(BUILD)/bench/engine_bench --json $(BUILD)/bench/engine.json | tee $(BUILD)/bench/engine.txt
 	@echo "== whole model: MobileNet V2 on XNNPACK's subgraph runtime (host cores threads), the engine alone"
@@ -307,6 +313,7 @@ bench-run: $(BUILD)/bench/engine_bench $(BUILD)/bench/int4_bench $(BUILD)/bench/
 		| tee $(BUILD)/bench/model_xnnpack.txt
 	$(Q)$(BUILD)/bench/int4_bench --json $(BUILD)/bench/int4.json | tee $(BUILD)/bench/int4.txt
 	$(Q)$(BUILD)/bench/sparse_bench --json $(BUILD)/bench/sparse.json | tee $(BUILD)/bench/sparse.txt
+	$(Q)$(BUILD)/bench/fp16_bench --json $(BUILD)/bench/fp16.json | tee $(BUILD)/bench/fp16.txt
 	@echo "== scheduling: MobileNet V1/V2 per policy, against the bound and baselines"
 	$(Q)$(BUILD)/bench/sched_bench --json $(BUILD)/bench/sched.json | tee $(BUILD)/bench/sched.txt
 	$(Q)APU_BACKEND=cpu $(BUILD)/bin/apu-run --cpu --model v2 --trace $(BUILD)/bench/v2-trace.json >/dev/null
@@ -428,7 +435,7 @@ $(BUILD)/fuzz/fuzz_network $(BUILD)/fuzz/fuzz_tflite: $(BUILD)/fuzz/%: tests/fuz
 # The device's command processor and engine (the firmware) over a simulated
 # bus; a structure-aware target (docs/reliability.md).
 FUZZ_CP_SRCS := firmware-stub/apu_cp.c firmware-stub/apu_ops.c firmware-stub/apu_sparse.c \
-	firmware-stub/apu_quant.c
+	firmware-stub/apu_fp16.c firmware-stub/apu_quant.c
 $(BUILD)/fuzz/fuzz_cp: tests/fuzz/fuzz_cp.c tests/apu_bus.h $(FUZZ_CP_SRCS) $(FW_HDRS)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-unknown-attributes -Ifirmware-stub/include -Ifirmware-stub $< $(FUZZ_CP_SRCS) -o $@ -lm

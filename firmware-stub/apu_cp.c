@@ -308,6 +308,13 @@ static bool all_zero(const void *p, size_t n)
     return true;
 }
 
+static void run_conv_fp16(Job *j, const ApuCoreModel *core,
+                          const struct apu_op_conv2d *c, ApuConvParams *p);
+static void run_add_fp16(Job *j, const ApuCoreModel *core,
+                         const struct apu_op_add *a);
+static void run_pool_fp16(Job *j, const ApuCoreModel *core,
+                          const struct apu_op_avgpool *a, ApuPoolParams *p);
+
 static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
 {
     const struct apu_op_conv2d *c = (const void *)op;
@@ -337,6 +344,10 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
     uint32_t pitch = apu_ld16(&c->out_pitch);
     uint32_t in_pitch = apu_ld16(&c->in_pitch);
 
+    if (apu_ld16(&c->flags) & APU_OPF_FP16) {
+        run_conv_fp16(j, core, c, &p);
+        return;
+    }
     if ((apu_ld16(&c->flags) &
          ~(APU_OPF_SINGLE_ROUNDING | APU_OPF_WEIGHTS_INT4 |
            APU_OPF_WEIGHTS_SPARSE)) ||
@@ -561,6 +572,10 @@ static void run_add(Job *j, const ApuCoreModel *core, const uint8_t *op)
         .in2_period = apu_ld32(&a->in2_period),
     };
 
+    if (apu_ld16(&a->flags) & APU_OPF_FP16) {
+        run_add_fp16(j, core, a);
+        return;
+    }
     if (apu_ld16(&a->flags) || apu_ld32(&a->reserved0) ||
         !all_zero(a->reserved, sizeof(a->reserved))) {
         j->res->status = APU_STATUS_BAD_OP;
@@ -593,6 +608,10 @@ static void run_pool(Job *j, const ApuCoreModel *core, const uint8_t *op)
     uint64_t nin, nout, macs;
     int8_t *in = NULL, *out = NULL;
 
+    if (apu_ld16(&a->flags) & APU_OPF_FP16) {
+        run_pool_fp16(j, core, a, &p);
+        return;
+    }
     if ((apu_ld16(&a->flags) & ~flags_ok) || apu_ld16(&a->reserved0) ||
         apu_ld32(&a->reserved1) ||
         !all_zero(a->reserved, sizeof(a->reserved))) {
@@ -692,6 +711,268 @@ static void run_mul(Job *j, const ApuCoreModel *core, const uint8_t *op)
         run_binary(j, core, apu_ld64(&m->input1), apu_ld64(&m->input2),
                    apu_ld64(&m->output), p.count, p.in2_period, mul_chunk, &p);
     }
+}
+
+/* ---- fp16 ops (ABI 1.6, APU_OPF_FP16; the kernels in apu_fp16.c) ------- */
+
+/* Modeled cycles of an fp16 op: MACs at the core's fp16 rate. */
+static uint64_t op_cycles_fp16(const ApuCoreModel *core, uint64_t macs,
+                               uint64_t bytes)
+{
+    ApuCoreModel m = *core;
+
+    m.macs_per_cycle = core->fp16_macs_per_cycle;
+    if (!m.macs_per_cycle) {
+        m.macs_per_cycle = core->macs_per_cycle / 2 ? core->macs_per_cycle / 2
+                                                    : 1;
+    }
+    return op_cycles(&m, macs, bytes);
+}
+
+static float f32_of(uint32_t u)
+{
+    float f;
+
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* The fp16 clamps: fp32 bit patterns, not NaN, lo <= hi. */
+static bool fp16_act(const void *act_min, const void *act_max, float *lo,
+                     float *hi)
+{
+    *lo = f32_of(apu_ld32(act_min));
+    *hi = f32_of(apu_ld32(act_max));
+    return *lo <= *hi;      /* false for a NaN too */
+}
+
+/* Little-endian binary16 in guest memory to host order, in place. */
+static void fp16_from_le(uint16_t *v, uint64_t n)
+{
+    uint64_t i;
+
+    for (i = 0; i < n; i++) {
+        v[i] = apu_ld16(&v[i]);
+    }
+}
+
+static void fp16_to_le(uint16_t *v, uint64_t n)
+{
+    uint64_t i;
+
+    for (i = 0; i < n; i++) {
+        uint16_t x = v[i];
+
+        apu_st16(&v[i], x);
+    }
+}
+
+static void run_conv_fp16(Job *j, const ApuCoreModel *core,
+                          const struct apu_op_conv2d *c, ApuConvParams *p)
+{
+    uint32_t pitch = apu_ld16(&c->out_pitch);
+    uint32_t in_pitch = apu_ld16(&c->in_pitch);
+    uint64_t nin, nw, nout, bias_va = apu_ld64(&c->bias), macs;
+    uint16_t *in = NULL, *w = NULL, *out = NULL;
+    float *bias = NULL, lo, hi;
+    int i, r;
+
+    if (!all_zero(c->reserved, sizeof(c->reserved))) {
+        j->res->status = APU_STATUS_BAD_OP;
+        return;
+    }
+    /* The int8 checks on the shape; the int8 fields must be 0. */
+    p->act_min = -128;
+    p->act_max = 127;
+    j->res->status = apu_conv_check(p);
+    if (!j->res->status &&
+        (apu_ld16(&c->flags) != APU_OPF_FP16 || p->in_zp || p->out_zp ||
+         p->w_zp || apu_ld64(&c->mult) || apu_ld64(&c->shift) ||
+         !fp16_act(&c->act_min, &c->act_max, &lo, &hi) ||
+         (pitch && pitch < (uint32_t)p->out_c) ||
+         (in_pitch && in_pitch < (uint32_t)p->in_c))) {
+        j->res->status = APU_STATUS_BAD_PARAMS;
+    }
+    if (j->res->status) {
+        return;
+    }
+    nin = apu_conv_in_size(p);
+    nw = apu_conv_weights_size(p);
+    nout = apu_conv_out_size(p);
+    if (2 * nin > APU_FW_MAX_TENSOR || 2 * nw > APU_FW_MAX_TENSOR ||
+        2 * nout > APU_FW_MAX_TENSOR) {
+        j->res->status = APU_STATUS_TOO_LARGE;
+        return;
+    }
+    in = job_read_pitched(j, apu_ld64(&c->input), (uint64_t)p->in_h * p->in_w,
+                          2ull * p->in_c,
+                          2ull * (in_pitch ? in_pitch : (uint32_t)p->in_c));
+    w = in ? job_read(j, apu_ld64(&c->weights), 2 * nw) : NULL;
+    if (w && bias_va) {
+        bias = job_read(j, bias_va, 4ull * p->out_c);
+    }
+    if (!w || (bias_va && !bias)) {
+        goto out;
+    }
+    fp16_from_le(in, nin);
+    fp16_from_le(w, nw);
+    for (i = 0; bias && i < p->out_c; i++) {
+        bias[i] = f32_of(apu_ld32(&bias[i]));
+    }
+    out = malloc(2 * nout);
+    if (!out) {
+        j->res->status = APU_STATUS_TOO_LARGE;
+        goto out;
+    }
+    r = apu_conv2d_fp16(p, in, w, bias, lo, hi, out, &j->poll, APU_PATH_AUTO);
+    if (r) {
+        j->res->status = r == APU_OP_ABORTED ? APU_STATUS_ABORTED
+                                             : APU_STATUS_TOO_LARGE;
+        goto out;
+    }
+    fp16_to_le(out, nout);
+    if (!pitch || pitch == (uint32_t)p->out_c) {
+        if (job_write(j, apu_ld64(&c->output), out, 2 * nout)) {
+            goto out;
+        }
+    } else {
+        uint64_t pix, npix = (uint64_t)p->out_h * p->out_w;
+
+        for (pix = 0; pix < npix; pix++) {
+            if (job_aborted(j, APU_PIXEL_WORK) ||
+                job_write(j, apu_ld64(&c->output) + pix * 2 * pitch,
+                          out + pix * p->out_c, 2ull * p->out_c)) {
+                goto out;
+            }
+        }
+    }
+    macs = apu_conv_macs(p);
+    j->res->macs += macs;
+    j->res->cycles += op_cycles_fp16(core, macs,
+                                     2 * (nin + nw + nout) +
+                                     (bias_va ? 4ull * p->out_c : 0));
+out:
+    free(in);
+    free(w);
+    free(bias);
+    free(out);
+}
+
+static void run_add_fp16(Job *j, const ApuCoreModel *core,
+                         const struct apu_op_add *a)
+{
+    uint32_t count = apu_ld32(&a->count), period = apu_ld32(&a->in2_period);
+    uint32_t n2 = period ? period : count, i, chunk;
+    uint16_t *in1 = NULL, *in2 = NULL, *out = NULL;
+    float lo, hi;
+
+    if (apu_ld32(&a->reserved0) ||
+        !all_zero(a->reserved, sizeof(a->reserved))) {
+        j->res->status = APU_STATUS_BAD_OP;
+        return;
+    }
+    /* Every quantization field, left_shift to out_zp, must be 0. */
+    if (apu_ld16(&a->flags) != APU_OPF_FP16 ||
+        !all_zero(&a->left_shift, 4 * 10) || !count ||
+        (period && count % period) ||
+        !fp16_act(&a->act_min, &a->act_max, &lo, &hi)) {
+        j->res->status = APU_STATUS_BAD_PARAMS;
+        return;
+    }
+    if (2ull * count > APU_FW_MAX_TENSOR) {
+        j->res->status = APU_STATUS_TOO_LARGE;
+        return;
+    }
+    chunk = elem_chunk(count, period);
+    in1 = job_read(j, apu_ld64(&a->input1), 2ull * count);
+    in2 = in1 ? job_read(j, apu_ld64(&a->input2), 2ull * n2) : NULL;
+    out = in2 ? malloc(2ull * count) : NULL;
+    if (in2 && !out) {
+        j->res->status = APU_STATUS_TOO_LARGE;
+    }
+    if (out) {
+        fp16_from_le(in1, count);
+        fp16_from_le(in2, n2);
+    }
+    for (i = 0; out && i < count; i += chunk) {
+        if (job_aborted(j, chunk)) {
+            break;
+        }
+        apu_add_fp16(MIN_U32(chunk, count - i), n2 < count ? period : 0,
+                     in1 + i, n2 < count ? in2 : in2 + i, lo, hi, out + i,
+                     APU_PATH_AUTO);
+    }
+    if (out && !j->res->status) {
+        fp16_to_le(out, count);
+        if (!job_write(j, apu_ld64(&a->output), out, 2ull * count)) {
+            j->res->macs += count;
+            j->res->cycles += op_cycles_fp16(core, count,
+                                             4ull * count + 2ull * n2);
+        }
+    }
+    free(in1);
+    free(in2);
+    free(out);
+}
+
+static void run_pool_fp16(Job *j, const ApuCoreModel *core,
+                          const struct apu_op_avgpool *a, ApuPoolParams *p)
+{
+    bool max = apu_ld16(&a->opcode) == APU_OP_MAXPOOL;
+    uint64_t nin, nout, macs;
+    uint16_t *in = NULL, *out = NULL;
+    float lo, hi;
+    int r;
+
+    if (apu_ld16(&a->reserved0) || apu_ld32(&a->reserved1) ||
+        !all_zero(a->reserved, sizeof(a->reserved))) {
+        j->res->status = APU_STATUS_BAD_OP;
+        return;
+    }
+    p->act_min = -128;
+    p->act_max = 127;
+    p->round_uint8 = false;
+    j->res->status = apu_pool_check(p);
+    if (!j->res->status &&
+        (apu_ld16(&a->flags) != APU_OPF_FP16 ||
+         !fp16_act(&a->act_min, &a->act_max, &lo, &hi))) {
+        j->res->status = APU_STATUS_BAD_PARAMS;
+    }
+    if (j->res->status) {
+        return;
+    }
+    nin = (uint64_t)p->in_h * p->in_w * p->channels;
+    nout = (uint64_t)p->out_h * p->out_w * p->channels;
+    if (2 * nin > APU_FW_MAX_TENSOR || 2 * nout > APU_FW_MAX_TENSOR) {
+        j->res->status = APU_STATUS_TOO_LARGE;
+        return;
+    }
+    macs = nout * p->k_h * p->k_w;
+    in = job_read(j, apu_ld64(&a->input), 2 * nin);
+    out = in ? malloc(2 * nout) : NULL;
+    if (in && !out) {
+        j->res->status = APU_STATUS_TOO_LARGE;
+    }
+    if (out) {
+        fp16_from_le(in, nin);
+        r = max ? apu_maxpool_fp16(p, in, lo, hi, out, &j->poll,
+                                   APU_PATH_AUTO)
+                : apu_avgpool_fp16(p, in, lo, hi, out, &j->poll,
+                                   APU_PATH_AUTO);
+        if (r) {
+            j->res->status = r == APU_OP_ABORTED ? APU_STATUS_ABORTED
+                                                 : APU_STATUS_TOO_LARGE;
+        } else {
+            fp16_to_le(out, nout);
+            if (!job_write(j, apu_ld64(&a->output), out, 2 * nout)) {
+                j->res->macs += macs;
+                j->res->cycles += op_cycles_fp16(core, macs,
+                                                 2 * (nin + nout));
+            }
+        }
+    }
+    free(in);
+    free(out);
 }
 
 static void cp_run_job(Job *jp, const ApuCoreModel *core, uint64_t cmdbuf,

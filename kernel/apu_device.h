@@ -72,6 +72,7 @@ struct apu_vm {
  * @energy_fj_per_mac: energy per MAC
  * @idle_power_uw: idle power
  * @bytes_per_cycle: data movement rate
+ * @fp16_macs_per_cycle: fp16 MACs per cycle; 0 without APU_FEATURE_FP16
  * @index: core number
  * @name: "big0", "little1", ...; the scheduler and fdinfo name
  * @adev: the device
@@ -118,6 +119,7 @@ struct apu_core {
 	u32 energy_fj_per_mac;
 	u32 idle_power_uw;
 	u32 bytes_per_cycle;
+	u32 fp16_macs_per_cycle;
 
 	u32 index;
 	char name[16];

@@ -199,6 +199,7 @@ const struct drm_driver apu_drm_driver = {
 static int apu_read_cores(struct apu_device *adev)
 {
 	u32 n = apu_read(adev, APU_REG_NUM_CORES), i;
+	bool fp16 = apu_read(adev, APU_REG_FEATURES) & APU_FEATURE_FP16;
 
 	if (n < 1 || n > APU_DRV_MAX_CORES) {
 		drm_err(&adev->drm, "the device reports %u cores; 1 to %u are supported\n",
@@ -216,6 +217,9 @@ static int apu_read_cores(struct apu_device *adev)
 		c->energy_fj_per_mac = apu_read(adev, base + APU_CORE_ENERGY_FJ_PER_MAC);
 		c->idle_power_uw = apu_read(adev, base + APU_CORE_IDLE_POWER_UW);
 		c->bytes_per_cycle = apu_read(adev, base + APU_CORE_BYTES_PER_CYCLE);
+		/* The register exists from firmware ABI 1.6 (APU_FEATURE_FP16). */
+		c->fp16_macs_per_cycle = fp16 ?
+			apu_read(adev, base + APU_CORE_FP16_MACS_PER_CYCLE) : 0;
 		if (c->core_class > APU_CLASS_TINY || !c->macs_per_cycle ||
 		    !c->clock_mhz || !c->bytes_per_cycle) {
 			drm_err(&adev->drm, "core %u reports class %u, %u MACs/cycle, %u MHz: not usable\n",

@@ -29,6 +29,7 @@ static_assert(DRM_APU_CAP_QUANT_OPS == APU_FEATURE_QUANT_OPS);
 static_assert(DRM_APU_CAP_WRITE_LIST == APU_FEATURE_WRITE_LIST);
 static_assert(DRM_APU_CAP_INT4_WEIGHTS == APU_FEATURE_INT4_WEIGHTS);
 static_assert(DRM_APU_CAP_SPARSE_WEIGHTS == APU_FEATURE_SPARSE_WEIGHTS);
+static_assert(DRM_APU_CAP_FP16 == APU_FEATURE_FP16);
 
 /*
  * Copy one information block to userspace following the rules documented
@@ -97,7 +98,8 @@ static int apu_query_device(struct apu_device *adev, struct drm_apu_query *args)
 		    (DRM_APU_CAP_MMU | DRM_APU_CAP_TIME_ACCURATE |
 		     DRM_APU_CAP_FAULT_INJECT | DRM_APU_CAP_POWER_GATING |
 		     DRM_APU_CAP_QUANT_OPS | DRM_APU_CAP_WRITE_LIST |
-		     DRM_APU_CAP_INT4_WEIGHTS | DRM_APU_CAP_SPARSE_WEIGHTS);
+		     DRM_APU_CAP_INT4_WEIGHTS | DRM_APU_CAP_SPARSE_WEIGHTS |
+		     DRM_APU_CAP_FP16);
 	info.ops = apu_read(adev, APU_REG_OPS);
 	drm_dev_exit(idx);
 
@@ -130,6 +132,7 @@ static int apu_query_cores(struct apu_device *adev, struct drm_apu_query *args)
 		e[i].energy_fj_per_mac = c->energy_fj_per_mac;
 		e[i].idle_power_uw = c->idle_power_uw;
 		e[i].bytes_per_cycle = c->bytes_per_cycle;
+		e[i].fp16_macs_per_cycle = c->fp16_macs_per_cycle;
 	}
 	ret = apu_query_copy(&adev->drm, args, h, size, sizeof(*h));
 	kfree(h);

@@ -36,6 +36,7 @@ struct apu_device {
 	bool quant_ops;			/* firmware ABI 1.2 and APU_CAP_QUANT_OPS */
 	bool int4;			/* firmware ABI 1.4 and APU_CAP_INT4_WEIGHTS */
 	bool sparse;			/* firmware ABI 1.5 and APU_CAP_SPARSE_WEIGHTS */
+	bool fp16;			/* firmware ABI 1.6 and APU_CAP_FP16 */
 	bool bo_no_wait;		/* driver 0.2: DRM_APU_JOB_BO_NO_WAIT */
 	bool job_wait;			/* driver 0.3: DRM_IOCTL_APU_JOB_WAIT */
 };
@@ -92,6 +93,15 @@ void apu_ref_conv2d(const struct apu_ref_conv *p, const int8_t *in, const int8_t
 void apu_ref_add(size_t count, const struct apu_add *p, const int8_t *a,
 		 const int8_t *b, int8_t *out);
 void apu_ref_avgpool(const struct apu_ref_pool *p, const int8_t *in, int8_t *out);
+/*
+ * fp16 (fp16.c): docs/hw.md's order of arithmetic, naively; tensors
+ * binary16, @bias fp32 (may be NULL), clamps in fp32. The conv's and
+ * pool's int8 fields (zero points, clamps) are not used.
+ */
+void apu_ref_conv2d_fp16(const struct apu_ref_conv *c, const uint16_t *in, const uint16_t *w,
+			 const float *bias, float lo, float hi, uint16_t *out);
+void apu_ref_pool_fp16(const struct apu_ref_pool *p, bool max, const uint16_t *in, float lo,
+		       float hi, uint16_t *out);
 void apu_ref_maxpool(const struct apu_ref_pool *p, const int8_t *in, int8_t *out);
 /* Elementwise with input2 broadcast: element i takes b[i % period]. */
 void apu_ref_add_bcast(size_t count, size_t period, const struct apu_add *p, const int8_t *a,

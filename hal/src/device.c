@@ -51,7 +51,9 @@ static int read_cores(struct apu_device *dev)
 	if (ret)
 		goto out;
 	h = (struct drm_apu_query_cores *)buf;
-	if (h->num_cores == 0 || h->entry_size < sizeof(struct drm_apu_core_info) ||
+	/* Entries of older kernels end before fp16_macs_per_cycle. */
+	if (h->num_cores == 0 ||
+	    h->entry_size < offsetof(struct drm_apu_core_info, fp16_macs_per_cycle) ||
 	    (uint64_t)h->entry_size * h->num_cores > size - sizeof(*h)) {
 		ret = -EPROTO;
 		goto out;
@@ -64,7 +66,9 @@ static int read_cores(struct apu_device *dev)
 	for (i = 0; i < h->num_cores; i++) {
 		struct drm_apu_core_info e;
 
-		memcpy(&e, buf + sizeof(*h) + (size_t)i * h->entry_size, sizeof(e));
+		memset(&e, 0, sizeof(e));
+		memcpy(&e, buf + sizeof(*h) + (size_t)i * h->entry_size,
+		       h->entry_size < sizeof(e) ? h->entry_size : sizeof(e));
 		dev->cores[i] = (struct apu_core_info){
 			.index = e.core,
 			.core_class = (enum apu_core_class)e.core_class,
@@ -74,6 +78,7 @@ static int read_cores(struct apu_device *dev)
 			.energy_fj_per_mac = e.energy_fj_per_mac,
 			.idle_power_uw = e.idle_power_uw,
 			.bytes_per_cycle = e.bytes_per_cycle,
+			.fp16_macs_per_cycle = e.fp16_macs_per_cycle,
 		};
 	}
 	dev->info.num_cores = h->num_cores;
@@ -143,6 +148,7 @@ int apu_device_open(const char *node, struct apu_device **out)
 	_Static_assert(APU_CAP_WRITE_LIST == DRM_APU_CAP_WRITE_LIST, "caps");
 	_Static_assert(APU_CAP_INT4_WEIGHTS == DRM_APU_CAP_INT4_WEIGHTS, "caps");
 	_Static_assert(APU_CAP_SPARSE_WEIGHTS == DRM_APU_CAP_SPARSE_WEIGHTS, "caps");
+	_Static_assert(APU_CAP_FP16 == DRM_APU_CAP_FP16, "caps");
 	dev->info.caps = qd.caps;
 	dev->out_pitch = dev->info.fw_abi_major == 1 && dev->info.fw_abi_minor >= 1;
 	dev->quant_ops = dev->info.fw_abi_major == 1 && dev->info.fw_abi_minor >= 2 &&
@@ -151,6 +157,8 @@ int apu_device_open(const char *node, struct apu_device **out)
 		    (dev->info.caps & APU_CAP_INT4_WEIGHTS);
 	dev->sparse = dev->info.fw_abi_major == 1 && dev->info.fw_abi_minor >= 5 &&
 		      (dev->info.caps & APU_CAP_SPARSE_WEIGHTS);
+	dev->fp16 = dev->info.fw_abi_major == 1 && dev->info.fw_abi_minor >= 6 &&
+		    (dev->info.caps & APU_CAP_FP16);
 	dev->info.max_buffer_size = dev->max_bo_size;
 	dev->info.max_contexts = qd.max_contexts;
 	dev->info.ring_entries = qd.ring_entries;
@@ -207,7 +215,8 @@ _Static_assert(APU_CORE_BIG == APU_CLASS_BIG && APU_CORE_LITTLE == APU_CLASS_LIT
 	[APU_CLASS_##C] = { 0, (enum apu_core_class)APU_CLASS_##C,                 \
 			    APU_##C##_MACS_PER_CYCLE, APU_##C##_CLOCK_MHZ,         \
 			    APU_##C##_SRAM_BYTES, APU_##C##_ENERGY_FJ_PER_MAC,     \
-			    APU_##C##_IDLE_POWER_UW, APU_##C##_BYTES_PER_CYCLE }
+			    APU_##C##_IDLE_POWER_UW, APU_##C##_BYTES_PER_CYCLE,     \
+			    APU_##C##_FP16_MACS_PER_CYCLE }
 static const struct apu_core_info cpu_classes[] = {
 	CLASS_FIGURES(BIG),
 	CLASS_FIGURES(LITTLE),
@@ -251,7 +260,9 @@ int apu_device_open_cpu(struct apu_device **out)
 	dev->quant_ops = true;
 	dev->int4 = true;
 	dev->sparse = true;
-	dev->info.caps = APU_CAP_QUANT_OPS | APU_CAP_INT4_WEIGHTS | APU_CAP_SPARSE_WEIGHTS;
+	dev->fp16 = true;
+	dev->info.caps = APU_CAP_QUANT_OPS | APU_CAP_INT4_WEIGHTS | APU_CAP_SPARSE_WEIGHTS |
+			 APU_CAP_FP16;
 	strcpy(dev->info.node, "cpu");
 	strcpy(dev->info.driver_name, "cpu-reference");
 	dev->info.hw_id = 0x31555041;

@@ -25,9 +25,18 @@
 
 /* ---- command buffers ----------------------------------------------------- */
 
-static uint64_t act_va(const struct apu_network *net, int t, size_t byte)
+/* Element @el of tensor @t's storage (fp16 tensors: 2 bytes an element). */
+static uint64_t act_va(const struct apu_network *net, int t, size_t el)
 {
-	return apu_buffer_device_addr(net->act) + net->t[t].off + byte;
+	return apu_buffer_device_addr(net->act) + net->t[t].off + (net->t[t].fp16 ? 2 * el : el);
+}
+
+static uint32_t f32_bits(float f)
+{
+	uint32_t u;
+
+	memcpy(&u, &f, 4);
+	return u;
 }
 
 /* Device address of channel @ch of pixel @pixel of tensor @t. */
@@ -97,6 +106,8 @@ static uint64_t oc_weights(const struct apu_network *net, const struct op *o, un
 
 	if (o->sparse)
 		return cst_va(net, dw_weights(o, u0));	/* every tile its own */
+	if (o->fp16)
+		return cst_va(net, o->w_off) + 2 * el;
 	if (!o->w4)
 		return cst_va(net, o->w_off) + el;
 	if (el % 2)
@@ -279,6 +290,7 @@ static void emit_conv(const struct apu_network *net, const struct op *o, unsigne
 	uint64_t in = act_va(net, o->in[0], 0), out, w = cst_va(net, o->w_off);
 	uint64_t b = cst_va(net, o->b_off), m = cst_va(net, o->m_off);
 	uint64_t s = cst_va(net, o->s_off);
+	unsigned int es = o->fp16 ? 2 : 1;	/* bytes an element */
 
 	int in_w = c->in_w, out_w = c->out_w, pad_left = c->pad_left;
 	int in_c = c->in_c, groups = c->groups;
@@ -297,7 +309,7 @@ static void emit_conv(const struct apu_network *net, const struct op *o, unsigne
 		/* Channels [u0, u1) of every pixel, at the input and output pitch. */
 		int mlt = c->out_c / c->in_c, n = (int)(u1 - u0);
 
-		in += u0;
+		in += (uint64_t)es * u0;
 		in_c = n;
 		groups = n;
 		out_c = n * mlt;
@@ -324,14 +336,14 @@ static void emit_conv(const struct apu_network *net, const struct op *o, unsigne
 		out = act_px(net, o->out, 0, u0);
 	} else if (o->flat) {
 		/* Pixels [u0, u1) as a 1 x n image. */
-		in += (uint64_t)u0 * c->in_c;
+		in += (uint64_t)es * u0 * c->in_c;
 		in_w = out_w = (int)(u1 - u0);
 		pad_left = 0;
 		out = act_px(net, o->out, u0, 0);
 	} else {
 		tile_rows((int)u0, (int)u1, c->stride_h, c->pad_top,
 			  (c->k_h - 1) * c->dil_h + 1, c->in_h, &base, &rows, &tpad);
-		in += (uint64_t)base * c->in_w * c->in_c;
+		in += (uint64_t)es * base * c->in_w * c->in_c;
 		out_h = (int)(u1 - u0);
 		out = act_px(net, o->out, (size_t)u0 * c->out_w, 0);
 	}
@@ -366,6 +378,14 @@ static void emit_conv(const struct apu_network *net, const struct op *o, unsigne
 	put64(p, F(apu_op_conv2d, mult), m);
 	put64(p, F(apu_op_conv2d, shift), s);
 	put64(p, F(apu_op_conv2d, output), out);
+	if (o->fp16) {
+		/* fp32 clamps, fp32 bias, no requantization (apu_cmd.h). */
+		put16(p, F(apu_op_conv2d, flags), APU_OPF_FP16);
+		put32(p, F(apu_op_conv2d, act_min), f32_bits(o->lo));
+		put32(p, F(apu_op_conv2d, act_max), f32_bits(o->hi));
+		put64(p, F(apu_op_conv2d, mult), 0);
+		put64(p, F(apu_op_conv2d, shift), 0);
+	}
 }
 
 /* Rows [u0, u1) of an elementwise add (input 2 broadcast: o->period). */
@@ -374,9 +394,23 @@ static void emit_add(const struct apu_network *net, const struct op *o, unsigned
 {
 	const struct apu_shape *sh = &net->t[o->in[0]].s;
 	size_t first = (size_t)u0 * sh->c;
-	bool bcast = o->period != net->t[o->in[0]].size;
+	size_t n1 = net->t[o->in[0]].size / (net->t[o->in[0]].fp16 ? 2 : 1);
+	bool bcast = o->period != n1;
 	uint64_t in2 = act_va(net, o->in[1], bcast ? 0 : first);
 	const struct apu_add *a = &o->add;
+
+	if (o->fp16) {
+		put16(p, F(apu_op_add, opcode), APU_OP_ADD);
+		put16(p, F(apu_op_add, flags), APU_OPF_FP16);
+		put32(p, F(apu_op_add, count), (uint32_t)((u1 - u0) * sh->c));
+		put32(p, F(apu_op_add, act_min), f32_bits(o->lo));
+		put32(p, F(apu_op_add, act_max), f32_bits(o->hi));
+		put64(p, F(apu_op_add, input1), act_va(net, o->in[0], first));
+		put64(p, F(apu_op_add, input2), in2);
+		put64(p, F(apu_op_add, output), act_va(net, o->out, first));
+		put32(p, F(apu_op_add, in2_period), bcast ? (uint32_t)o->period : 0);
+		return;
+	}
 
 	put16(p, F(apu_op_add, opcode), APU_OP_ADD);
 	put32(p, F(apu_op_add, count), (uint32_t)((u1 - u0) * sh->c));
@@ -460,8 +494,10 @@ static void emit_pool(const struct apu_network *net, const struct op *o, unsigne
 	put16(p, F(apu_op_avgpool, stride_w), (unsigned int)q->stride_w);
 	put16(p, F(apu_op_avgpool, pad_top), (unsigned int)tpad);
 	put16(p, F(apu_op_avgpool, pad_left), (unsigned int)q->pad_left);
-	put32(p, F(apu_op_avgpool, act_min), (uint32_t)q->act_min);
-	put32(p, F(apu_op_avgpool, act_max), (uint32_t)q->act_max);
+	put32(p, F(apu_op_avgpool, act_min), o->fp16 ? f32_bits(o->lo) : (uint32_t)q->act_min);
+	put32(p, F(apu_op_avgpool, act_max), o->fp16 ? f32_bits(o->hi) : (uint32_t)q->act_max);
+	if (o->fp16)
+		put16(p, F(apu_op_avgpool, flags), APU_OPF_FP16);
 	put64(p, F(apu_op_avgpool, input),
 	      act_va(net, o->in[0], (size_t)base * q->in_w * q->channels));
 	put64(p, F(apu_op_avgpool, output),

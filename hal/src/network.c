@@ -195,10 +195,36 @@ static int finish_op(struct apu_network *net, const struct apu_shape *s, int *ou
 	return 0;
 }
 
-/* An op's input: a tensor, not a slice (only its concatenation reads those). */
+/*
+ * An int8 op's input: an int8 tensor, not a slice (only its concatenation
+ * reads those).
+ */
 static bool valid_input(const struct apu_network *net, int t)
 {
-	return valid_tensor(net, t) && net->t[t].slice_of < 0;
+	return valid_tensor(net, t) && net->t[t].slice_of < 0 && !net->t[t].fp16;
+}
+
+struct op *apu_net_new_op(struct apu_network *net)
+{
+	return new_op(net);
+}
+
+int apu_net_finish_op(struct apu_network *net, const struct apu_shape *s, int *output)
+{
+	return finish_op(net, s, output);
+}
+
+int apu_net_add_tensor(struct apu_network *net, const struct apu_shape *shape, int producer)
+{
+	return add_tensor(net, shape, producer);
+}
+
+void apu_net_make_fp16(struct apu_network *net, int t)
+{
+	net->act_total += ((2 * net->t[t].size + 63) & ~(size_t)63) -
+			  ((net->t[t].size + 63) & ~(size_t)63);
+	net->t[t].size *= 2;
+	net->t[t].fp16 = true;
 }
 
 /* Whether an op reads tensor @t. */
@@ -230,6 +256,17 @@ int apu_network_add_input(struct apu_network *net, const struct apu_shape *shape
 		return t;
 	*tensor = t;
 	return 0;
+}
+
+static int out_dim(unsigned int in, unsigned int k, unsigned int stride, unsigned int dil,
+		   enum apu_padding pad, unsigned int pad_lo, unsigned int pad_hi,
+		   unsigned int *out, unsigned int *lo);
+
+int apu_net_out_dim(unsigned int in, unsigned int k, unsigned int stride, unsigned int dil,
+		    enum apu_padding pad, unsigned int pad_lo, unsigned int pad_hi,
+		    unsigned int *out, unsigned int *lo)
+{
+	return out_dim(in, k, stride, dil, pad, pad_lo, pad_hi, out, lo);
 }
 
 /* Output size and leading padding of one dimension. */
@@ -871,12 +908,16 @@ int apu_network_add_reshape(struct apu_network *net, int input, const struct apu
 {
 	struct op *o;
 	int base, ret;
+	bool fp16;
 
-	if (!net || !shape || !output || !valid_input(net, input))
+	/* Any input, int8 or fp16, but a slice. */
+	if (!net || !shape || !output || !valid_tensor(net, input) ||
+	    net->t[input].slice_of >= 0)
 		return -EINVAL;
 	if (net->compiled)
 		return -EBUSY;
-	if ((uint64_t)shape->h * shape->w * shape->c != net->t[input].size)
+	fp16 = net->t[input].fp16;
+	if ((uint64_t)shape->h * shape->w * shape->c * (fp16 ? 2 : 1) != net->t[input].size)
 		return -EINVAL;
 	base = net->t[input].view_of >= 0 ? net->t[input].view_of : input;
 	o = new_cpu_op(net, OP_RESHAPE, input);
@@ -885,6 +926,8 @@ int apu_network_add_reshape(struct apu_network *net, int input, const struct apu
 	ret = finish_op(net, shape, output);
 	if (ret)
 		return ret;
+	if (fp16)
+		apu_net_make_fp16(net, *output);
 	/* Storage and producer are the viewed tensor's. */
 	net->act_total -= (net->t[*output].size + 63) & ~(size_t)63;
 	net->t[*output].view_of = base;

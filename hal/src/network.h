@@ -58,6 +58,7 @@ struct tensor {
 	unsigned int slice_c;
 	bool constant;		/* contents at const_off in the constants */
 	size_t const_off;
+	bool fp16;		/* binary16 elements: @size is 2 bytes an element */
 };
 
 struct op {
@@ -101,6 +102,13 @@ struct op {
 	unsigned int pads[4];	/* pad: top, bottom, left, right */
 	int8_t pad_value;
 	double cpu_us;		/* CPU ops: time of the last run */
+	/*
+	 * fp16 op (fp16.c): tensors binary16, clamps [@lo, @hi]; a conv's
+	 * w_size counts elements (the constants hold 2 bytes each), its bias
+	 * is fp32, m_off and s_off unused; add's @period counts elements.
+	 */
+	bool fp16;
+	float lo, hi;
 	uint64_t macs;
 	struct apu_plan_layer layer;
 	int nshares;
@@ -177,6 +185,18 @@ int apu_net_input_producers(const struct apu_network *net, const struct op *o, i
 
 /* network.c: frees what apu_network_compile() made; the network is again uncompiled. */
 void apu_net_release_compiled(struct apu_network *net);
+/* network.c: the builder's steps, for the fp16 builders (fp16.c). */
+struct op *apu_net_new_op(struct apu_network *net);
+int apu_net_finish_op(struct apu_network *net, const struct apu_shape *s, int *output);
+int apu_net_add_tensor(struct apu_network *net, const struct apu_shape *shape, int producer);
+int apu_net_out_dim(unsigned int in, unsigned int k, unsigned int stride, unsigned int dil,
+		    enum apu_padding pad, unsigned int pad_lo, unsigned int pad_hi,
+		    unsigned int *out, unsigned int *lo);
+/* Make tensor @t (just added) an fp16 one: twice the bytes. */
+void apu_net_make_fp16(struct apu_network *net, int t);
+/* fp16.c: op @o (o->fp16) with the CPU reference on the tensors of arena @a. */
+void apu_net_ref_fp16(const struct apu_network *net, const struct op *o, uint8_t *a);
+
 /* plan.c: places every device op on cores (o->shares, o->est_us) and sets net->modeled_us. */
 int apu_net_plan(struct apu_network *net);
 /* Read the last run's job records if its wait left them unread (run.c). */

@@ -317,8 +317,22 @@ static int plan_op(struct apu_network *net, struct op *o, enum apu_policy policy
 
 	/* APU_PLAN_SPLIT=rows|channels: one way only, where a layer allows it (tests). */
 	const char *force = getenv("APU_PLAN_SPLIT");
-	bool can_channel = o->kind == OP_CONV && dev->out_pitch &&
+	/* fp16 layers split by rows, pixels or (fully connected) channels. */
+	bool can_channel = o->kind == OP_CONV && dev->out_pitch && !o->fp16 &&
 			   ((o->flat && o->conv.groups == 1) || o->dw);
+	/* fp16 work at the cores' fp16 rates (half the int8 one if unknown). */
+	struct apu_core_info fp16_cores[8];
+	const struct apu_core_info *cores = dev->cores;
+
+	if (o->fp16) {
+		for (i = 0; i < dev->info.num_cores && i < 8; i++) {
+			fp16_cores[i] = dev->cores[i];
+			fp16_cores[i].macs_per_cycle = dev->cores[i].fp16_macs_per_cycle ?
+				dev->cores[i].fp16_macs_per_cycle :
+				(dev->cores[i].macs_per_cycle + 1) / 2;
+		}
+		cores = fp16_cores;
+	}
 
 	for (int v = 0; v < 2; v++) {
 		/* Variant 1: split by channel (1x1 or depthwise convolutions). */
@@ -334,7 +348,15 @@ static int plan_op(struct apu_network *net, struct op *o, enum apu_policy policy
 				continue;
 			describe_layer(net, o, v, &c->layer);
 			add_wzp_cost(o, v, &c->layer);
-			k = apu_plan_split(dev->cores, dev->info.num_cores, masks[i], &c->layer,
+			if (o->fp16) {
+				/* Every byte figure counted elements: 2 bytes each. */
+				c->layer.unit_bytes *= 2;
+				c->layer.fixed_bytes *= 2;
+				c->layer.unit_sram *= 2;
+				c->layer.fixed_sram *= 2;
+				c->layer.weight_sram *= 2;
+			}
+			k = apu_plan_split(cores, dev->info.num_cores, masks[i], &c->layer,
 					   c->shares, &c->us, &c->uj);
 			if (k <= 0)
 				continue;

@@ -142,6 +142,10 @@ static void ref_op(const struct apu_network *net, int i, int8_t *a)
 	int8_t *out = a + net->t[o->out].off;
 	const int8_t *in = a + net->t[o->in[0]].off;
 
+	if (o->fp16) {
+		apu_net_ref_fp16(net, o, (uint8_t *)a);
+		return;
+	}
 	switch (o->kind) {
 	case OP_CONV: {
 		const struct tensor *t = &net->t[o->out];

@@ -34,24 +34,26 @@ static int show(const struct apu_device_entry *e)
 	       info.hw_patch);
 	printf("  firmware:         %u.%u.%u (ABI %u.%u)\n", info.fw_major,
 	       info.fw_minor, info.fw_patch, info.fw_abi_major, info.fw_abi_minor);
-	printf("  capabilities:     %s%s%s%s\n", info.caps & APU_CAP_MMU ? "mmu " : "",
+	printf("  capabilities:     %s%s%s%s%s\n", info.caps & APU_CAP_MMU ? "mmu " : "",
 	       info.caps & APU_CAP_TIME_ACCURATE ? "time-accurate " : "",
 	       info.caps & APU_CAP_FAULT_INJECT ? "fault-injection " : "",
-	       info.caps & APU_CAP_POWER_GATING ? "power-gating" : "");
+	       info.caps & APU_CAP_POWER_GATING ? "power-gating " : "",
+	       info.caps & APU_CAP_FP16 ? "fp16" : "");
 	printf("  limits:           buffers up to %llu MiB, %u processes, %u queued jobs per core\n",
 	       (unsigned long long)(info.max_buffer_size >> 20), info.max_contexts,
 	       info.ring_entries);
 	printf("  cores:            %u\n", info.num_cores);
-	printf("    core  class   MACs/cycle  clock MHz  SRAM KiB  fJ/MAC  idle uW  GMAC/s\n");
+	printf("    core  class   MACs/cycle  clock MHz  SRAM KiB  fJ/MAC  idle uW  GMAC/s  fp16 MACs/cycle\n");
 	for (i = 0; i < info.num_cores; i++) {
 		struct apu_core_info c;
 
 		if (apu_device_get_core(dev, i, &c, sizeof(c)))
 			continue;
-		printf("    %4u  %-6s  %10u  %9u  %8u  %6u  %7u  %6.1f\n", c.index,
+		printf("    %4u  %-6s  %10u  %9u  %8u  %6u  %7u  %6.1f  %15u\n", c.index,
 		       apu_core_class_name(c.core_class), c.macs_per_cycle,
 		       c.clock_mhz, c.sram_bytes / 1024, c.energy_fj_per_mac,
-		       c.idle_power_uw, c.macs_per_cycle * (double)c.clock_mhz / 1000);
+		       c.idle_power_uw, c.macs_per_cycle * (double)c.clock_mhz / 1000,
+		       c.fp16_macs_per_cycle);
 	}
 	apu_device_close(dev);
 	return 0;

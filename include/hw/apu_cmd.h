@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * apu_cmd.h - APU command buffers and ring entries (firmware ABI 1.5).
+ * apu_cmd.h - APU command buffers and ring entries (firmware ABI 1.6).
  *
  * Shared by the firmware's command processor (firmware-stub/apu_cp.c, run
  * by the QEMU device), the driver (rings, completion records) and libapu
@@ -153,6 +153,18 @@ struct apu_cmd_header {
  * weights the blocks describe (zero outside them), bit for bit.
  */
 #define APU_OPF_WEIGHTS_SPARSE		0x10
+/*
+ * fp16 (ABI 1.6, APU_FEATURE_FP16), on CONV2D, ADD, AVGPOOL and MAXPOOL:
+ * tensors are IEEE binary16, two bytes an element; arithmetic in fp32 in
+ * the order docs/hw.md defines ("fp16 ops"), results rounded to fp16 to
+ * nearest even. act_min and act_max hold fp32 bit patterns (the clamp,
+ * done in fp32 before the rounding; not NaN, act_min <= act_max). The
+ * convolution's bias is fp32 [out_c] (0: none), its pitches count
+ * elements; every quantization field (zero points, mult, shift, the ADD's
+ * shifts, offsets and multipliers) must be 0 and no other flag may be
+ * set, else the op fails with APU_STATUS_BAD_PARAMS.
+ */
+#define APU_OPF_FP16			0x100
 
 /*
  * Ranges of the requantization parameters the device accepts (TFLite's):

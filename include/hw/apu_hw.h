@@ -53,6 +53,11 @@
  * (APU_OPF_WEIGHTS_SPARSE, ABI 1.5).
  */
 #define APU_FEATURE_SPARSE_WEIGHTS	0x80
+/*
+ * fp16 convolution, ADD and pooling (APU_OPF_FP16, ABI 1.6); every core
+ * reports its fp16 rate in APU_CORE_FP16_MACS_PER_CYCLE.
+ */
+#define APU_FEATURE_FP16		0x100
 #define APU_REG_MAX_CONTEXTS		0x0018	/* MMU_CTX_COUNT limit */
 #define APU_REG_OPS			0x001c	/* bit n: opcode n supported */
 
@@ -136,6 +141,7 @@
 #define APU_CORE_ENERGY_FJ_PER_MAC	0x10	/* RO: femtojoules per MAC */
 #define APU_CORE_IDLE_POWER_UW		0x14	/* RO: microwatts when idle */
 #define APU_CORE_BYTES_PER_CYCLE	0x18	/* RO: data movement rate */
+#define APU_CORE_FP16_MACS_PER_CYCLE	0x1c	/* RO: fp16 MACs per cycle (1.6) */
 /*
  * What each core class reports in the registers above, and its name. The
  * device model builds its cores from these figures, libapu's CPU backend
@@ -144,6 +150,7 @@
  */
 #define APU_CLASS_NAME_BIG		"big"
 #define APU_BIG_MACS_PER_CYCLE		1024
+#define APU_BIG_FP16_MACS_PER_CYCLE	512
 #define APU_BIG_CLOCK_MHZ		1000
 #define APU_BIG_SRAM_BYTES		(1024 * 1024)
 #define APU_BIG_ENERGY_FJ_PER_MAC	1000
@@ -151,6 +158,7 @@
 #define APU_BIG_BYTES_PER_CYCLE		64
 #define APU_CLASS_NAME_LITTLE		"little"
 #define APU_LITTLE_MACS_PER_CYCLE	256
+#define APU_LITTLE_FP16_MACS_PER_CYCLE	128
 #define APU_LITTLE_CLOCK_MHZ		800
 #define APU_LITTLE_SRAM_BYTES		(256 * 1024)
 #define APU_LITTLE_ENERGY_FJ_PER_MAC	600
@@ -158,6 +166,7 @@
 #define APU_LITTLE_BYTES_PER_CYCLE	32
 #define APU_CLASS_NAME_TINY		"tiny"
 #define APU_TINY_MACS_PER_CYCLE		64
+#define APU_TINY_FP16_MACS_PER_CYCLE	16
 #define APU_TINY_CLOCK_MHZ		500
 #define APU_TINY_SRAM_BYTES		(64 * 1024)
 #define APU_TINY_ENERGY_FJ_PER_MAC	350
@@ -289,10 +298,11 @@ static inline const char *apu_fw_err_text(unsigned int err)
  * MAXPOOL, LUT, MUL and broadcasting (APU_FEATURE_QUANT_OPS); 1.3 a job's
  * write list in its ring entry (APU_FEATURE_WRITE_LIST); 1.4 int4 weights
  * for convolutions (APU_FEATURE_INT4_WEIGHTS); 1.5 block-sparse weights for
- * 1x1 convolutions (APU_FEATURE_SPARSE_WEIGHTS).
+ * 1x1 convolutions (APU_FEATURE_SPARSE_WEIGHTS); 1.6 fp16 convolution, ADD
+ * and pooling (APU_FEATURE_FP16) and the cores' fp16 rate.
  */
 #define APU_FW_ABI_MAJOR		1
-#define APU_FW_ABI_MINOR		5
+#define APU_FW_ABI_MINOR		6
 #define APU_FW_ABI(maj, min)		(((maj) << 16) | (min))
 #define APU_FW_ABI_GET_MAJOR(v)		(((v) >> 16) & 0xffff)
 #define APU_FW_ABI_GET_MINOR(v)		((v) & 0xffff)

@@ -42,9 +42,9 @@ static const struct layer layers[] = {
 
 /* The device's core classes (qemu/hw/misc/apu.c), overhead 200 cycles. */
 static const struct { const char *name; ApuCoreModel m; } cores[] = {
-	{ "big", { 1024, 64, 200 } },
-	{ "little", { 256, 32, 200 } },
-	{ "tiny", { 64, 16, 200 } },
+	{ "big", { 1024, 64, 200, APU_BIG_FP16_MACS_PER_CYCLE } },
+	{ "little", { 256, 32, 200, APU_LITTLE_FP16_MACS_PER_CYCLE } },
+	{ "tiny", { 64, 16, 200, APU_TINY_FP16_MACS_PER_CYCLE } },
 };
 
 #define VA_CMD 0x1000000ull

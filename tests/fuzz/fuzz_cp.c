@@ -834,7 +834,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t cmd[16 + FUZZ_MAX_OPS * APU_OP_SIZE];
 	struct apu_ring_entry e, got;
 	struct ab ab = { 0, 0, -1, 0, &s.bus };
-	ApuCoreModel core = { 256, 32, 200 };
+	ApuCoreModel core = { 256, 32, 200, 128 };
 	ApuJobResult res;
 	ApuFault f;
 	uint32_t inject = 0, cmd_len;

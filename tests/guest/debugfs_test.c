@@ -38,7 +38,7 @@ TEST(fw_info)
 	ASSERT_LT(0, slurp("fw_info", buf, sizeof(buf)));
 	EXPECT_NE(NULL, strstr(buf, "hardware 1.0.0\n"));
 	EXPECT_NE(NULL, strstr(buf, "firmware 0.1.0\n"));
-	EXPECT_NE(NULL, strstr(buf, "abi 1.5\n"));
+	EXPECT_NE(NULL, strstr(buf, "abi 1.6\n"));
 	EXPECT_NE(NULL, strstr(buf, "status 2\n"));	/* READY */
 }
 

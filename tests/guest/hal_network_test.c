@@ -6,6 +6,7 @@
  * with sync_file fences in and out; several threads at once; deadline
  * refusal; device faults and hangs surfacing as the documented errors.
  */
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/wait.h>
@@ -403,6 +404,123 @@ TEST_F(net, sparse_weights)
 	snapshot_free(&refd);
 	for (int i = 0; i < 5; i++)
 		free(w[i]);
+}
+
+/*
+ * fp16 (firmware ABI 1.6) through the device: a 3x3 convolution (ReLU6),
+ * a depthwise one of stride 2, max pooling, an add, a 1x1 convolution,
+ * average pooling and a fully connected layer on fp16 tensors, every
+ * tensor bit-exact with the CPU reference, under every policy; the cores
+ * report their fp16 rates (docs/hw.md).
+ */
+TEST_F(net, fp16_network)
+{
+	static const unsigned int fp16_rate[] = { 512, 128, 16 };
+	struct apu_device_info info;
+	struct apu_shape s = { 28, 24, 8 };
+	uint16_t *w1, *wd, *wp, *wf, *x;
+	float b1[32], bf[10];
+	int in, t1, t2, t3, t4, t5, t6, t7, out;
+	struct apu_avgpool pool = { .k_h = 2, .k_w = 2, .stride_h = 2, .stride_w = 2,
+				    .padding = APU_PAD_VALID };
+	struct apu_avgpool gap = { .k_h = 7, .k_w = 6, .stride_h = 7, .stride_w = 6,
+				   .padding = APU_PAD_VALID };
+	unsigned int seed = 1616;
+	float tmp;
+
+	ASSERT_EQ(0, apu_device_get_info(self->dev, &info, sizeof(info)));
+	ASSERT_TRUE(info.caps & APU_CAP_FP16);
+	for (unsigned int i = 0; i < info.num_cores; i++) {
+		struct apu_core_info c;
+
+		ASSERT_EQ(0, apu_device_get_core(self->dev, i, &c, sizeof(c)));
+		EXPECT_EQ(fp16_rate[c.core_class], c.fp16_macs_per_cycle);
+	}
+	w1 = malloc(2 * 32 * 9 * 8);
+	wd = malloc(2 * 9 * 32);
+	wp = malloc(2 * 16 * 32);
+	wf = malloc(2 * 10 * 64);
+	x = malloc(2 * 28 * 24 * 8);
+	ASSERT_TRUE(w1 && wd && wp && wf && x);
+	/* Values in [-2, 2), from a local generator, through the library's conversion. */
+#define FILL(a, n) for (size_t k = 0; k < (n); k++) { \
+		seed = seed * 1103515245u + 12345u; \
+		tmp = (float)((int)(seed >> 16 & 0xffff) - 32768) / 16384.0f; \
+		apu_f32_to_f16(&tmp, &(a)[k], 1); }
+	FILL(w1, 32 * 9 * 8);
+	FILL(wd, 9 * 32);
+	FILL(wp, 16 * 32);
+	FILL(wf, 10 * 64);
+	FILL(x, 28 * 24 * 8);
+#undef FILL
+	for (int k = 0; k < 32; k++)
+		b1[k] = (float)(k % 7) / 8 - 0.375f;
+	for (int k = 0; k < 10; k++)
+		bf[k] = (float)k / 4;
+
+	for (int policy = APU_POLICY_PERFORMANCE; policy <= APU_POLICY_BALANCED; policy++) {
+		struct apu_conv2d_fp16 c1 = { .out_c = 32, .k_h = 3, .k_w = 3, .stride_h = 1,
+					      .stride_w = 1, .dil_h = 1, .dil_w = 1, .groups = 1,
+					      .padding = APU_PAD_SAME, .act_min = 0, .act_max = 6,
+					      .weights = w1, .bias = b1 };
+		struct apu_conv2d_fp16 dw = { .out_c = 32, .k_h = 3, .k_w = 3, .stride_h = 2,
+					      .stride_w = 2, .dil_h = 1, .dil_w = 1, .groups = 32,
+					      .padding = APU_PAD_SAME, .act_min = -INFINITY,
+					      .act_max = INFINITY, .weights = wd };
+		struct apu_conv2d_fp16 pw = { .out_c = 16, .k_h = 1, .k_w = 1, .stride_h = 1,
+					      .stride_w = 1, .dil_h = 1, .dil_w = 1, .groups = 1,
+					      .padding = APU_PAD_VALID, .act_min = 0,
+					      .act_max = INFINITY, .weights = wp };
+		struct apu_conv2d_fp16 fc = { .out_c = 10, .act_min = -INFINITY,
+					      .act_max = INFINITY, .weights = wf, .bias = bf };
+		struct apu_compile_options o = { .policy = (enum apu_policy)policy, .priority = 1 };
+		struct apu_network *net;
+		struct apu_run_stats st;
+		struct apu_shape sh;
+
+		ASSERT_EQ(0, apu_network_create(self->dev, &net));
+		ASSERT_EQ(0, apu_network_add_input_fp16(net, &s, &in));
+		ASSERT_EQ(0, apu_network_add_conv2d_fp16(net, in, &c1, &t1));
+		ASSERT_EQ(0, apu_network_add_conv2d_fp16(net, t1, &dw, &t2));
+		ASSERT_EQ(0, apu_network_add_maxpool_fp16(net, t1, &pool, -INFINITY, INFINITY,
+							  &t3));
+		ASSERT_EQ(0, apu_network_add_add_fp16(net, t2, t3, -6, 6, &t4));
+		ASSERT_EQ(0, apu_network_add_conv2d_fp16(net, t4, &pw, &t5));
+		ASSERT_EQ(0, apu_network_add_avgpool_fp16(net, t5, &gap, -INFINITY, INFINITY,
+							  &t6));
+		ASSERT_EQ(0, apu_network_shape(net, t6, &sh));
+		ASSERT_EQ(2u * 2u * 16u, sh.h * sh.w * sh.c);
+		ASSERT_EQ(0, apu_network_add_reshape(net, t6, &(struct apu_shape){ 1, 1, 64 },
+						     &t7));
+		/* The FC's input is 64 elements: weights [10][64]. */
+		ASSERT_EQ(0, apu_network_add_fully_connected_fp16(net, t7, &fc, &out));
+		ASSERT_EQ(0, apu_network_compile(net, &o, sizeof(o)));
+		ASSERT_EQ(0, apu_network_write(net, in, x, 2 * 28 * 24 * 8));
+		ASSERT_EQ(0, apu_network_run(net, &st));
+		EXPECT_LE(7u, st.jobs);
+		ASSERT_EQ(0, apu_network_run_reference(net));
+		for (int t = 0; t <= out; t++) {
+			size_t n;
+			void *a, *b;
+
+			ASSERT_EQ(0, apu_network_shape(net, t, &sh));
+			n = 2 * (size_t)sh.h * sh.w * sh.c;
+			a = malloc(n);
+			b = malloc(n);
+			ASSERT_TRUE(a && b);
+			ASSERT_EQ(0, apu_network_read(net, t, a, n));
+			ASSERT_EQ(0, apu_network_read_reference(net, t, b, n));
+			EXPECT_EQ(0, memcmp(a, b, n)) TH_LOG("policy %d tensor %d", policy, t);
+			free(a);
+			free(b);
+		}
+		apu_network_destroy(net);
+	}
+	free(w1);
+	free(wd);
+	free(wp);
+	free(wf);
+	free(x);
 }
 
 TEST_F(net, async_with_fences)

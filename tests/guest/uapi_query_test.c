@@ -100,7 +100,8 @@ TEST_F(apu, query_device)
 	EXPECT_EQ((uint32_t)(DRM_APU_CAP_MMU | DRM_APU_CAP_TIME_ACCURATE |
 			     DRM_APU_CAP_FAULT_INJECT | DRM_APU_CAP_POWER_GATING |
 			     DRM_APU_CAP_QUANT_OPS | DRM_APU_CAP_WRITE_LIST |
-			     DRM_APU_CAP_INT4_WEIGHTS | DRM_APU_CAP_SPARSE_WEIGHTS), d.caps);
+			     DRM_APU_CAP_INT4_WEIGHTS | DRM_APU_CAP_SPARSE_WEIGHTS |
+			     DRM_APU_CAP_FP16), d.caps);
 	EXPECT_EQ((1u << APU_OP_CONV2D) | (1u << APU_OP_ADD) | (1u << APU_OP_AVGPOOL) |
 		  (1u << APU_OP_MAXPOOL) | (1u << APU_OP_LUT) | (1u << APU_OP_MUL), d.ops);
 	EXPECT_EQ(39u, d.va_bits);
@@ -118,6 +119,8 @@ TEST_F(apu, query_cores)
 {
 	static const uint32_t cls[] = { 0, 0, 1, 1, 1, 2 };
 	static const uint32_t macs[] = { 1024, 256, 64 }, mhz[] = { 1000, 800, 500 };
+	/* docs/hw.md: the fp16 rates (firmware ABI 1.6). */
+	static const uint32_t fp16[] = { 512, 128, 16 };
 	unsigned char buf[8 + 6 * sizeof(struct drm_apu_core_info) + 16];
 	struct drm_apu_query_cores h;
 	uint32_t size = 0, i;
@@ -145,6 +148,7 @@ TEST_F(apu, query_cores)
 		EXPECT_LT(0u, c.sram_bytes);
 		EXPECT_LT(0u, c.energy_fj_per_mac);
 		EXPECT_LT(0u, c.bytes_per_cycle);
+		EXPECT_EQ(fp16[cls[i]], c.fp16_macs_per_cycle);
 	}
 	/* The rest of the buffer is zeroed. */
 	for (i = size; i < sizeof(buf); i++)

@@ -52,7 +52,7 @@ FIXTURE_SETUP(cp)
 		apu_bus_ctx_set(&self->bus, i, self->root[i]);
 	}
 	self->mmu = (ApuMmu){ &apu_bus_ops, &self->bus, self->bus.ctx_table, 8 };
-	self->core = (ApuCoreModel){ 256, 32, 100 };
+	self->core = (ApuCoreModel){ 256, 32, 100, 128 };
 }
 
 FIXTURE_TEARDOWN(cp)

@@ -187,8 +187,8 @@ TEST_F(image, abi_rules)
 	self->img = slurp(self->path, &n);
 	EXPECT_EQ(APU_FW_ERR_ABI, chk(self->img, n,
 						     APU_FW_ABI(1, 0), NULL));
-	/* This device (ABI 1.5) still boots 1.0 to 1.4 images; not 1.6. */
-	EXPECT_EQ(APU_FW_ABI(1, 5), DEV_ABI);
+	/* This device (ABI 1.6) still boots 1.0 to 1.5 images; not 1.7. */
+	EXPECT_EQ(APU_FW_ABI(1, 6), DEV_ABI);
 	ASSERT_EQ(0, run_mkfw("--abi 1.0", self->path));
 	self->img = slurp(self->path, &n);
 	EXPECT_EQ(APU_FW_ERR_NONE, chk(self->img, n, DEV_ABI, NULL));
@@ -201,16 +201,16 @@ TEST_F(image, abi_rules)
 	ASSERT_EQ(0, run_mkfw("--abi 1.3", self->path));
 	self->img = slurp(self->path, &n);
 	EXPECT_EQ(APU_FW_ERR_NONE, chk(self->img, n, DEV_ABI, NULL));
-	ASSERT_EQ(0, run_mkfw("--abi 1.4", self->path));
+	ASSERT_EQ(0, run_mkfw("--abi 1.5", self->path));
 	self->img = slurp(self->path, &n);
 	EXPECT_EQ(APU_FW_ERR_NONE, chk(self->img, n, DEV_ABI, NULL));
-	ASSERT_EQ(0, run_mkfw("--abi 1.6", self->path));
+	ASSERT_EQ(0, run_mkfw("--abi 1.7", self->path));
 	self->img = slurp(self->path, &n);
 	EXPECT_EQ(APU_FW_ERR_ABI, chk(self->img, n, DEV_ABI, NULL));
 	/* mkfw's default is the tree's ABI. */
 	ASSERT_EQ(0, run_mkfw("", self->path));
 	self->img = slurp(self->path, &n);
-	EXPECT_EQ(5, self->img[offsetof(struct apu_fw_header, abi_minor)]);
+	EXPECT_EQ(6, self->img[offsetof(struct apu_fw_header, abi_minor)]);
 	EXPECT_EQ(1, self->img[offsetof(struct apu_fw_header, abi_major)]);
 }
 

@@ -54,7 +54,9 @@ TEST(uapi_struct_layout)
 	EXPECT_EQ(24u, sizeof(struct drm_apu_submit));
 	EXPECT_EQ(96u, sizeof(struct drm_apu_job_info));
 	EXPECT_EQ(40u, offsetof(struct drm_apu_job_info, cycles));
-	EXPECT_EQ(32u, sizeof(struct drm_apu_core_info));
+	/* Grown at its end by fp16_macs_per_cycle (firmware ABI 1.6). */
+	EXPECT_EQ(36u, sizeof(struct drm_apu_core_info));
+	EXPECT_EQ(32u, offsetof(struct drm_apu_core_info, fp16_macs_per_cycle));
 	/* The UAPI classes are the hardware's. */
 	EXPECT_EQ(APU_CLASS_BIG, DRM_APU_CLASS_BIG);
 	EXPECT_EQ(APU_CLASS_LITTLE, DRM_APU_CLASS_LITTLE);

@@ -494,6 +494,7 @@ static void check_layout(ApuTest *t, int big, int little, int tiny)
     static const uint32_t fj[] = { 1000, 600, 350 };
     static const uint32_t idle_uw[] = { 20000, 5000, 500 };
     static const uint32_t bpc[] = { 64, 32, 16 };
+    static const uint32_t fp16[] = { 512, 128, 16 };    /* docs/hw.md */
     int i, n = big + little + tiny;
 
     g_assert_cmpuint(rd(t, APU_REG_NUM_CORES), ==, n);
@@ -510,6 +511,8 @@ static void check_layout(ApuTest *t, int big, int little, int tiny)
         g_assert_cmpuint(rd(t, b + APU_CORE_ENERGY_FJ_PER_MAC), ==, fj[c]);
         g_assert_cmpuint(rd(t, b + APU_CORE_IDLE_POWER_UW), ==, idle_uw[c]);
         g_assert_cmpuint(rd(t, b + APU_CORE_BYTES_PER_CYCLE), ==, bpc[c]);
+        g_assert_cmpuint(rd(t, b + APU_CORE_FP16_MACS_PER_CYCLE), ==,
+                         fp16[c]);
         g_assert_cmpuint(rd(t, b + APU_CORE_STATUS), ==, APU_CORE_IDLE);
     }
     for (; i < APU_MAX_CORES; i++) {
@@ -527,7 +530,8 @@ static void test_capabilities(ApuTest *t)
                     APU_FEATURE_MMU | APU_FEATURE_TIME_ACCURATE |
                     APU_FEATURE_FAULT_INJECT | APU_FEATURE_POWER_GATING |
                     APU_FEATURE_QUANT_OPS | APU_FEATURE_WRITE_LIST |
-                    APU_FEATURE_INT4_WEIGHTS | APU_FEATURE_SPARSE_WEIGHTS);
+                    APU_FEATURE_INT4_WEIGHTS | APU_FEATURE_SPARSE_WEIGHTS |
+                    APU_FEATURE_FP16);
     g_assert_cmpuint(rd(t, APU_REG_MAX_CONTEXTS), ==, 256);
     g_assert_cmphex(rd(t, APU_REG_OPS), ==,
                     (1 << APU_OP_CONV2D) | (1 << APU_OP_ADD) |
@@ -535,9 +539,9 @@ static void test_capabilities(ApuTest *t)
                     (1 << APU_OP_LUT) | (1 << APU_OP_MUL));
     /*
      * Quantized ops came with firmware ABI 1.2, write lists with 1.3, int4
-     * weights with 1.4, sparse weights with 1.5.
+     * weights with 1.4, sparse weights with 1.5, fp16 with 1.6.
      */
-    g_assert_cmphex(rd(t, APU_REG_FW_ABI), ==, APU_FW_ABI(1, 5));
+    g_assert_cmphex(rd(t, APU_REG_FW_ABI), ==, APU_FW_ABI(1, 6));
     g_assert_cmpuint(rd(t, APU_REG_TIME_SCALE), ==, 1);
     for (i = 0; i < 6; i++) {
         uint64_t b = APU_CORE_BASE(i);

@@ -105,6 +105,13 @@ struct drm_apu_core_info {
 	__u32 idle_power_uw;
 	/** @bytes_per_cycle: data the core moves per cycle. */
 	__u32 bytes_per_cycle;
+	/**
+	 * @fp16_macs_per_cycle: fp16 multiply-accumulates per cycle (firmware
+	 * ABI 1.6, %DRM_APU_CAP_FP16); 0 when the device has no fp16 ops.
+	 * Added after the first version: older kernels' entries end before it
+	 * (&drm_apu_query_cores.entry_size).
+	 */
+	__u32 fp16_macs_per_cycle;
 };
 
 /**
@@ -217,6 +224,12 @@ struct drm_apu_query_device {
  * take block-sparse weights (firmware ABI 1.5, APU_OPF_WEIGHTS_SPARSE).
  */
 #define DRM_APU_CAP_SPARSE_WEIGHTS	0x80
+/**
+ * DRM_APU_CAP_FP16 - convolutions, depthwise and fully connected layers,
+ * ADD and pooling on fp16 tensors (firmware ABI 1.6), and each core's fp16
+ * rate in &drm_apu_core_info.fp16_macs_per_cycle.
+ */
+#define DRM_APU_CAP_FP16		0x100
 
 /**
  * DRM_APU_QUERY_MAX_SIZE - largest &drm_apu_query.size: the zero-filled

@@ -272,6 +272,39 @@ int apu_conv2d_sparse_poll(const ApuConvParams *p, const int8_t *in,
                            const int32_t *mult, const int32_t *shift,
                            int8_t *out, ApuPoll *poll, ApuEnginePath path);
 
+/*
+ * fp16 (firmware ABI 1.6, APU_OPF_FP16; apu_fp16.c). Values are IEEE
+ * binary16 bit patterns. The conversions are exact from fp16 to fp32 and
+ * round to nearest even from fp32 to fp16 (NaN stays NaN, made quiet,
+ * the top 10 payload bits kept): what the x86 F16C instructions do, with a
+ * portable form giving the same bits.
+ */
+float apu_fw_f16_to_f32(uint16_t h);
+uint16_t apu_fw_f32_to_f16(float f);
+/*
+ * The ops, in the order of arithmetic docs/hw.md defines (every path gives
+ * the same bits): @p checked by apu_conv_check() / apu_pool_check() (their
+ * int8 fields act_min, act_max, zero points and rounding unused), clamps
+ * @lo <= @hi in fp32. @bias (fp32, may be NULL). APU_PATH_AUTO takes AVX2
+ * with F16C when the CPU has them, APU_PATH_PORTABLE plain C; other paths
+ * as AUTO. Return 0, -1 when working memory cannot be allocated or the
+ * path does not run on this CPU (@out not written), or APU_OP_ABORTED.
+ */
+int apu_conv2d_fp16(const ApuConvParams *p, const uint16_t *in,
+                    const uint16_t *w, const float *bias, float lo, float hi,
+                    uint16_t *out, ApuPoll *poll, ApuEnginePath path);
+/* @count elements, input2 repeating every @period (0: count). */
+void apu_add_fp16(uint32_t count, uint32_t period, const uint16_t *in1,
+                  const uint16_t *in2, float lo, float hi, uint16_t *out,
+                  ApuEnginePath path);
+int apu_avgpool_fp16(const ApuPoolParams *p, const uint16_t *in, float lo,
+                     float hi, uint16_t *out, ApuPoll *poll,
+                     ApuEnginePath path);
+int apu_maxpool_fp16(const ApuPoolParams *p, const uint16_t *in, float lo,
+                     float hi, uint16_t *out, ApuPoll *poll,
+                     ApuEnginePath path);
+/* Whether @path's fp16 kernels run on this CPU (AVX2: AVX2 and F16C). */
+bool apu_fp16_path_available(ApuEnginePath path);
 void apu_add(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,
              int8_t *out);
 void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out);
@@ -323,6 +356,8 @@ typedef struct ApuCoreModel {
     uint32_t macs_per_cycle;
     uint32_t bytes_per_cycle;
     uint32_t op_overhead_cycles;
+    /* fp16 MACs per cycle (ABI 1.6); 0: half of macs_per_cycle. */
+    uint32_t fp16_macs_per_cycle;
 } ApuCoreModel;
 
 typedef struct ApuJobResult {

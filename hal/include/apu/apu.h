@@ -166,6 +166,12 @@ struct apu_device_info {
  * (APU_CONV_EXT_WEIGHTS_SPARSE; firmware ABI 1.5).
  */
 #define APU_CAP_SPARSE_WEIGHTS	0x80
+/**
+ * Convolutions, depthwise and fully connected layers, add and pooling on
+ * fp16 tensors (apu_network_add_input_fp16(); firmware ABI 1.6), and each
+ * core's fp16 rate (apu_core_info.fp16_macs_per_cycle).
+ */
+#define APU_CAP_FP16		0x100
 
 /** Kinds of core. */
 enum apu_core_class {
@@ -184,6 +190,8 @@ struct apu_core_info {
 	unsigned int energy_fj_per_mac;	/**< femtojoules per MAC */
 	unsigned int idle_power_uw;	/**< microwatts when idle */
 	unsigned int bytes_per_cycle;	/**< data movement rate */
+	/** fp16 multiply-accumulates per cycle; 0: the device has no fp16 */
+	unsigned int fp16_macs_per_cycle;
 };
 
 /**
@@ -645,6 +653,72 @@ APU_API int apu_network_add_pad(struct apu_network *net, int input, const unsign
  */
 APU_API int apu_network_add_reshape(struct apu_network *net, int input,
 				    const struct apu_shape *shape, int *output);
+
+/* ---- fp16 (APU_CAP_FP16) ---------------------------------------------------- */
+
+/**
+ * apu_f32_to_f16() - @n floats to IEEE binary16, rounded to nearest even
+ * (NaN stays NaN, quiet; overflow gives infinity): the device's rounding.
+ */
+APU_API void apu_f32_to_f16(const float *src, uint16_t *dst, size_t n);
+/** apu_f16_to_f32() - @n binary16 values to float (exact). */
+APU_API void apu_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+
+/**
+ * apu_network_add_input_fp16() - an fp16 input tensor (2 bytes an
+ * element: apu_network_write() and apu_network_read() take 2 * h * w * c
+ * bytes of binary16 values). The fp16 ops below take fp16 tensors and make
+ * fp16 tensors; apu_network_add_reshape() views them; the int8 ops refuse
+ * them (-EINVAL). Needs APU_CAP_FP16 (-EOPNOTSUPP).
+ */
+APU_API int apu_network_add_input_fp16(struct apu_network *net, const struct apu_shape *shape,
+				       int *tensor);
+
+/** apu_network_tensor_fp16() - 1 when tensor @tensor is fp16, 0 int8, or a negative errno. */
+APU_API int apu_network_tensor_fp16(const struct apu_network *net, int tensor);
+
+/**
+ * struct apu_conv2d_fp16 - an fp16 convolution, depthwise or fully connected
+ * layer: the shape fields and weight layouts of struct apu_conv2d; weights
+ * binary16, bias fp32 (may be NULL); the output clamped to [@act_min,
+ * @act_max] in fp32 (-INFINITY, INFINITY: none; 0, 6: ReLU6) before its
+ * rounding to fp16. Arithmetic in fp32 in the order docs/hw.md defines.
+ */
+struct apu_conv2d_fp16 {
+	unsigned int out_c, k_h, k_w, stride_h, stride_w, dil_h, dil_w, groups;
+	enum apu_padding padding;
+	unsigned int pad_top, pad_left, pad_bottom, pad_right;
+	float act_min, act_max;
+	const uint16_t *weights;
+	const float *bias;
+};
+
+/** apu_network_add_conv2d_fp16() - fp16 convolution of fp16 @input. */
+APU_API int apu_network_add_conv2d_fp16(struct apu_network *net, int input,
+					const struct apu_conv2d_fp16 *p, int *output);
+/**
+ * apu_network_add_fully_connected_fp16() - @input flattened times weights
+ * [out_c][h * w * c] (only out_c, act_min, act_max, weights, bias used).
+ */
+APU_API int apu_network_add_fully_connected_fp16(struct apu_network *net, int input,
+						 const struct apu_conv2d_fp16 *p, int *output);
+/**
+ * apu_network_add_add_fp16() - @a + @b in fp32, clamped, rounded to fp16;
+ * @b of @a's shape, or 1 x 1 x C, or 1 x 1 x 1 (broadcast).
+ */
+APU_API int apu_network_add_add_fp16(struct apu_network *net, int a, int b, float act_min,
+				     float act_max, int *output);
+/**
+ * apu_network_add_avgpool_fp16(), apu_network_add_maxpool_fp16() - fp16
+ * pooling: @p's window and padding; its int8 clamps are ignored, the
+ * output is clamped to [@act_min, @act_max] in fp32.
+ */
+APU_API int apu_network_add_avgpool_fp16(struct apu_network *net, int input,
+					 const struct apu_avgpool *p, float act_min,
+					 float act_max, int *output);
+APU_API int apu_network_add_maxpool_fp16(struct apu_network *net, int input,
+					 const struct apu_avgpool *p, float act_min,
+					 float act_max, int *output);
 
 /** Where an op runs. */
 enum apu_op_place {

@@ -52,13 +52,15 @@ OBJECT_DECLARE_SIMPLE_TYPE(ApuState, APU_PCI)
 typedef struct ApuCoreClass {
     uint32_t cls, macs_per_cycle, clock_mhz, sram_bytes;
     uint32_t energy_fj_per_mac, idle_power_uw, bytes_per_cycle;
+    uint32_t fp16_macs_per_cycle;
 } ApuCoreClass;
 
 #define APU_CLASS_FIGURES(C) \
     [APU_CLASS_##C] = { APU_CLASS_##C, APU_##C##_MACS_PER_CYCLE, \
                         APU_##C##_CLOCK_MHZ, APU_##C##_SRAM_BYTES, \
                         APU_##C##_ENERGY_FJ_PER_MAC, APU_##C##_IDLE_POWER_UW, \
-                        APU_##C##_BYTES_PER_CYCLE }
+                        APU_##C##_BYTES_PER_CYCLE, \
+                        APU_##C##_FP16_MACS_PER_CYCLE }
 static const ApuCoreClass apu_classes[] = {
     APU_CLASS_FIGURES(BIG),
     APU_CLASS_FIGURES(LITTLE),
@@ -371,6 +373,7 @@ static bool apu_core_run_entry(ApuCore *c, uint64_t base, uint32_t size,
         .macs_per_cycle = c->cls->macs_per_cycle,
         .bytes_per_cycle = c->cls->bytes_per_cycle,
         .op_overhead_cycles = 200,
+        .fp16_macs_per_cycle = c->cls->fp16_macs_per_cycle,
     };
     ApuJobCtx jc = { .core = c, .gen = gen };
     uint64_t va = base +
@@ -613,6 +616,9 @@ static uint64_t apu_core_read(ApuCore *c, hwaddr off)
         break;
     case APU_CORE_BYTES_PER_CYCLE:
         val = c->cls->bytes_per_cycle;
+        break;
+    case APU_CORE_FP16_MACS_PER_CYCLE:
+        val = c->cls->fp16_macs_per_cycle;
         break;
     case APU_CORE_RING_BASE_LO:
         val = (uint32_t)c->ring_base;
@@ -887,7 +893,8 @@ static uint64_t apu_mmio_read(void *opaque, hwaddr addr, unsigned size)
         val = APU_FEATURE_MMU | APU_FEATURE_TIME_ACCURATE |
               APU_FEATURE_FAULT_INJECT | APU_FEATURE_POWER_GATING |
               APU_FEATURE_QUANT_OPS | APU_FEATURE_WRITE_LIST |
-              APU_FEATURE_INT4_WEIGHTS | APU_FEATURE_SPARSE_WEIGHTS;
+              APU_FEATURE_INT4_WEIGHTS | APU_FEATURE_SPARSE_WEIGHTS |
+              APU_FEATURE_FP16;
         break;
     case APU_REG_MAX_CONTEXTS:
         val = APU_MAX_CTX;
