@@ -1941,28 +1941,149 @@ static uint32_t bcast_period(uint32_t period, uint32_t count)
     return period && period < count ? period : count;
 }
 
+/* One element of ADD (TFLite's int8 kernel): the portable arithmetic. */
+static int8_t add_one(const ApuAddParams *p, int x, int y)
+{
+    int32_t a = (int32_t)((uint32_t)(x + p->in1_offset) << p->left_shift);
+    int32_t b = (int32_t)((uint32_t)(y + p->in2_offset) << p->left_shift);
+    int32_t sa = apu_mbqm(a, p->in1_mult, p->in1_shift);
+    int32_t sb = apu_mbqm(b, p->in2_mult, p->in2_shift);
+    int32_t v = (int32_t)((uint32_t)apu_mbqm(
+                              (int32_t)((uint32_t)sa + (uint32_t)sb),
+                              p->out_mult, p->out_shift) +
+                          (uint32_t)p->out_zp);
+
+    v = v < p->act_min ? p->act_min : v;
+    v = v > p->act_max ? p->act_max : v;
+    return (int8_t)v;
+}
+
+#ifdef APU_HAVE_AVX2_KERNEL
+/* mbqm8_avx2()'s constants for one multiplier and shift. */
+typedef struct Mq8 {
+    __m256i m, left, right, mask, half;
+} Mq8;
+
+__attribute__((target("avx2")))
+static inline Mq8 mq8_avx2(int32_t mult, int32_t shift)
+{
+    int32_t right = shift > 0 ? 0 : -shift;
+    Mq8 q;
+
+    q.m = _mm256_set1_epi32(mult);
+    q.left = _mm256_set1_epi32(shift > 0 ? shift : 0);
+    q.right = _mm256_set1_epi32(right);
+    q.mask = _mm256_set1_epi32((int32_t)((1u << right) - 1));
+    q.half = _mm256_set1_epi32((int32_t)((1u << right) - 1) >> 1);
+    return q;
+}
+
+/*
+ * Elements [0, returned) of @n: sixteen at a time, add_one()'s three
+ * requantizations as mbqm8_avx2() (int32 lanes, wrapping as add_one()'s
+ * unsigned arithmetic). Needs no multiplier of INT32_MIN.
+ */
+__attribute__((target("avx2")))
+static uint32_t add_run_avx2(const ApuAddParams *p, const int8_t *a,
+                             const int8_t *b, uint32_t n, int8_t *out)
+{
+    const Mq8 q1 = mq8_avx2(p->in1_mult, p->in1_shift);
+    const Mq8 q2 = mq8_avx2(p->in2_mult, p->in2_shift);
+    const Mq8 qo = mq8_avx2(p->out_mult, p->out_shift);
+    const __m256i off1 = _mm256_set1_epi32(p->in1_offset);
+    const __m256i off2 = _mm256_set1_epi32(p->in2_offset);
+    const __m128i ls = _mm_cvtsi32_si128(p->left_shift);
+    const __m256i zp = _mm256_set1_epi32(p->out_zp);
+    const __m256i lo = _mm256_set1_epi32(p->act_min);
+    const __m256i hi = _mm256_set1_epi32(p->act_max);
+    uint32_t i;
+
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m128i xa = _mm_loadu_si128((const __m128i *)(a + i));
+        __m128i xb = _mm_loadu_si128((const __m128i *)(b + i));
+        __m256i v[2];
+        __m256i p16;
+        int h;
+
+        for (h = 0; h < 2; h++) {
+            __m256i x = _mm256_sll_epi32(
+                _mm256_add_epi32(_mm256_cvtepi8_epi32(xa), off1), ls);
+            __m256i y = _mm256_sll_epi32(
+                _mm256_add_epi32(_mm256_cvtepi8_epi32(xb), off2), ls);
+            __m256i sx = mbqm8_avx2(x, q1.m, q1.left, q1.right, q1.mask,
+                                    q1.half);
+            __m256i sy = mbqm8_avx2(y, q2.m, q2.left, q2.right, q2.mask,
+                                    q2.half);
+
+            v[h] = mbqm8_avx2(_mm256_add_epi32(sx, sy), qo.m, qo.left,
+                              qo.right, qo.mask, qo.half);
+            v[h] = _mm256_min_epi32(_mm256_max_epi32(
+                                        _mm256_add_epi32(v[h], zp), lo), hi);
+            xa = _mm_srli_si128(xa, 8);
+            xb = _mm_srli_si128(xb, 8);
+        }
+        p16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(v[0], v[1]), 0xd8);
+        _mm_storeu_si128((__m128i *)(out + i),
+                         _mm_packs_epi16(_mm256_castsi256_si128(p16),
+                                         _mm256_extracti128_si256(p16, 1)));
+    }
+    return i;
+}
+#endif
+
+/* Elements [0, @n) of a run of ADD: input2 element i for input1 element i. */
+static void add_run(const ApuAddParams *p, bool avx2, const int8_t *a,
+                    const int8_t *b, uint32_t n, int8_t *out)
+{
+    uint32_t i = 0;
+
+#ifdef APU_HAVE_AVX2_KERNEL
+    if (avx2) {
+        i = add_run_avx2(p, a, b, n, out);
+    }
+#else
+    (void)avx2;
+#endif
+    for (; i < n; i++) {
+        out[i] = add_one(p, a[i], b[i]);
+    }
+}
+
+/* Shortest run the vector code takes input2 in (input2 repeated). */
+#define APU_BCAST_RUN 64
+
+int apu_add_path(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,
+                 int8_t *out, ApuEnginePath path)
+{
+    uint32_t period = bcast_period(p->in2_period, p->count), run = period;
+    int8_t rep[2 * APU_BCAST_RUN];
+    bool avx2 = isa_of(path).avx2 && p->in1_mult != INT32_MIN &&
+                p->in2_mult != INT32_MIN && p->out_mult != INT32_MIN;
+    uint32_t i;
+
+    if (!apu_engine_path_available(path)) {
+        return -1;
+    }
+    /* As apu_mul(): a short input2 repeated, for runs the vectors take. */
+    if (period < APU_BCAST_RUN) {
+        run = (APU_BCAST_RUN + period - 1) / period * period;
+        for (i = 0; i < run; i++) {
+            rep[i] = in2[i % period];
+        }
+        in2 = rep;
+    }
+    for (i = 0; i < p->count; i += run) {
+        uint32_t n = p->count - i < run ? p->count - i : run;
+
+        add_run(p, avx2, in1 + i, in2, n, out + i);
+    }
+    return 0;
+}
+
 void apu_add(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,
              int8_t *out)
 {
-    uint32_t period = bcast_period(p->in2_period, p->count);
-    uint32_t i, j = 0;
-
-    for (i = 0; i < p->count; i++, j = j + 1 < period ? j + 1 : 0) {
-        int32_t a = (int32_t)((uint32_t)(in1[i] + p->in1_offset)
-                              << p->left_shift);
-        int32_t b = (int32_t)((uint32_t)(in2[j] + p->in2_offset)
-                              << p->left_shift);
-        int32_t sa = apu_mbqm(a, p->in1_mult, p->in1_shift);
-        int32_t sb = apu_mbqm(b, p->in2_mult, p->in2_shift);
-        int32_t v = (int32_t)((uint32_t)apu_mbqm(
-                                  (int32_t)((uint32_t)sa + (uint32_t)sb),
-                                  p->out_mult, p->out_shift) +
-                              (uint32_t)p->out_zp);
-
-        v = v < p->act_min ? p->act_min : v;
-        v = v > p->act_max ? p->act_max : v;
-        out[i] = (int8_t)v;
-    }
+    apu_add_path(p, in1, in2, out, APU_PATH_AUTO);
 }
 
 int apu_avgpool_poll(const ApuPoolParams *p, const int8_t *in, int8_t *out,
@@ -2223,9 +2344,6 @@ static void mul_run(const ApuMulParams *p, bool avx2, const int8_t *a,
         out[i] = mul_one(p, a[i], b[i]);
     }
 }
-
-/* Shortest run the vector code takes input2 in (input2 repeated). */
-#define APU_BCAST_RUN 64
 
 void apu_mul(const ApuMulParams *p, const int8_t *in1, const int8_t *in2,
              int8_t *out)

@@ -177,6 +177,9 @@ struct apu_plan_layer {
 	/* Weights: held in SRAM when they fit in half of it, else streamed
 	 * through a block of half the SRAM. */
 	uint64_t weight_sram;
+	/* Units handed out in groups of this many (0 or 1: one by one), a
+	 * partial group last; tiles hold whole groups where they can. */
+	unsigned int unit_align;
 };
 
 /* One core's share of a layer: units [first, first + count), in tiles of

@@ -12,6 +12,9 @@
 
 #include "network.h"
 
+/* Channels the engine's depthwise kernel takes at once (AVX2 path). */
+#define APU_DW_CHANNEL_BLOCK 16
+
 /* Fixed cost of an op in the device's timing model (docs/hw.md). */
 #define OP_OVERHEAD_CYCLES 200
 
@@ -65,8 +68,10 @@ int apu_plan_split(const struct apu_core_info *cores, unsigned int num_cores,
 		   unsigned int mask, const struct apu_plan_layer *l,
 		   struct apu_plan_share *out, double *time_us, double *energy_uj)
 {
-	unsigned int n[8] = { 0 }, tile[8] = { 0 }, i, u, k = 0, first = 0;
+	unsigned int n[8] = { 0 }, tile[8] = { 0 }, i, j, u, g, k = 0, first = 0;
+	unsigned int align = l->unit_align > 1 ? l->unit_align : 1;
 	double finish, energy = 0;
+	int odd = -1;
 	bool any = false;
 
 	if (num_cores > 8 || !l->units)
@@ -80,17 +85,23 @@ int apu_plan_split(const struct apu_core_info *cores, unsigned int num_cores,
 	if (!any)
 		return -E2BIG;
 
-	/* Hand out units one at a time to the core that would end first. */
-	for (u = 0; u < l->units; u++) {
+	if (align > 1)
+		for (i = 0; i < num_cores; i++)
+			if (tile[i] > align)
+				tile[i] -= tile[i] % align;
+
+	/* Hand out units (groups of align) to the core that would end first. */
+	for (u = 0; u < l->units; u += g) {
 		double best = 0;
 		int pick = -1;
 
+		g = l->units - u < align ? l->units - u : align;
 		for (i = 0; i < num_cores; i++) {
 			double t;
 
 			if (!tile[i])
 				continue;
-			t = cycles_us(&cores[i], share_cycles(&cores[i], l, n[i] + 1, tile[i], NULL));
+			t = cycles_us(&cores[i], share_cycles(&cores[i], l, n[i] + g, tile[i], NULL));
 			if (pick < 0 || t < best) {
 				best = t;
 				pick = (int)i;
@@ -98,13 +109,17 @@ int apu_plan_split(const struct apu_core_info *cores, unsigned int num_cores,
 		}
 		if (pick < 0)
 			return -E2BIG;	/* not reached: some core fits a unit */
-		n[pick]++;
+		n[pick] += g;
+		if (g < align)
+			odd = pick;	/* its share goes last: the others stay aligned */
 	}
 
 	finish = 0;
-	for (i = 0; i < num_cores; i++) {
+	for (j = 0; j < num_cores; j++) {
 		struct apu_plan_share *s;
 
+		/* Core order, the one with the partial group (if any) last. */
+		i = odd < 0 ? j : j + 1 < num_cores ? j + ((int)j >= odd) : (unsigned int)odd;
 		if (!n[i])
 			continue;
 		s = &out[k++];
@@ -176,6 +191,14 @@ static void describe_layer(const struct apu_network *net, struct op *o, bool by_
 		l->unit_bytes = (uint64_t)c->in_h * c->in_w + opix * m +
 				w_bytes(o, (uint64_t)c->k_h * c->k_w * m) + 12 * m;
 		l->unit_sram = l->unit_bytes;
+		/*
+		 * Slices in whole blocks of the engine's depthwise kernel
+		 * (firmware-stub/apu_ops.c, conv_dw1(): 16 channels at a time
+		 * in AVX2, the rest in a loop per channel): narrow or ragged
+		 * slices run several times slower per MAC (docs/performance.md).
+		 */
+		if (m == 1)
+			l->unit_align = APU_DW_CHANNEL_BLOCK;
 		return;
 	}
 	if (o->kind == OP_CONV && o->flat && by_channel) {

@@ -1165,6 +1165,111 @@ TEST(add_broadcast_bit_exact)
 	}
 }
 
+/* ADD's arithmetic on gemmlowp's functions, int32 wrapping as TFLite's. */
+static int8_t ref_add(const ApuAddParams *p, int a, int b)
+{
+	int32_t x = (int32_t)((uint32_t)(a + p->in1_offset) << p->left_shift);
+	int32_t y = (int32_t)((uint32_t)(b + p->in2_offset) << p->left_shift);
+	uint32_t sum = (uint32_t)oracle_mbqm(x, p->in1_mult, p->in1_shift) +
+		       (uint32_t)oracle_mbqm(y, p->in2_mult, p->in2_shift);
+	int32_t v = oracle_mbqm((int32_t)sum, p->out_mult, p->out_shift);
+
+	v = (int32_t)((uint32_t)v + (uint32_t)p->out_zp);
+	return (int8_t)(v < p->act_min ? p->act_min : v > p->act_max ? p->act_max : v);
+}
+
+/*
+ * ADD on every path this CPU runs (AVX2 and the portable C) against the
+ * reference and each other: lengths of any remainder mod 16, broadcasts,
+ * TFLite's parameters with outputs that saturate, and anything a guest
+ * may pass (multipliers of INT32_MIN take the scalar code).
+ */
+TEST(add_every_path_bit_exact_any_params)
+{
+	int n, tested[APU_PATH_NPATHS] = { 0 };
+
+	rng_seed(34);
+	for (n = 0; n < 600; n++) {
+		ApuAddParams p = { 0 };
+		uint32_t i, period;
+		int8_t *a, *b, *o, *want;
+
+		if (n % 3 == 0) {
+			p.count = rnd_range(1, 1100);
+			p.in2_period = 0;
+		} else {
+			rnd_bcast(&p.count, &p.in2_period, 30);
+		}
+		period = p.in2_period ? p.in2_period : p.count;
+		p.in1_offset = rnd_range(APU_ADD_OFFSET_MIN, APU_ADD_OFFSET_MAX);
+		p.in2_offset = rnd_range(APU_ADD_OFFSET_MIN, APU_ADD_OFFSET_MAX);
+		if (n % 2) {	/* TFLite's: scales up to 8x apart, output often saturating */
+			double s1 = 0.01 + rnd() / 4294967296.0 * 0.1;
+			double s2 = s1 * (0.125 + rnd() % 8);
+			double so = (s1 > s2 ? s1 : s2) * (0.05 + rnd() % 3);
+			double twice = 2 * (s1 > s2 ? s1 : s2);
+			int32_t m;
+			int s;
+
+			p.left_shift = 20;
+			apu_quantize_multiplier(s1 / twice, &m, &s);
+			p.in1_mult = m;
+			p.in1_shift = s;
+			apu_quantize_multiplier(s2 / twice, &m, &s);
+			p.in2_mult = m;
+			p.in2_shift = s;
+			apu_quantize_multiplier(twice / ((1 << 20) * so), &m, &s);
+			p.out_mult = m;
+			p.out_shift = s;
+		} else {	/* anything the check lets through */
+			p.left_shift = rnd_range(0, APU_ADD_LEFT_SHIFT_MAX);
+			p.in1_mult = n % 20 == 0 ? INT32_MIN : (int32_t)rnd();
+			p.in2_mult = n % 22 == 0 ? INT32_MIN : (int32_t)rnd();
+			p.out_mult = n % 26 == 0 ? INT32_MIN : (int32_t)rnd();
+			p.in1_shift = rnd_range(APU_SHIFT_MIN, APU_SHIFT_MAX);
+			p.in2_shift = rnd_range(APU_SHIFT_MIN, APU_SHIFT_MAX);
+			p.out_shift = rnd_range(APU_SHIFT_MIN, APU_SHIFT_MAX);
+		}
+		p.out_zp = rnd_range(-128, 127);
+		p.act_min = -128;
+		p.act_max = 127;
+		if (n % 4 == 1) {
+			p.act_min = rnd_range(-128, 100);
+			p.act_max = rnd_range(p.act_min, 127);
+		}
+		ASSERT_EQ(APU_STATUS_OK, (int)apu_add_check(&p));
+		a = malloc(p.count);
+		b = malloc(period);
+		o = malloc(p.count);
+		want = malloc(p.count);
+		fill(a, p.count, -128, 127);
+		fill(b, period, -128, 127);
+		for (i = 0; i < p.count; i++)
+			want[i] = ref_add(&p, a[i], b[i % period]);
+		for (int path = APU_PATH_AUTO; path < APU_PATH_NPATHS; path++) {
+			if (!apu_engine_path_available(path)) {
+				ASSERT_EQ(-1, apu_add_path(&p, a, b, o, path));
+				continue;
+			}
+			memset(o, 0x5a, p.count);
+			ASSERT_EQ(0, apu_add_path(&p, a, b, o, path));
+			for (i = 0; i < p.count; i++)
+				ASSERT_EQ(want[i], o[i])
+					TH_LOG("case %d path %s element %u: count %u period %u",
+					       n, apu_engine_path_name(path), i, p.count,
+					       p.in2_period);
+			tested[path]++;
+		}
+		free(a);
+		free(b);
+		free(o);
+		free(want);
+	}
+	for (int path = APU_PATH_AUTO; path < APU_PATH_NPATHS; path++)
+		TH_LOG("path %s: %d cases", apu_engine_path_name(path), tested[path]);
+	EXPECT_EQ(600, tested[APU_PATH_PORTABLE]);
+}
+
 TEST(mul_and_broadcast_reject_bad_params)
 {
 	ApuMulParams good = { 12, 3, -4, 1 << 30, -8, 2, -128, 127, 0 }, p;

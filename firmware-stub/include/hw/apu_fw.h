@@ -307,6 +307,12 @@ int apu_maxpool_fp16(const ApuPoolParams *p, const uint16_t *in, float lo,
 bool apu_fp16_path_available(ApuEnginePath path);
 void apu_add(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,
              int8_t *out);
+/*
+ * apu_add() through @path (AVX2 or the portable C; the VNNI paths run
+ * AVX2's): 0, or -1 when this CPU does not run @path (@out not written).
+ */
+int apu_add_path(const ApuAddParams *p, const int8_t *in1, const int8_t *in2,
+                 int8_t *out, ApuEnginePath path);
 void apu_avgpool(const ApuPoolParams *p, const int8_t *in, int8_t *out);
 /* ABI 1.2: max pooling, multiply, table lookup (@table: 256 entries). */
 void apu_maxpool(const ApuPoolParams *p, const int8_t *in, int8_t *out);
