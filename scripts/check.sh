@@ -318,6 +318,8 @@ gf=0
 gs=0
 if mk module hal tools guest-tests initramfs qemu >"$LOGDIR/guest-build.log" 2>&1; then
 	rm -f "$APU_BUILD/vm/check.result"
+	# A hang catcher: the debug tier's VM runs beside this one.
+	export APU_VM_TIMEOUT=${APU_VM_TIMEOUT:-1200}
 	if [ -n "${V:-}" ]; then
 		scripts/vm.sh check
 	else

@@ -12,6 +12,14 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+
+/*
+ * Whole models and large networks: a hang catcher, not a speed check (make
+ * bench measures speed). Under TCG on a loaded machine (make check runs the
+ * debug tier's VM beside this one) they take well over the harness's
+ * default 30 s.
+ */
+#define HEAVY_TIMEOUT 180
 #include "apu_guest.h"
 #include <apu/apu.h>
 
@@ -138,7 +146,7 @@ static void model(struct __test_metadata *_metadata, struct apu_device *dev,
 	apu_network_destroy(net);
 }
 
-TEST_F(net, mobilenet_v2_every_policy)
+TEST_F_TIMEOUT(net, mobilenet_v2_every_policy, HEAVY_TIMEOUT)
 {
 	struct apu_run_stats st[4];
 	struct snapshot ref = { 0 };
@@ -158,7 +166,7 @@ TEST_F(net, mobilenet_v2_every_policy)
 	EXPECT_GE(1500.0, st[3].makespan_us);
 }
 
-TEST_F(net, mobilenet_v1)
+TEST_F_TIMEOUT(net, mobilenet_v1, HEAVY_TIMEOUT)
 {
 	struct apu_run_stats st;
 	struct snapshot ref = { 0 };
@@ -168,7 +176,7 @@ TEST_F(net, mobilenet_v1)
 }
 
 /* Convolutions big enough that the small cores' SRAM forces tiling. */
-TEST_F(net, tiled_convolutions)
+TEST_F_TIMEOUT(net, tiled_convolutions, HEAVY_TIMEOUT)
 {
 	static const unsigned int shapes[][7] = {
 		/* h, w, c, oc, k, stride, groups */
@@ -226,7 +234,7 @@ TEST_F(net, tiled_convolutions)
  * reference; the reference equals that of the int8 network of the same
  * weights.
  */
-TEST_F(net, int4_weights)
+TEST_F_TIMEOUT(net, int4_weights, HEAVY_TIMEOUT)
 {
 	static const unsigned int sp[][4] = {
 		/* out_c, k, groups, fully connected */
@@ -317,7 +325,7 @@ TEST_F(net, int4_weights)
  * reference, which equals that of the dense network of the same weights;
  * the device counts fewer MACs for the sparse network.
  */
-TEST_F(net, sparse_weights)
+TEST_F_TIMEOUT(net, sparse_weights, HEAVY_TIMEOUT)
 {
 	static const unsigned int sp[][4] = {
 		/* out_c, stride, block, fully connected */
@@ -413,7 +421,7 @@ TEST_F(net, sparse_weights)
  * tensor bit-exact with the CPU reference, under every policy; the cores
  * report their fp16 rates (docs/hw.md).
  */
-TEST_F(net, fp16_network)
+TEST_F_TIMEOUT(net, fp16_network, HEAVY_TIMEOUT)
 {
 	static const unsigned int fp16_rate[] = { 512, 128, 16 };
 	struct apu_device_info info;
@@ -573,7 +581,7 @@ static void *thread_main(void *arg)
 	return (void *)ret;
 }
 
-TEST_F(net, threads_share_a_device)
+TEST_F_TIMEOUT(net, threads_share_a_device, HEAVY_TIMEOUT)
 {
 	pthread_t t[3];
 	struct snapshot ref = { 0 };

@@ -10,6 +10,9 @@
 #include <stdio.h>
 
 #include "kselftest_harness.h"
+
+/* Whole models under TCG on a loaded machine: a hang catcher (see make bench for speed). */
+#define HEAVY_TIMEOUT 180
 #include "apu_guest.h"
 #include <apu/apu.h>
 #include <apu/apu_model.h>
@@ -141,14 +144,27 @@ static void check_case(struct __test_metadata *_metadata, int i)
 	EXPECT_GE(cases[i].hi, top) TH_LOG("%s on %s", cases[i].model, cases[i].photo);
 }
 
-TEST(tf2_int8_mobilenet_v2_cat_bit_exact_on_npu_egyptian_cat) { check_case(_metadata, 0); }
-TEST(tf2_int8_mobilenet_v2_grace_hopper_bit_exact_on_npu_military_uniform) { check_case(_metadata, 1); }
-TEST(uint8_mobilenet_v2_cat_bit_exact_on_npu_egyptian_cat) { check_case(_metadata, 2); }
-TEST(uint8_mobilenet_v2_grace_hopper_bit_exact_on_npu_military_uniform) { check_case(_metadata, 3); }
-TEST(uint8_mobilenet_v1_cat_bit_exact_on_npu_tabby_or_tiger_cat) { check_case(_metadata, 4); }
-TEST(uint8_mobilenet_v1_grace_hopper_bit_exact_on_npu_academic_gown) { check_case(_metadata, 5); }
+/* No state: a fixture only for the harness's per-test timeout. */
+FIXTURE(model) {
+	int unused;
+};
 
-TEST(generated_models_bit_exact_on_npu)
+FIXTURE_SETUP(model)
+{
+}
+
+FIXTURE_TEARDOWN(model)
+{
+}
+
+TEST_F_TIMEOUT(model, tf2_int8_mobilenet_v2_cat_bit_exact_on_npu_egyptian_cat, HEAVY_TIMEOUT) { check_case(_metadata, 0); }
+TEST_F_TIMEOUT(model, tf2_int8_mobilenet_v2_grace_hopper_bit_exact_on_npu_military_uniform, HEAVY_TIMEOUT) { check_case(_metadata, 1); }
+TEST_F_TIMEOUT(model, uint8_mobilenet_v2_cat_bit_exact_on_npu_egyptian_cat, HEAVY_TIMEOUT) { check_case(_metadata, 2); }
+TEST_F_TIMEOUT(model, uint8_mobilenet_v2_grace_hopper_bit_exact_on_npu_military_uniform, HEAVY_TIMEOUT) { check_case(_metadata, 3); }
+TEST_F_TIMEOUT(model, uint8_mobilenet_v1_cat_bit_exact_on_npu_tabby_or_tiger_cat, HEAVY_TIMEOUT) { check_case(_metadata, 4); }
+TEST_F_TIMEOUT(model, uint8_mobilenet_v1_grace_hopper_bit_exact_on_npu_academic_gown, HEAVY_TIMEOUT) { check_case(_metadata, 5); }
+
+TEST_F_TIMEOUT(model, generated_models_bit_exact_on_npu, HEAVY_TIMEOUT)
 {
 	static const char *const names[] = {
 		"conv_int8_pc", "conv_uint8", "dw_int8_mult", "dw_one_channel", "fc_uint8",
