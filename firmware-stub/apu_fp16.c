@@ -24,6 +24,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
     !defined(APU_ENGINE_PORTABLE)
 #define APU_HAVE_F16C_KERNEL 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -115,7 +116,11 @@ uint16_t apu_fw_f32_to_f16(float f)
 static bool cpu_f16c(void)
 {
 #ifdef APU_HAVE_F16C_KERNEL
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+    unsigned int a, b, c, d;
+
+    /* CPUID for F16C: clang's __builtin_cpu_supports() does not know it. */
+    return __builtin_cpu_supports("avx2") && __get_cpuid(1, &a, &b, &c, &d) &&
+           (c & bit_F16C);
 #else
     return false;
 #endif

@@ -21,6 +21,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define APU_HAVE_F16C 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -120,8 +121,11 @@ static bool have_f16c(void)
 	/* APU_NO_F16C=1: the portable conversions (tests compare the two). */
 	const char *no = getenv("APU_NO_F16C");
 
-	return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c") &&
-	       !(no && !strcmp(no, "1"));
+	unsigned int a, b, c, d;
+
+	/* CPUID for F16C: clang's __builtin_cpu_supports() does not know it. */
+	return __builtin_cpu_supports("avx") && __get_cpuid(1, &a, &b, &c, &d) &&
+	       (c & bit_F16C) && !(no && !strcmp(no, "1"));
 }
 #endif
 
@@ -246,10 +250,18 @@ void apu_net_ref_fp16(const struct apu_network *net, const struct op *o, uint8_t
 	uint16_t *out = (uint16_t *)(a + net->t[o->out].off);
 
 	switch (o->kind) {
-	case OP_CONV:
-		apu_ref_conv2d_fp16(&o->conv, in, (const uint16_t *)(k + o->w_off),
-			 o->has_bias ? (const float *)(k + o->b_off) : NULL, o->lo, o->hi, out);
+	case OP_CONV: {
+		/*
+		 * The bias is the caller's fp32 array, copied into the
+		 * constants at a 64-byte aligned offset (apu_net_add_const()).
+		 */
+		/* cppcheck-suppress invalidPointerCast */
+		const float *bias = o->has_bias ? (const float *)(k + o->b_off) : NULL;
+
+		apu_ref_conv2d_fp16(&o->conv, in, (const uint16_t *)(k + o->w_off), bias, o->lo,
+				    o->hi, out);
 		break;
+	}
 	case OP_ADD: {
 		const uint16_t *b = (const uint16_t *)(a + net->t[o->in[1]].off);
 		size_t n = net->t[o->out].size / 2;
