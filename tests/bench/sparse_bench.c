@@ -54,7 +54,7 @@ static const struct layer layers[] = {
 };
 #define NLAYERS (sizeof(layers) / sizeof(layers[0]))
 
-static const ApuCoreModel big = { 1024, 64, 200 };
+static const ApuCoreModel big = { 1024, 64, 200, APU_BIG_FP16_MACS_PER_CYCLE };
 
 #define VA_CMD 0x1000000ull
 #define VA_IN 0x2000000ull
