@@ -389,7 +389,7 @@ static void run_conv(Job *j, const ApuCoreModel *core, const uint8_t *op)
         if (!j->res->status) {
             w = job_read(j, apu_ld64(&c->weights), nw_bytes);
         }
-        if (w && apu_sparse_check(&p, w)) {
+        if (w && apu_sparse_check(&p, w, nw_bytes)) {
             j->res->status = APU_STATUS_BAD_PARAMS;
         }
         if (j->res->status) {

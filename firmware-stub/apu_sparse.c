@@ -63,15 +63,27 @@ uint32_t apu_sparse_size(const ApuConvParams *p, const void *hdr,
     return APU_STATUS_OK;
 }
 
-uint32_t apu_sparse_check(const ApuConvParams *p, const void *w)
+uint32_t apu_sparse_check(const ApuConvParams *p, const void *w,
+                          uint64_t size)
 {
     const uint8_t *b = w;
     uint32_t block = apu_ld16(b), nnz = apu_ld32(b + 4);
-    uint64_t rows = sp_rows(p, block), r, k = 0, total = 0;
-    const uint8_t *count = b + APU_SPARSE_HDR_SIZE;
-    const uint8_t *index = count + 2 * rows;
-    const int8_t *val = (const int8_t *)(index + 2 * (uint64_t)nnz);
+    uint64_t rows, r, k = 0, total = 0, want;
+    const uint8_t *count, *index;
+    const int8_t *val;
 
+    /*
+     * The header again: the buffer may have been read apart from the
+     * header that sized it (guest memory changes under the device), and
+     * everything below trusts block and nnz.
+     */
+    if (apu_sparse_size(p, b, &want) || want != size) {
+        return APU_STATUS_BAD_PARAMS;
+    }
+    rows = sp_rows(p, block);
+    count = b + APU_SPARSE_HDR_SIZE;
+    index = count + 2 * rows;
+    val = (const int8_t *)(index + 2 * (uint64_t)nnz);
     for (r = 0; r < rows; r++) {
         total += apu_ld16(count + 2 * r);
     }

@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,12 +167,19 @@ static uint64_t w_bytes(const struct op *o, uint64_t n)
  */
 static uint64_t w_macs(const struct op *o, uint64_t n, uint64_t pix)
 {
-	uint64_t dense;
+	uint64_t dense, prod;
 
 	if (!o->sparse)
 		return n * pix;
 	dense = (uint64_t)o->conv.out_c * o->conv.in_c;
-	return (n * o->nz * pix + dense - 1) / dense;
+	/*
+	 * n, nz and pix each reach 2^32 on legal layers: their product can
+	 * wrap 64 bits, and the estimate then in double.
+	 */
+	if (__builtin_mul_overflow(n, o->nz, &prod) ||
+	    __builtin_mul_overflow(prod, pix, &prod) || prod > UINT64_MAX - dense)
+		return (uint64_t)ceil((double)n * (double)o->nz / (double)dense * (double)pix);
+	return (prod + dense - 1) / dense;
 }
 
 /* The layer description the planner splits. */

@@ -234,7 +234,9 @@ struct apu_op_conv2d {
  * below in_c and above the one before it in its row, and value j of a block
  * of the last row is 0 where r * block + j >= out_c; any failure is
  * APU_STATUS_BAD_PARAMS. The buffer is read through the MMU at its computed
- * size (header first): a buffer shorter than that faults. The timing
+ * size (header first): a buffer shorter than that faults, and a header
+ * that reads differently with the whole buffer (a different size) is
+ * APU_STATUS_BAD_PARAMS. The timing
  * model counts N * block MACs per output pixel and moves the buffer's size
  * in bytes for the weights.
  */

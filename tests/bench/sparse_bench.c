@@ -54,7 +54,7 @@ static const struct layer layers[] = {
 };
 #define NLAYERS (sizeof(layers) / sizeof(layers[0]))
 
-static const ApuCoreModel big = { 1024, 64, 200 };
+static const ApuCoreModel big = { 1024, 64, 200, APU_BIG_FP16_MACS_PER_CYCLE };
 
 #define VA_CMD 0x1000000ull
 #define VA_IN 0x2000000ull
@@ -266,7 +266,7 @@ int main(int argc, char **argv)
 			sw = malloc(sz);
 			if (!sw || apu_sparse_encode(w, (unsigned int)l->out_c, (unsigned int)l->in_c,
 						     (unsigned int)block, sw, &sz) ||
-			    apu_sparse_check(&p, sw))
+			    apu_sparse_check(&p, sw, sz))
 				return 1;
 			/* One warm-up of each, then rounds: dense, sparse. */
 			apu_conv2d_poll(&p, in, w, bias, mult, shift, od, NULL);

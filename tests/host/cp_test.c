@@ -837,6 +837,88 @@ TEST_F(cp, conv_sparse_weights)
 	}
 }
 
+/*
+ * A bus whose memory changes under the device: the first read of @len
+ * bytes at bus address @pa lets the device see the memory, then writes
+ * @val over the @n bytes there, as a guest CPU racing the device would.
+ */
+struct racing_bus {
+	struct apu_bus *bus;
+	uint64_t pa, len;
+	uint8_t val[8];
+	int n, fired;
+};
+
+static int racing_read(void *opaque, uint64_t addr, void *buf, uint64_t len)
+{
+	struct racing_bus *rb = opaque;
+	int r = apu_bus_read(rb->bus, addr, buf, len);
+
+	if (!rb->fired && addr == rb->pa && len == rb->len) {
+		memcpy(rb->bus->mem + rb->pa, rb->val, rb->n);
+		rb->fired = 1;
+	}
+	return r;
+}
+
+static int racing_write(void *opaque, uint64_t addr, const void *buf, uint64_t len)
+{
+	struct racing_bus *rb = opaque;
+
+	return apu_bus_write(rb->bus, addr, buf, len);
+}
+
+static const ApuHwOps racing_ops = { racing_read, racing_write };
+
+/*
+ * The sparse weights' header changes between the read that sizes the
+ * buffer and the read of the whole buffer: the command processor checks
+ * what it read the second time against the size it read (block 0 would
+ * divide by zero; a bigger nnz would read past the buffer), and refuses.
+ */
+TEST_F(cp, conv_sparse_header_changed_between_reads)
+{
+	static struct data d;
+	static int8_t w[40 * 24];
+	static uint8_t sw[8 + 2 * 10 + 6 * 240];
+	ApuConvParams p = { 20, 20, 24, 10, 10, 40, 1, 1, 2, 2, 1, 1, 0, 0, 1, -3, 5, -128, 127,
+			    false, 0 };
+	static const uint8_t hdrs[][8] = {
+		{ 0, 0, 0, 0, 1, 0, 0, 0 },		/* block 0 */
+		{ 4, 0, 0, 0, 0xf0, 0, 0, 0 },	/* nnz 240: past the buffer */
+		{ 1, 0, 0, 0, 2, 0, 0, 0 },		/* block 1, nnz 2 */
+	};
+	size_t size = sizeof(sw);
+	struct racing_bus rb = { .bus = &self->bus };
+	ApuMmu mmu = { &racing_ops, &rb, self->bus.ctx_table, 8 };
+	ApuJobResult res;
+	struct cmd c;
+	uint8_t *op;
+
+	setup_conv(self, 1, &d, 1);
+	for (int oc = 0; oc < 40; oc++)
+		for (int ic = 0; ic < 24; ic++)
+			w[oc * 24 + ic] = (oc / 4 + ic) % 3 ? 0 : d.w[oc * 24 + ic];
+	ASSERT_EQ(0, apu_sparse_encode(w, 40, 24, 4, sw, &size));
+	cmd_init(&c);
+	op = cmd_op(&c);
+	conv_op(op, &p, VA_IN, VA_OUT);
+	apu_st16(&((struct apu_op_conv2d *)op)->flags, APU_OPF_WEIGHTS_SPARSE);
+	poke(self, 1, VA_CMD, c.buf, cmd_size(&c));
+	for (unsigned int i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		poke(self, 1, VA_W, sw, size);
+		rb.pa = va_to_pa(self, 1, VA_W);
+		rb.len = APU_SPARSE_HDR_SIZE;
+		memcpy(rb.val, hdrs[i], 8);
+		rb.n = 8;
+		rb.fired = 0;
+		apu_cp_run_job(&mmu, &self->core, 1, VA_CMD, cmd_size(&c), NULL, NULL, &res);
+		EXPECT_EQ(1, rb.fired);
+		EXPECT_EQ(APU_STATUS_BAD_PARAMS, (int)res.status);
+		EXPECT_EQ(0u, res.bytes_written);
+	}
+}
+
 static void pool_op(uint8_t *op, int opcode, const ApuPoolParams *p, uint64_t in, uint64_t out)
 {
 	struct apu_op_avgpool *a = (void *)op;

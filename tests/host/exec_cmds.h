@@ -117,7 +117,7 @@ static int exec_op(struct exec *x, const uint8_t *op)
 			w = xlate(x, rd64(op + OFF(apu_op_conv2d, weights)), APU_SPARSE_HDR_SIZE);
 			if (!w || apu_sparse_conv_check(&p) || apu_sparse_size(&p, w, &nw) ||
 			    !(w = xlate(x, rd64(op + OFF(apu_op_conv2d, weights)), nw)) ||
-			    apu_sparse_check(&p, w)) {
+			    apu_sparse_check(&p, w, nw)) {
 				free(gathered);
 				return -10;
 			}

@@ -250,7 +250,7 @@ TEST(engine_sparse_conv_matches_naive_dense)
 		}
 		ASSERT_EQ(APU_STATUS_OK, apu_sparse_size(&p, sw, &size));
 		ASSERT_EQ(sz, size);
-		ASSERT_EQ(APU_STATUS_OK, apu_sparse_check(&p, sw));
+		ASSERT_EQ(APU_STATUS_OK, apu_sparse_check(&p, sw, size));
 		if (!p.single_rounding)
 			naive_1x1(&p, in, w, it % 4 ? bias : NULL, mult, shift, want);
 		ASSERT_EQ(0, apu_conv2d(&p, in, w, it % 4 ? bias : NULL, mult, shift, dense));
@@ -302,12 +302,12 @@ TEST(firmware_checks_the_format)
 	ASSERT_EQ(8u + 4 + 6 + 6, sz);
 	ASSERT_EQ(APU_STATUS_OK, apu_sparse_size(&p, good, &size));
 	ASSERT_EQ(sz, size);
-	ASSERT_EQ(APU_STATUS_OK, apu_sparse_check(&p, good));
+	ASSERT_EQ(APU_STATUS_OK, apu_sparse_check(&p, good, size));
 	EXPECT_EQ(3u * 2 * 4, apu_sparse_macs(&p, good));
 #define BAD_SIZE(mod) do { memcpy(b, good, sz); mod; \
 	EXPECT_EQ(APU_STATUS_BAD_PARAMS, apu_sparse_size(&p, b, &size)); } while (0)
 #define BAD_CHECK(mod) do { memcpy(b, good, sz); mod; \
-	EXPECT_EQ(APU_STATUS_BAD_PARAMS, apu_sparse_check(&p, b)); } while (0)
+	EXPECT_EQ(APU_STATUS_BAD_PARAMS, apu_sparse_check(&p, b, size)); } while (0)
 	BAD_SIZE(b[0] = 3);
 	BAD_SIZE(b[0] = 0);
 	BAD_SIZE(b[1] = 1);
@@ -320,6 +320,13 @@ TEST(firmware_checks_the_format)
 	BAD_CHECK(b[14] = 1);	/* row 0: 1, 1 (not increasing) */
 	BAD_CHECK(b[14] = 0);	/* row 0: 1, 0 */
 	BAD_CHECK(b[23] = 1);	/* row 1's padding value (channel 3) */
+	/*
+	 * A header other than the one that sized the buffer (guest memory
+	 * changed between the device's two reads): refused, never trusted.
+	 */
+	BAD_CHECK(b[0] = 0);	/* block 0 */
+	BAD_CHECK(b[0] = 4);	/* a bigger layout than @size */
+	BAD_CHECK(b[4] = 2);	/* nnz 2: a smaller one */
 	/* Kernels, groups and a weight zero point sparse weights do not take. */
 	q = p;
 	q.w_zp = 1;

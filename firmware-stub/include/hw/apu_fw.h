@@ -251,8 +251,10 @@ void apu_requant_free(ApuRequant *q);
  * - apu_sparse_size(): from the header's 8 bytes @hdr, the size in bytes of
  *   the whole weights buffer (*@size), or APU_STATUS_BAD_PARAMS for a bad
  *   header (block, reserved, nnz above rows x in_c);
- * - apu_sparse_check(): every count, index and padding value of the
- *   apu_sparse_size() bytes at @w: 0 or APU_STATUS_BAD_PARAMS;
+ * - apu_sparse_check(): the @size bytes at @w, as read: their header must
+ *   pass apu_sparse_size() and give @size (a header read apart from the
+ *   rest may have changed since), then every count, index and padding
+ *   value: 0 or APU_STATUS_BAD_PARAMS;
  * - apu_conv2d_sparse_poll(): the convolution with the checked weights @w,
  *   skipping the absent blocks; the same bits as apu_conv2d_poll() on the
  *   dense weights. Returns as apu_conv2d_path() (-1: no working memory or
@@ -262,7 +264,8 @@ void apu_requant_free(ApuRequant *q);
 uint32_t apu_sparse_conv_check(const ApuConvParams *p);
 uint32_t apu_sparse_size(const ApuConvParams *p, const void *hdr,
                          uint64_t *size);
-uint32_t apu_sparse_check(const ApuConvParams *p, const void *w);
+uint32_t apu_sparse_check(const ApuConvParams *p, const void *w,
+                          uint64_t size);
 /* Blocks stored (nnz) of checked weights. */
 uint64_t apu_sparse_nnz(const void *w);
 /* MACs the op counts: nnz x block x output pixels. */
