@@ -262,7 +262,7 @@ $(BUILD)/bench/engine_bench: tests/bench/engine_bench.c $(FW_SRCS) $(FW_HDRS) $(
 		$(BUILD)/lib/libapu.a $(DRM_LIBS) -lXNNPACK -lpthreadpool -lcpuinfo -lm -lpthread
 
 # Int4 weights against int8: the timing model's cycles, the engine's time.
-$(BUILD)/bench/int4_bench: tests/bench/int4_bench.c tests/apu_bus.h $(FW_SRCS) $(FW_HDRS) $(BUILD)/lib/libapu.a
+$(BUILD)/bench/int4_bench: tests/bench/int4_bench.c tests/apu_bus.h tests/bench/bench_util.h $(FW_SRCS) $(FW_HDRS) $(BUILD)/lib/libapu.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) -Ihal/include $< $(FW_SRCS) -o $@ \
 		$(BUILD)/lib/libapu.a $(DRM_LIBS) -lm
@@ -275,13 +275,13 @@ $(BUILD)/bench/model_xnnpack_bench: tests/bench/model_xnnpack_bench.c tests/benc
 		$(BUILD)/lib/libapu.a $(DRM_LIBS) $(STB_LIBS) -lXNNPACK -lpthreadpool -lcpuinfo -lm -lpthread
 
 # Block-sparse 1x1 layers against the dense path: engine time, modeled cycles.
-$(BUILD)/bench/sparse_bench: tests/bench/sparse_bench.c tests/apu_bus.h $(FW_SRCS) $(FW_HDRS) $(BUILD)/lib/libapu.a
+$(BUILD)/bench/sparse_bench: tests/bench/sparse_bench.c tests/apu_bus.h tests/bench/bench_util.h $(FW_SRCS) $(FW_HDRS) $(BUILD)/lib/libapu.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) -Ihal/include $< $(FW_SRCS) -o $@ \
 		$(BUILD)/lib/libapu.a $(DRM_LIBS) -lm
 
 # fp16 against int8: the timing model's cycles, the engine's paths.
-$(BUILD)/bench/fp16_bench: tests/bench/fp16_bench.c tests/apu_bus.h $(FW_SRCS) $(FW_HDRS) $(BUILD)/lib/libapu.a
+$(BUILD)/bench/fp16_bench: tests/bench/fp16_bench.c tests/apu_bus.h tests/bench/bench_util.h $(FW_SRCS) $(FW_HDRS) $(BUILD)/lib/libapu.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g $(FW_CFLAGS) -Ihal/include $< $(FW_SRCS) -o $@ \
 		$(BUILD)/lib/libapu.a $(DRM_LIBS) -lm

@@ -25,6 +25,7 @@
 #include "hw/apu_fw.h"
 #include "hw/apu_le.h"
 #include "../apu_bus.h"
+#include "bench_util.h"
 
 struct layer {
 	const char *name;
@@ -54,40 +55,6 @@ static const struct { const char *name; ApuCoreModel m; } cores[] = {
 #define VA_M 0x7000000ull
 #define VA_S 0x8000000ull
 #define VA_OUT 0x9000000ull
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-struct stat3 { double min, med, max; };
-
-static struct stat3 stats(double *t, int n)
-{
-	qsort(t, (size_t)n, sizeof(*t), cmp_d);
-	return (struct stat3){ t[0], t[n / 2], t[n - 1] };
-}
-
-static int map(struct apu_bus *b, uint64_t root, uint64_t va, uint64_t len)
-{
-	for (uint64_t p = va; p < va + len; p += APU_MMU_PAGE_SIZE) {
-		uint64_t pa = apu_bus_page_alloc(b);
-
-		if (!pa || apu_bus_map_page(b, root, p, pa, 1))
-			return -1;
-	}
-	return 0;
-}
 
 static void conv_op(uint8_t *op, const ApuConvParams *p, int fp16)
 {
@@ -166,7 +133,7 @@ int main(int argc, char **argv)
 		double *t8 = malloc(sizeof(double) * repeat), *tv = malloc(sizeof(double) * repeat);
 		double *tp = malloc(sizeof(double) * repeat);
 		uint64_t cyc[3][2] = { { 0 } };
-		struct stat3 s8, sv, sp;
+		struct bench_stat3 s8, sv, sp;
 		struct apu_bus bus = { 0 };
 		uint8_t cmd[16 + APU_OP_SIZE];
 		bool vec = apu_fp16_path_available(APU_PATH_AVX2);
@@ -214,21 +181,21 @@ int main(int argc, char **argv)
 			shift[c] = s;
 		}
 		for (int r = 0; r < repeat; r++) {
-			double t0 = now();
+			double t0 = bench_now();
 
 			apu_conv2d_poll(&p, in8, w8, bias, mult, shift, o8, NULL);
-			t8[r] = now() - t0;
+			t8[r] = bench_now() - t0;
 			if (vec) {
-				t0 = now();
+				t0 = bench_now();
 				apu_conv2d_fp16(&p, in16, w16, fbias, 0.0f, 6.0f, ov, NULL,
 						APU_PATH_AVX2);
-				tv[r] = now() - t0;
+				tv[r] = bench_now() - t0;
 			} else {
 				tv[r] = 0;
 			}
-			t0 = now();
+			t0 = bench_now();
 			apu_conv2d_fp16(&p, in16, w16, fbias, 0.0f, 6.0f, op, NULL, APU_PATH_PORTABLE);
-			tp[r] = now() - t0;
+			tp[r] = bench_now() - t0;
 		}
 		if (vec)
 			same = !memcmp(ov, op, 2 * nout);
@@ -246,10 +213,10 @@ int main(int argc, char **argv)
 			ApuFault f;
 
 			apu_bus_ctx_set(&bus, 1, root);
-			if (map(&bus, root, VA_CMD, sizeof(cmd)) || map(&bus, root, VA_IN, 2 * nin) ||
-			    map(&bus, root, VA_W, 2 * nw) || map(&bus, root, VA_B, 4 * l->out_c) ||
-			    map(&bus, root, VA_M, 4 * l->out_c) || map(&bus, root, VA_S, 4 * l->out_c) ||
-			    map(&bus, root, VA_OUT, 2 * nout)) {
+			if (bench_map(&bus, root, VA_CMD, sizeof(cmd)) || bench_map(&bus, root, VA_IN, 2 * nin) ||
+			    bench_map(&bus, root, VA_W, 2 * nw) || bench_map(&bus, root, VA_B, 4 * l->out_c) ||
+			    bench_map(&bus, root, VA_M, 4 * l->out_c) || bench_map(&bus, root, VA_S, 4 * l->out_c) ||
+			    bench_map(&bus, root, VA_OUT, 2 * nout)) {
 				fprintf(stderr, "fp16_bench: %s: out of bus memory\n", l->name);
 				return 1;
 			}
@@ -276,9 +243,9 @@ int main(int argc, char **argv)
 				}
 			}
 		}
-		s8 = stats(t8, repeat);
-		sv = stats(tv, repeat);
-		sp = stats(tp, repeat);
+		s8 = bench_stats(t8, repeat);
+		sv = bench_stats(tv, repeat);
+		sp = bench_stats(tp, repeat);
 		for (size_t k = 0; k < 3; k++)
 			printf("%-24s %-6s %10llu %10llu %6.3f\n", k ? "" : l->name, cores[k].name,
 			       (unsigned long long)cyc[k][0], (unsigned long long)cyc[k][1],

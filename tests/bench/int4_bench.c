@@ -27,6 +27,7 @@
 #include "hw/apu_fw.h"
 #include "hw/apu_le.h"
 #include "../apu_bus.h"
+#include "bench_util.h"
 
 struct layer {
 	const char *name;
@@ -55,34 +56,7 @@ static const struct { const char *name; ApuCoreModel m; } cores[] = {
 #define VA_S 0x8200000ull
 #define VA_OUT 0x9000000ull
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Map [va, va + len) to contiguous fresh pages (writable: the bench fills them). */
-static int map(struct apu_bus *b, uint64_t root, uint64_t va, uint64_t len, int w)
-{
-	w = 1;
-	for (uint64_t p = va; p < va + len; p += APU_MMU_PAGE_SIZE) {
-		uint64_t pa = apu_bus_page_alloc(b);
-
-		if (!pa || apu_bus_map_page(b, root, p, pa, w))
-			return -1;
-	}
-	return 0;
-}
-
 static void poke(struct apu_bus *b, uint64_t root, uint64_t va, const void *src, uint64_t len)
 {
 	ApuMmu mmu = { &apu_bus_ops, b, b->ctx_table, 2 };
@@ -113,14 +87,6 @@ static void conv_op(uint8_t *op, const ApuConvParams *p, int int4)
 	apu_st64((uint8_t *)&c->mult, VA_M);
 	apu_st64((uint8_t *)&c->shift, VA_S);
 	apu_st64((uint8_t *)&c->output, VA_OUT);
-}
-
-struct stat3 { double min, med, max; };
-
-static struct stat3 stats(double *t, int n)
-{
-	qsort(t, (size_t)n, sizeof(*t), cmp_d);
-	return (struct stat3){ t[0], t[n / 2], t[n - 1] };
 }
 
 int main(int argc, char **argv)
@@ -171,7 +137,7 @@ int main(int argc, char **argv)
 		double *tj8 = malloc(sizeof(double) * repeat), *tj4 = malloc(sizeof(double) * repeat);
 		struct apu_bus bus = { 0 };
 		uint64_t cyc[3][2] = { { 0 } };
-		struct stat3 e8, e4, j8, j4;
+		struct bench_stat3 e8, e4, j8, j4;
 		uint8_t cmd[16 + APU_OP_SIZE];
 		int same = 1;
 
@@ -195,13 +161,13 @@ int main(int argc, char **argv)
 
 		/* The engine alone. */
 		for (int r = 0; r < repeat; r++) {
-			double t0 = now();
+			double t0 = bench_now();
 
 			apu_conv2d_poll(&p, in, w, bias, mult, shift, o8, NULL);
-			te8[r] = now() - t0;
-			t0 = now();
+			te8[r] = bench_now() - t0;
+			t0 = bench_now();
 			apu_conv2d_int4_poll(&p, in, w4, bias, mult, shift, o4, NULL);
-			te4[r] = now() - t0;
+			te4[r] = bench_now() - t0;
 		}
 		same = !memcmp(o8, o4, nout);
 
@@ -217,10 +183,10 @@ int main(int argc, char **argv)
 			ApuMmu mmu = { &apu_bus_ops, &bus, bus.ctx_table, 2 };
 
 			apu_bus_ctx_set(&bus, 1, root);
-			if (map(&bus, root, VA_CMD, sizeof(cmd), 0) || map(&bus, root, VA_IN, nin, 0) ||
-			    map(&bus, root, VA_W, nw, 0) || map(&bus, root, VA_B, 4 * l->out_c, 0) ||
-			    map(&bus, root, VA_M, 4 * l->out_c, 0) ||
-			    map(&bus, root, VA_S, 4 * l->out_c, 0) || map(&bus, root, VA_OUT, nout, 1)) {
+			if (bench_map(&bus, root, VA_CMD, sizeof(cmd)) || bench_map(&bus, root, VA_IN, nin) ||
+			    bench_map(&bus, root, VA_W, nw) || bench_map(&bus, root, VA_B, 4 * l->out_c) ||
+			    bench_map(&bus, root, VA_M, 4 * l->out_c) ||
+			    bench_map(&bus, root, VA_S, 4 * l->out_c) || bench_map(&bus, root, VA_OUT, nout)) {
 				fprintf(stderr, "int4_bench: %s: out of bus memory\n", l->name);
 				return 1;
 			}
@@ -251,18 +217,18 @@ int main(int argc, char **argv)
 				}
 				for (int r = 0; r < repeat; r++) {
 					ApuJobResult res;
-					double t0 = now();
+					double t0 = bench_now();
 
 					apu_cp_run_job(&mmu, &cores[0].m, 1, VA_CMD, sizeof(cmd), NULL,
 						       NULL, &res);
-					(f ? tj4 : tj8)[r] = now() - t0;
+					(f ? tj4 : tj8)[r] = bench_now() - t0;
 				}
 			}
 		}
-		e8 = stats(te8, repeat);
-		e4 = stats(te4, repeat);
-		j8 = stats(tj8, repeat);
-		j4 = stats(tj4, repeat);
+		e8 = bench_stats(te8, repeat);
+		e4 = bench_stats(te4, repeat);
+		j8 = bench_stats(tj8, repeat);
+		j4 = bench_stats(tj4, repeat);
 		for (size_t k = 0; k < 3; k++)
 			printf("%-20s %-6s %10llu %10llu %6.3f\n", k ? "" : l->name, cores[k].name,
 			       (unsigned long long)cyc[k][0], (unsigned long long)cyc[k][1],

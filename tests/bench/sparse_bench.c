@@ -32,6 +32,7 @@
 #include "hw/apu_fw.h"
 #include "hw/apu_le.h"
 #include "../apu_bus.h"
+#include "bench_util.h"
 
 struct layer {
 	const char *name;
@@ -63,40 +64,6 @@ static const ApuCoreModel big = { 1024, 64, 200, APU_BIG_FP16_MACS_PER_CYCLE };
 #define VA_M 0x8100000ull
 #define VA_S 0x8200000ull
 #define VA_OUT 0x9000000ull
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-struct stat3 { double min, med, max; };
-
-static struct stat3 stats(double *t, int n)
-{
-	qsort(t, (size_t)n, sizeof(*t), cmp_d);
-	return (struct stat3){ t[0], t[n / 2], t[n - 1] };
-}
-
-static int map(struct apu_bus *b, uint64_t root, uint64_t va, uint64_t len)
-{
-	for (uint64_t p = va; p < va + len; p += APU_MMU_PAGE_SIZE) {
-		uint64_t pa = apu_bus_page_alloc(b);
-
-		if (!pa || apu_bus_map_page(b, root, p, pa, 1))
-			return -1;
-	}
-	return 0;
-}
 
 static void poke(struct apu_bus *b, uint64_t va, const void *src, uint64_t len)
 {
@@ -151,10 +118,10 @@ static int model(const ApuConvParams *p, const int8_t *in, const int8_t *w, cons
 	root = apu_bus_page_alloc(&bus);
 	mmu = (ApuMmu){ &apu_bus_ops, &bus, bus.ctx_table, 2 };
 	apu_bus_ctx_set(&bus, 1, root);
-	if (map(&bus, root, VA_CMD, sizeof(cmd)) || map(&bus, root, VA_IN, nin) ||
-	    map(&bus, root, VA_W, nw > sw_size ? nw : sw_size) || map(&bus, root, VA_B, oc4) ||
-	    map(&bus, root, VA_M, oc4) || map(&bus, root, VA_S, oc4) ||
-	    map(&bus, root, VA_OUT, nout)) {
+	if (bench_map(&bus, root, VA_CMD, sizeof(cmd)) || bench_map(&bus, root, VA_IN, nin) ||
+	    bench_map(&bus, root, VA_W, nw > sw_size ? nw : sw_size) || bench_map(&bus, root, VA_B, oc4) ||
+	    bench_map(&bus, root, VA_M, oc4) || bench_map(&bus, root, VA_S, oc4) ||
+	    bench_map(&bus, root, VA_OUT, nout)) {
 		free(bus.mem);
 		return -1;
 	}
@@ -251,7 +218,7 @@ int main(int argc, char **argv)
 			shift[c] = s;
 		}
 		for (int lv = 0; lv < 2; lv++) {
-			struct stat3 sd, ss, sr;
+			struct bench_stat3 sd, ss, sr;
 			uint64_t cyc[2];
 			size_t zeros, sz = 0;
 			void *sw;
@@ -278,21 +245,21 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			for (int r = 0; r < repeat; r++) {
-				double t0 = now();
+				double t0 = bench_now();
 
 				apu_conv2d_poll(&p, in, w, bias, mult, shift, od, NULL);
-				td[r] = now() - t0;
-				t0 = now();
+				td[r] = bench_now() - t0;
+				t0 = bench_now();
 				apu_conv2d_sparse_poll(&p, in, sw, bias, mult, shift, os, NULL,
 						       APU_PATH_AUTO);
-				ts[r] = now() - t0;
+				ts[r] = bench_now() - t0;
 				tr[r] = td[r] / ts[r];
 			}
 			if (model(&p, in, w, sw, sz, bias, mult, shift, cyc))
 				return 1;
-			sd = stats(td, repeat);
-			ss = stats(ts, repeat);
-			sr = stats(tr, repeat);
+			sd = bench_stats(td, repeat);
+			ss = bench_stats(ts, repeat);
+			sr = bench_stats(tr, repeat);
 			logsum[lv] += log(sr.med);
 			gmin[lv] += log(sr.min);
 			gmax[lv] += log(sr.max);
