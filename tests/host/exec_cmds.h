@@ -8,6 +8,7 @@
 #ifndef APU_TEST_EXEC_CMDS_H
 #define APU_TEST_EXEC_CMDS_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -260,6 +261,44 @@ static int exec_network(struct exec *x)
 		}
 	}
 	return 0;
+}
+
+/*
+ * After exec_network() and apu_network_run_reference(): every tensor equal
+ * to the CPU reference's, every byte of each but the input @in written
+ * exactly once. Returns the number of tensors, or -ENOMEM; *@bad is the
+ * first tensor that fails (-1: none), *@byte its first byte not written
+ * once (SIZE_MAX: its contents differ).
+ */
+static inline int check_tensors(struct exec *x, int in, int *bad, size_t *byte)
+{
+	const uint8_t *act = apu_buffer_cpu(x->buf[0]);
+	size_t off, size;
+	int nt = 0;
+
+	*bad = -1;
+	*byte = 0;
+	while (apu_network_tensor_place(x->net, nt, &off, &size) == 0) {
+		int8_t *ref = malloc(size ? size : 1);
+
+		if (!ref)
+			return -ENOMEM;
+		if (apu_network_read_reference(x->net, nt, ref, size) ||
+		    memcmp(ref, act + off, size)) {
+			if (*bad < 0) {
+				*bad = nt;
+				*byte = SIZE_MAX;
+			}
+		}
+		for (size_t i = 0; nt != in && *bad < 0 && i < size; i++)
+			if (x->cover[off + i] != 1) {
+				*bad = nt;
+				*byte = i;
+			}
+		free(ref);
+		nt++;
+	}
+	return nt;
 }
 
 #endif /* APU_TEST_EXEC_CMDS_H */

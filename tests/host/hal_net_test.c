@@ -309,7 +309,8 @@ static void check_model(struct __test_metadata *_metadata, enum apu_builtin_mode
 	struct exec x = { 0 };
 	struct apu_shape s;
 	int in, out, nt = 0;
-	size_t in_n, off, size, act;
+	size_t in_n, act, byte;
+	int bad;
 	int8_t *data;
 
 	ASSERT_EQ(0, apu_device_open_cpu(&dev));
@@ -331,22 +332,9 @@ static void check_model(struct __test_metadata *_metadata, enum apu_builtin_mode
 	ASSERT_EQ(0, exec_network(&x));
 	ASSERT_EQ(0, apu_network_run_reference(x.net));
 	/* Every tensor: bit-exact, every byte written once. */
-	while (apu_network_tensor_place(x.net, nt, &off, &size) == 0) {
-		int8_t *ref = malloc(size);
-
-		ASSERT_EQ(0, apu_network_read_reference(x.net, nt, ref, size));
-		EXPECT_EQ(0, memcmp(ref, (uint8_t *)apu_buffer_cpu(x.buf[0]) + off, size))
-			TH_LOG("tensor %d differs", nt);
-		if (nt != in) {
-			for (size_t i = 0; i < size; i++)
-				if (x.cover[off + i] != 1) {
-					EXPECT_EQ(1, x.cover[off + i]) TH_LOG("tensor %d byte %zu", nt, i);
-					break;
-				}
-		}
-		free(ref);
-		nt++;
-	}
+	nt = check_tensors(&x, in, &bad, &byte);
+	EXPECT_EQ(-1, bad) TH_LOG("tensor %d %s (byte %zu)", bad,
+				  byte == SIZE_MAX ? "differs" : "not written once", byte);
 	EXPECT_LT(25, nt);
 	free(data);
 	free(x.cover);
