@@ -56,39 +56,9 @@ static const struct { const char *name; ApuCoreModel m; } cores[] = {
 #define VA_S 0x8200000ull
 #define VA_OUT 0x9000000ull
 
+static const uint64_t bench_va[6] = { VA_IN, VA_W, VA_B, VA_M, VA_S, VA_OUT };
+
 /* Map [va, va + len) to contiguous fresh pages (writable: the bench fills them). */
-static void poke(struct apu_bus *b, uint64_t root, uint64_t va, const void *src, uint64_t len)
-{
-	ApuMmu mmu = { &apu_bus_ops, b, b->ctx_table, 2 };
-	ApuFault f;
-
-	(void)root;
-	apu_mmu_write(&mmu, 1, va, src, len, &f);
-}
-
-static void conv_op(uint8_t *op, const ApuConvParams *p, int int4)
-{
-	struct apu_op_conv2d *c = (void *)op;
-
-	memset(op, 0, APU_OP_SIZE);
-	apu_st16(&c->opcode, APU_OP_CONV2D);
-	apu_st16(&c->flags, int4 ? APU_OPF_WEIGHTS_INT4 : 0);
-	apu_st16(&c->in_h, p->in_h); apu_st16(&c->in_w, p->in_w); apu_st16(&c->in_c, p->in_c);
-	apu_st16(&c->out_h, p->out_h); apu_st16(&c->out_w, p->out_w); apu_st16(&c->out_c, p->out_c);
-	apu_st16(&c->k_h, 1); apu_st16(&c->k_w, 1);
-	apu_st16(&c->stride_h, 1); apu_st16(&c->stride_w, 1);
-	apu_st16(&c->dil_h, 1); apu_st16(&c->dil_w, 1);
-	apu_st16(&c->groups, 1);
-	apu_st32(&c->in_zp, (uint32_t)p->in_zp); apu_st32(&c->out_zp, (uint32_t)p->out_zp);
-	apu_st32(&c->act_min, (uint32_t)p->act_min); apu_st32(&c->act_max, (uint32_t)p->act_max);
-	apu_st64((uint8_t *)&c->input, VA_IN);
-	apu_st64((uint8_t *)&c->weights, VA_W);
-	apu_st64((uint8_t *)&c->bias, VA_B);
-	apu_st64((uint8_t *)&c->mult, VA_M);
-	apu_st64((uint8_t *)&c->shift, VA_S);
-	apu_st64((uint8_t *)&c->output, VA_OUT);
-}
-
 int main(int argc, char **argv)
 {
 	const char *json = NULL;
@@ -190,19 +160,19 @@ int main(int argc, char **argv)
 				fprintf(stderr, "int4_bench: %s: out of bus memory\n", l->name);
 				return 1;
 			}
-			poke(&bus, root, VA_IN, in, nin);
-			poke(&bus, root, VA_B, bias, 4 * (uint64_t)l->out_c);
-			poke(&bus, root, VA_M, mult, 4 * (uint64_t)l->out_c);
-			poke(&bus, root, VA_S, shift, 4 * (uint64_t)l->out_c);
+			bench_poke(&bus, VA_IN, in, nin);
+			bench_poke(&bus, VA_B, bias, 4 * (uint64_t)l->out_c);
+			bench_poke(&bus, VA_M, mult, 4 * (uint64_t)l->out_c);
+			bench_poke(&bus, VA_S, shift, 4 * (uint64_t)l->out_c);
 			memset(cmd, 0, 16);
 			memcpy(cmd, "APUC", 4);
 			apu_st16(cmd + 4, APU_CMD_VERSION);
 			apu_st16(cmd + 6, 1);
 			for (int f = 0; f < 2; f++) {
-				poke(&bus, root, VA_W, f ? (const void *)w4 : (const void *)w,
+				bench_poke(&bus, VA_W, f ? (const void *)w4 : (const void *)w,
 				     f ? apu_int4_bytes(nw) : nw);
-				conv_op(cmd + 16, &p, f);
-				poke(&bus, root, VA_CMD, cmd, sizeof(cmd));
+				bench_conv1x1_op(cmd + 16, &p, f ? APU_OPF_WEIGHTS_INT4 : 0, bench_va);
+				bench_poke(&bus, VA_CMD, cmd, sizeof(cmd));
 				for (size_t k = 0; k < 3; k++) {
 					ApuJobResult res;
 

@@ -65,36 +65,7 @@ static const ApuCoreModel big = { 1024, 64, 200, APU_BIG_FP16_MACS_PER_CYCLE };
 #define VA_S 0x8200000ull
 #define VA_OUT 0x9000000ull
 
-static void poke(struct apu_bus *b, uint64_t va, const void *src, uint64_t len)
-{
-	ApuMmu mmu = { &apu_bus_ops, b, b->ctx_table, 2 };
-	ApuFault f;
-
-	apu_mmu_write(&mmu, 1, va, src, len, &f);
-}
-
-static void conv_op(uint8_t *op, const ApuConvParams *p, int sparse)
-{
-	struct apu_op_conv2d *c = (void *)op;
-
-	memset(op, 0, APU_OP_SIZE);
-	apu_st16(&c->opcode, APU_OP_CONV2D);
-	apu_st16(&c->flags, sparse ? APU_OPF_WEIGHTS_SPARSE : 0);
-	apu_st16(&c->in_h, p->in_h); apu_st16(&c->in_w, p->in_w); apu_st16(&c->in_c, p->in_c);
-	apu_st16(&c->out_h, p->out_h); apu_st16(&c->out_w, p->out_w); apu_st16(&c->out_c, p->out_c);
-	apu_st16(&c->k_h, 1); apu_st16(&c->k_w, 1);
-	apu_st16(&c->stride_h, 1); apu_st16(&c->stride_w, 1);
-	apu_st16(&c->dil_h, 1); apu_st16(&c->dil_w, 1);
-	apu_st16(&c->groups, 1);
-	apu_st32(&c->in_zp, (uint32_t)p->in_zp); apu_st32(&c->out_zp, (uint32_t)p->out_zp);
-	apu_st32(&c->act_min, (uint32_t)p->act_min); apu_st32(&c->act_max, (uint32_t)p->act_max);
-	apu_st64((uint8_t *)&c->input, VA_IN);
-	apu_st64((uint8_t *)&c->weights, VA_W);
-	apu_st64((uint8_t *)&c->bias, VA_B);
-	apu_st64((uint8_t *)&c->mult, VA_M);
-	apu_st64((uint8_t *)&c->shift, VA_S);
-	apu_st64((uint8_t *)&c->output, VA_OUT);
-}
+static const uint64_t bench_va[6] = { VA_IN, VA_W, VA_B, VA_M, VA_S, VA_OUT };
 
 /* Modeled cycles of one job of the op (big core): dense [0], sparse [1]. */
 static int model(const ApuConvParams *p, const int8_t *in, const int8_t *w, const void *sw,
@@ -125,10 +96,10 @@ static int model(const ApuConvParams *p, const int8_t *in, const int8_t *w, cons
 		free(bus.mem);
 		return -1;
 	}
-	poke(&bus, VA_IN, in, nin);
-	poke(&bus, VA_B, bias, oc4);
-	poke(&bus, VA_M, mult, oc4);
-	poke(&bus, VA_S, shift, oc4);
+	bench_poke(&bus, VA_IN, in, nin);
+	bench_poke(&bus, VA_B, bias, oc4);
+	bench_poke(&bus, VA_M, mult, oc4);
+	bench_poke(&bus, VA_S, shift, oc4);
 	memset(cmd, 0, 16);
 	memcpy(cmd, "APUC", 4);
 	apu_st16(cmd + 4, APU_CMD_VERSION);
@@ -136,9 +107,9 @@ static int model(const ApuConvParams *p, const int8_t *in, const int8_t *w, cons
 	for (int f = 0; f < 2 && !ret; f++) {
 		ApuJobResult res;
 
-		poke(&bus, VA_W, f ? sw : (const void *)w, f ? sw_size : nw);
-		conv_op(cmd + 16, p, f);
-		poke(&bus, VA_CMD, cmd, sizeof(cmd));
+		bench_poke(&bus, VA_W, f ? sw : (const void *)w, f ? sw_size : nw);
+		bench_conv1x1_op(cmd + 16, p, f ? APU_OPF_WEIGHTS_SPARSE : 0, bench_va);
+		bench_poke(&bus, VA_CMD, cmd, sizeof(cmd));
 		apu_cp_run_job(&mmu, &big, 1, VA_CMD, sizeof(cmd), NULL, NULL, &res);
 		if (res.status) {
 			fprintf(stderr, "sparse_bench: job status %u\n", res.status);
